@@ -1,1 +1,8 @@
-pub fn x(){}
+//! stepwasm: an Amazon States Language host that runs every Task state's
+//! resource as a sandboxed WebAssembly component.
+//!
+//! Layers, each depending only on those after it:
+//! [`cli`] → [`driver`] → [`engine`] → [`asl`]; [`driver`] → [`runtime`].
+//! See ARCHITECTURE.md for the map.
+
+pub mod asl;

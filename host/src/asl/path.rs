@@ -260,7 +260,7 @@ impl Parser<'_> {
             return Ok(Selector::Wildcard);
         }
         let end = self.rest().find(['.', '[']).unwrap_or(self.rest().len());
-        let name = &self.rest()[..end];
+        let name = self.rest()[..end].to_string();
         if name.is_empty() {
             return self.err(format!("empty field name at offset {}", self.pos));
         }
@@ -268,7 +268,7 @@ impl Parser<'_> {
             return self.err(format!("character {bad:?} is not allowed in a field name; use ['...'] to quote it"));
         }
         self.pos += end;
-        Ok(Selector::Name(name.to_string()))
+        Ok(Selector::Name(name))
     }
 
     fn bracket(&mut self) -> Result<Selector, PathSyntaxError> {

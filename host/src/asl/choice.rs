@@ -1,0 +1,463 @@
+//! Choice rules: parsing and evaluating the boolean expressions of a Choice
+//! state (all comparison operators, their `...Path` forms, `Is*` tests and
+//! `And`/`Or`/`Not`).
+
+use super::path::Path;
+use super::ValidationError;
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// A top-level rule of `Choices`: a condition and where to go when it holds.
+#[derive(Debug, Clone)]
+pub struct ChoiceRule {
+    pub condition: Condition,
+    pub next: String,
+}
+
+/// A boolean expression over the state's input.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+    Not(Box<Condition>),
+    Test { variable: Path, test: Test },
+}
+
+/// The comparison a data-test rule applies to its `Variable`.
+#[derive(Debug, Clone)]
+pub enum Test {
+    Compare { kind: Kind, cmp: Ordering, or_equal: bool, operand: Operand },
+    Matches(String),
+    Is { check: IsCheck, expected: bool },
+}
+
+/// The value type a comparison operator works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Numeric,
+    Boolean,
+    Timestamp,
+}
+
+/// A comparison's right-hand side: a literal, or (for `...Path` operators) a path.
+#[derive(Debug, Clone)]
+pub enum Operand {
+    Literal(Value),
+    Path(Path),
+}
+
+/// The `Is*` type tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsCheck {
+    Null,
+    Present,
+    Numeric,
+    String,
+    Boolean,
+    Timestamp,
+}
+
+/// An evaluation that cannot give true or false: AWS fails the execution with
+/// `States.Runtime`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceRuntimeError(pub String);
+
+const KINDS: [(&str, Kind); 4] =
+    [("String", Kind::String), ("Numeric", Kind::Numeric), ("Boolean", Kind::Boolean), ("Timestamp", Kind::Timestamp)];
+const COMPARISONS: [(&str, Ordering, bool); 5] = [
+    ("Equals", Ordering::Equal, false),
+    ("LessThanEquals", Ordering::Less, true),
+    ("GreaterThanEquals", Ordering::Greater, true),
+    ("LessThan", Ordering::Less, false),
+    ("GreaterThan", Ordering::Greater, false),
+];
+const IS_CHECKS: [(&str, IsCheck); 6] = [
+    ("IsNull", IsCheck::Null),
+    ("IsPresent", IsCheck::Present),
+    ("IsNumeric", IsCheck::Numeric),
+    ("IsString", IsCheck::String),
+    ("IsBoolean", IsCheck::Boolean),
+    ("IsTimestamp", IsCheck::Timestamp),
+];
+
+/// Splits an operator name like `NumericLessThanEqualsPath` into its parts.
+fn parse_operator(name: &str) -> Option<(Kind, Ordering, bool, bool)> {
+    let (base, is_path) = match name.strip_suffix("Path") {
+        Some(b) => (b, true),
+        None => (name, false),
+    };
+    let (kind, rest) = KINDS.iter().find_map(|(prefix, kind)| base.strip_prefix(prefix).map(|r| (*kind, r)))?;
+    let (_, cmp, or_equal) = COMPARISONS.iter().find(|(suffix, _, _)| *suffix == rest)?;
+    if kind == Kind::Boolean && *cmp != Ordering::Equal {
+        return None;
+    }
+    Some((kind, *cmp, *or_equal, is_path))
+}
+
+/// True when `name` is one of the comparison operator field names.
+fn is_operator_name(name: &str) -> bool {
+    name == "StringMatches" || parse_operator(name).is_some() || IS_CHECKS.iter().any(|(n, _)| *n == name)
+}
+
+impl Condition {
+    /// Parses one rule object. `top_level` rules carry `Next`; nested ones must not.
+    pub fn parse(value: &Value, location: &str, top_level: bool, errors: &mut Vec<ValidationError>) -> Option<Condition> {
+        let Value::Object(map) = value else {
+            errors.push(ValidationError::new(location, "a choice rule must be an object"));
+            return None;
+        };
+        let err = |errors: &mut Vec<ValidationError>, field: &str, msg: String| {
+            errors.push(ValidationError::new(&format!("{location}.{field}"), msg));
+        };
+        for key in map.keys() {
+            let known = matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment") || is_operator_name(key);
+            if key == "Next" && !top_level {
+                err(errors, key, "only top-level choice rules may have Next".into());
+            } else if !known && key != "Next" {
+                err(errors, key, format!("unknown field {key:?} in a choice rule"));
+            }
+        }
+        let combinators: Vec<&str> = ["And", "Or", "Not"].into_iter().filter(|k| map.contains_key(*k)).collect();
+        let operators: Vec<&String> = map.keys().filter(|k| is_operator_name(k)).collect();
+        if combinators.len() + usize::from(!operators.is_empty()) != 1 || operators.len() > 1 {
+            errors.push(ValidationError::new(
+                location,
+                "a choice rule needs exactly one of And, Or, Not, or a Variable with one comparison operator",
+            ));
+            return None;
+        }
+        if let Some(comb) = combinators.first() {
+            if map.contains_key("Variable") {
+                err(errors, "Variable", format!("a rule with {comb} cannot also have Variable"));
+            }
+            let inner = &map[*comb];
+            return match (*comb, inner) {
+                ("Not", v) => Condition::parse(v, &format!("{location}.Not"), false, errors).map(|c| Condition::Not(Box::new(c))),
+                (_, Value::Array(items)) if !items.is_empty() => {
+                    let parts: Vec<Option<Condition>> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| Condition::parse(v, &format!("{location}.{comb}[{i}]"), false, errors))
+                        .collect();
+                    let parts: Option<Vec<Condition>> = parts.into_iter().collect();
+                    parts.map(|p| if *comb == "And" { Condition::And(p) } else { Condition::Or(p) })
+                }
+                _ => {
+                    err(errors, comb, format!("{comb} must be a non-empty array of rules"));
+                    None
+                }
+            };
+        }
+        let op = operators[0].as_str();
+        let variable = match map.get("Variable") {
+            Some(Value::String(s)) => match Path::parse(s) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    err(errors, "Variable", e.to_string());
+                    None
+                }
+            },
+            Some(_) => {
+                err(errors, "Variable", "Variable must be a string path".into());
+                None
+            }
+            None => {
+                errors.push(ValidationError::new(location, format!("the {op} comparison needs a Variable")));
+                None
+            }
+        };
+        let test = Self::parse_test(op, &map[op], &format!("{location}.{op}"), errors)?;
+        Some(Condition::Test { variable: variable?, test })
+    }
+
+    fn parse_test(op: &str, operand: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Option<Test> {
+        let mut fail = |msg: String| {
+            errors.push(ValidationError::new(location, msg));
+            None
+        };
+        if let Some((_, check)) = IS_CHECKS.iter().find(|(n, _)| *n == op) {
+            return match operand {
+                Value::Bool(b) => Some(Test::Is { check: *check, expected: *b }),
+                _ => fail(format!("{op} takes true or false")),
+            };
+        }
+        if op == "StringMatches" {
+            return match operand {
+                Value::String(p) => Some(Test::Matches(p.clone())),
+                _ => fail("StringMatches takes a string pattern".into()),
+            };
+        }
+        let (kind, cmp, or_equal, is_path) = parse_operator(op)?;
+        let operand = if is_path {
+            match operand.as_str().map(Path::parse) {
+                Some(Ok(p)) => Operand::Path(p),
+                Some(Err(e)) => return fail(e.to_string()),
+                None => return fail(format!("{op} takes a path string")),
+            }
+        } else {
+            let ok = match kind {
+                Kind::String => operand.is_string(),
+                Kind::Numeric => operand.is_number(),
+                Kind::Boolean => operand.is_boolean(),
+                Kind::Timestamp => operand.as_str().is_some_and(|s| parse_timestamp(s).is_some()),
+            };
+            if !ok {
+                return fail(format!("{op} takes a {} value", kind_noun(kind)));
+            }
+            Operand::Literal(operand.clone())
+        };
+        Some(Test::Compare { kind, cmp, or_equal, operand })
+    }
+
+    /// Evaluates the condition against the state's effective input.
+    pub fn evaluate(&self, input: &Value) -> Result<bool, ChoiceRuntimeError> {
+        match self {
+            Condition::And(parts) => {
+                for p in parts {
+                    if !p.evaluate(input)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Condition::Or(parts) => {
+                for p in parts {
+                    if p.evaluate(input)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Condition::Not(inner) => Ok(!inner.evaluate(input)?),
+            Condition::Test { variable, test } => {
+                let value = variable.select(input);
+                if let Test::Is { check: IsCheck::Present, expected } = test {
+                    return Ok(value.is_some() == *expected);
+                }
+                let value = value.ok_or_else(|| {
+                    ChoiceRuntimeError(format!(
+                        "Invalid path '{variable}': The choice state's condition path references an invalid value."
+                    ))
+                })?;
+                test.apply(&value, input)
+            }
+        }
+    }
+}
+
+impl Test {
+    fn apply(&self, value: &Value, input: &Value) -> Result<bool, ChoiceRuntimeError> {
+        Ok(match self {
+            Test::Is { check, expected } => {
+                let holds = match check {
+                    IsCheck::Null => value.is_null(),
+                    IsCheck::Present => true,
+                    IsCheck::Numeric => value.is_number(),
+                    IsCheck::String => value.is_string(),
+                    IsCheck::Boolean => value.is_boolean(),
+                    IsCheck::Timestamp => value.as_str().is_some_and(|s| parse_timestamp(s).is_some()),
+                };
+                holds == *expected
+            }
+            Test::Matches(pattern) => value.as_str().is_some_and(|s| string_matches(s, pattern)),
+            Test::Compare { kind, cmp, or_equal, operand } => {
+                let rhs = match operand {
+                    Operand::Literal(v) => v.clone(),
+                    Operand::Path(p) => p.select(input).ok_or_else(|| {
+                        ChoiceRuntimeError(format!("Invalid path '{p}': The choice state's condition path references an invalid value."))
+                    })?,
+                };
+                match compare(*kind, value, &rhs) {
+                    Some(ord) => ord == *cmp || (*or_equal && ord == Ordering::Equal),
+                    None => false, // different types never match, as on AWS
+                }
+            }
+        })
+    }
+}
+
+fn kind_noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::String => "string",
+        Kind::Numeric => "number",
+        Kind::Boolean => "boolean",
+        Kind::Timestamp => "RFC 3339 timestamp",
+    }
+}
+
+fn compare(kind: Kind, a: &Value, b: &Value) -> Option<Ordering> {
+    match kind {
+        Kind::String => Some(a.as_str()?.cmp(b.as_str()?)),
+        Kind::Numeric => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        Kind::Boolean => (a.as_bool()? == b.as_bool()?).then_some(Ordering::Equal).or(Some(Ordering::Less)),
+        Kind::Timestamp => Some(parse_timestamp(a.as_str()?)?.cmp(&parse_timestamp(b.as_str()?)?)),
+    }
+}
+
+/// Parses an RFC 3339 timestamp (`2026-11-25T10:00:00Z`), as AWS requires.
+pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    // AWS insists on an uppercase T separator; chrono also accepts a space.
+    if s.as_bytes().get(10) != Some(&b'T') {
+        return None;
+    }
+    chrono::DateTime::parse_from_rfc3339(s).ok()
+}
+
+/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` escape.
+pub fn string_matches(text: &str, pattern: &str) -> bool {
+    #[derive(PartialEq)]
+    enum Tok {
+        Star,
+        Char(char),
+    }
+    let mut toks = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => toks.push(Tok::Char(chars.next().unwrap_or('\\'))),
+            '*' => toks.push(Tok::Star),
+            c => toks.push(Tok::Char(c)),
+        }
+    }
+    let text: Vec<char> = text.chars().collect();
+    // Greedy matching with backtracking to the last star: linear in practice.
+    let (mut t, mut p) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match toks.get(p) {
+            Some(Tok::Star) => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some(Tok::Char(c)) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match backtrack {
+                Some((bp, bt)) => {
+                    p = bp + 1;
+                    t = bt + 1;
+                    backtrack = Some((bp, bt + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    toks[p..].iter().all(|tok| *tok == Tok::Star)
+}
+
+/// Parses the `Choices` array of a Choice state.
+pub fn parse_rules(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Vec<ChoiceRule> {
+    let Value::Array(items) = value else {
+        errors.push(ValidationError::new(location, "Choices must be a non-empty array"));
+        return Vec::new();
+    };
+    if items.is_empty() {
+        errors.push(ValidationError::new(location, "Choices must be a non-empty array"));
+    }
+    let mut rules = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let loc = format!("{location}[{i}]");
+        let next = match item.get("Next") {
+            Some(Value::String(n)) => Some(n.clone()),
+            Some(_) => {
+                errors.push(ValidationError::new(&format!("{loc}.Next"), "Next must be a state name"));
+                None
+            }
+            None => {
+                errors.push(ValidationError::new(&loc, "a top-level choice rule needs Next"));
+                None
+            }
+        };
+        let condition = Condition::parse(item, &loc, true, errors);
+        if let (Some(condition), Some(next)) = (condition, next) {
+            rules.push(ChoiceRule { condition, next });
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(rule: Value, input: Value) -> Result<bool, ChoiceRuntimeError> {
+        let mut errors = Vec::new();
+        let c = Condition::parse(&rule, "R", false, &mut errors).unwrap_or_else(|| panic!("{errors:?}"));
+        assert!(errors.is_empty(), "{errors:?}");
+        c.evaluate(&input)
+    }
+
+    #[test]
+    fn comparisons() {
+        let input = json!({"n": 5, "s": "b", "t": "2026-01-01T00:00:00Z", "b": true, "m": 7});
+        let t = |rule: Value| eval(rule, input.clone()).unwrap();
+        assert!(t(json!({"Variable": "$.n", "NumericEquals": 5})));
+        assert!(t(json!({"Variable": "$.n", "NumericLessThan": 5.5})));
+        assert!(t(json!({"Variable": "$.n", "NumericGreaterThanEquals": 5})));
+        assert!(!t(json!({"Variable": "$.n", "NumericGreaterThan": 5})));
+        assert!(t(json!({"Variable": "$.n", "NumericLessThanPath": "$.m"})));
+        assert!(t(json!({"Variable": "$.s", "StringGreaterThan": "a"})));
+        assert!(t(json!({"Variable": "$.s", "StringLessThanEquals": "b"})));
+        assert!(t(json!({"Variable": "$.b", "BooleanEquals": true})));
+        assert!(t(json!({"Variable": "$.t", "TimestampLessThan": "2026-01-01T00:00:01Z"})));
+        assert!(t(json!({"Variable": "$.t", "TimestampEquals": "2026-01-01T01:00:00+01:00"})));
+        // Mismatched types are false, not errors.
+        assert!(!t(json!({"Variable": "$.s", "NumericEquals": 5})));
+    }
+
+    #[test]
+    fn type_tests_and_combinators() {
+        let input = json!({"x": null, "n": 1, "t": "2026-01-01T00:00:00Z"});
+        let t = |rule: Value| eval(rule, input.clone()).unwrap();
+        assert!(t(json!({"Variable": "$.x", "IsNull": true})));
+        assert!(t(json!({"Variable": "$.missing", "IsPresent": false})));
+        assert!(t(json!({"Variable": "$.t", "IsTimestamp": true})));
+        assert!(t(json!({"Variable": "$.n", "IsString": false})));
+        assert!(t(json!({"And": [{"Variable": "$.n", "IsNumeric": true}, {"Not": {"Variable": "$.x", "IsNull": false}}]})));
+        assert!(t(json!({"Or": [{"Variable": "$.n", "NumericEquals": 2}, {"Variable": "$.n", "NumericEquals": 1}]})));
+    }
+
+    #[test]
+    fn missing_variable_is_a_runtime_error() {
+        let err = eval(json!({"Variable": "$.nope", "NumericEquals": 1}), json!({})).unwrap_err();
+        assert!(err.0.contains("$.nope"));
+    }
+
+    #[test]
+    fn string_matching() {
+        assert!(string_matches("log-2026.txt", "log-*.txt"));
+        assert!(string_matches("anything", "*"));
+        assert!(string_matches("a*b", "a\\*b"));
+        assert!(!string_matches("axb", "a\\*b"));
+        assert!(string_matches("aaa", "a*a*a"));
+        assert!(!string_matches("ab", "a*c"));
+        assert!(string_matches("", "*"));
+    }
+
+    #[test]
+    fn bad_rules_are_located() {
+        let mut errors = Vec::new();
+        parse_rules(
+            &json!([
+                {"Variable": "$.a", "NumericEquals": "x", "Next": "S"},
+                {"Variable": "$.a", "StringEqual": "x", "Next": "S"},
+                {"And": [{"Variable": "$.a", "IsNull": true, "Next": "S"}], "Next": "S"},
+                {"Variable": "$.a", "BooleanLessThan": true, "Next": "S"},
+                {"Variable": "a", "IsNull": true, "Next": "S"},
+                {"Variable": "$.a", "IsNull": true}
+            ]),
+            "States.C.Choices",
+            &mut errors,
+        );
+        let got: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(got[0].starts_with("States.C.Choices[0].NumericEquals: "), "{got:?}");
+        assert!(got.iter().any(|e| e.starts_with("States.C.Choices[1].StringEqual: unknown field")), "{got:?}");
+        assert!(got.iter().any(|e| e.starts_with("States.C.Choices[2].And[0].Next: ")), "{got:?}");
+        assert!(got.iter().any(|e| e.starts_with("States.C.Choices[3].BooleanLessThan: unknown field")), "{got:?}");
+        assert!(got.iter().any(|e| e.starts_with("States.C.Choices[4].Variable: invalid path")), "{got:?}");
+        assert!(got.iter().any(|e| e == "States.C.Choices[5]: a top-level choice rule needs Next"), "{got:?}");
+    }
+}

@@ -1,0 +1,50 @@
+//! ASL error names: the predefined `States.*` errors and how `ErrorEquals`
+//! matches an error name.
+
+/// Matches every error except `States.Runtime` and `States.DataLimitExceeded`.
+pub const ALL: &str = "States.ALL";
+/// A task failed; in `ErrorEquals` it matches any error except `States.Timeout`.
+pub const TASK_FAILED: &str = "States.TaskFailed";
+/// A task ran longer than its timeout.
+pub const TIMEOUT: &str = "States.Timeout";
+/// An uncatchable runtime error, e.g. an `InputPath` that selects nothing.
+pub const RUNTIME: &str = "States.Runtime";
+/// A field ending in `.$` in `Parameters`/`ResultSelector` could not be resolved.
+pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+/// `ResultPath` cannot be applied to the state's input.
+pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+/// No Choice rule matched and there is no `Default`.
+pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+/// A payload exceeded the size limit (256 KiB); not caught by `States.ALL`.
+pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+
+/// True when a retrier or catcher with `error_equals` handles `error`.
+pub fn matches(error_equals: &[String], error: &str) -> bool {
+    let uncatchable_by_wildcards = error == RUNTIME || error == DATA_LIMIT_EXCEEDED;
+    error_equals.iter().any(|name| {
+        name == error
+            || (name == ALL && !uncatchable_by_wildcards)
+            || (name == TASK_FAILED && error != TIMEOUT && !uncatchable_by_wildcards)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn wildcards_follow_aws() {
+        assert!(matches(&names(&["States.ALL"]), "PaymentVerificationFailed"));
+        assert!(matches(&names(&["States.ALL"]), TIMEOUT));
+        assert!(!matches(&names(&["States.ALL"]), RUNTIME));
+        assert!(!matches(&names(&["States.ALL"]), DATA_LIMIT_EXCEEDED));
+        assert!(matches(&names(&["States.TaskFailed"]), "Custom"));
+        assert!(!matches(&names(&["States.TaskFailed"]), TIMEOUT));
+        assert!(matches(&names(&["A", "B"]), "B"));
+        assert!(!matches(&names(&["A"]), "a"));
+    }
+}

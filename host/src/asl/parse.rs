@@ -1,0 +1,462 @@
+//! Turns definition text into a [`StateMachine`], or into *every* problem found,
+//! each with its location (`States.VerifyPayment.Next: no state named ...`).
+//!
+//! Two passes: the first checks each field's shape and builds the model while
+//! recording every transition target; the second checks the graph (dangling
+//! `Next`/`Default`/`Catch` targets, `StartAt`, unreachable states).
+
+use super::choice::parse_rules;
+use super::definition::*;
+use super::errors::ALL;
+use super::path::Path;
+use super::template::Template;
+use super::{InvalidDefinition, ValidationError};
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use std::collections::{HashSet, VecDeque};
+
+/// AWS's limit on state names.
+const MAX_STATE_NAME_CHARS: usize = 80;
+
+const TOP_LEVEL_FIELDS: &[&str] = &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"];
+const COMMON_FIELDS: &[&str] = &["Type", "Comment"];
+const TASK_FIELDS: &[&str] = &[
+    "Resource", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
+    "Catch", "TimeoutSeconds", "HeartbeatSeconds",
+];
+const PASS_FIELDS: &[&str] = &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"];
+const CHOICE_FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath"];
+const SUCCEED_FIELDS: &[&str] = &["InputPath", "OutputPath"];
+const FAIL_FIELDS: &[&str] = &["Error", "Cause"];
+/// Fields AWS accepts that stepwasm does not implement yet: named in the error.
+const NOT_YET_SUPPORTED: &[&str] = &[
+    "TimeoutSecondsPath", "HeartbeatSecondsPath", "ErrorPath", "CausePath", "Arguments", "Output", "Assign",
+    "Credentials",
+];
+const RETRIER_FIELDS: &[&str] =
+    &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"];
+const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"];
+
+/// Parses and validates a definition.
+pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        InvalidDefinition(vec![ValidationError::new(
+            &format!("line {} column {}", e.line(), e.column()),
+            format!("not valid JSON: {e}"),
+        )])
+    })?;
+    let mut parser = Parser { errors: Vec::new(), targets: Vec::new() };
+    let machine = parser.machine(&value);
+    if let Some(machine) = &machine {
+        parser.check_graph(machine);
+    }
+    match machine {
+        Some(m) if parser.errors.is_empty() => Ok(m),
+        _ => Err(InvalidDefinition(parser.errors)),
+    }
+}
+
+struct Parser {
+    errors: Vec<ValidationError>,
+    /// (state the transition leaves, location of the field, target name)
+    targets: Vec<(String, String, String)>,
+}
+
+/// Field access on one JSON object, reporting problems at `loc.Field`.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    loc: String,
+}
+
+impl<'a> Fields<'a> {
+    fn at(&self, key: &str) -> String {
+        if self.loc.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.loc)
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
+    fn allow(&self, p: &mut Parser, allowed: &[&[&str]], what: &str) {
+        for key in self.map.keys() {
+            if allowed.iter().any(|list| list.contains(&key.as_str())) {
+                continue;
+            }
+            let msg = if NOT_YET_SUPPORTED.contains(&key.as_str()) {
+                format!("{key} is not supported yet by stepwasm")
+            } else {
+                format!("field {key:?} is not allowed in {what}")
+            };
+            p.err::<()>(&self.at(key), msg);
+        }
+    }
+
+    fn string(&self, p: &mut Parser, key: &str, required: bool) -> Option<String> {
+        match self.get(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => p.err::<String>(&self.at(key), format!("{key} must be a string")),
+            None if required => p.err(&self.loc, format!("missing required field {key}")),
+            None => None,
+        }
+    }
+
+    fn uint(&self, p: &mut Parser, key: &str, min: u64) -> Option<u64> {
+        let v = self.get(key)?;
+        match v.as_u64() {
+            Some(n) if n >= min => Some(n),
+            _ => p.err(&self.at(key), format!("{key} must be an integer of at least {min}, got {v}")),
+        }
+    }
+
+    fn error_equals(&self, p: &mut Parser) -> Vec<String> {
+        let loc = self.at("ErrorEquals");
+        let names: Vec<String> = match self.get("ErrorEquals") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect::<Vec<_>>()
+            }
+            None => {
+                p.err::<()>(&self.loc, "missing required field ErrorEquals");
+                return Vec::new();
+            }
+            _ => {
+                p.err::<()>(&loc, "ErrorEquals must be a non-empty array of error names");
+                return Vec::new();
+            }
+        };
+        if names.len() != self.get("ErrorEquals").and_then(Value::as_array).map_or(0, Vec::len) {
+            p.err::<()>(&loc, "every ErrorEquals entry must be a string");
+        }
+        if names.iter().any(|n| n == ALL) && names.len() > 1 {
+            p.err::<()>(&loc, "States.ALL must appear alone in ErrorEquals");
+        }
+        names
+    }
+}
+
+impl Parser {
+    /// Records a problem; returns `None` so callers can `return p.err(..)`.
+    fn err<T>(&mut self, location: &str, message: impl Into<String>) -> Option<T> {
+        self.errors.push(ValidationError::new(location, message));
+        None
+    }
+
+    fn object<'a>(&mut self, value: &'a Value, loc: &str, what: &str) -> Option<Fields<'a>> {
+        match value {
+            Value::Object(map) => Some(Fields { map, loc: loc.to_string() }),
+            _ => self.err(loc, format!("{what} must be a JSON object")),
+        }
+    }
+
+    fn machine(&mut self, value: &Value) -> Option<StateMachine> {
+        let top = self.object(value, "", "a state machine definition")?;
+        top.allow(self, &[TOP_LEVEL_FIELDS], "the top level");
+        let comment = top.string(self, "Comment", false);
+        let start_at = top.string(self, "StartAt", true);
+        let timeout_seconds = top.uint(self, "TimeoutSeconds", 1);
+        let version = top.string(self, "Version", false);
+        if let Some(lang) = top.string(self, "QueryLanguage", false) {
+            if lang != "JSONPath" {
+                self.err::<()>("QueryLanguage", format!("query language {lang:?} is not supported yet (only JSONPath)"));
+            }
+        }
+        let states = match top.get("States") {
+            None => self.err(&top.loc, "missing required field States"),
+            Some(Value::Object(map)) if map.is_empty() => self.err("States", "States must contain at least one state"),
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => self.err("States", "States must be a JSON object of named states"),
+        };
+        let mut parsed = IndexMap::new();
+        for (name, value) in states.into_iter().flatten() {
+            if let Some(state) = self.state(name, value) {
+                parsed.insert(name.clone(), state);
+            }
+        }
+        Some(StateMachine { comment, start_at: start_at.unwrap_or_default(), states: parsed, timeout_seconds, version })
+    }
+
+    fn state(&mut self, name: &str, value: &Value) -> Option<State> {
+        let loc = format!("States.{name}");
+        if name.is_empty() || name.chars().count() > MAX_STATE_NAME_CHARS {
+            self.err::<()>(&loc, format!("a state name must be 1 to {MAX_STATE_NAME_CHARS} characters"));
+        }
+        let f = self.object(value, &loc, "a state")?;
+        let comment = f.string(self, "Comment", false);
+        let type_name = f.string(self, "Type", true)?;
+        let kind = match type_name.as_str() {
+            "Task" => {
+                f.allow(self, &[COMMON_FIELDS, TASK_FIELDS], "a Task state");
+                let resource = f.string(self, "Resource", true);
+                let timeout_seconds = f.uint(self, "TimeoutSeconds", 1);
+                let heartbeat_seconds = f.uint(self, "HeartbeatSeconds", 1);
+                if let (Some(t), Some(h)) = (timeout_seconds, heartbeat_seconds) {
+                    if h >= t {
+                        self.err::<()>(&f.at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
+                    }
+                }
+                StateKind::Task(TaskState {
+                    io: self.io(&f, true),
+                    retry: self.retriers(&f),
+                    catch: self.catchers(&f, name),
+                    transition: self.transition(&f, name)?,
+                    resource: resource?,
+                    timeout_seconds,
+                    heartbeat_seconds,
+                })
+            }
+            "Pass" => {
+                f.allow(self, &[COMMON_FIELDS, PASS_FIELDS], "a Pass state");
+                let io = self.io(&f, true);
+                StateKind::Pass(PassState { io, result: f.get("Result").cloned(), transition: self.transition(&f, name)? })
+            }
+            "Choice" => {
+                f.allow(self, &[COMMON_FIELDS, CHOICE_FIELDS], "a Choice state");
+                let io = self.io(&f, false);
+                let choices = match f.get("Choices") {
+                    Some(v) => parse_rules(v, &f.at("Choices"), &mut self.errors),
+                    None => self.err(&loc, "missing required field Choices").unwrap_or_default(),
+                };
+                for (i, rule) in choices.iter().enumerate() {
+                    self.targets.push((name.into(), format!("{loc}.Choices[{i}].Next"), rule.next.clone()));
+                }
+                let default = f.string(self, "Default", false);
+                if let Some(d) = &default {
+                    self.targets.push((name.into(), f.at("Default"), d.clone()));
+                }
+                StateKind::Choice(ChoiceState { io, choices, default })
+            }
+            "Succeed" => {
+                f.allow(self, &[COMMON_FIELDS, SUCCEED_FIELDS], "a Succeed state");
+                StateKind::Succeed(SucceedState { io: self.io(&f, false) })
+            }
+            "Fail" => {
+                f.allow(self, &[COMMON_FIELDS, FAIL_FIELDS], "a Fail state");
+                StateKind::Fail(FailState { error: f.string(self, "Error", false), cause: f.string(self, "Cause", false) })
+            }
+            "Wait" | "Parallel" | "Map" => {
+                return self.err(&f.at("Type"), format!("state type {type_name:?} is not supported yet by stepwasm"));
+            }
+            other => {
+                return self.err(
+                    &f.at("Type"),
+                    format!("unknown state type {other:?} (expected Task, Pass, Choice, Wait, Succeed, Fail, Parallel or Map)"),
+                );
+            }
+        };
+        Some(State { name: name.to_string(), comment, kind })
+    }
+
+    fn transition(&mut self, f: &Fields, state: &str) -> Option<Transition> {
+        let next = f.string(self, "Next", false);
+        let end = match f.get("End") {
+            None => false,
+            Some(Value::Bool(true)) => true,
+            Some(_) => return self.err(&f.at("End"), "End must be true when present"),
+        };
+        match (next, end) {
+            (Some(_), true) => self.err(&f.loc, "Next and End cannot both be set"),
+            (None, false) => self.err(&f.loc, "missing Next or \"End\": true"),
+            (Some(n), false) => {
+                self.targets.push((state.into(), f.at("Next"), n.clone()));
+                Some(Transition::Next(n))
+            }
+            (None, true) => Some(Transition::End),
+        }
+    }
+
+    fn io(&mut self, f: &Fields, with_result: bool) -> IoSettings {
+        let mut io = IoSettings::default();
+        let path_setting = |p: &mut Parser, key: &str| match f.get(key) {
+            None => PathSetting::Default,
+            Some(Value::Null) => PathSetting::Null,
+            Some(Value::String(s)) => match Path::parse(s) {
+                Ok(path) => PathSetting::Path(path),
+                Err(e) => p.err(&f.at(key), e.to_string()).unwrap_or(PathSetting::Default),
+            },
+            Some(_) => p.err(&f.at(key), format!("{key} must be a path string or null")).unwrap_or(PathSetting::Default),
+        };
+        io.input_path = path_setting(self, "InputPath");
+        io.output_path = path_setting(self, "OutputPath");
+        if with_result {
+            io.result_path = self.result_path(f);
+            io.parameters = f.get("Parameters").map(|v| Template::parse(v, &f.at("Parameters"), &mut self.errors));
+            io.result_selector = f.get("ResultSelector").map(|v| Template::parse(v, &f.at("ResultSelector"), &mut self.errors));
+            for key in ["Parameters", "ResultSelector"] {
+                if f.get(key).is_some_and(|v| !v.is_object()) {
+                    self.err::<()>(&f.at(key), format!("{key} must be a JSON object"));
+                }
+            }
+        }
+        io
+    }
+
+    fn result_path(&mut self, f: &Fields) -> ResultPathSetting {
+        match f.get("ResultPath") {
+            None => ResultPathSetting::Default,
+            Some(Value::Null) => ResultPathSetting::Discard,
+            Some(Value::String(s)) => match Path::parse_reference(s) {
+                Ok(path) => ResultPathSetting::Path(path),
+                Err(e) => self.err(&f.at("ResultPath"), e.to_string()).unwrap_or(ResultPathSetting::Default),
+            },
+            Some(_) => self.err(&f.at("ResultPath"), "ResultPath must be a reference path or null").unwrap_or(ResultPathSetting::Default),
+        }
+    }
+
+    /// The elements of an array field, each as a located object.
+    fn entries<'a>(&mut self, f: &Fields<'a>, key: &str) -> Vec<Fields<'a>> {
+        match f.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| self.object(v, &format!("{}[{i}]", f.at(key)), "an entry"))
+                .collect(),
+            Some(_) => self.err(&f.at(key), format!("{key} must be an array")).unwrap_or_default(),
+        }
+    }
+
+    /// `States.ALL` may only appear in the last retrier or catcher.
+    fn check_all_is_last(&mut self, lists: &[(String, Vec<String>)]) {
+        for (i, (loc, names)) in lists.iter().enumerate() {
+            if names.iter().any(|n| n == ALL) && i + 1 != lists.len() {
+                self.err::<()>(loc, "a rule with States.ALL must be the last one");
+            }
+        }
+    }
+
+    fn retriers(&mut self, f: &Fields) -> Vec<Retrier> {
+        let mut out = Vec::new();
+        let mut lists = Vec::new();
+        for r in self.entries(f, "Retry") {
+            r.allow(self, &[RETRIER_FIELDS], "a retrier");
+            let error_equals = r.error_equals(self);
+            lists.push((r.at("ErrorEquals"), error_equals.clone()));
+            let backoff_rate = match r.get("BackoffRate") {
+                None => 2.0,
+                Some(v) => match v.as_f64() {
+                    Some(b) if b >= 1.0 => b,
+                    _ => self.err(&r.at("BackoffRate"), "BackoffRate must be a number of at least 1.0").unwrap_or(2.0),
+                },
+            };
+            let jitter = match r.string(self, "JitterStrategy", false).as_deref() {
+                None | Some("NONE") => Jitter::None,
+                Some("FULL") => Jitter::Full,
+                Some(other) => {
+                    self.err::<()>(&r.at("JitterStrategy"), format!("JitterStrategy must be FULL or NONE, got {other:?}"));
+                    Jitter::None
+                }
+            };
+            let max_attempts = r.uint(self, "MaxAttempts", 0).unwrap_or(3);
+            out.push(Retrier {
+                error_equals,
+                interval_seconds: r.uint(self, "IntervalSeconds", 1).unwrap_or(1),
+                max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
+                backoff_rate,
+                max_delay_seconds: r.uint(self, "MaxDelaySeconds", 1),
+                jitter,
+            });
+        }
+        self.check_all_is_last(&lists);
+        out
+    }
+
+    fn catchers(&mut self, f: &Fields, state: &str) -> Vec<Catcher> {
+        let mut out = Vec::new();
+        let mut lists = Vec::new();
+        for c in self.entries(f, "Catch") {
+            c.allow(self, &[CATCHER_FIELDS], "a catcher");
+            let error_equals = c.error_equals(self);
+            lists.push((c.at("ErrorEquals"), error_equals.clone()));
+            let result_path = self.result_path(&c);
+            if let Some(next) = c.string(self, "Next", true) {
+                self.targets.push((state.into(), c.at("Next"), next.clone()));
+                out.push(Catcher { error_equals, next, result_path });
+            }
+        }
+        self.check_all_is_last(&lists);
+        out
+    }
+
+    fn check_graph(&mut self, machine: &StateMachine) {
+        if !machine.start_at.is_empty() && !machine.states.contains_key(&machine.start_at) {
+            self.err::<()>("StartAt", format!("no state named {:?}", machine.start_at));
+        }
+        let targets = std::mem::take(&mut self.targets);
+        for (_, loc, target) in &targets {
+            if !machine.states.contains_key(target) {
+                self.err::<()>(loc, format!("no state named {target:?}"));
+            }
+        }
+        // Reachability from StartAt over every kind of transition.
+        let mut reached: HashSet<&str> = HashSet::new();
+        let mut queue: VecDeque<&str> = VecDeque::from([machine.start_at.as_str()]);
+        while let Some(state) = queue.pop_front() {
+            if !reached.insert(state) {
+                continue;
+            }
+            queue.extend(targets.iter().filter(|(from, _, _)| from == state).map(|(_, _, to)| to.as_str()));
+        }
+        for name in machine.states.keys() {
+            if !reached.contains(name.as_str()) {
+                self.err::<()>(&format!("States.{name}"), "state is not reachable from StartAt");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(def: &str) -> Vec<String> {
+        match parse_definition(def) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_machine_parses() {
+        let m = parse_definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#).unwrap();
+        assert_eq!(m.start_at, "A");
+        assert_eq!(m.states["A"].type_name(), "Pass");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_location() {
+        let got = problems(
+            r#"{
+              "StartAt": "A",
+              "States": {
+                "A": {"Type": "Task", "Resource": "r", "Next": "Bee", "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]},
+                "B": {"Type": "Pass", "End": true, "Next": "A"},
+                "C": {"Type": "Bogus"},
+                "D": {"Type": "Succeed", "Next": "A"}
+              }
+            }"#,
+        );
+        assert!(got.contains(&r#"States.A.Next: no state named "Bee""#.to_string()), "{got:#?}");
+        assert!(got.contains(&"States.A.Retry[0].ErrorEquals: a rule with States.ALL must be the last one".to_string()), "{got:#?}");
+        assert!(got.contains(&"States.B: Next and End cannot both be set".to_string()), "{got:#?}");
+        assert!(got.iter().any(|e| e.starts_with("States.C.Type: unknown state type \"Bogus\"")), "{got:#?}");
+        assert!(got.contains(&"States.D.Next: field \"Next\" is not allowed in a Succeed state".to_string()), "{got:#?}");
+    }
+
+    #[test]
+    fn unreachable_and_start_problems() {
+        let got = problems(r#"{"StartAt": "Nope", "States": {"A": {"Type": "Succeed"}}}"#);
+        assert_eq!(got, [r#"StartAt: no state named "Nope""#, "States.A: state is not reachable from StartAt"]);
+        let got = problems(r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "B": {"Type": "Succeed"}}}"#);
+        assert_eq!(got, ["States.B: state is not reachable from StartAt"]);
+    }
+
+    #[test]
+    fn json_errors_have_line_and_column() {
+        let got = problems("{\n  \"StartAt\": \"A\",\n  \"States\": {\n}");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("line 4 column 1: not valid JSON"), "{got:?}");
+    }
+}

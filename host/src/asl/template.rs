@@ -1,0 +1,156 @@
+//! Payload templates: the JSON of `Parameters` and `ResultSelector`, where a
+//! field whose name ends in `.$` takes its value from a path.
+//!
+//! `{"order.$": "$.orderId", "kind": "confirm"}` becomes
+//! `{"order": <input.orderId>, "kind": "confirm"}`. Paths starting `$$` read the
+//! context object. Intrinsic functions (`States.Format(...)`) are recognised
+//! and rejected at validation time until they are implemented.
+
+use super::path::{Path, Root};
+use super::ValidationError;
+use serde_json::{Map, Value};
+
+/// A parsed payload template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// A subtree with no `.$` fields: copied as is.
+    Literal(Value),
+    /// An object with at least one dynamic field somewhere below.
+    Object(Vec<(String, Template)>),
+    /// An array with at least one dynamic element somewhere below.
+    Array(Vec<Template>),
+    /// The value of a `.$` field.
+    Path(Path),
+}
+
+impl Template {
+    /// Parses `value` (found at `location`), adding any problems to `errors`.
+    pub fn parse(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
+        match value {
+            Value::Object(map) => {
+                let mut fields = Vec::with_capacity(map.len());
+                for (key, v) in map {
+                    let loc = format!("{location}.{key}");
+                    match key.strip_suffix(".$") {
+                        Some(name) => fields.push((name.to_string(), Self::parse_dynamic(v, &loc, errors))),
+                        None => fields.push((key.clone(), Self::parse(v, &loc, errors))),
+                    }
+                }
+                if fields.iter().all(|(_, t)| matches!(t, Template::Literal(_))) {
+                    Template::Literal(value.clone())
+                } else {
+                    Template::Object(fields)
+                }
+            }
+            Value::Array(items) => {
+                let parts: Vec<Template> =
+                    items.iter().enumerate().map(|(i, v)| Self::parse(v, &format!("{location}[{i}]"), errors)).collect();
+                if parts.iter().all(|t| matches!(t, Template::Literal(_))) {
+                    Template::Literal(value.clone())
+                } else {
+                    Template::Array(parts)
+                }
+            }
+            other => Template::Literal(other.clone()),
+        }
+    }
+
+    fn parse_dynamic(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
+        let fail = |errors: &mut Vec<ValidationError>, message: String| {
+            errors.push(ValidationError::new(location, message));
+            Template::Literal(Value::Null)
+        };
+        let Value::String(text) = value else {
+            return fail(errors, "a field whose name ends in .$ must have a string value (a path)".into());
+        };
+        if text.starts_with("States.") {
+            return fail(errors, format!("intrinsic functions are not supported yet: {text}"));
+        }
+        match Path::parse(text) {
+            Ok(path) => Template::Path(path),
+            Err(e) => fail(errors, e.to_string()),
+        }
+    }
+
+    /// True when some `.$` field reads the context object (`$$`), so callers
+    /// only build the context when it is needed.
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Template::Literal(_) => false,
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+            Template::Path(p) => p.root() == Root::Context,
+        }
+    }
+
+    /// Fills the template from `data` (`$`) and `context` (`$$`). The error
+    /// names the field whose path selected nothing.
+    pub fn render(&self, data: &Value, context: &Value) -> Result<Value, String> {
+        self.render_at(data, context, "")
+    }
+
+    fn render_at(&self, data: &Value, context: &Value, field: &str) -> Result<Value, String> {
+        Ok(match self {
+            Template::Literal(v) => v.clone(),
+            Template::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                for (name, t) in fields {
+                    map.insert(name.clone(), t.render_at(data, context, name)?);
+                }
+                Value::Object(map)
+            }
+            Template::Array(items) => {
+                Value::Array(items.iter().map(|t| t.render_at(data, context, field)).collect::<Result<_, _>>()?)
+            }
+            Template::Path(path) => {
+                let doc = if path.root() == Root::Context { context } else { data };
+                path.select(doc).ok_or_else(|| {
+                    format!("the JSONPath {path} given for the field '{field}.$' could not find a value in the input")
+                })?
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse_ok(v: Value) -> Template {
+        let mut errors = Vec::new();
+        let t = Template::parse(&v, "Parameters", &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        t
+    }
+
+    #[test]
+    fn renders_paths_and_literals() {
+        let t = parse_ok(json!({"id.$": "$.order.id", "kind": "x", "nested": {"items.$": "$.items[*].sku"}, "exec.$": "$$.Execution.Id"}));
+        assert!(t.uses_context());
+        let out = t
+            .render(&json!({"order": {"id": 7}, "items": [{"sku": "A"}, {"sku": "B"}]}), &json!({"Execution": {"Id": "e1"}}))
+            .unwrap();
+        assert_eq!(out, json!({"id": 7, "kind": "x", "nested": {"items": ["A", "B"]}, "exec": "e1"}));
+    }
+
+    #[test]
+    fn literal_subtrees_stay_literal() {
+        assert_eq!(parse_ok(json!({"a": [1, {"b": 2}]})), Template::Literal(json!({"a": [1, {"b": 2}]})));
+    }
+
+    #[test]
+    fn missing_value_names_the_field() {
+        let t = parse_ok(json!({"total.$": "$.amount"}));
+        let err = t.render(&json!({}), &json!({})).unwrap_err();
+        assert!(err.contains("'total.$'") && err.contains("$.amount"), "{err}");
+    }
+
+    #[test]
+    fn bad_dynamic_fields_are_located() {
+        let mut errors = Vec::new();
+        Template::parse(&json!({"a.$": 3, "b": {"c.$": "nope"}, "d.$": "States.Format('x')"}), "States.S.Parameters", &mut errors);
+        let located: Vec<String> = errors.iter().map(|e| e.location.clone()).collect();
+        assert_eq!(located, ["States.S.Parameters.a.$", "States.S.Parameters.b.c.$", "States.S.Parameters.d.$"]);
+    }
+}
