@@ -2,7 +2,9 @@
 //! resource as a sandboxed WebAssembly component.
 //!
 //! Layers, each depending only on those after it:
-//! [`cli`] → [`driver`] → [`engine`] → [`asl`]; [`driver`] → [`runtime`].
+//! `cli` → [`driver`] → [`engine`] → [`asl`]; [`driver`] → [`runtime`].
 //! See ARCHITECTURE.md for the map.
 
 pub mod asl;
+pub mod driver;
+pub mod engine;

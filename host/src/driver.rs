@@ -1,0 +1,345 @@
+//! The loop that joins the pieces: it asks the engine what to do, runs tasks on
+//! a [`TaskRunner`], waits on a [`Clock`], numbers and timestamps the events,
+//! and feeds each one back to the engine. Histories live in memory for now.
+
+use crate::asl::{errors, StateMachine};
+use crate::engine::{Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, TaskInvocation};
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// AWS's limit on the events in one execution's history; it also stops a
+/// definition that loops forever.
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
+
+/// How a task ended, as the runtime reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    Succeeded(Value),
+    Failed { error: String, cause: String },
+    /// The task ran out of wall-clock time (`States.Timeout`).
+    TimedOut { cause: String },
+}
+
+/// Something that can run a Task state's resource: the WASM runtime, or native
+/// functions (the benchmark's baseline), or a script in tests.
+pub trait TaskRunner {
+    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome;
+}
+
+/// Time as the driver sees it.
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+    /// Returns once `now_ms() >= deadline_ms`.
+    fn sleep_until(&self, deadline_ms: i64);
+}
+
+/// The wall clock: waits really wait.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+    fn sleep_until(&self, deadline_ms: i64) {
+        let wait = deadline_ms - self.now_ms();
+        if wait > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+        }
+    }
+}
+
+/// A clock for tests and `--no-wait` runs: starts at the real time, and a wait
+/// jumps straight to its deadline.
+#[derive(Debug)]
+pub struct VirtualClock(AtomicI64);
+
+impl VirtualClock {
+    pub fn new(start_ms: i64) -> VirtualClock {
+        VirtualClock(AtomicI64::new(start_ms))
+    }
+    pub fn starting_now() -> VirtualClock {
+        VirtualClock::new(SystemClock.now_ms())
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    fn sleep_until(&self, deadline_ms: i64) {
+        self.0.fetch_max(deadline_ms, Ordering::SeqCst);
+    }
+}
+
+/// A finished execution: who it was, everything that happened, how it ended.
+#[derive(Debug, Clone)]
+pub struct ExecutionRecord {
+    pub info: ExecutionInfo,
+    pub history: Vec<HistoryEvent>,
+    pub outcome: Outcome,
+}
+
+impl ExecutionRecord {
+    /// The name of the last state entered (where the execution ended up).
+    pub fn last_state(&self) -> Option<&str> {
+        self.history.iter().rev().find_map(|e| match &e.kind {
+            EventKind::StateEntered { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// Appends events and applies them to the execution.
+struct Recorder<'a> {
+    execution: Execution,
+    history: Vec<HistoryEvent>,
+    clock: &'a dyn Clock,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, kind: EventKind) -> Result<(), ReplayError> {
+        let id = self.history.len() as u64 + 1;
+        let event = HistoryEvent { id, previous_event_id: id - 1, timestamp_ms: self.clock.now_ms(), kind };
+        self.execution.apply(&event)?;
+        self.history.push(event);
+        Ok(())
+    }
+}
+
+/// Runs one execution to its end.
+///
+/// Errors only if the engine rejects an event the driver itself produced,
+/// which would be a bug; every problem of the definition, input or a task is
+/// an ordinary failed [`Outcome`].
+pub fn run_execution(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    runner: &dyn TaskRunner,
+    clock: &dyn Clock,
+) -> Result<ExecutionRecord, ReplayError> {
+    let mut rec = Recorder { execution: Execution::new(machine, info.clone()), history: Vec::new(), clock };
+    rec.record(EventKind::ExecutionStarted { input })?;
+    loop {
+        if rec.history.len() >= MAX_HISTORY_EVENTS - 1 {
+            rec.record(EventKind::ExecutionFailed {
+                error: errors::RUNTIME.into(),
+                cause: format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events"),
+            })?;
+        }
+        match rec.execution.decide() {
+            Decision::Record(kind) => rec.record(kind)?,
+            Decision::RecordAt { event, not_before_ms } => {
+                clock.sleep_until(not_before_ms);
+                rec.record(event)?;
+            }
+            Decision::Invoke(task) => {
+                rec.record(EventKind::TaskStarted { resource: task.resource.clone() })?;
+                let resource = task.resource.clone();
+                let kind = match runner.run_task(&task) {
+                    TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output },
+                    TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
+                    TaskOutcome::TimedOut { cause } => {
+                        EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause }
+                    }
+                };
+                rec.record(kind)?;
+            }
+            Decision::Finished(outcome) => {
+                return Ok(ExecutionRecord { info, history: rec.history, outcome });
+            }
+        }
+    }
+}
+
+/// Execution names and ARNs in the AWS shape, for a state machine `name`.
+pub fn execution_info(state_machine_name: &str, execution_name: &str) -> ExecutionInfo {
+    let sm_arn = format!("arn:aws:states:local:000000000000:stateMachine:{state_machine_name}");
+    ExecutionInfo {
+        execution_arn: format!("arn:aws:states:local:000000000000:execution:{state_machine_name}:{execution_name}"),
+        name: execution_name.to_string(),
+        state_machine_arn: sm_arn,
+        state_machine_name: state_machine_name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asl::parse_definition;
+    use serde_json::json;
+    use std::cell::RefCell;
+
+    /// Answers each invocation from a script, recording what it was asked.
+    struct Scripted {
+        answers: RefCell<Vec<TaskOutcome>>,
+        calls: RefCell<Vec<TaskInvocation>>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<TaskOutcome>) -> Scripted {
+            Scripted { answers: RefCell::new(answers), calls: RefCell::new(Vec::new()) }
+        }
+    }
+
+    impl TaskRunner for Scripted {
+        fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
+            self.calls.borrow_mut().push(task.clone());
+            self.answers.borrow_mut().remove(0)
+        }
+    }
+
+    fn run(def: serde_json::Value, input: serde_json::Value, runner: &Scripted, clock: &VirtualClock) -> ExecutionRecord {
+        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+        run_execution(machine, execution_info("sm", "e1"), input, runner, clock).unwrap()
+    }
+
+    fn types(rec: &ExecutionRecord) -> Vec<&'static str> {
+        rec.history.iter().map(|e| e.kind.type_name()).collect()
+    }
+
+    fn failed(error: &str) -> TaskOutcome {
+        TaskOutcome::Failed { error: error.into(), cause: format!("{error} happened") }
+    }
+
+    #[test]
+    fn task_then_pass_with_data_flow() {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "Parameters": {"n.$": "$.n"}, "ResultPath": "$.t", "Next": "P"},
+            "P": {"Type": "Pass", "Result": {"done": true}, "ResultPath": "$.p", "End": true}}});
+        let runner = Scripted::new(vec![TaskOutcome::Succeeded(json!(42))]);
+        let rec = run(def, json!({"n": 1}), &runner, &VirtualClock::new(0));
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"n": 1, "t": 42, "p": {"done": true}}) });
+        assert_eq!(
+            types(&rec),
+            [
+                "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
+                "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"
+            ]
+        );
+        let call = &runner.calls.borrow()[0];
+        assert_eq!((call.input.clone(), call.attempt, call.state_name.as_str()), (json!({"n": 1}), 1, "T"));
+        // Ids are consecutive and each points at its predecessor.
+        assert!(rec.history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1 && e.previous_event_id == i as u64));
+    }
+
+    #[test]
+    fn retries_back_off_on_the_clock_then_catch() {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r",
+                  "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 3}],
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Handle"}],
+                  "End": true},
+            "Handle": {"Type": "Pass", "End": true}}});
+        let runner = Scripted::new(vec![failed("Flaky"), failed("Flaky"), failed("Flaky")]);
+        let clock = VirtualClock::new(1_000_000);
+        let rec = run(def, json!({"id": 7}), &runner, &clock);
+        assert_eq!(
+            rec.outcome,
+            Outcome::Succeeded { output: json!({"id": 7, "error": {"Error": "Flaky", "Cause": "Flaky happened"}}) }
+        );
+        let attempts: Vec<u32> = runner.calls.borrow().iter().map(|c| c.attempt).collect();
+        assert_eq!(attempts, [1, 2, 3]);
+        // 2 s, then 2 × 3 = 6 s of backoff, on the virtual clock.
+        assert_eq!(clock.now_ms(), 1_000_000 + 2_000 + 6_000);
+        assert_eq!(rec.last_state(), Some("Handle"));
+    }
+
+    #[test]
+    fn max_attempts_zero_and_uncaught_errors_fail_the_execution() {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 0}], "End": true}}});
+        let runner = Scripted::new(vec![failed("Boom")]);
+        let rec = run(def, json!({}), &runner, &VirtualClock::new(0));
+        assert_eq!(rec.outcome, Outcome::Failed { error: "Boom".into(), cause: "Boom happened".into() });
+        assert_eq!(runner.calls.borrow().len(), 1);
+        assert_eq!(types(&rec).last(), Some(&"ExecutionFailed"));
+    }
+
+    #[test]
+    fn timeouts_are_states_timeout_and_not_task_failed() {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r",
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Wrong"}, {"ErrorEquals": ["States.Timeout"], "Next": "Right"}],
+                  "End": true},
+            "Wrong": {"Type": "Fail", "Error": "Wrong"}, "Right": {"Type": "Succeed"}}});
+        let runner = Scripted::new(vec![TaskOutcome::TimedOut { cause: "too slow".into() }]);
+        let rec = run(def, json!({}), &runner, &VirtualClock::new(0));
+        assert!(types(&rec).contains(&"TaskTimedOut"));
+        assert_eq!(rec.last_state(), Some("Right"));
+    }
+
+    #[test]
+    fn choice_routes_and_reports_no_match() {
+        let def = json!({"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 10, "Next": "Big"}]},
+            "Big": {"Type": "Succeed"}}});
+        let rec = run(def.clone(), json!({"n": 11}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert_eq!(rec.last_state(), Some("Big"));
+        let rec = run(def, json!({"n": 1}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "States.NoChoiceMatched"));
+    }
+
+    #[test]
+    fn fail_state_and_runtime_errors() {
+        let def = json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope", "Cause": "because"}}});
+        let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert_eq!(rec.outcome, Outcome::Failed { error: "Nope".into(), cause: "because".into() });
+        assert_eq!(types(&rec), ["ExecutionStarted", "FailStateEntered", "ExecutionFailed"]);
+        // States.Runtime is not caught by States.ALL.
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "InputPath": "$.missing",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "S"}], "End": true},
+            "S": {"Type": "Succeed"}}});
+        let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "States.Runtime"));
+    }
+
+    #[test]
+    fn endless_loops_stop_at_the_history_limit() {
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
+        let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert_eq!(rec.history.len(), MAX_HISTORY_EVENTS);
+        assert!(matches!(&rec.outcome, Outcome::Failed { cause, .. } if cause.contains("25000")));
+    }
+
+    #[test]
+    fn replaying_a_history_rebuilds_the_same_decisions() {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["Flaky"]}], "Next": "P"},
+            "P": {"Type": "Pass", "End": true}}});
+        let runner = Scripted::new(vec![failed("Flaky"), TaskOutcome::Succeeded(json!({"ok": 1}))]);
+        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+        let rec = run_execution(machine.clone(), execution_info("sm", "e1"), json!({}), &runner, &VirtualClock::new(0)).unwrap();
+        // Cut the history at every point: the replayed execution must decide
+        // exactly the event that was recorded next.
+        for cut in 1..rec.history.len() {
+            let mut exec = Execution::new(machine.clone(), rec.info.clone());
+            for e in &rec.history[..cut] {
+                exec.apply(e).unwrap();
+            }
+            let next = &rec.history[cut].kind;
+            match exec.decide() {
+                Decision::Record(kind) | Decision::RecordAt { event: kind, .. } => assert_eq!(&kind, next, "cut {cut}"),
+                // An invocation is recorded as TaskStarted; a task in flight at
+                // the cut is invoked again, and what follows is its outcome.
+                Decision::Invoke(_) => {
+                    let expected: &[&str] = if rec.history[cut - 1].kind.type_name() == "TaskStarted" {
+                        &["TaskSucceeded", "TaskFailed", "TaskTimedOut"]
+                    } else {
+                        &["TaskStarted"]
+                    };
+                    assert!(expected.contains(&next.type_name()), "cut {cut}: {}", next.type_name());
+                }
+                Decision::Finished(_) => panic!("finished early at cut {cut}"),
+            }
+        }
+        // A history that does not fit is rejected, not panicked on.
+        let mut exec = Execution::new(machine, rec.info.clone());
+        let err = exec.apply(&rec.history[2]).unwrap_err();
+        assert!(err.to_string().contains("has not started"), "{err}");
+    }
+}

@@ -1,0 +1,407 @@
+//! One execution as a pure state machine over its history.
+//!
+//! [`Execution::apply`] folds one recorded event into the state;
+//! [`Execution::decide`] looks at the state and says what must happen next:
+//! record an event the engine computed itself (a state entered or exited, the
+//! execution finished), record one no earlier than some instant (a retry's
+//! backoff), or invoke a task whose outcome the caller records. Nothing here
+//! sleeps, calls a module or touches a disk, so replaying a stored history
+//! rebuilds exactly the state a crash interrupted.
+
+use super::dataflow;
+use super::history::{rfc3339, EventKind, HistoryEvent, StateType};
+use super::{Failure, TaskInvocation};
+use crate::asl::errors;
+use crate::asl::{Catcher, Jitter, Retrier, State, StateKind, StateMachine, Transition};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Names that identify an execution (AWS-style ARNs and its short name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    pub execution_arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded { output: Value },
+    Failed { error: String, cause: String },
+}
+
+/// What the caller must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Record this event now (then apply it).
+    Record(EventKind),
+    /// Record this event once the clock reaches `not_before_ms` (a retry backoff).
+    RecordAt { event: EventKind, not_before_ms: i64 },
+    /// Record `TaskStarted`, run the task, record its outcome.
+    Invoke(TaskInvocation),
+    /// The execution has ended.
+    Finished(Outcome),
+}
+
+/// A history event that does not fit the execution's state: the history is
+/// corrupt or belongs to another definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {id} ({event}) cannot be applied: {reason}")]
+pub struct ReplayError {
+    pub id: u64,
+    pub event: &'static str,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Entered,
+    Scheduled { input: Value },
+    Started { input: Value },
+    Succeeded { result: Value },
+    Failed { input: Value, failure: Failure, retrier: Option<usize>, failed_ms: i64 },
+    Exited { output: Value },
+}
+
+/// Where the execution is inside its current state.
+#[derive(Debug, Clone)]
+struct Cursor {
+    state: String,
+    input: Value,
+    entered_ms: i64,
+    /// One counter per retrier of the state.
+    retries: Vec<u32>,
+    attempt: u32,
+    step: Step,
+}
+
+/// An execution's state, rebuilt from its history.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Option<Value>,
+    start_ms: i64,
+    cursor: Option<Cursor>,
+    outcome: Option<Outcome>,
+}
+
+impl Execution {
+    /// A new execution; nothing has happened until `ExecutionStarted` is applied.
+    pub fn new(machine: Arc<StateMachine>, info: ExecutionInfo) -> Execution {
+        Execution { machine, info, input: None, start_ms: 0, cursor: None, outcome: None }
+    }
+
+    pub fn info(&self) -> &ExecutionInfo {
+        &self.info
+    }
+
+    /// The outcome, once `ExecutionSucceeded`/`ExecutionFailed` has been applied.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    fn state(&self, name: &str) -> &State {
+        // Parsing guarantees every transition target exists; a replayed event
+        // naming an unknown state is rejected in `apply` before we get here.
+        self.machine.state(name).expect("validated definition")
+    }
+
+    /// Folds one recorded event into the state.
+    pub fn apply(&mut self, event: &HistoryEvent) -> Result<(), ReplayError> {
+        let bad = |reason: &str| ReplayError { id: event.id, event: event.kind.type_name(), reason: reason.to_string() };
+        if self.outcome.is_some() {
+            return Err(bad("the execution has already ended"));
+        }
+        match &event.kind {
+            EventKind::ExecutionStarted { input } => {
+                if self.input.is_some() {
+                    return Err(bad("the execution has already started"));
+                }
+                self.input = Some(input.clone());
+                self.start_ms = event.timestamp_ms;
+            }
+            _ if self.input.is_none() => return Err(bad("the execution has not started")),
+            EventKind::ExecutionSucceeded { output } => self.outcome = Some(Outcome::Succeeded { output: output.clone() }),
+            EventKind::ExecutionFailed { error, cause } => {
+                self.outcome = Some(Outcome::Failed { error: error.clone(), cause: cause.clone() })
+            }
+            EventKind::StateEntered { name, input, .. } => {
+                let state = self.machine.state(name).ok_or_else(|| bad(&format!("no state named {name:?}")))?;
+                let retriers = match &state.kind {
+                    StateKind::Task(t) => t.retry.len(),
+                    _ => 0,
+                };
+                self.cursor = Some(Cursor {
+                    state: name.clone(),
+                    input: input.clone(),
+                    entered_ms: event.timestamp_ms,
+                    retries: vec![0; retriers],
+                    attempt: 0,
+                    step: Step::Entered,
+                });
+            }
+            EventKind::StateExited { output, .. } => {
+                let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
+                cursor.step = Step::Exited { output: output.clone() };
+            }
+            EventKind::TaskScheduled { parameters, .. } => {
+                let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
+                match &cursor.step {
+                    Step::Entered => {}
+                    Step::Failed { retrier: Some(i), .. } => cursor.retries[*i] += 1,
+                    _ => return Err(bad("a task is scheduled only on entering a state or to retry it")),
+                }
+                cursor.attempt += 1;
+                cursor.step = Step::Scheduled { input: parameters.clone() };
+            }
+            EventKind::TaskStarted { .. } => {
+                let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
+                cursor.step = match &cursor.step {
+                    Step::Scheduled { input } | Step::Started { input } => Step::Started { input: input.clone() },
+                    _ => return Err(bad("no task is scheduled")),
+                };
+            }
+            EventKind::TaskSucceeded { output, .. } => {
+                let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err(bad("no task has started"));
+                }
+                cursor.step = Step::Succeeded { result: output.clone() };
+            }
+            EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
+                let machine = Arc::clone(&self.machine);
+                let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
+                let Step::Started { input } = &cursor.step else { return Err(bad("no task has started")) };
+                let retrier = match &machine.state(&cursor.state).map(|s| &s.kind) {
+                    Some(StateKind::Task(t)) => t.retry.iter().position(|r| errors::matches(&r.error_equals, error)),
+                    _ => None,
+                };
+                cursor.step = Step::Failed {
+                    input: input.clone(),
+                    failure: Failure::new(error, cause.clone()),
+                    retrier,
+                    failed_ms: event.timestamp_ms,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// What must happen next. Pure: the same state always gives the same decision.
+    pub fn decide(&self) -> Decision {
+        if let Some(outcome) = &self.outcome {
+            return Decision::Finished(outcome.clone());
+        }
+        let Some(input) = &self.input else {
+            // Callers apply ExecutionStarted first; say so rather than guess.
+            return Decision::Finished(Outcome::Failed {
+                error: errors::RUNTIME.into(),
+                cause: "the execution was never started".into(),
+            });
+        };
+        let Some(cursor) = &self.cursor else {
+            return Decision::Record(self.enter(&self.machine.start_at, input.clone()));
+        };
+        let state = self.state(&cursor.state);
+        match (&state.kind, &cursor.step) {
+            (_, Step::Exited { output }) => self.transition(state, cursor, output.clone()),
+            (StateKind::Task(task), Step::Entered) => {
+                match dataflow::effective_input(&task.io, &cursor.input, &self.context_for(&task.io, cursor)) {
+                    Ok(parameters) => Decision::Record(EventKind::TaskScheduled {
+                        resource: task.resource.clone(),
+                        parameters,
+                        timeout_seconds: task.timeout_seconds,
+                    }),
+                    Err(failure) => self.handle_failure(state, cursor, failure),
+                }
+            }
+            (StateKind::Task(task), Step::Scheduled { input } | Step::Started { input }) => {
+                Decision::Invoke(TaskInvocation {
+                    resource: task.resource.clone(),
+                    input: input.clone(),
+                    execution_id: self.info.execution_arn.clone(),
+                    state_name: cursor.state.clone(),
+                    attempt: cursor.attempt,
+                    timeout_seconds: task.timeout_seconds,
+                })
+            }
+            (StateKind::Task(task), Step::Succeeded { result }) => {
+                match dataflow::process_result(&task.io, &cursor.input, result.clone(), &self.context_for(&task.io, cursor)) {
+                    Ok(output) => Decision::Record(self.exit(state, output)),
+                    Err(failure) => self.handle_failure(state, cursor, failure),
+                }
+            }
+            (StateKind::Task(task), Step::Failed { input, failure, retrier, failed_ms }) => {
+                if let Some(i) = *retrier {
+                    let r = &task.retry[i];
+                    if cursor.retries[i] < r.max_attempts {
+                        let delay = retry_delay_ms(r, cursor.retries[i], &self.info.execution_arn, &cursor.state, cursor.attempt);
+                        return Decision::RecordAt {
+                            event: EventKind::TaskScheduled {
+                                resource: task.resource.clone(),
+                                parameters: input.clone(),
+                                timeout_seconds: task.timeout_seconds,
+                            },
+                            not_before_ms: failed_ms + delay,
+                        };
+                    }
+                }
+                self.catch(&task.catch, cursor, failure.clone())
+            }
+            (StateKind::Pass(pass), Step::Entered) => {
+                let context = self.context_for(&pass.io, cursor);
+                let result = dataflow::effective_input(&pass.io, &cursor.input, &context).and_then(|effective| {
+                    let result = pass.result.clone().unwrap_or(effective);
+                    let placed = dataflow::place_result(&pass.io.result_path, &cursor.input, result)?;
+                    dataflow::output(&pass.io, &placed, &context)
+                });
+                match result {
+                    Ok(output) => Decision::Record(self.exit(state, output)),
+                    Err(failure) => self.handle_failure(state, cursor, failure),
+                }
+            }
+            (StateKind::Choice(choice), Step::Entered) => {
+                let context = self.context_for(&choice.io, cursor);
+                let decided = dataflow::effective_input(&choice.io, &cursor.input, &context)
+                    .and_then(|effective| self.choose(state, &effective).map(|_| effective))
+                    .and_then(|effective| dataflow::output(&choice.io, &effective, &context));
+                match decided {
+                    Ok(output) => Decision::Record(self.exit(state, output)),
+                    Err(failure) => self.handle_failure(state, cursor, failure),
+                }
+            }
+            (StateKind::Succeed(succeed), Step::Entered) => {
+                let context = self.context_for(&succeed.io, cursor);
+                match dataflow::effective_input(&succeed.io, &cursor.input, &context)
+                    .and_then(|effective| dataflow::output(&succeed.io, &effective, &context))
+                {
+                    Ok(output) => Decision::Record(self.exit(state, output)),
+                    Err(failure) => self.handle_failure(state, cursor, failure),
+                }
+            }
+            (StateKind::Fail(fail), Step::Entered) => Decision::Record(EventKind::ExecutionFailed {
+                error: fail.error.clone().unwrap_or_default(),
+                cause: fail.cause.clone().unwrap_or_default(),
+            }),
+            (_, step) => Decision::Finished(Outcome::Failed {
+                error: errors::RUNTIME.into(),
+                cause: format!("state {:?} of type {} cannot be in step {step:?}", cursor.state, state.type_name()),
+            }),
+        }
+    }
+
+    fn enter(&self, name: &str, input: Value) -> EventKind {
+        EventKind::StateEntered { state_type: StateType::of(self.state(name)), name: name.to_string(), input }
+    }
+
+    fn exit(&self, state: &State, output: Value) -> EventKind {
+        EventKind::StateExited { state_type: StateType::of(state), name: state.name.clone(), output }
+    }
+
+    /// After a state exits: enter the next one, or end the execution.
+    fn transition(&self, state: &State, cursor: &Cursor, output: Value) -> Decision {
+        let next = match &state.kind {
+            StateKind::Task(t) => t.transition.clone(),
+            StateKind::Pass(p) => p.transition.clone(),
+            StateKind::Succeed(_) | StateKind::Fail(_) => Transition::End,
+            // The choice was made (and succeeded) before the exit was recorded;
+            // evaluating it again on the same input gives the same answer.
+            StateKind::Choice(choice) => {
+                let context = self.context_for(&choice.io, cursor);
+                match dataflow::effective_input(&choice.io, &cursor.input, &context).and_then(|e| self.choose(state, &e)) {
+                    Ok(next) => Transition::Next(next),
+                    Err(failure) => return self.fail_execution(failure),
+                }
+            }
+        };
+        match next {
+            Transition::Next(name) => Decision::Record(self.enter(&name, output)),
+            Transition::End => Decision::Record(EventKind::ExecutionSucceeded { output }),
+        }
+    }
+
+    /// The Choice state's target for `input`, or `States.NoChoiceMatched`.
+    fn choose(&self, state: &State, input: &Value) -> Result<String, Failure> {
+        let StateKind::Choice(choice) = &state.kind else { unreachable!("choose is only called for Choice states") };
+        for rule in &choice.choices {
+            match rule.condition.evaluate(input) {
+                Ok(true) => return Ok(rule.next.clone()),
+                Ok(false) => {}
+                Err(e) => return Err(Failure::new(errors::RUNTIME, e.0)),
+            }
+        }
+        choice.default.clone().ok_or_else(|| {
+            Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name))
+        })
+    }
+
+    /// A failure that is not a task outcome (data processing): only Catch applies.
+    fn handle_failure(&self, state: &State, cursor: &Cursor, failure: Failure) -> Decision {
+        match &state.kind {
+            StateKind::Task(task) => self.catch(&task.catch, cursor, failure),
+            _ => self.fail_execution(failure),
+        }
+    }
+
+    fn catch(&self, catchers: &[Catcher], cursor: &Cursor, failure: Failure) -> Decision {
+        let Some(catcher) = catchers.iter().find(|c| errors::matches(&c.error_equals, &failure.error)) else {
+            return self.fail_execution(failure);
+        };
+        let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+        match dataflow::place_result(&catcher.result_path, &cursor.input, error_output) {
+            Ok(input) => Decision::Record(self.enter(&catcher.next, input)),
+            Err(result_path_failure) => self.fail_execution(result_path_failure),
+        }
+    }
+
+    fn fail_execution(&self, failure: Failure) -> Decision {
+        Decision::Record(EventKind::ExecutionFailed { error: failure.error, cause: failure.cause })
+    }
+
+    fn context_for(&self, io: &crate::asl::IoSettings, cursor: &Cursor) -> Value {
+        if dataflow::uses_context(io) {
+            self.context(cursor)
+        } else {
+            Value::Null
+        }
+    }
+
+    /// The context object (`$$`) for the current state.
+    fn context(&self, cursor: &Cursor) -> Value {
+        json!({
+            "Execution": {
+                "Id": self.info.execution_arn,
+                "Input": self.input,
+                "Name": self.info.name,
+                "StartTime": rfc3339(self.start_ms),
+            },
+            "State": {
+                "EnteredTime": rfc3339(cursor.entered_ms),
+                "Name": cursor.state,
+                "RetryCount": cursor.retries.iter().sum::<u32>(),
+            },
+            "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
+        })
+    }
+}
+
+/// Backoff before retry number `retries_so_far + 1` of `retrier`:
+/// `IntervalSeconds × BackoffRate^retries_so_far`, capped by `MaxDelaySeconds`;
+/// with `JitterStrategy: FULL` a deterministic fraction of that (derived from
+/// the execution, state and attempt, so a replay waits the same).
+pub fn retry_delay_ms(retrier: &Retrier, retries_so_far: u32, execution: &str, state: &str, attempt: u32) -> i64 {
+    let mut delay = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(retries_so_far as i32);
+    if let Some(max) = retrier.max_delay_seconds {
+        delay = delay.min(max as f64);
+    }
+    let mut ms = (delay * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
+    if retrier.jitter == Jitter::Full {
+        let seed = format!("{execution}\u{0}{state}\u{0}{attempt}");
+        let h = seed.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        ms = (ms as f64 * ((h >> 11) as f64 / (1u64 << 53) as f64)) as i64;
+    }
+    ms
+}

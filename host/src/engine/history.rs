@@ -1,0 +1,155 @@
+//! History events, named and shaped as Step Functions names them
+//! (`TaskStateEntered`, `TaskScheduled`, `TaskSucceeded`, ...). The history is
+//! the source of truth: an execution's state is a fold over these events.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The state types, as they prefix `…StateEntered` / `…StateExited` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateType {
+    Task,
+    Pass,
+    Choice,
+    Succeed,
+    Fail,
+}
+
+impl StateType {
+    pub fn of(state: &crate::asl::State) -> StateType {
+        use crate::asl::StateKind::*;
+        match state.kind {
+            Task(_) => StateType::Task,
+            Pass(_) => StateType::Pass,
+            Choice(_) => StateType::Choice,
+            Succeed(_) => StateType::Succeed,
+            Fail(_) => StateType::Fail,
+        }
+    }
+
+    fn entered(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateEntered",
+            StateType::Pass => "PassStateEntered",
+            StateType::Choice => "ChoiceStateEntered",
+            StateType::Succeed => "SucceedStateEntered",
+            StateType::Fail => "FailStateEntered",
+        }
+    }
+
+    fn exited(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateExited",
+            StateType::Pass => "PassStateExited",
+            StateType::Choice => "ChoiceStateExited",
+            StateType::Succeed => "SucceedStateExited",
+            StateType::Fail => "FailStateExited",
+        }
+    }
+}
+
+/// What happened. Inputs and outputs are JSON values here; the AWS wire shape
+/// (JSON text inside `…EventDetails`) is produced by [`HistoryEvent::to_aws_json`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventKind {
+    ExecutionStarted { input: Value },
+    ExecutionSucceeded { output: Value },
+    ExecutionFailed { error: String, cause: String },
+    StateEntered { state_type: StateType, name: String, input: Value },
+    StateExited { state_type: StateType, name: String, output: Value },
+    TaskScheduled { resource: String, parameters: Value, timeout_seconds: Option<u64> },
+    TaskStarted { resource: String },
+    TaskSucceeded { resource: String, output: Value },
+    TaskFailed { resource: String, error: String, cause: String },
+    TaskTimedOut { resource: String, error: String, cause: String },
+}
+
+impl EventKind {
+    /// The Step Functions event type name, e.g. `TaskStateEntered`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::ExecutionStarted { .. } => "ExecutionStarted",
+            EventKind::ExecutionSucceeded { .. } => "ExecutionSucceeded",
+            EventKind::ExecutionFailed { .. } => "ExecutionFailed",
+            EventKind::StateEntered { state_type, .. } => state_type.entered(),
+            EventKind::StateExited { state_type, .. } => state_type.exited(),
+            EventKind::TaskScheduled { .. } => "TaskScheduled",
+            EventKind::TaskStarted { .. } => "TaskStarted",
+            EventKind::TaskSucceeded { .. } => "TaskSucceeded",
+            EventKind::TaskFailed { .. } => "TaskFailed",
+            EventKind::TaskTimedOut { .. } => "TaskTimedOut",
+        }
+    }
+
+    /// A one-line summary for tables: the state or resource, and the payload.
+    pub fn summary(&self) -> String {
+        match self {
+            EventKind::ExecutionStarted { input } => format!("input {input}"),
+            EventKind::ExecutionSucceeded { output } => format!("output {output}"),
+            EventKind::ExecutionFailed { error, cause } | EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
+                format!("{error}: {cause}")
+            }
+            EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
+            EventKind::StateExited { name, output, .. } => format!("{name} output {output}"),
+            EventKind::TaskScheduled { resource, parameters, .. } => format!("{resource} parameters {parameters}"),
+            EventKind::TaskStarted { resource } => resource.clone(),
+            EventKind::TaskSucceeded { output, .. } => format!("output {output}"),
+        }
+    }
+}
+
+/// One entry of an execution's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// 1-based, consecutive.
+    pub id: u64,
+    /// The id of the event this one follows (0 for the first).
+    pub previous_event_id: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    pub kind: EventKind,
+}
+
+/// Formats epoch milliseconds as RFC 3339 with milliseconds, as AWS does.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl HistoryEvent {
+    /// The event as GetExecutionHistory returns it.
+    pub fn to_aws_json(&self) -> Value {
+        let (key, details) = match &self.kind {
+            EventKind::ExecutionStarted { input } => ("executionStartedEventDetails", json!({"input": input.to_string()})),
+            EventKind::ExecutionSucceeded { output } => ("executionSucceededEventDetails", json!({"output": output.to_string()})),
+            EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
+            EventKind::StateExited { name, output, .. } => ("stateExitedEventDetails", json!({"name": name, "output": output.to_string()})),
+            EventKind::TaskScheduled { resource, parameters, timeout_seconds } => (
+                "taskScheduledEventDetails",
+                json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string(), "timeoutInSeconds": timeout_seconds}),
+            ),
+            EventKind::TaskStarted { resource } => ("taskStartedEventDetails", json!({"resourceType": "stepwasm", "resource": resource})),
+            EventKind::TaskSucceeded { resource, output } => (
+                "taskSucceededEventDetails",
+                json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}),
+            ),
+            EventKind::TaskFailed { resource, error, cause } => (
+                "taskFailedEventDetails",
+                json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}),
+            ),
+            EventKind::TaskTimedOut { resource, error, cause } => (
+                "taskTimedOutEventDetails",
+                json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}),
+            ),
+        };
+        json!({
+            "id": self.id,
+            "previousEventId": self.previous_event_id,
+            "timestamp": rfc3339(self.timestamp_ms),
+            "type": self.kind.type_name(),
+            key: details,
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! The interpreter as a pure state machine: an execution is a fold over its
+//! history events ([`history`]), and [`execution::Execution::decide`] says what
+//! must happen next. Retry/backoff and Catch live here; running tasks, waiting
+//! and storing events are the driver's job.
+
+pub mod dataflow;
+pub mod execution;
+pub mod history;
+
+pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
+pub use history::{EventKind, HistoryEvent, StateType};
+
+use serde_json::Value;
+
+/// An ASL error: the name Retry/Catch match on and a human-readable cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: String,
+    pub cause: String,
+}
+
+impl Failure {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Failure {
+        Failure { error: error.into(), cause: cause.into() }
+    }
+}
+
+/// A task the engine wants run: everything a runtime needs to invoke it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInvocation {
+    pub resource: String,
+    /// The effective input (after InputPath and Parameters).
+    pub input: Value,
+    pub execution_id: String,
+    pub state_name: String,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+    /// The state's `TimeoutSeconds`, when set.
+    pub timeout_seconds: Option<u64>,
+}
