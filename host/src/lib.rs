@@ -6,5 +6,8 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod asl;
+pub mod bench;
+pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod runtime;

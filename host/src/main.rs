@@ -1,1 +1,5 @@
-fn main(){}
+//! The `stepwasm` binary: see [`stepwasm::cli`].
+
+fn main() -> std::process::ExitCode {
+    stepwasm::cli::main()
+}

@@ -1,0 +1,211 @@
+//! The `stepwasm` command line: `run`, `validate` and `bench`.
+//!
+//! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
+//! execution failed, 2 a bad definition, input, config or module.
+
+use crate::asl::{parse_definition, StateMachine};
+use crate::driver::{execution_info, run_execution, Clock, ExecutionRecord, SystemClock, VirtualClock};
+use crate::engine::{HistoryEvent, Outcome};
+use crate::runtime::{ResourceMap, WasmRuntime};
+use anyhow::{anyhow, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Name of the resource map looked for beside a definition.
+pub const CONFIG_FILE_NAME: &str = "stepwasm.toml";
+
+#[derive(Parser)]
+#[command(name = "stepwasm", version, about = "Run Amazon States Language workflows whose tasks are WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one execution of a state machine and print its status and output.
+    Run(RunArgs),
+    /// Check a definition (and, with a config, its resources) and list every problem.
+    Validate(ValidateArgs),
+    /// Measure executions per second and latency, WASM modules vs native handlers.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The state machine definition (ASL JSON).
+    definition: PathBuf,
+    /// The execution input: JSON text, or @path to a JSON file.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Print the execution's history as a table.
+    #[arg(long)]
+    history: bool,
+    /// Print the lines task modules logged.
+    #[arg(long)]
+    logs: bool,
+    /// Execution name (default: generated).
+    #[arg(long)]
+    name: Option<String>,
+    /// Complete waits (retry backoff) instantly instead of really waiting.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    /// The state machine definition (ASL JSON).
+    definition: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(Args, Clone)]
+pub struct ConfigArg {
+    /// Resource map (default: stepwasm.toml beside the definition, if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate(args) => validate(args),
+        Command::Bench(args) => crate::bench::bench(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Reads and validates a definition file; the error lists every problem.
+pub fn load_definition(path: &Path) -> Result<Arc<StateMachine>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read definition {}", path.display()))?;
+    parse_definition(&text).map(Arc::new).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// The explicit config, else `stepwasm.toml` beside the definition, else none.
+pub fn find_config(arg: &ConfigArg, definition: &Path) -> Option<PathBuf> {
+    arg.config.clone().or_else(|| {
+        let beside = definition.parent().unwrap_or(Path::new(".")).join(CONFIG_FILE_NAME);
+        beside.is_file().then_some(beside)
+    })
+}
+
+/// The resource map for a definition (see [`find_config`]); without a config
+/// file, `wasm:<name>` resources are looked up beside the definition.
+pub fn load_resource_map(arg: &ConfigArg, definition: &Path) -> Result<ResourceMap> {
+    Ok(match find_config(arg, definition) {
+        Some(path) => ResourceMap::load(&path)?,
+        None => ResourceMap::with_module_dir(definition.parent().unwrap_or(Path::new("."))),
+    })
+}
+
+fn parse_input(arg: &str) -> Result<Value> {
+    let (text, from) = match arg.strip_prefix('@') {
+        Some(path) => (std::fs::read_to_string(path).with_context(|| format!("cannot read input file {path}"))?, path),
+        None => (arg.to_string(), "--input"),
+    };
+    serde_json::from_str(&text).with_context(|| format!("{from}: the input is not valid JSON"))
+}
+
+fn state_machine_name(definition: &Path) -> String {
+    let stem = definition.file_name().and_then(|n| n.to_str()).unwrap_or("state-machine");
+    stem.split('.').next().unwrap_or(stem).to_string()
+}
+
+fn generated_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("run-{:x}-{:x}", nanos, std::process::id())
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let machine = load_definition(&args.definition)?;
+    let input = parse_input(&args.input)?;
+    let map = load_resource_map(&args.config, &args.definition)?;
+    let runtime = WasmRuntime::for_machine(&machine, &map)?;
+    let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
+    let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
+    let record = run_execution(machine, info, input, &runtime, clock.as_ref()).map_err(|e| anyhow!("engine error: {e}"))?;
+    print_record(&record);
+    if args.logs {
+        for line in runtime.take_logs() {
+            println!("log {:5} [{}] {}", line.level, line.state, line.message);
+        }
+    }
+    if args.history {
+        print!("{}", history_table(&record.history));
+    }
+    Ok(match record.outcome {
+        Outcome::Succeeded { .. } => ExitCode::SUCCESS,
+        Outcome::Failed { .. } => ExitCode::from(1),
+    })
+}
+
+fn print_record(record: &ExecutionRecord) {
+    println!("execution: {}", record.info.name);
+    match &record.outcome {
+        Outcome::Succeeded { output } => {
+            println!("status: SUCCEEDED");
+            println!("last state: {}", record.last_state().unwrap_or("-"));
+            println!("output: {}", serde_json::to_string_pretty(output).unwrap_or_default());
+        }
+        Outcome::Failed { error, cause } => {
+            println!("status: FAILED");
+            println!("last state: {}", record.last_state().unwrap_or("-"));
+            println!("error: {error}");
+            println!("cause: {cause}");
+        }
+    }
+}
+
+/// The history as a fixed-width table: id, type, time since start, details.
+pub fn history_table(history: &[HistoryEvent]) -> String {
+    let start = history.first().map(|e| e.timestamp_ms).unwrap_or(0);
+    let mut out = format!("{:>4}  {:<22} {:>8}  {}\n", "ID", "TYPE", "+MS", "DETAILS");
+    for e in history {
+        let mut details = e.kind.summary();
+        if details.chars().count() > 110 {
+            details = details.chars().take(109).collect::<String>() + "…";
+        }
+        out.push_str(&format!("{:>4}  {:<22} {:>8}  {}\n", e.id, e.kind.type_name(), e.timestamp_ms - start, details));
+    }
+    out
+}
+
+fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.definition)
+        .with_context(|| format!("cannot read definition {}", args.definition.display()))?;
+    let machine = match parse_definition(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            print!("{}: {e}", args.definition.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let resources = match find_config(&args.config, &args.definition) {
+        Some(path) => {
+            let map = ResourceMap::load(&path)?;
+            if let Err(e) = WasmRuntime::for_machine(&machine, &map) {
+                println!("{}: {e}", args.definition.display());
+                return Ok(ExitCode::from(2));
+            }
+            format!("resources checked against {}", path.display())
+        }
+        None => format!("resources not checked (no {CONFIG_FILE_NAME} given or beside the definition)"),
+    };
+    let tasks = machine.task_resources().count();
+    println!("{}: valid: {} states, {tasks} task(s); {resources}", args.definition.display(), machine.states.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,176 @@
+//! Enforcing an invocation's limits and turning every way it can go wrong
+//! (trap, exhausted fuel, memory cap, deadline, oversized or non-JSON output)
+//! into an ordinary ASL error with a cause that names what happened.
+
+use super::config::Limits;
+use crate::asl::errors;
+use crate::driver::TaskOutcome;
+use std::path::Path;
+use std::time::Duration;
+use wasmtime::{ResourceLimiter, Trap};
+
+/// Caps linear memory and remembers the first growth it refused, so the
+/// resulting trap (a Rust guest aborts when allocation fails) can be reported
+/// as what it really was.
+pub struct Limiter {
+    memory_cap: usize,
+    hit: Option<String>,
+}
+
+/// Table elements any one table may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl Limiter {
+    pub fn new(memory_cap: usize) -> Limiter {
+        Limiter { memory_cap, hit: None }
+    }
+
+    /// The first limit this invocation ran into, if any.
+    pub fn hit(&self) -> Option<&str> {
+        self.hit.as_deref()
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.hit.get_or_insert_with(|| {
+                format!(
+                    "memory limit exceeded: linear memory of {} tried to grow to {}, over the cap of {}",
+                    mib(current),
+                    mib(desired),
+                    mib(self.memory_cap)
+                )
+            });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            self.hit.get_or_insert_with(|| format!("table limit exceeded: {desired} elements, over the cap of {MAX_TABLE_ELEMENTS}"));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// What the store noticed during the call.
+pub struct LimitHit {
+    pub memory: Option<String>,
+    pub fuel_exhausted: bool,
+}
+
+/// Cuts `s` to at most `max` bytes (on a character boundary).
+pub fn bounded(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+fn failed(cause: String) -> TaskOutcome {
+    TaskOutcome::Failed { error: errors::TASK_FAILED.into(), cause }
+}
+
+/// A host-side problem while preparing an invocation.
+pub fn internal_failure(what: &str, err: wasmtime::Error) -> TaskOutcome {
+    failed(format!("host error while {what}: {err:#}"))
+}
+
+/// The last non-empty lines of a guest's stderr (where Rust prints panics).
+fn stderr_tail(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(lines[lines.len().saturating_sub(3)..].join(" | "))
+}
+
+/// Maps an error from instantiating or calling a component to the task's outcome.
+pub fn classify_trap(
+    err: &wasmtime::Error,
+    hit: &LimitHit,
+    limits: &Limits,
+    timeout: Duration,
+    stderr: &[u8],
+    module: &Path,
+) -> TaskOutcome {
+    let module = module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some(memory) = &hit.memory {
+        return failed(format!("module {module}: {memory}"));
+    }
+    let said = stderr_tail(stderr).map(|s| format!("; the module wrote: {s}")).unwrap_or_default();
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => {
+            failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel))
+        }
+        Some(Trap::Interrupt) => TaskOutcome::TimedOut {
+            cause: format!("module {module}: wall-clock limit of {:.3} s exceeded", timeout.as_secs_f64()),
+        },
+        Some(Trap::StackOverflow) => failed(format!("module {module}: stack overflow (call stack exhausted)")),
+        Some(trap) => failed(format!("module {module} trapped: {trap}{said}")),
+        None if hit.fuel_exhausted => {
+            failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel))
+        }
+        None => failed(format!("module {module} failed: {}{said}", bounded(format!("{err:#}"), 2048))),
+    }
+}
+
+/// Checks a successful call's output: size limit, then that it is JSON.
+pub fn check_output(output: String, limits: &Limits) -> TaskOutcome {
+    if output.len() > limits.max_output_bytes {
+        return TaskOutcome::Failed {
+            error: errors::DATA_LIMIT_EXCEEDED.into(),
+            cause: format!("task output is {} bytes, over the limit of {} bytes", output.len(), limits.max_output_bytes),
+        };
+    }
+    match serde_json::from_str(&output) {
+        Ok(value) => TaskOutcome::Succeeded(value),
+        Err(e) => failed(format!(
+            "module output is not valid JSON ({e}): {}",
+            bounded(output, 200)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_checks() {
+        let limits = Limits { max_output_bytes: 10, ..Limits::default() };
+        assert_eq!(check_output("[1,2]".into(), &limits), TaskOutcome::Succeeded(serde_json::json!([1, 2])));
+        assert!(matches!(check_output("\"0123456789\"".into(), &limits),
+            TaskOutcome::Failed { error, .. } if error == errors::DATA_LIMIT_EXCEEDED));
+        assert!(matches!(check_output("{nope".into(), &limits),
+            TaskOutcome::Failed { error, cause } if error == errors::TASK_FAILED && cause.contains("not valid JSON")));
+    }
+
+    #[test]
+    fn bounded_respects_char_boundaries() {
+        assert_eq!(bounded("héllo".into(), 2), "h…");
+        assert_eq!(bounded("abc".into(), 5), "abc");
+    }
+
+    #[test]
+    fn limiter_records_the_first_refusal() {
+        let mut l = Limiter::new(1 << 20);
+        assert!(l.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(!l.memory_growing(1 << 20, 2 << 20, None).unwrap());
+        assert!(!l.memory_growing(1 << 20, 3 << 20, None).unwrap());
+        assert!(l.hit().unwrap().contains("tried to grow to 2.0 MiB"), "{:?}", l.hit());
+    }
+}

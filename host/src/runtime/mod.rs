@@ -1,0 +1,10 @@
+//! Running Task resources as WebAssembly components: the resource map
+//! ([`config`]), the wasmtime runtime ([`wasm`]) and the mapping from traps and
+//! limits to ASL errors ([`limits`]).
+
+pub mod config;
+pub mod limits;
+pub mod wasm;
+
+pub use config::{Limits, ResourceMap, ResourceSpec};
+pub use wasm::{LogLine, RuntimeError, WasmRuntime};
