@@ -1,0 +1,132 @@
+//! The order example end to end on the real components: each input ends in the
+//! expected state with the expected output, through the library and the CLI.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use stepwasm::asl::{parse_definition, StateMachine};
+use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
+use stepwasm::engine::{EventKind, Outcome};
+use stepwasm::runtime::{ResourceMap, WasmRuntime};
+use support::{guest_dir, root, stepwasm};
+
+fn setup() -> (Arc<StateMachine>, WasmRuntime) {
+    guest_dir();
+    let dir = root().join("examples/order");
+    let machine = Arc::new(parse_definition(&std::fs::read_to_string(dir.join("order.asl.json")).unwrap()).unwrap());
+    let map = ResourceMap::load(&dir.join("stepwasm.toml")).unwrap();
+    let runtime = WasmRuntime::for_machine(&machine, &map).unwrap();
+    (machine, runtime)
+}
+
+fn input(name: &str) -> Value {
+    let path = root().join("examples/order/inputs").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn run(machine: &Arc<StateMachine>, runtime: &WasmRuntime, name: &str) -> ExecutionRecord {
+    run_execution(machine.clone(), execution_info("order", name), input(name), runtime, &VirtualClock::new(0)).unwrap()
+}
+
+fn states_entered(rec: &ExecutionRecord) -> Vec<&str> {
+    rec.history
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::StateEntered { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn paid_order_is_charged_reserved_and_confirmed() {
+    let (machine, runtime) = setup();
+    let rec = run(&machine, &runtime, "paid-order.json");
+    assert_eq!(states_entered(&rec), ["VerifyPayment", "UpdateInventory", "NotifyCustomer"]);
+    let Outcome::Succeeded { output } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(output["paymentResult"]["approved"], true);
+    assert_eq!(output["paymentResult"]["amount"], 64.97);
+    assert_eq!(output["paymentResult"]["cardLast4"], "1111");
+    assert!(output["paymentResult"]["authorizationCode"].as_str().unwrap().starts_with("AUTH-"));
+    assert_eq!(output["inventoryResult"]["remainingStock"], json!({"WIDGET-1": 7, "GADGET-2": 3}));
+    assert_eq!(output["notification"]["subject"], "Order ORD-1001 confirmed");
+    assert_eq!(output["notification"]["to"], "ada@example.com");
+    // The original input is kept beside the results (ResultPath).
+    assert_eq!(output["orderId"], "ORD-1001");
+    let types: Vec<&str> = rec.history.iter().map(|e| e.kind.type_name()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "TaskSucceeded").count(), 3);
+    assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
+}
+
+#[test]
+fn declined_payment_is_caught_and_the_customer_told() {
+    let (machine, runtime) = setup();
+    let rec = run(&machine, &runtime, "declined-payment.json");
+    assert_eq!(states_entered(&rec), ["VerifyPayment", "NotifyCustomerFailedPayment"]);
+    let Outcome::Succeeded { output } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(output["error"], json!({"Error": "PaymentVerificationFailed", "Cause": "card ending 0002 was declined by the issuer"}));
+    assert_eq!(output["notification"]["subject"], "Payment for order ORD-1002 failed");
+    assert!(output["notification"]["body"].as_str().unwrap().contains("declined by the issuer"));
+    assert!(output.get("inventoryResult").is_none(), "inventory must not be touched");
+    let failed = rec.history.iter().find(|e| e.kind.type_name() == "TaskFailed").unwrap();
+    assert!(matches!(&failed.kind, EventKind::TaskFailed { error, .. } if error == "PaymentVerificationFailed"));
+}
+
+#[test]
+fn stock_shortage_ends_in_handle_inventory_error() {
+    let (machine, runtime) = setup();
+    let rec = run(&machine, &runtime, "stock-shortage.json");
+    assert_eq!(states_entered(&rec), ["VerifyPayment", "UpdateInventory", "HandleInventoryError"]);
+    assert_eq!(
+        rec.outcome,
+        Outcome::Failed {
+            error: "InventoryUpdateFailed".into(),
+            cause: "The order could not be fulfilled: not enough stock.".into()
+        }
+    );
+    let cause = rec.history.iter().find_map(|e| match &e.kind {
+        EventKind::TaskFailed { cause, .. } => Some(cause.clone()),
+        _ => None,
+    });
+    assert_eq!(cause.as_deref(), Some("insufficient stock for GADGET-2: requested 5, available 4"));
+}
+
+#[test]
+fn cli_prints_status_output_and_history_with_exit_codes() {
+    guest_dir();
+    let def = "examples/order/order.asl.json";
+    let (code, out, err) = stepwasm(&["run", def, "--input", "@examples/order/inputs/paid-order.json", "--history"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("status: SUCCEEDED"), "{out}");
+    assert!(out.contains("\"subject\": \"Order ORD-1001 confirmed\""), "{out}");
+    for t in ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"] {
+        assert!(out.contains(t), "history table lacks {t}:\n{out}");
+    }
+    let (code, out, _) = stepwasm(&["run", def, "--input", "@examples/order/inputs/stock-shortage.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("status: FAILED") && out.contains("error: InventoryUpdateFailed"), "{out}");
+    let (code, _, err) = stepwasm(&["run", def, "--input", "{not json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--input: the input is not valid JSON"), "{err}");
+}
+
+#[test]
+fn unknown_resource_is_rejected_before_anything_runs() {
+    guest_dir();
+    let dir = support::scratch("unknown-resource");
+    let def = dir.join("def.json");
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Nope", "Next": "B"},
+            "B": {"Type": "Task", "Resource": "wasm:missing-module", "End": true}}}"#,
+    )
+    .unwrap();
+    let config = root().join("examples/order/stepwasm.toml");
+    let (code, out, err) = stepwasm(&["run", def.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "nothing may run: {out}");
+    assert!(err.contains("States.A.Resource: no module is mapped to \"arn:aws:lambda:us-east-1:1:function:Nope\""), "{err}");
+    assert!(err.contains("States.B.Resource: module file") && err.contains("missing-module.wasm not found"), "{err}");
+}
