@@ -97,14 +97,11 @@ pub const INVALID_OUTPUT: &str = "InvalidTaskOutput";
 ///
 /// This is what the component export does; it is public so hosts and tests can
 /// run the same handler natively.
-pub fn call<I, O>(
-    handler: fn(I, &Context) -> Result<O, TaskError>,
-    input: &str,
-    ctx: &Context,
-) -> Result<String, TaskError>
+pub fn call<I, O, F>(handler: F, input: &str, ctx: &Context) -> Result<String, TaskError>
 where
     I: DeserializeOwned,
     O: Serialize,
+    F: FnOnce(I, &Context) -> Result<O, TaskError>,
 {
     let parsed: I = serde_json::from_str(input).map_err(|e| {
         TaskError::new(INVALID_INPUT, format!("input does not match the handler's input type: {e}"))
@@ -145,7 +142,7 @@ pub mod __private {
 
     /// Converts the WIT context, runs the handler, converts the error back.
     pub fn dispatch<I: DeserializeOwned, O: Serialize>(
-        handler: fn(I, &Context) -> Result<O, TaskError>,
+        handler: impl FnOnce(I, &Context) -> Result<O, TaskError>,
         input: &str,
         ctx: wit::Context,
     ) -> Result<String, wit::TaskError> {
