@@ -50,21 +50,12 @@ impl Default for Limits {
     }
 }
 
-/// Limit settings as written in the file; unset ones inherit.
+/// One table of the file: `[defaults]` or a `[resources."..."]` entry (which
+/// alone names a `module`). Unset limits inherit.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitSettings {
-    fuel: Option<u64>,
-    memory_mib: Option<u64>,
-    timeout_seconds: Option<f64>,
-    max_input_kib: Option<u64>,
-    max_output_kib: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResourceSettings {
-    module: String,
+    module: Option<String>,
     fuel: Option<u64>,
     memory_mib: Option<u64>,
     timeout_seconds: Option<f64>,
@@ -79,7 +70,7 @@ struct ConfigFile {
     #[serde(default)]
     defaults: LimitSettings,
     #[serde(default)]
-    resources: IndexMap<String, ResourceSettings>,
+    resources: IndexMap<String, LimitSettings>,
 }
 
 /// A problem with the config file.
@@ -159,22 +150,17 @@ impl ResourceMap {
             toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let module_dir = base_dir.join(file.module_dir.unwrap_or_default());
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        if file.defaults.module.is_some() {
+            return Err(invalid("defaults.module: a module is named per resource, not in [defaults]".into()));
+        }
         let defaults = file.defaults.apply(&Limits::default(), path, "defaults")?;
         let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new() };
         for (resource, entry) in file.resources {
             let at = format!("resources.{resource:?}");
-            let settings = LimitSettings {
-                fuel: entry.fuel,
-                memory_mib: entry.memory_mib,
-                timeout_seconds: entry.timeout_seconds,
-                max_input_kib: entry.max_input_kib,
-                max_output_kib: entry.max_output_kib,
-            };
-            let limits = settings.apply(&map.defaults, path, &at)?;
-            let module_path = map.module_path(&entry.module, &base_dir).map_err(|message| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("{at}.module: {message}"),
-            })?;
+            let limits = entry.apply(&map.defaults, path, &at)?;
+            let module = entry.module.ok_or_else(|| invalid(format!("{at}: missing required field module")))?;
+            let module_path = map.module_path(&module, &base_dir).map_err(|message| invalid(format!("{at}.module: {message}")))?;
             map.resources.insert(resource, ResourceSpec { module_path, limits });
         }
         Ok(map)
@@ -252,6 +238,10 @@ mod tests {
         assert!(err.contains("defaults.fuel must be greater than 0"), "{err}");
         let err = ResourceMap::parse("[resources.\"a\"]\nmodule = \"x\"\nfuell = 3\n", p).unwrap_err().to_string();
         assert!(err.contains("fuell") && err.contains("line"), "{err}");
+        let err = ResourceMap::parse("[resources.\"a\"]\nfuel = 3\n", p).unwrap_err().to_string();
+        assert!(err.contains("resources.\"a\": missing required field module"), "{err}");
+        let err = ResourceMap::parse("[defaults]\nmodule = \"x\"\n", p).unwrap_err().to_string();
+        assert!(err.contains("defaults.module"), "{err}");
         let err = ResourceMap::parse("[resources.\"a\"]\nmodule = \"a b\"\n", p).unwrap_err().to_string();
         assert!(err.contains("resources.\"a\".module"), "{err}");
     }

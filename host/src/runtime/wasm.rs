@@ -78,15 +78,7 @@ impl stepwasm::task::log::Host for Invocation {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE_BYTES {
-            let mut cut = MAX_LOG_LINE_BYTES;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
+        let message = limits::bounded(message, MAX_LOG_LINE_BYTES);
         self.logs.push(LogLine { state: self.state.clone(), level, message });
     }
 }
