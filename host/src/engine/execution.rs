@@ -286,10 +286,12 @@ impl Execution {
                 error: fail.error.clone().unwrap_or_default(),
                 cause: fail.cause.clone().unwrap_or_default(),
             }),
-            (_, step) => Decision::Finished(Outcome::Failed {
-                error: errors::RUNTIME.into(),
-                cause: format!("state {:?} of type {} cannot be in step {step:?}", cursor.state, state.type_name()),
-            }),
+            // Only a history that does not belong to this definition gets here;
+            // end the execution with a recorded, explained failure.
+            (_, step) => self.fail_execution(Failure::new(
+                errors::RUNTIME,
+                format!("state {:?} of type {} cannot be in step {step:?}", cursor.state, state.type_name()),
+            )),
         }
     }
 

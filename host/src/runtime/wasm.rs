@@ -97,7 +97,7 @@ struct EpochTicker {
 }
 
 impl EpochTicker {
-    fn start(engine: Engine) -> EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -107,9 +107,8 @@ impl EpochTicker {
                     std::thread::sleep(EPOCH_TICK);
                     engine.increment_epoch();
                 }
-            })
-            .expect("spawning the epoch thread");
-        EpochTicker { stop, thread: Some(thread) }
+            })?;
+        Ok(EpochTicker { stop, thread: Some(thread) })
     }
 }
 
@@ -127,6 +126,8 @@ impl Drop for EpochTicker {
 pub enum RuntimeError {
     #[error("cannot create the wasmtime engine: {0:#}")]
     Engine(wasmtime::Error),
+    #[error("cannot start the epoch thread that enforces wall-clock limits: {0}")]
+    Ticker(std::io::Error),
     #[error("{}", format_problems(.0))]
     Resources(Vec<ValidationError>),
 }
@@ -178,7 +179,7 @@ impl WasmRuntime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(RuntimeError::Engine)?;
         Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(RuntimeError::Engine)?;
         Ok(WasmRuntime {
-            _ticker: EpochTicker::start(engine.clone()),
+            _ticker: EpochTicker::start(engine.clone()).map_err(RuntimeError::Ticker)?,
             engine,
             linker,
             resources: HashMap::new(),
