@@ -52,7 +52,7 @@ struct RunArgs {
     /// Execution name (default: generated).
     #[arg(long)]
     name: Option<String>,
-    /// Complete waits (retry backoff) instantly instead of really waiting.
+    /// Complete Wait states and retry backoffs instantly instead of really waiting.
     #[arg(long)]
     no_wait: bool,
 }

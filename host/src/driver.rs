@@ -299,6 +299,46 @@ mod tests {
     }
 
     #[test]
+    fn wait_states_wait_on_the_clock() {
+        let def = json!({"StartAt": "W1", "States": {
+            "W1": {"Type": "Wait", "Seconds": 90, "Next": "W2"},
+            "W2": {"Type": "Wait", "SecondsPath": "$.delay", "Next": "W3"},
+            "W3": {"Type": "Wait", "TimestampPath": "$.until", "OutputPath": "$.delay", "End": true}}});
+        let clock = VirtualClock::new(1_000_000);
+        let until = "1970-01-01T00:30:00Z"; // 1,800,000 ms
+        let rec = run(def, json!({"delay": 10, "until": until}), &Scripted::new(vec![]), &clock);
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!(10) });
+        assert_eq!(clock.now_ms(), 1_800_000);
+        let exits: Vec<i64> = rec.history.iter().filter(|e| e.kind.type_name() == "WaitStateExited").map(|e| e.timestamp_ms).collect();
+        assert_eq!(exits, [1_090_000, 1_100_000, 1_800_000]);
+        // A timestamp in the past does not wait.
+        let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2000-01-01T00:00:00Z", "End": true}}});
+        let clock = VirtualClock::new(2_000_000_000_000);
+        run(def, json!({}), &Scripted::new(vec![]), &clock);
+        assert_eq!(clock.now_ms(), 2_000_000_000_000);
+        // A bad SecondsPath value is States.Runtime.
+        let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}});
+        let rec = run(def, json!({"s": "soon"}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "States.Runtime"));
+    }
+
+    #[test]
+    fn fail_paths_and_timeout_paths_read_the_input() {
+        let def = json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.c"}}});
+        let rec = run(def.clone(), json!({"e": "Custom", "c": "why"}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert_eq!(rec.outcome, Outcome::Failed { error: "Custom".into(), cause: "why".into() });
+        let rec = run(def, json!({"e": 1, "c": "why"}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "States.Runtime"));
+
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "TimeoutSecondsPath": "$.t",
+            "Retry": [{"ErrorEquals": ["X"]}], "End": true}}});
+        let runner = Scripted::new(vec![failed("X"), TaskOutcome::Succeeded(json!(1))]);
+        run(def, json!({"t": 7}), &runner, &VirtualClock::new(0));
+        let timeouts: Vec<Option<u64>> = runner.calls.borrow().iter().map(|c| c.timeout_seconds).collect();
+        assert_eq!(timeouts, [Some(7), Some(7)], "the retry keeps the resolved timeout");
+    }
+
+    #[test]
     fn endless_loops_stop_at_the_history_limit() {
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
         let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));

@@ -53,11 +53,12 @@ impl State {
             StateKind::Choice(_) => "Choice",
             StateKind::Succeed(_) => "Succeed",
             StateKind::Fail(_) => "Fail",
+            StateKind::Wait(_) => "Wait",
         }
     }
 }
 
-/// The state types stepwasm runs today. Wait, Parallel and Map are parsed far
+/// The state types stepwasm runs today. Parallel and Map are parsed far
 /// enough to give a clear "not supported yet" error.
 #[derive(Debug, Clone)]
 pub enum StateKind {
@@ -66,6 +67,7 @@ pub enum StateKind {
     Choice(ChoiceState),
     Succeed(SucceedState),
     Fail(FailState),
+    Wait(WaitState),
 }
 
 /// Where a state goes when it completes normally.
@@ -120,7 +122,10 @@ pub struct TaskState {
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
     pub timeout_seconds: Option<u64>,
+    /// `TimeoutSecondsPath`: read from the state's input when it is entered.
+    pub timeout_seconds_path: Option<Path>,
     pub heartbeat_seconds: Option<u64>,
+    pub heartbeat_seconds_path: Option<Path>,
     pub transition: Transition,
 }
 
@@ -147,6 +152,26 @@ pub struct SucceedState {
 pub struct FailState {
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// `ErrorPath` / `CausePath`: read from the state's input.
+    pub error_path: Option<Path>,
+    pub cause_path: Option<Path>,
+}
+
+/// How long a Wait state waits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitFor {
+    Seconds(u64),
+    SecondsPath(Path),
+    /// An absolute instant, as epoch milliseconds (parsed from RFC 3339).
+    Timestamp(i64),
+    TimestampPath(Path),
+}
+
+#[derive(Debug, Clone)]
+pub struct WaitState {
+    pub io: IoSettings,
+    pub wait: WaitFor,
+    pub transition: Transition,
 }
 
 /// `JitterStrategy` of a retrier.

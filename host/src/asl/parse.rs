@@ -22,16 +22,16 @@ const TOP_LEVEL_FIELDS: &[&str] = &["Comment", "StartAt", "States", "TimeoutSeco
 const COMMON_FIELDS: &[&str] = &["Type", "Comment"];
 const TASK_FIELDS: &[&str] = &[
     "Resource", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
-    "Catch", "TimeoutSeconds", "HeartbeatSeconds",
+    "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath",
 ];
 const PASS_FIELDS: &[&str] = &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"];
 const CHOICE_FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath"];
 const SUCCEED_FIELDS: &[&str] = &["InputPath", "OutputPath"];
-const FAIL_FIELDS: &[&str] = &["Error", "Cause"];
+const FAIL_FIELDS: &[&str] = &["Error", "Cause", "ErrorPath", "CausePath"];
+const WAIT_FIELDS: &[&str] = &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "InputPath", "OutputPath"];
 /// Fields AWS accepts that stepwasm does not implement yet: named in the error.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "TimeoutSecondsPath", "HeartbeatSecondsPath", "ErrorPath", "CausePath", "Arguments", "Output", "Assign",
-    "Credentials",
+    "Arguments", "Output", "Assign", "Credentials",
 ];
 const RETRIER_FIELDS: &[&str] =
     &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"];
@@ -192,6 +192,13 @@ impl Parser {
                 let resource = f.string(self, "Resource", true);
                 let timeout_seconds = f.uint(self, "TimeoutSeconds", 1);
                 let heartbeat_seconds = f.uint(self, "HeartbeatSeconds", 1);
+                let timeout_seconds_path = self.reference_path(&f, "TimeoutSecondsPath");
+                let heartbeat_seconds_path = self.reference_path(&f, "HeartbeatSecondsPath");
+                for (fixed, path) in [("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")] {
+                    if f.get(fixed).is_some() && f.get(path).is_some() {
+                        self.err::<()>(&f.loc, format!("{fixed} and {path} cannot both be set"));
+                    }
+                }
                 if let (Some(t), Some(h)) = (timeout_seconds, heartbeat_seconds) {
                     if h >= t {
                         self.err::<()>(&f.at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
@@ -204,7 +211,9 @@ impl Parser {
                     transition: self.transition(&f, name)?,
                     resource: resource?,
                     timeout_seconds,
+                    timeout_seconds_path,
                     heartbeat_seconds,
+                    heartbeat_seconds_path,
                 })
             }
             "Pass" => {
@@ -234,9 +243,25 @@ impl Parser {
             }
             "Fail" => {
                 f.allow(self, &[COMMON_FIELDS, FAIL_FIELDS], "a Fail state");
-                StateKind::Fail(FailState { error: f.string(self, "Error", false), cause: f.string(self, "Cause", false) })
+                for (fixed, path) in [("Error", "ErrorPath"), ("Cause", "CausePath")] {
+                    if f.get(fixed).is_some() && f.get(path).is_some() {
+                        self.err::<()>(&f.loc, format!("{fixed} and {path} cannot both be set"));
+                    }
+                }
+                StateKind::Fail(FailState {
+                    error: f.string(self, "Error", false),
+                    cause: f.string(self, "Cause", false),
+                    error_path: self.reference_path(&f, "ErrorPath"),
+                    cause_path: self.reference_path(&f, "CausePath"),
+                })
             }
-            "Wait" | "Parallel" | "Map" => {
+            "Wait" => {
+                f.allow(self, &[COMMON_FIELDS, WAIT_FIELDS], "a Wait state");
+                let io = self.io(&f, false);
+                let wait = self.wait_for(&f);
+                StateKind::Wait(WaitState { io, wait: wait?, transition: self.transition(&f, name)? })
+            }
+            "Parallel" | "Map" => {
                 return self.err(&f.at("Type"), format!("state type {type_name:?} is not supported yet by stepwasm"));
             }
             other => {
@@ -291,6 +316,41 @@ impl Parser {
             }
         }
         io
+    }
+
+    /// An optional field holding a Reference Path (`...Path` fields of Wait, Fail, Task).
+    fn reference_path(&mut self, f: &Fields, key: &str) -> Option<Path> {
+        match f.get(key)? {
+            Value::String(s) => match Path::parse_reference(s) {
+                Ok(p) => Some(p),
+                Err(e) => self.err(&f.at(key), e.to_string()),
+            },
+            _ => self.err(&f.at(key), format!("{key} must be a reference path string")),
+        }
+    }
+
+    /// Exactly one of Seconds, SecondsPath, Timestamp, TimestampPath.
+    fn wait_for(&mut self, f: &Fields) -> Option<WaitFor> {
+        let given: Vec<&str> =
+            ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| f.get(k).is_some()).collect();
+        if given.len() != 1 {
+            return self.err(
+                &f.loc,
+                format!("a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found {})", given.len()),
+            );
+        }
+        match given[0] {
+            "Seconds" => f.uint(self, "Seconds", 0).map(WaitFor::Seconds),
+            "Timestamp" => {
+                let text = f.string(self, "Timestamp", true)?;
+                match super::choice::parse_timestamp(&text) {
+                    Some(t) => Some(WaitFor::Timestamp(t.timestamp_millis())),
+                    None => self.err(&f.at("Timestamp"), format!("{text:?} is not an RFC 3339 timestamp")),
+                }
+            }
+            "SecondsPath" => self.reference_path(f, "SecondsPath").map(WaitFor::SecondsPath),
+            _ => self.reference_path(f, "TimestampPath").map(WaitFor::TimestampPath),
+        }
     }
 
     fn result_path(&mut self, f: &Fields) -> ResultPathSetting {

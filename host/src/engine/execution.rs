@@ -12,7 +12,7 @@ use super::dataflow;
 use super::history::{rfc3339, EventKind, HistoryEvent, StateType};
 use super::{Failure, TaskInvocation};
 use crate::asl::errors;
-use crate::asl::{Catcher, Jitter, Retrier, State, StateKind, StateMachine, Transition};
+use crate::asl::{Catcher, Jitter, Retrier, State, StateKind, StateMachine, Transition, WaitFor};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -74,6 +74,8 @@ struct Cursor {
     /// One counter per retrier of the state.
     retries: Vec<u32>,
     attempt: u32,
+    /// The task's timeout as resolved when it was scheduled.
+    timeout_seconds: Option<u64>,
     step: Step,
 }
 
@@ -140,6 +142,7 @@ impl Execution {
                     entered_ms: event.timestamp_ms,
                     retries: vec![0; retriers],
                     attempt: 0,
+                    timeout_seconds: None,
                     step: Step::Entered,
                 });
             }
@@ -147,7 +150,7 @@ impl Execution {
                 let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
                 cursor.step = Step::Exited { output: output.clone() };
             }
-            EventKind::TaskScheduled { parameters, .. } => {
+            EventKind::TaskScheduled { parameters, timeout_seconds, .. } => {
                 let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
                 match &cursor.step {
                     Step::Entered => {}
@@ -155,6 +158,7 @@ impl Execution {
                     _ => return Err(bad("a task is scheduled only on entering a state or to retry it")),
                 }
                 cursor.attempt += 1;
+                cursor.timeout_seconds = *timeout_seconds;
                 cursor.step = Step::Scheduled { input: parameters.clone() };
             }
             EventKind::TaskStarted { .. } => {
@@ -209,12 +213,16 @@ impl Execution {
         match (&state.kind, &cursor.step) {
             (_, Step::Exited { output }) => self.transition(state, cursor, output.clone()),
             (StateKind::Task(task), Step::Entered) => {
-                match dataflow::effective_input(&task.io, &cursor.input, &self.context_for(&task.io, cursor)) {
-                    Ok(parameters) => Decision::Record(EventKind::TaskScheduled {
-                        resource: task.resource.clone(),
-                        parameters,
-                        timeout_seconds: task.timeout_seconds,
-                    }),
+                let scheduled = dataflow::effective_input(&task.io, &cursor.input, &self.context_for(&task.io, cursor))
+                    .and_then(|parameters| {
+                        let timeout_seconds = match &task.timeout_seconds_path {
+                            Some(path) => Some(positive_integer_at(path, &cursor.input, "TimeoutSecondsPath")?),
+                            None => task.timeout_seconds,
+                        };
+                        Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters, timeout_seconds })
+                    });
+                match scheduled {
+                    Ok(event) => Decision::Record(event),
                     Err(failure) => self.handle_failure(state, cursor, failure),
                 }
             }
@@ -225,7 +233,7 @@ impl Execution {
                     execution_id: self.info.execution_arn.clone(),
                     state_name: cursor.state.clone(),
                     attempt: cursor.attempt,
-                    timeout_seconds: task.timeout_seconds,
+                    timeout_seconds: cursor.timeout_seconds,
                 })
             }
             (StateKind::Task(task), Step::Succeeded { result }) => {
@@ -243,7 +251,7 @@ impl Execution {
                             event: EventKind::TaskScheduled {
                                 resource: task.resource.clone(),
                                 parameters: input.clone(),
-                                timeout_seconds: task.timeout_seconds,
+                                timeout_seconds: cursor.timeout_seconds,
                             },
                             not_before_ms: failed_ms + delay,
                         };
@@ -282,10 +290,31 @@ impl Execution {
                     Err(failure) => self.handle_failure(state, cursor, failure),
                 }
             }
-            (StateKind::Fail(fail), Step::Entered) => Decision::Record(EventKind::ExecutionFailed {
-                error: fail.error.clone().unwrap_or_default(),
-                cause: fail.cause.clone().unwrap_or_default(),
-            }),
+            (StateKind::Fail(fail), Step::Entered) => {
+                let field = |fixed: &Option<String>, path: &Option<crate::asl::path::Path>, name: &str| match path {
+                    None => Ok(fixed.clone().unwrap_or_default()),
+                    Some(p) => match p.select(&cursor.input) {
+                        Some(Value::String(s)) => Ok(s),
+                        Some(other) => Err(Failure::new(errors::RUNTIME, format!("{name} '{p}' must select a string, found {other}"))),
+                        None => Err(Failure::new(errors::RUNTIME, format!("{name} '{p}' selects nothing in the state's input"))),
+                    },
+                };
+                match (field(&fail.error, &fail.error_path, "ErrorPath"), field(&fail.cause, &fail.cause_path, "CausePath")) {
+                    (Ok(error), Ok(cause)) => Decision::Record(EventKind::ExecutionFailed { error, cause }),
+                    (Err(failure), _) | (_, Err(failure)) => self.fail_execution(failure),
+                }
+            }
+            (StateKind::Wait(wait), Step::Entered) => {
+                let context = self.context_for(&wait.io, cursor);
+                let planned = dataflow::effective_input(&wait.io, &cursor.input, &context).and_then(|effective| {
+                    let until = wait_until(&wait.wait, &effective, cursor.entered_ms)?;
+                    Ok((dataflow::output(&wait.io, &effective, &context)?, until))
+                });
+                match planned {
+                    Ok((output, until)) => Decision::RecordAt { event: self.exit(state, output), not_before_ms: until },
+                    Err(failure) => self.fail_execution(failure),
+                }
+            }
             // Only a history that does not belong to this definition gets here;
             // end the execution with a recorded, explained failure.
             (_, step) => self.fail_execution(Failure::new(
@@ -308,6 +337,7 @@ impl Execution {
         let next = match &state.kind {
             StateKind::Task(t) => t.transition.clone(),
             StateKind::Pass(p) => p.transition.clone(),
+            StateKind::Wait(w) => w.transition.clone(),
             StateKind::Succeed(_) | StateKind::Fail(_) => Transition::End,
             // The choice was made (and succeeded) before the exit was recorded;
             // evaluating it again on the same input gives the same answer.
@@ -387,6 +417,34 @@ impl Execution {
             },
             "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
         })
+    }
+}
+
+/// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
+fn positive_integer_at(path: &crate::asl::path::Path, input: &Value, field: &str) -> Result<u64, Failure> {
+    match path.select(input).as_ref().and_then(Value::as_u64) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(Failure::new(errors::RUNTIME, format!("{field} '{path}' must select a positive integer in the state's input"))),
+    }
+}
+
+/// When a Wait state entered at `entered_ms` ends, given its effective input.
+fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64) -> Result<i64, Failure> {
+    let runtime = |msg: String| Failure::new(errors::RUNTIME, msg);
+    let seconds_ms = |s: u64| entered_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64);
+    match wait {
+        WaitFor::Seconds(s) => Ok(seconds_ms(*s)),
+        WaitFor::Timestamp(ms) => Ok(*ms),
+        WaitFor::SecondsPath(path) => match path.select(input).as_ref().and_then(Value::as_u64) {
+            Some(s) => Ok(seconds_ms(s)),
+            None => Err(runtime(format!("SecondsPath '{path}' must select a non-negative integer in the state's input"))),
+        },
+        WaitFor::TimestampPath(path) => {
+            match path.select(input).as_ref().and_then(Value::as_str).and_then(crate::asl::choice::parse_timestamp) {
+                Some(t) => Ok(t.timestamp_millis()),
+                None => Err(runtime(format!("TimestampPath '{path}' must select an RFC 3339 timestamp in the state's input"))),
+            }
+        }
     }
 }
 

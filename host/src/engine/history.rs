@@ -13,6 +13,7 @@ pub enum StateType {
     Choice,
     Succeed,
     Fail,
+    Wait,
 }
 
 impl StateType {
@@ -24,6 +25,7 @@ impl StateType {
             Choice(_) => StateType::Choice,
             Succeed(_) => StateType::Succeed,
             Fail(_) => StateType::Fail,
+            Wait(_) => StateType::Wait,
         }
     }
 
@@ -34,6 +36,7 @@ impl StateType {
             StateType::Choice => "ChoiceStateEntered",
             StateType::Succeed => "SucceedStateEntered",
             StateType::Fail => "FailStateEntered",
+            StateType::Wait => "WaitStateEntered",
         }
     }
 
@@ -44,6 +47,7 @@ impl StateType {
             StateType::Choice => "ChoiceStateExited",
             StateType::Succeed => "SucceedStateExited",
             StateType::Fail => "FailStateExited",
+            StateType::Wait => "WaitStateExited",
         }
     }
 }
