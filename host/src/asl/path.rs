@@ -187,7 +187,11 @@ fn select_children<'a>(node: &'a Value, sel: &Selector, out: &mut Vec<&'a Value>
             let mut i = from;
             while i < to {
                 out.push(&items[i as usize]);
-                i += step;
+                // A huge step must end the slice, not wrap around.
+                match i.checked_add(*step) {
+                    Some(next) => i = next,
+                    None => break,
+                }
             }
         }
         (Selector::Union(parts), _) => {
@@ -383,6 +387,8 @@ mod tests {
         assert_eq!(sel("$.items[0,2].sku", &doc), Some(json!(["A", "C"])));
         assert_eq!(sel("$..sku", &doc), Some(json!(["A", "B", "C", "Z"])));
         assert_eq!(sel("$.nothing[*]", &doc), Some(json!([])));
+        assert_eq!(sel("$.items[1::9223372036854775807].sku", &doc), Some(json!(["B"])));
+        assert_eq!(sel("$.items[-9223372036854775808:].sku", &doc), Some(json!(["A", "B", "C"])));
     }
 
     #[test]
