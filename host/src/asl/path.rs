@@ -3,8 +3,10 @@
 //!
 //! Supported syntax: `$` / `$$` (context object) roots, `.name`, `['name']`,
 //! `[n]` (negative counts from the end), `[*]` / `.*`, `[a,b]` unions,
-//! `[start:end:step]` slices and `..name` deep scan. Filter expressions
-//! (`[?(...)]`) are not supported yet and are rejected with a clear error.
+//! `[start:end:step]` slices, `..name` deep scan, and filters
+//! `[?(@.price < 10 && @.tags)]` (comparisons `== != < <= > >=` between `@`
+//! paths, `$` paths and literals; `&&`, `||`, `!`, parentheses; a bare path
+//! tests that the node exists).
 //! As in Jayway (which AWS uses), a path with a wildcard, slice, union or deep
 //! scan is *indefinite* and yields an array of its matches, possibly empty;
 //! a definite path yields its single node or nothing.
@@ -26,7 +28,41 @@ enum Selector {
     Wildcard,
     Slice(Option<i64>, Option<i64>, i64),
     Union(Vec<Selector>),
+    Filter(Box<Filter>),
 }
+
+/// A filter expression's boolean structure.
+#[derive(Debug, Clone, PartialEq)]
+enum Filter {
+    Or(Vec<Filter>),
+    And(Vec<Filter>),
+    Not(Box<Filter>),
+    Exists(Operand),
+    Compare(Operand, CompareOp, Operand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// One side of a filter comparison.
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    /// `@...`: relative to the node being filtered.
+    Current(Vec<Segment>),
+    /// `$...`: relative to the document root.
+    Root(Vec<Segment>),
+    Literal(Value),
+}
+
+/// Filters nest; a cap keeps hostile input from exhausting the stack.
+const MAX_FILTER_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
@@ -94,17 +130,7 @@ impl Path {
     /// Reads the path from `doc`. A definite path gives its node or `None`;
     /// an indefinite path gives an array of all matches (never `None`).
     pub fn select(&self, doc: &Value) -> Option<Value> {
-        let mut nodes: Vec<&Value> = vec![doc];
-        for segment in &self.segments {
-            let mut next = Vec::new();
-            for node in nodes {
-                match segment {
-                    Segment::Child(sel) => select_children(node, sel, &mut next),
-                    Segment::Descendant(sel) => select_descendants(node, sel, &mut next),
-                }
-            }
-            nodes = next;
-        }
+        let nodes = walk(&self.segments, doc, doc);
         if self.is_definite() {
             nodes.first().map(|v| (*v).clone())
         } else {
@@ -174,7 +200,60 @@ fn resolve_index(idx: i64, len: usize) -> Option<usize> {
     (at >= 0 && at < len as i64).then_some(at as usize)
 }
 
-fn select_children<'a>(node: &'a Value, sel: &Selector, out: &mut Vec<&'a Value>) {
+/// Applies `segments` to `start`; `root` is what `$` means inside filters.
+fn walk<'a>(segments: &[Segment], start: &'a Value, root: &'a Value) -> Vec<&'a Value> {
+    let mut nodes: Vec<&Value> = vec![start];
+    for segment in segments {
+        let mut next = Vec::new();
+        for node in nodes {
+            match segment {
+                Segment::Child(sel) => select_children(node, sel, root, &mut next),
+                Segment::Descendant(sel) => select_descendants(node, sel, root, &mut next),
+            }
+        }
+        nodes = next;
+    }
+    nodes
+}
+
+impl Operand {
+    fn resolve<'a>(&'a self, current: &'a Value, root: &'a Value) -> Option<&'a Value> {
+        match self {
+            Operand::Current(segs) => walk(segs, current, root).into_iter().next(),
+            Operand::Root(segs) => walk(segs, root, root).into_iter().next(),
+            Operand::Literal(v) => Some(v),
+        }
+    }
+}
+
+impl Filter {
+    fn holds(&self, current: &Value, root: &Value) -> bool {
+        match self {
+            Filter::Or(parts) => parts.iter().any(|f| f.holds(current, root)),
+            Filter::And(parts) => parts.iter().all(|f| f.holds(current, root)),
+            Filter::Not(inner) => !inner.holds(current, root),
+            Filter::Exists(operand) => operand.resolve(current, root).is_some(),
+            Filter::Compare(a, op, b) => {
+                let (Some(a), Some(b)) = (a.resolve(current, root), b.resolve(current, root)) else { return false };
+                let ordering = match (a, b) {
+                    (Value::Number(x), Value::Number(y)) => x.as_f64().and_then(|x| y.as_f64().and_then(|y| x.partial_cmp(&y))),
+                    (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+                    _ => None,
+                };
+                match op {
+                    CompareOp::Eq => ordering.map_or(a == b, |o| o.is_eq()),
+                    CompareOp::Ne => ordering.map_or(a != b, |o| o.is_ne()),
+                    CompareOp::Lt => ordering.is_some_and(|o| o.is_lt()),
+                    CompareOp::Le => ordering.is_some_and(|o| o.is_le()),
+                    CompareOp::Gt => ordering.is_some_and(|o| o.is_gt()),
+                    CompareOp::Ge => ordering.is_some_and(|o| o.is_ge()),
+                }
+            }
+        }
+    }
+}
+
+fn select_children<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>) {
     match (sel, node) {
         (Selector::Name(name), Value::Object(map)) => out.extend(map.get(name)),
         (Selector::Index(idx), Value::Array(items)) => out.extend(resolve_index(*idx, items.len()).map(|i| &items[i])),
@@ -196,18 +275,20 @@ fn select_children<'a>(node: &'a Value, sel: &Selector, out: &mut Vec<&'a Value>
         }
         (Selector::Union(parts), _) => {
             for part in parts {
-                select_children(node, part, out);
+                select_children(node, part, root, out);
             }
         }
+        (Selector::Filter(filter), Value::Array(items)) => out.extend(items.iter().filter(|v| filter.holds(v, root))),
+        (Selector::Filter(filter), Value::Object(map)) => out.extend(map.values().filter(|v| filter.holds(v, root))),
         _ => {}
     }
 }
 
-fn select_descendants<'a>(node: &'a Value, sel: &Selector, out: &mut Vec<&'a Value>) {
-    select_children(node, sel, out);
+fn select_descendants<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>) {
+    select_children(node, sel, root, out);
     match node {
-        Value::Object(map) => map.values().for_each(|v| select_descendants(v, sel, out)),
-        Value::Array(items) => items.iter().for_each(|v| select_descendants(v, sel, out)),
+        Value::Object(map) => map.values().for_each(|v| select_descendants(v, sel, root, out)),
+        Value::Array(items) => items.iter().for_each(|v| select_descendants(v, sel, root, out)),
         _ => {}
     }
 }
@@ -263,7 +344,8 @@ impl Parser<'_> {
         if self.eat("*") {
             return Ok(Selector::Wildcard);
         }
-        let end = self.rest().find(['.', '[']).unwrap_or(self.rest().len());
+        // Names end at the next step, or at what can follow a path in a filter.
+        let end = self.rest().find(['.', '[', ' ', ')', '<', '>', '=', '!', '&', '|']).unwrap_or(self.rest().len());
         let name = self.rest()[..end].to_string();
         if name.is_empty() {
             return self.err(format!("empty field name at offset {}", self.pos));
@@ -278,8 +360,21 @@ impl Parser<'_> {
     fn bracket(&mut self) -> Result<Selector, PathSyntaxError> {
         let open = self.pos;
         self.eat("[");
-        if self.rest().starts_with('?') {
-            return self.err("filter expressions ([?(...)]) are not supported yet");
+        if self.eat("?") {
+            self.skip_spaces();
+            if !self.eat("(") {
+                return self.err(format!("expected ( after [? at offset {}", self.pos));
+            }
+            let filter = self.filter_or(0)?;
+            self.skip_spaces();
+            if !self.eat(")") {
+                return self.err(format!("expected ) to close the filter at offset {}", self.pos));
+            }
+            self.skip_spaces();
+            if !self.eat("]") {
+                return self.err(format!("unclosed [ at offset {open}"));
+            }
+            return Ok(Selector::Filter(Box::new(filter)));
         }
         let mut parts = Vec::new();
         loop {
@@ -301,6 +396,106 @@ impl Parser<'_> {
             }
         }
         Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Selector::Union(parts) })
+    }
+
+    fn filter_or(&mut self, depth: usize) -> Result<Filter, PathSyntaxError> {
+        if depth > MAX_FILTER_DEPTH {
+            return self.err("filter expression nested too deeply");
+        }
+        let mut parts = vec![self.filter_and(depth)?];
+        loop {
+            self.skip_spaces();
+            if !self.eat("||") {
+                break;
+            }
+            parts.push(self.filter_and(depth)?);
+        }
+        Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Filter::Or(parts) })
+    }
+
+    fn filter_and(&mut self, depth: usize) -> Result<Filter, PathSyntaxError> {
+        let mut parts = vec![self.filter_unary(depth)?];
+        loop {
+            self.skip_spaces();
+            if !self.eat("&&") {
+                break;
+            }
+            parts.push(self.filter_unary(depth)?);
+        }
+        Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Filter::And(parts) })
+    }
+
+    fn filter_unary(&mut self, depth: usize) -> Result<Filter, PathSyntaxError> {
+        self.skip_spaces();
+        if self.rest().starts_with("!") && !self.rest().starts_with("!=") {
+            self.pos += 1;
+            return Ok(Filter::Not(Box::new(self.filter_unary(depth + 1)?)));
+        }
+        if self.eat("(") {
+            let inner = self.filter_or(depth + 1)?;
+            self.skip_spaces();
+            if !self.eat(")") {
+                return self.err(format!("expected ) at offset {}", self.pos));
+            }
+            return Ok(inner);
+        }
+        let left = self.filter_operand()?;
+        self.skip_spaces();
+        const OPS: [(&str, CompareOp); 6] = [
+            ("==", CompareOp::Eq),
+            ("!=", CompareOp::Ne),
+            ("<=", CompareOp::Le),
+            (">=", CompareOp::Ge),
+            ("<", CompareOp::Lt),
+            (">", CompareOp::Gt),
+        ];
+        let Some(op) = OPS.iter().find(|(text, _)| self.rest().starts_with(text)).map(|(text, op)| (text.len(), *op)) else {
+            return match left {
+                Operand::Literal(_) => self.err("a literal alone is not a filter condition"),
+                path => Ok(Filter::Exists(path)),
+            };
+        };
+        self.pos += op.0;
+        self.skip_spaces();
+        let right = self.filter_operand()?;
+        Ok(Filter::Compare(left, op.1, right))
+    }
+
+    /// `@.a.b`, `$.x`, a number, a quoted string, true, false or null.
+    fn filter_operand(&mut self) -> Result<Operand, PathSyntaxError> {
+        self.skip_spaces();
+        let relative = self.rest().starts_with('@');
+        if relative || self.rest().starts_with('$') {
+            self.pos += 1;
+            let mut segments = Vec::new();
+            loop {
+                if self.eat(".") {
+                    segments.push(Segment::Child(self.dotted()?));
+                } else if self.rest().starts_with('[') && !self.rest().starts_with("[?") {
+                    segments.push(Segment::Child(self.bracket()?));
+                } else {
+                    break;
+                }
+            }
+            return Ok(if relative { Operand::Current(segments) } else { Operand::Root(segments) });
+        }
+        if self.rest().starts_with('\'') || self.rest().starts_with('"') {
+            return Ok(Operand::Literal(Value::String(self.quoted()?)));
+        }
+        for (word, value) in [("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)] {
+            if self.eat(word) {
+                return Ok(Operand::Literal(value));
+            }
+        }
+        let len = self.rest().chars().take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')).count();
+        let text = &self.rest()[..len];
+        match serde_json::from_str::<serde_json::Number>(text) {
+            Ok(n) if len > 0 => {
+                self.pos += len;
+                Ok(Operand::Literal(Value::Number(n)))
+            }
+            _ => self.err(format!("expected @, $, a number, a string, true, false or null at offset {}", self.pos)),
+        }
     }
 
     fn skip_spaces(&mut self) {
@@ -393,13 +588,36 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax() {
-        for bad in ["", "a.b", "$.", "$.a[", "$.a[?(@.x)]", "$[x]", "$.a b", "$.a[1:2:0]", "$['open]"] {
+        for bad in ["", "a.b", "$.", "$.a[", "$.a[?(@.x]", "$.a[?(1)]", "$.a[?(@.x <)]", "$[x]", "$.a b", "$.a[1:2:0]", "$['open]", "$.a)"] {
             assert!(Path::parse(bad).is_err(), "{bad:?} should not parse");
         }
         assert!(Path::parse_reference("$.a[*]").is_err());
         assert!(Path::parse_reference("$..a").is_err());
         assert!(Path::parse_reference("$$.Execution.Id").is_err());
         assert!(Path::parse_reference("$.a[0].b").is_ok());
+    }
+
+    #[test]
+    fn filters() {
+        let doc = json!({"max": 10, "items": [
+            {"sku": "A", "price": 5, "tags": ["x"]},
+            {"sku": "B", "price": 15},
+            {"sku": "C", "price": 10, "name": "it's"},
+            {"sku": "D", "price": "cheap"}
+        ]});
+        let skus = |path: &str| sel(path, &doc).unwrap();
+        assert_eq!(skus("$.items[?(@.price < 10)].sku"), json!(["A"]));
+        assert_eq!(skus("$.items[?(@.price <= $.max)].sku"), json!(["A", "C"]));
+        assert_eq!(skus("$.items[?(@.tags)].sku"), json!(["A"]));
+        assert_eq!(skus("$.items[?(!@.tags)].sku"), json!(["B", "C", "D"]));
+        assert_eq!(skus("$.items[?(@.sku == 'B' || @.price > 12)].sku"), json!(["B"]));
+        assert_eq!(skus("$.items[?(@.price >= 5 && (@.sku != 'A'))].sku"), json!(["B", "C"]));
+        assert_eq!(skus("$.items[?(@.name == \"it's\")].sku"), json!(["C"]));
+        assert_eq!(skus("$.items[?(@.price == 'cheap')].sku"), json!(["D"]));
+        assert_eq!(skus("$..[?(@.price > 14)].sku"), json!(["B"]));
+        assert!(!Path::parse("$.items[?(@.price > 1)]").unwrap().is_definite());
+        let deep = format!("$.a[?({}@.x{})]", "(".repeat(40), ")".repeat(40));
+        assert!(Path::parse(&deep).unwrap_err().reason.contains("nested too deeply"));
     }
 
     #[test]
