@@ -11,14 +11,15 @@
 //!   "definition": { "StartAt": "A", "States": { ... } },
 //!   "input": { "a": 1 },
 //!   "tasks": [ { "output": {"x": 1} }, { "error": "E", "cause": "c" }, { "timeout": true } ],
-//!   "expect": { "output": { "a": 1 } },          // or { "error": "States.Runtime", "cause": "..." }
+//!   "expect": { "output": { "a": 1 } },          // or { "error": "States.Runtime", "cause": "...", "status": "FAILED" }
 //!                                                // or { "invalid": ["States.A.Next: ..."] }
 //!   "events": ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"],
 //!   "pending": "why this cannot pass yet"        // optional
 //! }
 //! ```
 //! Tasks answer in order; when the script runs out, a task returns its input.
-//! `expect.cause` matches as a substring; `invalid` lists located validation
+//! `expect.cause` matches as a substring; `expect.status` (FAILED or TIMED_OUT)
+//! is checked when given; `invalid` lists located validation
 //! errors that must all be reported. A `pending` case must still fail: the
 //! runner reports it, and fails if it unexpectedly passes (remove the marker).
 //! All waits run on a virtual clock, so the corpus runs in well under a second.
@@ -84,7 +85,15 @@ fn check(case: &Value) -> Result<(), String> {
         .map_err(|e| format!("engine error: {e}"))?;
     match (&rec.outcome, expect.get("output"), expect.get("error")) {
         (Outcome::Succeeded { output }, Some(wanted), None) if output == wanted => {}
-        (Outcome::Failed { error, cause }, None, Some(wanted)) if wanted.as_str() == Some(error.as_str()) => {
+        (Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause }, None, Some(wanted))
+            if wanted.as_str() == Some(error.as_str()) =>
+        {
+            let status = if matches!(rec.outcome, Outcome::TimedOut { .. }) { "TIMED_OUT" } else { "FAILED" };
+            if let Some(s) = expect.get("status").and_then(Value::as_str) {
+                if s != status {
+                    return Err(format!("status {status}, expected {s}"));
+                }
+            }
             if let Some(c) = expect.get("cause").and_then(Value::as_str) {
                 if !cause.contains(c) {
                     return Err(format!("cause {cause:?} does not contain {c:?}"));

@@ -1,7 +1,7 @@
 //! The `stepwasm` command line: `run`, `validate` and `bench`.
 //!
 //! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
-//! execution failed, 2 a bad definition, input, config or module.
+//! execution failed or timed out, 2 a bad definition, input, config or module.
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::driver::{execution_info, run_execution, Clock, ExecutionRecord, SystemClock, VirtualClock};
@@ -149,7 +149,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     Ok(match record.outcome {
         Outcome::Succeeded { .. } => ExitCode::SUCCESS,
-        Outcome::Failed { .. } => ExitCode::from(1),
+        Outcome::Failed { .. } | Outcome::TimedOut { .. } => ExitCode::from(1),
     })
 }
 
@@ -161,8 +161,9 @@ fn print_record(record: &ExecutionRecord) {
             println!("last state: {}", record.last_state().unwrap_or("-"));
             println!("output: {}", serde_json::to_string_pretty(output).unwrap_or_default());
         }
-        Outcome::Failed { error, cause } => {
-            println!("status: FAILED");
+        Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } => {
+            let status = if matches!(record.outcome, Outcome::TimedOut { .. }) { "TIMED_OUT" } else { "FAILED" };
+            println!("status: {status}");
             println!("last state: {}", record.last_state().unwrap_or("-"));
             println!("error: {error}");
             println!("cause: {cause}");

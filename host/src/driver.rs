@@ -339,6 +339,24 @@ mod tests {
     }
 
     #[test]
+    fn execution_timeout_cuts_waits_and_bounds_tasks() {
+        let def = json!({"TimeoutSeconds": 10, "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "TimeoutSeconds": 60, "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 100, "End": true}}});
+        let runner = Scripted::new(vec![TaskOutcome::Succeeded(json!(1))]);
+        let clock = VirtualClock::new(5_000);
+        let rec = run(def, json!({}), &runner, &clock);
+        assert_eq!(runner.calls.borrow()[0].timeout_seconds, Some(10), "the task gets only the time left");
+        assert!(matches!(&rec.outcome, Outcome::TimedOut { error, .. } if error == "States.Timeout"), "{:?}", rec.outcome);
+        assert_eq!(types(&rec).last(), Some(&"ExecutionTimedOut"));
+        assert_eq!(clock.now_ms(), 15_000, "timed out at the deadline, not after the 100 s wait");
+        // Without the deadline being reached, nothing changes.
+        let def = json!({"TimeoutSeconds": 1000, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}});
+        let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert!(matches!(rec.outcome, Outcome::Succeeded { .. }));
+    }
+
+    #[test]
     fn endless_loops_stop_at_the_history_limit() {
         let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
         let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));

@@ -30,6 +30,8 @@ pub struct ExecutionInfo {
 pub enum Outcome {
     Succeeded { output: Value },
     Failed { error: String, cause: String },
+    /// Ran past the top-level `TimeoutSeconds` (AWS's TIMED_OUT status).
+    TimedOut { error: String, cause: String },
 }
 
 /// What the caller must do next.
@@ -86,6 +88,8 @@ pub struct Execution {
     info: ExecutionInfo,
     input: Option<Value>,
     start_ms: i64,
+    /// Timestamp of the last applied event: the engine's notion of "now".
+    last_event_ms: i64,
     cursor: Option<Cursor>,
     outcome: Option<Outcome>,
 }
@@ -93,7 +97,7 @@ pub struct Execution {
 impl Execution {
     /// A new execution; nothing has happened until `ExecutionStarted` is applied.
     pub fn new(machine: Arc<StateMachine>, info: ExecutionInfo) -> Execution {
-        Execution { machine, info, input: None, start_ms: 0, cursor: None, outcome: None }
+        Execution { machine, info, input: None, start_ms: 0, last_event_ms: 0, cursor: None, outcome: None }
     }
 
     pub fn info(&self) -> &ExecutionInfo {
@@ -117,6 +121,7 @@ impl Execution {
         if self.outcome.is_some() {
             return Err(bad("the execution has already ended"));
         }
+        self.last_event_ms = self.last_event_ms.max(event.timestamp_ms);
         match &event.kind {
             EventKind::ExecutionStarted { input } => {
                 if self.input.is_some() {
@@ -129,6 +134,9 @@ impl Execution {
             EventKind::ExecutionSucceeded { output } => self.outcome = Some(Outcome::Succeeded { output: output.clone() }),
             EventKind::ExecutionFailed { error, cause } => {
                 self.outcome = Some(Outcome::Failed { error: error.clone(), cause: cause.clone() })
+            }
+            EventKind::ExecutionTimedOut { error, cause } => {
+                self.outcome = Some(Outcome::TimedOut { error: error.clone(), cause: cause.clone() })
             }
             EventKind::StateEntered { name, input, .. } => {
                 let state = self.machine.state(name).ok_or_else(|| bad(&format!("no state named {name:?}")))?;
@@ -194,8 +202,47 @@ impl Execution {
         Ok(())
     }
 
+    /// When the top-level `TimeoutSeconds` runs out, if it is set.
+    fn deadline_ms(&self) -> Option<i64> {
+        self.machine.timeout_seconds.map(|s| self.start_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64))
+    }
+
+    fn timed_out(&self) -> EventKind {
+        let seconds = self.machine.timeout_seconds.unwrap_or_default();
+        EventKind::ExecutionTimedOut {
+            error: errors::TIMEOUT.into(),
+            cause: format!("the execution ran longer than its TimeoutSeconds of {seconds}"),
+        }
+    }
+
     /// What must happen next. Pure: the same state always gives the same decision.
+    ///
+    /// The top-level `TimeoutSeconds` bounds everything: past the deadline the
+    /// execution times out, no wait is planned beyond it, and a task may run
+    /// only for the time that is left.
     pub fn decide(&self) -> Decision {
+        let decision = self.decide_step();
+        let Some(deadline) = self.deadline_ms() else { return decision };
+        if matches!(decision, Decision::Finished(_)) {
+            return decision;
+        }
+        if self.last_event_ms >= deadline {
+            return Decision::Record(self.timed_out());
+        }
+        match decision {
+            Decision::RecordAt { not_before_ms, .. } if not_before_ms > deadline => {
+                Decision::RecordAt { event: self.timed_out(), not_before_ms: deadline }
+            }
+            Decision::Invoke(mut task) => {
+                let left = ((deadline - self.last_event_ms) as u64).div_ceil(1000).max(1);
+                task.timeout_seconds = Some(task.timeout_seconds.map_or(left, |t| t.min(left)));
+                Decision::Invoke(task)
+            }
+            other => other,
+        }
+    }
+
+    fn decide_step(&self) -> Decision {
         if let Some(outcome) = &self.outcome {
             return Decision::Finished(outcome.clone());
         }

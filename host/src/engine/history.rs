@@ -59,6 +59,8 @@ pub enum EventKind {
     ExecutionStarted { input: Value },
     ExecutionSucceeded { output: Value },
     ExecutionFailed { error: String, cause: String },
+    /// The execution ran past the definition's top-level `TimeoutSeconds`.
+    ExecutionTimedOut { error: String, cause: String },
     StateEntered { state_type: StateType, name: String, input: Value },
     StateExited { state_type: StateType, name: String, output: Value },
     TaskScheduled { resource: String, parameters: Value, timeout_seconds: Option<u64> },
@@ -75,6 +77,7 @@ impl EventKind {
             EventKind::ExecutionStarted { .. } => "ExecutionStarted",
             EventKind::ExecutionSucceeded { .. } => "ExecutionSucceeded",
             EventKind::ExecutionFailed { .. } => "ExecutionFailed",
+            EventKind::ExecutionTimedOut { .. } => "ExecutionTimedOut",
             EventKind::StateEntered { state_type, .. } => state_type.entered(),
             EventKind::StateExited { state_type, .. } => state_type.exited(),
             EventKind::TaskScheduled { .. } => "TaskScheduled",
@@ -90,7 +93,10 @@ impl EventKind {
         match self {
             EventKind::ExecutionStarted { input } => format!("input {input}"),
             EventKind::ExecutionSucceeded { output } => format!("output {output}"),
-            EventKind::ExecutionFailed { error, cause } | EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
+            EventKind::ExecutionFailed { error, cause }
+            | EventKind::ExecutionTimedOut { error, cause }
+            | EventKind::TaskFailed { error, cause, .. }
+            | EventKind::TaskTimedOut { error, cause, .. } => {
                 format!("{error}: {cause}")
             }
             EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
@@ -128,6 +134,7 @@ impl HistoryEvent {
             EventKind::ExecutionStarted { input } => ("executionStartedEventDetails", json!({"input": input.to_string()})),
             EventKind::ExecutionSucceeded { output } => ("executionSucceededEventDetails", json!({"output": output.to_string()})),
             EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", json!({"error": error, "cause": cause})),
             EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
             EventKind::StateExited { name, output, .. } => ("stateExitedEventDetails", json!({"name": name, "output": output.to_string()})),
             EventKind::TaskScheduled { resource, parameters, timeout_seconds } => (
