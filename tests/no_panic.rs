@@ -33,6 +33,12 @@ const PATH_PARTS: &[&str] = &[
     ".a", ".b", "[0]", "[-1]", "[*]", ".*", "..a", "['x y']", "[1:3]", "[::2]", "[0,1]", "[1:2:9223372036854775807]",
     ".", "[", "]", "[?(@.a)]", "[?(@.a > 1 && !(@.b == 'x'))]", "[?(@.a <= $.b)]", "[?((((@", "[?(@.a ==)]", "@", ",", "['", "[-9223372036854775808]", "[99999999999999999999]", ".Execution.Id",
 ];
+const INTRINSICS: &[&str] = &[
+    "States.Format('{} and {}', $.a, $.b)", "States.Array($.a, 1, 'x')", "States.ArrayGetItem($.a, 5)",
+    "States.ArrayRange(1, $.a, 0)", "States.StringToJson($.a)", "States.MathAdd($.a, 2147483647)",
+    "States.Hash($.a, 'SHA-256')", "States.Base64Decode($.a)", "States.JsonMerge($.a, $.b, false)",
+    "States.ArrayPartition($.a, 0)", "States.Format('{}'", "States.Nope(1)", "States.UUID()",
+];
 const FIELDS: &[&str] = &[
     "Type", "Next", "End", "Comment", "Resource", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector",
     "Result", "Retry", "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "Choices", "Default",
@@ -62,7 +68,7 @@ fn scalar(rng: &mut Rng) -> Value {
         3 => json!(-(rng.below(1000) as i64)),
         4 => json!(u64::MAX - rng.below(3) as u64),
         5 => json!(1.5e300),
-        6 => json!(path(rng)),
+        6 => json!(if rng.chance(30) { rng.pick(INTRINSICS).to_string() } else { path(rng) }),
         7 => json!(["2026-01-01T00:00:00Z", "2026-13-99T00:00:00Z", "not a time"][rng.below(3)]),
         _ => json!(format!("s{}", rng.below(3))),
     }

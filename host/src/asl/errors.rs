@@ -11,6 +11,8 @@ pub const TIMEOUT: &str = "States.Timeout";
 pub const RUNTIME: &str = "States.Runtime";
 /// A field ending in `.$` in `Parameters`/`ResultSelector` could not be resolved.
 pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+/// An intrinsic function (`States.Format(...)` etc.) was misused at run time.
+pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
 /// `ResultPath` cannot be applied to the state's input.
 pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
 /// No Choice rule matched and there is no `Default`.

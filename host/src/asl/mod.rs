@@ -1,11 +1,12 @@
 //! The Amazon States Language, and nothing else: the definition model, its
 //! parsing and validation with precise locations, JSONPath, payload templates,
-//! Choice rules and error-name matching. No I/O, no runtime: the engine builds
+//! intrinsic functions, Choice rules and error-name matching. No I/O, no runtime: the engine builds
 //! on it and it could be published alone.
 
 pub mod choice;
 pub mod definition;
 pub mod errors;
+pub mod intrinsics;
 mod parse;
 pub mod path;
 pub mod template;

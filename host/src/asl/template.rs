@@ -3,9 +3,11 @@
 //!
 //! `{"order.$": "$.orderId", "kind": "confirm"}` becomes
 //! `{"order": <input.orderId>, "kind": "confirm"}`. Paths starting `$$` read the
-//! context object. Intrinsic functions (`States.Format(...)`) are recognised
-//! and rejected at validation time until they are implemented.
+//! context object; values starting `States.` are intrinsic function calls
+//! ([`super::intrinsics`]).
 
+use super::errors;
+use super::intrinsics::Intrinsic;
 use super::path::{Path, Root};
 use super::ValidationError;
 use serde_json::{Map, Value};
@@ -21,6 +23,16 @@ pub enum Template {
     Array(Vec<Template>),
     /// The value of a `.$` field.
     Path(Path),
+    /// An intrinsic function call as the value of a `.$` field.
+    Intrinsic(Intrinsic),
+}
+
+/// Why a template could not be filled: the ASL error to raise and its cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    /// `States.ParameterPathFailure` or `States.IntrinsicFailure`.
+    pub error: &'static str,
+    pub cause: String,
 }
 
 impl Template {
@@ -64,7 +76,10 @@ impl Template {
             return fail(errors, "a field whose name ends in .$ must have a string value (a path)".into());
         };
         if text.starts_with("States.") {
-            return fail(errors, format!("intrinsic functions are not supported yet: {text}"));
+            return match Intrinsic::parse(text) {
+                Ok(call) => Template::Intrinsic(call),
+                Err(e) => fail(errors, e.to_string()),
+            };
         }
         match Path::parse(text) {
             Ok(path) => Template::Path(path),
@@ -80,16 +95,17 @@ impl Template {
             Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Path(p) => p.root() == Root::Context,
+            Template::Intrinsic(call) => call.uses_context(),
         }
     }
 
     /// Fills the template from `data` (`$`) and `context` (`$$`). The error
-    /// names the field whose path selected nothing.
-    pub fn render(&self, data: &Value, context: &Value) -> Result<Value, String> {
+    /// names the field whose path selected nothing, or the intrinsic's misuse.
+    pub fn render(&self, data: &Value, context: &Value) -> Result<Value, RenderError> {
         self.render_at(data, context, "")
     }
 
-    fn render_at(&self, data: &Value, context: &Value, field: &str) -> Result<Value, String> {
+    fn render_at(&self, data: &Value, context: &Value, field: &str) -> Result<Value, RenderError> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
             Template::Object(fields) => {
@@ -104,10 +120,14 @@ impl Template {
             }
             Template::Path(path) => {
                 let doc = if path.root() == Root::Context { context } else { data };
-                path.select(doc).ok_or_else(|| {
-                    format!("the JSONPath {path} given for the field '{field}.$' could not find a value in the input")
+                path.select(doc).ok_or_else(|| RenderError {
+                    error: errors::PARAMETER_PATH_FAILURE,
+                    cause: format!("the JSONPath {path} given for the field '{field}.$' could not find a value in the input"),
                 })?
             }
+            Template::Intrinsic(call) => call
+                .evaluate(data, context)
+                .map_err(|cause| RenderError { error: errors::INTRINSIC_FAILURE, cause: format!("field '{field}.$': {cause}") })?,
         })
     }
 }
@@ -143,13 +163,23 @@ mod tests {
     fn missing_value_names_the_field() {
         let t = parse_ok(json!({"total.$": "$.amount"}));
         let err = t.render(&json!({}), &json!({})).unwrap_err();
-        assert!(err.contains("'total.$'") && err.contains("$.amount"), "{err}");
+        assert_eq!(err.error, errors::PARAMETER_PATH_FAILURE);
+        assert!(err.cause.contains("'total.$'") && err.cause.contains("$.amount"), "{err:?}");
+    }
+
+    #[test]
+    fn intrinsics_render_and_fail_as_intrinsic_failure() {
+        let t = parse_ok(json!({"greeting.$": "States.Format('Hello, {}!', $.name)", "id.$": "States.ArrayGetItem($.ids, 1)"}));
+        assert_eq!(t.render(&json!({"name": "Ada", "ids": [7, 8]}), &Value::Null).unwrap(), json!({"greeting": "Hello, Ada!", "id": 8}));
+        let err = t.render(&json!({"name": "Ada", "ids": [7]}), &Value::Null).unwrap_err();
+        assert_eq!(err.error, errors::INTRINSIC_FAILURE);
+        assert!(err.cause.starts_with("field 'id.$': States.ArrayGetItem"), "{err:?}");
     }
 
     #[test]
     fn bad_dynamic_fields_are_located() {
         let mut errors = Vec::new();
-        Template::parse(&json!({"a.$": 3, "b": {"c.$": "nope"}, "d.$": "States.Format('x')"}), "States.S.Parameters", &mut errors);
+        Template::parse(&json!({"a.$": 3, "b": {"c.$": "nope"}, "d.$": "States.Format('{}')"}), "States.S.Parameters", &mut errors);
         let located: Vec<String> = errors.iter().map(|e| e.location.clone()).collect();
         assert_eq!(located, ["States.S.Parameters.a.$", "States.S.Parameters.b.c.$", "States.S.Parameters.d.$"]);
     }

@@ -39,7 +39,7 @@ pub fn effective_input(io: &IoSettings, state_input: &Value, context: &Value) ->
     let selected = select(&io.input_path, "InputPath", state_input, context)?;
     match &io.parameters {
         None => Ok(selected),
-        Some(template) => template.render(&selected, context).map_err(|cause| Failure::new(errors::PARAMETER_PATH_FAILURE, cause)),
+        Some(template) => template.render(&selected, context).map_err(|e| Failure::new(e.error, e.cause)),
     }
 }
 
@@ -47,7 +47,7 @@ pub fn effective_input(io: &IoSettings, state_input: &Value, context: &Value) ->
 pub fn select_result(io: &IoSettings, result: Value, context: &Value) -> Result<Value, Failure> {
     match &io.result_selector {
         None => Ok(result),
-        Some(template) => template.render(&result, context).map_err(|cause| Failure::new(errors::PARAMETER_PATH_FAILURE, cause)),
+        Some(template) => template.render(&result, context).map_err(|e| Failure::new(e.error, e.cause)),
     }
 }
 
