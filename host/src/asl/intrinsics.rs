@@ -726,16 +726,7 @@ fn fixed<const N: usize>(f: Func, values: Vec<Value>) -> Result<[Value; N], Stri
     <[Value; N]>::try_from(values).map_err(|v| format!("{}: expected {N} arguments, got {}", f.name(), v.len()))
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+use super::path::describe_kind as kind;
 
 fn as_array(f: Func, what: &str, v: Value) -> Result<Vec<Value>, String> {
     match v {

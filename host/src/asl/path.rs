@@ -154,7 +154,7 @@ impl Path {
             match sel {
                 Selector::Name(name) => {
                     let Value::Object(map) = cursor else {
-                        return Err(format!("cannot set field {name:?}: the value there is {}, not an object", kind(cursor)));
+                        return Err(format!("cannot set field {name:?}: the value there is {}, not an object", describe_kind(cursor)));
                     };
                     if i == last {
                         map.insert(name.clone(), value);
@@ -164,7 +164,7 @@ impl Path {
                 }
                 Selector::Index(idx) => {
                     let Value::Array(items) = cursor else {
-                        return Err(format!("cannot set index [{idx}]: the value there is {}, not an array", kind(cursor)));
+                        return Err(format!("cannot set index [{idx}]: the value there is {}, not an array", describe_kind(cursor)));
                     };
                     let len = items.len() as i64;
                     let at = if *idx < 0 { len + idx } else { *idx };
@@ -184,7 +184,8 @@ impl Path {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// "a string", "an object", ...: a value's JSON type for error messages.
+pub(crate) fn describe_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
