@@ -358,7 +358,11 @@ mod tests {
 
     #[test]
     fn endless_loops_stop_at_the_history_limit() {
-        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
+        // A loop with an exit that this input never takes.
+        let def = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "A"},
+            "Done": {"Type": "Succeed"}}});
         let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
         assert_eq!(rec.history.len(), MAX_HISTORY_EVENTS);
         assert!(matches!(&rec.outcome, Outcome::Failed { cause, .. } if cause.contains("25000")));

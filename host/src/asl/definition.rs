@@ -152,9 +152,10 @@ pub struct SucceedState {
 pub struct FailState {
     pub error: Option<String>,
     pub cause: Option<String>,
-    /// `ErrorPath` / `CausePath`: read from the state's input.
-    pub error_path: Option<Path>,
-    pub cause_path: Option<Path>,
+    /// `ErrorPath` / `CausePath`: a reference path or an intrinsic function,
+    /// evaluated on the state's input.
+    pub error_path: Option<Template>,
+    pub cause_path: Option<Template>,
 }
 
 /// How long a Wait state waits.

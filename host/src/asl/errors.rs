@@ -22,6 +22,10 @@ pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
 
 /// True when a retrier or catcher with `error_equals` handles `error`.
 pub fn matches(error_equals: &[String], error: &str) -> bool {
+    // AWS: States.Runtime always fails the execution, even when named.
+    if error == RUNTIME {
+        return false;
+    }
     let uncatchable_by_wildcards = error == RUNTIME || error == DATA_LIMIT_EXCEEDED;
     error_equals.iter().any(|name| {
         name == error
@@ -44,6 +48,8 @@ mod tests {
         assert!(matches(&names(&["States.ALL"]), TIMEOUT));
         assert!(!matches(&names(&["States.ALL"]), RUNTIME));
         assert!(!matches(&names(&["States.ALL"]), DATA_LIMIT_EXCEEDED));
+        assert!(matches(&names(&["States.DataLimitExceeded"]), DATA_LIMIT_EXCEEDED));
+        assert!(!matches(&names(&["States.Runtime"]), RUNTIME));
         assert!(matches(&names(&["States.TaskFailed"]), "Custom"));
         assert!(!matches(&names(&["States.TaskFailed"]), TIMEOUT));
         assert!(matches(&names(&["A", "B"]), "B"));

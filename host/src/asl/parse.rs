@@ -45,7 +45,7 @@ pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
             format!("not valid JSON: {e}"),
         )])
     })?;
-    let mut parser = Parser { errors: Vec::new(), targets: Vec::new() };
+    let mut parser = Parser { errors: Vec::new(), declared: HashSet::new(), targets: Vec::new() };
     let machine = parser.machine(&value);
     if let Some(machine) = &machine {
         parser.check_graph(machine);
@@ -58,6 +58,9 @@ pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
 
 struct Parser {
     errors: Vec<ValidationError>,
+    /// Every name under `States`, parsed or not, so a state with its own
+    /// errors is not also reported as missing wherever it is named.
+    declared: HashSet<String>,
     /// (state the transition leaves, location of the field, target name)
     targets: Vec<(String, String, String)>,
 }
@@ -170,6 +173,7 @@ impl Parser {
             Some(_) => self.err("States", "States must be a JSON object of named states"),
         };
         let mut parsed = IndexMap::new();
+        self.declared = states.into_iter().flatten().map(|(name, _)| name.clone()).collect();
         for (name, value) in states.into_iter().flatten() {
             if let Some(state) = self.state(name, value) {
                 parsed.insert(name.clone(), state);
@@ -251,8 +255,8 @@ impl Parser {
                 StateKind::Fail(FailState {
                     error: f.string(self, "Error", false),
                     cause: f.string(self, "Cause", false),
-                    error_path: self.reference_path(&f, "ErrorPath"),
-                    cause_path: self.reference_path(&f, "CausePath"),
+                    error_path: self.path_or_intrinsic(&f, "ErrorPath"),
+                    cause_path: self.path_or_intrinsic(&f, "CausePath"),
                 })
             }
             "Wait" => {
@@ -326,6 +330,14 @@ impl Parser {
                 Err(e) => self.err(&f.at(key), e.to_string()),
             },
             _ => self.err(&f.at(key), format!("{key} must be a reference path string")),
+        }
+    }
+
+    /// `ErrorPath`/`CausePath`: a reference path, or an intrinsic function call.
+    fn path_or_intrinsic(&mut self, f: &Fields, key: &str) -> Option<Template> {
+        match f.get(key)? {
+            Value::String(s) if s.starts_with("States.") => Some(Template::parse_dynamic(&Value::String(s.clone()), &f.at(key), &mut self.errors)),
+            _ => self.reference_path(f, key).map(Template::Path),
         }
     }
 
@@ -441,12 +453,23 @@ impl Parser {
     }
 
     fn check_graph(&mut self, machine: &StateMachine) {
-        if !machine.start_at.is_empty() && !machine.states.contains_key(&machine.start_at) {
+        if !machine.start_at.is_empty() && !self.declared.contains(&machine.start_at) {
             self.err::<()>("StartAt", format!("no state named {:?}", machine.start_at));
+        }
+        let all_parsed = machine.states.len() == self.declared.len();
+        let terminal = |s: &State| match &s.kind {
+            StateKind::Task(t) => t.transition == Transition::End,
+            StateKind::Pass(p) => p.transition == Transition::End,
+            StateKind::Wait(w) => w.transition == Transition::End,
+            StateKind::Succeed(_) | StateKind::Fail(_) => true,
+            StateKind::Choice(_) => false,
+        };
+        if all_parsed && !machine.states.is_empty() && !machine.states.values().any(terminal) {
+            self.err::<()>("", "the state machine has no terminal state (End, Succeed or Fail)");
         }
         let targets = std::mem::take(&mut self.targets);
         for (_, loc, target) in &targets {
-            if !machine.states.contains_key(target) {
+            if !self.declared.contains(target) {
                 self.err::<()>(loc, format!("no state named {target:?}"));
             }
         }
@@ -460,7 +483,8 @@ impl Parser {
             queue.extend(targets.iter().filter(|(from, _, _)| from == state).map(|(_, _, to)| to.as_str()));
         }
         for name in machine.states.keys() {
-            if !reached.contains(name.as_str()) {
+            // Reachability is only meaningful when every state could be read.
+            if all_parsed && !reached.contains(name.as_str()) {
                 self.err::<()>(&format!("States.{name}"), "state is not reachable from StartAt");
             }
         }

@@ -67,7 +67,9 @@ impl Template {
         }
     }
 
-    fn parse_dynamic(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
+    /// The value of a `.$` field (or of `ErrorPath`/`CausePath`): a path or an
+    /// intrinsic call.
+    pub fn parse_dynamic(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
         let fail = |errors: &mut Vec<ValidationError>, message: String| {
             errors.push(ValidationError::new(location, message));
             Template::Literal(Value::Null)

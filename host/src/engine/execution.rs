@@ -63,8 +63,10 @@ enum Step {
     Scheduled { input: Value },
     Started { input: Value },
     Succeeded { result: Value },
-    Failed { input: Value, failure: Failure, retrier: Option<usize>, failed_ms: i64 },
-    Exited { output: Value },
+    Failed { failure: Failure, retrier: Option<usize>, failed_ms: i64 },
+    /// `catch_next` is set when a Catch sent the state on: the exit then
+    /// leads to the catcher's `Next`, not to the state's own transition.
+    Exited { output: Value, catch_next: Option<String> },
 }
 
 /// Where the execution is inside its current state.
@@ -155,8 +157,17 @@ impl Execution {
                 });
             }
             EventKind::StateExited { output, .. } => {
+                let machine = Arc::clone(&self.machine);
                 let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
-                cursor.step = Step::Exited { output: output.clone() };
+                // Leaving a failed task can only mean a catcher took it.
+                let catch_next = match (&cursor.step, machine.state(&cursor.state).map(|s| &s.kind)) {
+                    (Step::Failed { failure, .. }, Some(StateKind::Task(task))) => {
+                        let catcher = task.catch.iter().find(|c| errors::matches(&c.error_equals, &failure.error));
+                        Some(catcher.ok_or_else(|| bad("no catcher handles the task's error"))?.next.clone())
+                    }
+                    _ => None,
+                };
+                cursor.step = Step::Exited { output: output.clone(), catch_next };
             }
             EventKind::TaskScheduled { parameters, timeout_seconds, .. } => {
                 let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
@@ -186,13 +197,14 @@ impl Execution {
             EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
                 let machine = Arc::clone(&self.machine);
                 let cursor = self.cursor.as_mut().ok_or_else(|| bad("no state has been entered"))?;
-                let Step::Started { input } = &cursor.step else { return Err(bad("no task has started")) };
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err(bad("no task has started"));
+                }
                 let retrier = match &machine.state(&cursor.state).map(|s| &s.kind) {
                     Some(StateKind::Task(t)) => t.retry.iter().position(|r| errors::matches(&r.error_equals, error)),
                     _ => None,
                 };
                 cursor.step = Step::Failed {
-                    input: input.clone(),
                     failure: Failure::new(error, cause.clone()),
                     retrier,
                     failed_ms: event.timestamp_ms,
@@ -258,7 +270,8 @@ impl Execution {
         };
         let state = self.state(&cursor.state);
         match (&state.kind, &cursor.step) {
-            (_, Step::Exited { output }) => self.transition(state, cursor, output.clone()),
+            (_, Step::Exited { output, catch_next: Some(next) }) => Decision::Record(self.enter(next, output.clone())),
+            (_, Step::Exited { output, catch_next: None }) => self.transition(state, cursor, output.clone()),
             (StateKind::Task(task), Step::Entered) => {
                 let scheduled = dataflow::effective_input(&task.io, &cursor.input, &self.context_for(&task.io, cursor))
                     .and_then(|parameters| {
@@ -289,22 +302,38 @@ impl Execution {
                     Err(failure) => self.handle_failure(state, cursor, failure),
                 }
             }
-            (StateKind::Task(task), Step::Failed { input, failure, retrier, failed_ms }) => {
+            (StateKind::Task(task), Step::Failed { failure, retrier, failed_ms, .. }) => {
                 if let Some(i) = *retrier {
                     let r = &task.retry[i];
                     if cursor.retries[i] < r.max_attempts {
                         let delay = retry_delay_ms(r, cursor.retries[i], &self.info.execution_arn, &cursor.state, cursor.attempt);
-                        return Decision::RecordAt {
-                            event: EventKind::TaskScheduled {
-                                resource: task.resource.clone(),
-                                parameters: input.clone(),
-                                timeout_seconds: cursor.timeout_seconds,
+                        // Parameters are evaluated again for each attempt, so
+                        // `$$.State.RetryCount` shows the retry being made.
+                        let retry_count = cursor.retries.iter().sum::<u32>() + 1;
+                        let context = if dataflow::uses_context(&task.io) { self.context(cursor, retry_count) } else { Value::Null };
+                        return match dataflow::effective_input(&task.io, &cursor.input, &context) {
+                            Ok(parameters) => Decision::RecordAt {
+                                event: EventKind::TaskScheduled {
+                                    resource: task.resource.clone(),
+                                    parameters,
+                                    timeout_seconds: cursor.timeout_seconds,
+                                },
+                                not_before_ms: failed_ms + delay,
                             },
-                            not_before_ms: failed_ms + delay,
+                            Err(failure) => self.catch(&task.catch, cursor, failure),
                         };
                     }
                 }
-                self.catch(&task.catch, cursor, failure.clone())
+                // A caught task failure exits the state (TaskStateExited, as on
+                // AWS) with the catcher's ResultPath applied; the exit leads to
+                // the catcher's Next.
+                match task.catch.iter().find(|c| errors::matches(&c.error_equals, &failure.error)) {
+                    Some(catcher) => match self.caught_input(catcher, cursor, failure) {
+                        Ok(output) => Decision::Record(self.exit(state, output)),
+                        Err(result_path_failure) => self.fail_execution(result_path_failure),
+                    },
+                    None => self.fail_execution(failure.clone()),
+                }
             }
             (StateKind::Pass(pass), Step::Entered) => {
                 let context = self.context_for(&pass.io, cursor);
@@ -338,12 +367,21 @@ impl Execution {
                 }
             }
             (StateKind::Fail(fail), Step::Entered) => {
-                let field = |fixed: &Option<String>, path: &Option<crate::asl::path::Path>, name: &str| match path {
+                let context = if fail.error_path.iter().chain(&fail.cause_path).any(|t| t.uses_context()) {
+                    self.context(cursor, 0)
+                } else {
+                    Value::Null
+                };
+                // ErrorPath/CausePath: a reference path or an intrinsic, on the state's input.
+                let field = |fixed: &Option<String>, dynamic: &Option<crate::asl::template::Template>, name: &str| match dynamic {
                     None => Ok(fixed.clone().unwrap_or_default()),
-                    Some(p) => match p.select(&cursor.input) {
-                        Some(Value::String(s)) => Ok(s),
-                        Some(other) => Err(Failure::new(errors::RUNTIME, format!("{name} '{p}' must select a string, found {other}"))),
-                        None => Err(Failure::new(errors::RUNTIME, format!("{name} '{p}' selects nothing in the state's input"))),
+                    Some(t) => match t.render(&cursor.input, &context) {
+                        Ok(Value::String(s)) => Ok(s),
+                        Ok(other) => Err(Failure::new(errors::RUNTIME, format!("{name} must give a string, got {other}"))),
+                        Err(_) if matches!(t, crate::asl::template::Template::Path(_)) => {
+                            Err(Failure::new(errors::RUNTIME, format!("{name} selects nothing in the state's input")))
+                        }
+                        Err(e) => Err(Failure::new(e.error, format!("{name}: {}", e.cause))),
                     },
                 };
                 match (field(&fail.error, &fail.error_path, "ErrorPath"), field(&fail.cause, &fail.cause_path, "CausePath")) {
@@ -425,15 +463,23 @@ impl Execution {
         }
     }
 
+    /// A data-processing failure caught before or after the task ran: the
+    /// catcher's state is entered directly.
     fn catch(&self, catchers: &[Catcher], cursor: &Cursor, failure: Failure) -> Decision {
         let Some(catcher) = catchers.iter().find(|c| errors::matches(&c.error_equals, &failure.error)) else {
             return self.fail_execution(failure);
         };
-        let error_output = json!({"Error": failure.error, "Cause": failure.cause});
-        match dataflow::place_result(&catcher.result_path, &cursor.input, error_output) {
+        match self.caught_input(catcher, cursor, &failure) {
             Ok(input) => Decision::Record(self.enter(&catcher.next, input)),
             Err(result_path_failure) => self.fail_execution(result_path_failure),
         }
+    }
+
+    /// The input the catcher's `Next` receives: the `{Error, Cause}` error
+    /// output placed by the catcher's ResultPath.
+    fn caught_input(&self, catcher: &Catcher, cursor: &Cursor, failure: &Failure) -> Result<Value, Failure> {
+        let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+        dataflow::place_result(&catcher.result_path, &cursor.input, error_output)
     }
 
     fn fail_execution(&self, failure: Failure) -> Decision {
@@ -442,14 +488,14 @@ impl Execution {
 
     fn context_for(&self, io: &crate::asl::IoSettings, cursor: &Cursor) -> Value {
         if dataflow::uses_context(io) {
-            self.context(cursor)
+            self.context(cursor, cursor.retries.iter().sum())
         } else {
             Value::Null
         }
     }
 
-    /// The context object (`$$`) for the current state.
-    fn context(&self, cursor: &Cursor) -> Value {
+    /// The context object (`$$`) for the current state and attempt.
+    fn context(&self, cursor: &Cursor, retry_count: u32) -> Value {
         json!({
             "Execution": {
                 "Id": self.info.execution_arn,
@@ -460,7 +506,7 @@ impl Execution {
             "State": {
                 "EnteredTime": rfc3339(cursor.entered_ms),
                 "Name": cursor.state,
-                "RetryCount": cursor.retries.iter().sum::<u32>(),
+                "RetryCount": retry_count,
             },
             "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
         })
