@@ -91,24 +91,33 @@ fn value(rng: &mut Rng, depth: usize) -> Value {
 }
 
 fn state_name(rng: &mut Rng, n: usize) -> Value {
-    if rng.chance(5) { json!("Nowhere") } else { json!(format!("S{}", rng.below(n))) }
+    prefixed_state_name(rng, "", n)
+}
+
+/// A name of the graph whose states are `{prefix}S0..S{n-1}`, sometimes a dangling one.
+fn prefixed_state_name(rng: &mut Rng, prefix: &str, n: usize) -> Value {
+    if rng.chance(5) { json!("Nowhere") } else { json!(format!("{prefix}S{}", rng.below(n))) }
 }
 
 fn rule(rng: &mut Rng, n: usize, depth: usize, top: bool) -> Value {
+    prefixed_rule(rng, "", n, depth, top)
+}
+
+fn prefixed_rule(rng: &mut Rng, prefix: &str, n: usize, depth: usize, top: bool) -> Value {
     let mut r = Map::new();
     match rng.below(if depth == 0 { 1 } else { 4 }) {
         0 => {
             r.insert("Variable".into(), json!(path(rng)));
             r.insert(rng.pick(OPERATORS).to_string(), scalar(rng));
         }
-        1 => drop(r.insert("Not".into(), rule(rng, n, depth - 1, false))),
+        1 => drop(r.insert("Not".into(), prefixed_rule(rng, prefix, n, depth - 1, false))),
         k => {
-            let parts: Vec<Value> = (0..rng.below(3)).map(|_| rule(rng, n, depth - 1, false)).collect();
+            let parts: Vec<Value> = (0..rng.below(3)).map(|_| prefixed_rule(rng, prefix, n, depth - 1, false)).collect();
             r.insert(if k == 2 { "And" } else { "Or" }.into(), json!(parts));
         }
     }
     if top || rng.chance(5) {
-        r.insert("Next".into(), state_name(rng, n));
+        r.insert("Next".into(), prefixed_state_name(rng, prefix, n));
     }
     Value::Object(r)
 }
@@ -153,21 +162,95 @@ fn field_value(rng: &mut Rng, field: &str, n: usize) -> Value {
 
 const VALID_PATHS: &[&str] = &["$", "$.a", "$.b", "$.a[0]", "$.a.b", "$..a", "$.a[*]", "$$.Execution.Id", "$$.State.RetryCount"];
 
+/// A well-formed Retry or Catch list whose catchers name states of the graph
+/// `{prefix}S0..S{n-1}`.
+fn plausible_recovery(rng: &mut Rng, field: &str, prefix: &str, n: usize) -> Value {
+    let names: &[&str] = &["E1", "E2", "States.TaskFailed", "States.Timeout", "States.BranchFailed"];
+    let mut entries: Vec<Value> = (0..rng.below(3)).map(|_| json!({"ErrorEquals": [*rng.pick(names)]})).collect();
+    if rng.chance(50) {
+        entries.push(json!({"ErrorEquals": ["States.ALL"]}));
+    }
+    for e in &mut entries {
+        if field == "Catch" {
+            e["Next"] = json!(format!("{prefix}S{}", rng.below(n)));
+            if rng.chance(30) {
+                e["ResultPath"] = json!("$.error");
+            }
+        } else {
+            e["MaxAttempts"] = json!(rng.below(3));
+            e["IntervalSeconds"] = json!(1 + rng.below(3));
+        }
+    }
+    json!(entries)
+}
+
+/// A graph of `n` mostly valid states named `{prefix}S0..`, Parallel and Map
+/// states (with graphs of their own) included while `depth` lasts.
+fn plausible_graph(rng: &mut Rng, prefix: &str, depth: usize) -> Value {
+    let n = 1 + rng.below(if depth == 0 { 3 } else { 5 });
+    let mut states = Map::new();
+    for i in 0..n {
+        states.insert(format!("{prefix}S{i}"), plausible_state(rng, prefix, i, n, depth));
+    }
+    json!({"StartAt": format!("{prefix}S0"), "States": states})
+}
+
 /// A state of a supported type with mostly valid fields, chained to the next.
-fn plausible_state(rng: &mut Rng, i: usize, n: usize) -> Value {
-    let kind = *rng.pick(&["Task", "Task", "Pass", "Choice", "Wait", "Succeed", "Fail"]);
-    let next = if i + 1 < n { json!({"Next": format!("S{}", i + 1)}) } else { json!({"End": true}) };
+fn plausible_state(rng: &mut Rng, prefix: &str, i: usize, n: usize, depth: usize) -> Value {
+    let kinds: &[&str] = if depth == 0 {
+        &["Task", "Task", "Pass", "Choice", "Wait", "Succeed", "Fail"]
+    } else {
+        &["Task", "Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"]
+    };
+    let mut kind = *rng.pick(kinds);
+    // A terminal state before the end would strand the states after it.
+    if i + 1 < n && matches!(kind, "Succeed" | "Fail") && rng.chance(90) {
+        kind = "Pass";
+    }
+    let next = if i + 1 < n { json!({"Next": format!("{prefix}S{}", i + 1)}) } else { json!({"End": true}) };
     let mut state = json!({"Type": kind});
     let valid_path = |rng: &mut Rng| json!(if rng.chance(90) { *rng.pick(VALID_PATHS) } else { "$.c" });
     match kind {
-        "Task" | "Pass" => {
+        "Task" | "Pass" | "Parallel" | "Map" => {
             state.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());
-            if kind == "Task" {
-                state["Resource"] = json!("r");
+            if kind != "Pass" {
+                if kind == "Task" {
+                    state["Resource"] = json!("r");
+                }
                 for f in ["Retry", "Catch"] {
                     if rng.chance(50) {
-                        state[f] = field_value(rng, f, n);
+                        state[f] = if depth < 2 || rng.chance(70) {
+                            plausible_recovery(rng, f, prefix, n)
+                        } else {
+                            field_value(rng, f, n)
+                        };
                     }
+                }
+            }
+            let own = format!("{prefix}S{i}");
+            if kind == "Parallel" {
+                let branches: Vec<Value> = (0..1 + rng.below(3)).map(|b| plausible_graph(rng, &format!("{own}b{b}_"), depth - 1)).collect();
+                state["Branches"] = json!(branches);
+            }
+            if kind == "Map" {
+                state["ItemProcessor"] = plausible_graph(rng, &format!("{own}m_"), depth - 1);
+                if rng.chance(70) {
+                    state["ItemsPath"] = json!(*rng.pick(&["$.a", "$.b", "$", "$.a[0]"]));
+                }
+                if rng.chance(30) {
+                    state["ItemSelector"] = json!({"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "x.$": valid_path(rng)});
+                }
+                if rng.chance(30) {
+                    state["ItemProcessor"]["ProcessorConfig"] = json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+                    match rng.below(4) {
+                        0 => state["ToleratedFailureCount"] = json!(rng.below(3)),
+                        1 => state["ToleratedFailurePercentage"] = json!(rng.below(101)),
+                        2 => state["ItemBatcher"] = json!({"MaxItemsPerBatch": 1 + rng.below(3)}),
+                        _ => state["ToleratedFailureCountPath"] = valid_path(rng),
+                    }
+                }
+                if rng.chance(20) {
+                    state["MaxConcurrency"] = json!(rng.below(3));
                 }
             }
             for f in ["InputPath", "OutputPath"] {
@@ -178,14 +261,15 @@ fn plausible_state(rng: &mut Rng, i: usize, n: usize) -> Value {
             if rng.chance(30) {
                 state["ResultPath"] = json!(*rng.pick(&["$.r", "$.a.b", "$", "$.b[0]"]));
             }
-            if rng.chance(30) {
+            if rng.chance(30) && kind != "Map" {
                 state["Parameters"] = json!({"x.$": valid_path(rng), "k": 1});
             }
         }
         "Choice" => {
-            state["Choices"] = json!((0..1 + rng.below(2)).map(|_| rule(rng, n, 2, true)).collect::<Vec<_>>());
+            state["Choices"] = json!((0..1 + rng.below(2)).map(|_| prefixed_rule(rng, prefix, n, 2, true)).collect::<Vec<_>>());
             if rng.chance(70) {
-                state["Default"] = json!(format!("S{}", n - 1));
+                // Usually the next state, so the chain stays reachable.
+                state["Default"] = json!(format!("{prefix}S{}", if rng.chance(70) { (i + 1).min(n - 1) } else { n - 1 }));
             }
         }
         "Wait" => {
@@ -204,14 +288,11 @@ fn plausible_state(rng: &mut Rng, i: usize, n: usize) -> Value {
 }
 
 fn definition(rng: &mut Rng) -> Value {
+    if rng.chance(50) {
+        return plausible_graph(rng, "", 2);
+    }
     let n = 1 + rng.below(5);
     let mut states = Map::new();
-    if rng.chance(50) {
-        for i in 0..n {
-            states.insert(format!("S{i}"), plausible_state(rng, i, n));
-        }
-        return json!({"StartAt": "S0", "States": states});
-    }
     for i in 0..n {
         let mut state = Map::new();
         state.insert("Type".into(), json!(rng.pick(TYPES)));
@@ -250,34 +331,44 @@ impl TaskRunner for RandomTasks {
 #[test]
 fn random_definitions_and_inputs_never_panic() {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    let (mut valid, mut invalid) = (0, 0);
+    let (mut valid, mut invalid, mut nested) = (0, 0, 0);
     for i in 0..20_000 {
         let def = definition(&mut rng);
-        let input = value(&mut rng, 3);
+        // Half the inputs have an array at $.a for Map states to iterate.
+        let input = if rng.chance(50) {
+            let items: Vec<Value> = (0..rng.below(4)).map(|_| value(&mut rng, 2)).collect();
+            json!({"a": items, "b": value(&mut rng, 2)})
+        } else {
+            value(&mut rng, 3)
+        };
         let seed = rng.next() | 1;
         let outcome = std::panic::catch_unwind(|| match parse_definition(&def.to_string()) {
             Err(e) => {
                 assert!(!e.0.is_empty());
                 assert!(e.0.iter().all(|p| !p.message.is_empty()));
-                false
+                None
             }
             Ok(machine) => {
                 let runner = RandomTasks(std::cell::RefCell::new(Rng(seed)));
                 let rec = run_execution(Arc::new(machine), execution_info("fuzz", "f"), input.clone(), &runner, &VirtualClock::new(0))
                     .expect("the engine accepts the events the driver records");
                 assert!(!rec.history.is_empty());
-                true
+                // Did it run anything inside a Parallel branch or Map iteration?
+                Some(rec.history.iter().any(|e| !e.scope.is_root()))
             }
         });
         match outcome {
-            Ok(true) => valid += 1,
-            Ok(false) => invalid += 1,
+            Ok(Some(went_deeper)) => {
+                valid += 1;
+                nested += usize::from(went_deeper);
+            }
+            Ok(None) => invalid += 1,
             Err(_) => panic!("case {i} panicked:\ndefinition: {def}\ninput: {input}"),
         }
     }
-    println!("{valid} valid definitions run, {invalid} rejected with located errors");
+    println!("{valid} valid definitions run ({nested} into Parallel branches or Map iterations), {invalid} rejected with located errors");
     // The generator must exercise both sides, or the property says little.
-    assert!(valid > 1000 && invalid > 1000, "valid {valid}, invalid {invalid}");
+    assert!(valid > 1000 && invalid > 1000 && nested > 100, "valid {valid}, nested {nested}, invalid {invalid}");
 }
 
 #[test]

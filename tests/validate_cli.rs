@@ -53,7 +53,7 @@ const INVALID: &[(&str, &[&str])] = &[
             r#"States.C.Default: no state named "Nowhere""#,
         ],
     ),
-    (r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true}}}"#, &[r#"States.P.Type: state type "Parallel" is not supported yet"#]),
+    (r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true}}}"#, &["States.P: missing required field Branches"]),
     (r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "End": true}}}"#, &["States.W: a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found 2)"]),
     (r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2026-13-01T00:00:00Z", "End": true}}}"#, &[r#"States.W.Timestamp: "2026-13-01T00:00:00Z" is not an RFC 3339 timestamp"#]),
     (r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}}}"#, &["States.F: Error and ErrorPath cannot both be set"]),

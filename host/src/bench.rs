@@ -184,7 +184,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         rates.push(s.per_second());
     }
     if args.mode != Mode::Wasm {
-        let native = NativeRunner::for_resources(machine.task_resources().map(|(_, r)| r), &map)?;
+        let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map)?;
         let s = measure(&machine, &inputs, &native, args.seconds)?;
         println!("| native Rust | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
         rates.push(s.per_second());

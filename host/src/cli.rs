@@ -171,16 +171,18 @@ fn print_record(record: &ExecutionRecord) {
     }
 }
 
-/// The history as a fixed-width table: id, type, time since start, details.
+/// The history as a fixed-width table: id, scope (branch/iteration path,
+/// empty at the top level), type, time since start, details.
 pub fn history_table(history: &[HistoryEvent]) -> String {
     let start = history.first().map(|e| e.timestamp_ms).unwrap_or(0);
-    let mut out = format!("{:>4}  {:<22} {:>8}  {}\n", "ID", "TYPE", "+MS", "DETAILS");
+    let mut out = format!("{:>4}  {:<7} {:<22} {:>8}  {}\n", "ID", "SCOPE", "TYPE", "+MS", "DETAILS");
     for e in history {
         let mut details = e.kind.summary();
         if details.chars().count() > 110 {
             details = details.chars().take(109).collect::<String>() + "…";
         }
-        out.push_str(&format!("{:>4}  {:<22} {:>8}  {}\n", e.id, e.kind.type_name(), e.timestamp_ms - start, details));
+        let scope = e.scope.to_string();
+        out.push_str(&format!("{:>4}  {:<7} {:<22} {:>8}  {}\n", e.id, scope, e.kind.type_name(), e.timestamp_ms - start, details));
     }
     out
 }
@@ -206,7 +208,7 @@ fn validate(args: ValidateArgs) -> Result<ExitCode> {
         }
         None => format!("resources not checked (no {CONFIG_FILE_NAME} given or beside the definition)"),
     };
-    let tasks = machine.task_resources().count();
-    println!("{}: valid: {} states, {tasks} task(s); {resources}", args.definition.display(), machine.states.len());
+    let tasks = machine.task_resources().len();
+    println!("{}: valid: {} states, {tasks} task(s); {resources}", args.definition.display(), machine.root.all_states().len());
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,9 @@
 //! and feeds each one back to the engine. Histories live in memory for now.
 
 use crate::asl::{errors, StateMachine};
-use crate::engine::{Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, TaskInvocation};
+use crate::engine::{Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -96,14 +97,31 @@ impl ExecutionRecord {
 struct Recorder<'a> {
     execution: Execution,
     history: Vec<HistoryEvent>,
+    /// The latest event id of each scope, for `previous_event_id`.
+    latest: HashMap<Scope, u64>,
     clock: &'a dyn Clock,
 }
 
 impl Recorder<'_> {
-    fn record(&mut self, kind: EventKind) -> Result<(), ReplayError> {
+    fn record(&mut self, scope: Scope, kind: EventKind) -> Result<(), ReplayError> {
         let id = self.history.len() as u64 + 1;
-        let event = HistoryEvent { id, previous_event_id: id - 1, timestamp_ms: self.clock.now_ms(), kind };
+        // An event follows the latest one of its own branch or iteration; the
+        // first of a branch follows its parent's latest (…StateStarted).
+        let mut previous_event_id = 0;
+        let mut ancestor = scope.clone();
+        loop {
+            if let Some(&latest) = self.latest.get(&ancestor) {
+                previous_event_id = latest;
+                break;
+            }
+            if ancestor.is_root() {
+                break;
+            }
+            ancestor = ancestor.parent();
+        }
+        let event = HistoryEvent { id, previous_event_id, timestamp_ms: self.clock.now_ms(), scope, kind };
         self.execution.apply(&event)?;
+        self.latest.insert(event.scope.clone(), id);
         self.history.push(event);
         Ok(())
     }
@@ -121,23 +139,27 @@ pub fn run_execution(
     runner: &dyn TaskRunner,
     clock: &dyn Clock,
 ) -> Result<ExecutionRecord, ReplayError> {
-    let mut rec = Recorder { execution: Execution::new(machine, info.clone()), history: Vec::new(), clock };
-    rec.record(EventKind::ExecutionStarted { input })?;
+    let mut rec =
+        Recorder { execution: Execution::new(machine, info.clone()), history: Vec::new(), latest: HashMap::new(), clock };
+    rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
     loop {
         if rec.history.len() >= MAX_HISTORY_EVENTS - 1 {
-            rec.record(EventKind::ExecutionFailed {
-                error: errors::RUNTIME.into(),
-                cause: format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events"),
-            })?;
+            rec.record(
+                Scope::root(),
+                EventKind::ExecutionFailed {
+                    error: errors::RUNTIME.into(),
+                    cause: format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events"),
+                },
+            )?;
         }
         match rec.execution.decide() {
-            Decision::Record(kind) => rec.record(kind)?,
-            Decision::RecordAt { event, not_before_ms } => {
+            Decision::Record { scope, event } => rec.record(scope, event)?,
+            Decision::RecordAt { scope, event, not_before_ms } => {
                 clock.sleep_until(not_before_ms);
-                rec.record(event)?;
+                rec.record(scope, event)?;
             }
-            Decision::Invoke(task) => {
-                rec.record(EventKind::TaskStarted { resource: task.resource.clone() })?;
+            Decision::Invoke { scope, task } => {
+                rec.record(scope.clone(), EventKind::TaskStarted { resource: task.resource.clone() })?;
                 let resource = task.resource.clone();
                 let kind = match runner.run_task(&task) {
                     TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output },
@@ -146,7 +168,7 @@ pub fn run_execution(
                         EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause }
                     }
                 };
-                rec.record(kind)?;
+                rec.record(scope, kind)?;
             }
             Decision::Finished(outcome) => {
                 return Ok(ExecutionRecord { info, history: rec.history, outcome });
@@ -385,10 +407,10 @@ mod tests {
             }
             let next = &rec.history[cut].kind;
             match exec.decide() {
-                Decision::Record(kind) | Decision::RecordAt { event: kind, .. } => assert_eq!(&kind, next, "cut {cut}"),
+                Decision::Record { event, .. } | Decision::RecordAt { event, .. } => assert_eq!(&event, next, "cut {cut}"),
                 // An invocation is recorded as TaskStarted; a task in flight at
                 // the cut is invoked again, and what follows is its outcome.
-                Decision::Invoke(_) => {
+                Decision::Invoke { .. } => {
                     let expected: &[&str] = if rec.history[cut - 1].kind.type_name() == "TaskStarted" {
                         &["TaskSucceeded", "TaskFailed", "TaskTimedOut"]
                     } else {

@@ -1,8 +1,13 @@
 //! Choice rules: parsing and evaluating the boolean expressions of a Choice
 //! state (all comparison operators, their `...Path` forms, `Is*` tests and
 //! `And`/`Or`/`Not`).
+//!
+//! As on AWS: `Variable` and every `...Path` operand is a Reference Path,
+//! which may read the context object (`$$`); strings order by UTF-16 code
+//! units (Java's `String.compareTo`); timestamps are RFC 3339 with an
+//! uppercase `T` and `Z`.
 
-use super::path::Path;
+use super::path::{Path, Root};
 use super::ValidationError;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -14,7 +19,7 @@ pub struct ChoiceRule {
     pub next: String,
 }
 
-/// A boolean expression over the state's input.
+/// A boolean expression over the state's input and the context object.
 #[derive(Debug, Clone)]
 pub enum Condition {
     And(Vec<Condition>),
@@ -151,7 +156,7 @@ impl Condition {
         }
         let op = operators[0].as_str();
         let variable = match map.get("Variable") {
-            Some(Value::String(s)) => match Path::parse(s) {
+            Some(Value::String(s)) => match Path::parse_reference_allowing_context(s) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     err(errors, "Variable", e.to_string());
@@ -190,7 +195,7 @@ impl Condition {
         }
         let (kind, cmp, or_equal, is_path) = parse_operator(op)?;
         let operand = if is_path {
-            match operand.as_str().map(Path::parse) {
+            match operand.as_str().map(Path::parse_reference_allowing_context) {
                 Some(Ok(p)) => Operand::Path(p),
                 Some(Err(e)) => return fail(e.to_string()),
                 None => return fail(format!("{op} takes a path string")),
@@ -210,12 +215,13 @@ impl Condition {
         Some(Test::Compare { kind, cmp, or_equal, operand })
     }
 
-    /// Evaluates the condition against the state's effective input.
-    pub fn evaluate(&self, input: &Value) -> Result<bool, ChoiceRuntimeError> {
+    /// Evaluates the condition against the state's effective input; paths
+    /// starting with `$$` read `context`, the context object.
+    pub fn evaluate(&self, input: &Value, context: &Value) -> Result<bool, ChoiceRuntimeError> {
         match self {
             Condition::And(parts) => {
                 for p in parts {
-                    if !p.evaluate(input)? {
+                    if !p.evaluate(input, context)? {
                         return Ok(false);
                     }
                 }
@@ -223,31 +229,49 @@ impl Condition {
             }
             Condition::Or(parts) => {
                 for p in parts {
-                    if p.evaluate(input)? {
+                    if p.evaluate(input, context)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Condition::Not(inner) => Ok(!inner.evaluate(input)?),
+            Condition::Not(inner) => Ok(!inner.evaluate(input, context)?),
             Condition::Test { variable, test } => {
-                let value = variable.select(input);
+                let value = read(variable, input, context);
                 if let Test::Is { check: IsCheck::Present, expected } = test {
                     return Ok(value.is_some() == *expected);
                 }
-                let value = value.ok_or_else(|| {
-                    ChoiceRuntimeError(format!(
-                        "Invalid path '{variable}': The choice state's condition path references an invalid value."
-                    ))
-                })?;
-                test.apply(&value, input)
+                let value = value.ok_or_else(|| invalid_path(variable))?;
+                test.apply(&value, input, context)
+            }
+        }
+    }
+
+    /// True when some path of the condition reads the context object, so the
+    /// caller knows it must build one.
+    pub fn reads_context(&self) -> bool {
+        match self {
+            Condition::And(parts) | Condition::Or(parts) => parts.iter().any(Condition::reads_context),
+            Condition::Not(inner) => inner.reads_context(),
+            Condition::Test { variable, test } => {
+                variable.root() == Root::Context
+                    || matches!(test, Test::Compare { operand: Operand::Path(p), .. } if p.root() == Root::Context)
             }
         }
     }
 }
 
+/// Reads `path` from the input, or from the context object for `$$` paths.
+fn read(path: &Path, input: &Value, context: &Value) -> Option<Value> {
+    path.select(if path.root() == Root::Context { context } else { input })
+}
+
+fn invalid_path(path: &Path) -> ChoiceRuntimeError {
+    ChoiceRuntimeError(format!("Invalid path '{path}': The choice state's condition path references an invalid value."))
+}
+
 impl Test {
-    fn apply(&self, value: &Value, input: &Value) -> Result<bool, ChoiceRuntimeError> {
+    fn apply(&self, value: &Value, input: &Value, context: &Value) -> Result<bool, ChoiceRuntimeError> {
         Ok(match self {
             Test::Is { check, expected } => {
                 let holds = match check {
@@ -264,9 +288,7 @@ impl Test {
             Test::Compare { kind, cmp, or_equal, operand } => {
                 let rhs = match operand {
                     Operand::Literal(v) => v.clone(),
-                    Operand::Path(p) => p.select(input).ok_or_else(|| {
-                        ChoiceRuntimeError(format!("Invalid path '{p}': The choice state's condition path references an invalid value."))
-                    })?,
+                    Operand::Path(p) => read(p, input, context).ok_or_else(|| invalid_path(p))?,
                 };
                 match compare(*kind, value, &rhs) {
                     Some(ord) => ord == *cmp || (*or_equal && ord == Ordering::Equal),
@@ -288,17 +310,21 @@ fn kind_noun(kind: Kind) -> &'static str {
 
 fn compare(kind: Kind, a: &Value, b: &Value) -> Option<Ordering> {
     match kind {
-        Kind::String => Some(a.as_str()?.cmp(b.as_str()?)),
+        // Java's String.compareTo, which AWS uses: UTF-16 code units, so a
+        // character beyond U+FFFF sorts below U+E000..U+FFFF.
+        Kind::String => Some(a.as_str()?.encode_utf16().cmp(b.as_str()?.encode_utf16())),
         Kind::Numeric => a.as_f64()?.partial_cmp(&b.as_f64()?),
         Kind::Boolean => (a.as_bool()? == b.as_bool()?).then_some(Ordering::Equal).or(Some(Ordering::Less)),
         Kind::Timestamp => Some(parse_timestamp(a.as_str()?)?.cmp(&parse_timestamp(b.as_str()?)?)),
     }
 }
 
-/// Parses an RFC 3339 timestamp (`2026-11-25T10:00:00Z`), as AWS requires.
+/// Parses an RFC 3339 timestamp (`2026-11-25T10:00:00Z`) as AWS applies it:
+/// the separator must be an uppercase `T` and a UTC designator an uppercase
+/// `Z` (chrono also accepts `t`, a space and `z`). Used by Choice rules and
+/// the Wait state alike.
 pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    // AWS insists on an uppercase T separator; chrono also accepts a space.
-    if s.as_bytes().get(10) != Some(&b'T') {
+    if s.as_bytes().get(10) != Some(&b'T') || s.ends_with('z') {
         return None;
     }
     chrono::DateTime::parse_from_rfc3339(s).ok()
@@ -387,7 +413,13 @@ mod tests {
         let mut errors = Vec::new();
         let c = Condition::parse(&rule, "R", false, &mut errors).unwrap_or_else(|| panic!("{errors:?}"));
         assert!(errors.is_empty(), "{errors:?}");
-        c.evaluate(&input)
+        c.evaluate(&input, &Value::Null)
+    }
+
+    fn parse_errors(rule: Value) -> Vec<String> {
+        let mut errors = Vec::new();
+        parse_rules(&json!([rule]), "States.C.Choices", &mut errors);
+        errors.iter().map(|e| e.to_string()).collect()
     }
 
     #[test]
@@ -424,6 +456,86 @@ mod tests {
     fn missing_variable_is_a_runtime_error() {
         let err = eval(json!({"Variable": "$.nope", "NumericEquals": 1}), json!({})).unwrap_err();
         assert!(err.0.contains("$.nope"));
+    }
+
+    #[test]
+    fn strings_order_by_utf16_code_units() {
+        // U+1F600 is the surrogate pair D83D DE00: below U+FF21 in UTF-16 (as
+        // in Java), above it by code point (as Rust's str ordering has it).
+        let input = json!({"emoji": "\u{1F600}", "wide": "\u{FF21}"});
+        let t = |rule: Value| eval(rule, input.clone()).unwrap();
+        assert!(t(json!({"Variable": "$.emoji", "StringLessThan": "\u{FF21}"})));
+        assert!(t(json!({"Variable": "$.wide", "StringGreaterThanPath": "$.emoji"})));
+        assert!(!t(json!({"Variable": "$.emoji", "StringGreaterThanEquals": "\u{FF21}"})));
+        assert!(t(json!({"Variable": "$.emoji", "StringLessThanEquals": "\u{1F600}"})));
+        assert!(t(json!({"Variable": "$.wide", "StringLessThan": "\u{FF21}a"})));
+    }
+
+    #[test]
+    fn timestamps_need_uppercase_t_and_z() {
+        assert!(parse_timestamp("2026-01-01T00:00:00Z").is_some());
+        assert!(parse_timestamp("2026-01-01T00:00:00.5+01:00").is_some());
+        for bad in ["2026-01-01T00:00:00z", "2026-01-01t00:00:00Z", "2026-01-01 00:00:00Z", "2026-01-01", "", "2026-01-01T25:00:00Z"] {
+            assert!(parse_timestamp(bad).is_none(), "{bad:?}");
+        }
+        let input = json!({"lower": "2026-01-01T00:00:00z"});
+        let t = |rule: Value| eval(rule, input.clone()).unwrap();
+        assert!(!t(json!({"Variable": "$.lower", "TimestampEquals": "2026-01-01T00:00:00Z"})));
+        assert!(t(json!({"Variable": "$.lower", "IsTimestamp": false})));
+        let errors = parse_errors(json!({"Variable": "$.v", "TimestampEquals": "2026-01-01t00:00:00Z", "Next": "S"}));
+        assert!(errors.iter().any(|e| e.starts_with("States.C.Choices[0].TimestampEquals: ")), "{errors:?}");
+    }
+
+    #[test]
+    fn paths_must_be_reference_paths() {
+        for (rule, location) in [
+            (json!({"Variable": "$.items[*].id", "IsPresent": true, "Next": "S"}), "States.C.Choices[0].Variable: invalid path"),
+            (json!({"Variable": "$..id", "IsNull": true, "Next": "S"}), "States.C.Choices[0].Variable: invalid path"),
+            (json!({"Variable": "$.v", "StringEqualsPath": "$..id", "Next": "S"}), "States.C.Choices[0].StringEqualsPath: invalid path"),
+            (
+                json!({"Variable": "$.v", "NumericLessThanPath": "$.l[0:2]", "Next": "S"}),
+                "States.C.Choices[0].NumericLessThanPath: invalid path",
+            ),
+            (json!({"Not": {"Variable": "$.a[?(@.b)]", "IsNull": true}, "Next": "S"}), "States.C.Choices[0].Not.Variable: invalid path"),
+        ] {
+            let errors = parse_errors(rule);
+            assert!(errors.iter().any(|e| e.starts_with(location)), "{location}: {errors:?}");
+        }
+        for ok in [
+            json!({"Variable": "$$.Execution.Name", "StringEquals": "x", "Next": "S"}),
+            json!({"Variable": "$.v", "StringEqualsPath": "$$.State.Name", "Next": "S"}),
+            json!({"Variable": "$['a b'][0]", "IsPresent": true, "Next": "S"}),
+        ] {
+            assert_eq!(parse_errors(ok.clone()), Vec::<String>::new(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rules_read_the_context_object() {
+        let context = json!({"Execution": {"Name": "run-1"}, "State": {"Name": "run-1", "RetryCount": 0}});
+        let input = json!({"name": "run-1"});
+        let parse = |rule: Value| {
+            let mut errors = Vec::new();
+            let c = Condition::parse(&rule, "R", false, &mut errors).unwrap_or_else(|| panic!("{errors:?}"));
+            assert!(errors.is_empty(), "{errors:?}");
+            c
+        };
+        let by_name = parse(json!({"Variable": "$$.Execution.Name", "StringEquals": "run-1"}));
+        assert!(by_name.reads_context());
+        assert_eq!(by_name.evaluate(&input, &context), Ok(true));
+        // Without a context object the path selects nothing: a runtime error.
+        assert!(by_name.evaluate(&input, &Value::Null).unwrap_err().0.contains("$$.Execution.Name"));
+        let operand = parse(json!({"Variable": "$.name", "StringEqualsPath": "$$.State.Name"}));
+        assert!(operand.reads_context());
+        assert_eq!(operand.evaluate(&input, &context), Ok(true));
+        let nested = parse(
+            json!({"And": [{"Variable": "$.name", "IsString": true}, {"Not": {"Variable": "$$.State.RetryCount", "NumericGreaterThan": 0}}]}),
+        );
+        assert!(nested.reads_context());
+        assert_eq!(nested.evaluate(&input, &context), Ok(true));
+        assert!(parse(json!({"Variable": "$.missing", "IsPresent": false})).evaluate(&input, &Value::Null).unwrap());
+        assert!(!parse(json!({"Or": [{"Variable": "$.name", "StringEqualsPath": "$.name"}]})).reads_context());
+        assert!(parse(json!({"Variable": "$$.Nope", "IsPresent": false})).evaluate(&input, &context).unwrap());
     }
 
     #[test]

@@ -9,29 +9,62 @@ use super::path::Path;
 use super::template::Template;
 use indexmap::IndexMap;
 use serde_json::Value;
+use std::sync::Arc;
 
-/// A whole state machine: `StartAt`, `States` and the top-level options.
+/// A whole state machine: its top-level graph and options.
 #[derive(Debug, Clone)]
 pub struct StateMachine {
     pub comment: Option<String>,
-    pub start_at: String,
-    pub states: IndexMap<String, State>,
+    pub root: Arc<Graph>,
     pub timeout_seconds: Option<u64>,
     pub version: Option<String>,
 }
 
-impl StateMachine {
+/// `StartAt` and `States`: the top level, a Parallel branch, or a Map's
+/// item processor. Transitions never leave their graph.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub start_at: String,
+    pub states: IndexMap<String, State>,
+}
+
+impl Graph {
     /// The state named `name`; parsing guarantees every transition target exists.
     pub fn state(&self, name: &str) -> Option<&State> {
         self.states.get(name)
     }
 
-    /// Every Task state's `Resource`, with the state's name, in definition order.
-    pub fn task_resources(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.states.iter().filter_map(|(name, state)| match &state.kind {
-            StateKind::Task(task) => Some((name.as_str(), task.resource.as_str())),
-            _ => None,
-        })
+    /// Every state of this graph and of the graphs nested in it, depth first.
+    pub fn all_states(&self) -> Vec<&State> {
+        let mut out = Vec::new();
+        for state in self.states.values() {
+            out.push(state);
+            match &state.kind {
+                StateKind::Parallel(p) => p.branches.iter().for_each(|b| out.extend(b.all_states())),
+                StateKind::Map(m) => out.extend(m.processor.all_states()),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+impl StateMachine {
+    pub fn start_at(&self) -> &str {
+        &self.root.start_at
+    }
+
+    /// Every Task state's `Resource` (nested ones included), with the state's
+    /// name, in definition order.
+    pub fn task_resources(&self) -> Vec<(&str, &str)> {
+        self.root
+            .all_states()
+            .into_iter()
+            .filter_map(|state| match &state.kind {
+                StateKind::Task(task) => Some((state.name.as_str(), task.resource.as_str())),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -54,12 +87,33 @@ impl State {
             StateKind::Succeed(_) => "Succeed",
             StateKind::Fail(_) => "Fail",
             StateKind::Wait(_) => "Wait",
+            StateKind::Parallel(_) => "Parallel",
+            StateKind::Map(_) => "Map",
+        }
+    }
+
+    /// The state's `Retry` (only Task, Parallel and Map have one).
+    pub fn retriers(&self) -> &[Retrier] {
+        match &self.kind {
+            StateKind::Task(t) => &t.retry,
+            StateKind::Parallel(p) => &p.retry,
+            StateKind::Map(m) => &m.retry,
+            _ => &[],
+        }
+    }
+
+    /// The state's `Catch` (only Task, Parallel and Map have one).
+    pub fn catchers(&self) -> &[Catcher] {
+        match &self.kind {
+            StateKind::Task(t) => &t.catch,
+            StateKind::Parallel(p) => &p.catch,
+            StateKind::Map(m) => &m.catch,
+            _ => &[],
         }
     }
 }
 
-/// The state types stepwasm runs today. Parallel and Map are parsed far
-/// enough to give a clear "not supported yet" error.
+/// The eight state types.
 #[derive(Debug, Clone)]
 pub enum StateKind {
     Task(TaskState),
@@ -68,6 +122,8 @@ pub enum StateKind {
     Succeed(SucceedState),
     Fail(FailState),
     Wait(WaitState),
+    Parallel(ParallelState),
+    Map(MapState),
 }
 
 /// Where a state goes when it completes normally.
@@ -172,6 +228,57 @@ pub enum WaitFor {
 pub struct WaitState {
     pub io: IoSettings,
     pub wait: WaitFor,
+    pub transition: Transition,
+}
+
+/// Runs every branch on its own copy of the effective input; the result is
+/// the array of the branches' outputs, in branch order.
+#[derive(Debug, Clone)]
+pub struct ParallelState {
+    pub io: IoSettings,
+    pub branches: Vec<Arc<Graph>>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    pub transition: Transition,
+}
+
+/// A number given directly or read from the input by a reference path
+/// (`MaxConcurrency`/`MaxConcurrencyPath` and the like).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumberSetting {
+    Fixed(f64),
+    Path(Path),
+}
+
+/// `ItemBatcher`: groups items into batches `{"Items": [...], "BatchInput": ...}`.
+#[derive(Debug, Clone)]
+pub struct ItemBatcher {
+    pub max_items: Option<NumberSetting>,
+    pub max_bytes: Option<NumberSetting>,
+    pub batch_input: Option<Template>,
+}
+
+/// Runs its item processor once per item of the array `ItemsPath` selects.
+#[derive(Debug, Clone)]
+pub struct MapState {
+    /// `InputPath`, `ResultSelector`, `ResultPath`, `OutputPath`; never
+    /// `parameters` (a Map's `Parameters` is the legacy name of `ItemSelector`).
+    pub io: IoSettings,
+    pub items_path: Option<Path>,
+    /// `ItemSelector` (or the legacy `Parameters`): each iteration's input,
+    /// rendered with `$$.Map.Item.Index` and `$$.Map.Item.Value` in the context.
+    pub item_selector: Option<Template>,
+    /// `ItemProcessor` (or the legacy `Iterator`).
+    pub processor: Arc<Graph>,
+    /// `ProcessorConfig.Mode` is `DISTRIBUTED`: run here like an inline Map,
+    /// but ItemBatcher and the tolerated-failure fields are allowed.
+    pub distributed: bool,
+    pub max_concurrency: Option<NumberSetting>,
+    pub tolerated_failure_count: Option<NumberSetting>,
+    pub tolerated_failure_percentage: Option<NumberSetting>,
+    pub item_batcher: Option<ItemBatcher>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
     pub transition: Transition,
 }
 

@@ -17,6 +17,12 @@ pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
 pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
 /// No Choice rule matched and there is no `Default`.
 pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+/// A branch of a Parallel state failed. The state fails with the branch's own
+/// error (as AWS does); `States.BranchFailed` in a Parallel state's Retry or
+/// Catch also names any such failure.
+pub const BRANCH_FAILED: &str = "States.BranchFailed";
+/// More Map iterations failed than `ToleratedFailureCount`/`Percentage` allow.
+pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
 /// A payload exceeded the size limit (256 KiB); not caught by `States.ALL`.
 pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
 

@@ -13,7 +13,8 @@ use super::template::Template;
 use super::{InvalidDefinition, ValidationError};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// AWS's limit on state names.
 const MAX_STATE_NAME_CHARS: usize = 80;
@@ -29,6 +30,18 @@ const CHOICE_FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath"
 const SUCCEED_FIELDS: &[&str] = &["InputPath", "OutputPath"];
 const FAIL_FIELDS: &[&str] = &["Error", "Cause", "ErrorPath", "CausePath"];
 const WAIT_FIELDS: &[&str] = &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "InputPath", "OutputPath"];
+const PARALLEL_FIELDS: &[&str] =
+    &["Branches", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch"];
+const BRANCH_FIELDS: &[&str] = &["StartAt", "States", "Comment"];
+const MAP_FIELDS: &[&str] = &[
+    "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch",
+    "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "ItemBatcher",
+    "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
+    "Label", "ItemReader", "ResultWriter",
+];
+const PROCESSOR_FIELDS: &[&str] = &["StartAt", "States", "Comment", "ProcessorConfig"];
+const ITEM_BATCHER_FIELDS: &[&str] =
+    &["MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"];
 /// Fields AWS accepts that stepwasm does not implement yet: named in the error.
 const NOT_YET_SUPPORTED: &[&str] = &[
     "Arguments", "Output", "Assign", "Credentials",
@@ -45,11 +58,8 @@ pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
             format!("not valid JSON: {e}"),
         )])
     })?;
-    let mut parser = Parser { errors: Vec::new(), declared: HashSet::new(), targets: Vec::new() };
+    let mut parser = Parser { errors: Vec::new(), scope: Scope::default(), names: HashMap::new() };
     let machine = parser.machine(&value);
-    if let Some(machine) = &machine {
-        parser.check_graph(machine);
-    }
     match machine {
         Some(m) if parser.errors.is_empty() => Ok(m),
         _ => Err(InvalidDefinition(parser.errors)),
@@ -58,11 +68,39 @@ pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
 
 struct Parser {
     errors: Vec<ValidationError>,
-    /// Every name under `States`, parsed or not, so a state with its own
+    /// The graph being parsed.
+    scope: Scope,
+    /// Every state name seen so far, with its location: names are unique
+    /// across the whole state machine, nested graphs included.
+    names: HashMap<String, String>,
+}
+
+/// What the graph checks need to know about one graph while it is parsed.
+#[derive(Default)]
+struct Scope {
+    /// Every name under its `States`, parsed or not, so a state with its own
     /// errors is not also reported as missing wherever it is named.
     declared: HashSet<String>,
     /// (state the transition leaves, location of the field, target name)
     targets: Vec<(String, String, String)>,
+}
+
+/// Which kind of graph, for messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GraphKind {
+    Machine,
+    Branch,
+    ItemProcessor,
+}
+
+impl GraphKind {
+    fn noun(self) -> &'static str {
+        match self {
+            GraphKind::Machine => "state machine",
+            GraphKind::Branch => "branch",
+            GraphKind::ItemProcessor => "item processor",
+        }
+    }
 }
 
 /// Field access on one JSON object, reporting problems at `loc.Field`.
@@ -158,7 +196,6 @@ impl Parser {
         let top = self.object(value, "", "a state machine definition")?;
         top.allow(self, &[TOP_LEVEL_FIELDS], "the top level");
         let comment = top.string(self, "Comment", false);
-        let start_at = top.string(self, "StartAt", true);
         let timeout_seconds = top.uint(self, "TimeoutSeconds", 1);
         let version = top.string(self, "Version", false);
         if let Some(lang) = top.string(self, "QueryLanguage", false) {
@@ -166,24 +203,44 @@ impl Parser {
                 self.err::<()>("QueryLanguage", format!("query language {lang:?} is not supported yet (only JSONPath)"));
             }
         }
-        let states = match top.get("States") {
-            None => self.err(&top.loc, "missing required field States"),
-            Some(Value::Object(map)) if map.is_empty() => self.err("States", "States must contain at least one state"),
+        let root = self.graph(&top, GraphKind::Machine)?;
+        Some(StateMachine { comment, root, timeout_seconds, version })
+    }
+
+    /// `StartAt` and `States` of the object `f`, with the graph checks done
+    /// in the graph's own scope (a branch cannot leave itself).
+    fn graph(&mut self, f: &Fields, kind: GraphKind) -> Option<Arc<Graph>> {
+        let start_at = f.string(self, "StartAt", true);
+        let states = match f.get("States") {
+            None => self.err(&f.loc, "missing required field States"),
+            Some(Value::Object(map)) if map.is_empty() => self.err(&f.at("States"), "States must contain at least one state"),
             Some(Value::Object(map)) => Some(map),
-            Some(_) => self.err("States", "States must be a JSON object of named states"),
+            Some(_) => self.err(&f.at("States"), "States must be a JSON object of named states"),
         };
+        let outer = Scope {
+            declared: states.into_iter().flatten().map(|(name, _)| name.clone()).collect(),
+            targets: Vec::new(),
+        };
+        let outer = std::mem::replace(&mut self.scope, outer);
+        let prefix = if f.loc.is_empty() { String::new() } else { format!("{}.", f.loc) };
         let mut parsed = IndexMap::new();
-        self.declared = states.into_iter().flatten().map(|(name, _)| name.clone()).collect();
         for (name, value) in states.into_iter().flatten() {
-            if let Some(state) = self.state(name, value) {
+            let loc = format!("{prefix}States.{name}");
+            if let Some(first) = self.names.insert(name.clone(), loc.clone()) {
+                self.err::<()>(&loc, format!("state name {name:?} is already used at {first}; names are unique in the whole state machine"));
+            }
+            if let Some(state) = self.state(name, &loc, value) {
                 parsed.insert(name.clone(), state);
             }
         }
-        Some(StateMachine { comment, start_at: start_at.unwrap_or_default(), states: parsed, timeout_seconds, version })
+        let graph = Graph { start_at: start_at.unwrap_or_default(), states: parsed };
+        self.check_graph(&graph, &f.loc, kind);
+        self.scope = outer;
+        Some(Arc::new(graph))
     }
 
-    fn state(&mut self, name: &str, value: &Value) -> Option<State> {
-        let loc = format!("States.{name}");
+    fn state(&mut self, name: &str, loc: &str, value: &Value) -> Option<State> {
+        let loc = loc.to_string();
         if name.is_empty() || name.chars().count() > MAX_STATE_NAME_CHARS {
             self.err::<()>(&loc, format!("a state name must be 1 to {MAX_STATE_NAME_CHARS} characters"));
         }
@@ -233,11 +290,11 @@ impl Parser {
                     None => self.err(&loc, "missing required field Choices").unwrap_or_default(),
                 };
                 for (i, rule) in choices.iter().enumerate() {
-                    self.targets.push((name.into(), format!("{loc}.Choices[{i}].Next"), rule.next.clone()));
+                    self.scope.targets.push((name.into(), format!("{loc}.Choices[{i}].Next"), rule.next.clone()));
                 }
                 let default = f.string(self, "Default", false);
                 if let Some(d) = &default {
-                    self.targets.push((name.into(), f.at("Default"), d.clone()));
+                    self.scope.targets.push((name.into(), f.at("Default"), d.clone()));
                 }
                 StateKind::Choice(ChoiceState { io, choices, default })
             }
@@ -265,9 +322,30 @@ impl Parser {
                 let wait = self.wait_for(&f);
                 StateKind::Wait(WaitState { io, wait: wait?, transition: self.transition(&f, name)? })
             }
-            "Parallel" | "Map" => {
-                return self.err(&f.at("Type"), format!("state type {type_name:?} is not supported yet by stepwasm"));
+            "Parallel" => {
+                f.allow(self, &[COMMON_FIELDS, PARALLEL_FIELDS], "a Parallel state");
+                let branches = match f.get("Branches") {
+                    Some(Value::Array(items)) if !items.is_empty() => items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| {
+                            let b = self.object(v, &format!("{}[{i}]", f.at("Branches")), "a branch")?;
+                            b.allow(self, &[BRANCH_FIELDS], "a branch");
+                            self.graph(&b, GraphKind::Branch)
+                        })
+                        .collect(),
+                    None => self.err(&loc, "missing required field Branches").unwrap_or_default(),
+                    Some(_) => self.err(&f.at("Branches"), "Branches must be a non-empty array of branches").unwrap_or_default(),
+                };
+                StateKind::Parallel(ParallelState {
+                    io: self.io(&f, true),
+                    branches,
+                    retry: self.retriers(&f),
+                    catch: self.catchers(&f, name),
+                    transition: self.transition(&f, name)?,
+                })
             }
+            "Map" => StateKind::Map(self.map_state(&f, name)?),
             other => {
                 return self.err(
                     &f.at("Type"),
@@ -289,10 +367,131 @@ impl Parser {
             (Some(_), true) => self.err(&f.loc, "Next and End cannot both be set"),
             (None, false) => self.err(&f.loc, "missing Next or \"End\": true"),
             (Some(n), false) => {
-                self.targets.push((state.into(), f.at("Next"), n.clone()));
+                self.scope.targets.push((state.into(), f.at("Next"), n.clone()));
                 Some(Transition::Next(n))
             }
             (None, true) => Some(Transition::End),
+        }
+    }
+
+    fn map_state(&mut self, f: &Fields, name: &str) -> Option<MapState> {
+        f.allow(self, &[COMMON_FIELDS, MAP_FIELDS], "a Map state");
+        for key in ["ItemReader", "ResultWriter"] {
+            if f.get(key).is_some() {
+                self.err::<()>(&f.at(key), format!("{key} is not supported by stepwasm (it reads or writes Amazon S3); pass the items in the input"));
+            }
+        }
+        let mut io = self.io(f, true);
+        // A Map's Parameters is the legacy name of ItemSelector.
+        let item_selector = match (io.parameters.take(), f.get("ItemSelector")) {
+            (Some(_), Some(_)) => self.err(&f.loc, "Parameters and ItemSelector cannot both be set (Parameters is the legacy name of ItemSelector)"),
+            (Some(legacy), None) => Some(legacy),
+            (None, Some(v)) if v.is_object() => Some(Template::parse(v, &f.at("ItemSelector"), &mut self.errors)),
+            (None, Some(_)) => self.err(&f.at("ItemSelector"), "ItemSelector must be a JSON object"),
+            (None, None) => None,
+        };
+        let items_path = self.reference_path(f, "ItemsPath");
+        let (processor, distributed) = match (f.get("ItemProcessor"), f.get("Iterator")) {
+            (Some(_), Some(_)) => return self.err(&f.loc, "ItemProcessor and Iterator cannot both be set (Iterator is the legacy name of ItemProcessor)"),
+            (None, None) => return self.err(&f.loc, "missing required field ItemProcessor"),
+            (Some(v), None) => {
+                let p = self.object(v, &f.at("ItemProcessor"), "ItemProcessor")?;
+                p.allow(self, &[PROCESSOR_FIELDS], "an ItemProcessor");
+                let distributed = self.processor_config(&p);
+                (self.graph(&p, GraphKind::ItemProcessor)?, distributed)
+            }
+            (None, Some(v)) => {
+                let p = self.object(v, &f.at("Iterator"), "Iterator")?;
+                p.allow(self, &[BRANCH_FIELDS], "an Iterator");
+                (self.graph(&p, GraphKind::ItemProcessor)?, false)
+            }
+        };
+        if !distributed {
+            for key in ["ItemBatcher", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label"] {
+                if f.get(key).is_some() {
+                    self.err::<()>(&f.at(key), format!("{key} is only allowed in a Map whose ProcessorConfig.Mode is DISTRIBUTED"));
+                }
+            }
+        }
+        let max_concurrency = self.number_setting(f, "MaxConcurrency", 0.0, f64::from(u32::MAX), true);
+        let tolerated_failure_count = self.number_setting(f, "ToleratedFailureCount", 0.0, f64::from(u32::MAX), true);
+        let tolerated_failure_percentage = self.number_setting(f, "ToleratedFailurePercentage", 0.0, 100.0, false);
+        let item_batcher = match f.get("ItemBatcher") {
+            None => None,
+            Some(v) => {
+                let b = self.object(v, &f.at("ItemBatcher"), "ItemBatcher")?;
+                b.allow(self, &[ITEM_BATCHER_FIELDS], "an ItemBatcher");
+                let max_items = self.number_setting(&b, "MaxItemsPerBatch", 1.0, f64::from(u32::MAX), true);
+                let max_bytes = self.number_setting(&b, "MaxInputBytesPerBatch", 1.0, 262_144.0, true);
+                if max_items.is_none() && max_bytes.is_none() {
+                    self.err::<()>(&b.loc, "an ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch (or their Path forms)");
+                }
+                let batch_input = match b.get("BatchInput") {
+                    Some(v) if v.is_object() => Some(Template::parse(v, &b.at("BatchInput"), &mut self.errors)),
+                    Some(_) => self.err(&b.at("BatchInput"), "BatchInput must be a JSON object"),
+                    None => None,
+                };
+                Some(ItemBatcher { max_items, max_bytes, batch_input })
+            }
+        };
+        Some(MapState {
+            io,
+            items_path,
+            item_selector,
+            processor,
+            distributed,
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+            item_batcher,
+            retry: self.retriers(f),
+            catch: self.catchers(f, name),
+            transition: self.transition(f, name)?,
+        })
+    }
+
+    /// `ItemProcessor.ProcessorConfig`; true for `Mode: DISTRIBUTED`.
+    fn processor_config(&mut self, p: &Fields) -> bool {
+        let Some(value) = p.get("ProcessorConfig") else { return false };
+        let Some(c) = self.object(value, &p.at("ProcessorConfig"), "ProcessorConfig") else { return false };
+        c.allow(self, &[&["Mode", "ExecutionType"]], "a ProcessorConfig");
+        let distributed = match c.string(self, "Mode", false).as_deref() {
+            None | Some("INLINE") => false,
+            Some("DISTRIBUTED") => true,
+            Some(other) => {
+                self.err::<()>(&c.at("Mode"), format!("Mode must be INLINE or DISTRIBUTED, got {other:?}"));
+                false
+            }
+        };
+        match c.string(self, "ExecutionType", false).as_deref() {
+            None if distributed => {
+                self.err::<()>(&c.loc, "a DISTRIBUTED item processor needs ExecutionType (STANDARD or EXPRESS)");
+            }
+            Some(_) if !distributed => {
+                self.err::<()>(&c.at("ExecutionType"), "ExecutionType is only allowed when Mode is DISTRIBUTED");
+            }
+            Some("STANDARD" | "EXPRESS") | None => {}
+            Some(other) => {
+                self.err::<()>(&c.at("ExecutionType"), format!("ExecutionType must be STANDARD or EXPRESS, got {other:?}"));
+            }
+        }
+        distributed
+    }
+
+    /// `key` (a number in `min..=max`) or `keyPath` (a reference path), not both.
+    fn number_setting(&mut self, f: &Fields, key: &str, min: f64, max: f64, integer: bool) -> Option<NumberSetting> {
+        let path_key = format!("{key}Path");
+        match (f.get(key), f.get(&path_key)) {
+            (Some(_), Some(_)) => self.err(&f.loc, format!("{key} and {path_key} cannot both be set")),
+            (Some(v), None) => match v.as_f64() {
+                Some(n) if n >= min && n <= max && (!integer || n.fract() == 0.0) => Some(NumberSetting::Fixed(n)),
+                _ => {
+                    let kind = if integer { "an integer" } else { "a number" };
+                    self.err(&f.at(key), format!("{key} must be {kind} from {min} to {max}, got {v}"))
+                }
+            },
+            (None, Some(_)) => self.reference_path(f, &path_key).map(NumberSetting::Path),
+            (None, None) => None,
         }
     }
 
@@ -444,7 +643,7 @@ impl Parser {
             lists.push((c.at("ErrorEquals"), error_equals.clone()));
             let result_path = self.result_path(&c);
             if let Some(next) = c.string(self, "Next", true) {
-                self.targets.push((state.into(), c.at("Next"), next.clone()));
+                self.scope.targets.push((state.into(), c.at("Next"), next.clone()));
                 out.push(Catcher { error_equals, next, result_path });
             }
         }
@@ -452,40 +651,46 @@ impl Parser {
         out
     }
 
-    fn check_graph(&mut self, machine: &StateMachine) {
-        if !machine.start_at.is_empty() && !self.declared.contains(&machine.start_at) {
-            self.err::<()>("StartAt", format!("no state named {:?}", machine.start_at));
+    fn check_graph(&mut self, graph: &Graph, loc: &str, kind: GraphKind) {
+        let at = |field: &str| if loc.is_empty() { field.to_string() } else { format!("{loc}.{field}") };
+        // Outside the top level a dangling name may be a state of another graph.
+        let elsewhere = if kind == GraphKind::Machine { String::new() } else { format!(" in this {}", kind.noun()) };
+        if !graph.start_at.is_empty() && !self.scope.declared.contains(&graph.start_at) {
+            self.err::<()>(&at("StartAt"), format!("no state named {:?}{elsewhere}", graph.start_at));
         }
-        let all_parsed = machine.states.len() == self.declared.len();
+        let all_parsed = graph.states.len() == self.scope.declared.len();
         let terminal = |s: &State| match &s.kind {
             StateKind::Task(t) => t.transition == Transition::End,
             StateKind::Pass(p) => p.transition == Transition::End,
             StateKind::Wait(w) => w.transition == Transition::End,
+            StateKind::Parallel(p) => p.transition == Transition::End,
+            StateKind::Map(m) => m.transition == Transition::End,
             StateKind::Succeed(_) | StateKind::Fail(_) => true,
             StateKind::Choice(_) => false,
         };
-        if all_parsed && !machine.states.is_empty() && !machine.states.values().any(terminal) {
-            self.err::<()>("", "the state machine has no terminal state (End, Succeed or Fail)");
+        if all_parsed && !graph.states.is_empty() && !graph.states.values().any(terminal) {
+            self.err::<()>(loc, format!("the {} has no terminal state (End, Succeed or Fail)", kind.noun()));
         }
-        let targets = std::mem::take(&mut self.targets);
-        for (_, loc, target) in &targets {
-            if !self.declared.contains(target) {
-                self.err::<()>(loc, format!("no state named {target:?}"));
+        let targets = std::mem::take(&mut self.scope.targets);
+        for (_, target_loc, target) in &targets {
+            if !self.scope.declared.contains(target) {
+                self.err::<()>(target_loc, format!("no state named {target:?}{elsewhere}"));
             }
         }
         // Reachability from StartAt over every kind of transition.
         let mut reached: HashSet<&str> = HashSet::new();
-        let mut queue: VecDeque<&str> = VecDeque::from([machine.start_at.as_str()]);
+        let mut queue: VecDeque<&str> = VecDeque::from([graph.start_at.as_str()]);
         while let Some(state) = queue.pop_front() {
             if !reached.insert(state) {
                 continue;
             }
             queue.extend(targets.iter().filter(|(from, _, _)| from == state).map(|(_, _, to)| to.as_str()));
         }
-        for name in machine.states.keys() {
+        let prefix = if loc.is_empty() { String::new() } else { format!("{loc}.") };
+        for name in graph.states.keys() {
             // Reachability is only meaningful when every state could be read.
             if all_parsed && !reached.contains(name.as_str()) {
-                self.err::<()>(&format!("States.{name}"), "state is not reachable from StartAt");
+                self.err::<()>(&format!("{prefix}States.{name}"), "state is not reachable from StartAt");
             }
         }
     }
@@ -505,8 +710,8 @@ mod tests {
     #[test]
     fn minimal_machine_parses() {
         let m = parse_definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#).unwrap();
-        assert_eq!(m.start_at, "A");
-        assert_eq!(m.states["A"].type_name(), "Pass");
+        assert_eq!(m.start_at(), "A");
+        assert_eq!(m.root.states["A"].type_name(), "Pass");
     }
 
     #[test]

@@ -1,15 +1,39 @@
 //! JSONPath as ASL uses it: *Paths* (may select many nodes) and *Reference
 //! Paths* (select exactly one node, and can be written to by `ResultPath`).
 //!
-//! Supported syntax: `$` / `$$` (context object) roots, `.name`, `['name']`,
-//! `[n]` (negative counts from the end), `[*]` / `.*`, `[a,b]` unions,
-//! `[start:end:step]` slices, `..name` deep scan, and filters
-//! `[?(@.price < 10 && @.tags)]` (comparisons `== != < <= > >=` between `@`
-//! paths, `$` paths and literals; `&&`, `||`, `!`, parentheses; a bare path
-//! tests that the node exists).
-//! As in Jayway (which AWS uses), a path with a wildcard, slice, union or deep
-//! scan is *indefinite* and yields an array of its matches, possibly empty;
-//! a definite path yields its single node or nothing.
+//! Supported syntax: `$` / `$$` (context object) roots, `.name`, `['name']`
+//! (also written `.['name']`, as in the developer guide), `[n]` (negative
+//! counts from the end), `[*]` / `.*`, `[a,b]` unions, `[start:end]` slices,
+//! `..name` deep scan, and filters `[?(@.price < 10 && @.tags)]` (comparisons
+//! `== != < <= > >=` between `@` paths, `$` paths and literals; `&&`, `||`,
+//! `!`, parentheses; a bare path tests that the node exists).
+//!
+//! Step Functions evaluates paths with Jayway JsonPath, so we follow its
+//! observed behaviour, also where other JSONPath implementations differ:
+//! - A path with a wildcard, slice, union, filter or deep scan is *indefinite*
+//!   and yields an array of its matches, possibly empty; a definite path
+//!   yields its single node or nothing.
+//! - A union of names at the end (`$.bicycle['color','price']`) is definite:
+//!   it yields one object holding the names that exist.
+//! - A step that fails while everything before it is definite is an error,
+//!   not an empty match: `$.missing[*]` or `$.text[0:2]` select nothing
+//!   (Jayway raises `PathNotFoundException`), while `$.items[*].missing`
+//!   gives `[]`.
+//! - A slice's step is accepted and ignored (`[0:4:2]` is `[0:4]`), and a
+//!   slice needs a start or an end (`[:]`, `[::2]` are invalid).
+//! - A filter applied to an object tests the object itself; applied to an
+//!   array it tests each element; `..[?(...)]` tests every object once.
+//! - Strings compare by UTF-16 code units, like Java's `String.compareTo`.
+//!
+//! Where we deviate from Jayway and why:
+//! - Filters only ever test objects: `$.nums[?(@ > 2)]` over numbers gives
+//!   `[]`. Jayway would test the scalars, but AWS's developer guide states
+//!   that `@` only matches objects, and AWS's word wins over its library.
+//! - In a two-sided slice `[from:to]`, negative bounds count from the end, as
+//!   they do in `[from:]` and `[:to]`. Jayway's two-sided slice does not
+//!   normalise them: `[1:-1]` is always empty and a negative start gives
+//!   results that vary between Jayway versions, nothing a definition would
+//!   mean to rely on.
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -26,7 +50,8 @@ enum Selector {
     Name(String),
     Index(i64),
     Wildcard,
-    Slice(Option<i64>, Option<i64>, i64),
+    /// `[start:end]`; Jayway ignores a step, so none is kept.
+    Slice(Option<i64>, Option<i64>),
     Union(Vec<Selector>),
     Filter(Box<Filter>),
 }
@@ -99,13 +124,22 @@ impl Path {
     }
 
     /// Parses a Reference Path: like [`Path::parse`] but it must name a single
-    /// node (no wildcard, slice, union or deep scan) and must read `$`.
+    /// node (no wildcard, slice, union or deep scan) and must read `$`, since
+    /// these paths also locate where a result is written.
     pub fn parse_reference(text: &str) -> Result<Path, PathSyntaxError> {
+        let path = Path::parse_reference_allowing_context(text)?;
+        if path.root == Root::Context {
+            return Err(PathSyntaxError { path: text.to_string(), reason: "a reference path cannot read the context object ($$)".into() });
+        }
+        Ok(path)
+    }
+
+    /// Parses a Reference Path that only reads, so it may also start with `$$`
+    /// (a Choice rule's `Variable` and `...Path` operands: AWS allows
+    /// `"Variable": "$$.Execution.Name"`).
+    pub fn parse_reference_allowing_context(text: &str) -> Result<Path, PathSyntaxError> {
         let path = Path::parse(text)?;
         let err = |reason: &str| PathSyntaxError { path: text.to_string(), reason: reason.to_string() };
-        if path.root == Root::Context {
-            return Err(err("a reference path cannot read the context object ($$)"));
-        }
         if !path.is_definite() {
             return Err(err("a reference path must select a single node (no *, .., slices or unions)"));
         }
@@ -124,18 +158,68 @@ impl Path {
 
     /// True when the path can only ever select one node.
     pub fn is_definite(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Child(Selector::Name(_) | Selector::Index(_))))
+        self.segments.iter().all(is_definite_step)
     }
 
     /// Reads the path from `doc`. A definite path gives its node or `None`;
-    /// an indefinite path gives an array of all matches (never `None`).
+    /// an indefinite path gives an array of all matches, or `None` when a step
+    /// fails while everything before it is definite (see the module doc).
     pub fn select(&self, doc: &Value) -> Option<Value> {
-        let nodes = walk(&self.segments, doc, doc);
-        if self.is_definite() {
-            nodes.first().map(|v| (*v).clone())
-        } else {
-            Some(Value::Array(nodes.into_iter().cloned().collect()))
+        if self.definite_prefix_fails(doc) {
+            return None;
         }
+        let (body, merged_names) = match self.segments.split_last() {
+            Some((Segment::Child(Selector::Union(parts)), body)) if is_name_union(parts) => (body, Some(parts)),
+            _ => (self.segments.as_slice(), None),
+        };
+        let nodes = walk(body, doc, doc);
+        let values: Vec<Value> = match merged_names {
+            None => nodes.into_iter().cloned().collect(),
+            // Jayway merges a trailing multi-name selection into one object per node.
+            Some(names) => nodes.into_iter().filter_map(|node| node.as_object().map(|map| merge_names(map, names))).collect(),
+        };
+        // Jayway counts the merged trailing union as definite.
+        if body.iter().all(is_definite_step) {
+            values.into_iter().next()
+        } else {
+            Some(Value::Array(values))
+        }
+    }
+
+    /// Jayway raises `PathNotFoundException` instead of matching nothing when
+    /// a step cannot apply while every step before it is definite: a missing
+    /// field (unless it is the last step), a field of a non-object, an index
+    /// of a non-array, or a first indefinite step that cannot apply at all.
+    /// Steps after an indefinite one never fail, and an index out of bounds
+    /// is silently empty.
+    fn definite_prefix_fails(&self, doc: &Value) -> bool {
+        let mut node = doc;
+        for (i, segment) in self.segments.iter().enumerate() {
+            let is_last = i + 1 == self.segments.len();
+            // A deep scan applies to anything.
+            let Segment::Child(sel) = segment else { return false };
+            match sel {
+                Selector::Name(name) => match node.as_object().map(|map| map.get(name)) {
+                    Some(Some(child)) => node = child,
+                    Some(None) => return !is_last,
+                    None => return true,
+                },
+                Selector::Index(idx) => match node {
+                    Value::Array(items) => match resolve_index(*idx, items.len()) {
+                        Some(at) => node = &items[at],
+                        None => return false,
+                    },
+                    _ => return true,
+                },
+                Selector::Wildcard => return false,
+                Selector::Slice(..) => return !node.is_array(),
+                Selector::Union(parts) if is_name_union(parts) => return !node.is_object(),
+                Selector::Union(parts) if parts.iter().all(|p| matches!(p, Selector::Index(_))) => return !node.is_array(),
+                Selector::Union(_) => return false,
+                Selector::Filter(_) => return !(node.is_object() || node.is_array()),
+            }
+        }
+        false
     }
 
     /// Writes `value` at this (reference) path inside `doc`, creating missing
@@ -196,6 +280,28 @@ pub(crate) fn describe_kind(v: &Value) -> &'static str {
     }
 }
 
+fn is_definite_step(segment: &Segment) -> bool {
+    matches!(segment, Segment::Child(Selector::Name(_) | Selector::Index(_)))
+}
+
+/// A union of names only (`['a','b']`), the kind Jayway merges at the end of a path.
+fn is_name_union(parts: &[Selector]) -> bool {
+    parts.iter().all(|p| matches!(p, Selector::Name(_)))
+}
+
+/// The named fields of `map` that exist, as one object in the written order.
+fn merge_names(map: &Map<String, Value>, names: &[Selector]) -> Value {
+    let mut merged = Map::new();
+    for name in names {
+        if let Selector::Name(name) = name {
+            if let Some(value) = map.get(name) {
+                merged.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(merged)
+}
+
 fn resolve_index(idx: i64, len: usize) -> Option<usize> {
     let at = if idx < 0 { len as i64 + idx } else { idx };
     (at >= 0 && at < len as i64).then_some(at as usize)
@@ -238,7 +344,8 @@ impl Filter {
                 let (Some(a), Some(b)) = (a.resolve(current, root), b.resolve(current, root)) else { return false };
                 let ordering = match (a, b) {
                     (Value::Number(x), Value::Number(y)) => x.as_f64().and_then(|x| y.as_f64().and_then(|y| x.partial_cmp(&y))),
-                    (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+                    // Java's String.compareTo, which Jayway uses: UTF-16 code units.
+                    (Value::String(x), Value::String(y)) => Some(x.encode_utf16().cmp(y.encode_utf16())),
                     _ => None,
                 };
                 match op {
@@ -260,18 +367,12 @@ fn select_children<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &m
         (Selector::Index(idx), Value::Array(items)) => out.extend(resolve_index(*idx, items.len()).map(|i| &items[i])),
         (Selector::Wildcard, Value::Object(map)) => out.extend(map.values()),
         (Selector::Wildcard, Value::Array(items)) => out.extend(items.iter()),
-        (Selector::Slice(start, end, step), Value::Array(items)) => {
+        (Selector::Slice(start, end), Value::Array(items)) => {
             let len = items.len() as i64;
             let clamp = |v: i64| if v < 0 { (len + v).max(0) } else { v.min(len) };
             let (from, to) = (clamp(start.unwrap_or(0)), clamp(end.unwrap_or(len)));
-            let mut i = from;
-            while i < to {
-                out.push(&items[i as usize]);
-                // A huge step must end the slice, not wrap around.
-                match i.checked_add(*step) {
-                    Some(next) => i = next,
-                    None => break,
-                }
+            if from < to {
+                out.extend(&items[from as usize..to as usize]);
             }
         }
         (Selector::Union(parts), _) => {
@@ -279,14 +380,27 @@ fn select_children<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &m
                 select_children(node, part, root, out);
             }
         }
-        (Selector::Filter(filter), Value::Array(items)) => out.extend(items.iter().filter(|v| filter.holds(v, root))),
-        (Selector::Filter(filter), Value::Object(map)) => out.extend(map.values().filter(|v| filter.holds(v, root))),
+        // AWS: `@` only matches objects, so other elements never pass a filter.
+        (Selector::Filter(filter), Value::Array(items)) => {
+            out.extend(items.iter().filter(|v| v.is_object() && filter.holds(v, root)));
+        }
+        // Jayway tests an object itself, not its members.
+        (Selector::Filter(filter), Value::Object(_)) if filter.holds(node, root) => out.push(node),
         _ => {}
     }
 }
 
 fn select_descendants<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>) {
-    select_children(node, sel, root, out);
+    match sel {
+        // Jayway's scan tests every object once, itself; testing an array's
+        // elements here as well would report each of them twice.
+        Selector::Filter(filter) => {
+            if node.is_object() && filter.holds(node, root) {
+                out.push(node);
+            }
+        }
+        _ => select_children(node, sel, root, out),
+    }
     match node {
         Value::Object(map) => map.values().for_each(|v| select_descendants(v, sel, root, out)),
         Value::Array(items) => items.iter().for_each(|v| select_descendants(v, sel, root, out)),
@@ -331,7 +445,9 @@ impl Parser<'_> {
                 let sel = if self.rest().starts_with('[') { self.bracket()? } else { self.dotted()? };
                 segments.push(Segment::Descendant(sel));
             } else if self.eat(".") {
-                segments.push(Segment::Child(self.dotted()?));
+                // `.['name']` is `['name']` (the developer guide writes it; Jayway accepts it).
+                let sel = if self.rest().starts_with('[') { self.bracket()? } else { self.dotted()? };
+                segments.push(Segment::Child(sel));
             } else if self.rest().starts_with('[') {
                 segments.push(Segment::Child(self.bracket()?));
             } else {
@@ -469,10 +585,17 @@ impl Parser<'_> {
         if relative || self.rest().starts_with('$') {
             self.pos += 1;
             let mut segments = Vec::new();
+            // No filter inside an operand: its depth would escape MAX_FILTER_DEPTH.
             loop {
-                if self.eat(".") {
+                if self.rest().starts_with(".[?") || self.rest().starts_with("[?") {
+                    return self.err(format!("a filter cannot be nested in a filter operand (offset {})", self.pos));
+                }
+                if self.rest().starts_with(".[") {
+                    self.pos += 1;
+                    segments.push(Segment::Child(self.bracket()?));
+                } else if self.eat(".") {
                     segments.push(Segment::Child(self.dotted()?));
-                } else if self.rest().starts_with('[') && !self.rest().starts_with("[?") {
+                } else if self.rest().starts_with('[') {
                     segments.push(Segment::Child(self.bracket()?));
                 } else {
                     break;
@@ -545,11 +668,14 @@ impl Parser<'_> {
         }
         self.eat(":");
         let end = self.int()?;
-        let step = if self.eat(":") { self.int()?.unwrap_or(1) } else { 1 };
-        if step <= 0 {
-            return self.err("slice step must be positive");
+        // Jayway reads only start and end: a step is accepted and ignored.
+        if self.eat(":") {
+            self.int()?;
         }
-        Ok(Selector::Slice(start, end, step))
+        if start.is_none() && end.is_none() {
+            return self.err("a slice needs a start or an end");
+        }
+        Ok(Selector::Slice(start, end))
     }
 }
 
@@ -579,23 +705,112 @@ mod tests {
         assert_eq!(sel("$.items[*].sku", &doc), Some(json!(["A", "B", "C"])));
         assert_eq!(sel("$.items[*].n", &doc), Some(json!([1, 2])));
         assert_eq!(sel("$.items[0:2].sku", &doc), Some(json!(["A", "B"])));
-        assert_eq!(sel("$.items[::2].sku", &doc), Some(json!(["A", "C"])));
         assert_eq!(sel("$.items[0,2].sku", &doc), Some(json!(["A", "C"])));
         assert_eq!(sel("$..sku", &doc), Some(json!(["A", "B", "C", "Z"])));
-        assert_eq!(sel("$.nothing[*]", &doc), Some(json!([])));
-        assert_eq!(sel("$.items[1::9223372036854775807].sku", &doc), Some(json!(["B"])));
+        assert_eq!(sel("$.items[*].nothing", &doc), Some(json!([])));
         assert_eq!(sel("$.items[-9223372036854775808:].sku", &doc), Some(json!(["A", "B", "C"])));
+        assert_eq!(sel("$.items[:-9223372036854775808].sku", &doc), Some(json!([])));
+    }
+
+    #[test]
+    fn slice_steps_are_ignored_as_in_jayway() {
+        let doc = json!({"n": [1, 2, 3, 4]});
+        assert_eq!(sel("$.n[0:4:2]", &doc), Some(json!([1, 2, 3, 4])));
+        assert_eq!(sel("$.n[1::9223372036854775807]", &doc), Some(json!([2, 3, 4])));
+        assert_eq!(sel("$.n[:2:-1]", &doc), Some(json!([1, 2])));
+        assert_eq!(sel("$.n[1:-1]", &doc), Some(json!([2, 3])), "deliberate deviation: negative bounds count from the end");
+    }
+
+    #[test]
+    fn a_failing_step_after_a_definite_prefix_selects_nothing() {
+        let doc = json!({"s": "text", "n": null, "list": [[1], {"a": 1}], "o": {"a": 1}});
+        // Jayway raises PathNotFoundException for these rather than giving [].
+        for path in [
+            "$.missing[*]",
+            "$.missing..x",
+            "$.missing.x[*]",
+            "$.s.x[*]",
+            "$.s[0:1]",
+            "$.n[0:1]",
+            "$.s[?(@.a)]",
+            "$.o[0,1]",
+            "$.s['a','b']",
+            "$.n[0]",
+        ] {
+            assert_eq!(sel(path, &doc), None, "{path}");
+        }
+        // A wildcard or deep scan applies to anything; an index out of bounds
+        // is silently empty; nothing fails after an indefinite step.
+        assert_eq!(sel("$.s[*]", &doc), Some(json!([])));
+        assert_eq!(sel("$.n[*].x[0]", &doc), Some(json!([])));
+        assert_eq!(sel("$.s..x", &doc), Some(json!([])));
+        assert_eq!(sel("$.list[5][*]", &doc), Some(json!([])));
+        assert_eq!(sel("$.list[*].a", &doc), Some(json!([1])));
+        assert_eq!(sel("$.list[*].missing[*]", &doc), Some(json!([])));
+        assert_eq!(sel("$.list[0][*]", &doc), Some(json!([1])));
+    }
+
+    #[test]
+    fn a_trailing_union_of_names_merges_into_one_object() {
+        let doc = json!({"bike": {"color": "red", "price": 20, "gears": 3}, "items": [{"a": 1, "b": 2}, {"a": 3}, 7], "s": "x"});
+        assert_eq!(sel("$.bike['price','color']", &doc), Some(json!({"price": 20, "color": "red"})));
+        assert_eq!(sel("$.bike['color','nope']", &doc), Some(json!({"color": "red"})));
+        assert_eq!(sel("$.bike['x','y']", &doc), Some(json!({})));
+        assert_eq!(sel("$.items[*]['a','b']", &doc), Some(json!([{"a": 1, "b": 2}, {"a": 3}])));
+        assert_eq!(sel("$.nope['a','b']", &doc), None);
+        // Not at the end, a union of names iterates as any union does.
+        assert_eq!(sel("$['bike','items'][0]", &doc), Some(json!([{"a": 1, "b": 2}])));
+        // Merged or not, a union never names the single node a reference path needs.
+        assert!(Path::parse_reference("$.bike['color','price']").is_err());
+    }
+
+    #[test]
+    fn dot_then_bracket_is_a_bracket() {
+        let doc = json!({"abc": {"def ghi": 7, "l": [1, {"x y": 2}]}});
+        assert_eq!(sel("$.abc.['def ghi']", &doc), Some(json!(7)));
+        assert_eq!(sel("$.['abc'].l.[1].['x y']", &doc), Some(json!(2)));
+        assert_eq!(sel("$.abc.l.[?(@.['x y'] == 2)]", &doc), Some(json!([{"x y": 2}])));
+        assert!(Path::parse_reference("$.abc.['def ghi']").is_ok());
+        assert!(Path::parse("$.abc.[").is_err());
     }
 
     #[test]
     fn rejects_bad_syntax() {
-        for bad in ["", "a.b", "$.", "$.a[", "$.a[?(@.x]", "$.a[?(1)]", "$.a[?(@.x <)]", "$[x]", "$.a b", "$.a[1:2:0]", "$['open]", "$.a)"] {
+        let bad = [
+            "",
+            "a.b",
+            "$.",
+            "$.a[",
+            "$.a[?(@.x]",
+            "$.a[?(1)]",
+            "$.a[?(@.x <)]",
+            "$[x]",
+            "$.a b",
+            "$['open]",
+            "$.a)",
+            "$.a[:]",
+            "$.a[::2]",
+            "$.a[1:2:x]",
+            "$.a[?(@.[?(@.b)] > 1)]",
+            "$.a[?(@[?(@.b)])]",
+        ];
+        for bad in bad {
             assert!(Path::parse(bad).is_err(), "{bad:?} should not parse");
         }
         assert!(Path::parse_reference("$.a[*]").is_err());
         assert!(Path::parse_reference("$..a").is_err());
         assert!(Path::parse_reference("$$.Execution.Id").is_err());
         assert!(Path::parse_reference("$.a[0].b").is_ok());
+    }
+
+    #[test]
+    fn read_only_reference_paths_may_read_the_context() {
+        let p = Path::parse_reference_allowing_context("$$.Execution.Name").unwrap();
+        assert_eq!(p.root(), Root::Context);
+        assert!(Path::parse_reference_allowing_context("$.a['b'][0]").is_ok());
+        for bad in ["$$.Execution[*]", "$..a", "$.a[0:1]", "$.a[?(@.x)]", "$.a['b','c']", "$$.", "x"] {
+            assert!(Path::parse_reference_allowing_context(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -616,9 +831,32 @@ mod tests {
         assert_eq!(skus("$.items[?(@.name == \"it's\")].sku"), json!(["C"]));
         assert_eq!(skus("$.items[?(@.price == 'cheap')].sku"), json!(["D"]));
         assert_eq!(skus("$..[?(@.price > 14)].sku"), json!(["B"]));
+        assert_eq!(skus("$..[?(@.sku)].sku"), json!(["A", "B", "C", "D"]), "a deep scan tests each object once");
         assert!(!Path::parse("$.items[?(@.price > 1)]").unwrap().is_definite());
         let deep = format!("$.a[?({}@.x{})]", "(".repeat(40), ")".repeat(40));
         assert!(Path::parse(&deep).unwrap_err().reason.contains("nested too deeply"));
+    }
+
+    #[test]
+    fn filters_only_test_objects() {
+        let doc = json!({"nums": [1, 2, 3, 4], "mixed": [5, {"v": 5}, [5], "5", null], "o": {"v": 1, "w": {"v": 2}}});
+        // AWS: `@` only matches objects (Jayway alone would give [3, 4]).
+        assert_eq!(sel("$.nums[?(@ > 2)]", &doc), Some(json!([])));
+        assert_eq!(sel("$.mixed[?(@.v == 5)]", &doc), Some(json!([{"v": 5}])));
+        assert_eq!(sel("$.mixed[?(!@.v)]", &doc), Some(json!([])));
+        // Applied to an object, a filter tests the object itself (Jayway).
+        assert_eq!(sel("$.o[?(@.v == 1)]", &doc), Some(json!([{"v": 1, "w": {"v": 2}}])));
+        assert_eq!(sel("$.o[?(@.v == 2)]", &doc), Some(json!([])));
+        assert_eq!(sel("$.o..[?(@.v == 2)]", &doc), Some(json!([{"v": 2}])));
+    }
+
+    #[test]
+    fn filter_strings_compare_by_utf16_code_units() {
+        // U+1F600 is the surrogate pair D83D DE00, below U+FF21 in UTF-16 but
+        // above it in code points.
+        let doc = json!({"l": [{"s": "\u{1F600}"}, {"s": "\u{FF21}"}]});
+        assert_eq!(sel("$.l[?(@.s < '\u{FF21}')].s", &doc), Some(json!(["\u{1F600}"])));
+        assert_eq!(sel("$.l[?(@.s > '\u{1F600}')].s", &doc), Some(json!(["\u{FF21}"])));
     }
 
     #[test]

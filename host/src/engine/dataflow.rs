@@ -82,7 +82,7 @@ mod tests {
 
     fn io_of(state: Value) -> IoSettings {
         let def = json!({"StartAt": "S", "States": {"S": state}});
-        match parse_definition(&def.to_string()).unwrap().states["S"].kind.clone() {
+        match parse_definition(&def.to_string()).unwrap().root.states["S"].kind.clone() {
             crate::asl::StateKind::Task(t) => t.io,
             crate::asl::StateKind::Pass(p) => p.io,
             _ => unreachable!(),

@@ -14,6 +14,8 @@ pub enum StateType {
     Succeed,
     Fail,
     Wait,
+    Parallel,
+    Map,
 }
 
 impl StateType {
@@ -26,6 +28,8 @@ impl StateType {
             Succeed(_) => StateType::Succeed,
             Fail(_) => StateType::Fail,
             Wait(_) => StateType::Wait,
+            Parallel(_) => StateType::Parallel,
+            Map(_) => StateType::Map,
         }
     }
 
@@ -37,6 +41,8 @@ impl StateType {
             StateType::Succeed => "SucceedStateEntered",
             StateType::Fail => "FailStateEntered",
             StateType::Wait => "WaitStateEntered",
+            StateType::Parallel => "ParallelStateEntered",
+            StateType::Map => "MapStateEntered",
         }
     }
 
@@ -48,6 +54,8 @@ impl StateType {
             StateType::Succeed => "SucceedStateExited",
             StateType::Fail => "FailStateExited",
             StateType::Wait => "WaitStateExited",
+            StateType::Parallel => "ParallelStateExited",
+            StateType::Map => "MapStateExited",
         }
     }
 }
@@ -68,6 +76,19 @@ pub enum EventKind {
     TaskSucceeded { resource: String, output: Value },
     TaskFailed { resource: String, error: String, cause: String },
     TaskTimedOut { resource: String, error: String, cause: String },
+    /// The branches start, each with a copy of `input` (the effective input).
+    ParallelStateStarted { input: Value },
+    /// Every branch succeeded; `output` is the array of their outputs.
+    ParallelStateSucceeded { output: Value },
+    ParallelStateFailed { error: String, cause: String },
+    /// `items` holds each iteration's input (after ItemSelector and ItemBatcher).
+    MapStateStarted { items: Vec<Value> },
+    MapIterationStarted { name: String, index: u32 },
+    MapIterationSucceeded { name: String, index: u32, output: Value },
+    MapIterationFailed { name: String, index: u32, error: String, cause: String },
+    /// `output` is the array of the iterations' outputs, in item order.
+    MapStateSucceeded { output: Value },
+    MapStateFailed { error: String, cause: String },
 }
 
 impl EventKind {
@@ -85,6 +106,15 @@ impl EventKind {
             EventKind::TaskSucceeded { .. } => "TaskSucceeded",
             EventKind::TaskFailed { .. } => "TaskFailed",
             EventKind::TaskTimedOut { .. } => "TaskTimedOut",
+            EventKind::ParallelStateStarted { .. } => "ParallelStateStarted",
+            EventKind::ParallelStateSucceeded { .. } => "ParallelStateSucceeded",
+            EventKind::ParallelStateFailed { .. } => "ParallelStateFailed",
+            EventKind::MapStateStarted { .. } => "MapStateStarted",
+            EventKind::MapIterationStarted { .. } => "MapIterationStarted",
+            EventKind::MapIterationSucceeded { .. } => "MapIterationSucceeded",
+            EventKind::MapIterationFailed { .. } => "MapIterationFailed",
+            EventKind::MapStateSucceeded { .. } => "MapStateSucceeded",
+            EventKind::MapStateFailed { .. } => "MapStateFailed",
         }
     }
 
@@ -96,9 +126,17 @@ impl EventKind {
             EventKind::ExecutionFailed { error, cause }
             | EventKind::ExecutionTimedOut { error, cause }
             | EventKind::TaskFailed { error, cause, .. }
-            | EventKind::TaskTimedOut { error, cause, .. } => {
+            | EventKind::TaskTimedOut { error, cause, .. }
+            | EventKind::ParallelStateFailed { error, cause }
+            | EventKind::MapStateFailed { error, cause } => {
                 format!("{error}: {cause}")
             }
+            EventKind::MapIterationFailed { index, error, cause, .. } => format!("item {index}: {error}: {cause}"),
+            EventKind::ParallelStateStarted { input } => format!("input {input}"),
+            EventKind::ParallelStateSucceeded { output } | EventKind::MapStateSucceeded { output } => format!("output {output}"),
+            EventKind::MapStateStarted { items } => format!("{} item(s)", items.len()),
+            EventKind::MapIterationStarted { index, .. } => format!("item {index}"),
+            EventKind::MapIterationSucceeded { index, output, .. } => format!("item {index} output {output}"),
             EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
             EventKind::StateExited { name, output, .. } => format!("{name} output {output}"),
             EventKind::TaskScheduled { resource, parameters, .. } => format!("{resource} parameters {parameters}"),
@@ -108,15 +146,51 @@ impl EventKind {
     }
 }
 
+/// Where an event happened: the path of child indices from the top level
+/// down through Parallel branches and Map iterations. `[]` is the top level,
+/// `[1]` branch 1 (or item 1) of the Parallel (or Map) state running there,
+/// `[1, 4]` item 4 of a Map running inside that branch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope(pub Vec<u32>);
+
+impl Scope {
+    pub fn root() -> Scope {
+        Scope(Vec::new())
+    }
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The scope of child `index` of the state running in this scope.
+    pub fn child(&self, index: u32) -> Scope {
+        let mut path = self.0.clone();
+        path.push(index);
+        Scope(path)
+    }
+    /// The enclosing scope (the root is its own parent).
+    pub fn parent(&self) -> Scope {
+        Scope(self.0[..self.0.len().saturating_sub(1)].to_vec())
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
 /// One entry of an execution's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEvent {
     /// 1-based, consecutive.
     pub id: u64,
-    /// The id of the event this one follows (0 for the first).
+    /// The event this one follows in its own branch or iteration (the
+    /// enclosing scope's latest event for the first one; 0 for the very first).
     pub previous_event_id: u64,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
+    #[serde(default, skip_serializing_if = "Scope::is_root")]
+    pub scope: Scope,
     pub kind: EventKind,
 }
 
@@ -154,13 +228,37 @@ impl HistoryEvent {
                 "taskTimedOutEventDetails",
                 json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}),
             ),
+            EventKind::ParallelStateStarted { .. } | EventKind::ParallelStateSucceeded { .. } | EventKind::MapStateSucceeded { .. } => {
+                ("", Value::Null)
+            }
+            EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause } => {
+                ("", json!({"error": error, "cause": cause}))
+            }
+            EventKind::MapStateStarted { items } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
+            EventKind::MapIterationStarted { name, index }
+            | EventKind::MapIterationSucceeded { name, index, .. }
+            | EventKind::MapIterationFailed { name, index, .. } => {
+                let key = match &self.kind {
+                    EventKind::MapIterationStarted { .. } => "mapIterationStartedEventDetails",
+                    EventKind::MapIterationSucceeded { .. } => "mapIterationSucceededEventDetails",
+                    _ => "mapIterationFailedEventDetails",
+                };
+                (key, json!({"name": name, "index": index}))
+            }
         };
-        json!({
+        // AWS gives these events no details object of their own; stepwasm's
+        // error and cause for a failed Parallel/Map ride along un-keyed.
+        let mut out = json!({
             "id": self.id,
             "previousEventId": self.previous_event_id,
             "timestamp": rfc3339(self.timestamp_ms),
             "type": self.kind.type_name(),
-            key: details,
-        })
+        });
+        if !key.is_empty() {
+            out[key] = details;
+        } else if !details.is_null() {
+            out["stepwasmDetails"] = details;
+        }
+        out
     }
 }

@@ -1,14 +1,18 @@
 //! The interpreter as a pure state machine: an execution is a fold over its
 //! history events ([`history`]), and [`execution::Execution::decide`] says what
-//! must happen next. Retry/backoff and Catch live here; running tasks, waiting
-//! and storing events are the driver's job.
+//! must happen next. Each graph (the top level, a Parallel branch, a Map
+//! iteration) runs in a frame; Retry/backoff and Catch live there. Running
+//! tasks, waiting and storing events are the driver's job.
 
 pub mod dataflow;
 pub mod execution;
+mod fanout;
+mod frame;
 pub mod history;
 
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
-pub use history::{EventKind, HistoryEvent, StateType};
+pub use frame::retry_delay_ms;
+pub use history::{EventKind, HistoryEvent, Scope, StateType};
 
 use serde_json::Value;
 

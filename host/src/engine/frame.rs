@@ -1,0 +1,525 @@
+//! One graph being run: the top level of an execution, a Parallel branch or a
+//! Map iteration. A frame folds the events of its own scope into a cursor
+//! (which state, which step of it) and decides what its graph needs next;
+//! events of deeper scopes go to the children of its running Parallel or Map
+//! state ([`super::fanout`]).
+//!
+//! Task, Parallel and Map share one life cycle: scheduled (`TaskScheduled`,
+//! `ParallelStateStarted`, `MapStateStarted`), then succeeded or failed, then
+//! Retry, Catch and result processing alike.
+
+use super::dataflow;
+use super::fanout::{self, Fanout};
+use super::history::{rfc3339, EventKind, HistoryEvent, Scope, StateType};
+use super::{ExecutionInfo, Failure, TaskInvocation};
+use crate::asl::errors;
+use crate::asl::{Catcher, Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// What every frame of one execution shares.
+pub(super) struct Env<'a> {
+    pub info: &'a ExecutionInfo,
+    pub input: &'a Value,
+    pub start_ms: i64,
+}
+
+/// What a frame needs next.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Next {
+    Record { scope: Scope, event: EventKind },
+    RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
+    Invoke { scope: Scope, task: TaskInvocation },
+    /// The graph has ended: its output, or the error that ended it.
+    Done(Result<Value, Failure>),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Entered,
+    Scheduled { input: Value },
+    Started { input: Value },
+    /// A Parallel or Map state's children are running.
+    Running(Box<Fanout>),
+    Succeeded { result: Value },
+    Failed { failure: Failure, retrier: Option<usize>, failed_ms: i64 },
+    /// `catch_next` is set when a Catch sent the state on: the exit then
+    /// leads to the catcher's `Next`, not to the state's own transition.
+    Exited { output: Value, catch_next: Option<String> },
+}
+
+/// Where the frame is inside its current state.
+#[derive(Debug, Clone)]
+struct Cursor {
+    state: String,
+    input: Value,
+    entered_ms: i64,
+    /// One counter per retrier of the state.
+    retries: Vec<u32>,
+    attempt: u32,
+    /// The task's timeout as resolved when it was scheduled.
+    timeout_seconds: Option<u64>,
+    step: Step,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Frame {
+    graph: Arc<Graph>,
+    input: Value,
+    cursor: Option<Cursor>,
+}
+
+/// Does a retrier or catcher of `state` handle `failure`? A Parallel state's
+/// failure always comes from a branch, so `States.BranchFailed` names it too.
+fn handles(state: &State, error_equals: &[String], failure: &Failure, from_children: bool) -> bool {
+    errors::matches(error_equals, &failure.error)
+        || (from_children
+            && matches!(state.kind, StateKind::Parallel(_))
+            && error_equals.iter().any(|e| e == errors::BRANCH_FAILED)
+            && errors::matches(&[errors::ALL.to_string()], &failure.error))
+}
+
+impl Frame {
+    pub fn new(graph: Arc<Graph>, input: Value) -> Frame {
+        Frame { graph, input, cursor: None }
+    }
+
+    fn state(&self, name: &str) -> &State {
+        // Parsing guarantees every transition target exists; a replayed event
+        // naming an unknown state is rejected in `apply` before we get here.
+        self.graph.state(name).expect("validated definition")
+    }
+
+    /// Folds one event into this frame (`path` empty) or into the child the
+    /// path leads to. Err says why the event does not fit.
+    pub fn apply(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
+        let graph = Arc::clone(&self.graph);
+        if let Some((&index, rest)) = path.split_first() {
+            let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
+            let Step::Running(fanout) = &mut cursor.step else {
+                return Err("no Parallel or Map state is running".into());
+            };
+            let child = fanout.child_mut(index).ok_or_else(|| format!("there is no running child {index}"))?;
+            return child.apply(rest, event);
+        }
+        if let EventKind::StateEntered { name, input, .. } = &event.kind {
+            let state = graph.state(name).ok_or_else(|| format!("no state named {name:?} here"))?;
+            self.cursor = Some(Cursor {
+                state: name.clone(),
+                input: input.clone(),
+                entered_ms: event.timestamp_ms,
+                retries: vec![0; state.retriers().len()],
+                attempt: 0,
+                timeout_seconds: None,
+                step: Step::Entered,
+            });
+            return Ok(());
+        }
+        let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
+        let state = graph.state(&cursor.state).ok_or("the current state is unknown")?;
+        match (&event.kind, &state.kind) {
+            (EventKind::StateExited { output, .. }, _) => {
+                // Leaving a failed state can only mean a catcher took it.
+                let catch_next = match &cursor.step {
+                    Step::Failed { failure, .. } => {
+                        let catcher = state.catchers().iter().find(|c| handles(state, &c.error_equals, failure, true));
+                        Some(catcher.ok_or("no catcher handles the state's error")?.next.clone())
+                    }
+                    _ => None,
+                };
+                cursor.step = Step::Exited { output: output.clone(), catch_next };
+            }
+            (EventKind::TaskScheduled { parameters, timeout_seconds, .. }, StateKind::Task(_)) => {
+                cursor.schedule(Step::Scheduled { input: parameters.clone() })?;
+                cursor.timeout_seconds = *timeout_seconds;
+            }
+            (EventKind::ParallelStateStarted { input }, StateKind::Parallel(p)) => {
+                let branches = p.branches.iter().map(|b| Frame::new(Arc::clone(b), input.clone())).collect();
+                cursor.schedule(Step::Running(Box::new(Fanout::Parallel { branches })))?;
+            }
+            (EventKind::MapStateStarted { items }, StateKind::Map(m)) => {
+                cursor.schedule(Step::Running(Box::new(Fanout::new_map(Arc::clone(&m.processor), items.clone()))))?;
+            }
+            (EventKind::TaskStarted { .. }, StateKind::Task(_)) => {
+                cursor.step = match &cursor.step {
+                    Step::Scheduled { input } | Step::Started { input } => Step::Started { input: input.clone() },
+                    _ => return Err("no task is scheduled".into()),
+                };
+            }
+            (EventKind::TaskSucceeded { output, .. }, StateKind::Task(_)) => {
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err("no task has started".into());
+                }
+                cursor.step = Step::Succeeded { result: output.clone() };
+            }
+            (EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. }, StateKind::Task(_)) => {
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err("no task has started".into());
+                }
+                cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
+            }
+            (
+                EventKind::ParallelStateSucceeded { output } | EventKind::MapStateSucceeded { output },
+                StateKind::Parallel(_) | StateKind::Map(_),
+            ) => {
+                if !matches!(cursor.step, Step::Running(_)) {
+                    return Err("the state's children are not running".into());
+                }
+                cursor.step = Step::Succeeded { result: output.clone() };
+            }
+            (
+                EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause },
+                StateKind::Parallel(_) | StateKind::Map(_),
+            ) => {
+                if !matches!(cursor.step, Step::Running(_)) {
+                    return Err("the state's children are not running".into());
+                }
+                cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
+            }
+            (
+                EventKind::MapIterationStarted { .. } | EventKind::MapIterationSucceeded { .. } | EventKind::MapIterationFailed { .. },
+                StateKind::Map(_),
+            ) => match &mut cursor.step {
+                Step::Running(fanout) => fanout.apply_iteration(&event.kind)?,
+                _ => return Err("the Map state is not running".into()),
+            },
+            (kind, _) => {
+                return Err(format!("{} does not fit state {:?} of type {}", kind.type_name(), state.name, state.type_name()))
+            }
+        }
+        Ok(())
+    }
+
+    /// What this frame needs next. Pure: the same frame always decides the same.
+    pub fn decide(&self, env: &Env, scope: &Scope) -> Next {
+        let record = |event| Next::Record { scope: scope.clone(), event };
+        let Some(cursor) = &self.cursor else {
+            return record(self.enter(&self.graph.start_at, self.input.clone()));
+        };
+        let state = self.state(&cursor.state);
+        match (&state.kind, &cursor.step) {
+            (_, Step::Exited { output, catch_next: Some(next) }) => record(self.enter(next, output.clone())),
+            (_, Step::Exited { output, catch_next: None }) => self.transition(env, scope, state, cursor, output.clone()),
+            (StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_), Step::Entered) => {
+                match self.schedule(env, state, cursor, 0, true) {
+                    Ok(event) => record(event),
+                    Err(failure) => self.catch(scope, state, cursor, failure),
+                }
+            }
+            (StateKind::Task(task), Step::Scheduled { input } | Step::Started { input }) => Next::Invoke {
+                scope: scope.clone(),
+                task: TaskInvocation {
+                    resource: task.resource.clone(),
+                    input: input.clone(),
+                    execution_id: env.info.execution_arn.clone(),
+                    state_name: cursor.state.clone(),
+                    attempt: cursor.attempt,
+                    timeout_seconds: cursor.timeout_seconds,
+                },
+            },
+            (_, Step::Running(fanout)) => fanout.decide(env, scope, state, &cursor.input),
+            (_, Step::Succeeded { result }) => {
+                let io = io_of(state);
+                match dataflow::process_result(io, &cursor.input, result.clone(), &self.context_for(env, io, cursor)) {
+                    Ok(output) => record(self.exit(state, output)),
+                    Err(failure) => self.catch(scope, state, cursor, failure),
+                }
+            }
+            (_, Step::Failed { failure, retrier, failed_ms }) => {
+                if let Some(i) = *retrier {
+                    let r = &state.retriers()[i];
+                    if cursor.retries[i] < r.max_attempts {
+                        let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
+                        // The input is prepared again for each attempt, so
+                        // `$$.State.RetryCount` shows the retry being made.
+                        let retry_count = cursor.retries.iter().sum::<u32>() + 1;
+                        return match self.schedule(env, state, cursor, retry_count, false) {
+                            Ok(event) => Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay },
+                            Err(failure) => self.catch(scope, state, cursor, failure),
+                        };
+                    }
+                }
+                // A caught failure exits the state (…StateExited, as on AWS)
+                // with the catcher's ResultPath applied; the exit leads to the
+                // catcher's Next.
+                match state.catchers().iter().find(|c| handles(state, &c.error_equals, failure, true)) {
+                    Some(catcher) => match caught_input(catcher, cursor, failure) {
+                        Ok(output) => record(self.exit(state, output)),
+                        Err(result_path_failure) => Next::Done(Err(result_path_failure)),
+                    },
+                    None => Next::Done(Err(failure.clone())),
+                }
+            }
+            (StateKind::Pass(pass), Step::Entered) => {
+                let context = self.context_for(env, &pass.io, cursor);
+                let result = dataflow::effective_input(&pass.io, &cursor.input, &context).and_then(|effective| {
+                    let result = pass.result.clone().unwrap_or(effective);
+                    let placed = dataflow::place_result(&pass.io.result_path, &cursor.input, result)?;
+                    dataflow::output(&pass.io, &placed, &context)
+                });
+                match result {
+                    Ok(output) => record(self.exit(state, output)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Choice(choice), Step::Entered) => {
+                // Rules may read `$$`, so a Choice always builds the context.
+                let context = self.context(env, cursor, 0);
+                let decided = dataflow::effective_input(&choice.io, &cursor.input, &context)
+                    .and_then(|effective| self.choose(state, &effective, &context).map(|_| effective))
+                    .and_then(|effective| dataflow::output(&choice.io, &effective, &context));
+                match decided {
+                    Ok(output) => record(self.exit(state, output)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Succeed(succeed), Step::Entered) => {
+                let context = self.context_for(env, &succeed.io, cursor);
+                match dataflow::effective_input(&succeed.io, &cursor.input, &context)
+                    .and_then(|effective| dataflow::output(&succeed.io, &effective, &context))
+                {
+                    Ok(output) => record(self.exit(state, output)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Fail(fail), Step::Entered) => {
+                let context = if fail.error_path.iter().chain(&fail.cause_path).any(|t| t.uses_context()) {
+                    self.context(env, cursor, 0)
+                } else {
+                    Value::Null
+                };
+                // ErrorPath/CausePath: a reference path or an intrinsic, on the state's input.
+                let field = |fixed: &Option<String>, dynamic: &Option<crate::asl::template::Template>, name: &str| match dynamic {
+                    None => Ok(fixed.clone().unwrap_or_default()),
+                    Some(t) => match t.render(&cursor.input, &context) {
+                        Ok(Value::String(s)) => Ok(s),
+                        Ok(other) => Err(Failure::new(errors::RUNTIME, format!("{name} must give a string, got {other}"))),
+                        Err(_) if matches!(t, crate::asl::template::Template::Path(_)) => {
+                            Err(Failure::new(errors::RUNTIME, format!("{name} selects nothing in the state's input")))
+                        }
+                        Err(e) => Err(Failure::new(e.error, format!("{name}: {}", e.cause))),
+                    },
+                };
+                match (field(&fail.error, &fail.error_path, "ErrorPath"), field(&fail.cause, &fail.cause_path, "CausePath")) {
+                    (Ok(error), Ok(cause)) => Next::Done(Err(Failure::new(error, cause))),
+                    (Err(failure), _) | (_, Err(failure)) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Wait(wait), Step::Entered) => {
+                let context = self.context_for(env, &wait.io, cursor);
+                let planned = dataflow::effective_input(&wait.io, &cursor.input, &context).and_then(|effective| {
+                    let until = wait_until(&wait.wait, &effective, cursor.entered_ms)?;
+                    Ok((dataflow::output(&wait.io, &effective, &context)?, until))
+                });
+                match planned {
+                    Ok((output, until)) => Next::RecordAt { scope: scope.clone(), event: self.exit(state, output), not_before_ms: until },
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            // Only a history that does not belong to this definition gets here;
+            // end with a recorded, explained failure.
+            (_, step) => Next::Done(Err(Failure::new(
+                errors::RUNTIME,
+                format!("state {:?} of type {} cannot be in step {step:?}", cursor.state, state.type_name()),
+            ))),
+        }
+    }
+
+    /// The event that starts a Task, Parallel or Map state's work: on entering
+    /// it (`first`) or for a retry.
+    fn schedule(&self, env: &Env, state: &State, cursor: &Cursor, retry_count: u32, first: bool) -> Result<EventKind, Failure> {
+        let io = io_of(state);
+        let context = if dataflow::uses_context(io) || matches!(state.kind, StateKind::Map(_)) {
+            self.context(env, cursor, retry_count)
+        } else {
+            Value::Null
+        };
+        match &state.kind {
+            StateKind::Task(task) => {
+                let parameters = dataflow::effective_input(io, &cursor.input, &context)?;
+                let timeout_seconds = match (&task.timeout_seconds_path, first) {
+                    (_, false) => cursor.timeout_seconds,
+                    (Some(path), true) => Some(positive_integer_at(path, &cursor.input, "TimeoutSecondsPath")?),
+                    (None, true) => task.timeout_seconds,
+                };
+                Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters, timeout_seconds })
+            }
+            StateKind::Parallel(_) => Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, &context)? }),
+            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, &context)? }),
+            _ => Err(Failure::new(errors::RUNTIME, format!("state {:?} has no work to schedule", state.name))),
+        }
+    }
+
+    fn enter(&self, name: &str, input: Value) -> EventKind {
+        EventKind::StateEntered { state_type: StateType::of(self.state(name)), name: name.to_string(), input }
+    }
+
+    fn exit(&self, state: &State, output: Value) -> EventKind {
+        EventKind::StateExited { state_type: StateType::of(state), name: state.name.clone(), output }
+    }
+
+    /// After a state exits: enter the next one, or end the graph.
+    fn transition(&self, env: &Env, scope: &Scope, state: &State, cursor: &Cursor, output: Value) -> Next {
+        let next = match &state.kind {
+            StateKind::Task(t) => t.transition.clone(),
+            StateKind::Pass(p) => p.transition.clone(),
+            StateKind::Wait(w) => w.transition.clone(),
+            StateKind::Parallel(p) => p.transition.clone(),
+            StateKind::Map(m) => m.transition.clone(),
+            StateKind::Succeed(_) | StateKind::Fail(_) => Transition::End,
+            // The choice was made (and succeeded) before the exit was recorded;
+            // evaluating it again on the same input gives the same answer.
+            StateKind::Choice(choice) => {
+                let context = self.context(env, cursor, 0);
+                match dataflow::effective_input(&choice.io, &cursor.input, &context).and_then(|e| self.choose(state, &e, &context)) {
+                    Ok(next) => Transition::Next(next),
+                    Err(failure) => return Next::Done(Err(failure)),
+                }
+            }
+        };
+        match next {
+            Transition::Next(name) => Next::Record { scope: scope.clone(), event: self.enter(&name, output) },
+            Transition::End => Next::Done(Ok(output)),
+        }
+    }
+
+    /// The Choice state's target for `input`, or `States.NoChoiceMatched`.
+    fn choose(&self, state: &State, input: &Value, context: &Value) -> Result<String, Failure> {
+        let StateKind::Choice(choice) = &state.kind else { unreachable!("choose is only called for Choice states") };
+        for rule in &choice.choices {
+            match rule.condition.evaluate(input, context) {
+                Ok(true) => return Ok(rule.next.clone()),
+                Ok(false) => {}
+                Err(e) => return Err(Failure::new(errors::RUNTIME, e.0)),
+            }
+        }
+        choice.default.clone().ok_or_else(|| {
+            Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name))
+        })
+    }
+
+    /// A failure of the state's own data processing (not of its task or
+    /// children): no retry, only Catch, whose state is entered directly.
+    fn catch(&self, scope: &Scope, state: &State, cursor: &Cursor, failure: Failure) -> Next {
+        let Some(catcher) = state.catchers().iter().find(|c| handles(state, &c.error_equals, &failure, false)) else {
+            return Next::Done(Err(failure));
+        };
+        match caught_input(catcher, cursor, &failure) {
+            Ok(input) => Next::Record { scope: scope.clone(), event: self.enter(&catcher.next, input) },
+            Err(result_path_failure) => Next::Done(Err(result_path_failure)),
+        }
+    }
+
+    fn context_for(&self, env: &Env, io: &crate::asl::IoSettings, cursor: &Cursor) -> Value {
+        if dataflow::uses_context(io) {
+            self.context(env, cursor, cursor.retries.iter().sum())
+        } else {
+            Value::Null
+        }
+    }
+
+    /// The context object (`$$`) for the current state and attempt.
+    fn context(&self, env: &Env, cursor: &Cursor, retry_count: u32) -> Value {
+        json!({
+            "Execution": {
+                "Id": env.info.execution_arn,
+                "Input": env.input,
+                "Name": env.info.name,
+                "StartTime": rfc3339(env.start_ms),
+            },
+            "State": {
+                "EnteredTime": rfc3339(cursor.entered_ms),
+                "Name": cursor.state,
+                "RetryCount": retry_count,
+            },
+            "StateMachine": {"Id": env.info.state_machine_arn, "Name": env.info.state_machine_name},
+        })
+    }
+}
+
+impl Cursor {
+    /// A Task, Parallel or Map state's work starts: on entering, or as a retry.
+    fn schedule(&mut self, step: Step) -> Result<(), String> {
+        match &self.step {
+            Step::Entered => {}
+            Step::Failed { retrier: Some(i), .. } => self.retries[*i] += 1,
+            _ => return Err("work is scheduled only on entering a state or to retry it".into()),
+        }
+        self.attempt += 1;
+        self.step = step;
+        Ok(())
+    }
+
+    fn fail(&mut self, state: &State, failure: Failure, at_ms: i64) {
+        let retrier = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true));
+        self.step = Step::Failed { failure, retrier, failed_ms: at_ms };
+    }
+}
+
+/// The I/O settings of a state (Fail has none that apply; defaults stand in).
+fn io_of(state: &State) -> &crate::asl::IoSettings {
+    static NONE: std::sync::OnceLock<crate::asl::IoSettings> = std::sync::OnceLock::new();
+    match &state.kind {
+        StateKind::Task(t) => &t.io,
+        StateKind::Pass(p) => &p.io,
+        StateKind::Choice(c) => &c.io,
+        StateKind::Succeed(s) => &s.io,
+        StateKind::Wait(w) => &w.io,
+        StateKind::Parallel(p) => &p.io,
+        StateKind::Map(m) => &m.io,
+        StateKind::Fail(_) => NONE.get_or_init(Default::default),
+    }
+}
+
+/// The input the catcher's `Next` receives: the `{Error, Cause}` error
+/// output placed by the catcher's ResultPath.
+fn caught_input(catcher: &Catcher, cursor: &Cursor, failure: &Failure) -> Result<Value, Failure> {
+    let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+    dataflow::place_result(&catcher.result_path, &cursor.input, error_output)
+}
+
+/// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
+fn positive_integer_at(path: &crate::asl::path::Path, input: &Value, field: &str) -> Result<u64, Failure> {
+    match path.select(input).as_ref().and_then(Value::as_u64) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(Failure::new(errors::RUNTIME, format!("{field} '{path}' must select a positive integer in the state's input"))),
+    }
+}
+
+/// When a Wait state entered at `entered_ms` ends, given its effective input.
+fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64) -> Result<i64, Failure> {
+    let runtime = |msg: String| Failure::new(errors::RUNTIME, msg);
+    let seconds_ms = |s: u64| entered_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64);
+    match wait {
+        WaitFor::Seconds(s) => Ok(seconds_ms(*s)),
+        WaitFor::Timestamp(ms) => Ok(*ms),
+        WaitFor::SecondsPath(path) => match path.select(input).as_ref().and_then(Value::as_u64) {
+            Some(s) => Ok(seconds_ms(s)),
+            None => Err(runtime(format!("SecondsPath '{path}' must select a non-negative integer in the state's input"))),
+        },
+        WaitFor::TimestampPath(path) => {
+            match path.select(input).as_ref().and_then(Value::as_str).and_then(crate::asl::choice::parse_timestamp) {
+                Some(t) => Ok(t.timestamp_millis()),
+                None => Err(runtime(format!("TimestampPath '{path}' must select an RFC 3339 timestamp in the state's input"))),
+            }
+        }
+    }
+}
+
+/// Backoff before retry number `retries_so_far + 1` of `retrier`:
+/// `IntervalSeconds × BackoffRate^retries_so_far`, capped by `MaxDelaySeconds`;
+/// with `JitterStrategy: FULL` a deterministic fraction of that (derived from
+/// the execution, state and attempt, so a replay waits the same).
+pub fn retry_delay_ms(retrier: &Retrier, retries_so_far: u32, execution: &str, state: &str, attempt: u32) -> i64 {
+    let mut delay = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(retries_so_far as i32);
+    if let Some(max) = retrier.max_delay_seconds {
+        delay = delay.min(max as f64);
+    }
+    let mut ms = (delay * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
+    if retrier.jitter == Jitter::Full {
+        let seed = format!("{execution}\u{0}{state}\u{0}{attempt}");
+        let h = seed.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        ms = (ms as f64 * ((h >> 11) as f64 / (1u64 << 53) as f64)) as i64;
+    }
+    ms
+}
