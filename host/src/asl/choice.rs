@@ -7,7 +7,7 @@
 //! units (Java's `String.compareTo`); timestamps are RFC 3339 with an
 //! uppercase `T` and `Z`.
 
-use super::path::{Path, Root};
+use super::path::{Bindings, Path, Root};
 use super::ValidationError;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -17,6 +17,8 @@ use std::cmp::Ordering;
 pub struct ChoiceRule {
     pub condition: Condition,
     pub next: String,
+    /// `Assign`: variables set when this rule is the one taken.
+    pub assign: Option<super::template::Template>,
 }
 
 /// A boolean expression over the state's input and the context object.
@@ -117,9 +119,9 @@ impl Condition {
         };
         for key in map.keys() {
             let known = matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment") || is_operator_name(key);
-            if key == "Next" && !top_level {
-                err(errors, key, "only top-level choice rules may have Next".into());
-            } else if !known && key != "Next" {
+            if (key == "Next" || key == "Assign") && !top_level {
+                err(errors, key, format!("only top-level choice rules may have {key}"));
+            } else if !known && key != "Next" && key != "Assign" {
                 err(errors, key, format!("unknown field {key:?} in a choice rule"));
             }
         }
@@ -218,10 +220,16 @@ impl Condition {
     /// Evaluates the condition against the state's effective input; paths
     /// starting with `$$` read `context`, the context object.
     pub fn evaluate(&self, input: &Value, context: &Value) -> Result<bool, ChoiceRuntimeError> {
+        self.evaluate_with(input, &Bindings::context_only(context))
+    }
+
+    /// Evaluates the condition: `$` paths read the effective input, `$$`
+    /// paths the context object, `$name` paths a variable.
+    pub fn evaluate_with(&self, input: &Value, context: &Bindings) -> Result<bool, ChoiceRuntimeError> {
         match self {
             Condition::And(parts) => {
                 for p in parts {
-                    if !p.evaluate(input, context)? {
+                    if !p.evaluate_with(input, context)? {
                         return Ok(false);
                     }
                 }
@@ -229,13 +237,13 @@ impl Condition {
             }
             Condition::Or(parts) => {
                 for p in parts {
-                    if p.evaluate(input, context)? {
+                    if p.evaluate_with(input, context)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Condition::Not(inner) => Ok(!inner.evaluate(input, context)?),
+            Condition::Not(inner) => Ok(!inner.evaluate_with(input, context)?),
             Condition::Test { variable, test } => {
                 let value = read(variable, input, context);
                 if let Test::Is { check: IsCheck::Present, expected } = test {
@@ -261,9 +269,9 @@ impl Condition {
     }
 }
 
-/// Reads `path` from the input, or from the context object for `$$` paths.
-fn read(path: &Path, input: &Value, context: &Value) -> Option<Value> {
-    path.select(if path.root() == Root::Context { context } else { input })
+/// Reads `path` from the input, the context object (`$$`) or a variable (`$name`).
+fn read(path: &Path, input: &Value, context: &Bindings) -> Option<Value> {
+    path.resolve(input, context)
 }
 
 fn invalid_path(path: &Path) -> ChoiceRuntimeError {
@@ -271,7 +279,7 @@ fn invalid_path(path: &Path) -> ChoiceRuntimeError {
 }
 
 impl Test {
-    fn apply(&self, value: &Value, input: &Value, context: &Value) -> Result<bool, ChoiceRuntimeError> {
+    fn apply(&self, value: &Value, input: &Value, context: &Bindings) -> Result<bool, ChoiceRuntimeError> {
         Ok(match self {
             Test::Is { check, expected } => {
                 let holds = match check {
@@ -397,8 +405,9 @@ pub fn parse_rules(value: &Value, location: &str, errors: &mut Vec<ValidationErr
             }
         };
         let condition = Condition::parse(item, &loc, true, errors);
+        let assign = item.get("Assign").map(|v| super::template::Template::parse_assign(v, &format!("{loc}.Assign"), errors));
         if let (Some(condition), Some(next)) = (condition, next) {
-            rules.push(ChoiceRule { condition, next });
+            rules.push(ChoiceRule { condition, next, assign });
         }
     }
     rules

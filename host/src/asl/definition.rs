@@ -157,6 +157,8 @@ pub struct IoSettings {
     pub result_path: ResultPathSetting,
     pub parameters: Option<Template>,
     pub result_selector: Option<Template>,
+    /// `Assign`: workflow variables set when the state completes normally.
+    pub assign: Option<Template>,
 }
 
 impl Default for IoSettings {
@@ -167,6 +169,7 @@ impl Default for IoSettings {
             result_path: ResultPathSetting::Default,
             parameters: None,
             result_selector: None,
+            assign: None,
         }
     }
 }
@@ -306,4 +309,6 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: String,
     pub result_path: ResultPathSetting,
+    /// `Assign`: variables set from the error output when this catcher is taken.
+    pub assign: Option<Template>,
 }

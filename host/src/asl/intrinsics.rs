@@ -38,7 +38,7 @@
 //! - values are compared by numeric value (`1` equals `1.0`) in
 //!   `States.ArrayContains` / `States.ArrayUnique`.
 
-use super::path::{Path, Root};
+use super::path::{Bindings, Path, Root};
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
@@ -190,8 +190,15 @@ impl Intrinsic {
     }
 
     /// Evaluates the call: `data` is what `$` paths read, `context` what `$$`
-    /// paths read. `Err` holds the cause of a `States.IntrinsicFailure`.
+    /// paths read; no variables are in scope.
     pub fn evaluate(&self, data: &Value, context: &Value) -> Result<Value, String> {
+        self.evaluate_with(data, &Bindings::context_only(context))
+    }
+
+    /// Evaluates the call: `$` paths read `data`, `$$` paths the context
+    /// object, `$name` paths a variable. `Err` holds the cause of a
+    /// `States.IntrinsicFailure`.
+    pub fn evaluate_with(&self, data: &Value, context: &Bindings) -> Result<Value, String> {
         let f = self.func;
         let mut values = Vec::with_capacity(self.args.len());
         for arg in &self.args {
@@ -280,17 +287,14 @@ impl Intrinsic {
 }
 
 impl Arg {
-    fn value(&self, f: Func, data: &Value, context: &Value) -> Result<Value, String> {
+    fn value(&self, f: Func, data: &Value, context: &Bindings) -> Result<Value, String> {
         Ok(match self {
             Arg::Str { value, .. } => Value::String(value.clone()),
             Arg::Number(n) => Value::Number(n.clone()),
             Arg::Bool(b) => Value::Bool(*b),
             Arg::Null => Value::Null,
-            Arg::Path(path) => {
-                let doc = if path.root() == Root::Context { context } else { data };
-                path.select(doc).ok_or_else(|| format!("{}: the path {path} selected nothing", f.name()))?
-            }
-            Arg::Call(call) => call.evaluate(data, context)?,
+            Arg::Path(path) => path.resolve(data, context).ok_or_else(|| format!("{}: the path {path} selected nothing", f.name()))?,
+            Arg::Call(call) => call.evaluate_with(data, context)?,
         })
     }
 }
@@ -972,7 +976,13 @@ mod tests {
         assert!(syntax("States.Array($.a b)").contains("unexpected 'b'"));
         assert!(syntax("States.Array(a.b)").contains("unexpected \"a\""));
         assert!(syntax("States.Array($.)").contains("invalid path"));
-        assert!(syntax("States.Array($var)").contains("invalid path"));
+        assert!(syntax("States.Array($1var)").contains("invalid path"));
+        // `$name` is a workflow variable.
+        let call = Intrinsic::parse("States.Format('{} {}', $greeting, $who.name)").unwrap();
+        let vars: Map<String, Value> = json!({"greeting": "hi", "who": {"name": "Ada"}}).as_object().cloned().unwrap();
+        let scopes = [&vars];
+        let got = call.evaluate_with(&json!({}), &Bindings { context: &Value::Null, variables: &scopes });
+        assert_eq!(got, Ok(json!("hi Ada")));
         assert!(syntax("").contains("expected an intrinsic function"));
         assert!(syntax("States.Array(").contains("expected an argument, found the end of the text"));
     }

@@ -44,11 +44,13 @@ const ITEM_BATCHER_FIELDS: &[&str] =
     &["MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"];
 /// Fields AWS accepts that stepwasm does not implement yet: named in the error.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "Arguments", "Output", "Assign", "Credentials",
+    "Arguments", "Output", "Credentials",
 ];
 const RETRIER_FIELDS: &[&str] =
     &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"];
-const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"];
+const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"];
+/// The state types whose `Assign` sets variables (Succeed and Fail have none).
+const ASSIGN_FIELD: &[&str] = &["Assign"];
 
 /// Parses and validates a definition.
 pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
@@ -249,7 +251,7 @@ impl Parser {
         let type_name = f.string(self, "Type", true)?;
         let kind = match type_name.as_str() {
             "Task" => {
-                f.allow(self, &[COMMON_FIELDS, TASK_FIELDS], "a Task state");
+                f.allow(self, &[COMMON_FIELDS, TASK_FIELDS, ASSIGN_FIELD], "a Task state");
                 let resource = f.string(self, "Resource", true);
                 let timeout_seconds = f.uint(self, "TimeoutSeconds", 1);
                 let heartbeat_seconds = f.uint(self, "HeartbeatSeconds", 1);
@@ -278,12 +280,12 @@ impl Parser {
                 })
             }
             "Pass" => {
-                f.allow(self, &[COMMON_FIELDS, PASS_FIELDS], "a Pass state");
+                f.allow(self, &[COMMON_FIELDS, PASS_FIELDS, ASSIGN_FIELD], "a Pass state");
                 let io = self.io(&f, true);
                 StateKind::Pass(PassState { io, result: f.get("Result").cloned(), transition: self.transition(&f, name)? })
             }
             "Choice" => {
-                f.allow(self, &[COMMON_FIELDS, CHOICE_FIELDS], "a Choice state");
+                f.allow(self, &[COMMON_FIELDS, CHOICE_FIELDS, ASSIGN_FIELD], "a Choice state");
                 let io = self.io(&f, false);
                 let choices = match f.get("Choices") {
                     Some(v) => parse_rules(v, &f.at("Choices"), &mut self.errors),
@@ -317,13 +319,13 @@ impl Parser {
                 })
             }
             "Wait" => {
-                f.allow(self, &[COMMON_FIELDS, WAIT_FIELDS], "a Wait state");
+                f.allow(self, &[COMMON_FIELDS, WAIT_FIELDS, ASSIGN_FIELD], "a Wait state");
                 let io = self.io(&f, false);
                 let wait = self.wait_for(&f);
                 StateKind::Wait(WaitState { io, wait: wait?, transition: self.transition(&f, name)? })
             }
             "Parallel" => {
-                f.allow(self, &[COMMON_FIELDS, PARALLEL_FIELDS], "a Parallel state");
+                f.allow(self, &[COMMON_FIELDS, PARALLEL_FIELDS, ASSIGN_FIELD], "a Parallel state");
                 let branches = match f.get("Branches") {
                     Some(Value::Array(items)) if !items.is_empty() => items
                         .iter()
@@ -375,7 +377,7 @@ impl Parser {
     }
 
     fn map_state(&mut self, f: &Fields, name: &str) -> Option<MapState> {
-        f.allow(self, &[COMMON_FIELDS, MAP_FIELDS], "a Map state");
+        f.allow(self, &[COMMON_FIELDS, MAP_FIELDS, ASSIGN_FIELD], "a Map state");
         for key in ["ItemReader", "ResultWriter"] {
             if f.get(key).is_some() {
                 self.err::<()>(&f.at(key), format!("{key} is not supported by stepwasm (it reads or writes Amazon S3); pass the items in the input"));
@@ -508,6 +510,7 @@ impl Parser {
         };
         io.input_path = path_setting(self, "InputPath");
         io.output_path = path_setting(self, "OutputPath");
+        io.assign = f.get("Assign").map(|v| Template::parse_assign(v, &f.at("Assign"), &mut self.errors));
         if with_result {
             io.result_path = self.result_path(f);
             io.parameters = f.get("Parameters").map(|v| Template::parse(v, &f.at("Parameters"), &mut self.errors));
@@ -644,7 +647,8 @@ impl Parser {
             let result_path = self.result_path(&c);
             if let Some(next) = c.string(self, "Next", true) {
                 self.scope.targets.push((state.into(), c.at("Next"), next.clone()));
-                out.push(Catcher { error_equals, next, result_path });
+                let assign = c.get("Assign").map(|v| Template::parse_assign(v, &c.at("Assign"), &mut self.errors));
+                out.push(Catcher { error_equals, next, result_path, assign });
             }
         }
         self.check_all_is_last(&lists);

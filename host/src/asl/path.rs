@@ -38,11 +38,33 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Which document a path reads: the state's data (`$`) or the context object (`$$`).
+/// Which document a path reads: the state's data (`$`), the context object
+/// (`$$`) or a workflow variable (`$name`, see [`Path::variable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
     Data,
     Context,
+    Variable,
+}
+
+/// What paths can read besides the data they are applied to: the context
+/// object and the workflow variables in scope (innermost scope last).
+#[derive(Debug, Clone, Copy)]
+pub struct Bindings<'a> {
+    pub context: &'a Value,
+    pub variables: &'a [&'a Map<String, Value>],
+}
+
+impl<'a> Bindings<'a> {
+    /// Only a context object, no variables.
+    pub fn context_only(context: &'a Value) -> Bindings<'a> {
+        Bindings { context, variables: &[] }
+    }
+
+    /// The variable's value in the innermost scope that has it.
+    pub fn variable(&self, name: &str) -> Option<&'a Value> {
+        self.variables.iter().rev().find_map(|scope| scope.get(name))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +122,8 @@ enum Segment {
 pub struct Path {
     text: String,
     root: Root,
+    /// The variable's name when the root is [`Root::Variable`].
+    variable: Option<String>,
     segments: Vec<Segment>,
 }
 
@@ -128,15 +152,17 @@ impl Path {
     /// these paths also locate where a result is written.
     pub fn parse_reference(text: &str) -> Result<Path, PathSyntaxError> {
         let path = Path::parse_reference_allowing_context(text)?;
-        if path.root == Root::Context {
-            return Err(PathSyntaxError { path: text.to_string(), reason: "a reference path cannot read the context object ($$)".into() });
+        let err = |reason: &str| Err(PathSyntaxError { path: text.to_string(), reason: reason.into() });
+        match path.root {
+            Root::Data => Ok(path),
+            Root::Context => err("a reference path cannot read the context object ($$)"),
+            Root::Variable => err("a reference path cannot name a variable"),
         }
-        Ok(path)
     }
 
     /// Parses a Reference Path that only reads, so it may also start with `$$`
-    /// (a Choice rule's `Variable` and `...Path` operands: AWS allows
-    /// `"Variable": "$$.Execution.Name"`).
+    /// or name a variable (a Choice rule's `Variable` and `...Path` operands:
+    /// AWS allows `"Variable": "$$.Execution.Name"`).
     pub fn parse_reference_allowing_context(text: &str) -> Result<Path, PathSyntaxError> {
         let path = Path::parse(text)?;
         let err = |reason: &str| PathSyntaxError { path: text.to_string(), reason: reason.to_string() };
@@ -154,6 +180,22 @@ impl Path {
     /// Which document the path reads.
     pub fn root(&self) -> Root {
         self.root
+    }
+
+    /// The workflow variable the path reads (`$name...`), if it reads one.
+    pub fn variable(&self) -> Option<&str> {
+        self.variable.as_deref()
+    }
+
+    /// Reads the path from whichever document its root names: `data` for
+    /// `$`, the context object for `$$`, a variable for `$name`. An unknown
+    /// variable selects nothing.
+    pub fn resolve(&self, data: &Value, bindings: &Bindings) -> Option<Value> {
+        match self.root {
+            Root::Data => self.select(data),
+            Root::Context => self.select(bindings.context),
+            Root::Variable => self.select(bindings.variable(self.variable.as_deref()?)?),
+        }
     }
 
     /// True when the path can only ever select one node.
@@ -432,10 +474,23 @@ impl Parser<'_> {
     }
 
     fn parse(mut self) -> Result<Path, PathSyntaxError> {
+        let mut variable = None;
         let root = if self.eat("$$") {
             Root::Context
         } else if self.eat("$") {
-            Root::Data
+            // `$name`: a workflow variable (a letter or `_`, then letters, digits, `_`).
+            let name_len = self
+                .rest()
+                .char_indices()
+                .find(|&(i, c)| !(c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
+                .map_or(self.rest().len(), |(i, _)| i);
+            if name_len > 0 {
+                variable = Some(self.rest()[..name_len].to_string());
+                self.pos += name_len;
+                Root::Variable
+            } else {
+                Root::Data
+            }
         } else {
             return self.err("a path must start with $ (or $$ for the context object)");
         };
@@ -454,7 +509,7 @@ impl Parser<'_> {
                 return self.err(format!("unexpected {:?} at offset {}", self.rest().chars().next().unwrap_or(' '), self.pos));
             }
         }
-        Ok(Path { text: self.text.to_string(), root, segments })
+        Ok(Path { text: self.text.to_string(), root, variable, segments })
     }
 
     fn dotted(&mut self) -> Result<Selector, PathSyntaxError> {

@@ -8,9 +8,12 @@
 
 use super::errors;
 use super::intrinsics::Intrinsic;
-use super::path::{Path, Root};
+use super::path::{Bindings, Path, Root};
 use super::ValidationError;
 use serde_json::{Map, Value};
+
+/// AWS's limit on a variable name's length.
+const MAX_VARIABLE_NAME_CHARS: usize = 80;
 
 /// A parsed payload template.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +70,31 @@ impl Template {
         }
     }
 
+    /// An `Assign` object: a template whose top-level keys (without `.$`)
+    /// name workflow variables: a letter or `_`, then letters, digits or `_`,
+    /// at most 80 characters, and never the reserved `states`.
+    pub fn parse_assign(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
+        let Value::Object(map) = value else {
+            errors.push(ValidationError::new(location, "Assign must be a JSON object of variable names and values"));
+            return Template::Literal(Value::Null);
+        };
+        for key in map.keys() {
+            let name = key.strip_suffix(".$").unwrap_or(key);
+            let well_formed = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+                && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+                && name.chars().count() <= MAX_VARIABLE_NAME_CHARS;
+            if !well_formed {
+                errors.push(ValidationError::new(
+                    &format!("{location}.{key}"),
+                    format!("{name:?} is not a valid variable name (a letter or _, then letters, digits or _, at most {MAX_VARIABLE_NAME_CHARS} characters)"),
+                ));
+            } else if name == "states" {
+                errors.push(ValidationError::new(&format!("{location}.{key}"), "the variable name \"states\" is reserved"));
+            }
+        }
+        Template::parse(value, location, errors)
+    }
+
     /// The value of a `.$` field (or of `ErrorPath`/`CausePath`): a path or an
     /// intrinsic call.
     pub fn parse_dynamic(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
@@ -101,13 +129,20 @@ impl Template {
         }
     }
 
-    /// Fills the template from `data` (`$`) and `context` (`$$`). The error
-    /// names the field whose path selected nothing, or the intrinsic's misuse.
+    /// Fills the template from `data` (`$`) and `context` (`$$`), with no
+    /// variables in scope.
     pub fn render(&self, data: &Value, context: &Value) -> Result<Value, RenderError> {
-        self.render_at(data, context, "")
+        self.render_with(data, &Bindings::context_only(context))
     }
 
-    fn render_at(&self, data: &Value, context: &Value, field: &str) -> Result<Value, RenderError> {
+    /// Fills the template from `data` (`$`), the context object (`$$`) and
+    /// the variables (`$name`). The error names the field whose path selected
+    /// nothing, or the intrinsic's misuse.
+    pub fn render_with(&self, data: &Value, bindings: &Bindings) -> Result<Value, RenderError> {
+        self.render_at(data, bindings, "")
+    }
+
+    fn render_at(&self, data: &Value, context: &Bindings, field: &str) -> Result<Value, RenderError> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
             Template::Object(fields) => {
@@ -121,14 +156,13 @@ impl Template {
                 Value::Array(items.iter().map(|t| t.render_at(data, context, field)).collect::<Result<_, _>>()?)
             }
             Template::Path(path) => {
-                let doc = if path.root() == Root::Context { context } else { data };
-                path.select(doc).ok_or_else(|| RenderError {
+                path.resolve(data, context).ok_or_else(|| RenderError {
                     error: errors::PARAMETER_PATH_FAILURE,
                     cause: format!("the JSONPath {path} given for the field '{field}.$' could not find a value in the input"),
                 })?
             }
             Template::Intrinsic(call) => call
-                .evaluate(data, context)
+                .evaluate_with(data, context)
                 .map_err(|cause| RenderError { error: errors::INTRINSIC_FAILURE, cause: format!("field '{field}.$': {cause}") })?,
         })
     }

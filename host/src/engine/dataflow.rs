@@ -8,7 +8,8 @@
 
 use super::Failure;
 use crate::asl::errors;
-use crate::asl::path::Root;
+use crate::asl::path::{Bindings, Root};
+use crate::asl::template::Template;
 use crate::asl::{IoSettings, PathSetting, ResultPathSetting};
 use serde_json::{Map, Value};
 
@@ -19,15 +20,15 @@ pub fn uses_context(io: &IoSettings) -> bool {
         || path_reads_context(&io.output_path)
         || io.parameters.as_ref().is_some_and(|t| t.uses_context())
         || io.result_selector.as_ref().is_some_and(|t| t.uses_context())
+        || io.assign.as_ref().is_some_and(|t| t.uses_context())
 }
 
-fn select(setting: &PathSetting, field: &str, doc: &Value, context: &Value) -> Result<Value, Failure> {
+fn select(setting: &PathSetting, field: &str, doc: &Value, context: &Bindings) -> Result<Value, Failure> {
     match setting {
         PathSetting::Default => Ok(doc.clone()),
         PathSetting::Null => Ok(Value::Object(Map::new())),
         PathSetting::Path(path) => {
-            let source = if path.root() == Root::Context { context } else { doc };
-            path.select(source).ok_or_else(|| {
+            path.resolve(doc, context).ok_or_else(|| {
                 Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data"))
             })
         }
@@ -35,19 +36,31 @@ fn select(setting: &PathSetting, field: &str, doc: &Value, context: &Value) -> R
 }
 
 /// `InputPath` then `Parameters`: what a Task is invoked with (or a Pass works on).
-pub fn effective_input(io: &IoSettings, state_input: &Value, context: &Value) -> Result<Value, Failure> {
+pub fn effective_input(io: &IoSettings, state_input: &Value, context: &Bindings) -> Result<Value, Failure> {
     let selected = select(&io.input_path, "InputPath", state_input, context)?;
     match &io.parameters {
         None => Ok(selected),
-        Some(template) => template.render(&selected, context).map_err(|e| Failure::new(e.error, e.cause)),
+        Some(template) => template.render_with(&selected, context).map_err(|e| Failure::new(e.error, e.cause)),
     }
 }
 
 /// `ResultSelector` on a task's raw result.
-pub fn select_result(io: &IoSettings, result: Value, context: &Value) -> Result<Value, Failure> {
+pub fn select_result(io: &IoSettings, result: Value, context: &Bindings) -> Result<Value, Failure> {
     match &io.result_selector {
         None => Ok(result),
-        Some(template) => template.render(&result, context).map_err(|e| Failure::new(e.error, e.cause)),
+        Some(template) => template.render_with(&result, context).map_err(|e| Failure::new(e.error, e.cause)),
+    }
+}
+
+/// An `Assign` template filled from `data` (what `$` means depends on the
+/// state: its result, its effective input, or a catcher's error output).
+/// Every variable reads its value from before the state's assignments.
+pub fn assign(template: Option<&Template>, data: &Value, context: &Bindings) -> Result<Option<Map<String, Value>>, Failure> {
+    let Some(template) = template else { return Ok(None) };
+    match template.render_with(data, context).map_err(|e| Failure::new(e.error, e.cause))? {
+        Value::Object(vars) => Ok(Some(vars)),
+        // Parsing only accepts an object for Assign.
+        other => Err(Failure::new(errors::RUNTIME, format!("Assign gave {other}, not an object"))),
     }
 }
 
@@ -63,15 +76,20 @@ pub fn place_result(setting: &ResultPathSetting, state_input: &Value, result: Va
 }
 
 /// `OutputPath`: what the state passes on.
-pub fn output(io: &IoSettings, value: &Value, context: &Value) -> Result<Value, Failure> {
+pub fn output(io: &IoSettings, value: &Value, context: &Bindings) -> Result<Value, Failure> {
     select(&io.output_path, "OutputPath", value, context)
 }
 
-/// The whole post-task chain: `ResultSelector → ResultPath → OutputPath`.
-pub fn process_result(io: &IoSettings, state_input: &Value, result: Value, context: &Value) -> Result<Value, Failure> {
+/// A state's output and the variables it assigns.
+pub type Completion = (Value, Option<Map<String, Value>>);
+
+/// The whole post-task chain: `ResultSelector → Assign → ResultPath →
+/// OutputPath` (Assign sees the selected result as `$`).
+pub fn process_result(io: &IoSettings, state_input: &Value, result: Value, context: &Bindings) -> Result<Completion, Failure> {
     let selected = select_result(io, result, context)?;
+    let assigned = assign(io.assign.as_ref(), &selected, context)?;
     let placed = place_result(&io.result_path, state_input, selected)?;
-    output(io, &placed, context)
+    Ok((output(io, &placed, context)?, assigned))
 }
 
 #[cfg(test)]
@@ -100,27 +118,46 @@ mod tests {
             "OutputPath": "$.verdict"
         }));
         let ctx = json!({"Execution": {"Id": "e-1"}});
+        let ctx = Bindings::context_only(&ctx);
         let input = json!({"order": {"id": 9}, "other": true});
         assert_eq!(effective_input(&io, &input, &ctx).unwrap(), json!({"id": 9, "exec": "e-1"}));
-        let out = process_result(&io, &input, json!({"approved": true, "noise": 1}), &ctx).unwrap();
-        assert_eq!(out, json!({"ok": true}));
+        let (out, assigned) = process_result(&io, &input, json!({"approved": true, "noise": 1}), &ctx).unwrap();
+        assert_eq!((out, assigned), (json!({"ok": true}), None));
     }
 
     #[test]
     fn null_paths() {
         let io = io_of(json!({"Type": "Pass", "End": true, "InputPath": null, "ResultPath": null}));
-        assert_eq!(effective_input(&io, &json!({"a": 1}), &Value::Null).unwrap(), json!({}));
-        assert_eq!(process_result(&io, &json!({"a": 1}), json!("dropped"), &Value::Null).unwrap(), json!({"a": 1}));
+        let none = Bindings::context_only(&Value::Null);
+        assert_eq!(effective_input(&io, &json!({"a": 1}), &none).unwrap(), json!({}));
+        assert_eq!(process_result(&io, &json!({"a": 1}), json!("dropped"), &none).unwrap().0, json!({"a": 1}));
+    }
+
+    #[test]
+    fn assign_sees_the_selected_result_and_the_old_variables() {
+        let io = io_of(json!({
+            "Type": "Task", "Resource": "r", "End": true,
+            "ResultSelector": {"total.$": "$.sum"},
+            "Assign": {"total.$": "$.total", "previous.$": "$total", "fixed": 1},
+            "ResultPath": null
+        }));
+        let old: Map<String, Value> = json!({"total": 5}).as_object().cloned().unwrap();
+        let scopes = [&old];
+        let b = Bindings { context: &Value::Null, variables: &scopes };
+        let (out, assigned) = process_result(&io, &json!({"in": 1}), json!({"sum": 7}), &b).unwrap();
+        assert_eq!(out, json!({"in": 1}));
+        assert_eq!(Value::Object(assigned.unwrap()), json!({"total": 7, "previous": 5, "fixed": 1}));
     }
 
     #[test]
     fn failures_carry_aws_error_names() {
+        let none = Bindings::context_only(&Value::Null);
         let io = io_of(json!({"Type": "Task", "Resource": "r", "End": true, "InputPath": "$.missing"}));
-        assert_eq!(effective_input(&io, &json!({}), &Value::Null).unwrap_err().error, errors::RUNTIME);
+        assert_eq!(effective_input(&io, &json!({}), &none).unwrap_err().error, errors::RUNTIME);
         let io = io_of(json!({"Type": "Task", "Resource": "r", "End": true, "Parameters": {"x.$": "$.missing"}}));
-        assert_eq!(effective_input(&io, &json!({}), &Value::Null).unwrap_err().error, errors::PARAMETER_PATH_FAILURE);
+        assert_eq!(effective_input(&io, &json!({}), &none).unwrap_err().error, errors::PARAMETER_PATH_FAILURE);
         let io = io_of(json!({"Type": "Task", "Resource": "r", "End": true, "ResultPath": "$.a.b"}));
-        let err = process_result(&io, &json!({"a": 3}), json!(1), &Value::Null).unwrap_err();
+        let err = process_result(&io, &json!({"a": 3}), json!(1), &none).unwrap_err();
         assert_eq!(err.error, errors::RESULT_PATH_MATCH_FAILURE);
     }
 }

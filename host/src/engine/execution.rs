@@ -183,7 +183,7 @@ impl Execution {
                 cause: "the execution was never started".into(),
             });
         };
-        let env = Env { info: &self.info, input, start_ms: self.start_ms };
+        let env = Env { info: &self.info, input, start_ms: self.start_ms, variables: Vec::new() };
         let finish = |event| Decision::Record { scope: Scope::root(), event };
         match root.decide(&env, &Scope::root()) {
             Next::Record { scope, event } => Decision::Record { scope, event },

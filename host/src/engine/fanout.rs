@@ -15,7 +15,7 @@ use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, Scope};
 use super::Failure;
 use crate::asl::errors;
-use crate::asl::path::Path;
+use crate::asl::path::{Bindings, Path};
 use crate::asl::{Graph, MapState, NumberSetting, PathSetting, State, StateKind};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -186,13 +186,13 @@ fn number(setting: &Option<NumberSetting>, input: &Value, field: &str, min: f64,
 /// an array), then `ItemSelector` per item (with `$$.Map.Item.Index/Value`),
 /// then `ItemBatcher`. `MaxConcurrencyPath` and the tolerated-failure paths
 /// are checked here too, so a bad one fails the state before any iteration.
-pub(super) fn map_items(map: &MapState, state_input: &Value, context: &Value) -> Result<Vec<Value>, Failure> {
+pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Result<Vec<Value>, Failure> {
     number(&map.max_concurrency, state_input, "MaxConcurrencyPath", 0.0, f64::from(u32::MAX))?;
     Tolerance::of(map, state_input)?;
     let effective = match &map.io.input_path {
         PathSetting::Default => state_input.clone(),
         PathSetting::Null => Value::Object(Map::new()),
-        PathSetting::Path(path) => select_input(path, state_input, context)?,
+        PathSetting::Path(path) => select_input(path, state_input, b)?,
     };
     let items = match &map.items_path {
         None => effective.clone(),
@@ -208,11 +208,12 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, context: &Value) ->
         Some(selector) => {
             let mut out = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
-                let mut context = context.clone();
+                let mut context = b.context.clone();
                 if let Value::Object(fields) = &mut context {
                     fields.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
                 }
-                out.push(selector.render(&effective, &context).map_err(|e| Failure::new(e.error, e.cause))?);
+                let item_bindings = Bindings { context: &context, variables: b.variables };
+                out.push(selector.render_with(&effective, &item_bindings).map_err(|e| Failure::new(e.error, e.cause))?);
             }
             out
         }
@@ -224,16 +225,15 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, context: &Value) ->
             let max_bytes = number(&batcher.max_bytes, state_input, "MaxInputBytesPerBatchPath", 1.0, 262_144.0)?;
             let batch_input = match &batcher.batch_input {
                 None => None,
-                Some(t) => Some(t.render(&effective, context).map_err(|e| Failure::new(e.error, e.cause))?),
+                Some(t) => Some(t.render_with(&effective, b).map_err(|e| Failure::new(e.error, e.cause))?),
             };
             batch(selected, max_items.map(|n| n as usize), max_bytes.map(|n| n as usize), batch_input)
         }
     }
 }
 
-fn select_input(path: &Path, input: &Value, context: &Value) -> Result<Value, Failure> {
-    let source = if path.root() == crate::asl::path::Root::Context { context } else { input };
-    path.select(source).ok_or_else(|| {
+fn select_input(path: &Path, input: &Value, b: &Bindings) -> Result<Value, Failure> {
+    path.resolve(input, b).ok_or_else(|| {
         Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: InputPath of the state's data"))
     })
 }

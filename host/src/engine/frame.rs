@@ -13,15 +13,33 @@ use super::fanout::{self, Fanout};
 use super::history::{rfc3339, EventKind, HistoryEvent, Scope, StateType};
 use super::{ExecutionInfo, Failure, TaskInvocation};
 use crate::asl::errors;
-use crate::asl::{Catcher, Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
-use serde_json::{json, Value};
+use crate::asl::path::Bindings;
+use crate::asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// What every frame of one execution shares.
+/// Workflow variables of one scope.
+pub(super) type Variables = Map<String, Value>;
+
+/// What a frame sees of the execution around it.
 pub(super) struct Env<'a> {
     pub info: &'a ExecutionInfo,
     pub input: &'a Value,
     pub start_ms: i64,
+    /// The variables of the enclosing frames, outermost first.
+    pub variables: Vec<&'a Variables>,
+}
+
+impl<'a> Env<'a> {
+    /// The environment of a child frame: this one plus `inner`'s variables,
+    /// or none of them (a distributed Map's children cannot read outer variables).
+    pub fn inner<'b>(&'b self, inner: &'b Variables, sees_outer: bool) -> Env<'b> {
+        let mut variables: Vec<&'b Variables> = if sees_outer { self.variables.clone() } else { Vec::new() };
+        if sees_outer {
+            variables.push(inner);
+        }
+        Env { info: self.info, input: self.input, start_ms: self.start_ms, variables }
+    }
 }
 
 /// What a frame needs next.
@@ -43,9 +61,9 @@ enum Step {
     Running(Box<Fanout>),
     Succeeded { result: Value },
     Failed { failure: Failure, retrier: Option<usize>, failed_ms: i64 },
-    /// `catch_next` is set when a Catch sent the state on: the exit then
-    /// leads to the catcher's `Next`, not to the state's own transition.
-    Exited { output: Value, catch_next: Option<String> },
+    /// `next` is set when the exit does not follow the state's own
+    /// transition: a catcher's `Next`, or the Choice rule taken.
+    Exited { output: Value, next: Option<String> },
 }
 
 /// Where the frame is inside its current state.
@@ -67,6 +85,8 @@ pub(super) struct Frame {
     graph: Arc<Graph>,
     input: Value,
     cursor: Option<Cursor>,
+    /// This frame's workflow variables (its scope).
+    pub variables: Variables,
 }
 
 /// Does a retrier or catcher of `state` handle `failure`? A Parallel state's
@@ -81,7 +101,7 @@ fn handles(state: &State, error_equals: &[String], failure: &Failure, from_child
 
 impl Frame {
     pub fn new(graph: Arc<Graph>, input: Value) -> Frame {
-        Frame { graph, input, cursor: None }
+        Frame { graph, input, cursor: None, variables: Map::new() }
     }
 
     fn state(&self, name: &str) -> &State {
@@ -118,16 +138,28 @@ impl Frame {
         let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
         let state = graph.state(&cursor.state).ok_or("the current state is unknown")?;
         match (&event.kind, &state.kind) {
-            (EventKind::StateExited { output, .. }, _) => {
-                // Leaving a failed state can only mean a catcher took it.
-                let catch_next = match &cursor.step {
-                    Step::Failed { failure, .. } => {
-                        let catcher = state.catchers().iter().find(|c| handles(state, &c.error_equals, failure, true));
-                        Some(catcher.ok_or("no catcher handles the state's error")?.next.clone())
+            (EventKind::StateExited { output, assigned_variables, catch_next, .. }, _) => {
+                let next = match (catch_next, &state.kind) {
+                    (Some(next), StateKind::Choice(choice)) => {
+                        let targets = choice.choices.iter().map(|r| &r.next).chain(&choice.default);
+                        if !targets.into_iter().any(|t| t == next) {
+                            return Err(format!("the Choice state has no rule leading to {next:?}"));
+                        }
+                        Some(next.clone())
                     }
-                    _ => None,
+                    (Some(next), _) => {
+                        if !state.catchers().iter().any(|c| &c.next == next) {
+                            return Err(format!("no catcher of the state leads to {next:?}"));
+                        }
+                        Some(next.clone())
+                    }
+                    (None, StateKind::Choice(_)) => return Err("a Choice state's exit must name the state it leads to".into()),
+                    (None, _) => None,
                 };
-                cursor.step = Step::Exited { output: output.clone(), catch_next };
+                cursor.step = Step::Exited { output: output.clone(), next };
+                if let Some(vars) = assigned_variables {
+                    self.variables.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
             }
             (EventKind::TaskScheduled { parameters, timeout_seconds, .. }, StateKind::Task(_)) => {
                 cursor.schedule(Step::Scheduled { input: parameters.clone() })?;
@@ -197,13 +229,18 @@ impl Frame {
             return record(self.enter(&self.graph.start_at, self.input.clone()));
         };
         let state = self.state(&cursor.state);
+        // The variables in scope: the enclosing frames' and this one's.
+        let mut scopes = env.variables.clone();
+        scopes.push(&self.variables);
+        let context = self.context_for(env, state, cursor);
+        let b = Bindings { context: &context, variables: &scopes };
         match (&state.kind, &cursor.step) {
-            (_, Step::Exited { output, catch_next: Some(next) }) => record(self.enter(next, output.clone())),
-            (_, Step::Exited { output, catch_next: None }) => self.transition(env, scope, state, cursor, output.clone()),
+            (_, Step::Exited { output, next: Some(next) }) => record(self.enter(next, output.clone())),
+            (_, Step::Exited { output, next: None }) => self.transition(scope, state, output.clone()),
             (StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_), Step::Entered) => {
-                match self.schedule(env, state, cursor, 0, true) {
+                match self.schedule(state, cursor, &b, true) {
                     Ok(event) => record(event),
-                    Err(failure) => self.catch(scope, state, cursor, failure),
+                    Err(failure) => self.catch(scope, state, cursor, &b, failure),
                 }
             }
             (StateKind::Task(task), Step::Scheduled { input } | Step::Started { input }) => Next::Invoke {
@@ -217,14 +254,14 @@ impl Frame {
                     timeout_seconds: cursor.timeout_seconds,
                 },
             },
-            (_, Step::Running(fanout)) => fanout.decide(env, scope, state, &cursor.input),
-            (_, Step::Succeeded { result }) => {
-                let io = io_of(state);
-                match dataflow::process_result(io, &cursor.input, result.clone(), &self.context_for(env, io, cursor)) {
-                    Ok(output) => record(self.exit(state, output)),
-                    Err(failure) => self.catch(scope, state, cursor, failure),
-                }
+            (_, Step::Running(fanout)) => {
+                let sees_outer = !matches!(&state.kind, StateKind::Map(m) if m.distributed);
+                fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input)
             }
+            (_, Step::Succeeded { result }) => match dataflow::process_result(io_of(state), &cursor.input, result.clone(), &b) {
+                Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
+                Err(failure) => self.catch(scope, state, cursor, &b, failure),
+            },
             (_, Step::Failed { failure, retrier, failed_ms }) => {
                 if let Some(i) = *retrier {
                     let r = &state.retriers()[i];
@@ -233,65 +270,50 @@ impl Frame {
                         // The input is prepared again for each attempt, so
                         // `$$.State.RetryCount` shows the retry being made.
                         let retry_count = cursor.retries.iter().sum::<u32>() + 1;
-                        return match self.schedule(env, state, cursor, retry_count, false) {
+                        let context = self.context(env, cursor, retry_count);
+                        let b = Bindings { context: &context, variables: &scopes };
+                        return match self.schedule(state, cursor, &b, false) {
                             Ok(event) => Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay },
-                            Err(failure) => self.catch(scope, state, cursor, failure),
+                            Err(failure) => self.catch(scope, state, cursor, &b, failure),
                         };
                     }
                 }
-                // A caught failure exits the state (…StateExited, as on AWS)
-                // with the catcher's ResultPath applied; the exit leads to the
-                // catcher's Next.
-                match state.catchers().iter().find(|c| handles(state, &c.error_equals, failure, true)) {
-                    Some(catcher) => match caught_input(catcher, cursor, failure) {
-                        Ok(output) => record(self.exit(state, output)),
-                        Err(result_path_failure) => Next::Done(Err(result_path_failure)),
-                    },
-                    None => Next::Done(Err(failure.clone())),
-                }
+                self.catch(scope, state, cursor, &b, failure.clone())
             }
             (StateKind::Pass(pass), Step::Entered) => {
-                let context = self.context_for(env, &pass.io, cursor);
-                let result = dataflow::effective_input(&pass.io, &cursor.input, &context).and_then(|effective| {
+                let result = dataflow::effective_input(&pass.io, &cursor.input, &b).and_then(|effective| {
                     let result = pass.result.clone().unwrap_or(effective);
+                    let assigned = dataflow::assign(pass.io.assign.as_ref(), &result, &b)?;
                     let placed = dataflow::place_result(&pass.io.result_path, &cursor.input, result)?;
-                    dataflow::output(&pass.io, &placed, &context)
+                    Ok((dataflow::output(&pass.io, &placed, &b)?, assigned))
                 });
                 match result {
-                    Ok(output) => record(self.exit(state, output)),
+                    Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
                     Err(failure) => Next::Done(Err(failure)),
                 }
             }
             (StateKind::Choice(choice), Step::Entered) => {
-                // Rules may read `$$`, so a Choice always builds the context.
-                let context = self.context(env, cursor, 0);
-                let decided = dataflow::effective_input(&choice.io, &cursor.input, &context)
-                    .and_then(|effective| self.choose(state, &effective, &context).map(|_| effective))
-                    .and_then(|effective| dataflow::output(&choice.io, &effective, &context));
+                let decided = dataflow::effective_input(&choice.io, &cursor.input, &b).and_then(|effective| {
+                    let (next, assign) = self.choose(state, &effective, &b)?;
+                    let assigned = dataflow::assign(assign, &effective, &b)?;
+                    Ok((dataflow::output(&choice.io, &effective, &b)?, assigned, next))
+                });
                 match decided {
-                    Ok(output) => record(self.exit(state, output)),
+                    Ok((output, assigned, next)) => record(self.exit(state, output, assigned, Some(next))),
                     Err(failure) => Next::Done(Err(failure)),
                 }
             }
             (StateKind::Succeed(succeed), Step::Entered) => {
-                let context = self.context_for(env, &succeed.io, cursor);
-                match dataflow::effective_input(&succeed.io, &cursor.input, &context)
-                    .and_then(|effective| dataflow::output(&succeed.io, &effective, &context))
-                {
-                    Ok(output) => record(self.exit(state, output)),
+                match dataflow::effective_input(&succeed.io, &cursor.input, &b).and_then(|effective| dataflow::output(&succeed.io, &effective, &b)) {
+                    Ok(output) => record(self.exit(state, output, None, None)),
                     Err(failure) => Next::Done(Err(failure)),
                 }
             }
             (StateKind::Fail(fail), Step::Entered) => {
-                let context = if fail.error_path.iter().chain(&fail.cause_path).any(|t| t.uses_context()) {
-                    self.context(env, cursor, 0)
-                } else {
-                    Value::Null
-                };
                 // ErrorPath/CausePath: a reference path or an intrinsic, on the state's input.
                 let field = |fixed: &Option<String>, dynamic: &Option<crate::asl::template::Template>, name: &str| match dynamic {
                     None => Ok(fixed.clone().unwrap_or_default()),
-                    Some(t) => match t.render(&cursor.input, &context) {
+                    Some(t) => match t.render_with(&cursor.input, &b) {
                         Ok(Value::String(s)) => Ok(s),
                         Ok(other) => Err(Failure::new(errors::RUNTIME, format!("{name} must give a string, got {other}"))),
                         Err(_) if matches!(t, crate::asl::template::Template::Path(_)) => {
@@ -306,13 +328,15 @@ impl Frame {
                 }
             }
             (StateKind::Wait(wait), Step::Entered) => {
-                let context = self.context_for(env, &wait.io, cursor);
-                let planned = dataflow::effective_input(&wait.io, &cursor.input, &context).and_then(|effective| {
+                let planned = dataflow::effective_input(&wait.io, &cursor.input, &b).and_then(|effective| {
                     let until = wait_until(&wait.wait, &effective, cursor.entered_ms)?;
-                    Ok((dataflow::output(&wait.io, &effective, &context)?, until))
+                    let assigned = dataflow::assign(wait.io.assign.as_ref(), &effective, &b)?;
+                    Ok((dataflow::output(&wait.io, &effective, &b)?, assigned, until))
                 });
                 match planned {
-                    Ok((output, until)) => Next::RecordAt { scope: scope.clone(), event: self.exit(state, output), not_before_ms: until },
+                    Ok((output, assigned, until)) => {
+                        Next::RecordAt { scope: scope.clone(), event: self.exit(state, output, assigned, None), not_before_ms: until }
+                    }
                     Err(failure) => Next::Done(Err(failure)),
                 }
             }
@@ -327,16 +351,11 @@ impl Frame {
 
     /// The event that starts a Task, Parallel or Map state's work: on entering
     /// it (`first`) or for a retry.
-    fn schedule(&self, env: &Env, state: &State, cursor: &Cursor, retry_count: u32, first: bool) -> Result<EventKind, Failure> {
+    fn schedule(&self, state: &State, cursor: &Cursor, b: &Bindings, first: bool) -> Result<EventKind, Failure> {
         let io = io_of(state);
-        let context = if dataflow::uses_context(io) || matches!(state.kind, StateKind::Map(_)) {
-            self.context(env, cursor, retry_count)
-        } else {
-            Value::Null
-        };
         match &state.kind {
             StateKind::Task(task) => {
-                let parameters = dataflow::effective_input(io, &cursor.input, &context)?;
+                let parameters = dataflow::effective_input(io, &cursor.input, b)?;
                 let timeout_seconds = match (&task.timeout_seconds_path, first) {
                     (_, false) => cursor.timeout_seconds,
                     (Some(path), true) => Some(positive_integer_at(path, &cursor.input, "TimeoutSecondsPath")?),
@@ -344,8 +363,8 @@ impl Frame {
                 };
                 Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters, timeout_seconds })
             }
-            StateKind::Parallel(_) => Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, &context)? }),
-            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, &context)? }),
+            StateKind::Parallel(_) => Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)? }),
+            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, b)? }),
             _ => Err(Failure::new(errors::RUNTIME, format!("state {:?} has no work to schedule", state.name))),
         }
     }
@@ -354,28 +373,20 @@ impl Frame {
         EventKind::StateEntered { state_type: StateType::of(self.state(name)), name: name.to_string(), input }
     }
 
-    fn exit(&self, state: &State, output: Value) -> EventKind {
-        EventKind::StateExited { state_type: StateType::of(state), name: state.name.clone(), output }
+    fn exit(&self, state: &State, output: Value, assigned_variables: Option<Variables>, next: Option<String>) -> EventKind {
+        EventKind::StateExited { state_type: StateType::of(state), name: state.name.clone(), output, assigned_variables, catch_next: next }
     }
 
-    /// After a state exits: enter the next one, or end the graph.
-    fn transition(&self, env: &Env, scope: &Scope, state: &State, cursor: &Cursor, output: Value) -> Next {
+    /// After a state exits by its own transition: enter the next state, or end the graph.
+    fn transition(&self, scope: &Scope, state: &State, output: Value) -> Next {
         let next = match &state.kind {
             StateKind::Task(t) => t.transition.clone(),
             StateKind::Pass(p) => p.transition.clone(),
             StateKind::Wait(w) => w.transition.clone(),
             StateKind::Parallel(p) => p.transition.clone(),
             StateKind::Map(m) => m.transition.clone(),
-            StateKind::Succeed(_) | StateKind::Fail(_) => Transition::End,
-            // The choice was made (and succeeded) before the exit was recorded;
-            // evaluating it again on the same input gives the same answer.
-            StateKind::Choice(choice) => {
-                let context = self.context(env, cursor, 0);
-                match dataflow::effective_input(&choice.io, &cursor.input, &context).and_then(|e| self.choose(state, &e, &context)) {
-                    Ok(next) => Transition::Next(next),
-                    Err(failure) => return Next::Done(Err(failure)),
-                }
-            }
+            // A Choice's exit always names its target (see `apply`).
+            StateKind::Succeed(_) | StateKind::Fail(_) | StateKind::Choice(_) => Transition::End,
         };
         match next {
             Transition::Next(name) => Next::Record { scope: scope.clone(), event: self.enter(&name, output) },
@@ -383,35 +394,54 @@ impl Frame {
         }
     }
 
-    /// The Choice state's target for `input`, or `States.NoChoiceMatched`.
-    fn choose(&self, state: &State, input: &Value, context: &Value) -> Result<String, Failure> {
+    /// The Choice state's target for `input` and the `Assign` that goes with
+    /// it (the rule's, or the state's own for `Default`), or `States.NoChoiceMatched`.
+    fn choose<'s>(&self, state: &'s State, input: &Value, b: &Bindings) -> Result<(String, Option<&'s crate::asl::template::Template>), Failure> {
         let StateKind::Choice(choice) = &state.kind else { unreachable!("choose is only called for Choice states") };
         for rule in &choice.choices {
-            match rule.condition.evaluate(input, context) {
-                Ok(true) => return Ok(rule.next.clone()),
+            match rule.condition.evaluate_with(input, b) {
+                Ok(true) => return Ok((rule.next.clone(), rule.assign.as_ref())),
                 Ok(false) => {}
                 Err(e) => return Err(Failure::new(errors::RUNTIME, e.0)),
             }
         }
-        choice.default.clone().ok_or_else(|| {
-            Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name))
-        })
-    }
-
-    /// A failure of the state's own data processing (not of its task or
-    /// children): no retry, only Catch, whose state is entered directly.
-    fn catch(&self, scope: &Scope, state: &State, cursor: &Cursor, failure: Failure) -> Next {
-        let Some(catcher) = state.catchers().iter().find(|c| handles(state, &c.error_equals, &failure, false)) else {
-            return Next::Done(Err(failure));
-        };
-        match caught_input(catcher, cursor, &failure) {
-            Ok(input) => Next::Record { scope: scope.clone(), event: self.enter(&catcher.next, input) },
-            Err(result_path_failure) => Next::Done(Err(result_path_failure)),
+        match &choice.default {
+            Some(default) => Ok((default.clone(), choice.io.assign.as_ref())),
+            None => Err(Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name))),
         }
     }
 
-    fn context_for(&self, env: &Env, io: &crate::asl::IoSettings, cursor: &Cursor) -> Value {
-        if dataflow::uses_context(io) {
+    /// A failure the state cannot retry: a catcher takes it (the state exits
+    /// with the `{Error, Cause}` output placed by the catcher's ResultPath and
+    /// the catcher's Assign, towards the catcher's Next), or it ends the graph.
+    /// Data-processing failures come here directly; failures of the task or
+    /// children once retries are exhausted.
+    fn catch(&self, scope: &Scope, state: &State, cursor: &Cursor, b: &Bindings, failure: Failure) -> Next {
+        let from_children = matches!(cursor.step, Step::Failed { .. });
+        let Some(catcher) = state.catchers().iter().find(|c| handles(state, &c.error_equals, &failure, from_children)) else {
+            return Next::Done(Err(failure));
+        };
+        let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+        let caught = dataflow::assign(catcher.assign.as_ref(), &error_output, b)
+            .and_then(|assigned| Ok((dataflow::place_result(&catcher.result_path, &cursor.input, error_output)?, assigned)));
+        match caught {
+            Ok((output, assigned)) => Next::Record { scope: scope.clone(), event: self.exit(state, output, assigned, Some(catcher.next.clone())) },
+            Err(failure) => Next::Done(Err(failure)),
+        }
+    }
+
+    /// The context object, when the state's fields read it (else `null`).
+    fn context_for(&self, env: &Env, state: &State, cursor: &Cursor) -> Value {
+        let reads_context = match &state.kind {
+            StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
+            // Rules and Map item selectors may read `$$`; building it is cheap next to them.
+            StateKind::Choice(_) | StateKind::Map(_) => true,
+            _ => {
+                let io = io_of(state);
+                dataflow::uses_context(io) || state.catchers().iter().any(|c| c.assign.as_ref().is_some_and(|t| t.uses_context()))
+            }
+        };
+        if reads_context {
             self.context(env, cursor, cursor.retries.iter().sum())
         } else {
             Value::Null
@@ -426,6 +456,7 @@ impl Frame {
                 "Input": env.input,
                 "Name": env.info.name,
                 "StartTime": rfc3339(env.start_ms),
+                "RedriveCount": 0,
             },
             "State": {
                 "EnteredTime": rfc3339(cursor.entered_ms),
@@ -471,12 +502,7 @@ fn io_of(state: &State) -> &crate::asl::IoSettings {
     }
 }
 
-/// The input the catcher's `Next` receives: the `{Error, Cause}` error
-/// output placed by the catcher's ResultPath.
-fn caught_input(catcher: &Catcher, cursor: &Cursor, failure: &Failure) -> Result<Value, Failure> {
-    let error_output = json!({"Error": failure.error, "Cause": failure.cause});
-    dataflow::place_result(&catcher.result_path, &cursor.input, error_output)
-}
+
 
 /// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
 fn positive_integer_at(path: &crate::asl::path::Path, input: &Value, field: &str) -> Result<u64, Failure> {

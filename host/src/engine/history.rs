@@ -70,7 +70,17 @@ pub enum EventKind {
     /// The execution ran past the definition's top-level `TimeoutSeconds`.
     ExecutionTimedOut { error: String, cause: String },
     StateEntered { state_type: StateType, name: String, input: Value },
-    StateExited { state_type: StateType, name: String, output: Value },
+    StateExited {
+        state_type: StateType,
+        name: String,
+        output: Value,
+        /// The variables the state's (or the taken catcher's) `Assign` set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assigned_variables: Option<serde_json::Map<String, Value>>,
+        /// Set when a catcher took the state's error: the state it leads to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        catch_next: Option<String>,
+    },
     TaskScheduled { resource: String, parameters: Value, timeout_seconds: Option<u64> },
     TaskStarted { resource: String },
     TaskSucceeded { resource: String, output: Value },
@@ -138,6 +148,9 @@ impl EventKind {
             EventKind::MapIterationStarted { index, .. } => format!("item {index}"),
             EventKind::MapIterationSucceeded { index, output, .. } => format!("item {index} output {output}"),
             EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
+            EventKind::StateExited { name, output, assigned_variables: Some(vars), .. } => {
+                format!("{name} output {output} assigned {}", Value::Object(vars.clone()))
+            }
             EventKind::StateExited { name, output, .. } => format!("{name} output {output}"),
             EventKind::TaskScheduled { resource, parameters, .. } => format!("{resource} parameters {parameters}"),
             EventKind::TaskStarted { resource } => resource.clone(),
@@ -210,7 +223,17 @@ impl HistoryEvent {
             EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
             EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", json!({"error": error, "cause": cause})),
             EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
-            EventKind::StateExited { name, output, .. } => ("stateExitedEventDetails", json!({"name": name, "output": output.to_string()})),
+            EventKind::StateExited { name, output, assigned_variables, .. } => {
+                let mut details = json!({"name": name, "output": output.to_string()});
+                if let Some(vars) = assigned_variables {
+                    // AWS gives each variable's value as JSON text.
+                    let texts: serde_json::Map<String, Value> =
+                        vars.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
+                    details["assignedVariables"] = Value::Object(texts);
+                    details["assignedVariablesDetails"] = json!({"truncated": false});
+                }
+                ("stateExitedEventDetails", details)
+            }
             EventKind::TaskScheduled { resource, parameters, timeout_seconds } => (
                 "taskScheduledEventDetails",
                 json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string(), "timeoutInSeconds": timeout_seconds}),
