@@ -1,103 +1,172 @@
-//! `stepwasm validate`: broken definitions give every problem with its
-//! location (exit 2); valid ones pass (exit 0); with a config, resources are
-//! checked too.
+//! `stepwasm validate` against the corpus in `tests/validate/`:
+//!
+//! - `valid/*.asl.json`: definitions AWS accepts; each must pass (exit 0).
+//! - `invalid/NAME.asl.json` with `NAME.expected.txt`: definitions AWS rejects;
+//!   each must fail (exit 2) and print every line of the sidecar, each at the
+//!   start of an output line so the location prefix counts
+//!   (`States.A.Next: no state named "B"`).
+//!
+//! Neither kind may make the binary panic. With a config, resources are
+//! checked too (the order example).
 
 mod support;
 
-use support::{guest_dir, scratch, stepwasm};
+use std::path::{Path, PathBuf};
+use support::{guest_dir, root, scratch, stepwasm};
 
-/// (definition, the located problems the output must contain)
-const INVALID: &[(&str, &[&str])] = &[
-    (
-        r#"{"StartAt": "VerifyPayment", "States": {
-            "VerifyPayment": {"Type": "Task", "Resource": "wasm:payment", "Next": "UpdateInventry"},
-            "UpdateInventory": {"Type": "Succeed"}}}"#,
-        &[r#"States.VerifyPayment.Next: no state named "UpdateInventry""#, "States.UpdateInventory: state is not reachable from StartAt"],
-    ),
-    (r#"{"States": {"A": {"Type": "Succeed"}}}"#, &["(definition): missing required field StartAt"]),
-    (r#"{"StartAt": "A"}"#, &["(definition): missing required field States"]),
-    (r#"{"StartAt": "A", "States": {}}"#, &["States: States must contain at least one state"]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Pass"}}}"#, &[r#"States.A: missing Next or "End": true"#]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": false}}}"#, &["States.A.End: End must be true when present"]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "End": true}}}"#, &["States.A: missing required field Resource"]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Foo": 1}}}"#, &[r#"States.A.Foo: field "Foo" is not allowed in a Pass state"#]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Fail", "Next": "A"}}}"#, &[r#"States.A.Next: field "Next" is not allowed in a Fail state"#]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "InputPath": "a.b"}}}"#, &["States.A.InputPath: invalid path \"a.b\""]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultPath": "$.a[*]"}}}"#, &["States.A.ResultPath: invalid path \"$.a[*]\": a reference path must select a single node"]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Parameters": {"x.$": "nope"}}}}"#, &["States.A.Parameters.x.$: invalid path \"nope\""]),
-    (
-        r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true,
-            "Catch": [{"ErrorEquals": ["States.ALL", "X"], "Next": "A"}, {"ErrorEquals": [], "Next": "Z"}]}}}"#,
-        &[
-            "States.A.Catch[0].ErrorEquals: States.ALL must appear alone in ErrorEquals",
-            "States.A.Catch[0].ErrorEquals: a rule with States.ALL must be the last one",
-            "States.A.Catch[1].ErrorEquals: ErrorEquals must be a non-empty array of error names",
-            r#"States.A.Catch[1].Next: no state named "Z""#,
-        ],
-    ),
-    (
-        r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true,
-            "Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5, "MaxAttempts": -1, "JitterStrategy": "SOME"}]}}}"#,
-        &[
-            "States.A.Retry[0].BackoffRate: BackoffRate must be a number of at least 1.0",
-            "States.A.Retry[0].MaxAttempts: MaxAttempts must be an integer of at least 0, got -1",
-            "States.A.Retry[0].JitterStrategy: JitterStrategy must be FULL or NONE",
-        ],
-    ),
-    (
-        r#"{"StartAt": "C", "States": {"C": {"Type": "Choice", "Default": "Nowhere",
-            "Choices": [{"Variable": "$.x", "NumericEquals": "1", "Next": "C"}, {"Not": {"Variable": "$.x", "IsNull": true}}]}}}"#,
-        &[
-            "States.C.Choices[0].NumericEquals: NumericEquals takes a number value",
-            "States.C.Choices[1]: a top-level choice rule needs Next",
-            r#"States.C.Default: no state named "Nowhere""#,
-        ],
-    ),
-    (r#"{"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true}}}"#, &["States.P: missing required field Branches"]),
-    (r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "End": true}}}"#, &["States.W: a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found 2)"]),
-    (r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2026-13-01T00:00:00Z", "End": true}}}"#, &[r#"States.W.Timestamp: "2026-13-01T00:00:00Z" is not an RFC 3339 timestamp"#]),
-    (r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}}}"#, &["States.F: Error and ErrorPath cannot both be set"]),
-    (r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "TimeoutSeconds": 5, "HeartbeatSeconds": 9}}}"#, &["States.A.HeartbeatSeconds: HeartbeatSeconds must be smaller than TimeoutSeconds"]),
-    ("{\"StartAt\": \"A\",\n \"States\": {\n", &["line 3 column 0: not valid JSON"]),
-    ("[1, 2]", &["(definition): a state machine definition must be a JSON object"]),
-];
+/// The issue asks for at least this many definitions of each kind.
+const MIN_CORPUS: usize = 50;
 
-const VALID: &[&str] = &[
-    r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}"#,
-    r#"{"Comment": "c", "Version": "1.0", "TimeoutSeconds": 60, "StartAt": "A", "States": {
-        "A": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.r", "Next": "C"},
-        "C": {"Type": "Choice", "Choices": [{"And": [{"Variable": "$.r.x", "NumericEquals": 1}, {"Variable": "$.r", "IsPresent": true}], "Next": "T"}], "Default": "F"},
-        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:F", "InputPath": "$.r", "Parameters": {"x.$": "$.x", "id.$": "$$.Execution.Id"},
-              "ResultSelector": {"y.$": "$.y"}, "ResultPath": null, "OutputPath": "$",
-              "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 0}, {"ErrorEquals": ["States.ALL"], "JitterStrategy": "FULL", "MaxDelaySeconds": 5}],
-              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}], "TimeoutSeconds": 30, "End": true},
-        "F": {"Type": "Fail", "Error": "E", "Cause": "c"}}}"#,
-];
+const DEFINITION_SUFFIX: &str = ".asl.json";
+const EXPECTED_SUFFIX: &str = ".expected.txt";
 
-#[test]
-fn invalid_definitions_report_every_problem_located() {
-    let dir = scratch("validate-invalid");
-    for (i, (def, expected)) in INVALID.iter().enumerate() {
-        let path = dir.join(format!("invalid-{i}.json"));
-        std::fs::write(&path, def).unwrap();
-        let (code, out, err) = stepwasm(&["validate", path.to_str().unwrap()]);
-        assert_eq!(code, 2, "case {i} should be invalid:\n{out}{err}");
-        for line in *expected {
-            assert!(out.contains(line), "case {i}: expected {line:?} in:\n{out}");
-        }
-    }
+fn corpus_dir(kind: &str) -> PathBuf {
+    root().join("tests/validate").join(kind)
+}
+
+/// Every `*.asl.json` under `tests/validate/<kind>`, sorted.
+fn definitions(kind: &str) -> Vec<PathBuf> {
+    let dir = corpus_dir(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| file_name(p).ends_with(DEFINITION_SUFFIX))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+}
+
+/// `tests/validate/invalid/NAME.asl.json` -> `tests/validate/invalid/NAME.expected.txt`.
+fn expected_file(definition: &Path) -> PathBuf {
+    let name = file_name(definition).strip_suffix(DEFINITION_SUFFIX).unwrap();
+    definition.with_file_name(format!("{name}{EXPECTED_SUFFIX}"))
+}
+
+/// A path relative to the repository root, for messages.
+fn shown(path: &Path) -> String {
+    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+}
+
+/// Runs `stepwasm validate` on a corpus file (by its path relative to the
+/// repository root, the binary's working directory).
+fn validate(definition: &Path) -> (i32, String, String) {
+    stepwasm(&["validate", &shown(definition)])
+}
+
+/// Problems any run may show: a panic or other runtime noise on stderr.
+fn crash_problems(stderr: &str) -> Option<String> {
+    (stderr.contains("panicked") || stderr.contains("thread") || stderr.contains("RUST_BACKTRACE"))
+        .then(|| format!("stderr shows a crash:\n{stderr}"))
+}
+
+/// Fails with every problem found, each naming its file.
+fn report(kind: &str, checked: usize, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} {kind} definitions failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
-fn valid_definitions_pass() {
-    let dir = scratch("validate-valid");
-    for (i, def) in VALID.iter().enumerate() {
-        let path = dir.join(format!("valid-{i}.json"));
-        std::fs::write(&path, def).unwrap();
-        let (code, out, err) = stepwasm(&["validate", path.to_str().unwrap()]);
-        assert_eq!(code, 0, "case {i}:\n{out}{err}");
-        assert!(out.contains("valid:") && out.contains("resources not checked"), "{out}");
+fn corpus_is_large_enough_and_well_formed() {
+    let valid = definitions("valid");
+    let invalid = definitions("invalid");
+    assert!(valid.len() >= MIN_CORPUS, "only {} valid definitions in tests/validate/valid (need {MIN_CORPUS})", valid.len());
+    assert!(
+        invalid.len() >= MIN_CORPUS,
+        "only {} invalid definitions in tests/validate/invalid (need {MIN_CORPUS})",
+        invalid.len()
+    );
+    let mut problems = Vec::new();
+    // Nothing else lies in the folders: a misspelt suffix would silently drop a case.
+    for (kind, allowed) in [("valid", &[DEFINITION_SUFFIX][..]), ("invalid", &[DEFINITION_SUFFIX, EXPECTED_SUFFIX][..])] {
+        for entry in std::fs::read_dir(corpus_dir(kind)).unwrap() {
+            let path = entry.unwrap().path();
+            if !allowed.iter().any(|suffix| file_name(&path).ends_with(suffix)) {
+                problems.push(format!("{}: unexpected file (expected names ending in {allowed:?})", shown(&path)));
+            }
+        }
     }
+    for def in &invalid {
+        let expected = expected_file(def);
+        match std::fs::read_to_string(&expected) {
+            Ok(text) if text.lines().any(|l| !l.trim().is_empty()) => {}
+            Ok(_) => problems.push(format!("{}: empty; list the located errors expected", shown(&expected))),
+            Err(_) => problems.push(format!("{}: has no sidecar {}", shown(def), shown(&expected))),
+        }
+    }
+    for entry in std::fs::read_dir(corpus_dir("invalid")).unwrap() {
+        let path = entry.unwrap().path();
+        if let Some(name) = file_name(&path).strip_suffix(EXPECTED_SUFFIX) {
+            if !path.with_file_name(format!("{name}{DEFINITION_SUFFIX}")).is_file() {
+                problems.push(format!("{}: no definition {name}{DEFINITION_SUFFIX} beside it", shown(&path)));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "corpus problems:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn every_valid_definition_passes() {
+    let files = definitions("valid");
+    assert!(!files.is_empty(), "no definitions in tests/validate/valid");
+    let mut failures = Vec::new();
+    for def in &files {
+        let (code, out, err) = validate(def);
+        let mut problems = Vec::new();
+        if code != 0 {
+            problems.push(format!("exit code {code}, expected 0"));
+        }
+        if !out.contains(": valid: ") || !out.contains("resources not checked") {
+            problems.push("the output does not say the definition is valid (resources not checked)".to_string());
+        }
+        problems.extend(crash_problems(&err));
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\nstdout:\n{out}stderr:\n{err}", shown(def), problems.join("; ")));
+        }
+    }
+    report("valid", files.len(), failures);
+}
+
+#[test]
+fn every_invalid_definition_reports_its_located_errors() {
+    let files = definitions("invalid");
+    assert!(!files.is_empty(), "no definitions in tests/validate/invalid");
+    let mut failures = Vec::new();
+    for def in &files {
+        let expected_path = expected_file(def);
+        let Ok(expected) = std::fs::read_to_string(&expected_path) else {
+            failures.push(format!("{}: missing {}", shown(def), shown(&expected_path)));
+            continue;
+        };
+        let (code, out, err) = validate(def);
+        let mut problems = Vec::new();
+        if code != 2 {
+            problems.push(format!("exit code {code}, expected 2"));
+        }
+        if !out.contains(": invalid definition: ") {
+            problems.push("the output does not say the definition is invalid".to_string());
+        }
+        // Each expected line must begin an output line (after the indent):
+        // the location is part of what is checked, not just the message.
+        let printed: Vec<&str> = out.lines().map(str::trim_start).collect();
+        for line in expected.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !printed.iter().any(|p| p.starts_with(line)) {
+                problems.push(format!("missing {line:?}"));
+            }
+        }
+        problems.extend(crash_problems(&err));
+        if !problems.is_empty() {
+            failures.push(format!("{}:\n  {}\nstdout:\n{out}stderr:\n{err}", shown(def), problems.join("\n  ")));
+        }
+    }
+    report("invalid", files.len(), failures);
 }
 
 #[test]
@@ -111,9 +180,17 @@ fn order_example_validates_with_its_resources() {
 #[test]
 fn a_bad_config_is_a_clear_error() {
     let dir = scratch("validate-config");
-    std::fs::write(dir.join("def.json"), VALID[0]).unwrap();
+    std::fs::write(dir.join("def.json"), r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}"#).unwrap();
     std::fs::write(dir.join("stepwasm.toml"), "[defaults]\nmemory_mib = 0\n").unwrap();
     let (code, _, err) = stepwasm(&["validate", dir.join("def.json").to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("stepwasm.toml: defaults.memory_mib must be greater than 0"), "{err}");
+}
+
+#[test]
+fn a_missing_definition_file_is_a_clear_error() {
+    let (code, out, err) = stepwasm(&["validate", "tests/validate/no-such-file.asl.json"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("cannot read definition tests/validate/no-such-file.asl.json"), "{err}");
+    assert!(crash_problems(&err).is_none(), "{err}");
 }

@@ -117,7 +117,12 @@ fn parse_input(arg: &str) -> Result<Value> {
         Some(path) => (std::fs::read_to_string(path).with_context(|| format!("cannot read input file {path}"))?, path),
         None => (arg.to_string(), "--input"),
     };
-    serde_json::from_str(&text).with_context(|| format!("{from}: the input is not valid JSON"))
+    let input: Value = serde_json::from_str(&text).with_context(|| format!("{from}: the input is not valid JSON"))?;
+    let size = crate::engine::json_size(&input);
+    if size > crate::engine::MAX_PAYLOAD_BYTES {
+        anyhow::bail!("{from}: the input is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)", crate::engine::MAX_PAYLOAD_BYTES);
+    }
+    Ok(input)
 }
 
 fn state_machine_name(definition: &Path) -> String {

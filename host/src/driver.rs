@@ -379,6 +379,27 @@ mod tests {
     }
 
     #[test]
+    fn payloads_over_256_kib_fail_with_data_limit_exceeded() {
+        let big = "x".repeat(300 * 1024);
+        // A state output over the limit fails the execution.
+        let def = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Result": big, "End": true}}});
+        let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, cause } if error == "States.DataLimitExceeded" && cause.contains("output")), "{:?}", rec.outcome);
+        // Task parameters over the limit: a catcher that names the error takes it.
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "Parameters": {"blob.$": "$.blob"},
+                  "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": null, "Next": "Handled"}, {"ErrorEquals": ["States.ALL"], "Next": "Wrong"}],
+                  "End": true},
+            "Wrong": {"Type": "Fail", "Error": "Wrong"},
+            "Handled": {"Type": "Pass", "Result": "handled", "End": true}}});
+        let runner = Scripted::new(vec![]);
+        let rec = run(def, json!({"blob": "y".repeat(300 * 1024)}), &runner, &VirtualClock::new(0));
+        assert!(runner.calls.borrow().is_empty(), "the task never ran");
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!("handled") }, "{:?}", rec.outcome);
+    }
+
+    #[test]
     fn endless_loops_stop_at_the_history_limit() {
         // A loop with an exit that this input never takes.
         let def = json!({"StartAt": "A", "States": {

@@ -223,7 +223,28 @@ impl Frame {
     }
 
     /// What this frame needs next. Pure: the same frame always decides the same.
+    ///
+    /// A payload over AWS's 256 KiB limit (a state's output, a task's
+    /// parameters, a Parallel state's branch input, a Map item) is not
+    /// recorded: the state fails with `States.DataLimitExceeded` instead,
+    /// which only a catcher naming it handles.
     pub fn decide(&self, env: &Env, scope: &Scope) -> Next {
+        let next = self.decide_unchecked(env, scope);
+        let (Next::Record { event, .. } | Next::RecordAt { event, .. }) = &next else { return next };
+        let Some((what, size)) = oversized_payload(event) else { return next };
+        let Some(cursor) = &self.cursor else { return next };
+        let failure = Failure::new(
+            errors::DATA_LIMIT_EXCEEDED,
+            format!("the {what} of state {:?} is {size} bytes, over the limit of {MAX_PAYLOAD_BYTES} bytes", cursor.state),
+        );
+        let state = self.state(&cursor.state);
+        let mut scopes = env.variables.clone();
+        scopes.push(&self.variables);
+        let context = Value::Null;
+        self.catch(scope, state, cursor, &Bindings { context: &context, variables: &scopes }, failure)
+    }
+
+    fn decide_unchecked(&self, env: &Env, scope: &Scope) -> Next {
         let record = |event| Next::Record { scope: scope.clone(), event };
         let Some(cursor) = &self.cursor else {
             return record(self.enter(&self.graph.start_at, self.input.clone()));
@@ -485,6 +506,41 @@ impl Cursor {
         let retrier = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true));
         self.step = Step::Failed { failure, retrier, failed_ms: at_ms };
     }
+}
+
+/// AWS's limit on any payload: state input and output, task parameters and results.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// The payload an event would record, named, when it is over the limit.
+fn oversized_payload(event: &EventKind) -> Option<(&'static str, usize)> {
+    let (what, payload) = match event {
+        EventKind::StateExited { output, .. } => ("output", output),
+        EventKind::TaskScheduled { parameters, .. } => ("task parameters", parameters),
+        EventKind::ParallelStateStarted { input } => ("branch input", input),
+        EventKind::MapStateStarted { items } => {
+            return items.iter().map(json_size).find(|&n| n > MAX_PAYLOAD_BYTES).map(|n| ("Map item input", n));
+        }
+        _ => return None,
+    };
+    Some((what, json_size(payload))).filter(|(_, n)| *n > MAX_PAYLOAD_BYTES)
+}
+
+/// The size of a value's JSON text, without building the text.
+pub fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail, and a Value always serialises.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// The I/O settings of a state (Fail has none that apply; defaults stand in).
