@@ -403,9 +403,11 @@ impl Parser {
                 (self.graph(&p, GraphKind::ItemProcessor)?, distributed)
             }
             (None, Some(v)) => {
+                // The legacy name takes a ProcessorConfig too (AWS accepts it).
                 let p = self.object(v, &f.at("Iterator"), "Iterator")?;
-                p.allow(self, &[BRANCH_FIELDS], "an Iterator");
-                (self.graph(&p, GraphKind::ItemProcessor)?, false)
+                p.allow(self, &[PROCESSOR_FIELDS], "an Iterator");
+                let distributed = self.processor_config(&p);
+                (self.graph(&p, GraphKind::ItemProcessor)?, distributed)
             }
         };
         if !distributed {

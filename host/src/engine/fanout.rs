@@ -5,11 +5,15 @@
 //! first), so an execution is deterministic and its history replays exactly;
 //! `MaxConcurrency` is validated and resolved but changes nothing yet. A
 //! Parallel state fails with the first failing branch's error. A Map state
-//! records each iteration's end (`MapIterationSucceeded`/`Failed`) and fails
-//! with the failing iteration's error, or, when it declares a tolerated
-//! failure count or percentage, with `States.ExceedToleratedFailureThreshold`
-//! once the failures go beyond it. A tolerated failure contributes its
-//! `{"Error", "Cause"}` object to the result array in the item's place.
+//! records each iteration's end (`MapIterationSucceeded`/`Failed`); an inline
+//! Map fails with the failing iteration's error, while a Map that declares a
+//! tolerated failure count or percentage, or runs in DISTRIBUTED mode (which
+//! tolerates none by default), fails with
+//! `States.ExceedToleratedFailureThreshold` once the failures go beyond it. A
+//! tolerated failure contributes its `{"Error", "Cause"}` object to the
+//! result array in the item's place. Children's failures go back to the
+//! frame, which retries the state or records its failure (see
+//! `Frame::children_failed`).
 
 use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, Scope};
@@ -80,8 +84,9 @@ impl Fanout {
         Ok(())
     }
 
-    /// What the running children need next, or the state's own result.
-    pub fn decide(&self, env: &Env, scope: &Scope, state: &State, state_input: &Value) -> Next {
+    /// What the running children need next, or the state's own result; Err
+    /// when the children failed (the frame decides on Retry and Catch).
+    pub fn decide(&self, env: &Env, scope: &Scope, state: &State, state_input: &Value) -> Result<Next, Failure> {
         let record = |event| Next::Record { scope: scope.clone(), event };
         match self {
             Fanout::Parallel { branches } => {
@@ -89,44 +94,40 @@ impl Fanout {
                 for (i, branch) in branches.iter().enumerate() {
                     match branch.decide(env, &scope.child(i as u32)) {
                         Next::Done(Ok(output)) => outputs.push(output),
-                        Next::Done(Err(f)) => return record(EventKind::ParallelStateFailed { error: f.error, cause: f.cause }),
-                        other => return other,
+                        Next::Done(Err(f)) => return Err(f),
+                        other => return Ok(other),
                     }
                 }
-                record(EventKind::ParallelStateSucceeded { output: Value::Array(outputs) })
+                Ok(record(EventKind::ParallelStateSucceeded { output: Value::Array(outputs) }))
             }
             Fanout::Map { items, results, failed, last_failure, current, .. } => {
                 let name = state.name.clone();
                 if let Some((index, frame)) = current {
                     let index = *index;
-                    return match frame.decide(env, &scope.child(index)) {
+                    return Ok(match frame.decide(env, &scope.child(index)) {
                         Next::Done(Ok(output)) => record(EventKind::MapIterationSucceeded { name, index, output }),
                         Next::Done(Err(f)) => record(EventKind::MapIterationFailed { name, index, error: f.error, cause: f.cause }),
                         other => other,
-                    };
+                    });
                 }
                 if let (Some(failure), StateKind::Map(map)) = (last_failure, &state.kind) {
-                    match Tolerance::of(map, state_input) {
-                        Err(f) => return record(EventKind::MapStateFailed { error: f.error, cause: f.cause }),
-                        Ok(tolerance) if tolerance.exceeded(*failed, items.len()) => {
-                            let f = if tolerance.declared {
-                                Failure::new(
-                                    errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                                    format!("{failed} of {} iterations failed, more than tolerated; the last: {}: {}", items.len(), failure.error, failure.cause),
-                                )
-                            } else {
-                                failure.clone()
-                            };
-                            return record(EventKind::MapStateFailed { error: f.error, cause: f.cause });
-                        }
-                        Ok(_) => {}
+                    let tolerance = Tolerance::of(map, state_input)?;
+                    if tolerance.exceeded(*failed, items.len()) {
+                        return Err(if tolerance.declared {
+                            Failure::new(
+                                errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                format!("{failed} of {} iterations failed, more than tolerated; the last: {}: {}", items.len(), failure.error, failure.cause),
+                            )
+                        } else {
+                            failure.clone()
+                        });
                     }
                 }
-                if results.len() < items.len() {
+                Ok(if results.len() < items.len() {
                     record(EventKind::MapIterationStarted { name, index: results.len() as u32 })
                 } else {
                     record(EventKind::MapStateSucceeded { output: Value::Array(results.clone()) })
-                }
+                })
             }
         }
     }
@@ -155,7 +156,11 @@ impl Tolerance {
     fn of(map: &MapState, state_input: &Value) -> Result<Tolerance, Failure> {
         let count = number(&map.tolerated_failure_count, state_input, "ToleratedFailureCountPath", 0.0, f64::MAX)?;
         let percentage = number(&map.tolerated_failure_percentage, state_input, "ToleratedFailurePercentagePath", 0.0, 100.0)?;
-        Ok(Tolerance { declared: count.is_some() || percentage.is_some(), count: count.map(|c| c as u64), percentage })
+        // A distributed Map tolerates 0 failures by default, and exceeding that
+        // is States.ExceedToleratedFailureThreshold; an inline Map fails with
+        // the iteration's own error.
+        let declared = count.is_some() || percentage.is_some() || map.distributed;
+        Ok(Tolerance { declared, count: count.map(|c| c as u64).or(Some(0).filter(|_| percentage.is_none())), percentage })
     }
 
     fn exceeded(&self, failed: u32, total: usize) -> bool {
@@ -255,23 +260,24 @@ fn batch(items: Vec<Value>, max_items: Option<usize>, max_bytes: Option<usize>, 
     let mut current: Vec<Value> = Vec::new();
     let mut current_bytes = EMPTY_ARRAY_BYTES;
     for item in items {
-        // The item plus its separating comma (one byte too many for the first).
-        let item_bytes = item.to_string().len() + 1;
+        let text_bytes = item.to_string().len();
+        // The item, plus a separating comma unless it comes first.
+        let added = |current: &Vec<Value>| text_bytes + usize::from(!current.is_empty());
         let full_by_count = max_items.is_some_and(|m| current.len() >= m);
-        let full_by_bytes = max_bytes.is_some_and(|m| current_bytes + item_bytes > m);
+        let full_by_bytes = max_bytes.is_some_and(|m| current_bytes + added(&current) > m);
         if !current.is_empty() && (full_by_count || full_by_bytes) {
             batches.push(wrap(std::mem::take(&mut current)));
             current_bytes = EMPTY_ARRAY_BYTES;
         }
         if let Some(m) = max_bytes {
-            if current_bytes + item_bytes > m {
+            if current_bytes + added(&current) > m {
                 return Err(Failure::new(
                     errors::RUNTIME,
-                    format!("an item of {item_bytes} bytes does not fit in a batch of at most {m} bytes (MaxInputBytesPerBatch)"),
+                    format!("an item of {text_bytes} bytes does not fit in a batch of at most {m} bytes (MaxInputBytesPerBatch)"),
                 ));
             }
         }
-        current_bytes += item_bytes;
+        current_bytes += added(&current);
         current.push(item);
     }
     if !current.is_empty() {
@@ -289,8 +295,8 @@ mod tests {
         let items: Vec<Value> = (0..5).map(|i| json!(i)).collect();
         let b = batch(items.clone(), Some(2), None, None).unwrap();
         assert_eq!(b, vec![json!({"Items": [0, 1]}), json!({"Items": [2, 3]}), json!({"Items": [4]})]);
-        // "[0,1,2]" is 7 bytes: at most 8 bytes per batch fits three items.
-        let b = batch(items.clone(), None, Some(8), Some(json!({"k": 1}))).unwrap();
+        // "[0,1,2]" is 7 bytes: at most 7 bytes per batch fits three items.
+        let b = batch(items.clone(), None, Some(7), Some(json!({"k": 1}))).unwrap();
         assert_eq!(b, vec![json!({"Items": [0, 1, 2], "BatchInput": {"k": 1}}), json!({"Items": [3, 4], "BatchInput": {"k": 1}})]);
         assert!(batch(vec![json!("a long string that cannot fit")], None, Some(10), None).is_err());
         assert_eq!(batch(Vec::new(), Some(3), None, None).unwrap(), Vec::<Value>::new());

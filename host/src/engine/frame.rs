@@ -10,7 +10,7 @@
 
 use super::dataflow;
 use super::fanout::{self, Fanout};
-use super::history::{rfc3339, EventKind, HistoryEvent, Scope, StateType};
+use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Scope, StateType};
 use super::{ExecutionInfo, Failure, TaskInvocation};
 use crate::asl::errors;
 use crate::asl::path::Bindings;
@@ -77,6 +77,9 @@ struct Cursor {
     attempt: u32,
     /// The task's timeout as resolved when it was scheduled.
     timeout_seconds: Option<u64>,
+    /// The time of the latest event in this state or its children: when
+    /// children fail, a retry's backoff counts from here.
+    latest_ms: i64,
     step: Step,
 }
 
@@ -114,6 +117,9 @@ impl Frame {
     /// path leads to. Err says why the event does not fit.
     pub fn apply(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
         let graph = Arc::clone(&self.graph);
+        if let Some(cursor) = self.cursor.as_mut() {
+            cursor.latest_ms = cursor.latest_ms.max(event.timestamp_ms);
+        }
         if let Some((&index, rest)) = path.split_first() {
             let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
             let Step::Running(fanout) = &mut cursor.step else {
@@ -131,6 +137,7 @@ impl Frame {
                 retries: vec![0; state.retriers().len()],
                 attempt: 0,
                 timeout_seconds: None,
+                latest_ms: event.timestamp_ms,
                 step: Step::Entered,
             });
             return Ok(());
@@ -165,11 +172,13 @@ impl Frame {
                 cursor.schedule(Step::Scheduled { input: parameters.clone() })?;
                 cursor.timeout_seconds = *timeout_seconds;
             }
-            (EventKind::ParallelStateStarted { input }, StateKind::Parallel(p)) => {
+            (EventKind::ParallelStateStarted { input, retry_after }, StateKind::Parallel(p)) => {
+                cursor.retry_children(state, retry_after)?;
                 let branches = p.branches.iter().map(|b| Frame::new(Arc::clone(b), input.clone())).collect();
                 cursor.schedule(Step::Running(Box::new(Fanout::Parallel { branches })))?;
             }
-            (EventKind::MapStateStarted { items }, StateKind::Map(m)) => {
+            (EventKind::MapStateStarted { items, retry_after }, StateKind::Map(m)) => {
+                cursor.retry_children(state, retry_after)?;
                 cursor.schedule(Step::Running(Box::new(Fanout::new_map(Arc::clone(&m.processor), items.clone()))))?;
             }
             (EventKind::TaskStarted { .. }, StateKind::Task(_)) => {
@@ -277,7 +286,10 @@ impl Frame {
             },
             (_, Step::Running(fanout)) => {
                 let sees_outer = !matches!(&state.kind, StateKind::Map(m) if m.distributed);
-                fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input)
+                match fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input) {
+                    Ok(next) => next,
+                    Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
+                }
             }
             (_, Step::Succeeded { result }) => match dataflow::process_result(io_of(state), &cursor.input, result.clone(), &b) {
                 Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
@@ -370,6 +382,36 @@ impl Frame {
         }
     }
 
+    /// A Parallel or Map state's children failed: start them all again after
+    /// the backoff if a retrier allows (recording no failure in between, as
+    /// AWS does), else record the state's failure for Catch to handle.
+    fn children_failed(&self, env: &Env, scope: &Scope, state: &State, cursor: &Cursor, scopes: &[&Variables], failure: Failure) -> Next {
+        if let Some(i) = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true)) {
+            let r = &state.retriers()[i];
+            if cursor.retries[i] < r.max_attempts {
+                let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
+                let context = self.context(env, cursor, cursor.retries.iter().sum::<u32>() + 1);
+                let b = Bindings { context: &context, variables: scopes };
+                let failed = ErrorCause { error: failure.error.clone(), cause: failure.cause.clone() };
+                return match self.schedule(state, cursor, &b, false) {
+                    Ok(mut event) => {
+                        if let EventKind::ParallelStateStarted { retry_after, .. } | EventKind::MapStateStarted { retry_after, .. } = &mut event {
+                            *retry_after = Some(failed);
+                        }
+                        Next::RecordAt { scope: scope.clone(), event, not_before_ms: cursor.latest_ms + delay }
+                    }
+                    Err(failure) => self.catch(scope, state, cursor, &b, failure),
+                };
+            }
+        }
+        let (error, cause) = (failure.error, failure.cause);
+        let event = match state.kind {
+            StateKind::Map(_) => EventKind::MapStateFailed { error, cause },
+            _ => EventKind::ParallelStateFailed { error, cause },
+        };
+        Next::Record { scope: scope.clone(), event }
+    }
+
     /// The event that starts a Task, Parallel or Map state's work: on entering
     /// it (`first`) or for a retry.
     fn schedule(&self, state: &State, cursor: &Cursor, b: &Bindings, first: bool) -> Result<EventKind, Failure> {
@@ -384,8 +426,10 @@ impl Frame {
                 };
                 Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters, timeout_seconds })
             }
-            StateKind::Parallel(_) => Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)? }),
-            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, b)? }),
+            StateKind::Parallel(_) => {
+                Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)?, retry_after: None })
+            }
+            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, b)?, retry_after: None }),
             _ => Err(Failure::new(errors::RUNTIME, format!("state {:?} has no work to schedule", state.name))),
         }
     }
@@ -490,6 +534,23 @@ impl Frame {
 }
 
 impl Cursor {
+    /// A Parallel or Map state restarts its children after they failed: the
+    /// retrier that handles the failure counts one more retry.
+    fn retry_children(&mut self, state: &State, retry_after: &Option<ErrorCause>) -> Result<(), String> {
+        let Some(failed) = retry_after else { return Ok(()) };
+        if !matches!(self.step, Step::Running(_)) {
+            return Err("only running children can be retried".into());
+        }
+        let failure = Failure::new(&failed.error, failed.cause.clone());
+        let i = state
+            .retriers()
+            .iter()
+            .position(|r| handles(state, &r.error_equals, &failure, true))
+            .ok_or("no retrier handles the children's failure")?;
+        self.step = Step::Failed { failure, retrier: Some(i), failed_ms: self.latest_ms };
+        Ok(())
+    }
+
     /// A Task, Parallel or Map state's work starts: on entering, or as a retry.
     fn schedule(&mut self, step: Step) -> Result<(), String> {
         match &self.step {
@@ -516,8 +577,8 @@ fn oversized_payload(event: &EventKind) -> Option<(&'static str, usize)> {
     let (what, payload) = match event {
         EventKind::StateExited { output, .. } => ("output", output),
         EventKind::TaskScheduled { parameters, .. } => ("task parameters", parameters),
-        EventKind::ParallelStateStarted { input } => ("branch input", input),
-        EventKind::MapStateStarted { items } => {
+        EventKind::ParallelStateStarted { input, .. } => ("branch input", input),
+        EventKind::MapStateStarted { items, .. } => {
             return items.iter().map(json_size).find(|&n| n > MAX_PAYLOAD_BYTES).map(|n| ("Map item input", n));
         }
         _ => return None,

@@ -60,6 +60,13 @@ impl StateType {
     }
 }
 
+/// An error name and its cause, as an event records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCause {
+    pub error: String,
+    pub cause: String,
+}
+
 /// What happened. Inputs and outputs are JSON values here; the AWS wire shape
 /// (JSON text inside `…EventDetails`) is produced by [`HistoryEvent::to_aws_json`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,12 +94,23 @@ pub enum EventKind {
     TaskFailed { resource: String, error: String, cause: String },
     TaskTimedOut { resource: String, error: String, cause: String },
     /// The branches start, each with a copy of `input` (the effective input).
-    ParallelStateStarted { input: Value },
+    /// `retry_after` is the children's failure this start retries (AWS
+    /// records no …StateFailed between attempts, only after the last).
+    ParallelStateStarted {
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<ErrorCause>,
+    },
     /// Every branch succeeded; `output` is the array of their outputs.
     ParallelStateSucceeded { output: Value },
     ParallelStateFailed { error: String, cause: String },
-    /// `items` holds each iteration's input (after ItemSelector and ItemBatcher).
-    MapStateStarted { items: Vec<Value> },
+    /// `items` holds each iteration's input (after ItemSelector and ItemBatcher);
+    /// `retry_after` as for `ParallelStateStarted`.
+    MapStateStarted {
+        items: Vec<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<ErrorCause>,
+    },
     MapIterationStarted { name: String, index: u32 },
     MapIterationSucceeded { name: String, index: u32, output: Value },
     MapIterationFailed { name: String, index: u32, error: String, cause: String },
@@ -142,9 +160,11 @@ impl EventKind {
                 format!("{error}: {cause}")
             }
             EventKind::MapIterationFailed { index, error, cause, .. } => format!("item {index}: {error}: {cause}"),
-            EventKind::ParallelStateStarted { input } => format!("input {input}"),
+            EventKind::ParallelStateStarted { input, retry_after: None } => format!("input {input}"),
+            EventKind::ParallelStateStarted { input, retry_after: Some(f) } => format!("retry after {}: input {input}", f.error),
             EventKind::ParallelStateSucceeded { output } | EventKind::MapStateSucceeded { output } => format!("output {output}"),
-            EventKind::MapStateStarted { items } => format!("{} item(s)", items.len()),
+            EventKind::MapStateStarted { items, retry_after: None } => format!("{} item(s)", items.len()),
+            EventKind::MapStateStarted { items, retry_after: Some(f) } => format!("retry after {}: {} item(s)", f.error, items.len()),
             EventKind::MapIterationStarted { index, .. } => format!("item {index}"),
             EventKind::MapIterationSucceeded { index, output, .. } => format!("item {index} output {output}"),
             EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
@@ -257,7 +277,7 @@ impl HistoryEvent {
             EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause } => {
                 ("", json!({"error": error, "cause": cause}))
             }
-            EventKind::MapStateStarted { items } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
+            EventKind::MapStateStarted { items, .. } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
             EventKind::MapIterationStarted { name, index }
             | EventKind::MapIterationSucceeded { name, index, .. }
             | EventKind::MapIterationFailed { name, index, .. } => {

@@ -12,7 +12,7 @@ pub mod history;
 
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
 pub use frame::{json_size, retry_delay_ms, MAX_PAYLOAD_BYTES};
-pub use history::{EventKind, HistoryEvent, Scope, StateType};
+pub use history::{ErrorCause, EventKind, HistoryEvent, Scope, StateType};
 
 use serde_json::Value;
 
