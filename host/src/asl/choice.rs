@@ -210,7 +210,7 @@ impl Condition {
                 Kind::Timestamp => operand.as_str().is_some_and(|s| parse_timestamp(s).is_some()),
             };
             if !ok {
-                return fail(format!("{op} takes a {} value", kind_noun(kind)));
+                return fail(format!("{op} takes {} value", kind_noun(kind)));
             }
             Operand::Literal(operand.clone())
         };
@@ -309,10 +309,10 @@ impl Test {
 
 fn kind_noun(kind: Kind) -> &'static str {
     match kind {
-        Kind::String => "string",
-        Kind::Numeric => "number",
-        Kind::Boolean => "boolean",
-        Kind::Timestamp => "RFC 3339 timestamp",
+        Kind::String => "a string",
+        Kind::Numeric => "a number",
+        Kind::Boolean => "a boolean",
+        Kind::Timestamp => "an RFC 3339 timestamp",
     }
 }
 

@@ -18,6 +18,20 @@ use std::sync::Arc;
 
 /// AWS's limit on state names.
 const MAX_STATE_NAME_CHARS: usize = 80;
+/// AWS's ceiling for MaxAttempts, IntervalSeconds, Wait Seconds and the
+/// TimeoutSeconds/HeartbeatSeconds fields.
+const MAX_COUNT: u64 = 99_999_999;
+/// AWS's ceiling for a retrier's MaxDelaySeconds (just over a year).
+const MAX_DELAY_SECONDS: u64 = 31_622_400;
+/// AWS's limit on a Map state's Label.
+const MAX_LABEL_CHARS: usize = 40;
+/// The predefined error names; any other `States.` name is reserved.
+const PREDEFINED_ERRORS: &[&str] = &[
+    "States.ALL", "States.DataLimitExceeded", "States.ExceedToleratedFailureThreshold", "States.HeartbeatTimeout",
+    "States.Http.Socket", "States.IntrinsicFailure", "States.ItemReaderFailed", "States.NoChoiceMatched",
+    "States.ParameterPathFailure", "States.Permissions", "States.ResultPathMatchFailure", "States.ResultWriterFailed",
+    "States.Runtime", "States.Timeout", "States.TaskFailed", "States.BranchFailed", "States.QueryEvaluationError",
+];
 
 const TOP_LEVEL_FIELDS: &[&str] = &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"];
 const COMMON_FIELDS: &[&str] = &["Type", "Comment"];
@@ -147,11 +161,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A whole number from `min` up to AWS's ceiling for counts and seconds.
     fn uint(&self, p: &mut Parser, key: &str, min: u64) -> Option<u64> {
+        self.uint_in(p, key, min, MAX_COUNT)
+    }
+
+    fn uint_in(&self, p: &mut Parser, key: &str, min: u64, max: u64) -> Option<u64> {
         let v = self.get(key)?;
         match v.as_u64() {
-            Some(n) if n >= min => Some(n),
-            _ => p.err(&self.at(key), format!("{key} must be an integer of at least {min}, got {v}")),
+            Some(n) if n >= min && n <= max => Some(n),
+            _ => p.err(&self.at(key), format!("{key} must be an integer from {min} to {max}, got {v}")),
         }
     }
 
@@ -175,6 +194,9 @@ impl<'a> Fields<'a> {
         }
         if names.iter().any(|n| n == ALL) && names.len() > 1 {
             p.err::<()>(&loc, "States.ALL must appear alone in ErrorEquals");
+        }
+        for name in names.iter().filter(|n| n.starts_with("States.") && !PREDEFINED_ERRORS.contains(&n.as_str())) {
+            p.err::<()>(&loc, format!("{name:?} is not a predefined error, and names starting with States. are reserved"));
         }
         names
     }
@@ -253,6 +275,11 @@ impl Parser {
             "Task" => {
                 f.allow(self, &[COMMON_FIELDS, TASK_FIELDS, ASSIGN_FIELD], "a Task state");
                 let resource = f.string(self, "Resource", true);
+                if let Some(r) = &resource {
+                    if let Err(why) = check_resource(r) {
+                        self.err::<()>(&f.at("Resource"), why);
+                    }
+                }
                 let timeout_seconds = f.uint(self, "TimeoutSeconds", 1);
                 let heartbeat_seconds = f.uint(self, "HeartbeatSeconds", 1);
                 let timeout_seconds_path = self.reference_path(&f, "TimeoutSecondsPath");
@@ -291,8 +318,12 @@ impl Parser {
                     Some(v) => parse_rules(v, &f.at("Choices"), &mut self.errors),
                     None => self.err(&loc, "missing required field Choices").unwrap_or_default(),
                 };
-                for (i, rule) in choices.iter().enumerate() {
-                    self.scope.targets.push((name.into(), format!("{loc}.Choices[{i}].Next"), rule.next.clone()));
+                // Every rule's Next counts as a transition, also for a rule
+                // whose condition has errors of its own.
+                for (i, rule) in f.get("Choices").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                    if let Some(Value::String(next)) = rule.get("Next") {
+                        self.scope.targets.push((name.into(), format!("{loc}.Choices[{i}].Next"), next.clone()));
+                    }
                 }
                 let default = f.string(self, "Default", false);
                 if let Some(d) = &default {
@@ -367,6 +398,8 @@ impl Parser {
         };
         match (next, end) {
             (Some(_), true) => self.err(&f.loc, "Next and End cannot both be set"),
+            // A Next of the wrong type has its own error already.
+            (None, false) if f.get("Next").is_some() => None,
             (None, false) => self.err(&f.loc, "missing Next or \"End\": true"),
             (Some(n), false) => {
                 self.scope.targets.push((state.into(), f.at("Next"), n.clone()));
@@ -417,6 +450,12 @@ impl Parser {
                 }
             }
         }
+        if let Some(label) = f.string(self, "Label", false) {
+            let ok_chars = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS || !ok_chars {
+                self.err::<()>(&f.at("Label"), format!("Label must be 1 to {MAX_LABEL_CHARS} letters, digits, - or _, got {label:?}"));
+            }
+        }
         let max_concurrency = self.number_setting(f, "MaxConcurrency", 0.0, f64::from(u32::MAX), true);
         let tolerated_failure_count = self.number_setting(f, "ToleratedFailureCount", 0.0, f64::from(u32::MAX), true);
         let tolerated_failure_percentage = self.number_setting(f, "ToleratedFailurePercentage", 0.0, 100.0, false);
@@ -427,7 +466,8 @@ impl Parser {
                 b.allow(self, &[ITEM_BATCHER_FIELDS], "an ItemBatcher");
                 let max_items = self.number_setting(&b, "MaxItemsPerBatch", 1.0, f64::from(u32::MAX), true);
                 let max_bytes = self.number_setting(&b, "MaxInputBytesPerBatch", 1.0, 262_144.0, true);
-                if max_items.is_none() && max_bytes.is_none() {
+                let sizes = ["MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"];
+                if !sizes.iter().any(|k| b.get(k).is_some()) {
                     self.err::<()>(&b.loc, "an ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch (or their Path forms)");
                 }
                 let batch_input = match b.get("BatchInput") {
@@ -631,7 +671,7 @@ impl Parser {
                 interval_seconds: r.uint(self, "IntervalSeconds", 1).unwrap_or(1),
                 max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
                 backoff_rate,
-                max_delay_seconds: r.uint(self, "MaxDelaySeconds", 1),
+                max_delay_seconds: r.uint_in(self, "MaxDelaySeconds", 1, MAX_DELAY_SECONDS),
                 jitter,
             });
         }
@@ -661,7 +701,7 @@ impl Parser {
         let at = |field: &str| if loc.is_empty() { field.to_string() } else { format!("{loc}.{field}") };
         // Outside the top level a dangling name may be a state of another graph.
         let elsewhere = if kind == GraphKind::Machine { String::new() } else { format!(" in this {}", kind.noun()) };
-        if !graph.start_at.is_empty() && !self.scope.declared.contains(&graph.start_at) {
+        if !graph.start_at.is_empty() && !self.scope.declared.is_empty() && !self.scope.declared.contains(&graph.start_at) {
             self.err::<()>(&at("StartAt"), format!("no state named {:?}{elsewhere}", graph.start_at));
         }
         let all_parsed = graph.states.len() == self.scope.declared.len();
@@ -683,23 +723,51 @@ impl Parser {
                 self.err::<()>(target_loc, format!("no state named {target:?}{elsewhere}"));
             }
         }
-        // Reachability from StartAt over every kind of transition.
+        // Reachability from StartAt over every kind of transition. It means
+        // nothing without a StartAt that names a state, and a state that could
+        // not be read has unknown transitions: reaching one proves nothing.
+        if !self.scope.declared.contains(&graph.start_at) {
+            return;
+        }
         let mut reached: HashSet<&str> = HashSet::new();
         let mut queue: VecDeque<&str> = VecDeque::from([graph.start_at.as_str()]);
         while let Some(state) = queue.pop_front() {
             if !reached.insert(state) {
                 continue;
             }
+            if !graph.states.contains_key(state) {
+                if self.scope.declared.contains(state) {
+                    return; // declared but unreadable: its transitions are unknown
+                }
+                continue; // a dangling name, reported above
+            }
             queue.extend(targets.iter().filter(|(from, _, _)| from == state).map(|(_, _, to)| to.as_str()));
         }
         let prefix = if loc.is_empty() { String::new() } else { format!("{loc}.") };
         for name in graph.states.keys() {
-            // Reachability is only meaningful when every state could be read.
-            if all_parsed && !reached.contains(name.as_str()) {
+            if !reached.contains(name.as_str()) {
                 self.err::<()>(&format!("{prefix}States.{name}"), "state is not reachable from StartAt");
             }
         }
     }
+}
+
+/// A Task's `Resource`: an ARN (`arn:partition:service:region:account:resource`),
+/// the short form `wasm:<module>`, or another name the configuration maps
+/// (checked when a run loads its modules).
+fn check_resource(resource: &str) -> Result<(), String> {
+    if resource.is_empty() {
+        return Err("Resource must be an ARN, wasm:<module> or a configured name, not empty".into());
+    }
+    if let Some(module) = resource.strip_prefix("wasm:") {
+        let ok = !module.is_empty() && module.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        return if ok { Ok(()) } else { Err(format!("{resource:?} is not a valid wasm:<module> resource (a module name of letters, digits, -, _ or .)")) };
+    }
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    if parts[0] == "arn" && !(parts.len() == 6 && !parts[1].is_empty() && !parts[2].is_empty() && !parts[5].is_empty()) {
+        return Err(format!("{resource:?} is not a valid ARN (arn:partition:service:region:account:resource)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -742,10 +810,45 @@ mod tests {
 
     #[test]
     fn unreachable_and_start_problems() {
+        // A StartAt that names nothing is the one problem: no reachability noise.
         let got = problems(r#"{"StartAt": "Nope", "States": {"A": {"Type": "Succeed"}}}"#);
-        assert_eq!(got, [r#"StartAt: no state named "Nope""#, "States.A: state is not reachable from StartAt"]);
+        assert_eq!(got, [r#"StartAt: no state named "Nope""#]);
+        let got = problems(r#"{"States": {"A": {"Type": "Succeed"}}}"#);
+        assert_eq!(got, ["(definition): missing required field StartAt"]);
         let got = problems(r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "B": {"Type": "Succeed"}}}"#);
         assert_eq!(got, ["States.B: state is not reachable from StartAt"]);
+        // Unreachable states are reported even when another state has errors,
+        // unless an unreadable state (unknown transitions) is reachable.
+        let got = problems(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "Bogus": 1, "End": true}, "B": {"Type": "Succeed"}}}"#);
+        assert!(got.contains(&"States.B: state is not reachable from StartAt".to_string()), "{got:#?}");
+        let got = problems(r#"{"StartAt": "A", "States": {"A": {"Type": "Nope"}, "B": {"Type": "Succeed"}}}"#);
+        assert!(!got.iter().any(|e| e.contains("not reachable")), "{got:#?}");
+        // A rule with a bad operand still leads to its Next.
+        let got = problems(
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": "1", "Next": "B"}], "Default": "C"}, "B": {"Type": "Succeed"}, "C": {"Type": "Succeed"}}}"#,
+        );
+        assert_eq!(got, ["States.A.Choices[0].NumericEquals: NumericEquals takes a number value"]);
+    }
+
+    #[test]
+    fn limits_resources_and_reserved_error_names() {
+        let task = |extra: &str| {
+            problems(&format!(r#"{{"StartAt": "T", "States": {{"T": {{"Type": "Task", "Resource": "wasm:m", {extra} "End": true}}}}}}"#))
+        };
+        assert_eq!(task(r#""Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 100000000}],"#), ["States.T.Retry[0].MaxAttempts: MaxAttempts must be an integer from 0 to 99999999, got 100000000"]);
+        assert_eq!(task(r#""Retry": [{"ErrorEquals": ["X"], "MaxDelaySeconds": 31622401}],"#).len(), 1);
+        assert_eq!(task(r#""TimeoutSeconds": 100000000,"#).len(), 1);
+        assert_eq!(task(r#""Catch": [{"ErrorEquals": ["States.Bogus"], "Next": "T"}],"#), [
+            r#"States.T.Catch[0].ErrorEquals: "States.Bogus" is not a predefined error, and names starting with States. are reserved"#
+        ]);
+        assert!(task(r#""Retry": [{"ErrorEquals": ["States.Timeout", "States.TaskFailed", "Custom.Error"]}],"#).is_empty());
+        let resource = |r: &str| problems(&format!(r#"{{"StartAt": "T", "States": {{"T": {{"Type": "Task", "Resource": {r:?}, "End": true}}}}}}"#));
+        assert_eq!(resource("").len(), 1);
+        assert_eq!(resource("wasm:").len(), 1);
+        assert_eq!(resource("arn:aws:lambda").len(), 1);
+        assert!(resource("arn:aws:states:::lambda:invoke").is_empty());
+        assert!(resource("wasm:payment").is_empty());
+        assert!(resource("configured-name").is_empty());
     }
 
     #[test]
