@@ -10,4 +10,5 @@ pub mod bench;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod jsonata;
 pub mod runtime;

@@ -19,6 +19,8 @@ pub struct ChoiceRule {
     pub next: String,
     /// `Assign`: variables set when this rule is the one taken.
     pub assign: Option<super::template::Template>,
+    /// `Output` (JSONata): the state's output when this rule is taken.
+    pub output: Option<super::template::Template>,
 }
 
 /// A boolean expression over the state's input and the context object.
@@ -28,6 +30,9 @@ pub enum Condition {
     Or(Vec<Condition>),
     Not(Box<Condition>),
     Test { variable: Path, test: Test },
+    /// A JSONata rule's `Condition`: a `{% %}` expression (or a literal
+    /// boolean) that must give true or false.
+    Jsonata(super::template::Template),
 }
 
 /// The comparison a data-test rule applies to its `Variable`.
@@ -244,6 +249,11 @@ impl Condition {
                 Ok(false)
             }
             Condition::Not(inner) => Ok(!inner.evaluate_with(input, context)?),
+            Condition::Jsonata(template) => match template.render_with(input, context) {
+                Ok(Value::Bool(b)) => Ok(b),
+                Ok(other) => Err(ChoiceRuntimeError(format!("the Condition gave {other}, not true or false"))),
+                Err(e) => Err(ChoiceRuntimeError(e.cause)),
+            },
             Condition::Test { variable, test } => {
                 let value = read(variable, input, context);
                 if let Test::Is { check: IsCheck::Present, expected } = test {
@@ -261,6 +271,7 @@ impl Condition {
         match self {
             Condition::And(parts) | Condition::Or(parts) => parts.iter().any(Condition::reads_context),
             Condition::Not(inner) => inner.reads_context(),
+            Condition::Jsonata(_) => true,
             Condition::Test { variable, test } => {
                 variable.root() == Root::Context
                     || matches!(test, Test::Compare { operand: Operand::Path(p), .. } if p.root() == Root::Context)
@@ -382,7 +393,7 @@ pub fn string_matches(text: &str, pattern: &str) -> bool {
 }
 
 /// Parses the `Choices` array of a Choice state.
-pub fn parse_rules(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Vec<ChoiceRule> {
+pub fn parse_rules(value: &Value, location: &str, jsonata: bool, errors: &mut Vec<ValidationError>) -> Vec<ChoiceRule> {
     let Value::Array(items) = value else {
         errors.push(ValidationError::new(location, "Choices must be a non-empty array"));
         return Vec::new();
@@ -404,13 +415,57 @@ pub fn parse_rules(value: &Value, location: &str, errors: &mut Vec<ValidationErr
                 None
             }
         };
-        let condition = Condition::parse(item, &loc, true, errors);
-        let assign = item.get("Assign").map(|v| super::template::Template::parse_assign(v, &format!("{loc}.Assign"), errors));
+        use super::template::Template;
+        let (condition, assign, output) = if jsonata {
+            (
+                parse_jsonata_rule(item, &loc, errors),
+                item.get("Assign").map(|v| Template::parse_assign_jsonata(v, &format!("{loc}.Assign"), errors)),
+                item.get("Output").map(|v| Template::parse_jsonata(v, &format!("{loc}.Output"), errors)),
+            )
+        } else {
+            if item.get("Output").is_some() || item.get("Condition").is_some() {
+                let key = if item.get("Output").is_some() { "Output" } else { "Condition" };
+                errors.push(ValidationError::new(&format!("{loc}.{key}"), format!("field {key:?} is only allowed in JSONata states (QueryLanguage \"JSONata\")")));
+            }
+            let condition = Condition::parse(item, &loc, true, errors);
+            (condition, item.get("Assign").map(|v| Template::parse_assign(v, &format!("{loc}.Assign"), errors)), None)
+        };
         if let (Some(condition), Some(next)) = (condition, next) {
-            rules.push(ChoiceRule { condition, next, assign });
+            rules.push(ChoiceRule { condition, next, assign, output });
         }
     }
     rules
+}
+
+/// A JSONata rule: `Condition`, `Next`, and optionally `Assign`, `Output`, `Comment`.
+fn parse_jsonata_rule(item: &Value, loc: &str, errors: &mut Vec<ValidationError>) -> Option<Condition> {
+    let Value::Object(map) = item else {
+        errors.push(ValidationError::new(loc, "a choice rule must be an object"));
+        return None;
+    };
+    for key in map.keys() {
+        if !matches!(key.as_str(), "Condition" | "Next" | "Assign" | "Output" | "Comment") {
+            errors.push(ValidationError::new(
+                &format!("{loc}.{key}"),
+                format!("field {key:?} is not allowed in a JSONata choice rule (use Condition with a {{% %}} expression)"),
+            ));
+        }
+    }
+    let cond_loc = format!("{loc}.Condition");
+    match map.get("Condition") {
+        None => {
+            errors.push(ValidationError::new(loc, "a JSONata choice rule needs Condition"));
+            None
+        }
+        Some(v @ Value::Bool(_)) => Some(Condition::Jsonata(super::template::Template::Literal(v.clone()))),
+        Some(v @ Value::String(text)) if super::template::jsonata_source(text).is_some() => {
+            Some(Condition::Jsonata(super::template::Template::parse_jsonata(v, &cond_loc, errors)))
+        }
+        Some(_) => {
+            errors.push(ValidationError::new(&cond_loc, "Condition must be a {% %} expression or a boolean"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -427,7 +482,7 @@ mod tests {
 
     fn parse_errors(rule: Value) -> Vec<String> {
         let mut errors = Vec::new();
-        parse_rules(&json!([rule]), "States.C.Choices", &mut errors);
+        parse_rules(&json!([rule]), "States.C.Choices", false, &mut errors);
         errors.iter().map(|e| e.to_string()).collect()
     }
 
@@ -571,6 +626,7 @@ mod tests {
                 {"Variable": "$.a", "IsNull": true}
             ]),
             "States.C.Choices",
+            false,
             &mut errors,
         );
         let got: Vec<String> = errors.iter().map(|e| e.to_string()).collect();

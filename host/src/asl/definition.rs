@@ -73,6 +73,9 @@ impl StateMachine {
 pub struct State {
     pub name: String,
     pub comment: Option<String>,
+    /// The state's query language is JSONata (its own `QueryLanguage`, else
+    /// the top level's): `{% %}` expressions and `$states` instead of paths.
+    pub jsonata: bool,
     pub kind: StateKind,
 }
 
@@ -159,6 +162,11 @@ pub struct IoSettings {
     pub result_selector: Option<Template>,
     /// `Assign`: workflow variables set when the state completes normally.
     pub assign: Option<Template>,
+    /// A JSONata state: `parameters` holds `Arguments`, and `output` the
+    /// `Output` template; the JSONPath fields stay at their defaults.
+    pub jsonata: bool,
+    /// `Output` (JSONata only): replaces the state's default output.
+    pub output: Option<Template>,
 }
 
 impl Default for IoSettings {
@@ -170,6 +178,8 @@ impl Default for IoSettings {
             parameters: None,
             result_selector: None,
             assign: None,
+            jsonata: false,
+            output: None,
         }
     }
 }
@@ -185,6 +195,8 @@ pub struct TaskState {
     pub timeout_seconds_path: Option<Path>,
     pub heartbeat_seconds: Option<u64>,
     pub heartbeat_seconds_path: Option<Path>,
+    /// `TimeoutSeconds` written as a JSONata expression.
+    pub timeout_seconds_expr: Option<Template>,
     pub transition: Transition,
 }
 
@@ -225,6 +237,9 @@ pub enum WaitFor {
     /// An absolute instant, as epoch milliseconds (parsed from RFC 3339).
     Timestamp(i64),
     TimestampPath(Path),
+    /// `Seconds` or `Timestamp` written as a JSONata expression.
+    SecondsExpr(Template),
+    TimestampExpr(Template),
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +266,8 @@ pub struct ParallelState {
 pub enum NumberSetting {
     Fixed(f64),
     Path(Path),
+    /// A JSONata expression (JSONata states).
+    Expr(Template),
 }
 
 /// `ItemBatcher`: groups items into batches `{"Items": [...], "BatchInput": ...}`.
@@ -268,6 +285,8 @@ pub struct MapState {
     /// `parameters` (a Map's `Parameters` is the legacy name of `ItemSelector`).
     pub io: IoSettings,
     pub items_path: Option<Path>,
+    /// `Items` (JSONata): the array to iterate, literal or an expression.
+    pub items: Option<Template>,
     /// `ItemSelector` (or the legacy `Parameters`): each iteration's input,
     /// rendered with `$$.Map.Item.Index` and `$$.Map.Item.Value` in the context.
     pub item_selector: Option<Template>,
@@ -311,4 +330,6 @@ pub struct Catcher {
     pub result_path: ResultPathSetting,
     /// `Assign`: variables set from the error output when this catcher is taken.
     pub assign: Option<Template>,
+    /// `Output` (JSONata): the state's output when this catcher is taken.
+    pub output: Option<Template>,
 }

@@ -23,6 +23,8 @@ pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
 pub const BRANCH_FAILED: &str = "States.BranchFailed";
 /// More Map iterations failed than `ToleratedFailureCount`/`Percentage` allow.
 pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
+/// A JSONata expression failed to evaluate (or gave a value of the wrong kind).
+pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 /// A payload exceeded the size limit (256 KiB); not caught by `States.ALL`.
 pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
 

@@ -981,7 +981,7 @@ mod tests {
         let call = Intrinsic::parse("States.Format('{} {}', $greeting, $who.name)").unwrap();
         let vars: Map<String, Value> = json!({"greeting": "hi", "who": {"name": "Ada"}}).as_object().cloned().unwrap();
         let scopes = [&vars];
-        let got = call.evaluate_with(&json!({}), &Bindings { context: &Value::Null, variables: &scopes });
+        let got = call.evaluate_with(&json!({}), &Bindings::new(&Value::Null, &scopes));
         assert_eq!(got, Ok(json!("hi Ada")));
         assert!(syntax("").contains("expected an intrinsic function"));
         assert!(syntax("States.Array(").contains("expected an argument, found the end of the text"));

@@ -34,35 +34,44 @@ const PREDEFINED_ERRORS: &[&str] = &[
 ];
 
 const TOP_LEVEL_FIELDS: &[&str] = &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"];
-const COMMON_FIELDS: &[&str] = &["Type", "Comment"];
+const COMMON_FIELDS: &[&str] = &["Type", "Comment", "QueryLanguage"];
+/// Fields only JSONPath states may have.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Result", "ItemsPath", "TimeoutSecondsPath",
+    "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath", "MaxConcurrencyPath",
+    "ToleratedFailureCountPath", "ToleratedFailurePercentagePath",
+];
+/// Fields only JSONata states may have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 const TASK_FIELDS: &[&str] = &[
     "Resource", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
-    "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath",
+    "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Arguments", "Output",
 ];
-const PASS_FIELDS: &[&str] = &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"];
-const CHOICE_FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath"];
-const SUCCEED_FIELDS: &[&str] = &["InputPath", "OutputPath"];
+const PASS_FIELDS: &[&str] = &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Output"];
+const CHOICE_FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath", "Output"];
+const SUCCEED_FIELDS: &[&str] = &["InputPath", "OutputPath", "Output"];
 const FAIL_FIELDS: &[&str] = &["Error", "Cause", "ErrorPath", "CausePath"];
-const WAIT_FIELDS: &[&str] = &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "InputPath", "OutputPath"];
-const PARALLEL_FIELDS: &[&str] =
-    &["Branches", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch"];
+const WAIT_FIELDS: &[&str] =
+    &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "InputPath", "OutputPath", "Output"];
+const PARALLEL_FIELDS: &[&str] = &[
+    "Branches", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch",
+    "Arguments", "Output",
+];
 const BRANCH_FIELDS: &[&str] = &["StartAt", "States", "Comment"];
 const MAP_FIELDS: &[&str] = &[
     "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch",
     "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "ItemBatcher",
     "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
-    "Label", "ItemReader", "ResultWriter",
+    "Label", "ItemReader", "ResultWriter", "Items", "Output",
 ];
 const PROCESSOR_FIELDS: &[&str] = &["StartAt", "States", "Comment", "ProcessorConfig"];
 const ITEM_BATCHER_FIELDS: &[&str] =
     &["MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath", "BatchInput"];
 /// Fields AWS accepts that stepwasm does not implement yet: named in the error.
-const NOT_YET_SUPPORTED: &[&str] = &[
-    "Arguments", "Output", "Credentials",
-];
+const NOT_YET_SUPPORTED: &[&str] = &["Credentials"];
 const RETRIER_FIELDS: &[&str] =
     &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"];
-const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"];
+const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Output"];
 /// The state types whose `Assign` sets variables (Succeed and Fail have none).
 const ASSIGN_FIELD: &[&str] = &["Assign"];
 
@@ -74,7 +83,7 @@ pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
             format!("not valid JSON: {e}"),
         )])
     })?;
-    let mut parser = Parser { errors: Vec::new(), scope: Scope::default(), names: HashMap::new() };
+    let mut parser = Parser { errors: Vec::new(), scope: Scope::default(), names: HashMap::new(), jsonata_default: false, jsonata: false };
     let machine = parser.machine(&value);
     match machine {
         Some(m) if parser.errors.is_empty() => Ok(m),
@@ -89,6 +98,10 @@ struct Parser {
     /// Every state name seen so far, with its location: names are unique
     /// across the whole state machine, nested graphs included.
     names: HashMap<String, String>,
+    /// The top level's `QueryLanguage` is JSONata.
+    jsonata_default: bool,
+    /// The state being parsed is a JSONata state.
+    jsonata: bool,
 }
 
 /// What the graph checks need to know about one graph while it is parsed.
@@ -222,11 +235,14 @@ impl Parser {
         let comment = top.string(self, "Comment", false);
         let timeout_seconds = top.uint(self, "TimeoutSeconds", 1);
         let version = top.string(self, "Version", false);
-        if let Some(lang) = top.string(self, "QueryLanguage", false) {
-            if lang != "JSONPath" {
-                self.err::<()>("QueryLanguage", format!("query language {lang:?} is not supported yet (only JSONPath)"));
+        self.jsonata_default = match top.string(self, "QueryLanguage", false).as_deref() {
+            None | Some("JSONPath") => false,
+            Some("JSONata") => true,
+            Some(other) => {
+                self.err::<()>("QueryLanguage", format!("QueryLanguage must be JSONPath or JSONata, got {other:?}"));
+                false
             }
-        }
+        };
         let root = self.graph(&top, GraphKind::Machine)?;
         Some(StateMachine { comment, root, timeout_seconds, version })
     }
@@ -246,6 +262,8 @@ impl Parser {
             targets: Vec::new(),
         };
         let outer = std::mem::replace(&mut self.scope, outer);
+        // The enclosing state's language, restored once the nested graph is read.
+        let enclosing_jsonata = self.jsonata;
         let prefix = if f.loc.is_empty() { String::new() } else { format!("{}.", f.loc) };
         let mut parsed = IndexMap::new();
         for (name, value) in states.into_iter().flatten() {
@@ -260,6 +278,7 @@ impl Parser {
         let graph = Graph { start_at: start_at.unwrap_or_default(), states: parsed };
         self.check_graph(&graph, &f.loc, kind);
         self.scope = outer;
+        self.jsonata = enclosing_jsonata;
         Some(Arc::new(graph))
     }
 
@@ -271,6 +290,27 @@ impl Parser {
         let f = self.object(value, &loc, "a state")?;
         let comment = f.string(self, "Comment", false);
         let type_name = f.string(self, "Type", true)?;
+        self.jsonata = match f.string(self, "QueryLanguage", false).as_deref() {
+            None => self.jsonata_default,
+            Some("JSONata") => true,
+            Some("JSONPath") if self.jsonata_default => {
+                self.err::<()>(&f.at("QueryLanguage"), "a state cannot use JSONPath when the state machine's QueryLanguage is JSONata");
+                true
+            }
+            Some("JSONPath") => false,
+            Some(other) => {
+                self.err::<()>(&f.at("QueryLanguage"), format!("QueryLanguage must be JSONPath or JSONata, got {other:?}"));
+                self.jsonata_default
+            }
+        };
+        let jsonata = self.jsonata;
+        for key in f.map.keys() {
+            if jsonata && JSONPATH_ONLY.contains(&key.as_str()) && !(key == "Parameters" && type_name == "Map") {
+                self.err::<()>(&f.at(key), format!("field {key:?} is JSONPath only; a JSONata state uses Arguments, Output and {{% %}} expressions"));
+            } else if !jsonata && JSONATA_ONLY.contains(&key.as_str()) {
+                self.err::<()>(&f.at(key), format!("field {key:?} is only allowed in JSONata states (QueryLanguage \"JSONata\")"));
+            }
+        }
         let kind = match type_name.as_str() {
             "Task" => {
                 f.allow(self, &[COMMON_FIELDS, TASK_FIELDS, ASSIGN_FIELD], "a Task state");
@@ -280,8 +320,10 @@ impl Parser {
                         self.err::<()>(&f.at("Resource"), why);
                     }
                 }
-                let timeout_seconds = f.uint(self, "TimeoutSeconds", 1);
-                let heartbeat_seconds = f.uint(self, "HeartbeatSeconds", 1);
+                let timeout_seconds_expr = self.expression_field(&f, "TimeoutSeconds");
+                let heartbeat_seconds_expr = self.expression_field(&f, "HeartbeatSeconds");
+                let timeout_seconds = if timeout_seconds_expr.is_some() { None } else { f.uint(self, "TimeoutSeconds", 1) };
+                let heartbeat_seconds = if heartbeat_seconds_expr.is_some() { None } else { f.uint(self, "HeartbeatSeconds", 1) };
                 let timeout_seconds_path = self.reference_path(&f, "TimeoutSecondsPath");
                 let heartbeat_seconds_path = self.reference_path(&f, "HeartbeatSecondsPath");
                 for (fixed, path) in [("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")] {
@@ -304,6 +346,7 @@ impl Parser {
                     timeout_seconds_path,
                     heartbeat_seconds,
                     heartbeat_seconds_path,
+                    timeout_seconds_expr,
                 })
             }
             "Pass" => {
@@ -315,7 +358,7 @@ impl Parser {
                 f.allow(self, &[COMMON_FIELDS, CHOICE_FIELDS, ASSIGN_FIELD], "a Choice state");
                 let io = self.io(&f, false);
                 let choices = match f.get("Choices") {
-                    Some(v) => parse_rules(v, &f.at("Choices"), &mut self.errors),
+                    Some(v) => parse_rules(v, &f.at("Choices"), jsonata, &mut self.errors),
                     None => self.err(&loc, "missing required field Choices").unwrap_or_default(),
                 };
                 // Every rule's Next counts as a transition, also for a rule
@@ -342,11 +385,14 @@ impl Parser {
                         self.err::<()>(&f.loc, format!("{fixed} and {path} cannot both be set"));
                     }
                 }
+                // In a JSONata state, Error and Cause may be expressions.
+                let error_expr = self.expression_field(&f, "Error");
+                let cause_expr = self.expression_field(&f, "Cause");
                 StateKind::Fail(FailState {
-                    error: f.string(self, "Error", false),
-                    cause: f.string(self, "Cause", false),
-                    error_path: self.path_or_intrinsic(&f, "ErrorPath"),
-                    cause_path: self.path_or_intrinsic(&f, "CausePath"),
+                    error: if error_expr.is_some() { None } else { f.string(self, "Error", false) },
+                    cause: if cause_expr.is_some() { None } else { f.string(self, "Cause", false) },
+                    error_path: error_expr.or_else(|| self.path_or_intrinsic(&f, "ErrorPath")),
+                    cause_path: cause_expr.or_else(|| self.path_or_intrinsic(&f, "CausePath")),
                 })
             }
             "Wait" => {
@@ -386,7 +432,7 @@ impl Parser {
                 );
             }
         };
-        Some(State { name: name.to_string(), comment, kind })
+        Some(State { name: name.to_string(), comment, jsonata, kind })
     }
 
     fn transition(&mut self, f: &Fields, state: &str) -> Option<Transition> {
@@ -421,11 +467,17 @@ impl Parser {
         let item_selector = match (io.parameters.take(), f.get("ItemSelector")) {
             (Some(_), Some(_)) => self.err(&f.loc, "Parameters and ItemSelector cannot both be set (Parameters is the legacy name of ItemSelector)"),
             (Some(legacy), None) => Some(legacy),
+            (None, Some(v)) if self.jsonata => Some(Template::parse_jsonata(v, &f.at("ItemSelector"), &mut self.errors)),
             (None, Some(v)) if v.is_object() => Some(Template::parse(v, &f.at("ItemSelector"), &mut self.errors)),
             (None, Some(_)) => self.err(&f.at("ItemSelector"), "ItemSelector must be a JSON object"),
             (None, None) => None,
         };
         let items_path = self.reference_path(f, "ItemsPath");
+        let items = match f.get("Items") {
+            Some(v @ (Value::Array(_) | Value::String(_))) => Some(Template::parse_jsonata(v, &f.at("Items"), &mut self.errors)),
+            Some(_) => self.err(&f.at("Items"), "Items must be an array or a {% %} expression"),
+            None => None,
+        };
         let (processor, distributed) = match (f.get("ItemProcessor"), f.get("Iterator")) {
             (Some(_), Some(_)) => return self.err(&f.loc, "ItemProcessor and Iterator cannot both be set (Iterator is the legacy name of ItemProcessor)"),
             (None, None) => return self.err(&f.loc, "missing required field ItemProcessor"),
@@ -471,6 +523,7 @@ impl Parser {
                     self.err::<()>(&b.loc, "an ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch (or their Path forms)");
                 }
                 let batch_input = match b.get("BatchInput") {
+                    Some(v) if self.jsonata => Some(Template::parse_jsonata(v, &b.at("BatchInput"), &mut self.errors)),
                     Some(v) if v.is_object() => Some(Template::parse(v, &b.at("BatchInput"), &mut self.errors)),
                     Some(_) => self.err(&b.at("BatchInput"), "BatchInput must be a JSON object"),
                     None => None,
@@ -481,6 +534,7 @@ impl Parser {
         Some(MapState {
             io,
             items_path,
+            items,
             item_selector,
             processor,
             distributed,
@@ -524,6 +578,9 @@ impl Parser {
 
     /// `key` (a number in `min..=max`) or `keyPath` (a reference path), not both.
     fn number_setting(&mut self, f: &Fields, key: &str, min: f64, max: f64, integer: bool) -> Option<NumberSetting> {
+        if let Some(expr) = self.expression_field(f, key) {
+            return Some(NumberSetting::Expr(expr));
+        }
         let path_key = format!("{key}Path");
         match (f.get(key), f.get(&path_key)) {
             (Some(_), Some(_)) => self.err(&f.loc, format!("{key} and {path_key} cannot both be set")),
@@ -541,6 +598,13 @@ impl Parser {
 
     fn io(&mut self, f: &Fields, with_result: bool) -> IoSettings {
         let mut io = IoSettings::default();
+        if self.jsonata {
+            io.jsonata = true;
+            io.parameters = f.get("Arguments").map(|v| Template::parse_jsonata(v, &f.at("Arguments"), &mut self.errors));
+            io.output = f.get("Output").map(|v| Template::parse_jsonata(v, &f.at("Output"), &mut self.errors));
+            io.assign = f.get("Assign").map(|v| Template::parse_assign_jsonata(v, &f.at("Assign"), &mut self.errors));
+            return io;
+        }
         let path_setting = |p: &mut Parser, key: &str| match f.get(key) {
             None => PathSetting::Default,
             Some(Value::Null) => PathSetting::Null,
@@ -564,6 +628,18 @@ impl Parser {
             }
         }
         io
+    }
+
+    /// In a JSONata state, a field written as a `{% %}` expression (any
+    /// other value is left to the field's own parsing).
+    fn expression_field(&mut self, f: &Fields, key: &str) -> Option<Template> {
+        if !self.jsonata {
+            return None;
+        }
+        match f.get(key)? {
+            v @ Value::String(s) if crate::asl::template::jsonata_source(s).is_some() => Some(Template::parse_jsonata(v, &f.at(key), &mut self.errors)),
+            _ => None,
+        }
     }
 
     /// An optional field holding a Reference Path (`...Path` fields of Wait, Fail, Task).
@@ -594,6 +670,9 @@ impl Parser {
                 &f.loc,
                 format!("a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found {})", given.len()),
             );
+        }
+        if let Some(expr) = self.expression_field(f, given[0]) {
+            return Some(if given[0] == "Seconds" { WaitFor::SecondsExpr(expr) } else { WaitFor::TimestampExpr(expr) });
         }
         match given[0] {
             "Seconds" => f.uint(self, "Seconds", 0).map(WaitFor::Seconds),
@@ -689,8 +768,21 @@ impl Parser {
             let result_path = self.result_path(&c);
             if let Some(next) = c.string(self, "Next", true) {
                 self.scope.targets.push((state.into(), c.at("Next"), next.clone()));
-                let assign = c.get("Assign").map(|v| Template::parse_assign(v, &c.at("Assign"), &mut self.errors));
-                out.push(Catcher { error_equals, next, result_path, assign });
+                let (assign, output) = if self.jsonata {
+                    if c.get("ResultPath").is_some() {
+                        self.err::<()>(&c.at("ResultPath"), "field \"ResultPath\" is JSONPath only; a JSONata catcher uses Output");
+                    }
+                    (
+                        c.get("Assign").map(|v| Template::parse_assign_jsonata(v, &c.at("Assign"), &mut self.errors)),
+                        c.get("Output").map(|v| Template::parse_jsonata(v, &c.at("Output"), &mut self.errors)),
+                    )
+                } else {
+                    if c.get("Output").is_some() {
+                        self.err::<()>(&c.at("Output"), "field \"Output\" is only allowed in JSONata states (QueryLanguage \"JSONata\")");
+                    }
+                    (c.get("Assign").map(|v| Template::parse_assign(v, &c.at("Assign"), &mut self.errors)), None)
+                };
+                out.push(Catcher { error_equals, next, result_path, assign, output });
             }
         }
         self.check_all_is_last(&lists);

@@ -47,18 +47,31 @@ pub enum Root {
     Variable,
 }
 
-/// What paths can read besides the data they are applied to: the context
-/// object and the workflow variables in scope (innermost scope last).
+/// What paths and expressions can read besides the data they are applied
+/// to: the context object, the workflow variables in scope (innermost scope
+/// last) and, in JSONata states, the `$states` object.
 #[derive(Debug, Clone, Copy)]
 pub struct Bindings<'a> {
     pub context: &'a Value,
     pub variables: &'a [&'a Map<String, Value>],
+    /// `$states` (`input`, `context`, and `result` or `errorOutput` where
+    /// they exist), for JSONata expressions.
+    pub states: Option<&'a Value>,
 }
 
 impl<'a> Bindings<'a> {
+    pub fn new(context: &'a Value, variables: &'a [&'a Map<String, Value>]) -> Bindings<'a> {
+        Bindings { context, variables, states: None }
+    }
+
     /// Only a context object, no variables.
     pub fn context_only(context: &'a Value) -> Bindings<'a> {
-        Bindings { context, variables: &[] }
+        Bindings::new(context, &[])
+    }
+
+    /// The same bindings with `$states` for JSONata expressions.
+    pub fn with_states(self, states: &'a Value) -> Bindings<'a> {
+        Bindings { states: Some(states), ..self }
     }
 
     /// The variable's value in the innermost scope that has it.

@@ -1,16 +1,22 @@
-//! Payload templates: the JSON of `Parameters` and `ResultSelector`, where a
-//! field whose name ends in `.$` takes its value from a path.
+//! Payload templates: the JSON of `Parameters`, `ResultSelector`,
+//! `ItemSelector` and `Assign`, where a field whose name ends in `.$` takes
+//! its value from a path, and, in JSONata states, the JSON of `Arguments`,
+//! `Output` and `Assign`, where a string written `"{% expression %}"` is a
+//! JSONata expression.
 //!
 //! `{"order.$": "$.orderId", "kind": "confirm"}` becomes
 //! `{"order": <input.orderId>, "kind": "confirm"}`. Paths starting `$$` read the
-//! context object; values starting `States.` are intrinsic function calls
-//! ([`super::intrinsics`]).
+//! context object, `$name` a workflow variable; values starting `States.` are
+//! intrinsic function calls ([`super::intrinsics`]). JSONata expressions see
+//! `$states` and the workflow variables ([`evaluate_jsonata`]).
 
 use super::errors;
 use super::intrinsics::Intrinsic;
 use super::path::{Bindings, Path, Root};
 use super::ValidationError;
+use crate::jsonata::{self, Expression};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// AWS's limit on a variable name's length.
 const MAX_VARIABLE_NAME_CHARS: usize = 80;
@@ -28,6 +34,25 @@ pub enum Template {
     Path(Path),
     /// An intrinsic function call as the value of a `.$` field.
     Intrinsic(Intrinsic),
+    /// A `"{% expression %}"` string of a JSONata state.
+    Jsonata(JsonataExpr),
+}
+
+/// A parsed JSONata expression, shared; two are equal when their text is.
+#[derive(Debug, Clone)]
+pub struct JsonataExpr(pub Arc<Expression>);
+
+impl PartialEq for JsonataExpr {
+    fn eq(&self, other: &JsonataExpr) -> bool {
+        self.0.text() == other.0.text()
+    }
+}
+
+impl std::ops::Deref for JsonataExpr {
+    type Target = Expression;
+    fn deref(&self) -> &Expression {
+        &self.0
+    }
 }
 
 /// Why a template could not be filled: the ASL error to raise and its cause.
@@ -51,22 +76,70 @@ impl Template {
                         None => fields.push((key.clone(), Self::parse(v, &loc, errors))),
                     }
                 }
-                if fields.iter().all(|(_, t)| matches!(t, Template::Literal(_))) {
-                    Template::Literal(value.clone())
-                } else {
-                    Template::Object(fields)
-                }
+                Self::object_or_literal(value, fields)
             }
             Value::Array(items) => {
                 let parts: Vec<Template> =
                     items.iter().enumerate().map(|(i, v)| Self::parse(v, &format!("{location}[{i}]"), errors)).collect();
-                if parts.iter().all(|t| matches!(t, Template::Literal(_))) {
-                    Template::Literal(value.clone())
-                } else {
-                    Template::Array(parts)
-                }
+                Self::array_or_literal(value, parts)
             }
             other => Template::Literal(other.clone()),
+        }
+    }
+
+    /// A value of a JSONata state (`Arguments`, `Output`, `Assign`, ...):
+    /// any JSON, where every string written `"{% expression %}"` is a JSONata
+    /// expression (nested in objects and arrays too). Field names are plain.
+    pub fn parse_jsonata(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
+        match value {
+            Value::String(text) => match jsonata_source(text) {
+                None => Template::Literal(value.clone()),
+                Some(source) => match Expression::parse(source) {
+                    Ok(expr) => Template::Jsonata(JsonataExpr(Arc::new(expr))),
+                    Err(e) => {
+                        errors.push(ValidationError::new(location, format!("invalid JSONata expression: {e}")));
+                        Template::Literal(Value::Null)
+                    }
+                },
+            },
+            Value::Object(map) => {
+                let fields: Vec<(String, Template)> =
+                    map.iter().map(|(k, v)| (k.clone(), Self::parse_jsonata(v, &format!("{location}.{k}"), errors))).collect();
+                Self::object_or_literal(value, fields)
+            }
+            Value::Array(items) => {
+                let parts: Vec<Template> =
+                    items.iter().enumerate().map(|(i, v)| Self::parse_jsonata(v, &format!("{location}[{i}]"), errors)).collect();
+                Self::array_or_literal(value, parts)
+            }
+            other => Template::Literal(other.clone()),
+        }
+    }
+
+    /// `value` as it is when none of its fields is dynamic, else its fields.
+    fn object_or_literal(value: &Value, fields: Vec<(String, Template)>) -> Template {
+        if fields.iter().all(|(_, t)| matches!(t, Template::Literal(_))) {
+            Template::Literal(value.clone())
+        } else {
+            Template::Object(fields)
+        }
+    }
+
+    fn array_or_literal(value: &Value, parts: Vec<Template>) -> Template {
+        if parts.iter().all(|t| matches!(t, Template::Literal(_))) {
+            Template::Literal(value.clone())
+        } else {
+            Template::Array(parts)
+        }
+    }
+
+    /// True when the template holds a JSONata expression somewhere.
+    pub fn is_jsonata(&self) -> bool {
+        match self {
+            Template::Jsonata(_) => true,
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.is_jsonata()),
+            Template::Array(items) => items.iter().any(Template::is_jsonata),
+            _ => false,
         }
     }
 
@@ -79,20 +152,22 @@ impl Template {
             return Template::Literal(Value::Null);
         };
         for key in map.keys() {
-            let name = key.strip_suffix(".$").unwrap_or(key);
-            let well_formed = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
-                && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
-                && name.chars().count() <= MAX_VARIABLE_NAME_CHARS;
-            if !well_formed {
-                errors.push(ValidationError::new(
-                    &format!("{location}.{key}"),
-                    format!("{name:?} is not a valid variable name (a letter or _, then letters, digits or _, at most {MAX_VARIABLE_NAME_CHARS} characters)"),
-                ));
-            } else if name == "states" {
-                errors.push(ValidationError::new(&format!("{location}.{key}"), "the variable name \"states\" is reserved"));
-            }
+            check_variable_name(key.strip_suffix(".$").unwrap_or(key), &format!("{location}.{key}"), errors);
         }
         Template::parse(value, location, errors)
+    }
+
+    /// A JSONata state's `Assign`: variable names as in [`Template::parse_assign`],
+    /// values as in [`Template::parse_jsonata`].
+    pub fn parse_assign_jsonata(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
+        let Value::Object(map) = value else {
+            errors.push(ValidationError::new(location, "Assign must be a JSON object of variable names and values"));
+            return Template::Literal(Value::Null);
+        };
+        for key in map.keys() {
+            check_variable_name(key, &format!("{location}.{key}"), errors);
+        }
+        Template::parse_jsonata(value, location, errors)
     }
 
     /// The value of a `.$` field (or of `ErrorPath`/`CausePath`): a path or an
@@ -126,6 +201,8 @@ impl Template {
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Path(p) => p.root() == Root::Context,
             Template::Intrinsic(call) => call.uses_context(),
+            // `$states.context` may be read anywhere in an expression.
+            Template::Jsonata(_) => true,
         }
     }
 
@@ -148,7 +225,15 @@ impl Template {
             Template::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
                 for (name, t) in fields {
-                    map.insert(name.clone(), t.render_at(data, context, name)?);
+                    // A JSONata field whose expression gives nothing is left out.
+                    match t {
+                        Template::Jsonata(expr) => {
+                            if let Some(v) = evaluate_jsonata(expr, context, name)? {
+                                map.insert(name.clone(), v);
+                            }
+                        }
+                        _ => drop(map.insert(name.clone(), t.render_at(data, context, name)?)),
+                    }
                 }
                 Value::Object(map)
             }
@@ -164,8 +249,57 @@ impl Template {
             Template::Intrinsic(call) => call
                 .evaluate_with(data, context)
                 .map_err(|cause| RenderError { error: errors::INTRINSIC_FAILURE, cause: format!("field '{field}.$': {cause}") })?,
+            Template::Jsonata(expr) => evaluate_jsonata(expr, context, field)?.ok_or_else(|| RenderError {
+                error: errors::QUERY_EVALUATION_ERROR,
+                cause: format!("the JSONata expression {:?}{} gave no value", expr.text(), field_note(field)),
+            })?,
         })
     }
+}
+
+/// A variable name: a letter or `_`, then letters, digits or `_`, at most
+/// 80 characters, and never the reserved `states`.
+fn check_variable_name(name: &str, location: &str, errors: &mut Vec<ValidationError>) {
+    let well_formed = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+        && name.chars().count() <= MAX_VARIABLE_NAME_CHARS;
+    if !well_formed {
+        errors.push(ValidationError::new(
+            location,
+            format!("{name:?} is not a valid variable name (a letter or _, then letters, digits or _, at most {MAX_VARIABLE_NAME_CHARS} characters)"),
+        ));
+    } else if name == "states" {
+        errors.push(ValidationError::new(location, "the variable name \"states\" is reserved"));
+    }
+}
+
+/// The expression inside `{% ... %}`, when `text` is written that way.
+pub fn jsonata_source(text: &str) -> Option<&str> {
+    text.strip_prefix("{%").and_then(|t| t.strip_suffix("%}"))
+}
+
+fn field_note(field: &str) -> String {
+    if field.is_empty() { String::new() } else { format!(" (field '{field}')") }
+}
+
+/// Evaluates a JSONata expression with `$states` and the workflow variables
+/// bound; `$` is `$states.input`. Any failure is `States.QueryEvaluationError`.
+pub fn evaluate_jsonata(expr: &Expression, context: &Bindings, field: &str) -> Result<Option<Value>, RenderError> {
+    let mut vars = jsonata::Bindings::new();
+    // Outer scopes first, so inner ones win.
+    for scope in context.variables {
+        for (name, value) in scope.iter() {
+            vars.insert(name.clone(), value.clone());
+        }
+    }
+    let null = Value::Null;
+    let states = context.states.unwrap_or(&null);
+    vars.insert("states", states.clone());
+    let input = states.get("input").unwrap_or(&null);
+    expr.evaluate(input, &vars).map_err(|e| RenderError {
+        error: errors::QUERY_EVALUATION_ERROR,
+        cause: format!("the JSONata expression {:?}{} failed: {e}", expr.text(), field_note(field)),
+    })
 }
 
 #[cfg(test)]

@@ -83,9 +83,33 @@ pub fn output(io: &IoSettings, value: &Value, context: &Bindings) -> Result<Valu
 /// A state's output and the variables it assigns.
 pub type Completion = (Value, Option<Map<String, Value>>);
 
+/// A JSONata state without a result of its own (Pass, Choice, Wait,
+/// Succeed): `Assign`, and `Output` or else the state's input.
+pub fn complete(io: &IoSettings, state_input: &Value, context: &Bindings) -> Result<Completion, Failure> {
+    let assigned = assign(io.assign.as_ref(), state_input, context)?;
+    let output = match &io.output {
+        Some(t) => t.render_with(state_input, context).map_err(|e| Failure::new(e.error, e.cause))?,
+        None => state_input.clone(),
+    };
+    Ok((output, assigned))
+}
+
 /// The whole post-task chain: `ResultSelector → Assign → ResultPath →
-/// OutputPath` (Assign sees the selected result as `$`).
+/// OutputPath` (Assign sees the selected result as `$`). In a JSONata
+/// state: `Assign` and `Output` (default: the result), both reading
+/// `$states.result`.
 pub fn process_result(io: &IoSettings, state_input: &Value, result: Value, context: &Bindings) -> Result<Completion, Failure> {
+    if io.jsonata {
+        let mut states = context.states.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+        states["result"] = result.clone();
+        let b = context.with_states(&states);
+        let assigned = assign(io.assign.as_ref(), &result, &b)?;
+        let output = match &io.output {
+            Some(t) => t.render_with(&result, &b).map_err(|e| Failure::new(e.error, e.cause))?,
+            None => result,
+        };
+        return Ok((output, assigned));
+    }
     let selected = select_result(io, result, context)?;
     let assigned = assign(io.assign.as_ref(), &selected, context)?;
     let placed = place_result(&io.result_path, state_input, selected)?;
@@ -143,7 +167,7 @@ mod tests {
         }));
         let old: Map<String, Value> = json!({"total": 5}).as_object().cloned().unwrap();
         let scopes = [&old];
-        let b = Bindings { context: &Value::Null, variables: &scopes };
+        let b = Bindings::new(&Value::Null, &scopes);
         let (out, assigned) = process_result(&io, &json!({"in": 1}), json!({"sum": 7}), &b).unwrap();
         assert_eq!(out, json!({"in": 1}));
         assert_eq!(Value::Object(assigned.unwrap()), json!({"total": 7, "previous": 5, "fixed": 1}));

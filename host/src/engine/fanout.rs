@@ -20,6 +20,7 @@ use super::history::{EventKind, Scope};
 use super::Failure;
 use crate::asl::errors;
 use crate::asl::path::{Bindings, Path};
+use crate::asl::template::Template;
 use crate::asl::{Graph, MapState, NumberSetting, PathSetting, State, StateKind};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -86,7 +87,7 @@ impl Fanout {
 
     /// What the running children need next, or the state's own result; Err
     /// when the children failed (the frame decides on Retry and Catch).
-    pub fn decide(&self, env: &Env, scope: &Scope, state: &State, state_input: &Value) -> Result<Next, Failure> {
+    pub fn decide(&self, env: &Env, scope: &Scope, state: &State, state_input: &Value, b: &Bindings) -> Result<Next, Failure> {
         let record = |event| Next::Record { scope: scope.clone(), event };
         match self {
             Fanout::Parallel { branches } => {
@@ -111,7 +112,7 @@ impl Fanout {
                     });
                 }
                 if let (Some(failure), StateKind::Map(map)) = (last_failure, &state.kind) {
-                    let tolerance = Tolerance::of(map, state_input)?;
+                    let tolerance = Tolerance::of(map, state_input, b)?;
                     if tolerance.exceeded(*failed, items.len()) {
                         return Err(if tolerance.declared {
                             Failure::new(
@@ -153,9 +154,9 @@ struct Tolerance {
 }
 
 impl Tolerance {
-    fn of(map: &MapState, state_input: &Value) -> Result<Tolerance, Failure> {
-        let count = number(&map.tolerated_failure_count, state_input, "ToleratedFailureCountPath", 0.0, f64::MAX)?;
-        let percentage = number(&map.tolerated_failure_percentage, state_input, "ToleratedFailurePercentagePath", 0.0, 100.0)?;
+    fn of(map: &MapState, state_input: &Value, b: &Bindings) -> Result<Tolerance, Failure> {
+        let count = number(&map.tolerated_failure_count, state_input, b, "ToleratedFailureCount", 0.0, f64::MAX)?;
+        let percentage = number(&map.tolerated_failure_percentage, state_input, b, "ToleratedFailurePercentage", 0.0, 100.0)?;
         // A distributed Map tolerates 0 failures by default, and exceeding that
         // is States.ExceedToleratedFailureThreshold; an inline Map fails with
         // the iteration's own error.
@@ -175,38 +176,57 @@ impl Tolerance {
 }
 
 /// A `NumberSetting` resolved against the state's input: a `…Path` must
-/// select a number in `min..=max`, else `States.Runtime`.
-fn number(setting: &Option<NumberSetting>, input: &Value, field: &str, min: f64, max: f64) -> Result<Option<f64>, Failure> {
+/// select a number in `min..=max`, else `States.Runtime`; an expression
+/// (JSONata) must give one, else `States.QueryEvaluationError`.
+fn number(setting: &Option<NumberSetting>, input: &Value, b: &Bindings, field: &str, min: f64, max: f64) -> Result<Option<f64>, Failure> {
     match setting {
         None => Ok(None),
         Some(NumberSetting::Fixed(n)) => Ok(Some(*n)),
         Some(NumberSetting::Path(path)) => match path.select(input).as_ref().and_then(Value::as_f64) {
             Some(n) if n >= min && n <= max => Ok(Some(n)),
-            _ => Err(Failure::new(errors::RUNTIME, format!("{field} '{path}' must select a number from {min} to {max} in the state's input"))),
+            _ => Err(Failure::new(errors::RUNTIME, format!("{field}Path '{path}' must select a number from {min} to {max} in the state's input"))),
+        },
+        Some(NumberSetting::Expr(t)) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::Number(n) if n.as_f64().is_some_and(|n| n >= min && n <= max) => Ok(n.as_f64()),
+            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a number from {min} to {max}, got {other}"))),
         },
     }
 }
 
-/// Each iteration's input: `InputPath`, then `ItemsPath` (which must select
-/// an array), then `ItemSelector` per item (with `$$.Map.Item.Index/Value`),
-/// then `ItemBatcher`. `MaxConcurrencyPath` and the tolerated-failure paths
-/// are checked here too, so a bad one fails the state before any iteration.
+/// Each iteration's input. JSONPath: `InputPath`, then `ItemsPath` (which
+/// must select an array), then `ItemSelector` per item (reading the state's
+/// effective input as `$` and `$$.Map.Item.Index/Value`), then `ItemBatcher`.
+/// JSONata: `Items` (or the state input) must give an array, and
+/// `ItemSelector` reads `$states.context.Map.Item.Index/Value`.
+/// `MaxConcurrencyPath` and the tolerated-failure settings are checked here
+/// too, so a bad one fails the state before any iteration.
 pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Result<Vec<Value>, Failure> {
-    number(&map.max_concurrency, state_input, "MaxConcurrencyPath", 0.0, f64::from(u32::MAX))?;
-    Tolerance::of(map, state_input)?;
-    let effective = match &map.io.input_path {
-        PathSetting::Default => state_input.clone(),
-        PathSetting::Null => Value::Object(Map::new()),
-        PathSetting::Path(path) => select_input(path, state_input, b)?,
-    };
-    let items = match &map.items_path {
-        None => effective.clone(),
-        Some(path) => path.select(&effective).ok_or_else(|| {
-            Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: ItemsPath of the state's data"))
-        })?,
+    number(&map.max_concurrency, state_input, b, "MaxConcurrency", 0.0, f64::from(u32::MAX))?;
+    Tolerance::of(map, state_input, b)?;
+    let render = |t: &Template, data: &Value, b: &Bindings| t.render_with(data, b).map_err(|e| Failure::new(e.error, e.cause));
+    let (effective, items) = if map.io.jsonata {
+        let items = match &map.items {
+            Some(t) => render(t, state_input, b)?,
+            None => state_input.clone(),
+        };
+        (state_input.clone(), items)
+    } else {
+        let effective = match &map.io.input_path {
+            PathSetting::Default => state_input.clone(),
+            PathSetting::Null => Value::Object(Map::new()),
+            PathSetting::Path(path) => select_input(path, state_input, b)?,
+        };
+        let items = match &map.items_path {
+            None => effective.clone(),
+            Some(path) => path.select(&effective).ok_or_else(|| {
+                Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: ItemsPath of the state's data"))
+            })?,
+        };
+        (effective, items)
     };
     let Value::Array(items) = items else {
-        return Err(Failure::new(errors::RUNTIME, format!("ItemsPath must select a JSON array, got {}", crate::asl::path::describe_kind(&items))));
+        let (error, field) = if map.io.jsonata { (errors::QUERY_EVALUATION_ERROR, "Items") } else { (errors::RUNTIME, "ItemsPath") };
+        return Err(Failure::new(error, format!("{field} must give a JSON array, got {}", crate::asl::path::describe_kind(&items))));
     };
     let selected = match &map.item_selector {
         None => items,
@@ -217,8 +237,10 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
                 if let Value::Object(fields) = &mut context {
                     fields.insert("Map".into(), json!({"Item": {"Index": index, "Value": item}}));
                 }
-                let item_bindings = Bindings { context: &context, variables: b.variables };
-                out.push(selector.render_with(&effective, &item_bindings).map_err(|e| Failure::new(e.error, e.cause))?);
+                let states = json!({"input": state_input, "context": context});
+                let item_bindings = Bindings { context: &context, ..*b };
+                let item_bindings = if map.io.jsonata { item_bindings.with_states(&states) } else { item_bindings };
+                out.push(render(selector, &effective, &item_bindings)?);
             }
             out
         }
@@ -226,12 +248,9 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
     match &map.item_batcher {
         None => Ok(selected),
         Some(batcher) => {
-            let max_items = number(&batcher.max_items, state_input, "MaxItemsPerBatchPath", 1.0, f64::MAX)?;
-            let max_bytes = number(&batcher.max_bytes, state_input, "MaxInputBytesPerBatchPath", 1.0, 262_144.0)?;
-            let batch_input = match &batcher.batch_input {
-                None => None,
-                Some(t) => Some(t.render_with(&effective, b).map_err(|e| Failure::new(e.error, e.cause))?),
-            };
+            let max_items = number(&batcher.max_items, state_input, b, "MaxItemsPerBatch", 1.0, f64::MAX)?;
+            let max_bytes = number(&batcher.max_bytes, state_input, b, "MaxInputBytesPerBatch", 1.0, 262_144.0)?;
+            let batch_input = batcher.batch_input.as_ref().map(|t| render(t, &effective, b)).transpose()?;
             batch(selected, max_items.map(|n| n as usize), max_bytes.map(|n| n as usize), batch_input)
         }
     }

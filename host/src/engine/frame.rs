@@ -14,6 +14,7 @@ use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Scope, StateT
 use super::{ExecutionInfo, Failure, TaskInvocation};
 use crate::asl::errors;
 use crate::asl::path::Bindings;
+use crate::asl::template::Template;
 use crate::asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -250,7 +251,7 @@ impl Frame {
         let mut scopes = env.variables.clone();
         scopes.push(&self.variables);
         let context = Value::Null;
-        self.catch(scope, state, cursor, &Bindings { context: &context, variables: &scopes }, failure)
+        self.catch(scope, state, cursor, &Bindings::new(&context, &scopes), failure)
     }
 
     fn decide_unchecked(&self, env: &Env, scope: &Scope) -> Next {
@@ -263,7 +264,10 @@ impl Frame {
         let mut scopes = env.variables.clone();
         scopes.push(&self.variables);
         let context = self.context_for(env, state, cursor);
-        let b = Bindings { context: &context, variables: &scopes };
+        // A JSONata state's expressions read `$states.input` and `$states.context`.
+        let states = if state.jsonata { json!({"input": cursor.input, "context": context}) } else { Value::Null };
+        let b = Bindings::new(&context, &scopes);
+        let b = if state.jsonata { b.with_states(&states) } else { b };
         match (&state.kind, &cursor.step) {
             (_, Step::Exited { output, next: Some(next) }) => record(self.enter(next, output.clone())),
             (_, Step::Exited { output, next: None }) => self.transition(scope, state, output.clone()),
@@ -286,7 +290,7 @@ impl Frame {
             },
             (_, Step::Running(fanout)) => {
                 let sees_outer = !matches!(&state.kind, StateKind::Map(m) if m.distributed);
-                match fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input) {
+                match fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input, &b) {
                     Ok(next) => next,
                     Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
                 }
@@ -304,7 +308,7 @@ impl Frame {
                         // `$$.State.RetryCount` shows the retry being made.
                         let retry_count = cursor.retries.iter().sum::<u32>() + 1;
                         let context = self.context(env, cursor, retry_count);
-                        let b = Bindings { context: &context, variables: &scopes };
+                        let b = Bindings::new(&context, &scopes);
                         return match self.schedule(state, cursor, &b, false) {
                             Ok(event) => Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay },
                             Err(failure) => self.catch(scope, state, cursor, &b, failure),
@@ -313,6 +317,10 @@ impl Frame {
                 }
                 self.catch(scope, state, cursor, &b, failure.clone())
             }
+            (StateKind::Pass(pass), Step::Entered) if pass.io.jsonata => match dataflow::complete(&pass.io, &cursor.input, &b) {
+                Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
+                Err(failure) => Next::Done(Err(failure)),
+            },
             (StateKind::Pass(pass), Step::Entered) => {
                 let result = dataflow::effective_input(&pass.io, &cursor.input, &b).and_then(|effective| {
                     let result = pass.result.clone().unwrap_or(effective);
@@ -327,15 +335,23 @@ impl Frame {
             }
             (StateKind::Choice(choice), Step::Entered) => {
                 let decided = dataflow::effective_input(&choice.io, &cursor.input, &b).and_then(|effective| {
-                    let (next, assign) = self.choose(state, &effective, &b)?;
+                    let (next, assign, output) = self.choose(state, &effective, &b)?;
                     let assigned = dataflow::assign(assign, &effective, &b)?;
-                    Ok((dataflow::output(&choice.io, &effective, &b)?, assigned, next))
+                    let output = match output {
+                        Some(t) => t.render_with(&effective, &b).map_err(|e| Failure::new(e.error, e.cause))?,
+                        None => dataflow::output(&choice.io, &effective, &b)?,
+                    };
+                    Ok((output, assigned, next))
                 });
                 match decided {
                     Ok((output, assigned, next)) => record(self.exit(state, output, assigned, Some(next))),
                     Err(failure) => Next::Done(Err(failure)),
                 }
             }
+            (StateKind::Succeed(succeed), Step::Entered) if succeed.io.jsonata => match dataflow::complete(&succeed.io, &cursor.input, &b) {
+                Ok((output, _)) => record(self.exit(state, output, None, None)),
+                Err(failure) => Next::Done(Err(failure)),
+            },
             (StateKind::Succeed(succeed), Step::Entered) => {
                 match dataflow::effective_input(&succeed.io, &cursor.input, &b).and_then(|effective| dataflow::output(&succeed.io, &effective, &b)) {
                     Ok(output) => record(self.exit(state, output, None, None)),
@@ -362,7 +378,11 @@ impl Frame {
             }
             (StateKind::Wait(wait), Step::Entered) => {
                 let planned = dataflow::effective_input(&wait.io, &cursor.input, &b).and_then(|effective| {
-                    let until = wait_until(&wait.wait, &effective, cursor.entered_ms)?;
+                    let until = wait_until(&wait.wait, &effective, cursor.entered_ms, &b)?;
+                    if wait.io.jsonata {
+                        let (output, assigned) = dataflow::complete(&wait.io, &cursor.input, &b)?;
+                        return Ok((output, assigned, until));
+                    }
                     let assigned = dataflow::assign(wait.io.assign.as_ref(), &effective, &b)?;
                     Ok((dataflow::output(&wait.io, &effective, &b)?, assigned, until))
                 });
@@ -391,7 +411,7 @@ impl Frame {
             if cursor.retries[i] < r.max_attempts {
                 let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
                 let context = self.context(env, cursor, cursor.retries.iter().sum::<u32>() + 1);
-                let b = Bindings { context: &context, variables: scopes };
+                let b = Bindings::new(&context, scopes);
                 let failed = ErrorCause { error: failure.error.clone(), cause: failure.cause.clone() };
                 return match self.schedule(state, cursor, &b, false) {
                     Ok(mut event) => {
@@ -419,10 +439,16 @@ impl Frame {
         match &state.kind {
             StateKind::Task(task) => {
                 let parameters = dataflow::effective_input(io, &cursor.input, b)?;
-                let timeout_seconds = match (&task.timeout_seconds_path, first) {
-                    (_, false) => cursor.timeout_seconds,
-                    (Some(path), true) => Some(positive_integer_at(path, &cursor.input, "TimeoutSecondsPath")?),
-                    (None, true) => task.timeout_seconds,
+                let timeout_seconds = match (&task.timeout_seconds_path, &task.timeout_seconds_expr, first) {
+                    (_, _, false) => cursor.timeout_seconds,
+                    (Some(path), _, true) => Some(positive_integer_at(path, &cursor.input, "TimeoutSecondsPath")?),
+                    (None, Some(t), true) => match t.render_with(&cursor.input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+                        Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => n.as_u64(),
+                        other => {
+                            return Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("TimeoutSeconds must be a positive integer, got {other}")))
+                        }
+                    },
+                    (None, None, true) => task.timeout_seconds,
                 };
                 Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters, timeout_seconds })
             }
@@ -461,17 +487,21 @@ impl Frame {
 
     /// The Choice state's target for `input` and the `Assign` that goes with
     /// it (the rule's, or the state's own for `Default`), or `States.NoChoiceMatched`.
-    fn choose<'s>(&self, state: &'s State, input: &Value, b: &Bindings) -> Result<(String, Option<&'s crate::asl::template::Template>), Failure> {
+    #[allow(clippy::type_complexity)]
+    fn choose<'s>(&self, state: &'s State, input: &Value, b: &Bindings) -> Result<(String, Option<&'s Template>, Option<&'s Template>), Failure> {
         let StateKind::Choice(choice) = &state.kind else { unreachable!("choose is only called for Choice states") };
+        // A JSONata Condition that fails is a query error; a JSONPath rule
+        // reading a missing path is States.Runtime.
+        let failed = if state.jsonata { errors::QUERY_EVALUATION_ERROR } else { errors::RUNTIME };
         for rule in &choice.choices {
             match rule.condition.evaluate_with(input, b) {
-                Ok(true) => return Ok((rule.next.clone(), rule.assign.as_ref())),
+                Ok(true) => return Ok((rule.next.clone(), rule.assign.as_ref(), rule.output.as_ref())),
                 Ok(false) => {}
-                Err(e) => return Err(Failure::new(errors::RUNTIME, e.0)),
+                Err(e) => return Err(Failure::new(failed, e.0)),
             }
         }
         match &choice.default {
-            Some(default) => Ok((default.clone(), choice.io.assign.as_ref())),
+            Some(default) => Ok((default.clone(), choice.io.assign.as_ref(), choice.io.output.as_ref())),
             None => Err(Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name))),
         }
     }
@@ -487,8 +517,21 @@ impl Frame {
             return Next::Done(Err(failure));
         };
         let error_output = json!({"Error": failure.error, "Cause": failure.cause});
-        let caught = dataflow::assign(catcher.assign.as_ref(), &error_output, b)
-            .and_then(|assigned| Ok((dataflow::place_result(&catcher.result_path, &cursor.input, error_output)?, assigned)));
+        let caught = if state.jsonata {
+            // `$states.errorOutput`; the output is the error output unless the catcher's Output says otherwise.
+            let states = json!({"input": cursor.input, "context": b.context, "errorOutput": error_output});
+            let b = b.with_states(&states);
+            dataflow::assign(catcher.assign.as_ref(), &error_output, &b).and_then(|assigned| {
+                let output = match &catcher.output {
+                    Some(t) => t.render_with(&error_output, &b).map_err(|e| Failure::new(e.error, e.cause))?,
+                    None => error_output.clone(),
+                };
+                Ok((output, assigned))
+            })
+        } else {
+            dataflow::assign(catcher.assign.as_ref(), &error_output, b)
+                .and_then(|assigned| Ok((dataflow::place_result(&catcher.result_path, &cursor.input, error_output)?, assigned)))
+        };
         match caught {
             Ok((output, assigned)) => Next::Record { scope: scope.clone(), event: self.exit(state, output, assigned, Some(catcher.next.clone())) },
             Err(failure) => Next::Done(Err(failure)),
@@ -497,7 +540,7 @@ impl Frame {
 
     /// The context object, when the state's fields read it (else `null`).
     fn context_for(&self, env: &Env, state: &State, cursor: &Cursor) -> Value {
-        let reads_context = match &state.kind {
+        let reads_context = state.jsonata || match &state.kind {
             StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
             // Rules and Map item selectors may read `$$`; building it is cheap next to them.
             StateKind::Choice(_) | StateKind::Map(_) => true,
@@ -630,7 +673,7 @@ fn positive_integer_at(path: &crate::asl::path::Path, input: &Value, field: &str
 }
 
 /// When a Wait state entered at `entered_ms` ends, given its effective input.
-fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64) -> Result<i64, Failure> {
+fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64, b: &Bindings) -> Result<i64, Failure> {
     let runtime = |msg: String| Failure::new(errors::RUNTIME, msg);
     let seconds_ms = |s: u64| entered_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64);
     match wait {
@@ -639,6 +682,17 @@ fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64) -> Result<i64, Fai
         WaitFor::SecondsPath(path) => match path.select(input).as_ref().and_then(Value::as_u64) {
             Some(s) => Ok(seconds_ms(s)),
             None => Err(runtime(format!("SecondsPath '{path}' must select a non-negative integer in the state's input"))),
+        },
+        WaitFor::SecondsExpr(t) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::Number(n) if n.as_u64().is_some() => Ok(seconds_ms(n.as_u64().unwrap_or_default())),
+            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Seconds must be a non-negative integer, got {other}"))),
+        },
+        WaitFor::TimestampExpr(t) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::String(text) => match crate::asl::choice::parse_timestamp(&text) {
+                Some(at) => Ok(at.timestamp_millis()),
+                None => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp, got {text:?}"))),
+            },
+            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp string, got {other}"))),
         },
         WaitFor::TimestampPath(path) => {
             match path.select(input).as_ref().and_then(Value::as_str).and_then(crate::asl::choice::parse_timestamp) {
