@@ -287,7 +287,75 @@ fn plausible_state(rng: &mut Rng, prefix: &str, i: usize, n: usize, depth: usize
     state
 }
 
+/// JSONata expressions, well-formed or not, some hostile (deep, huge, slow).
+const EXPRESSIONS: &[&str] = &[
+    "{% $states.input %}", "{% $states.input.a %}", "{% $states.result %}", "{% $states.context.Execution.Name %}",
+    "{% $sum($states.input.a) %}", "{% $count($states.input.a) > 1 %}", "{% $x %}", "{% $x + 1 %}", "{% true %}",
+    "{% $states.input.a[0] %}", "{% [1..5] %}", "{% $map([1,2,3], function($v){$v*2}) %}", "{% $string($states) %}",
+    "{% $error('boom') %}", "{% $states.errorOutput.Error %}", "{% $partition([1,2,3,4], 2) %}", "{% $range(0, 10, 2) %}",
+    "{% $hash('a', 'SHA-256') %}", "{% $parse('{\"k\": 1}') %}", "{% 1/0 %}", "{% ( %}", "{% $states.input. %}",
+    "{% [1..100000000] %}", "{% (function($f){$f($f)})(function($f){$f($f)}) %}", "{% $reduce([1..100000], function($a,$b){$a+$b}) %}",
+    "{% $join($states.input.a, ',') %}", "{% $lookup($states.input, 'b') %}", "{% $keys($states.input) %}", "plain text",
+    "{% $x ? 'yes' : 'no' %}", "{% $uuid() %}", "{% $now() %}",
+];
+
+/// Expressions that run into the evaluator's caps (steps, call depth) or
+/// build big values: each ends in an error or a result within a second,
+/// so they are picked rarely to keep the test fast.
+const HOSTILE_EXPRESSIONS: &[&str] = &[
+    "{% (function($f){$f($f)})(function($f){$f($f)}) %}",
+    "{% $reduce([1..100000], function($a,$b){$a+$b}) %}",
+    "{% $map([1..300000], function($v){$v*2}) %}",
+];
+
+/// A JSONata state machine: Pass, Choice, Task, Map, Parallel, Wait and
+/// Fail states whose fields are expressions from [`EXPRESSIONS`].
+fn jsonata_definition(rng: &mut Rng, prefix: &str, depth: usize) -> Value {
+    let n = 1 + rng.below(4);
+    let mut states = Map::new();
+    let expr = |rng: &mut Rng| {
+        let list = if rng.chance(1) { HOSTILE_EXPRESSIONS } else { EXPRESSIONS };
+        json!(*rng.pick(list))
+    };
+    for i in 0..n {
+        let next = if i + 1 < n { json!({"Next": format!("{prefix}S{}", i + 1)}) } else { json!({"End": true}) };
+        let mut state = match rng.below(if depth == 0 { 5 } else { 7 }) {
+            0 => json!({"Type": "Pass", "Output": {"v": expr(rng)}, "Assign": {"x": expr(rng)}}),
+            1 => {
+                let mut task = json!({"Type": "Task", "Resource": "r", "Arguments": {"a": expr(rng)}, "Output": expr(rng)});
+                // A catcher leads forward only: a loop of failing expensive
+                // expressions would run to the 25,000-event cap.
+                if i + 1 < n {
+                    task["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Output": {"e": expr(rng)}, "Next": format!("{prefix}S{}", n - 1)}]);
+                }
+                task
+            }
+            2 => json!({"Type": "Wait", "Seconds": if rng.chance(50) { expr(rng) } else { json!(1) }}),
+            3 => {
+                let last = format!("{prefix}S{}", n - 1);
+                json!({"Type": "Choice", "Choices": [{"Condition": expr(rng), "Next": last, "Assign": {"x": expr(rng)}}], "Default": last})
+            }
+            4 => json!({"Type": "Fail", "Error": expr(rng), "Cause": expr(rng)}),
+            5 => json!({"Type": "Map", "Items": expr(rng), "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}"},
+                        "ItemProcessor": jsonata_definition(rng, &format!("{prefix}S{i}m_"), depth - 1)}),
+            _ => json!({"Type": "Parallel", "Branches": [jsonata_definition(rng, &format!("{prefix}S{i}b_"), depth - 1)], "Output": expr(rng)}),
+        };
+        if !matches!(state["Type"].as_str(), Some("Choice" | "Fail")) {
+            state.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());
+        }
+        states.insert(format!("{prefix}S{i}"), state);
+    }
+    let mut def = json!({"StartAt": format!("{prefix}S0"), "States": states});
+    if depth == 2 {
+        def["QueryLanguage"] = json!("JSONata");
+    }
+    def
+}
+
 fn definition(rng: &mut Rng) -> Value {
+    if rng.chance(15) {
+        return jsonata_definition(rng, "J", 2);
+    }
     if rng.chance(50) {
         return plausible_graph(rng, "", 2);
     }
@@ -331,7 +399,7 @@ impl TaskRunner for RandomTasks {
 #[test]
 fn random_definitions_and_inputs_never_panic() {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    let (mut valid, mut invalid, mut nested) = (0, 0, 0);
+    let (mut valid, mut invalid, mut nested, mut jsonata_run) = (0, 0, 0, 0);
     for i in 0..20_000 {
         let def = definition(&mut rng);
         // Half the inputs have an array at $.a for Map states to iterate.
@@ -342,6 +410,7 @@ fn random_definitions_and_inputs_never_panic() {
             value(&mut rng, 3)
         };
         let seed = rng.next() | 1;
+        let started = std::time::Instant::now();
         let outcome = std::panic::catch_unwind(|| match parse_definition(&def.to_string()) {
             Err(e) => {
                 assert!(!e.0.is_empty());
@@ -357,8 +426,11 @@ fn random_definitions_and_inputs_never_panic() {
                 Some(rec.history.iter().any(|e| !e.scope.is_root()))
             }
         });
+        // Every evaluation is capped, so no single case may take long.
+        assert!(started.elapsed().as_secs() < 20, "case {i} took {:?}:\ndefinition: {def}", started.elapsed());
         match outcome {
             Ok(Some(went_deeper)) => {
+                jsonata_run += usize::from(def.get("QueryLanguage").is_some());
                 valid += 1;
                 nested += usize::from(went_deeper);
             }
@@ -366,9 +438,14 @@ fn random_definitions_and_inputs_never_panic() {
             Err(_) => panic!("case {i} panicked:\ndefinition: {def}\ninput: {input}"),
         }
     }
-    println!("{valid} valid definitions run ({nested} into Parallel branches or Map iterations), {invalid} rejected with located errors");
+    println!(
+        "{valid} valid definitions run ({nested} into Parallel branches or Map iterations, {jsonata_run} in JSONata), {invalid} rejected with located errors"
+    );
     // The generator must exercise both sides, or the property says little.
-    assert!(valid > 1000 && invalid > 1000 && nested > 100, "valid {valid}, nested {nested}, invalid {invalid}");
+    assert!(
+        valid > 1000 && invalid > 1000 && nested > 100 && jsonata_run > 500,
+        "valid {valid}, nested {nested}, JSONata {jsonata_run}, invalid {invalid}"
+    );
 }
 
 #[test]

@@ -603,6 +603,26 @@ impl Parser {
             io.parameters = f.get("Arguments").map(|v| Template::parse_jsonata(v, &f.at("Arguments"), &mut self.errors));
             io.output = f.get("Output").map(|v| Template::parse_jsonata(v, &f.at("Output"), &mut self.errors));
             io.assign = f.get("Assign").map(|v| Template::parse_assign_jsonata(v, &f.at("Assign"), &mut self.errors));
+            // `$states.result` exists only after a Task, Parallel or Map state's
+            // work, `$states.errorOutput` only in catchers: AWS rejects other uses.
+            let has_result = matches!(f.get("Type").and_then(Value::as_str), Some("Task" | "Parallel" | "Map"));
+            let fields = [("Arguments", &io.parameters, false), ("Output", &io.output, has_result), ("Assign", &io.assign, has_result)];
+            for (key, template, result_ok) in fields {
+                let Some(t) = template else { continue };
+                if !result_ok {
+                    for loc in t.locations_reading_states("result", &f.at(key)) {
+                        let msg = if key == "Arguments" {
+                            "$states.result is not available in Arguments".to_string()
+                        } else {
+                            format!("$states.result is not available in the {key} of a {} state (only Task, Parallel and Map states have a result)", f.get("Type").and_then(Value::as_str).unwrap_or("this"))
+                        };
+                        self.errors.push(ValidationError::new(&loc, msg));
+                    }
+                }
+                for loc in t.locations_reading_states("errorOutput", &f.at(key)) {
+                    self.errors.push(ValidationError::new(&loc, "$states.errorOutput is only available in a catcher's Output and Assign"));
+                }
+            }
             return io;
         }
         let path_setting = |p: &mut Parser, key: &str| match f.get(key) {

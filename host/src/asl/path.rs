@@ -491,11 +491,11 @@ impl Parser<'_> {
         let root = if self.eat("$$") {
             Root::Context
         } else if self.eat("$") {
-            // `$name`: a workflow variable (a letter or `_`, then letters, digits, `_`).
+            // `$name`: a workflow variable (a Unicode letter or `_`, then letters, digits, `_`).
             let name_len = self
                 .rest()
                 .char_indices()
-                .find(|&(i, c)| !(c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
+                .find(|&(i, c)| !(c == '_' || c.is_alphabetic() || (i > 0 && c.is_alphanumeric())))
                 .map_or(self.rest().len(), |(i, _)| i);
             if name_len > 0 {
                 variable = Some(self.rest()[..name_len].to_string());

@@ -18,6 +18,18 @@ use crate::jsonata::{self, Expression};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+/// Caps on one JSONata evaluation in a state: a tenth of the evaluator's
+/// default steps (about 60 ms of CPU), so a definition that loops through a
+/// costly expression up to the 25,000-event cap stays bounded too.
+const JSONATA_LIMITS: jsonata::Limits = jsonata::Limits {
+    max_steps: 1_000_000,
+    max_call_depth: 500,
+    max_sequence: 1_000_000,
+    max_string_bytes: 10_000_000,
+    max_stack_bytes: 1 << 20,
+    max_duration: std::time::Duration::from_secs(1),
+};
+
 /// AWS's limit on a variable name's length.
 const MAX_VARIABLE_NAME_CHARS: usize = 80;
 
@@ -92,6 +104,13 @@ impl Template {
     /// expression (nested in objects and arrays too). Field names are plain.
     pub fn parse_jsonata(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
         match value {
+            Value::String(text) if jsonata_source(text).is_none() && (text.trim_start().starts_with("{%") || text.trim_end().ends_with("%}")) => {
+                errors.push(ValidationError::new(
+                    location,
+                    "a JSONata expression must be written exactly \"{% expression %}\", with nothing before {% or after %}",
+                ));
+                Template::Literal(Value::Null)
+            }
             Value::String(text) => match jsonata_source(text) {
                 None => Template::Literal(value.clone()),
                 Some(source) => match Expression::parse(source) {
@@ -130,6 +149,24 @@ impl Template {
             Template::Literal(value.clone())
         } else {
             Template::Array(parts)
+        }
+    }
+
+    /// The locations (below `location`) of the JSONata expressions that name
+    /// `$states.<field>` (`result` and `errorOutput` exist only in some fields).
+    pub fn locations_reading_states(&self, field: &str, location: &str) -> Vec<String> {
+        let needle = format!("$states.{field}");
+        let mut out = Vec::new();
+        self.collect_reading(&needle, location, &mut out);
+        out
+    }
+
+    fn collect_reading(&self, needle: &str, location: &str, out: &mut Vec<String>) {
+        match self {
+            Template::Jsonata(expr) if expr.text().contains(needle) => out.push(location.to_string()),
+            Template::Object(fields) => fields.iter().for_each(|(k, t)| t.collect_reading(needle, &format!("{location}.{k}"), out)),
+            Template::Array(items) => items.iter().enumerate().for_each(|(i, t)| t.collect_reading(needle, &format!("{location}[{i}]"), out)),
+            _ => {}
         }
     }
 
@@ -225,15 +262,7 @@ impl Template {
             Template::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
                 for (name, t) in fields {
-                    // A JSONata field whose expression gives nothing is left out.
-                    match t {
-                        Template::Jsonata(expr) => {
-                            if let Some(v) = evaluate_jsonata(expr, context, name)? {
-                                map.insert(name.clone(), v);
-                            }
-                        }
-                        _ => drop(map.insert(name.clone(), t.render_at(data, context, name)?)),
-                    }
+                    map.insert(name.clone(), t.render_at(data, context, name)?);
                 }
                 Value::Object(map)
             }
@@ -260,8 +289,10 @@ impl Template {
 /// A variable name: a letter or `_`, then letters, digits or `_`, at most
 /// 80 characters, and never the reserved `states`.
 fn check_variable_name(name: &str, location: &str, errors: &mut Vec<ValidationError>) {
-    let well_formed = name.chars().next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
-        && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+    // Unicode identifiers, as AWS allows: a letter or `_`, then letters,
+    // digits or `_`.
+    let well_formed = name.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && name.chars().all(|c| c == '_' || c.is_alphanumeric())
         && name.chars().count() <= MAX_VARIABLE_NAME_CHARS;
     if !well_formed {
         errors.push(ValidationError::new(
@@ -296,7 +327,7 @@ pub fn evaluate_jsonata(expr: &Expression, context: &Bindings, field: &str) -> R
     let states = context.states.unwrap_or(&null);
     vars.insert("states", states.clone());
     let input = states.get("input").unwrap_or(&null);
-    expr.evaluate(input, &vars).map_err(|e| RenderError {
+    expr.evaluate_with_limits(input, &vars, JSONATA_LIMITS).map_err(|e| RenderError {
         error: errors::QUERY_EVALUATION_ERROR,
         cause: format!("the JSONata expression {:?}{} failed: {e}", expr.text(), field_note(field)),
     })

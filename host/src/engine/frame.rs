@@ -308,7 +308,9 @@ impl Frame {
                         // `$$.State.RetryCount` shows the retry being made.
                         let retry_count = cursor.retries.iter().sum::<u32>() + 1;
                         let context = self.context(env, cursor, retry_count);
+                        let states = json!({"input": cursor.input, "context": context});
                         let b = Bindings::new(&context, &scopes);
+                        let b = if state.jsonata { b.with_states(&states) } else { b };
                         return match self.schedule(state, cursor, &b, false) {
                             Ok(event) => Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay },
                             Err(failure) => self.catch(scope, state, cursor, &b, failure),
@@ -364,7 +366,14 @@ impl Frame {
                     None => Ok(fixed.clone().unwrap_or_default()),
                     Some(t) => match t.render_with(&cursor.input, &b) {
                         Ok(Value::String(s)) => Ok(s),
-                        Ok(other) => Err(Failure::new(errors::RUNTIME, format!("{name} must give a string, got {other}"))),
+                        Ok(other) => {
+                            let (error, field) = if state.jsonata {
+                                (errors::QUERY_EVALUATION_ERROR, name.trim_end_matches("Path"))
+                            } else {
+                                (errors::RUNTIME, name)
+                            };
+                            Err(Failure::new(error, format!("{field} must give a string, got {other}")))
+                        }
                         Err(_) if matches!(t, crate::asl::template::Template::Path(_)) => {
                             Err(Failure::new(errors::RUNTIME, format!("{name} selects nothing in the state's input")))
                         }
@@ -411,7 +420,9 @@ impl Frame {
             if cursor.retries[i] < r.max_attempts {
                 let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
                 let context = self.context(env, cursor, cursor.retries.iter().sum::<u32>() + 1);
+                let states = json!({"input": cursor.input, "context": context});
                 let b = Bindings::new(&context, scopes);
+                let b = if state.jsonata { b.with_states(&states) } else { b };
                 let failed = ErrorCause { error: failure.error.clone(), cause: failure.cause.clone() };
                 return match self.schedule(state, cursor, &b, false) {
                     Ok(mut event) => {

@@ -40,7 +40,10 @@ pub(crate) enum BinOp {
 }
 
 pub(crate) enum Kind {
-    Path { steps: Vec<Node>, keep_singleton_array: bool },
+    Path {
+        steps: Vec<Node>,
+        keep_singleton_array: bool,
+    },
     Name(String),
     Str(String),
     Num(f64),
@@ -51,31 +54,69 @@ pub(crate) enum Kind {
     /// `$name`; `""` is the context `$`, `"$"` the root `$$`.
     Variable(String),
     Regex(regex::Regex),
-    Binary { op: BinOp, lhs: Box<Node>, rhs: Box<Node> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     Neg(Box<Node>),
     /// `[a, b, 1..3]`; `cons` marks a constructor used as a path step.
-    ArrayCons { items: Vec<Node>, cons: bool },
+    ArrayCons {
+        items: Vec<Node>,
+        cons: bool,
+    },
     ObjectCons(Vec<(Node, Node)>),
-    Condition { cond: Box<Node>, then: Box<Node>, otherwise: Option<Box<Node>> },
+    Condition {
+        cond: Box<Node>,
+        then: Box<Node>,
+        otherwise: Option<Box<Node>>,
+    },
     /// `a ?: b`
-    Elvis { lhs: Box<Node>, rhs: Box<Node> },
+    Elvis {
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     /// `a ?? b`
-    Coalesce { lhs: Box<Node>, rhs: Box<Node> },
+    Coalesce {
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     Block(Vec<Node>),
-    Bind { name: String, value: Box<Node> },
+    Bind {
+        name: String,
+        value: Box<Node>,
+    },
     /// A call `proc(args)`; `partial` when some arguments are `?`.
-    Call { proc: Box<Node>, args: Vec<Node>, partial: bool },
+    Call {
+        proc: Box<Node>,
+        args: Vec<Node>,
+        partial: bool,
+    },
     /// `?` in a partial application.
     Placeholder,
-    Lambda { params: Vec<String>, signature: Option<Arc<Signature>>, body: Arc<Node> },
+    Lambda {
+        params: Vec<String>,
+        signature: Option<Arc<Signature>>,
+        body: Arc<Node>,
+    },
     /// `lhs ~> rhs`
-    Apply { lhs: Box<Node>, rhs: Box<Node> },
+    Apply {
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     /// `^(<a, >b)` as a path step: (expression, descending).
     Sort(Vec<(Node, bool)>),
 }
 
 impl Node {
     pub fn new(kind: Kind, pos: usize) -> Node {
-        Node { kind, pos, keep_array: false, predicates: Vec::new(), stages: Vec::new(), group: None }
+        Node {
+            kind,
+            pos,
+            keep_array: false,
+            predicates: Vec::new(),
+            stages: Vec::new(),
+            group: None,
+        }
     }
 }

@@ -16,7 +16,10 @@ pub(crate) enum Tok {
     Var(String),
     Bool(bool),
     Null,
-    Regex { pattern: String, flags: String },
+    Regex {
+        pattern: String,
+        flags: String,
+    },
     End,
 }
 
@@ -62,7 +65,11 @@ impl<'a> Lexer<'a> {
         self.skip_space_and_comments()?;
         let start = self.pos;
         let tok = self.scan(infix, start)?;
-        Ok(Token { tok, start, end: self.pos })
+        Ok(Token {
+            tok,
+            start,
+            end: self.pos,
+        })
     }
 
     fn skip_space_and_comments(&mut self) -> Result<(), JsonataError> {
@@ -73,7 +80,11 @@ impl<'a> Lexer<'a> {
                     let start = self.pos;
                     match self.src[self.pos + 2..].find("*/") {
                         Some(i) => self.pos += 2 + i + 2,
-                        None => return Err(JsonataError::new("S0106", "Comment has no closing tag").at(start)),
+                        None => {
+                            return Err(
+                                JsonataError::new("S0106", "Comment has no closing tag").at(start)
+                            )
+                        }
                     }
                 }
                 _ => return Ok(()),
@@ -82,7 +93,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn scan(&mut self, infix: bool, start: usize) -> Result<Tok, JsonataError> {
-        let Some(c) = self.peek() else { return Ok(Tok::End) };
+        let Some(c) = self.peek() else {
+            return Ok(Tok::End);
+        };
         if c == '/' && !infix {
             self.pos += 1;
             return self.scan_regex(start);
@@ -111,11 +124,17 @@ impl<'a> Lexer<'a> {
                     self.pos += i + 1;
                     Ok(Tok::Name(name))
                 }
-                None => Err(JsonataError::new("S0105", "Quoted property name must be terminated with a backquote (`)").at(start)),
+                None => Err(JsonataError::new(
+                    "S0105",
+                    "Quoted property name must be terminated with a backquote (`)",
+                )
+                .at(start)),
             };
         }
         // A name or variable runs to the next whitespace or operator character.
-        let len = rest.find(|ch: char| ch.is_whitespace() || one_char_op(ch).is_some()).unwrap_or(rest.len());
+        let len = rest
+            .find(|ch: char| ch.is_whitespace() || one_char_op(ch).is_some())
+            .unwrap_or(rest.len());
         let word = &rest[..len];
         self.pos += len;
         if let Some(var) = word.strip_prefix('$') {
@@ -160,7 +179,9 @@ impl<'a> Lexer<'a> {
                         // A surrogate pair spells one character as two escapes.
                         let save = chars.clone();
                         let lo = match (chars.next(), chars.next()) {
-                            (Some((_, '\\')), Some((_, 'u'))) => hex4(&mut chars).filter(|lo| (0xDC00..0xE000).contains(lo)),
+                            (Some((_, '\\')), Some((_, 'u'))) => {
+                                hex4(&mut chars).filter(|lo| (0xDC00..0xE000).contains(lo))
+                            }
                             _ => None,
                         };
                         match lo {
@@ -176,12 +197,20 @@ impl<'a> Lexer<'a> {
                     out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
                 }
                 Some(other) => {
-                    return Err(JsonataError::new("S0103", format!("Unsupported escape sequence: \\{other}")).at(esc_pos))
+                    return Err(JsonataError::new(
+                        "S0103",
+                        format!("Unsupported escape sequence: \\{other}"),
+                    )
+                    .at(esc_pos))
                 }
                 None => break,
             }
         }
-        Err(JsonataError::new("S0101", "String literal must be terminated by a matching quote").at(start))
+        Err(JsonataError::new(
+            "S0101",
+            "String literal must be terminated by a matching quote",
+        )
+        .at(start))
     }
 
     fn scan_number(&mut self, start: usize) -> Result<Tok, JsonataError> {
@@ -237,7 +266,11 @@ impl<'a> Lexer<'a> {
             if c == b'/' && depth == 0 && !escaped {
                 let pattern = self.src[body..i].to_string();
                 if pattern.is_empty() {
-                    return Err(JsonataError::new("S0301", "Empty regular expressions are not allowed").at(start));
+                    return Err(JsonataError::new(
+                        "S0301",
+                        "Empty regular expressions are not allowed",
+                    )
+                    .at(start));
                 }
                 i += 1;
                 let fstart = i;
@@ -270,5 +303,9 @@ fn hex4(chars: &mut std::str::CharIndices<'_>) -> Option<u32> {
 }
 
 fn bad_unicode(pos: usize) -> JsonataError {
-    JsonataError::new("S0104", "The escape sequence \\u must be followed by 4 hex digits").at(pos)
+    JsonataError::new(
+        "S0104",
+        "The escape sequence \\u must be followed by 4 hex digits",
+    )
+    .at(pos)
 }

@@ -38,11 +38,13 @@
 //! tail-call optimisation (deep tail recursion hits the call-depth cap).
 //!
 //! # Limits (untrusted expressions never hang nor overflow the stack)
-//! See [`Limits`]: 10,000,000 evaluation steps (each node evaluated, each
-//! item produced by a built-in or a path, each 64 bytes of string built),
-//! 500 nested function calls, 1 MiB of stack, arrays of 10,000,000 items
-//! (ranges too, as in jsonata-js), strings of 10,000,000 bytes, expressions
-//! nested 200 deep and values nested 1,000 deep.
+//! See [`Limits`]: 10,000,000 evaluation steps (each node evaluated, and
+//! work in proportion to size: items produced or visited, 64-byte blocks of
+//! strings built or scanned), 500 nested function calls (tail calls do not
+//! nest), 1 MiB of native stack (about 450 levels of non-tail recursion),
+//! arrays of 10,000,000 items (ranges too, as in jsonata-js), strings and
+//! results of 10,000,000 bytes, expressions nested 200 deep, values nested
+//! 1,000 deep, and a 10-second wall-clock backstop.
 
 mod ast;
 mod env;
@@ -67,7 +69,7 @@ use value::Value;
 
 /// Resource caps of one evaluation; exceeding any is an error (codes
 /// `U1001` stack/calls, `U1002` nesting, `U1003` steps, `U1004` size,
-/// `D2014` range size).
+/// `U1005` time, `D2014` range size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Evaluation steps: nodes evaluated plus items and bytes produced.
@@ -80,6 +82,8 @@ pub struct Limits {
     pub max_string_bytes: usize,
     /// Native stack the evaluator may use below its entry point.
     pub max_stack_bytes: usize,
+    /// Wall-clock backstop behind the step budget (checked every 1024 nodes).
+    pub max_duration: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -90,6 +94,7 @@ impl Default for Limits {
             max_sequence: 10_000_000,
             max_string_bytes: 10_000_000,
             max_stack_bytes: 1 << 20,
+            max_duration: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -154,8 +159,11 @@ impl Expression {
     pub fn parse(text: &str) -> Result<Expression, JsonataError> {
         let parsed = catch_unwind(|| parser::parse(text).and_then(process::process));
         match parsed {
-            Ok(Ok(root)) => Ok(Expression { text: text.to_string(), root }),
-            Ok(Err(e)) => Err(e.to_char_offset(text)),
+            Ok(Ok(root)) => Ok(Expression {
+                text: text.to_string(),
+                root,
+            }),
+            Ok(Err(e)) => Err(e.into_char_offset(text)),
             Err(_) => Err(internal()),
         }
     }
@@ -168,7 +176,11 @@ impl Expression {
     /// Evaluates against `input` (the context `$`, also `$$`) with the
     /// default [`Limits`]. `Ok(None)` is JSONata's undefined. Integral
     /// numbers come out as JSON integers; a non-finite number is error D1001.
-    pub fn evaluate(&self, input: &serde_json::Value, bindings: &Bindings) -> Result<Option<serde_json::Value>, JsonataError> {
+    pub fn evaluate(
+        &self,
+        input: &serde_json::Value,
+        bindings: &Bindings,
+    ) -> Result<Option<serde_json::Value>, JsonataError> {
         self.evaluate_with_limits(input, bindings, Limits::default())
     }
 
@@ -181,16 +193,18 @@ impl Expression {
     ) -> Result<Option<serde_json::Value>, JsonataError> {
         // Defence in depth: a bug must surface as an error, not take the
         // engine down (the evaluator is written not to panic).
-        let run = catch_unwind(AssertUnwindSafe(|| -> Result<Option<serde_json::Value>, JsonataError> {
-            let input = Value::from_json(input)?;
-            let mut vars = Vec::with_capacity(bindings.vars.len());
-            for (name, v) in &bindings.vars {
-                vars.push((name.clone(), Value::from_json(v)?));
-            }
-            eval::evaluate(&self.root, input, vars, limits)?.to_json(limits.max_string_bytes)
-        }));
+        let run = catch_unwind(AssertUnwindSafe(
+            || -> Result<Option<serde_json::Value>, JsonataError> {
+                let input = Value::from_json(input)?;
+                let mut vars = Vec::with_capacity(bindings.vars.len());
+                for (name, v) in &bindings.vars {
+                    vars.push((name.clone(), Value::from_json(v)?));
+                }
+                eval::evaluate(&self.root, input, vars, limits)?.to_json(limits.max_string_bytes)
+            },
+        ));
         match run {
-            Ok(r) => r.map_err(|e| e.to_char_offset(&self.text)),
+            Ok(r) => r.map_err(|e| e.into_char_offset(&self.text)),
             Err(_) => Err(internal()),
         }
     }

@@ -57,7 +57,8 @@ impl Signature {
     /// Parses `<...>`; the return type after `:` is ignored.
     pub fn parse(text: &str) -> Result<Signature, JsonataError> {
         let sig: Vec<char> = text.chars().collect();
-        let bad = |m: &str| JsonataError::new("S0401", format!("Invalid function signature {text}: {m}"));
+        let bad =
+            |m: &str| JsonataError::new("S0401", format!("Invalid function signature {text}: {m}"));
         if sig.first() != Some(&'<') || sig.last() != Some(&'>') {
             return Err(bad("must be enclosed in < >"));
         }
@@ -67,14 +68,21 @@ impl Signature {
             let c = sig[i];
             match c {
                 ':' => break,
-                's' | 'n' | 'b' | 'l' | 'o' => params.push(Param::new(c.to_string(), format!("[{c}m]"))),
+                's' | 'n' | 'b' | 'l' | 'o' => {
+                    params.push(Param::new(c.to_string(), format!("[{c}m]")))
+                }
                 'a' | 'x' => params.push(Param::new(c.to_string(), "[asnblfom]".into())),
                 'f' => params.push(Param::new("f".into(), "f".into())),
                 'j' => params.push(Param::new("j".into(), "[asnblom]".into())),
                 '-' | '?' | '+' => {
-                    let p = params.last_mut().ok_or_else(|| bad("modifier without a parameter"))?;
+                    let p = params
+                        .last_mut()
+                        .ok_or_else(|| bad("modifier without a parameter"))?;
                     if c == '-' {
-                        p.context = Some(regex::Regex::new(&format!("^{}$", p.regex)).map_err(|_| bad("bad type"))?);
+                        p.context = Some(
+                            regex::Regex::new(&format!("^{}$", p.regex))
+                                .map_err(|_| bad("bad type"))?,
+                        );
                         p.regex.push('?');
                     } else {
                         p.regex.push(c);
@@ -107,7 +115,12 @@ impl Signature {
 
     /// Checks `args` and returns them fixed up (context inserted, singletons
     /// wrapped into arrays). `name` is for the error message.
-    pub fn validate(&self, name: &str, args: Vec<Value>, context: &Value) -> Result<Vec<Value>, JsonataError> {
+    pub fn validate(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+        context: &Value,
+    ) -> Result<Vec<Value>, JsonataError> {
         let supplied: String = args.iter().map(symbol).collect();
         let Some(caps) = self.regex.captures(&supplied) else {
             return Err(self.mismatch(name, &supplied));
@@ -118,18 +131,16 @@ impl Signature {
         for (pi, param) in self.params.iter().enumerate() {
             let matched = caps.get(pi + 1).map(|m| m.as_str()).unwrap_or("");
             if matched.is_empty() {
-                match &param.context {
-                    Some(ctx_re) => {
-                        if !ctx_re.is_match(&symbol(context).to_string()) {
-                            return err(
-                                "T0411",
-                                format!("Context value is not a compatible type with argument {} of function {name}", index + 1),
-                            );
-                        }
-                        out.push(context.clone());
+                // An optional parameter that was not supplied stays out;
+                // a `-` one takes the context value.
+                if let Some(ctx_re) = &param.context {
+                    if !ctx_re.is_match(&symbol(context).to_string()) {
+                        return err(
+                            "T0411",
+                            format!("Context value is not a compatible type with argument {} of function {name}", index + 1),
+                        );
                     }
-                    // An optional parameter that was not supplied.
-                    None => {}
+                    out.push(context.clone());
                 }
                 continue;
             }
@@ -147,13 +158,18 @@ impl Signature {
                 if let Some(sub) = &param.subtype {
                     let first = sub.chars().next().unwrap_or('x');
                     let ok = match &arg {
-                        Value::Array(a, _) => a.items.iter().all(|v| symbol(v) == first || first == 'x'),
+                        Value::Array(a, _) => {
+                            a.items.iter().all(|v| symbol(v) == first || first == 'x')
+                        }
                         other => symbol(other) == first || first == 'x',
                     };
                     if !ok {
                         return err(
                             "T0412",
-                            format!("Argument {index} of function {name} must be an array of {}", type_word(first)),
+                            format!(
+                                "Argument {index} of function {name} must be an array of {}",
+                                type_word(first)
+                            ),
                         );
                     }
                 }
@@ -172,21 +188,32 @@ impl Signature {
         let mut good_to = 0;
         for p in &self.params {
             partial.push_str(&p.regex);
-            match regex::Regex::new(&partial).ok().and_then(|r| r.find(supplied).map(|m| m.end())) {
+            match regex::Regex::new(&partial)
+                .ok()
+                .and_then(|r| r.find(supplied).map(|m| m.end()))
+            {
                 Some(end) => good_to = end,
                 None => break,
             }
         }
         JsonataError::new(
             "T0410",
-            format!("Argument {} of function {name} does not match function signature", good_to + 1),
+            format!(
+                "Argument {} of function {name} does not match function signature",
+                good_to + 1
+            ),
         )
     }
 }
 
 impl Param {
     fn new(kind: String, regex: String) -> Param {
-        Param { kind, regex, subtype: None, context: None }
+        Param {
+            kind,
+            regex,
+            subtype: None,
+            context: None,
+        }
     }
 }
 

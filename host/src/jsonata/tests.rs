@@ -160,6 +160,8 @@ const CASES: &[(&str, &str, &str)] = &[
     ("(function($a, $b)<nn:n>{ $a + $b })(2, 3)", "N", "5"),
     ("($fact := function($n){ $n <= 1 ? 1 : $n * $fact($n-1) }; $fact(5))", "N", "120"),
     ("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100))", "N", "100"),
+    ("($f := function($n, $acc){ $n = 0 ? $acc : $f($n - 1, $acc + $n) }; $f(100000, 0))", "N", "5000050000"),
+    ("($even := function($n){ $n = 0 ? true : $odd($n - 1) }; $odd := function($n){ $n = 0 ? false : $even($n - 1) }; $odd(6555))", "N", "true"),
     ("($make := function($n){ function($x){ $x + $n } }; $add5 := $make(5); $add5(10))", "N", "15"),
     ("($first3 := $substring(?, 0, 3); $first3(\"Hello\"))", "N", r#""Hel""#),
     ("($p := $power(2, ?); [$p(3), $p(4)])", "N", "[8,16]"),
@@ -222,6 +224,10 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$formatNumber(34.555, \"#0.00;(#0.00)\")", "N", r#""34.56""#),
     ("$formatNumber(-34.555, \"#0.00;(#0.00)\")", "N", r#""(34.56)""#),
     ("$formatNumber(1234.5, \"#.##0,00\", {\"decimal-separator\": \",\", \"grouping-separator\": \".\"})", "N", r#""1.234,50""#),
+    ("$formatNumber(1234.56789, \"9,999.999,999\")", "N", r#""1,234.567,890""#),
+    ("$formatNumber(0.14, \"###pm\", {\"per-mille\": \"pm\"})", "N", r#""140pm""#),
+    ("$formatNumber(20, \"#;#;#\")", "N", "error:D3080"),
+    ("$formatNumber(20, \"0,,0\")", "N", "error:D3089"),
     ("$formatInteger(1234, \"#,##0\")", "N", r#""1,234""#),
     ("$parseInteger(\"12,345\", \"#,##0\")", "N", "12345"),
     ("$random() < 1", "N", "true"),
@@ -229,7 +235,8 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$string(123)", "N", r#""123""#),
     ("$string(0.1+0.2)", "N", r#""0.3""#),
     ("$string(10/4)", "N", r#""2.5""#),
-    ("$string(1e21)", "N", r#""1e+21""#),
+    ("$string(1e21)", "N", r#""1e21""#),
+    ("$string(1e-100)", "N", r#""1e-100""#),
     ("$string(0.0000001)", "N", r#""1e-7""#),
     ("$string(-0.5)", "N", r#""-0.5""#),
     ("$string(null)", "N", r#""null""#),
@@ -390,9 +397,10 @@ fn input(key: &str) -> Value {
 }
 
 fn bindings() -> Bindings {
-    Bindings::new()
-        .with("bound", json!(42))
-        .with("states", json!({"input": {"x": 7}, "context": {"Execution": {"Name": "run-1"}}}))
+    Bindings::new().with("bound", json!(42)).with(
+        "states",
+        json!({"input": {"x": 7}, "context": {"Execution": {"Name": "run-1"}}}),
+    )
 }
 
 fn run(expr: &str, data: &Value) -> Result<Option<Value>, JsonataError> {
@@ -407,15 +415,25 @@ fn documentation_examples() {
         let ok = match (*expected, &got) {
             ("undefined", Ok(None)) => true,
             (e, Err(err)) if e.starts_with("error:") => err.code == &e[6..],
-            (e, Ok(Some(v))) if !e.starts_with("error:") && e != "undefined" => serde_json::from_str::<Value>(e).unwrap() == *v,
+            (e, Ok(Some(v))) if !e.starts_with("error:") && e != "undefined" => {
+                serde_json::from_str::<Value>(e).unwrap() == *v
+            }
             _ => false,
         };
         if !ok {
-            failures.push(format!("{expr}\n    expected {expected}\n    got      {got:?}"));
+            failures.push(format!(
+                "{expr}\n    expected {expected}\n    got      {got:?}"
+            ));
         }
     }
     assert!(CASES.len() >= 150, "only {} cases", CASES.len());
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -423,9 +441,14 @@ fn integral_results_are_json_integers() {
     let v = run("1 + 2", &Value::Null).unwrap().unwrap();
     assert!(v.is_i64(), "{v:?}");
     assert_eq!(serde_json::to_string(&v).unwrap(), "3");
-    let v = run("[0.5 + 0.5, 2.5 * 2, 1e3]", &Value::Null).unwrap().unwrap();
+    let v = run("[0.5 + 0.5, 2.5 * 2, 1e3]", &Value::Null)
+        .unwrap()
+        .unwrap();
     assert_eq!(serde_json::to_string(&v).unwrap(), "[1,5,1000]");
-    assert_eq!(serde_json::to_string(&run("7 / 2", &Value::Null).unwrap().unwrap()).unwrap(), "3.5");
+    assert_eq!(
+        serde_json::to_string(&run("7 / 2", &Value::Null).unwrap().unwrap()).unwrap(),
+        "3.5"
+    );
 }
 
 #[test]
@@ -440,7 +463,10 @@ fn top_level_array_input() {
 #[test]
 fn functions_become_undefined_in_json() {
     assert_eq!(run("function($x){$x}", &Value::Null).unwrap(), None);
-    assert_eq!(run("{\"f\": $sum, \"a\": 1}", &Value::Null).unwrap(), Some(json!({"a": 1})));
+    assert_eq!(
+        run("{\"f\": $sum, \"a\": 1}", &Value::Null).unwrap(),
+        Some(json!({"a": 1}))
+    );
 }
 
 #[test]
@@ -468,7 +494,10 @@ fn syntax_errors_carry_code_and_character_position() {
         assert_eq!((e.code, e.position), (*code, Some(*pos)), "{text}: {e}");
     }
     let e = Expression::parse("1 + )").unwrap_err();
-    assert_eq!(e.to_string(), "S0211: The symbol ) cannot be used as a unary operator (at position 4)");
+    assert_eq!(
+        e.to_string(),
+        "S0211: The symbol ) cannot be used as a unary operator (at position 4)"
+    );
 }
 
 #[test]
@@ -496,7 +525,13 @@ fn bindings_replace_and_collect() {
     let mut b: Bindings = [("a", json!(1)), ("b", json!(2))].into_iter().collect();
     b.insert("a", json!(3));
     assert_eq!(b.get("a"), Some(&json!(3)));
-    assert_eq!(Expression::parse("$a + $b").unwrap().evaluate(&Value::Null, &b).unwrap(), Some(json!(5)));
+    assert_eq!(
+        Expression::parse("$a + $b")
+            .unwrap()
+            .evaluate(&Value::Null, &b)
+            .unwrap(),
+        Some(json!(5))
+    );
 }
 
 #[test]
@@ -517,14 +552,32 @@ fn code_of(expr: &str, limits: Limits) -> &'static str {
 #[test]
 fn recursion_is_capped() {
     let d = Limits::default();
-    assert_eq!(code_of("($f := function($n){ $f($n+1) }; $f(0))", d), "U1001");
-    assert_eq!(code_of("($f := function($n){ $f($n+1) + 1 }; $f(0))", d), "U1001");
-    assert_eq!(code_of("($w := function($f){ $f($f) }; $w($w))", d), "U1001");
+    // Tail calls do not nest: an endless tail recursion ends on the step budget.
+    assert_eq!(
+        code_of("($f := function($n){ $f($n+1) }; $f(0))", d),
+        "U1003"
+    );
+    assert_eq!(
+        code_of("($f := function($n){ $f($n+1) + 1 }; $f(0))", d),
+        "U1001"
+    );
+    assert_eq!(
+        code_of("($w := function($f){ $f($f) }; $w($w))", d),
+        "U1003"
+    );
+    assert_eq!(
+        code_of("($w := function($f){ [$f($f)] }; $w($w))", d),
+        "U1001"
+    );
     // Within the cap, deep recursion works or stops cleanly; never crashes.
-    let r = code_of("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(450))", d);
+    let r = code_of(
+        "($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(450))",
+        d,
+    );
     assert!(r == "ok" || r == "U1001", "{r}");
     // Composition chains recurse without evaluating nodes: capped by call depth.
-    let chain = "($f := $reduce([$string, 1..100000], function($acc, $v){ $acc ~> $string }); $f(1))";
+    let chain =
+        "($f := $reduce([$string, 1..100000], function($acc, $v){ $acc ~> $string }); $f(1))";
     assert_eq!(code_of(chain, d), "U1001");
 }
 
@@ -534,12 +587,30 @@ fn sizes_and_steps_are_capped() {
     assert_eq!(code_of("[1..20000000]", d), "D2014");
     assert_eq!(code_of("$count([1..10000000].[1..10])", d), "U1003");
     assert_eq!(code_of("$pad(\"\", 100000000, \"x\")", d), "U1004");
-    assert_eq!(code_of("$reduce([1..40], function($a, $v){ $a & $a }, \"xx\")", d), "U1004");
-    let r = code_of("$reduce([1..40], function($a, $v){ $append($a, $a) }, [1])", d);
+    assert_eq!(
+        code_of("$reduce([1..40], function($a, $v){ $a & $a }, \"xx\")", d),
+        "U1004"
+    );
+    let r = code_of(
+        "$reduce([1..40], function($a, $v){ $append($a, $a) }, [1])",
+        d,
+    );
     assert!(r == "U1004" || r == "U1003", "{r}");
     let r = code_of("$range(0, 1e12, 1)", d);
     assert!(r == "D2014" || r == "U1003", "{r}");
-    let small = Limits { max_steps: 1000, ..Limits::default() };
+    let slow = Limits {
+        max_steps: u64::MAX,
+        max_duration: std::time::Duration::from_millis(1),
+        ..Limits::default()
+    };
+    assert_eq!(
+        code_of("($f := function($n){ $f($n + 1) }; $f(0))", slow),
+        "U1005"
+    );
+    let small = Limits {
+        max_steps: 1000,
+        ..Limits::default()
+    };
     assert_eq!(code_of("$sum([1..100000])", small), "U1003");
     assert_eq!(code_of("$sum([1..10])", small), "ok");
 }
@@ -549,17 +620,50 @@ fn deep_values_are_refused_not_overflowed() {
     let d = Limits::default();
     // Built by the expression: converting or stringifying it is refused,
     // and freeing it must not overflow the stack either.
-    assert_eq!(code_of("$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1)", d), "U1002");
-    assert_eq!(code_of("$string($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))", d), "U1002");
-    assert_eq!(code_of("$type($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))", d), "ok");
-    assert_eq!(code_of("$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1).a.a.a.a.b", d), "ok");
-    assert_eq!(code_of("$count($reduce([1..5000], function($a, $v){ {\"a\": $a} }, 1).**)", d), "U1002");
+    assert_eq!(
+        code_of(
+            "$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1)",
+            d
+        ),
+        "U1002"
+    );
+    assert_eq!(
+        code_of(
+            "$string($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))",
+            d
+        ),
+        "U1002"
+    );
+    assert_eq!(
+        code_of(
+            "$type($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))",
+            d
+        ),
+        "ok"
+    );
+    assert_eq!(
+        code_of(
+            "$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1).a.a.a.a.b",
+            d
+        ),
+        "ok"
+    );
+    assert_eq!(
+        code_of(
+            "$count($reduce([1..5000], function($a, $v){ {\"a\": $a} }, 1).**)",
+            d
+        ),
+        "U1002"
+    );
     // Given as input.
     let mut v = json!(1);
     for _ in 0..2000 {
         v = json!([v]);
     }
-    let e = Expression::parse("$").unwrap().evaluate(&v, &Bindings::new()).unwrap_err();
+    let e = Expression::parse("$")
+        .unwrap()
+        .evaluate(&v, &Bindings::new())
+        .unwrap_err();
     assert_eq!(e.code, "U1002");
 }
 
@@ -575,7 +679,11 @@ fn deep_expressions_are_refused() {
         "{\"a\":".repeat(5_000),
     ] {
         let e = Expression::parse(&text).unwrap_err();
-        assert!(e.code == "U1002" || e.code.starts_with('S'), "{}: {e}", &text[..20]);
+        assert!(
+            e.code == "U1002" || e.code.starts_with('S'),
+            "{}: {e}",
+            &text[..20]
+        );
     }
     // Just under the cap still parses and evaluates.
     let ok = "(".repeat(60) + "1" + &")".repeat(60);
@@ -586,8 +694,9 @@ fn deep_expressions_are_refused() {
 /// coded error: never a panic (`U1000`), never a hang.
 #[test]
 fn garbage_never_panics() {
-    let alphabet: Vec<char> =
-        "ab$.[](){}\"'`/\\*%^~>?:;=!<>&|,0123456789 -+λ#@é\n\tfunction".chars().collect();
+    let alphabet: Vec<char> = "ab$.[](){}\"'`/\\*%^~>?:;=!<>&|,0123456789 -+λ#@é\n\tfunction"
+        .chars()
+        .collect();
     let seeds = [
         "$map([1,2],function($v){$v})",
         "a.b[0].{\"x\": $sum(c)}",
@@ -600,7 +709,10 @@ fn garbage_never_panics() {
         "$fromMillis(0, \"[Y0001]-[M01]\")",
         "$formatNumber(1234.5, \"#,##0.00\")",
     ];
-    let limits = Limits { max_steps: 200_000, ..Limits::default() };
+    let limits = Limits {
+        max_steps: 200_000,
+        ..Limits::default()
+    };
     let data: Value = serde_json::from_str(ACCOUNT).unwrap();
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -614,9 +726,13 @@ fn garbage_never_panics() {
     for i in 0..20_000 {
         let text: String = if i % 2 == 0 {
             let len = (next() % 30) as usize;
-            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
         } else {
-            let mut c: Vec<char> = seeds[(next() % seeds.len() as u64) as usize].chars().collect();
+            let mut c: Vec<char> = seeds[(next() % seeds.len() as u64) as usize]
+                .chars()
+                .collect();
             for _ in 0..(1 + next() % 4) {
                 let pos = (next() % (c.len() as u64 + 1)) as usize;
                 let ch = alphabet[(next() % alphabet.len() as u64) as usize];
@@ -641,6 +757,13 @@ fn garbage_never_panics() {
             }
         }
     }
-    assert!(evaluated > 1000, "only {evaluated} garbled expressions parsed");
-    assert!(start.elapsed().as_secs() < 60, "garbage loop took {:?}", start.elapsed());
+    assert!(
+        evaluated > 1000,
+        "only {evaluated} garbled expressions parsed"
+    );
+    assert!(
+        start.elapsed().as_secs() < 60,
+        "garbage loop took {:?}",
+        start.elapsed()
+    );
 }

@@ -11,7 +11,10 @@ use super::eval::Evaluator;
 use super::value::{Value, MAX_VALUE_DEPTH};
 
 fn too_deep<T>() -> Result<T, JsonataError> {
-    err("U1002", format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"))
+    err(
+        "U1002",
+        format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"),
+    )
 }
 
 impl Evaluator {
@@ -32,7 +35,7 @@ impl Evaluator {
                 if depth > MAX_VALUE_DEPTH {
                     return too_deep();
                 }
-                self.charge(1)?;
+                self.charge(1 + a.items.len())?;
                 let mut any = false;
                 for item in &a.items {
                     if self.truthy_at(item, depth + 1)?.unwrap_or(false) {
@@ -58,9 +61,12 @@ impl Evaluator {
             (Value::Undefined, Value::Undefined) | (Value::Null, Value::Null) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
             (Value::Number(x), Value::Number(y)) => x == y,
-            (Value::String(x), Value::String(y)) => x == y,
+            (Value::String(x), Value::String(y)) => {
+                self.charge(x.len().min(y.len()) / 64)?;
+                x == y
+            }
             (Value::Array(x, _), Value::Array(y, _)) => {
-                self.charge(1)?;
+                self.charge(1 + x.items.len())?;
                 if x.items.len() != y.items.len() {
                     return Ok(false);
                 }
@@ -72,7 +78,7 @@ impl Evaluator {
                 true
             }
             (Value::Object(x), Value::Object(y)) => {
-                self.charge(1)?;
+                self.charge(1 + x.map.len())?;
                 if x.map.len() != y.map.len() {
                     return Ok(false);
                 }
@@ -117,7 +123,12 @@ impl Evaluator {
     }
 
     /// Appends `v` fully flattened to `out`.
-    fn flatten_into(&mut self, v: &Value, out: &mut Vec<Value>, depth: usize) -> Result<(), JsonataError> {
+    fn flatten_into(
+        &mut self,
+        v: &Value,
+        out: &mut Vec<Value>,
+        depth: usize,
+    ) -> Result<(), JsonataError> {
         if depth > MAX_VALUE_DEPTH {
             return too_deep();
         }
@@ -164,10 +175,19 @@ impl Evaluator {
         }
         let mut out = Vec::new();
         self.descend(input, &mut out, 0)?;
-        Ok(if out.len() == 1 { out.pop().unwrap_or(Value::Undefined) } else { Value::seq(out) })
+        Ok(if out.len() == 1 {
+            out.pop().unwrap_or(Value::Undefined)
+        } else {
+            Value::seq(out)
+        })
     }
 
-    fn descend(&mut self, v: &Value, out: &mut Vec<Value>, depth: usize) -> Result<(), JsonataError> {
+    fn descend(
+        &mut self,
+        v: &Value,
+        out: &mut Vec<Value>,
+        depth: usize,
+    ) -> Result<(), JsonataError> {
         if depth > MAX_VALUE_DEPTH {
             return too_deep();
         }

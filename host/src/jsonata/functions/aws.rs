@@ -50,14 +50,25 @@ fn random(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 }
 
 fn partition(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    let Value::Array(a, _) = arg(&args, 0) else { return Ok(Value::Undefined) };
-    let size = arg(&args, 1).as_f64().unwrap_or(0.0);
-    if size < 1.0 || size.fract() != 0.0 {
-        return err("D3200", "The second argument of $partition must be a positive integer");
+    let Value::Array(a, _) = arg(&args, 0) else {
+        return Ok(Value::Undefined);
+    };
+    // AWS rounds a non-integer size down.
+    let size = arg(&args, 1).as_f64().unwrap_or(0.0).floor();
+    if size < 1.0 {
+        return err(
+            "D3200",
+            "The second argument of $partition must be a positive integer",
+        );
     }
     ev.charge(a.items.len())?;
     let size = size.min(usize::MAX as f64) as usize;
-    Ok(Value::array(a.items.chunks(size).map(|c| Value::array(c.to_vec())).collect()))
+    Ok(Value::array(
+        a.items
+            .chunks(size)
+            .map(|c| Value::array(c.to_vec()))
+            .collect(),
+    ))
 }
 
 fn range(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -73,11 +84,21 @@ fn range(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
         return Ok(Value::array(Vec::new()));
     }
     if count > ev_limit(ev) as f64 {
-        return err("D2014", format!("$range would produce {count} items, more than the limit of {}", ev_limit(ev)));
+        return err(
+            "D2014",
+            format!(
+                "$range would produce {count} items, more than the limit of {}",
+                ev_limit(ev)
+            ),
+        );
     }
     let count = count as usize;
     ev.check_len(count)?;
-    Ok(Value::array((0..count).map(|i| Value::Number(start + step * i as f64)).collect()))
+    Ok(Value::array(
+        (0..count)
+            .map(|i| Value::Number(start + step * i as f64))
+            .collect(),
+    ))
 }
 
 fn ev_limit(ev: &Evaluator) -> usize {
@@ -89,7 +110,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn hash(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    let Some(data) = arg(&args, 0).as_str() else { return Ok(Value::Undefined) };
+    let Some(data) = arg(&args, 0).as_str() else {
+        return Ok(Value::Undefined);
+    };
     let algorithm = arg(&args, 1).as_str().unwrap_or("SHA-256");
     let digest = match algorithm {
         "MD5" => hex(&Md5::digest(data.as_bytes())),
@@ -112,10 +135,15 @@ fn uuid(_: &mut Evaluator, _: Vec<Value>, _: &Value) -> Result<Value, JsonataErr
 }
 
 fn parse(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    let Some(s) = arg(&args, 0).as_str() else { return Ok(Value::Undefined) };
+    let Some(s) = arg(&args, 0).as_str() else {
+        return Ok(Value::Undefined);
+    };
     ev.charge(s.len() / 64)?;
     match serde_json::from_str::<serde_json::Value>(s) {
         Ok(j) => Value::from_json(&j),
-        Err(e) => err("D3203", format!("$parse: the string is not valid JSON: {e}")),
+        Err(e) => err(
+            "D3203",
+            format!("$parse: the string is not valid JSON: {e}"),
+        ),
     }
 }

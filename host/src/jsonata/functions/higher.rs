@@ -28,7 +28,9 @@ fn item_args(f: &Value, v: &Value, i: usize, all: &Value) -> Vec<Value> {
 
 fn map(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let all = arg(&args, 0);
-    let Value::Array(a, _) = all else { return Ok(Value::Undefined) };
+    let Value::Array(a, _) = all else {
+        return Ok(Value::Undefined);
+    };
     let f = arg(&args, 1);
     let mut out = Vec::with_capacity(a.items.len());
     for (i, v) in a.items.iter().enumerate() {
@@ -42,7 +44,9 @@ fn map(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonata
 
 fn filter(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let all = arg(&args, 0);
-    let Value::Array(a, _) = all else { return Ok(Value::Undefined) };
+    let Value::Array(a, _) = all else {
+        return Ok(Value::Undefined);
+    };
     let f = arg(&args, 1);
     let mut out = Vec::new();
     for (i, v) in a.items.iter().enumerate() {
@@ -56,7 +60,9 @@ fn filter(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 
 fn single(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let all = arg(&args, 0);
-    let Value::Array(a, _) = all else { return Ok(Value::Undefined) };
+    let Value::Array(a, _) = all else {
+        return Ok(Value::Undefined);
+    };
     let f = arg(&args, 1);
     let mut found = None;
     for (i, v) in a.items.iter().enumerate() {
@@ -75,17 +81,25 @@ fn single(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
         }
     }
     found.ok_or_else(|| {
-        JsonataError::new("D3139", "The $single() function expected exactly 1 matching result. Instead it matched 0.")
+        JsonataError::new(
+            "D3139",
+            "The $single() function expected exactly 1 matching result. Instead it matched 0.",
+        )
     })
 }
 
 fn reduce(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let all = arg(&args, 0);
-    let Value::Array(a, _) = all else { return Ok(Value::Undefined) };
+    let Value::Array(a, _) = all else {
+        return Ok(Value::Undefined);
+    };
     let f = arg(&args, 1);
     let n = arity(f);
     if n < 2 {
-        return err("D3050", "The second argument of reduce function must be a function with at least two arguments");
+        return err(
+            "D3050",
+            "The second argument of reduce function must be a function with at least two arguments",
+        );
     }
     let init = arg(&args, 2);
     let (mut acc, start) = match (init, a.items.first()) {

@@ -45,7 +45,12 @@ fn lookup(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 }
 
 fn spread(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    fn go(ev: &mut Evaluator, v: &Value, out: &mut Vec<Value>, depth: usize) -> Result<(), JsonataError> {
+    fn go(
+        ev: &mut Evaluator,
+        v: &Value,
+        out: &mut Vec<Value>,
+        depth: usize,
+    ) -> Result<(), JsonataError> {
         if depth > crate::jsonata::value::MAX_VALUE_DEPTH {
             return err("U1002", "value is nested too deeply");
         }
@@ -78,7 +83,9 @@ fn spread(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 }
 
 fn merge(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    let Value::Array(a, _) = arg(&args, 0) else { return Ok(Value::Undefined) };
+    let Value::Array(a, _) = arg(&args, 0) else {
+        return Ok(Value::Undefined);
+    };
     let mut out = IndexMap::new();
     for item in &a.items {
         if let Value::Object(o) = item {
@@ -106,7 +113,9 @@ fn entry_args(f: &Value, v: &Value, k: &str, obj: &Value) -> Vec<Value> {
 
 fn each(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let obj = arg(&args, 0);
-    let Value::Object(o) = obj else { return Ok(Value::Undefined) };
+    let Value::Object(o) = obj else {
+        return Ok(Value::Undefined);
+    };
     let f = arg(&args, 1);
     let mut out = Vec::new();
     for (k, v) in &o.map {
@@ -120,7 +129,9 @@ fn each(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
 
 fn sift(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let obj = arg(&args, 0);
-    let Value::Object(o) = obj else { return Ok(Value::Undefined) };
+    let Value::Object(o) = obj else {
+        return Ok(Value::Undefined);
+    };
     let f = arg(&args, 1);
     let mut out = IndexMap::new();
     for (k, v) in &o.map {
@@ -129,7 +140,11 @@ fn sift(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
             out.insert(k.clone(), v.clone());
         }
     }
-    Ok(if out.is_empty() { Value::Undefined } else { Value::object(out) })
+    Ok(if out.is_empty() {
+        Value::Undefined
+    } else {
+        Value::object(out)
+    })
 }
 
 fn type_(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -140,11 +155,15 @@ fn type_(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
 }
 
 fn boolean(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(ev.truthy(arg(&args, 0))?.map_or(Value::Undefined, Value::Bool))
+    Ok(ev
+        .truthy(arg(&args, 0))?
+        .map_or(Value::Undefined, Value::Bool))
 }
 
 fn not(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(ev.truthy(arg(&args, 0))?.map_or(Value::Undefined, |b| Value::Bool(!b)))
+    Ok(ev
+        .truthy(arg(&args, 0))?
+        .map_or(Value::Undefined, |b| Value::Bool(!b)))
 }
 
 fn exists(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -152,7 +171,9 @@ fn exists(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
 }
 
 fn error(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    let msg = arg(&args, 0).as_str().unwrap_or("$error() function evaluated");
+    let msg = arg(&args, 0)
+        .as_str()
+        .unwrap_or("$error() function evaluated");
     err("D3137", msg)
 }
 
@@ -160,5 +181,10 @@ fn assert(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
     if matches!(arg(&args, 0), Value::Bool(true)) {
         return Ok(Value::Undefined);
     }
-    err("D3141", arg(&args, 1).as_str().unwrap_or("$assert() statement failed"))
+    err(
+        "D3141",
+        arg(&args, 1)
+            .as_str()
+            .unwrap_or("$assert() statement failed"),
+    )
 }
