@@ -130,3 +130,37 @@ fn unknown_resource_is_rejected_before_anything_runs() {
     assert!(err.contains("States.A.Resource: no module is mapped to \"arn:aws:lambda:us-east-1:1:function:Nope\""), "{err}");
     assert!(err.contains("States.B.Resource: module file") && err.contains("missing-module.wasm not found"), "{err}");
 }
+
+#[test]
+fn the_compile_cache_is_reused_and_a_damaged_entry_is_replaced() {
+    guest_dir();
+    let cache = support::scratch("cache");
+    let cache_dir = cache.to_str().unwrap();
+    let def = "examples/order/order.asl.json";
+    let paid = "@examples/order/inputs/paid-order.json";
+    let (code, _, err) = stepwasm(&["run", def, "--input", paid, "--cache-dir", cache_dir]);
+    assert_eq!(code, 0, "{err}");
+    let mut entries: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    assert_eq!(entries.len(), 3, "one compiled artefact per module: {entries:?}");
+    let stamps: Vec<_> = entries.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+
+    // A second process loads them instead of compiling (the files stay as they are).
+    let (code, out, err) = stepwasm(&["run", def, "--input", paid, "--cache-dir", cache_dir]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let again: Vec<_> = entries.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    assert_eq!(stamps, again);
+
+    // A damaged entry is detected, never run: the module is compiled again,
+    // the entry replaced, and the run succeeds with a warning.
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let (code, out, err) = stepwasm(&["run", def, "--input", paid, "--cache-dir", cache_dir]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("failed its integrity check") && err.contains("recompiled"), "{err}");
+    let (code, _, err) = stepwasm(&["run", def, "--input", paid, "--cache-dir", cache_dir]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let _ = std::fs::remove_dir_all(&cache);
+}

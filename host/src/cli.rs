@@ -6,7 +6,7 @@
 use crate::asl::{parse_definition, StateMachine};
 use crate::driver::{execution_info, run_execution, Clock, ExecutionRecord, SystemClock, VirtualClock};
 use crate::engine::{HistoryEvent, Outcome};
-use crate::runtime::{ResourceMap, WasmRuntime};
+use crate::runtime::{CacheOutcome, CompileCache, ResourceMap, WasmRuntime};
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
@@ -55,6 +55,8 @@ struct RunArgs {
     /// Complete Wait states and retry backoffs instantly instead of really waiting.
     #[arg(long)]
     no_wait: bool,
+    #[command(flatten)]
+    cache: CacheArg,
 }
 
 #[derive(Args)]
@@ -63,6 +65,43 @@ struct ValidateArgs {
     definition: PathBuf,
     #[command(flatten)]
     config: ConfigArg,
+    #[command(flatten)]
+    cache: CacheArg,
+}
+
+#[derive(Args, Clone)]
+pub struct CacheArg {
+    /// Where compiled modules are kept between runs (default: $STEPWASM_CACHE_DIR,
+    /// else $XDG_CACHE_HOME/stepwasm, else ~/.cache/stepwasm).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every module afresh and keep nothing on disk.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArg {
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(CompileCache::default_dir)
+        }
+    }
+}
+
+/// Loads the machine's modules, through the compile cache when one is set;
+/// a damaged cache entry or one that could not be written is worth a warning.
+pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache: &CacheArg) -> Result<WasmRuntime> {
+    let runtime = WasmRuntime::for_machine_cached(machine, map, cache.dir().as_deref())?;
+    for (module, outcome) in runtime.cache_report() {
+        match outcome {
+            CacheOutcome::Replaced(why) => eprintln!("warning: {why}; recompiled {}", module.display()),
+            CacheOutcome::NotStored(why) => eprintln!("warning: compiled {} but cannot cache it: {why}", module.display()),
+            CacheOutcome::Hit | CacheOutcome::Stored => {}
+        }
+    }
+    Ok(runtime)
 }
 
 #[derive(Args, Clone)]
@@ -139,7 +178,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let machine = load_definition(&args.definition)?;
     let input = parse_input(&args.input)?;
     let map = load_resource_map(&args.config, &args.definition)?;
-    let runtime = WasmRuntime::for_machine(&machine, &map)?;
+    let runtime = load_runtime(&machine, &map, &args.cache)?;
     let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
     let record = run_execution(machine, info, input, &runtime, clock.as_ref()).map_err(|e| anyhow!("engine error: {e}"))?;
@@ -205,7 +244,7 @@ fn validate(args: ValidateArgs) -> Result<ExitCode> {
     let resources = match find_config(&args.config, &args.definition) {
         Some(path) => {
             let map = ResourceMap::load(&path)?;
-            if let Err(e) = WasmRuntime::for_machine(&machine, &map) {
+            if let Err(e) = load_runtime(&machine, &map, &args.cache) {
                 println!("{}: {e}", args.definition.display());
                 return Ok(ExitCode::from(2));
             }

@@ -8,6 +8,7 @@
 //! sockets; stderr goes to a small buffer so a guest's panic message can be
 //! quoted in the task's cause.
 
+use super::cache::{CacheOutcome, CompileCache};
 use super::config::{Limits, ResourceMap, ResourceSpec};
 use super::limits::{self, LimitHit, Limiter};
 use crate::asl::StateMachine;
@@ -146,6 +147,10 @@ pub struct WasmRuntime {
     linker: Linker<Invocation>,
     resources: HashMap<String, LoadedResource>,
     compiled: HashMap<PathBuf, Component>,
+    /// Where compiled components are kept between processes, if anywhere.
+    cache: Option<CompileCache>,
+    /// What the cache did for each module file, in load order.
+    cache_report: Vec<(PathBuf, CacheOutcome)>,
     logs: Mutex<Vec<LogLine>>,
     _ticker: EpochTicker,
 }
@@ -184,14 +189,31 @@ impl WasmRuntime {
             linker,
             resources: HashMap::new(),
             compiled: HashMap::new(),
+            cache: None,
+            cache_report: Vec::new(),
             logs: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Keeps compiled components in `dir` between processes (see [`CompileCache`]).
+    pub fn use_cache_dir(&mut self, dir: impl Into<PathBuf>) {
+        self.cache = Some(CompileCache::new(dir, &self.engine));
+    }
+
+    /// What the compile cache did for each module loaded so far.
+    pub fn cache_report(&self) -> &[(PathBuf, CacheOutcome)] {
+        &self.cache_report
     }
 
     /// A runtime with every Task resource of `machine` loaded: all problems
     /// (unmapped resource, missing file, not a component, wrong world) are
     /// reported together, located at `States.<name>.Resource`, before anything runs.
     pub fn for_machine(machine: &StateMachine, map: &ResourceMap) -> Result<WasmRuntime, RuntimeError> {
+        WasmRuntime::for_machine_cached(machine, map, None)
+    }
+
+    /// [`WasmRuntime::for_machine`], keeping compiled components in `cache_dir`.
+    pub fn for_machine_cached(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime, RuntimeError> {
         let mut specs = Vec::new();
         let mut problems = Vec::new();
         for (state, resource) in machine.task_resources() {
@@ -202,6 +224,9 @@ impl WasmRuntime {
         }
         let max_memory = specs.iter().map(|(_, _, s)| s.limits.memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
         let mut runtime = WasmRuntime::new(max_memory)?;
+        if let Some(dir) = cache_dir {
+            runtime.use_cache_dir(dir);
+        }
         for (state, resource, spec) in specs {
             if let Err(why) = runtime.add_resource(&resource, spec) {
                 problems.push(ValidationError::new(&format!("States.{state}.Resource"), why));
@@ -222,7 +247,16 @@ impl WasmRuntime {
         let component = match self.compiled.get(&spec.module_path) {
             Some(c) => c.clone(),
             None => {
-                let c = compile(&self.engine, &spec.module_path)?;
+                let bytes = read_module(&spec.module_path)?;
+                let c = match &self.cache {
+                    None => compile(&self.engine, &spec.module_path, &bytes)?,
+                    Some(cache) => {
+                        let (c, outcome) =
+                            cache.load_or_compile(&self.engine, &bytes, |b| compile(&self.engine, &spec.module_path, b))?;
+                        self.cache_report.push((spec.module_path.clone(), outcome));
+                        c
+                    }
+                };
                 self.compiled.insert(spec.module_path.clone(), c.clone());
                 c
             }
@@ -321,13 +355,18 @@ impl TaskRunner for WasmRuntime {
     }
 }
 
-/// Compiles a component file, telling apart the usual ways it can be wrong.
-fn compile(engine: &Engine, path: &Path) -> Result<Component, String> {
+/// Reads a module file, with a message that says what to do when it is missing.
+fn read_module(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("module file {shown} not found (build the guests with scripts/build-guests.sh)"),
         _ => format!("cannot read module file {shown}: {e}"),
-    })?;
+    })
+}
+
+/// Compiles a component's bytes, telling apart the usual ways they can be wrong.
+fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Component, String> {
+    let shown = path.display();
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(format!("module file {shown} is not WebAssembly"));
     }
@@ -335,5 +374,5 @@ fn compile(engine: &Engine, path: &Path) -> Result<Component, String> {
     if bytes[6..8] == [0, 0] {
         return Err(format!("module file {shown} is a core WebAssembly module, not a component (build it for wasm32-wasip2)"));
     }
-    Component::new(engine, &bytes).map_err(|e| format!("module file {shown} is not a valid component: {e:#}"))
+    Component::new(engine, bytes).map_err(|e| format!("module file {shown} is not a valid component: {e:#}"))
 }
