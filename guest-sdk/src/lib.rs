@@ -33,9 +33,24 @@
 //!
 //! Built for `wasm32-wasip2`, [`handler!`] emits the component export; on any
 //! other target it emits nothing, so handler crates also link natively.
+//!
+//! ## Host capabilities
+//! - [`log`]: log lines attached to the execution (always granted).
+//! - [`kv`]: a key-value store in the namespace the resource is granted; writes
+//!   are committed only if the task succeeds. A [`kv::KvError`] converts into
+//!   the task error `KvFailed`.
+//! - [`http`]: outgoing requests to the URL prefixes the resource is granted.
+//!   An [`http::HttpError`] converts into the task error `HttpFailed`.
+//!
+//! `kv` and `http` must be granted to the resource in `stepwasm.toml`. A
+//! component imports only the capabilities its code actually calls, so a
+//! handler that never touches `kv` or `http` needs no grant. Natively, `log`
+//! and `kv` are per-thread in-memory stand-ins and `http` always fails.
 
 use serde::{de::DeserializeOwned, Serialize};
 
+pub mod http;
+pub mod kv;
 pub mod log;
 
 /// Bindings generated from `wit/task.wit`. Used by [`handler!`]; handler

@@ -1,5 +1,5 @@
 //! The resource map (`stepwasm.toml`): which component file runs each Task
-//! `Resource`, and under which limits.
+//! `Resource`, under which limits, with which capabilities granted.
 //!
 //! ```toml
 //! module_dir = "../../target/guest/wasm32-wasip2/release"  # for `wasm:<name>`
@@ -10,16 +10,34 @@
 //! timeout_seconds = 10    # wall clock, unless the state sets TimeoutSeconds
 //! max_input_kib = 256     # like AWS's payload limit
 //! max_output_kib = 256
+//! max_table_elements = 10_000
+//! max_instances = 32      # core and component instances one invocation may create
+//! max_log_lines = 100     # per invocation
+//! max_log_kib = 64        # per invocation, all lines together
+//! max_http_calls = 10     # per invocation (with an http grant)
 //!
 //! [resources."arn:aws:lambda:us-east-1:123456789012:function:VerifyPaymentFunction"]
 //! module = "payment"      # a name in module_dir, or a path to a .wasm file
 //! fuel = 20_000_000
+//! http = { allow = ["https://gateway.example.com/v1/"], timeout_seconds = 5, max_response_kib = 64 }
+//!
+//! [resources."arn:aws:lambda:us-east-1:123456789012:function:UpdateInventoryFunction"]
+//! module = "inventory"
+//! kv = { namespace = "inventory" }
+//!
+//! [kv]                    # the store behind every kv grant
+//! path = "kv.sqlite"      # SQLite file (created on first use); in memory when absent
+//! [kv.seed.inventory]     # namespace -> key -> value, written only where the key is absent
+//! "sku-1" = 10
 //! ```
 //!
-//! A resource may also name a module directly as `wasm:<name>`, which runs
-//! `<module_dir>/<name>.wasm` under the defaults. Relative paths are relative
-//! to the config file.
+//! Capabilities are granted per resource and denied by default: `log` is
+//! always there, `kv` and `http` only where named. A resource may also name a
+//! module directly as `wasm:<name>`, which runs `<module_dir>/<name>.wasm`
+//! under the defaults with no grants. Relative paths are relative to the
+//! config file.
 
+use super::http::HttpGrant;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -36,6 +54,11 @@ pub struct Limits {
     pub timeout: Duration,
     pub max_input_bytes: usize,
     pub max_output_bytes: usize,
+    pub max_table_elements: usize,
+    pub max_instances: usize,
+    pub max_log_lines: usize,
+    pub max_log_bytes: usize,
+    pub max_http_calls: u32,
 }
 
 impl Default for Limits {
@@ -46,6 +69,11 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             max_input_bytes: 256 << 10,
             max_output_bytes: 256 << 10,
+            max_table_elements: 10_000,
+            max_instances: 32,
+            max_log_lines: 100,
+            max_log_bytes: 64 << 10,
+            max_http_calls: 10,
         }
     }
 }
@@ -61,6 +89,38 @@ struct LimitSettings {
     timeout_seconds: Option<f64>,
     max_input_kib: Option<u64>,
     max_output_kib: Option<u64>,
+    max_table_elements: Option<u64>,
+    max_instances: Option<u64>,
+    max_log_lines: Option<u64>,
+    max_log_kib: Option<u64>,
+    max_http_calls: Option<u64>,
+    kv: Option<KvGrantSettings>,
+    http: Option<HttpGrantSettings>,
+}
+
+/// `kv = { namespace = "..." }` in a resource's table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KvGrantSettings {
+    namespace: String,
+}
+
+/// `http = { allow = [...], ... }` in a resource's table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpGrantSettings {
+    allow: Vec<String>,
+    timeout_seconds: Option<f64>,
+    max_response_kib: Option<u64>,
+}
+
+/// The `[kv]` table: where the store lives and what it starts with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KvSettingsFile {
+    path: Option<PathBuf>,
+    #[serde(default)]
+    seed: IndexMap<String, IndexMap<String, toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +131,8 @@ struct ConfigFile {
     defaults: LimitSettings,
     #[serde(default)]
     resources: IndexMap<String, LimitSettings>,
+    #[serde(default)]
+    kv: KvSettingsFile,
 }
 
 /// A problem with the config file.
@@ -82,11 +144,28 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// The capabilities granted to a resource beyond `log`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grants {
+    /// The kv namespace the module reads and writes, if granted.
+    pub kv: Option<String>,
+    pub http: Option<HttpGrant>,
+}
+
 /// What a resource resolves to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceSpec {
     pub module_path: PathBuf,
     pub limits: Limits,
+    pub grants: Grants,
+}
+
+/// The store behind kv grants: a SQLite file, or memory; and its seed values
+/// (namespace, key, JSON text), written only where a key is absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KvSettings {
+    pub path: Option<PathBuf>,
+    pub seed: Vec<(String, String, String)>,
 }
 
 /// The parsed, validated resource map.
@@ -96,6 +175,7 @@ pub struct ResourceMap {
     module_dir: PathBuf,
     defaults: Limits,
     resources: IndexMap<String, ResourceSpec>,
+    kv: KvSettings,
 }
 
 impl LimitSettings {
@@ -127,15 +207,79 @@ impl LimitSettings {
         if let Some(k) = positive("max_output_kib", self.max_output_kib)? {
             limits.max_output_bytes = (k as usize) << 10;
         }
+        if let Some(n) = positive("max_table_elements", self.max_table_elements)? {
+            limits.max_table_elements = n as usize;
+        }
+        if let Some(n) = positive("max_instances", self.max_instances)? {
+            limits.max_instances = n as usize;
+        }
+        if let Some(n) = positive("max_log_lines", self.max_log_lines)? {
+            limits.max_log_lines = n as usize;
+        }
+        if let Some(k) = positive("max_log_kib", self.max_log_kib)? {
+            limits.max_log_bytes = (k as usize) << 10;
+        }
+        if let Some(n) = self.max_http_calls {
+            limits.max_http_calls = u32::try_from(n).map_err(|_| invalid(format!("{at}.max_http_calls is too large")))?;
+        }
         Ok(limits)
     }
+
+    fn grants(&self, path: &Path, at: &str) -> Result<Grants, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let kv = match &self.kv {
+            None => None,
+            Some(g) if valid_namespace(&g.namespace) => Some(g.namespace.clone()),
+            Some(g) => {
+                return Err(invalid(format!(
+                    "{at}.kv.namespace {:?} must be 1-64 letters, digits, '-', '_' or '.'",
+                    g.namespace
+                )))
+            }
+        };
+        let http = match &self.http {
+            None => None,
+            Some(g) => {
+                let mut grant = HttpGrant::default();
+                if g.allow.is_empty() {
+                    return Err(invalid(format!("{at}.http.allow must list at least one URL prefix")));
+                }
+                for prefix in &g.allow {
+                    grant.allow_prefix(prefix).map_err(|why| invalid(format!("{at}.http.allow: {why}")))?;
+                }
+                if let Some(t) = g.timeout_seconds {
+                    if !(t > 0.0 && t <= 300.0) {
+                        return Err(invalid(format!("{at}.http.timeout_seconds must be between 0 and 300, got {t}")));
+                    }
+                    grant.timeout = Duration::from_secs_f64(t);
+                }
+                match g.max_response_kib {
+                    Some(0) => return Err(invalid(format!("{at}.http.max_response_kib must be greater than 0"))),
+                    Some(k) => grant.max_response_bytes = (k as usize) << 10,
+                    None => {}
+                }
+                Some(grant)
+            }
+        };
+        Ok(Grants { kv, http })
+    }
+}
+
+fn valid_namespace(ns: &str) -> bool {
+    (1..=64).contains(&ns.len()) && ns.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl ResourceMap {
     /// A map with no entries: only `wasm:<name>` resources, found in `module_dir`.
     pub fn with_module_dir(module_dir: impl Into<PathBuf>) -> ResourceMap {
         let module_dir = module_dir.into();
-        ResourceMap { origin: module_dir.clone(), module_dir, defaults: Limits::default(), resources: IndexMap::new() }
+        ResourceMap {
+            origin: module_dir.clone(),
+            module_dir,
+            defaults: Limits::default(),
+            resources: IndexMap::new(),
+            kv: KvSettings::default(),
+        }
     }
 
     /// Reads and validates a config file.
@@ -154,14 +298,19 @@ impl ResourceMap {
         if file.defaults.module.is_some() {
             return Err(invalid("defaults.module: a module is named per resource, not in [defaults]".into()));
         }
+        if file.defaults.kv.is_some() || file.defaults.http.is_some() {
+            return Err(invalid("defaults: capabilities (kv, http) are granted per resource, not in [defaults]".into()));
+        }
         let defaults = file.defaults.apply(&Limits::default(), path, "defaults")?;
-        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new() };
+        let kv = KvSettings { path: file.kv.path.map(|p| base_dir.join(p)), seed: seed_values(&file.kv.seed, path)? };
+        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new(), kv };
         for (resource, entry) in file.resources {
             let at = format!("resources.{resource:?}");
             let limits = entry.apply(&map.defaults, path, &at)?;
+            let grants = entry.grants(path, &at)?;
             let module = entry.module.ok_or_else(|| invalid(format!("{at}: missing required field module")))?;
             let module_path = map.module_path(&module, &base_dir).map_err(|message| invalid(format!("{at}.module: {message}")))?;
-            map.resources.insert(resource, ResourceSpec { module_path, limits });
+            map.resources.insert(resource, ResourceSpec { module_path, limits, grants });
         }
         Ok(map)
     }
@@ -176,6 +325,11 @@ impl ResourceMap {
             return Err(format!("{module:?} is neither a module name (letters, digits, - and _) nor a path ending in .wasm"));
         }
         Ok(self.module_dir.join(format!("{module}.wasm")))
+    }
+
+    /// The kv store settings (`[kv]`).
+    pub fn kv(&self) -> &KvSettings {
+        &self.kv
     }
 
     /// Where this map came from (for messages).
@@ -193,13 +347,37 @@ impl ResourceMap {
                 return Err(format!("{resource:?}: the short form names a module, without .wasm"));
             }
             let module_path = self.module_path(name, &self.module_dir)?;
-            return Ok(ResourceSpec { module_path, limits: self.defaults.clone() });
+            return Ok(ResourceSpec { module_path, limits: self.defaults.clone(), grants: Grants::default() });
         }
         Err(format!(
             "no module is mapped to {resource:?} in {} (add a [resources.\"...\"] entry, or use the short form wasm:<module>)",
             self.origin.display()
         ))
     }
+}
+
+/// `[kv.seed.<namespace>]` tables as (namespace, key, JSON text).
+fn seed_values(
+    seed: &IndexMap<String, IndexMap<String, toml::Value>>,
+    path: &Path,
+) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (namespace, values) in seed {
+        if !valid_namespace(namespace) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("kv.seed.{namespace:?}: a namespace is 1-64 letters, digits, '-', '_' or '.'"),
+            });
+        }
+        for (key, value) in values {
+            let json = serde_json::to_string(value).map_err(|e| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("kv.seed.{namespace}.{key:?}: {e}"),
+            })?;
+            out.push((namespace.clone(), key.clone(), json));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -244,5 +422,54 @@ mod tests {
         assert!(err.contains("defaults.module"), "{err}");
         let err = ResourceMap::parse("[resources.\"a\"]\nmodule = \"a b\"\n", p).unwrap_err().to_string();
         assert!(err.contains("resources.\"a\".module"), "{err}");
+        let err = ResourceMap::parse("[defaults]\nkv = { namespace = \"x\" }\n", p).unwrap_err().to_string();
+        assert!(err.contains("granted per resource"), "{err}");
+        let err = ResourceMap::parse("[resources.\"a\"]\nmodule = \"x\"\nkv = { namespace = \"a/b\" }\n", p).unwrap_err().to_string();
+        assert!(err.contains("resources.\"a\".kv.namespace"), "{err}");
+        let err = ResourceMap::parse("[resources.\"a\"]\nmodule = \"x\"\nhttp = { allow = [] }\n", p).unwrap_err().to_string();
+        assert!(err.contains("resources.\"a\".http.allow must list"), "{err}");
+        let err = ResourceMap::parse("[resources.\"a\"]\nmodule = \"x\"\nhttp = { allow = [\"ftp://x/\"] }\n", p).unwrap_err().to_string();
+        assert!(err.contains("resources.\"a\".http.allow") && err.contains("ftp"), "{err}");
+    }
+
+    #[test]
+    fn grants_limits_and_kv_settings() {
+        let map = ResourceMap::parse(
+            r#"
+            [defaults]
+            max_log_lines = 5
+            [resources."arn:inv"]
+            module = "inventory"
+            kv = { namespace = "inventory" }
+            max_http_calls = 0
+            [resources."arn:pay"]
+            module = "payment"
+            http = { allow = ["http://127.0.0.1:8099/pay/"], timeout_seconds = 2, max_response_kib = 8 }
+            [kv]
+            path = "kv.sqlite"
+            [kv.seed.inventory]
+            "sku-1" = 10
+            "sku-2" = { units = 3 }
+            "#,
+            Path::new("/cfg/stepwasm.toml"),
+        )
+        .unwrap();
+        let inv = map.resolve("arn:inv").unwrap();
+        assert_eq!(inv.grants.kv.as_deref(), Some("inventory"));
+        assert!(inv.grants.http.is_none());
+        assert_eq!((inv.limits.max_log_lines, inv.limits.max_http_calls), (5, 0));
+        let pay = map.resolve("arn:pay").unwrap();
+        let http = pay.grants.http.unwrap();
+        assert_eq!((http.timeout, http.max_response_bytes), (Duration::from_secs(2), 8 << 10));
+        assert!(pay.grants.kv.is_none());
+        assert_eq!(map.resolve("wasm:notify").unwrap().grants, Grants::default());
+        assert_eq!(map.kv().path.as_deref(), Some(Path::new("/cfg/kv.sqlite")));
+        assert_eq!(
+            map.kv().seed,
+            vec![
+                ("inventory".into(), "sku-1".into(), "10".into()),
+                ("inventory".into(), "sku-2".into(), r#"{"units":3}"#.into())
+            ]
+        );
     }
 }

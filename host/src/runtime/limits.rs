@@ -1,6 +1,7 @@
 //! Enforcing an invocation's limits and turning every way it can go wrong
-//! (trap, exhausted fuel, memory cap, deadline, oversized or non-JSON output)
-//! into an ordinary ASL error with a cause that names what happened.
+//! (trap, exhausted fuel, memory/table/instance caps, deadline, log volume,
+//! http calls, oversized or non-JSON output) into an ordinary ASL error with a
+//! cause that names what happened.
 
 use super::config::Limits;
 use crate::asl::errors;
@@ -9,25 +10,35 @@ use std::path::Path;
 use std::time::Duration;
 use wasmtime::{ResourceLimiter, Trap};
 
-/// Caps linear memory and remembers the first growth it refused, so the
+/// Caps linear memory, tables and instances, and remembers the first limit an
+/// invocation ran into (these here, or one a host function enforces), so the
 /// resulting trap (a Rust guest aborts when allocation fails) can be reported
 /// as what it really was.
 pub struct Limiter {
     memory_cap: usize,
+    table_cap: usize,
+    instance_cap: usize,
     hit: Option<String>,
 }
 
-/// Table elements any one table may grow to.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
-
 impl Limiter {
-    pub fn new(memory_cap: usize) -> Limiter {
-        Limiter { memory_cap, hit: None }
+    pub fn new(limits: &Limits) -> Limiter {
+        Limiter {
+            memory_cap: limits.memory_bytes,
+            table_cap: limits.max_table_elements,
+            instance_cap: limits.max_instances,
+            hit: None,
+        }
     }
 
     /// The first limit this invocation ran into, if any.
     pub fn hit(&self) -> Option<&str> {
         self.hit.as_deref()
+    }
+
+    /// Records a limit a host function enforced (the first one wins).
+    pub fn record(&mut self, what: String) {
+        self.hit.get_or_insert(what);
     }
 }
 
@@ -48,11 +59,16 @@ impl ResourceLimiter for Limiter {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > MAX_TABLE_ELEMENTS {
-            self.hit.get_or_insert_with(|| format!("table limit exceeded: {desired} elements, over the cap of {MAX_TABLE_ELEMENTS}"));
+        if desired > self.table_cap {
+            let cap = self.table_cap;
+            self.hit.get_or_insert_with(|| format!("table limit exceeded: {desired} elements, over the cap of {cap}"));
             return Ok(false);
         }
         Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instance_cap
     }
 }
 
@@ -62,7 +78,8 @@ fn mib(bytes: usize) -> String {
 
 /// What the store noticed during the call.
 pub struct LimitHit {
-    pub memory: Option<String>,
+    /// The first limit enforced by the limiter or a host function.
+    pub limit: Option<String>,
     pub fuel_exhausted: bool,
 }
 
@@ -108,10 +125,17 @@ pub fn classify_trap(
     module: &Path,
 ) -> TaskOutcome {
     let module = module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if let Some(memory) = &hit.memory {
-        return failed(format!("module {module}: {memory}"));
+    if let Some(limit) = &hit.limit {
+        return failed(format!("module {module}: {limit}"));
     }
     let said = stderr_tail(stderr).map(|s| format!("; the module wrote: {s}")).unwrap_or_default();
+    let text = format!("{err:#}");
+    if text.contains("instance count too high") {
+        return failed(format!(
+            "module {module}: instance limit exceeded: it creates more than {} instances",
+            limits.max_instances
+        ));
+    }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => {
             failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel))
@@ -124,7 +148,7 @@ pub fn classify_trap(
         None if hit.fuel_exhausted => {
             failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel))
         }
-        None => failed(format!("module {module} failed: {}{said}", bounded(format!("{err:#}"), 2048))),
+        None => failed(format!("module {module} failed: {}{said}", bounded(text, 2048))),
     }
 }
 
@@ -167,7 +191,7 @@ mod tests {
 
     #[test]
     fn limiter_records_the_first_refusal() {
-        let mut l = Limiter::new(1 << 20);
+        let mut l = Limiter::new(&Limits { memory_bytes: 1 << 20, ..Limits::default() });
         assert!(l.memory_growing(0, 1 << 20, None).unwrap());
         assert!(!l.memory_growing(1 << 20, 2 << 20, None).unwrap());
         assert!(!l.memory_growing(1 << 20, 3 << 20, None).unwrap());

@@ -1,13 +1,17 @@
-//! Running Task resources as WebAssembly components: the resource map
-//! ([`config`]), the wasmtime runtime ([`wasm`]), the on-disk cache of
-//! compiled components ([`cache`]) and the mapping from traps and limits to
-//! ASL errors ([`limits`]).
+//! Running Task resources as WebAssembly components: the resource map and
+//! grants ([`config`]), the wasmtime runtime ([`wasm`]), the on-disk cache of
+//! compiled components ([`cache`]), the mapping from traps and limits to ASL
+//! errors ([`limits`]), and the capabilities' host sides: the kv store and its
+//! per-invocation transactions ([`kv`]), allow-listed outgoing HTTP ([`http`]).
 
 pub mod cache;
 pub mod config;
+pub mod http;
+pub mod kv;
 pub mod limits;
 pub mod wasm;
 
 pub use cache::{CacheOutcome, CompileCache};
-pub use config::{Limits, ResourceMap, ResourceSpec};
+pub use config::{Grants, Limits, ResourceMap, ResourceSpec};
+pub use kv::KvStore;
 pub use wasm::{LogLine, RuntimeError, WasmRuntime};

@@ -2,14 +2,22 @@
 //!
 //! Each component file is compiled once and pre-instantiated ([`TaskPre`]);
 //! every invocation gets a fresh `Store` and instance from the pooling
-//! allocator, with a fuel budget, a linear-memory cap and a wall-clock deadline
-//! (epoch interruption, ticked by a background thread). WASI is linked with an
-//! empty context: no preopened directories, no environment, no arguments, no
-//! sockets; stderr goes to a small buffer so a guest's panic message can be
-//! quoted in the task's cause.
+//! allocator, with a fuel budget, memory/table/instance caps and a wall-clock
+//! deadline (epoch interruption, ticked by a background thread). WASI is linked
+//! with an empty context: no preopened directories, no environment, no
+//! arguments, no sockets; stderr goes to a small buffer so a guest's panic
+//! message can be quoted in the task's cause.
+//!
+//! Capabilities: every resource gets `log`; `kv` and `http` are linked only
+//! for resources granted them (one linker per combination), and a module that
+//! imports one it was not granted is refused at load with a message naming the
+//! import and the grant. kv writes are staged per invocation and committed only
+//! when the task succeeds.
 
 use super::cache::{CacheOutcome, CompileCache};
-use super::config::{Limits, ResourceMap, ResourceSpec};
+use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
+use super::http::{self, HttpGrant, OutgoingRequest};
+use super::kv::{KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use crate::asl::StateMachine;
 use crate::asl::ValidationError;
@@ -19,7 +27,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -28,17 +36,27 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "task",
+    // Host functions may trap: that is how a log or http limit ends the call.
+    imports: { default: trappable },
 });
 
+use stepwasm::task::http::{Request as WitRequest, Response as WitResponse};
 use stepwasm::task::log::Level;
 use stepwasm::task::types::Context as WitContext;
+
+/// The component import names of the granted capabilities.
+const KV_IMPORT: &str = "stepwasm:task/kv@";
+const HTTP_IMPORT: &str = "stepwasm:task/http@";
 
 /// How often the epoch advances: the granularity of wall-clock limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How much of a guest's stderr is kept (the tail of a panic message).
 const STDERR_CAPTURE_BYTES: usize = 4096;
-/// Log lines kept per invocation, and the length each is cut to.
-const MAX_LOG_LINES: usize = 100;
+/// How often a task whose kv commit conflicted is run again before it fails.
+const MAX_CONFLICT_RUNS: u32 = 8;
+/// The error of a task whose kv commit kept conflicting (or could not be rerun).
+pub const KV_CONFLICT: &str = "Stepwasm.KvConflict";
+/// The length each log line is cut to.
 const MAX_LOG_LINE_BYTES: usize = 1024;
 
 /// One line a module logged.
@@ -54,9 +72,26 @@ struct Invocation {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
-    logs: Vec<LogLine>,
-    dropped_logs: usize,
     state: String,
+    logs: Vec<LogLine>,
+    log_bytes: usize,
+    max_log_lines: usize,
+    max_log_bytes: usize,
+    /// The store and this invocation's staged writes, when kv is granted.
+    kv: Option<(Arc<KvStore>, KvTransaction)>,
+    /// The grant, when http is granted.
+    http: Option<Arc<HttpGrant>>,
+    http_calls: u32,
+    max_http_calls: u32,
+    /// When the invocation's wall-clock limit ends (bounds http waits).
+    deadline: Instant,
+}
+
+/// A limit a host function enforces: recorded (so the cause names it) and
+/// returned as the trap that ends the call.
+fn limit_trap(limiter: &mut Limiter, what: String) -> wasmtime::Error {
+    limiter.record(what.clone());
+    wasmtime::Error::msg(what)
 }
 
 impl WasiView for Invocation {
@@ -68,11 +103,20 @@ impl WasiView for Invocation {
 impl stepwasm::task::types::Host for Invocation {}
 
 impl stepwasm::task::log::Host for Invocation {
-    fn log(&mut self, level: Level, message: String) {
-        if self.logs.len() >= MAX_LOG_LINES {
-            self.dropped_logs += 1;
-            return;
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if self.logs.len() >= self.max_log_lines {
+            return Err(limit_trap(
+                &mut self.limiter,
+                format!("log limit exceeded: more than {} lines in one invocation", self.max_log_lines),
+            ));
         }
+        if self.log_bytes + message.len() > self.max_log_bytes {
+            return Err(limit_trap(
+                &mut self.limiter,
+                format!("log limit exceeded: more than {} bytes logged in one invocation", self.max_log_bytes),
+            ));
+        }
+        self.log_bytes += message.len();
         let level = match level {
             Level::Debug => "debug",
             Level::Info => "info",
@@ -81,13 +125,63 @@ impl stepwasm::task::log::Host for Invocation {
         };
         let message = limits::bounded(message, MAX_LOG_LINE_BYTES);
         self.logs.push(LogLine { state: self.state.clone(), level, message });
+        Ok(())
     }
 }
 
-/// A component ready to instantiate, with the limits of the resource using it.
+impl Invocation {
+    /// The kv transaction; a module can only call kv when it was granted (the
+    /// linker has no kv otherwise), so its absence is a host bug, not a guest's.
+    fn kv(&mut self) -> wasmtime::Result<(&KvStore, &mut KvTransaction)> {
+        match &mut self.kv {
+            Some((store, tx)) => Ok((store, tx)),
+            None => Err(wasmtime::Error::msg("kv called without a kv grant")),
+        }
+    }
+}
+
+impl stepwasm::task::kv::Host for Invocation {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, String>> {
+        let (store, tx) = self.kv()?;
+        Ok(tx.get(store, &key))
+    }
+
+    fn set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), String>> {
+        Ok(self.kv()?.1.set(key, value))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
+        Ok(self.kv()?.1.delete(key))
+    }
+}
+
+impl stepwasm::task::http::Host for Invocation {
+    fn fetch(&mut self, req: WitRequest) -> wasmtime::Result<Result<WitResponse, String>> {
+        let Some(grant) = self.http.clone() else {
+            return Err(wasmtime::Error::msg("http called without an http grant"));
+        };
+        if self.http_calls >= self.max_http_calls {
+            return Err(limit_trap(
+                &mut self.limiter,
+                format!("http call limit exceeded: more than {} requests in one invocation", self.max_http_calls),
+            ));
+        }
+        self.http_calls += 1;
+        // A request may not outlive the invocation's own deadline.
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let request = OutgoingRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
+        Ok(http::fetch(&grant, &request, left)
+            .map(|r| WitResponse { status: r.status, headers: r.headers, body: r.body }))
+    }
+}
+
+/// A component ready to instantiate, with the limits and grants of the
+/// resource using it.
 struct LoadedResource {
     pre: TaskPre<Invocation>,
     limits: Limits,
+    kv_namespace: Option<String>,
+    http: Option<Arc<HttpGrant>>,
     module_path: PathBuf,
 }
 
@@ -131,6 +225,8 @@ pub enum RuntimeError {
     Ticker(std::io::Error),
     #[error("{}", format_problems(.0))]
     Resources(Vec<ValidationError>),
+    #[error("{0}")]
+    Kv(#[from] KvError),
 }
 
 fn format_problems(problems: &[ValidationError]) -> String {
@@ -144,7 +240,10 @@ fn format_problems(problems: &[ValidationError]) -> String {
 /// The WASM task runtime: resources resolved to pre-instantiated components.
 pub struct WasmRuntime {
     engine: Engine,
-    linker: Linker<Invocation>,
+    /// One linker per combination of grants: (kv, http).
+    linkers: HashMap<(bool, bool), Linker<Invocation>>,
+    /// The store behind kv grants, opened when the first one is loaded.
+    kv: Option<Arc<KvStore>>,
     resources: HashMap<String, LoadedResource>,
     compiled: HashMap<PathBuf, Component>,
     /// Where compiled components are kept between processes, if anywhere.
@@ -180,13 +279,11 @@ impl WasmRuntime {
         let engine = Engine::new(&engine_config(max_memory_bytes, true))
             .or_else(|_| Engine::new(&engine_config(max_memory_bytes, false)))
             .map_err(RuntimeError::Engine)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(RuntimeError::Engine)?;
-        Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(RuntimeError::Engine)?;
         Ok(WasmRuntime {
             _ticker: EpochTicker::start(engine.clone()).map_err(RuntimeError::Ticker)?,
             engine,
-            linker,
+            linkers: HashMap::new(),
+            kv: None,
             resources: HashMap::new(),
             compiled: HashMap::new(),
             cache: None,
@@ -227,6 +324,13 @@ impl WasmRuntime {
         if let Some(dir) = cache_dir {
             runtime.use_cache_dir(dir);
         }
+        if specs.iter().any(|(_, _, s)| s.grants.kv.is_some()) {
+            let store = KvStore::open_or_memory(map.kv().path.as_ref())?;
+            for (namespace, key, value) in &map.kv().seed {
+                store.seed(namespace, key, value)?;
+            }
+            runtime.kv = Some(Arc::new(store));
+        }
         for (state, resource, spec) in specs {
             if let Err(why) = runtime.add_resource(&resource, spec) {
                 problems.push(ValidationError::new(&format!("States.{state}.Resource"), why));
@@ -262,15 +366,81 @@ impl WasmRuntime {
             }
         };
         let shown = spec.module_path.display();
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("module {shown} cannot be linked: {e:#}"))?;
+        self.check_grants(&component, resource, &spec)?;
+        let linker = self.linker(&spec.grants).map_err(|e| format!("cannot set up the capabilities: {e:#}"))?;
+        let instance_pre =
+            linker.instantiate_pre(&component).map_err(|e| format!("module {shown} cannot be linked: {e:#}"))?;
         let pre = TaskPre::new(instance_pre).map_err(|e| {
             format!("module {shown} does not implement the stepwasm:task world (export stepwasm:task/handler@0.1.0): {e:#}")
         })?;
-        self.resources.insert(resource.to_string(), LoadedResource { pre, limits: spec.limits, module_path: spec.module_path });
+        if spec.grants.kv.is_some() && self.kv.is_none() {
+            self.kv = Some(Arc::new(KvStore::in_memory().map_err(|e| e.to_string())?));
+        }
+        self.resources.insert(
+            resource.to_string(),
+            LoadedResource {
+                pre,
+                limits: spec.limits,
+                kv_namespace: spec.grants.kv,
+                http: spec.grants.http.map(Arc::new),
+                module_path: spec.module_path,
+            },
+        );
         Ok(())
+    }
+
+    /// Refuses a component that imports a capability its resource was not
+    /// granted, naming the import and the grant that would allow it.
+    fn check_grants(&self, component: &Component, resource: &str, spec: &ResourceSpec) -> Result<(), String> {
+        let shown = spec.module_path.display();
+        let how = |grant: &str| {
+            if resource.starts_with(super::config::SHORT_FORM_PREFIX) {
+                format!("map the resource in stepwasm.toml to grant it: [resources.\"{resource}\"] with module = ... and {grant}")
+            } else {
+                format!("add {grant} to [resources.\"{resource}\"] in the config")
+            }
+        };
+        let mut missing = Vec::new();
+        for (name, _) in component.component_type().imports(&self.engine) {
+            if name.starts_with(KV_IMPORT) && spec.grants.kv.is_none() {
+                missing.push(format!("imports {name}, but resource {resource:?} is not granted kv ({})", how("kv = { namespace = \"...\" }")));
+            }
+            if name.starts_with(HTTP_IMPORT) && spec.grants.http.is_none() {
+                missing.push(format!(
+                    "imports {name}, but resource {resource:?} is not granted http ({})",
+                    how("http = { allow = [\"https://host/prefix/\"] }")
+                ));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(format!("module {shown} {}", missing.join("; and it ")));
+        }
+        Ok(())
+    }
+
+    /// The linker for a combination of grants: WASI (with an empty context)
+    /// and `log` always, `kv` and `http` only when granted.
+    fn linker(&mut self, grants: &Grants) -> wasmtime::Result<&Linker<Invocation>> {
+        let key = (grants.kv.is_some(), grants.http.is_some());
+        if !self.linkers.contains_key(&key) {
+            let mut linker = Linker::new(&self.engine);
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+            stepwasm::task::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+            stepwasm::task::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+            if key.0 {
+                stepwasm::task::kv::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+            }
+            if key.1 {
+                stepwasm::task::http::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+            }
+            self.linkers.insert(key, linker);
+        }
+        Ok(&self.linkers[&key])
+    }
+
+    /// The store behind kv grants, if any resource has one.
+    pub fn kv_store(&self) -> Option<&Arc<KvStore>> {
+        self.kv.as_ref()
     }
 
     /// Drains the log lines modules have written so far.
@@ -278,7 +448,12 @@ impl WasmRuntime {
         std::mem::take(&mut *self.logs.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Runs one invocation under the resource's limits.
+    /// Runs one task under the resource's limits.
+    ///
+    /// When its kv commit conflicts with another invocation's, the attempt
+    /// left no trace, so it is run again from scratch (a few times) unless it
+    /// made http calls, whose effects a rerun would repeat; then the task
+    /// fails with [`KV_CONFLICT`], which a Retry can match.
     pub fn invoke(&self, task: &TaskInvocation) -> TaskOutcome {
         let Some(loaded) = self.resources.get(&task.resource) else {
             return TaskOutcome::Failed {
@@ -294,6 +469,40 @@ impl WasmRuntime {
                 cause: format!("task input is {} bytes, over the limit of {} bytes", input.len(), limits.max_input_bytes),
             };
         }
+        let mut runs = 0;
+        loop {
+            runs += 1;
+            let (outcome, kv, http_calls) = self.run_once(task, loaded, &input);
+            // kv writes take effect only with a successful result; anything
+            // else (a handled error, a trap, a limit, bad output) discards them.
+            let (TaskOutcome::Succeeded(_), Some((store, tx))) = (&outcome, kv) else {
+                return outcome;
+            };
+            match store.commit(&tx) {
+                Ok(()) => return outcome,
+                Err(KvError::Conflict { .. }) if http_calls == 0 && runs < MAX_CONFLICT_RUNS => continue,
+                Err(e @ KvError::Conflict { .. }) => {
+                    return TaskOutcome::Failed { error: KV_CONFLICT.into(), cause: format!("{e} (after {runs} run(s))") }
+                }
+                Err(e) => {
+                    return TaskOutcome::Failed {
+                        error: crate::asl::errors::TASK_FAILED.into(),
+                        cause: format!("the task succeeded but its {} kv write(s) could not be committed: {e}", tx.len()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// One run of the module: the outcome, the kv transaction to commit if it
+    /// succeeded, and how many http calls it made.
+    fn run_once(
+        &self,
+        task: &TaskInvocation,
+        loaded: &LoadedResource,
+        input: &str,
+    ) -> (TaskOutcome, Option<(Arc<KvStore>, KvTransaction)>, u32) {
+        let limits = &loaded.limits;
         let timeout = task.timeout_seconds.map(Duration::from_secs).unwrap_or(limits.timeout);
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtxBuilder::new()
@@ -302,18 +511,29 @@ impl WasmRuntime {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
+        let kv = match (&loaded.kv_namespace, &self.kv) {
+            (Some(namespace), Some(store)) => Some((Arc::clone(store), KvTransaction::new(namespace.as_str()))),
+            _ => None,
+        };
         let data = Invocation {
             wasi,
             table: ResourceTable::new(),
-            limiter: Limiter::new(limits.memory_bytes),
-            logs: Vec::new(),
-            dropped_logs: 0,
+            limiter: Limiter::new(limits),
             state: task.state_name.clone(),
+            logs: Vec::new(),
+            log_bytes: 0,
+            max_log_lines: limits.max_log_lines,
+            max_log_bytes: limits.max_log_bytes,
+            kv,
+            http: loaded.http.clone(),
+            http_calls: 0,
+            max_http_calls: limits.max_http_calls,
+            deadline: Instant::now() + timeout,
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|s| &mut s.limiter);
         if let Err(e) = store.set_fuel(limits.fuel) {
-            return limits::internal_failure("setting fuel", e);
+            return (limits::internal_failure("setting fuel", e), None, 0);
         }
         let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
         store.set_epoch_deadline(ticks);
@@ -327,22 +547,20 @@ impl WasmRuntime {
         let result = loaded
             .pre
             .instantiate(&mut store)
-            .and_then(|instance| instance.stepwasm_task_handler().call_handle(&mut store, &input, &ctx));
+            .and_then(|instance| instance.stepwasm_task_handler().call_handle(&mut store, input, &ctx));
         let fuel_left = store.get_fuel().unwrap_or(0);
         let data = store.into_data();
-        self.keep_logs(data.logs, data.dropped_logs, &task.state_name);
-        let hit = LimitHit { memory: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
-        match result {
+        self.keep_logs(data.logs);
+        let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
+        let outcome = match result {
             Ok(Ok(output)) => limits::check_output(output, limits),
             Ok(Err(e)) => TaskOutcome::Failed { error: limits::bounded(e.error, 256), cause: limits::bounded(e.cause, 32 << 10) },
             Err(err) => limits::classify_trap(&err, &hit, limits, timeout, &stderr.contents(), &loaded.module_path),
-        }
+        };
+        (outcome, data.kv, data.http_calls)
     }
 
-    fn keep_logs(&self, mut lines: Vec<LogLine>, dropped: usize, state: &str) {
-        if dropped > 0 {
-            lines.push(LogLine { state: state.to_string(), level: "warn", message: format!("{dropped} more log line(s) dropped") });
-        }
+    fn keep_logs(&self, lines: Vec<LogLine>) {
         if !lines.is_empty() {
             self.logs.lock().unwrap_or_else(|e| e.into_inner()).extend(lines);
         }

@@ -1,18 +1,23 @@
 //! Inventory update: reserves an order's items against the stock levels.
 //!
-//! Stock travels in the task input for now (`inventory`: sku → units on hand);
-//! the kv capability will hold it later. Either every line is reserved or none
-//! is: a shortage or an unknown sku is the ASL error `InventoryUpdateFailed` and
-//! the stock is returned untouched by the failure (the caller keeps its input).
+//! Stock lives in the host's `kv` capability (the namespace is the resource's
+//! grant in `stepwasm.toml`): the units on hand of each sku are stored under the
+//! sku as a JSON number. The input is just the order's lines
+//! (`{"items": [{"sku", "quantity"}, ...]}`; other fields are ignored).
+//!
+//! Either every line is reserved or none is: the new levels are computed first
+//! and written only when every line fits. A shortage or an unknown sku is the
+//! ASL error `InventoryUpdateFailed` and nothing is written (in a component the
+//! host also discards the writes of any failed attempt). A kv failure, or a
+//! stored level that is not a whole number, is the ASL error `KvFailed`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use stepwasm_guest::{log, Context, TaskError};
+use stepwasm_guest::{kv, log, Context, TaskError};
 
 #[derive(Debug, Deserialize)]
 pub struct InventoryRequest {
     pub items: Vec<Line>,
-    pub inventory: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
@@ -25,6 +30,7 @@ pub struct Line {
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
     pub reserved: Vec<Line>,
+    /// The new units on hand of every sku the order touched.
     pub remaining_stock: BTreeMap<String, u64>,
 }
 
@@ -35,15 +41,20 @@ fn fail(cause: String) -> TaskError {
 
 /// The handler: decrements stock for every line, all or nothing.
 pub fn reserve(req: InventoryRequest, _ctx: &Context) -> Result<Reservation, TaskError> {
-    let mut stock = req.inventory;
+    // The touched skus' levels, read from kv once each, then decremented here.
+    let mut stock: BTreeMap<String, u64> = BTreeMap::new();
     let mut reserved: Vec<Line> = Vec::new();
     for line in &req.items {
         if line.quantity == 0 {
             return Err(fail(format!("line for {} has quantity 0", line.sku)));
         }
-        let Some(on_hand) = stock.get_mut(&line.sku) else {
-            return Err(fail(format!("unknown sku {}", line.sku)));
-        };
+        if !stock.contains_key(&line.sku) {
+            let Some(units) = kv::get_json::<u64>(&line.sku)? else {
+                return Err(fail(format!("unknown sku {}", line.sku)));
+            };
+            stock.insert(line.sku.clone(), units);
+        }
+        let on_hand = stock.get_mut(&line.sku).expect("loaded above");
         if *on_hand < line.quantity {
             return Err(fail(format!(
                 "insufficient stock for {}: requested {}, available {}",
@@ -57,6 +68,10 @@ pub fn reserve(req: InventoryRequest, _ctx: &Context) -> Result<Reservation, Tas
             None => reserved.push(line.clone()),
         }
     }
+    // Every line fits: write the new levels.
+    for (sku, units) in &stock {
+        kv::set_json(sku, units)?;
+    }
     log::info(&format!("reserved {} sku(s)", reserved.len()));
     Ok(Reservation { reserved, remaining_stock: stock })
 }
@@ -68,6 +83,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn seed(stock: &[(&str, u64)]) {
+        kv::clear_native();
+        for (sku, units) in stock {
+            kv::set(sku, &units.to_string()).unwrap();
+        }
+    }
+
+    fn level(sku: &str) -> Option<String> {
+        kv::get(sku).unwrap()
+    }
+
     fn run(input: serde_json::Value) -> Result<serde_json::Value, TaskError> {
         stepwasm_guest::call(reserve, &input.to_string(), &Context::default())
             .map(|s| serde_json::from_str(&s).unwrap())
@@ -75,22 +101,42 @@ mod tests {
 
     #[test]
     fn decrements_and_merges_lines() {
+        seed(&[("A", 5), ("B", 4), ("C", 9)]);
         let out = run(json!({
             "items": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 3}],
-            "inventory": {"A": 5, "B": 4, "C": 9}
+            "orderId": "ignored"
         }))
         .unwrap();
         assert_eq!(out["reserved"], json!([{"sku": "A", "quantity": 5}, {"sku": "B", "quantity": 1}]));
-        assert_eq!(out["remainingStock"], json!({"A": 0, "B": 3, "C": 9}));
+        assert_eq!(out["remainingStock"], json!({"A": 0, "B": 3}));
+        assert_eq!((level("A"), level("B"), level("C")), (Some("0".into()), Some("3".into()), Some("9".into())));
+        // The new levels are what the next order sees.
+        let err = run(json!({"items": [{"sku": "A", "quantity": 1}]})).unwrap_err();
+        assert_eq!(err.cause, "insufficient stock for A: requested 1, available 0");
     }
 
     #[test]
-    fn shortage_and_unknown_sku_fail() {
-        let err = run(json!({"items": [{"sku": "A", "quantity": 2}, {"sku": "A", "quantity": 1}], "inventory": {"A": 2}}))
+    fn shortage_and_unknown_sku_fail_without_writing() {
+        seed(&[("A", 2), ("B", 4)]);
+        let err = run(json!({"items": [{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 2}, {"sku": "A", "quantity": 1}]}))
             .unwrap_err();
         assert_eq!(err.error, "InventoryUpdateFailed");
         assert_eq!(err.cause, "insufficient stock for A: requested 1, available 0");
-        let err = run(json!({"items": [{"sku": "Z", "quantity": 1}], "inventory": {}})).unwrap_err();
+        let err = run(json!({"items": [{"sku": "B", "quantity": 1}, {"sku": "Z", "quantity": 1}]})).unwrap_err();
+        assert_eq!(err.error, "InventoryUpdateFailed");
         assert_eq!(err.cause, "unknown sku Z");
+        let err = run(json!({"items": [{"sku": "B", "quantity": 0}]})).unwrap_err();
+        assert_eq!(err.cause, "line for B has quantity 0");
+        // Nothing was written by the failed attempts.
+        assert_eq!((level("A"), level("B")), (Some("2".into()), Some("4".into())));
+    }
+
+    #[test]
+    fn a_bad_stored_level_is_kv_failed() {
+        seed(&[]);
+        kv::set("A", "\"lots\"").unwrap();
+        let err = run(json!({"items": [{"sku": "A", "quantity": 1}]})).unwrap_err();
+        assert_eq!(err.error, "KvFailed");
+        assert!(err.cause.contains("\"A\""), "{}", err.cause);
     }
 }

@@ -9,9 +9,21 @@
 //!
 //! A rejection is the ASL error `PaymentVerificationFailed`; an approval returns
 //! a deterministic authorisation code so replays give the same output.
+//!
+//! With an optional `gateway` (a URL) in the input, an order that passes the
+//! local rules is then authorised by that gateway through the host's `http`
+//! capability (the resource must be granted the URL): a POST of
+//! `{"orderId", "amount", "currency", "cardLast4"}` as JSON.
+//! - 2xx with `{"approved": true, "authorization": "..."}`: approved, and the
+//!   output's `authorizationCode` is the gateway's;
+//! - 2xx with `{"approved": false, "reason": "..."}`: `PaymentVerificationFailed`
+//!   with the gateway's reason;
+//! - any other status, a body of another shape, or no response at all (refused,
+//!   timed out, unreachable): `PaymentGatewayUnavailable`, with a cause naming
+//!   the status or the error, so a definition can Retry it.
 
 use serde::{Deserialize, Serialize};
-use stepwasm_guest::{log, Context, TaskError};
+use stepwasm_guest::{http, log, Context, TaskError};
 
 /// Largest amount, in cents, a single order may charge.
 pub const LIMIT_CENTS: i64 = 10_000_00;
@@ -25,6 +37,9 @@ pub struct PaymentRequest {
     pub order_id: String,
     pub payment: Payment,
     pub items: Vec<Item>,
+    /// The URL of a payment gateway that must also approve the payment.
+    #[serde(default)]
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +96,62 @@ fn reject(cause: String) -> TaskError {
     TaskError::new("PaymentVerificationFailed", cause)
 }
 
+/// The ASL error for a gateway that gave no usable answer (worth retrying).
+pub const GATEWAY_UNAVAILABLE: &str = "PaymentGatewayUnavailable";
+
+fn unavailable(cause: String) -> TaskError {
+    log::warn(&format!("payment gateway unavailable: {cause}"));
+    TaskError::new(GATEWAY_UNAVAILABLE, cause)
+}
+
+/// What the gateway is sent.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRequest<'a> {
+    pub order_id: &'a str,
+    pub amount: f64,
+    pub currency: &'a str,
+    pub card_last4: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct GatewayReply {
+    approved: bool,
+    #[serde(default)]
+    authorization: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Reads the gateway's answer: `Ok(authorization code)` when approved.
+pub fn gateway_verdict(url: &str, resp: &http::Response) -> Result<String, TaskError> {
+    if !resp.is_success() {
+        return Err(unavailable(format!("gateway {url} answered HTTP {}", resp.status)));
+    }
+    let reply: GatewayReply = resp
+        .json()
+        .map_err(|e| unavailable(format!("gateway {url} answered HTTP {} with an unreadable body: {}", resp.status, e.message())))?;
+    match reply {
+        GatewayReply { approved: true, authorization: Some(code), .. } if !code.is_empty() => Ok(code),
+        GatewayReply { approved: true, .. } => {
+            Err(unavailable(format!("gateway {url} approved the payment without an authorization code")))
+        }
+        GatewayReply { approved: false, reason, .. } => Err(reject(format!(
+            "declined by the payment gateway: {}",
+            reason.filter(|r| !r.is_empty()).as_deref().unwrap_or("no reason given")
+        ))),
+    }
+}
+
+/// Asks the gateway at `url` to authorise the payment.
+fn authorise(url: &str, body: &GatewayRequest) -> Result<String, TaskError> {
+    let req = http::Request::post_json(url, body)
+        .map_err(|e| unavailable(format!("cannot build the gateway request: {}", e.message())))?
+        .header("accept", "application/json");
+    let resp = http::fetch(&req).map_err(|e| unavailable(format!("no response from gateway {url}: {}", e.message())))?;
+    gateway_verdict(url, &resp)
+}
+
 /// The handler: verifies `req.payment` against the rules above.
 pub fn verify(req: PaymentRequest, ctx: &Context) -> Result<Verdict, TaskError> {
     let p = &req.payment;
@@ -116,14 +187,25 @@ pub fn verify(req: PaymentRequest, ctx: &Context) -> Result<Verdict, TaskError> 
             LIMIT_CENTS as f64 / 100.0
         )));
     }
-    let code = fnv1a(format!("{}:{}:{}", req.order_id, charged, p.currency).as_bytes());
+    let amount = charged as f64 / 100.0;
+    let card_last4 = &card[card.len() - 4..];
+    let authorization_code = match &req.gateway {
+        Some(url) => authorise(
+            url,
+            &GatewayRequest { order_id: &req.order_id, amount, currency: &p.currency, card_last4 },
+        )?,
+        None => {
+            let code = fnv1a(format!("{}:{}:{}", req.order_id, charged, p.currency).as_bytes());
+            format!("AUTH-{:08X}", code as u32)
+        }
+    };
     log::info(&format!("order {} approved on attempt {}", req.order_id, ctx.attempt));
     Ok(Verdict {
         approved: true,
-        authorization_code: format!("AUTH-{:08X}", code as u32),
-        amount: charged as f64 / 100.0,
+        authorization_code,
+        amount,
         currency: p.currency.clone(),
-        card_last4: card[card.len() - 4..].to_string(),
+        card_last4: card_last4.to_string(),
     })
 }
 
@@ -176,5 +258,40 @@ mod tests {
         let mut yen = order("4111111111111111", 60.0);
         yen["payment"]["currency"] = json!("JPY");
         assert!(run(yen).unwrap_err().cause.contains("JPY"));
+    }
+
+    #[test]
+    fn gateway_fetch_errors_are_unavailable() {
+        let mut input = order("4111111111111111", 60.0);
+        input["gateway"] = json!("https://gateway.example.com/authorize");
+        let err = run(input.clone()).unwrap_err();
+        assert_eq!(err.error, "PaymentGatewayUnavailable");
+        assert!(err.cause.contains("no response from gateway https://gateway.example.com/authorize"), "{}", err.cause);
+        assert!(err.cause.contains("only available inside a component"), "{}", err.cause);
+        // The local rules still come first.
+        input["payment"]["cardNumber"] = json!("4000000000000002");
+        assert_eq!(run(input).unwrap_err().error, "PaymentVerificationFailed");
+    }
+
+    fn reply(status: u16, body: &str) -> http::Response {
+        http::Response { status, headers: vec![], body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn gateway_answers() {
+        let url = "https://gw.test/";
+        assert_eq!(gateway_verdict(url, &reply(200, r#"{"approved": true, "authorization": "GW-42"}"#)).unwrap(), "GW-42");
+        let err = gateway_verdict(url, &reply(200, r#"{"approved": false, "reason": "insufficient funds"}"#)).unwrap_err();
+        assert_eq!(err, TaskError::new("PaymentVerificationFailed", "declined by the payment gateway: insufficient funds"));
+        for (status, body, needle) in [
+            (503, r#"{"approved": true, "authorization": "GW-42"}"#, "HTTP 503"),
+            (200, "<html>", "unreadable body"),
+            (200, r#"{"approved": "yes"}"#, "unreadable body"),
+            (201, r#"{"approved": true}"#, "without an authorization code"),
+        ] {
+            let err = gateway_verdict(url, &reply(status, body)).unwrap_err();
+            assert_eq!(err.error, "PaymentGatewayUnavailable", "{body}");
+            assert!(err.cause.contains(needle), "{} should mention {needle}", err.cause);
+        }
     }
 }

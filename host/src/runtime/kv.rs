@@ -1,0 +1,310 @@
+//! The `kv` capability: a key-value store in SQLite, and the per-invocation
+//! transaction that stages a module's writes.
+//!
+//! A module never writes the store directly. Its `set`/`delete` calls go into a
+//! [`KvTransaction`] (which its own `get`s read through); the runtime commits
+//! the transaction in one SQLite transaction only when the task succeeds, and
+//! drops it otherwise, so a failed, timed-out or retried attempt applies
+//! nothing and a retry never applies its writes twice.
+//!
+//! Concurrent invocations are isolated optimistically: a transaction
+//! remembers what it read from the store, and its commit fails with
+//! [`KvError::Conflict`] if any of it changed meanwhile (another invocation
+//! committed first), so read-modify-write never loses an update.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Longest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 256 << 10;
+/// Most distinct keys one invocation may write.
+pub const MAX_WRITES_PER_INVOCATION: usize = 1000;
+/// Most bytes (keys and values) one invocation may stage.
+pub const MAX_STAGED_BYTES: usize = 4 << 20;
+
+/// A store problem.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("kv store {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("kv store: {0}")]
+    Query(#[from] rusqlite::Error),
+    #[error("kv conflict: {key:?} was changed by another invocation after this one read it")]
+    Conflict { key: String },
+}
+
+/// The SQLite store shared by every kv grant (each grant sees one namespace).
+pub struct KvStore {
+    conn: Mutex<Connection>,
+    location: String,
+}
+
+impl std::fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KvStore({})", self.location)
+    }
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;";
+
+impl KvStore {
+    /// Opens (creating on first use) the store file at `path`, in WAL mode.
+    /// A file that is not a SQLite database, or not ours, is an error here,
+    /// before anything runs.
+    pub fn open(path: &Path) -> Result<KvStore, KvError> {
+        let shown = path.display().to_string();
+        let wrap = |source| KvError::Open { path: shown.clone(), source };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        // Reading the table proves the file is a database with our layout.
+        conn.query_row("SELECT count(*) FROM kv LIMIT 1", [], |_| Ok(())).map_err(wrap)?;
+        Ok(KvStore { conn: Mutex::new(conn), location: shown })
+    }
+
+    /// A store that lives as long as the process.
+    pub fn in_memory() -> Result<KvStore, KvError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(KvStore { conn: Mutex::new(conn), location: ":memory:".into() })
+    }
+
+    /// Opens `path`, or memory when there is none.
+    pub fn open_or_memory(path: Option<&PathBuf>) -> Result<KvStore, KvError> {
+        match path {
+            Some(p) => KvStore::open(p),
+            None => KvStore::in_memory(),
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (it
+        // rolls back an unfinished transaction), so the poison is not fatal.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The committed value of `key` in `namespace`.
+    pub fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, KvError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")?;
+        Ok(stmt.query_row(params![namespace, key], |row| row.get(0)).optional()?)
+    }
+
+    /// Every committed entry of `namespace`, by key.
+    pub fn entries(&self, namespace: &str) -> Result<Vec<(String, String)>, KvError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT key, value FROM kv WHERE namespace = ?1 ORDER BY key")?;
+        let rows = stmt.query_map(params![namespace], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes `value` unless `key` already has one; true if it wrote.
+    pub fn seed(&self, namespace: &str, key: &str, value: &str) -> Result<bool, KvError> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)",
+            params![namespace, key, value],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Writes `value` under `key`, replacing any value (for operators and
+    /// benchmarks; modules write through a [`KvTransaction`]).
+    pub fn put(&self, namespace: &str, key: &str, value: &str) -> Result<(), KvError> {
+        self.conn().execute(
+            "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
+            params![namespace, key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Applies a transaction's staged writes atomically, if nothing it read
+    /// has changed since (else [`KvError::Conflict`], and nothing is written).
+    pub fn commit(&self, tx: &KvTransaction) -> Result<(), KvError> {
+        if tx.staged.is_empty() {
+            // A read-only invocation saw a consistent snapshot per key; there
+            // is nothing to apply and nothing to conflict with.
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let t = conn.transaction()?;
+        {
+            let mut read = t.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")?;
+            for (key, seen) in &tx.reads {
+                let now: Option<String> = read.query_row(params![tx.namespace, key], |row| row.get(0)).optional()?;
+                if &now != seen {
+                    return Err(KvError::Conflict { key: key.clone() });
+                }
+            }
+            let mut put = t.prepare_cached(
+                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
+            )?;
+            let mut del = t.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")?;
+            for (key, value) in &tx.staged {
+                match value {
+                    Some(v) => put.execute(params![tx.namespace, key, v])?,
+                    None => del.execute(params![tx.namespace, key])?,
+                };
+            }
+        }
+        t.commit()?;
+        Ok(())
+    }
+}
+
+/// The writes one invocation has made so far, in one namespace.
+#[derive(Debug)]
+pub struct KvTransaction {
+    namespace: String,
+    /// key → new value, or `None` for a deletion.
+    staged: BTreeMap<String, Option<String>>,
+    staged_bytes: usize,
+    /// key → the committed value this invocation saw (checked at commit).
+    reads: BTreeMap<String, Option<String>>,
+}
+
+impl KvTransaction {
+    pub fn new(namespace: impl Into<String>) -> KvTransaction {
+        KvTransaction { namespace: namespace.into(), staged: BTreeMap::new(), staged_bytes: 0, reads: BTreeMap::new() }
+    }
+
+    /// Number of keys written or deleted.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Reads through the staged writes to the store.
+    pub fn get(&mut self, store: &KvStore, key: &str) -> Result<Option<String>, String> {
+        check_key(key)?;
+        if let Some(staged) = self.staged.get(key) {
+            return Ok(staged.clone());
+        }
+        let value = store.get(&self.namespace, key).map_err(|e| e.to_string())?;
+        // The first read is what the commit checks; a later read of a key
+        // that changed meanwhile will conflict at commit anyway.
+        self.reads.entry(key.to_string()).or_insert_with(|| value.clone());
+        Ok(value)
+    }
+
+    pub fn set(&mut self, key: String, value: String) -> Result<(), String> {
+        check_key(&key)?;
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(format!("value for {key:?} is {} bytes, over the limit of {MAX_VALUE_BYTES}", value.len()));
+        }
+        self.stage(key, Some(value))
+    }
+
+    pub fn delete(&mut self, key: String) -> Result<(), String> {
+        check_key(&key)?;
+        self.stage(key, None)
+    }
+
+    fn stage(&mut self, key: String, value: Option<String>) -> Result<(), String> {
+        if !self.staged.contains_key(&key) && self.staged.len() >= MAX_WRITES_PER_INVOCATION {
+            return Err(format!("more than {MAX_WRITES_PER_INVOCATION} keys written in one invocation"));
+        }
+        // Counts every write, even one that replaces a staged value: a bound
+        // on the work a module can make the host do, not on the final size.
+        self.staged_bytes += key.len() + value.as_ref().map_or(0, String::len);
+        if self.staged_bytes > MAX_STAGED_BYTES {
+            return Err(format!("more than {MAX_STAGED_BYTES} bytes written in one invocation"));
+        }
+        self.staged.insert(key, value);
+        Ok(())
+    }
+}
+
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("the empty key is not allowed".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!("key is {} bytes, over the limit of {MAX_KEY_BYTES}", key.len()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_writes_are_visible_to_their_invocation_only_until_committed() {
+        let store = KvStore::in_memory().unwrap();
+        assert!(store.seed("inv", "a", "5").unwrap());
+        assert!(!store.seed("inv", "a", "7").unwrap(), "seed never overwrites");
+        let mut tx = KvTransaction::new("inv");
+        tx.set("a".into(), "4".into()).unwrap();
+        tx.set("b".into(), "1".into()).unwrap();
+        tx.delete("b".into()).unwrap();
+        assert_eq!(tx.get(&store, "a").unwrap().as_deref(), Some("4"));
+        assert_eq!(tx.get(&store, "b").unwrap(), None);
+        assert_eq!(store.get("inv", "a").unwrap().as_deref(), Some("5"), "not committed yet");
+        store.commit(&tx).unwrap();
+        assert_eq!(store.entries("inv").unwrap(), vec![("a".to_string(), "4".to_string())]);
+        assert_eq!(store.get("other", "a").unwrap(), None, "namespaces are separate");
+    }
+
+    #[test]
+    fn a_commit_fails_if_what_it_read_changed() {
+        let store = KvStore::in_memory().unwrap();
+        store.seed("inv", "stock", "10").unwrap();
+        let mut first = KvTransaction::new("inv");
+        let mut second = KvTransaction::new("inv");
+        assert_eq!(first.get(&store, "stock").unwrap().as_deref(), Some("10"));
+        assert_eq!(second.get(&store, "stock").unwrap().as_deref(), Some("10"));
+        first.set("stock".into(), "7".into()).unwrap();
+        second.set("stock".into(), "8".into()).unwrap();
+        store.commit(&first).unwrap();
+        let err = store.commit(&second).unwrap_err();
+        assert!(matches!(&err, KvError::Conflict { key } if key == "stock"), "{err}");
+        assert_eq!(store.get("inv", "stock").unwrap().as_deref(), Some("7"), "the loser wrote nothing");
+    }
+
+    #[test]
+    fn limits_refuse_writes() {
+        let mut tx = KvTransaction::new("n");
+        assert!(tx.set(String::new(), "x".into()).unwrap_err().contains("empty key"));
+        assert!(tx.set("k".repeat(MAX_KEY_BYTES + 1), "x".into()).unwrap_err().contains("key is"));
+        assert!(tx.set("k".into(), "v".repeat(MAX_VALUE_BYTES + 1)).unwrap_err().contains("value for"));
+        for i in 0..MAX_WRITES_PER_INVOCATION {
+            tx.set(format!("k{i}"), "v".into()).unwrap();
+        }
+        assert!(tx.set("one-more".into(), "v".into()).unwrap_err().contains("keys written"));
+        tx.set("k0".into(), "again".into()).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_kept() {
+        let dir = std::env::temp_dir().join(format!("stepwasm-kv-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("junk.sqlite");
+        std::fs::write(&path, b"this is not a database, and it is longer than a header would be....").unwrap();
+        let err = KvStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains("junk.sqlite") && err.contains("not a database"), "{err}");
+        assert!(std::fs::read(&path).unwrap().starts_with(b"this is not"), "the file is left as it was");
+        let good = dir.join("good.sqlite");
+        let store = KvStore::open(&good).unwrap();
+        store.seed("n", "k", "1").unwrap();
+        drop(store);
+        assert_eq!(KvStore::open(&good).unwrap().get("n", "k").unwrap().as_deref(), Some("1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
