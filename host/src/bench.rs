@@ -109,13 +109,23 @@ impl Stats {
     fn per_second(&self) -> f64 {
         self.executions as f64 / self.elapsed.as_secs_f64()
     }
+
+    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
+        latencies.sort();
+        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        Stats { executions: latencies.len(), elapsed, p50: pct(0.50), p99: pct(0.99) }
+    }
 }
 
+/// Runs executions on `threads` threads sharing one runner for `seconds`
+/// (after a warm-up); throughput is executions over wall time, resets
+/// included.
 fn measure(
     machine: &std::sync::Arc<crate::asl::StateMachine>,
     inputs: &[Value],
-    runner: &dyn TaskRunner,
-    reset: &dyn Fn() -> Result<()>,
+    runner: &(dyn TaskRunner + Sync),
+    reset: &(dyn Fn() -> Result<()> + Sync),
+    threads: usize,
     seconds: f64,
 ) -> Result<Stats> {
     let clock = VirtualClock::starting_now();
@@ -126,29 +136,102 @@ fn measure(
             .map_err(|e| anyhow!("engine error: {e}"))?;
         Ok(start.elapsed())
     };
-    let warm_up = Instant::now();
-    let mut i = 0;
-    while warm_up.elapsed() < Duration::from_millis(500) {
-        run_one(i)?;
-        i += 1;
-    }
-    let mut latencies = Vec::new();
-    let start = Instant::now();
-    let budget = Duration::from_secs_f64(seconds);
-    while start.elapsed() < budget {
-        latencies.push(run_one(i)?);
-        i += 1;
-    }
-    // Time spent executing, without the resets between executions.
-    let elapsed = latencies.iter().sum();
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    Ok(Stats { executions: latencies.len(), elapsed, p50: pct(0.50), p99: pct(0.99) })
+    let worker = |offset: usize, budget: Duration| -> Result<Vec<Duration>> {
+        let mut latencies = Vec::new();
+        let start = Instant::now();
+        let mut i = offset;
+        while start.elapsed() < budget {
+            latencies.push(run_one(i)?);
+            i += 1;
+        }
+        Ok(latencies)
+    };
+    let run_all = |budget: Duration| -> Result<(Vec<Duration>, Duration)> {
+        let start = Instant::now();
+        let results: Vec<Result<Vec<Duration>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|t| scope.spawn(move || worker(t * 1_000_000, budget))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a benchmark thread panicked")))).collect()
+        });
+        let elapsed = start.elapsed();
+        let mut all = Vec::new();
+        for r in results {
+            all.extend(r?);
+        }
+        Ok((all, elapsed))
+    };
+    run_all(Duration::from_millis(500))?;
+    let (latencies, elapsed) = run_all(Duration::from_secs_f64(seconds))?;
+    Ok(Stats::from_latencies(latencies, elapsed))
+}
+
+/// One module invoked directly (no workflow around it), on one thread:
+/// invocations over the time spent in them (resets excluded).
+fn measure_invocations(
+    runtime: &WasmRuntime,
+    task: &TaskInvocation,
+    reset: &dyn Fn() -> Result<()>,
+    seconds: f64,
+) -> Result<Stats> {
+    let run = |budget: Duration| -> Result<Vec<Duration>> {
+        let mut latencies = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < budget {
+            reset()?;
+            let t = Instant::now();
+            let outcome = runtime.invoke(task);
+            latencies.push(t.elapsed());
+            if !matches!(outcome, TaskOutcome::Succeeded(_)) {
+                bail!("{} failed during the benchmark: {outcome:?}", task.resource);
+            }
+        }
+        Ok(latencies)
+    };
+    run(Duration::from_millis(300))?;
+    let latencies = run(Duration::from_secs_f64(seconds))?;
+    let busy = latencies.iter().sum();
+    Ok(Stats::from_latencies(latencies, busy))
+}
+
+/// Resident set size of this process, from /proc (Linux).
+fn rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
 }
 
 fn micros(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
+
+/// Records the first successful invocation of each resource while delegating to the
+/// WASM runtime: the per-module benchmark replays them.
+struct Recorder<'a> {
+    runtime: &'a WasmRuntime,
+    seen: std::sync::Mutex<Vec<TaskInvocation>>,
+}
+
+impl TaskRunner for Recorder<'_> {
+    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
+        let outcome = self.runtime.run_task(task);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(outcome, TaskOutcome::Succeeded(_)) && !seen.iter().any(|t| t.resource == task.resource) {
+            seen.push(task.clone());
+        }
+        outcome
+    }
+}
+
+/// The module file name of a resource, for the tables.
+fn module_name(map: &ResourceMap, resource: &str) -> String {
+    map.resolve(resource)
+        .ok()
+        .and_then(|s| s.module_path.file_stem().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| resource.to_string())
+}
+
+/// Live instances held at once to measure memory per concurrent invocation.
+const HELD_INSTANCES: usize = 100;
 
 /// The `bench` subcommand.
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
@@ -175,19 +258,26 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
 
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut thread_counts = vec![1];
+    if cores > 1 {
+        thread_counts.push(cores);
+    }
     println!(
-        "{}: {} input(s), {:.1} s per mode, one thread, {} core(s) available",
+        "{}: {} input(s), {:.1} s per row, {} core(s) available",
         args.definition.display(),
         inputs.len(),
         args.seconds,
         cores
     );
     println!();
-    println!("| handlers | executions/s | p50 latency | p99 latency |");
-    println!("|---|---:|---:|---:|");
+    println!("| handlers | threads | executions/s | p50 latency | p99 latency |");
+    println!("|---|---:|---:|---:|---:|");
     let mut rates = Vec::new();
-    if args.mode != Mode::Native {
-        let runtime = WasmRuntime::for_machine(&machine, &map)?;
+    let runtime = match args.mode {
+        Mode::Native => None,
+        _ => Some(WasmRuntime::for_machine(&machine, &map)?),
+    };
+    if let Some(runtime) = &runtime {
         let reset = || -> Result<()> {
             if let Some(store) = runtime.kv_store() {
                 for (namespace, key, value) in &map.kv().seed {
@@ -196,9 +286,11 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             }
             Ok(())
         };
-        let s = measure(&machine, &inputs, &runtime, &reset, args.seconds)?;
-        println!("| WASM components | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
-        rates.push(s.per_second());
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, runtime, &reset, threads, args.seconds)?;
+            println!("| WASM components | {threads} | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
+            rates.push(("wasm", threads, s.per_second()));
+        }
     }
     if args.mode != Mode::Wasm {
         let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map)?;
@@ -209,13 +301,95 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             }
             Ok(())
         };
-        let s = measure(&machine, &inputs, &native, &reset, args.seconds)?;
-        println!("| native Rust | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
-        rates.push(s.per_second());
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds)?;
+            println!("| native Rust | {threads} | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
+            rates.push(("native", threads, s.per_second()));
+        }
     }
-    if let [wasm, native] = rates[..] {
-        println!();
-        println!("WASM overhead: native is {:.1}x the WASM throughput", native / wasm);
+    println!();
+    for &threads in &thread_counts {
+        let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == threads).map(|r| r.2);
+        if let (Some(wasm), Some(native)) = (rate("wasm"), rate("native")) {
+            println!("WASM overhead, {threads} thread(s): native is {:.1}x the WASM throughput", native / wasm);
+        }
+    }
+    if let Some(runtime) = &runtime {
+        invocation_tables(runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per-module invocations/s (each module as the workflow calls it, plus a
+/// trivial module) and memory per live instance.
+fn invocation_tables(
+    runtime: &WasmRuntime,
+    machine: &std::sync::Arc<crate::asl::StateMachine>,
+    map: &ResourceMap,
+    inputs: &[Value],
+    seconds: f64,
+) -> Result<()> {
+    let recorder = Recorder { runtime, seen: std::sync::Mutex::new(Vec::new()) };
+    let clock = VirtualClock::starting_now();
+    for (i, input) in inputs.iter().enumerate() {
+        if let Some(store) = runtime.kv_store() {
+            for (namespace, key, value) in &map.kv().seed {
+                store.put(namespace, key, value)?;
+            }
+        }
+        run_execution(machine.clone(), execution_info("bench", &format!("record-{i}")), input.clone(), &recorder, &clock)
+            .map_err(|e| anyhow!("engine error: {e}"))?;
+    }
+    let mut tasks: Vec<(String, TaskInvocation)> =
+        recorder.seen.into_inner().unwrap_or_default().into_iter().map(|t| (module_name(map, &t.resource), t)).collect();
+    // The trivial module: the hostile test module's well-behaved mode, which
+    // parses a small input and returns a constant.
+    let mut trivial_runtime = WasmRuntime::new(64 << 20)?;
+    let trivial = ResourceMap::with_module_dir(map.module_dir()).resolve("wasm:hostile").map_err(|e| anyhow!(e))?;
+    let trivial_available = trivial.module_path.is_file();
+    if trivial_available {
+        trivial_runtime.add_resource("wasm:hostile", trivial).map_err(|e| anyhow!(e))?;
+        let task = TaskInvocation {
+            resource: "wasm:hostile".into(),
+            input: serde_json::json!({"mode": "ok"}),
+            execution_id: "bench".into(),
+            state_name: "Trivial".into(),
+            attempt: 1,
+            timeout_seconds: None,
+        };
+        tasks.insert(0, ("trivial (hostile.wasm, mode ok)".into(), task));
+    }
+    println!();
+    println!("| module | invocations/s | p50 latency | p99 latency | memory per live instance |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, task) in &tasks {
+        let rt = if task.resource == "wasm:hostile" { &trivial_runtime } else { runtime };
+        let reset = || -> Result<()> {
+            if let Some(store) = rt.kv_store() {
+                for (namespace, key, value) in &map.kv().seed {
+                    store.put(namespace, key, value)?;
+                }
+            }
+            Ok(())
+        };
+        let s = measure_invocations(rt, task, &reset, seconds)?;
+        let memory = held_instance_bytes(rt, task)
+            .map(|b| format!("{:.0} KiB", b as f64 / 1024.0))
+            .unwrap_or_else(|e| format!("n/a ({e})"));
+        println!("| {name} | {:.0} | {} | {} | {memory} |", s.per_second(), micros(s.p50), micros(s.p99));
+    }
+    if !trivial_available {
+        println!("(no hostile.wasm in the module directory: the trivial-module row is left out)");
+    }
+    Ok(())
+}
+
+/// Resident memory added per live instance: RSS growth while
+/// [`HELD_INSTANCES`] invocations of `task` are kept alive at once.
+fn held_instance_bytes(runtime: &WasmRuntime, task: &TaskInvocation) -> Result<usize, String> {
+    let before = rss_bytes().ok_or("no /proc/self/status")?;
+    let held = (0..HELD_INSTANCES).map(|_| runtime.invoke_and_hold(task)).collect::<Result<Vec<_>, _>>()?;
+    let after = rss_bytes().ok_or("no /proc/self/status")?;
+    drop(held);
+    Ok(after.saturating_sub(before) / HELD_INSTANCES)
 }

@@ -1,13 +1,22 @@
 //! The loop that joins the pieces: it asks the engine what to do, runs tasks on
-//! a [`TaskRunner`], waits on a [`Clock`], numbers and timestamps the events,
+//! a task runner, waits on a [`Clock`], numbers and timestamps the events,
 //! and feeds each one back to the engine. Histories live in memory for now.
+//!
+//! The loop is one async function ([`run_execution_async`]), so that many
+//! executions can share a few threads on tokio while their tasks run (the
+//! WASM runtime yields while a module computes) or wait. [`run_execution`] is
+//! the same loop for synchronous callers and runners ([`TaskRunner`]), driven
+//! to completion on the calling thread.
 
 use crate::asl::{errors, StateMachine};
 use crate::engine::{Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 /// AWS's limit on the events in one execution's history; it also stops a
 /// definition that loops forever.
@@ -28,12 +37,37 @@ pub trait TaskRunner {
     fn run_task(&self, task: &TaskInvocation) -> TaskOutcome;
 }
 
+/// A runner whose tasks are futures (the WASM runtime on tokio).
+pub trait AsyncTaskRunner {
+    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a;
+}
+
+/// A synchronous runner used by the async loop: each task runs to its end
+/// when it is asked for.
+pub struct Blocking<'a, R: ?Sized>(pub &'a R);
+
+impl<R: TaskRunner + ?Sized> AsyncTaskRunner for Blocking<'_, R> {
+    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a {
+        std::future::ready(self.0.run_task(task))
+    }
+}
+
+/// A boxed future, for the dyn-compatible [`Clock`].
+pub type Wait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Time as the driver sees it.
 pub trait Clock {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
     /// Returns once `now_ms() >= deadline_ms`.
     fn sleep_until(&self, deadline_ms: i64);
+    /// Completes once `now_ms() >= deadline_ms`. By default this blocks in
+    /// [`Clock::sleep_until`] when called; a clock that can wait without a
+    /// thread overrides it.
+    fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
+        self.sleep_until(deadline_ms);
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The wall clock: waits really wait.
@@ -48,6 +82,16 @@ impl Clock for SystemClock {
         let wait = deadline_ms - self.now_ms();
         if wait > 0 {
             std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+        }
+    }
+    /// On tokio, waits without holding a thread; elsewhere it blocks.
+    fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
+        let wait = std::time::Duration::from_millis((deadline_ms - self.now_ms()).max(0) as u64);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            Box::pin(tokio::time::sleep(wait))
+        } else {
+            std::thread::sleep(wait);
+            Box::pin(std::future::ready(()))
         }
     }
 }
@@ -94,15 +138,15 @@ impl ExecutionRecord {
 }
 
 /// Appends events and applies them to the execution.
-struct Recorder<'a> {
+struct Recorder<'a, C: ?Sized> {
     execution: Execution,
     history: Vec<HistoryEvent>,
     /// The latest event id of each scope, for `previous_event_id`.
     latest: HashMap<Scope, u64>,
-    clock: &'a dyn Clock,
+    clock: &'a C,
 }
 
-impl Recorder<'_> {
+impl<C: Clock + ?Sized> Recorder<'_, C> {
     fn record(&mut self, scope: Scope, kind: EventKind) -> Result<(), ReplayError> {
         let id = self.history.len() as u64 + 1;
         // An event follows the latest one of its own branch or iteration; the
@@ -127,11 +171,8 @@ impl Recorder<'_> {
     }
 }
 
-/// Runs one execution to its end.
-///
-/// Errors only if the engine rejects an event the driver itself produced,
-/// which would be a bug; every problem of the definition, input or a task is
-/// an ordinary failed [`Outcome`].
+/// Runs one execution to its end on the calling thread, tasks and waits
+/// included (see [`run_execution_async`]).
 pub fn run_execution(
     machine: Arc<StateMachine>,
     info: ExecutionInfo,
@@ -139,6 +180,25 @@ pub fn run_execution(
     runner: &dyn TaskRunner,
     clock: &dyn Clock,
 ) -> Result<ExecutionRecord, ReplayError> {
+    block_on(run_execution_async(machine, info, input, &Blocking(runner), clock))
+}
+
+/// Runs one execution to its end.
+///
+/// Errors only if the engine rejects an event the driver itself produced,
+/// which would be a bug; every problem of the definition, input or a task is
+/// an ordinary failed [`Outcome`].
+pub async fn run_execution_async<R, C>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    runner: &R,
+    clock: &C,
+) -> Result<ExecutionRecord, ReplayError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
     let mut rec =
         Recorder { execution: Execution::new(machine, info.clone()), history: Vec::new(), latest: HashMap::new(), clock };
     rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
@@ -155,13 +215,13 @@ pub fn run_execution(
         match rec.execution.decide() {
             Decision::Record { scope, event } => rec.record(scope, event)?,
             Decision::RecordAt { scope, event, not_before_ms } => {
-                clock.sleep_until(not_before_ms);
+                clock.wait_until(not_before_ms).await;
                 rec.record(scope, event)?;
             }
             Decision::Invoke { scope, task } => {
                 rec.record(scope.clone(), EventKind::TaskStarted { resource: task.resource.clone() })?;
                 let resource = task.resource.clone();
-                let kind = match runner.run_task(&task) {
+                let kind = match runner.run_task_async(&task).await {
                     TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output },
                     TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
                     TaskOutcome::TimedOut { cause } => {
@@ -174,6 +234,28 @@ pub fn run_execution(
                 return Ok(ExecutionRecord { info, history: rec.history, outcome });
             }
         }
+    }
+}
+
+/// Wakes the thread that is blocked in [`block_on`].
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `future` to completion on the calling thread, parking between polls.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
     }
 }
 

@@ -327,6 +327,11 @@ impl ResourceMap {
         Ok(self.module_dir.join(format!("{module}.wasm")))
     }
 
+    /// Where `wasm:<name>` modules are looked up.
+    pub fn module_dir(&self) -> &Path {
+        &self.module_dir
+    }
+
     /// The kv store settings (`[kv]`).
     pub fn kv(&self) -> &KvSettings {
         &self.kv

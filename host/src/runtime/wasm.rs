@@ -21,15 +21,15 @@ use super::kv::{KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use crate::asl::StateMachine;
 use crate::asl::ValidationError;
-use crate::driver::{TaskOutcome, TaskRunner};
+use crate::driver::{AsyncTaskRunner, TaskOutcome, TaskRunner};
 use crate::engine::TaskInvocation;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -37,7 +37,10 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "task",
     // Host functions may trap: that is how a log or http limit ends the call.
-    imports: { default: trappable },
+    // Everything is async so a module computing or waiting on the network
+    // yields its thread to other invocations.
+    imports: { default: async | trappable },
+    exports: { default: async },
 });
 
 use stepwasm::task::http::{Request as WitRequest, Response as WitResponse};
@@ -103,7 +106,7 @@ impl WasiView for Invocation {
 impl stepwasm::task::types::Host for Invocation {}
 
 impl stepwasm::task::log::Host for Invocation {
-    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         if self.logs.len() >= self.max_log_lines {
             return Err(limit_trap(
                 &mut self.limiter,
@@ -141,22 +144,23 @@ impl Invocation {
 }
 
 impl stepwasm::task::kv::Host for Invocation {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, String>> {
+    // The store is SQLite behind a mutex: calls are short and do not await.
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, String>> {
         let (store, tx) = self.kv()?;
         Ok(tx.get(store, &key))
     }
 
-    fn set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), String>> {
+    async fn set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), String>> {
         Ok(self.kv()?.1.set(key, value))
     }
 
-    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), String>> {
         Ok(self.kv()?.1.delete(key))
     }
 }
 
 impl stepwasm::task::http::Host for Invocation {
-    fn fetch(&mut self, req: WitRequest) -> wasmtime::Result<Result<WitResponse, String>> {
+    async fn fetch(&mut self, req: WitRequest) -> wasmtime::Result<Result<WitResponse, String>> {
         let Some(grant) = self.http.clone() else {
             return Err(wasmtime::Error::msg("http called without an http grant"));
         };
@@ -170,8 +174,12 @@ impl stepwasm::task::http::Host for Invocation {
         // A request may not outlive the invocation's own deadline.
         let left = self.deadline.saturating_duration_since(Instant::now());
         let request = OutgoingRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
-        Ok(http::fetch(&grant, &request, left)
-            .map(|r| WitResponse { status: r.status, headers: r.headers, body: r.body }))
+        // The client blocks; it runs on tokio's blocking pool, not on the
+        // thread that drives other invocations.
+        let response = tokio::task::spawn_blocking(move || http::fetch(&grant, &request, left))
+            .await
+            .unwrap_or_else(|e| Err(format!("the request was lost: {e}")));
+        Ok(response.map(|r| WitResponse { status: r.status, headers: r.headers, body: r.body }))
     }
 }
 
@@ -424,7 +432,7 @@ impl WasmRuntime {
         let key = (grants.kv.is_some(), grants.http.is_some());
         if !self.linkers.contains_key(&key) {
             let mut linker = Linker::new(&self.engine);
-            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
             stepwasm::task::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
             stepwasm::task::log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
             if key.0 {
@@ -448,13 +456,24 @@ impl WasmRuntime {
         std::mem::take(&mut *self.logs.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Runs one task under the resource's limits.
+    /// Runs one task under the resource's limits, on the calling thread (see
+    /// [`WasmRuntime::invoke_async`]).
+    pub fn invoke(&self, task: &TaskInvocation) -> TaskOutcome {
+        block_on_tokio(self.invoke_async(task)).unwrap_or_else(|why| TaskOutcome::Failed {
+            error: crate::asl::errors::TASK_FAILED.into(),
+            cause: format!("host error: {why}"),
+        })
+    }
+
+    /// Runs one task under the resource's limits. While the module computes,
+    /// the future yields at every epoch tick, so other invocations on the
+    /// same thread go on.
     ///
     /// When its kv commit conflicts with another invocation's, the attempt
     /// left no trace, so it is run again from scratch (a few times) unless it
     /// made http calls, whose effects a rerun would repeat; then the task
     /// fails with [`KV_CONFLICT`], which a Retry can match.
-    pub fn invoke(&self, task: &TaskInvocation) -> TaskOutcome {
+    pub async fn invoke_async(&self, task: &TaskInvocation) -> TaskOutcome {
         let Some(loaded) = self.resources.get(&task.resource) else {
             return TaskOutcome::Failed {
                 error: crate::asl::errors::TASK_FAILED.into(),
@@ -472,7 +491,7 @@ impl WasmRuntime {
         let mut runs = 0;
         loop {
             runs += 1;
-            let (outcome, kv, http_calls) = self.run_once(task, loaded, &input);
+            let (outcome, kv, http_calls) = self.run_once(task, loaded, &input).await;
             // kv writes take effect only with a successful result; anything
             // else (a handled error, a trap, a limit, bad output) discards them.
             let (TaskOutcome::Succeeded(_), Some((store, tx))) = (&outcome, kv) else {
@@ -496,7 +515,7 @@ impl WasmRuntime {
 
     /// One run of the module: the outcome, the kv transaction to commit if it
     /// succeeded, and how many http calls it made.
-    fn run_once(
+    async fn run_once(
         &self,
         task: &TaskInvocation,
         loaded: &LoadedResource,
@@ -505,8 +524,35 @@ impl WasmRuntime {
         let limits = &loaded.limits;
         let timeout = task.timeout_seconds.map(Duration::from_secs).unwrap_or(limits.timeout);
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let mut store = match self.new_store(task, loaded, timeout, stderr.clone()) {
+            Ok(store) => store,
+            Err(e) => return (limits::internal_failure("setting fuel", e), None, 0),
+        };
+        let result = call_handler(&mut store, loaded, task, input).await;
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let data = store.into_data();
+        self.keep_logs(data.logs);
+        let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
+        let outcome = match result {
+            Ok(Ok(output)) => limits::check_output(output, limits),
+            Ok(Err(e)) => TaskOutcome::Failed { error: limits::bounded(e.error, 256), cause: limits::bounded(e.cause, 32 << 10) },
+            Err(err) => limits::classify_trap(&err, &hit, limits, timeout, &stderr.contents(), &loaded.module_path),
+        };
+        (outcome, data.kv, data.http_calls)
+    }
+
+    /// A fresh store for one run: empty WASI, the resource's limits and
+    /// grants, fuel and the epoch deadline set.
+    fn new_store(
+        &self,
+        task: &TaskInvocation,
+        loaded: &LoadedResource,
+        timeout: Duration,
+        stderr: MemoryOutputPipe,
+    ) -> wasmtime::Result<Store<Invocation>> {
+        let limits = &loaded.limits;
         let wasi = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
+            .stderr(stderr)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -532,32 +578,30 @@ impl WasmRuntime {
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|s| &mut s.limiter);
-        if let Err(e) = store.set_fuel(limits.fuel) {
-            return (limits::internal_failure("setting fuel", e), None, 0);
-        }
-        let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
-        store.set_epoch_deadline(ticks);
+        store.set_fuel(limits.fuel)?;
+        // At every epoch tick: past the deadline, interrupt; else yield to
+        // the executor and go on.
+        let deadline = store.data().deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+        });
+        Ok(store)
+    }
 
-        let ctx = WitContext {
-            execution_id: task.execution_id.clone(),
-            state_name: task.state_name.clone(),
-            attempt: task.attempt,
-            task_token: None,
-        };
-        let result = loaded
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.stepwasm_task_handler().call_handle(&mut store, input, &ctx));
-        let fuel_left = store.get_fuel().unwrap_or(0);
-        let data = store.into_data();
-        self.keep_logs(data.logs);
-        let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
-        let outcome = match result {
-            Ok(Ok(output)) => limits::check_output(output, limits),
-            Ok(Err(e)) => TaskOutcome::Failed { error: limits::bounded(e.error, 256), cause: limits::bounded(e.cause, 32 << 10) },
-            Err(err) => limits::classify_trap(&err, &hit, limits, timeout, &stderr.contents(), &loaded.module_path),
-        };
-        (outcome, data.kv, data.http_calls)
+    /// Runs `task` and keeps its instance alive afterwards, as a concurrent
+    /// invocation would be: the benchmark measures memory per live instance
+    /// with it. Nothing is committed.
+    pub fn invoke_and_hold(&self, task: &TaskInvocation) -> Result<HeldInvocation, String> {
+        let loaded = self.resources.get(&task.resource).ok_or_else(|| format!("resource {:?} was not loaded", task.resource))?;
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        let mut store = self.new_store(task, loaded, loaded.limits.timeout, stderr).map_err(|e| format!("{e:#}"))?;
+        let input = task.input.to_string();
+        match block_on_tokio(call_handler(&mut store, loaded, task, &input))? {
+            Ok(Ok(_)) => Ok(HeldInvocation { _store: store }),
+            Ok(Err(e)) => Err(format!("{}: {}", e.error, e.cause)),
+            Err(e) => Err(format!("{e:#}")),
+        }
     }
 
     fn keep_logs(&self, lines: Vec<LogLine>) {
@@ -571,6 +615,68 @@ impl TaskRunner for WasmRuntime {
     fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
         self.invoke(task)
     }
+}
+
+impl AsyncTaskRunner for WasmRuntime {
+    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
+        self.invoke_async(task)
+    }
+}
+
+/// An invocation's store kept alive after its call (see
+/// [`WasmRuntime::invoke_and_hold`]).
+pub struct HeldInvocation {
+    _store: Store<Invocation>,
+}
+
+/// Instantiates the component in `store` and calls its handler.
+async fn call_handler(
+    store: &mut Store<Invocation>,
+    loaded: &LoadedResource,
+    task: &TaskInvocation,
+    input: &str,
+) -> wasmtime::Result<Result<String, stepwasm::task::types::TaskError>> {
+    let ctx = WitContext {
+        execution_id: task.execution_id.clone(),
+        state_name: task.state_name.clone(),
+        attempt: task.attempt,
+        task_token: None,
+    };
+    let instance = loaded.pre.instantiate_async(&mut *store).await?;
+    instance.stepwasm_task_handler().call_handle(&mut *store, input, &ctx).await
+}
+
+/// The tokio runtime that synchronous callers' invocations run on (WASI's
+/// clocks and the http capability need one); one worker drives its timers.
+fn tokio_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("stepwasm-tokio")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the tokio runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs `future` to completion on the calling thread, inside tokio. Called
+/// from within an async context (where blocking would be refused), it runs
+/// on a scoped helper thread instead.
+fn block_on_tokio<F: std::future::Future + Send>(future: F) -> Result<F::Output, String>
+where
+    F::Output: Send,
+{
+    let runtime = tokio_runtime()?;
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(runtime.block_on(future));
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(|| runtime.block_on(future)).join().map_err(|_| "an invocation thread panicked".to_string())
+    })
 }
 
 /// Reads a module file, with a message that says what to do when it is missing.
