@@ -15,15 +15,13 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
 use stepwasm::engine::{EventKind, Outcome};
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, scratch};
+use support::{guest_dir, scratch, TestServer};
 
 /// A task running `resource`, retried on `NotYet` (the virtual clock makes
 /// the interval instant).
@@ -191,73 +189,22 @@ fn an_ungranted_import_is_refused_at_load_naming_the_import_and_the_grant() {
     assert!(err.contains("map the resource in stepwasm.toml"), "{err}");
 }
 
-/// A tiny HTTP/1.1 server on 127.0.0.1: `/ok/...` answers 200 with a JSON
-/// body, `/big/...` answers a 64 KiB body, `/slow/...` waits 3 s. It counts
-/// every request that arrives, by path.
-struct Gateway {
-    port: u16,
-    seen: Arc<Mutex<Vec<String>>>,
+/// The gateway of these tests: `/ok/...` echoes the path and body as JSON,
+/// `/big/...` answers a 64 KiB body, `/slow/...` waits 3 s first.
+fn gateway() -> TestServer {
+    TestServer::start(|path, body| {
+        if path.starts_with("/slow/") {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            (200, "late".into())
+        } else if path.starts_with("/big/") {
+            (200, "x".repeat(64 << 10))
+        } else {
+            (200, json!({"path": path, "echo": body}).to_string())
+        }
+    })
 }
 
-impl Gateway {
-    fn start() -> Gateway {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let mut length = 0;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    let _ = reader.read_exact(&mut body);
-                    log.lock().unwrap().push(path.clone());
-                    let reply = if path.starts_with("/slow/") {
-                        std::thread::sleep(std::time::Duration::from_secs(3));
-                        "late".to_string()
-                    } else if path.starts_with("/big/") {
-                        "x".repeat(64 << 10)
-                    } else {
-                        json!({"path": path, "echo": String::from_utf8_lossy(&body)}).to_string()
-                    };
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                        reply.len()
-                    );
-                });
-            }
-        });
-        Gateway { port, seen }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn seen(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn http_config(gw: &Gateway, extra: &str) -> ResourceMap {
+fn http_config(gw: &TestServer, extra: &str) -> ResourceMap {
     config(&format!(
         "[resources.\"probe\"]\nmodule = \"probe\"\nkv = {{ namespace = \"probe\" }}\n\
          http = {{ allow = [\"{}\", \"{}\", \"{}\"], timeout_seconds = 1, max_response_kib = 16 }}\n{extra}",
@@ -269,7 +216,7 @@ fn http_config(gw: &Gateway, extra: &str) -> ResourceMap {
 
 #[test]
 fn http_reaches_only_granted_prefixes() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let m = machine("probe", None);
     let rt = runtime(&m, &http_config(&gw, ""));
     let results = output(&run(&m, &rt, json!([
@@ -293,7 +240,7 @@ fn http_reaches_only_granted_prefixes() {
 
 #[test]
 fn http_timeout_response_cap_and_call_limit() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let m = machine("probe", None);
     let rt = runtime(&m, &http_config(&gw, "max_http_calls = 3\n"));
     let results = output(&run(&m, &rt, json!([
@@ -312,7 +259,7 @@ fn http_timeout_response_cap_and_call_limit() {
 
 #[test]
 fn log_volume_is_limited() {
-    let gw = Gateway::start();
+    let gw = gateway();
     let m = machine("probe", None);
     let rt = runtime(&m, &http_config(&gw, "max_log_lines = 10\n"));
     assert_eq!(output(&run(&m, &rt, json!([{"log": 10}]))), json!([10]));
@@ -329,7 +276,7 @@ fn many_invocations_share_one_store_safely() {
     // Two threads increment one shared counter, and one each, through the
     // same runtime: a commit whose read went stale conflicts and the run is
     // repeated, so no increment is lost and none is applied twice.
-    let gw = Gateway::start();
+    let gw = gateway();
     let m = machine("probe", None);
     let rt = Arc::new(runtime(&m, &http_config(&gw, "")));
     let done = Arc::new(AtomicUsize::new(0));

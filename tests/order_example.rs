@@ -9,7 +9,7 @@ use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
 use stepwasm::engine::{EventKind, Outcome};
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, root, stepwasm};
+use support::{guest_dir, root, stepwasm, TestServer};
 
 fn setup() -> (Arc<StateMachine>, WasmRuntime) {
     guest_dir();
@@ -71,6 +71,66 @@ fn declined_payment_is_caught_and_the_customer_told() {
     assert!(output.get("inventoryResult").is_none(), "inventory must not be touched");
     let failed = rec.history.iter().find(|e| e.kind.type_name() == "TaskFailed").unwrap();
     assert!(matches!(&failed.kind, EventKind::TaskFailed { error, .. } if error == "PaymentVerificationFailed"));
+}
+
+/// The order workflow with VerifyPayment also passing the order's `gateway`,
+/// and a config granting payment http to `gateway_prefix` only.
+fn setup_with_gateway(gateway_prefix: &str) -> (Arc<StateMachine>, WasmRuntime) {
+    let dir = root().join("examples/order");
+    let mut def: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("order.asl.json")).unwrap()).unwrap();
+    def["States"]["VerifyPayment"]["Parameters"]["gateway.$"] = json!("$.gateway");
+    let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+    let config = std::fs::read_to_string(dir.join("stepwasm.toml")).unwrap().replace("http://127.0.0.1:8099/", gateway_prefix);
+    let map = ResourceMap::parse(&config, &dir.join("stepwasm.toml")).unwrap();
+    (machine.clone(), WasmRuntime::for_machine(&machine, &map).unwrap())
+}
+
+#[test]
+fn a_payment_gateway_reached_through_the_http_grant_decides_and_stock_is_kept_in_kv() {
+    // Approves amounts under 50, declines the rest.
+    let gw = TestServer::start(|_, body| {
+        let order: Value = serde_json::from_str(body).unwrap_or_default();
+        let amount = order["amount"].as_f64().unwrap_or(f64::MAX);
+        if amount < 50.0 {
+            (200, json!({"approved": true, "authorization": format!("GW-{}", order["orderId"].as_str().unwrap_or("?"))}).to_string())
+        } else {
+            (200, json!({"approved": false, "reason": "over the gateway's limit"}).to_string())
+        }
+    });
+    let (machine, runtime) = setup_with_gateway(&gw.url("/pay/"));
+    let mut small = input("paid-order.json");
+    small["items"] = json!([{ "sku": "WIDGET-1", "quantity": 2, "price": 19.99 }]);
+    small["payment"]["amount"] = json!(39.98);
+    small["gateway"] = json!(gw.url("/pay/authorize"));
+    let run_with = |input: &Value| {
+        run_execution(machine.clone(), execution_info("order", "gw"), input.clone(), &runtime, &VirtualClock::new(0)).unwrap()
+    };
+
+    let rec = run_with(&small);
+    let Outcome::Succeeded { output } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(output["paymentResult"]["authorizationCode"], "GW-ORD-1001");
+    assert_eq!(output["inventoryResult"]["remainingStock"], json!({"WIDGET-1": 8}));
+    // The reservation was committed to the kv store: the next order sees it.
+    let rec = run_with(&small);
+    let Outcome::Succeeded { output } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(output["inventoryResult"]["remainingStock"], json!({"WIDGET-1": 6}));
+
+    let mut large = input("paid-order.json");
+    large["gateway"] = json!(gw.url("/pay/authorize"));
+    let rec = run_with(&large);
+    assert_eq!(states_entered(&rec), ["VerifyPayment", "NotifyCustomerFailedPayment"]);
+    let Outcome::Succeeded { output } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(output["error"]["Error"], "PaymentVerificationFailed");
+    assert!(output["error"]["Cause"].as_str().unwrap().contains("over the gateway's limit"), "{}", output["error"]);
+
+    // A gateway outside the grant is never contacted; payment reports it as
+    // unavailable, which the definition does not catch.
+    let mut elsewhere = small.clone();
+    elsewhere["gateway"] = json!(gw.url("/admin/authorize"));
+    let rec = run_with(&elsewhere);
+    let Outcome::Failed { error, .. } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(error, "PaymentGatewayUnavailable");
+    assert_eq!(gw.seen(), vec!["/pay/authorize"; 3], "only the granted prefix was reached");
 }
 
 #[test]

@@ -12,7 +12,7 @@ pub fn root() -> PathBuf {
 /// Where scripts/build-guests.sh puts the components; fails clearly if unbuilt.
 pub fn guest_dir() -> PathBuf {
     let dir = root().join("target/guest/wasm32-wasip2/release");
-    for m in ["payment", "inventory", "notify", "hostile"] {
+    for m in ["payment", "inventory", "notify", "hostile", "probe"] {
         assert!(
             dir.join(format!("{m}.wasm")).is_file(),
             "{m}.wasm is missing from {}: run scripts/build-guests.sh (make test does)",
@@ -38,4 +38,66 @@ pub fn stepwasm(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for the http capability's tests: each
+/// request is answered by `respond(path, body) -> (status, body)` on a thread
+/// of its own, and every path that arrived is recorded.
+pub struct TestServer {
+    pub port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TestServer {
+    pub fn start(respond: impl Fn(&str, &str) -> (u16, String) + Send + Sync + 'static) -> TestServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        let respond = std::sync::Arc::new(respond);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (log, respond) = (std::sync::Arc::clone(&log), std::sync::Arc::clone(&respond));
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let mut length = 0;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    let _ = reader.read_exact(&mut body);
+                    log.lock().unwrap().push(path.clone());
+                    let (status, reply) = respond(&path, &String::from_utf8_lossy(&body));
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                });
+            }
+        });
+        TestServer { port, seen }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The paths requested so far, in arrival order.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
 }
