@@ -10,7 +10,7 @@
 //! per-thread map for the native path.
 
 use crate::cli::{load_definition, load_resource_map, ConfigArg};
-use crate::driver::{execution_info, run_execution, TaskOutcome, TaskRunner, VirtualClock};
+use crate::driver::{execution_info, run_execution, run_execution_async, TaskOutcome, TaskRunner, VirtualClock};
 use crate::engine::TaskInvocation;
 use crate::runtime::{ResourceMap, WasmRuntime};
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -164,6 +164,65 @@ fn measure(
     Ok(Stats::from_latencies(latencies, elapsed))
 }
 
+/// Runs executions as futures on a tokio runtime with `workers` threads,
+/// `in_flight` at a time, for `seconds` (after a warm-up): the way a server
+/// drives many executions. Throughput is executions over wall time.
+fn measure_async(
+    machine: &std::sync::Arc<crate::asl::StateMachine>,
+    inputs: &[Value],
+    runtime: &std::sync::Arc<WasmRuntime>,
+    seed: &[(String, String, String)],
+    workers: usize,
+    in_flight: usize,
+    seconds: f64,
+) -> Result<Stats> {
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
+    let clock = std::sync::Arc::new(VirtualClock::starting_now());
+    let inputs = std::sync::Arc::new(inputs.to_vec());
+    let seed = std::sync::Arc::new(seed.to_vec());
+    let run_all = |budget: Duration| -> Result<(Vec<Duration>, Duration)> {
+        let start = Instant::now();
+        let latencies = tokio.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for lane in 0..in_flight {
+                let (machine, runtime, clock, inputs, seed) =
+                    (machine.clone(), runtime.clone(), clock.clone(), inputs.clone(), seed.clone());
+                tasks.spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut i = lane;
+                    while start.elapsed() < budget {
+                        if let Some(store) = runtime.kv_store() {
+                            for (namespace, key, value) in seed.iter() {
+                                store.put(namespace, key, value)?;
+                            }
+                        }
+                        let t = Instant::now();
+                        let info = execution_info("bench", &format!("async-{i}"));
+                        run_execution_async(machine.clone(), info, inputs[i % inputs.len()].clone(), &*runtime, &*clock)
+                            .await
+                            .map_err(|e| anyhow!("engine error: {e}"))?;
+                        latencies.push(t.elapsed());
+                        i += in_flight;
+                        // An execution that never waits never yields: let the
+                        // other lanes on this worker have their turn.
+                        tokio::task::yield_now().await;
+                    }
+                    Ok::<_, anyhow::Error>(latencies)
+                });
+            }
+            let mut all = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                all.extend(joined.map_err(|e| anyhow!("a benchmark task failed: {e}"))??);
+            }
+            Ok::<_, anyhow::Error>(all)
+        })?;
+        Ok((latencies, start.elapsed()))
+    };
+    run_all(Duration::from_millis(500))?;
+    let (latencies, elapsed) = run_all(Duration::from_secs_f64(seconds))?;
+    Ok(Stats::from_latencies(latencies, elapsed))
+}
+
 /// One module invoked directly (no workflow around it), on one thread:
 /// invocations over the time spent in them (resets excluded).
 fn measure_invocations(
@@ -270,12 +329,12 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         cores
     );
     println!();
-    println!("| handlers | threads | executions/s | p50 latency | p99 latency |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| handlers | driven by | executions/s | p50 latency | p99 latency |");
+    println!("|---|---|---:|---:|---:|");
     let mut rates = Vec::new();
     let runtime = match args.mode {
         Mode::Native => None,
-        _ => Some(WasmRuntime::for_machine(&machine, &map)?),
+        _ => Some(std::sync::Arc::new(WasmRuntime::for_machine(&machine, &map)?)),
     };
     if let Some(runtime) = &runtime {
         let reset = || -> Result<()> {
@@ -287,10 +346,19 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             Ok(())
         };
         for &threads in &thread_counts {
-            let s = measure(&machine, &inputs, runtime, &reset, threads, args.seconds)?;
-            println!("| WASM components | {threads} | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
+            let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds)?;
+            println!("| WASM components | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
             rates.push(("wasm", threads, s.per_second()));
         }
+        let in_flight = 8 * cores;
+        let s = measure_async(&machine, &inputs, runtime, &map.kv().seed, cores, in_flight, args.seconds)?;
+        println!(
+            "| WASM components | tokio, {cores} worker(s), {in_flight} in flight | {:.0} | {} | {} |",
+            s.per_second(),
+            micros(s.p50),
+            micros(s.p99)
+        );
+        rates.push(("wasm-async", cores, s.per_second()));
     }
     if args.mode != Mode::Wasm {
         let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map)?;
@@ -303,7 +371,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         };
         for &threads in &thread_counts {
             let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds)?;
-            println!("| native Rust | {threads} | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
+            println!("| native Rust | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
             rates.push(("native", threads, s.per_second()));
         }
     }
@@ -313,6 +381,10 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         if let (Some(wasm), Some(native)) = (rate("wasm"), rate("native")) {
             println!("WASM overhead, {threads} thread(s): native is {:.1}x the WASM throughput", native / wasm);
         }
+    }
+    let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == cores).map(|r| r.2);
+    if let (Some(wasm), Some(native)) = (rate("wasm-async"), rate("native")) {
+        println!("WASM on tokio vs native on {cores} thread(s): native is {:.1}x the WASM throughput", native / wasm);
     }
     if let Some(runtime) = &runtime {
         invocation_tables(runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;

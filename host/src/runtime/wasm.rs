@@ -59,6 +59,8 @@ const STDERR_CAPTURE_BYTES: usize = 4096;
 const MAX_CONFLICT_RUNS: u32 = 8;
 /// The error of a task whose kv commit kept conflicting (or could not be rerun).
 pub const KV_CONFLICT: &str = "Stepwasm.KvConflict";
+/// Log lines the runtime keeps until they are taken.
+const MAX_KEPT_LOG_LINES: usize = 10_000;
 /// The length each log line is cut to.
 const MAX_LOG_LINE_BYTES: usize = 1024;
 
@@ -258,7 +260,9 @@ pub struct WasmRuntime {
     cache: Option<CompileCache>,
     /// What the cache did for each module file, in load order.
     cache_report: Vec<(PathBuf, CacheOutcome)>,
-    logs: Mutex<Vec<LogLine>>,
+    /// The most recent log lines, until taken (bounded: a long-running host
+    /// that never takes them keeps only the last [`MAX_KEPT_LOG_LINES`]).
+    logs: Mutex<std::collections::VecDeque<LogLine>>,
     _ticker: EpochTicker,
 }
 
@@ -274,6 +278,14 @@ fn engine_config(max_memory_bytes: usize, pooling: bool) -> Config {
         pool.total_memories(512);
         pool.total_tables(1024);
         pool.max_memory_size(max_memory_bytes);
+        // Reset reused slots with memset (the first MiB of a memory is about
+        // what a handler touches) and batch the rest of the decommits: each
+        // madvise costs page faults and, with several threads, TLB-shootdown
+        // interrupts — most of an invocation's time without these.
+        pool.linear_memory_keep_resident(1 << 20);
+        pool.table_keep_resident(64 << 10);
+        pool.decommit_batch_size(32);
+        pool.pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
@@ -296,7 +308,7 @@ impl WasmRuntime {
             compiled: HashMap::new(),
             cache: None,
             cache_report: Vec::new(),
-            logs: Mutex::new(Vec::new()),
+            logs: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -453,7 +465,7 @@ impl WasmRuntime {
 
     /// Drains the log lines modules have written so far.
     pub fn take_logs(&self) -> Vec<LogLine> {
-        std::mem::take(&mut *self.logs.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.logs.lock().unwrap_or_else(|e| e.into_inner())).into()
     }
 
     /// Runs one task under the resource's limits, on the calling thread (see
@@ -606,7 +618,10 @@ impl WasmRuntime {
 
     fn keep_logs(&self, lines: Vec<LogLine>) {
         if !lines.is_empty() {
-            self.logs.lock().unwrap_or_else(|e| e.into_inner()).extend(lines);
+            let mut kept = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+            kept.extend(lines);
+            let excess = kept.len().saturating_sub(MAX_KEPT_LOG_LINES);
+            kept.drain(..excess);
         }
     }
 }
@@ -694,8 +709,9 @@ fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Component, Stri
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(format!("module file {shown} is not WebAssembly"));
     }
-    // Layer byte 0x00 with version 1 is a core module; components have layer 1.
-    if bytes[6..8] == [0, 0] {
+    // Bytes 4..8 are version 1, layer 0 for a core module (components have
+    // version 0x0d, layer 1); anything else is for the compiler to refuse.
+    if bytes[4..8] == [1, 0, 0, 0] {
         return Err(format!("module file {shown} is a core WebAssembly module, not a component (build it for wasm32-wasip2)"));
     }
     Component::new(engine, bytes).map_err(|e| format!("module file {shown} is not a valid component: {e:#}"))
