@@ -302,3 +302,14 @@ fn many_invocations_share_one_store_safely() {
         vec![("shared".to_string(), "100".to_string()), ("t0".to_string(), "50".to_string()), ("t1".to_string(), "50".to_string())]
     );
 }
+
+#[test]
+fn the_wall_clock_is_readable_to_the_millisecond_only() {
+    let m = machine("probe", None);
+    let rt = runtime(&m, &config(KV));
+    let steps: Vec<Value> = (0..20).map(|_| json!({"clock": true})).collect();
+    for reading in output(&run(&m, &rt, json!(steps))).as_array().unwrap() {
+        assert_eq!(reading["subsec_nanos"].as_u64().unwrap() % 1_000_000, 0, "{reading}");
+        assert!(reading["unix_seconds"].as_u64().unwrap() > 1_700_000_000, "{reading}");
+    }
+}

@@ -2,9 +2,11 @@
 //! grants ([`config`]), the wasmtime runtime ([`wasm`]), the on-disk cache of
 //! compiled components ([`cache`]), the mapping from traps and limits to ASL
 //! errors ([`limits`]), and the capabilities' host sides: the kv store and its
-//! per-invocation transactions ([`kv`]), allow-listed outgoing HTTP ([`http`]).
+//! per-invocation transactions ([`kv`]), allow-listed outgoing HTTP ([`http`]),
+//! and the millisecond clocks modules see ([`clocks`]).
 
 pub mod cache;
+pub mod clocks;
 pub mod config;
 pub mod http;
 pub mod kv;

@@ -5,8 +5,8 @@
 //! allocator, with a fuel budget, memory/table/instance caps and a wall-clock
 //! deadline (epoch interruption, ticked by a background thread). WASI is linked
 //! with an empty context: no preopened directories, no environment, no
-//! arguments, no sockets; stderr goes to a small buffer so a guest's panic
-//! message can be quoted in the task's cause.
+//! arguments, no sockets, millisecond clocks; stderr goes to a small buffer so
+//! a guest's panic message can be quoted in the task's cause.
 //!
 //! Capabilities: every resource gets `log`; `kv` and `http` are linked only
 //! for resources granted them (one linker per combination), and a module that
@@ -15,6 +15,7 @@
 //! when the task succeeds.
 
 use super::cache::{CacheOutcome, CompileCache};
+use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
 use super::kv::{KvError, KvStore, KvTransaction};
@@ -565,6 +566,8 @@ impl WasmRuntime {
         let limits = &loaded.limits;
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr)
+            .wall_clock(CoarseWallClock)
+            .monotonic_clock(CoarseMonotonicClock::new())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

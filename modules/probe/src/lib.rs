@@ -7,7 +7,8 @@
 //! `{"incr": key}` (reads a number, writes it plus one),
 //! `{"fetch": {"url", "method"?, "body"?}}`, `{"log": count}`,
 //! `{"fail": error}`, `{"fail_before_attempt": n}` (fails with `NotYet` while
-//! the attempt number is below n), `{"spin": true}` (loops until stopped).
+//! the attempt number is below n), `{"spin": true}` (loops until stopped),
+//! `{"clock": true}` (the wall clock's sub-second nanoseconds).
 //! The output lists each step's result; a capability error is a result too
 //! (`{"error": message}`), so the test sees exactly what the host answered.
 
@@ -73,6 +74,10 @@ fn step(s: &Value, ctx: &Context) -> Result<Value, TaskError> {
             return Err(TaskError::new("NotYet", format!("attempt {} < {n}", ctx.attempt)));
         }
         return Ok(json!(ctx.attempt));
+    }
+    if s.get("clock").is_some() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        return Ok(json!({ "subsec_nanos": now.subsec_nanos(), "unix_seconds": now.as_secs() }));
     }
     if s.get("spin").is_some() {
         let mut x: u64 = 0;
