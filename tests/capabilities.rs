@@ -313,3 +313,23 @@ fn the_wall_clock_is_readable_to_the_millisecond_only() {
         assert!(reading["unix_seconds"].as_u64().unwrap() > 1_700_000_000, "{reading}");
     }
 }
+
+#[test]
+fn table_and_instance_caps_are_clean_task_failures() {
+    let m = machine("probe", None);
+    let map = config(&format!(
+        "{KV}\n[resources.\"few-instances\"]\nmodule = \"probe\"\nkv = {{ namespace = \"p\" }}\n\
+         http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\nmax_instances = 1\n\
+         [resources.\"small-tables\"]\nmodule = \"probe\"\nkv = {{ namespace = \"p\" }}\n\
+         http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\nmax_table_elements = 1\n"
+    ));
+    let mut rt = runtime(&m, &map);
+    for (resource, words) in [("few-instances", "instance limit exceeded: it creates more than 1 instances"),
+                              ("small-tables", "table limit exceeded")] {
+        rt.add_resource(resource, map.resolve(resource).unwrap()).unwrap();
+        let (error, cause) = failure(&run(&machine(resource, None), &rt, json!([])));
+        assert_eq!(error, "States.TaskFailed", "{resource}");
+        assert!(cause.contains(words), "{resource}: {cause}");
+    }
+    assert_eq!(output(&run(&m, &rt, json!([{"get": "k"}]))), json!([{"value": null}]), "the default limits still work");
+}
