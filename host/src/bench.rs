@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use stepwasm_guest::{Context, TaskError};
@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Measuring time per mode, in seconds (after a short warm-up).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// The trivial module of the per-module table (WebAssembly text).
+    #[arg(long, default_value = "tests/hostile/echo.wat")]
+    trivial: PathBuf,
     /// Which handlers to measure.
     #[arg(long, value_enum, default_value_t = Mode::Both)]
     mode: Mode,
@@ -387,7 +390,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         println!("WASM on tokio vs native on {cores} thread(s): native is {:.1}x the WASM throughput", native / wasm);
     }
     if let Some(runtime) = &runtime {
-        invocation_tables(runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;
+        invocation_tables(&args.trivial, runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -395,6 +398,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
 /// Per-module invocations/s (each module as the workflow calls it, plus a
 /// trivial module) and memory per live instance.
 fn invocation_tables(
+    trivial_wat: &Path,
     runtime: &WasmRuntime,
     machine: &std::sync::Arc<crate::asl::StateMachine>,
     map: &ResourceMap,
@@ -414,28 +418,27 @@ fn invocation_tables(
     }
     let mut tasks: Vec<(String, TaskInvocation)> =
         recorder.seen.into_inner().unwrap_or_default().into_iter().map(|t| (module_name(map, &t.resource), t)).collect();
-    // The trivial module: the hostile test module's well-behaved mode, which
-    // parses a small input and returns a constant.
+    // The trivial module: a hand-written component that returns its input
+    // (no language runtime, only the canonical ABI), compiled from its text.
     let mut trivial_runtime = WasmRuntime::new(64 << 20)?;
-    let trivial = ResourceMap::with_module_dir(map.module_dir()).resolve("wasm:hostile").map_err(|e| anyhow!(e))?;
-    let trivial_available = trivial.module_path.is_file();
-    if trivial_available {
-        trivial_runtime.add_resource("wasm:hostile", trivial).map_err(|e| anyhow!(e))?;
+    let trivial = trivial_module(trivial_wat)?;
+    if let Some(spec) = &trivial {
+        trivial_runtime.add_resource(TRIVIAL, spec.clone()).map_err(|e| anyhow!(e))?;
         let task = TaskInvocation {
-            resource: "wasm:hostile".into(),
-            input: serde_json::json!({"mode": "ok"}),
+            resource: TRIVIAL.into(),
+            input: serde_json::json!({"n": 1}),
             execution_id: "bench".into(),
             state_name: "Trivial".into(),
             attempt: 1,
             timeout_seconds: None,
         };
-        tasks.insert(0, ("trivial (hostile.wasm, mode ok)".into(), task));
+        tasks.insert(0, (format!("trivial ({}: returns its input)", trivial_wat.display()), task));
     }
     println!();
     println!("| module | invocations/s | p50 latency | p99 latency | memory per live instance |");
     println!("|---|---:|---:|---:|---:|");
     for (name, task) in &tasks {
-        let rt = if task.resource == "wasm:hostile" { &trivial_runtime } else { runtime };
+        let rt = if task.resource == TRIVIAL { &trivial_runtime } else { runtime };
         let reset = || -> Result<()> {
             if let Some(store) = rt.kv_store() {
                 for (namespace, key, value) in &map.kv().seed {
@@ -445,19 +448,51 @@ fn invocation_tables(
             Ok(())
         };
         let s = measure_invocations(rt, task, &reset, seconds)?;
-        let memory = held_instance_bytes(rt, task)
+        // Memory on a fresh runtime: the warm one's pooled slots are already
+        // resident and would hide what a new instance costs.
+        let fresh = if let (true, Some(spec)) = (task.resource == TRIVIAL, &trivial) {
+            let mut fresh = WasmRuntime::new(64 << 20)?;
+            fresh.add_resource(TRIVIAL, spec.clone()).map_err(|e| anyhow!(e))?;
+            fresh
+        } else {
+            WasmRuntime::for_machine_cached(machine, map, crate::runtime::CompileCache::default_dir().as_deref())?
+        };
+        let memory = held_instance_bytes(&fresh, task)
             .map(|b| format!("{:.0} KiB", b as f64 / 1024.0))
             .unwrap_or_else(|e| format!("n/a ({e})"));
         println!("| {name} | {:.0} | {} | {} | {memory} |", s.per_second(), micros(s.p50), micros(s.p99));
     }
-    if !trivial_available {
-        println!("(no hostile.wasm in the module directory: the trivial-module row is left out)");
+    match &trivial {
+        Some(spec) => {
+            let _ = std::fs::remove_file(&spec.module_path);
+        }
+        None => println!("(no {}: the trivial-module row is left out)", trivial_wat.display()),
     }
     Ok(())
 }
 
+/// The resource name of the trivial module.
+const TRIVIAL: &str = "bench:trivial";
+
+/// Compiles the trivial module's text to a component file (in the temp dir)
+/// and maps it with the default limits; `None` if the text is not there.
+fn trivial_module(wat_path: &Path) -> Result<Option<crate::runtime::ResourceSpec>> {
+    if !wat_path.is_file() {
+        return Ok(None);
+    }
+    let bytes = wat::parse_file(wat_path).map_err(|e| anyhow!("{}: {e}", wat_path.display()))?;
+    let file = std::env::temp_dir().join(format!("stepwasm-bench-trivial-{}.wasm", std::process::id()));
+    std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(Some(crate::runtime::ResourceSpec {
+        module_path: file,
+        limits: crate::runtime::Limits::default(),
+        grants: crate::runtime::Grants::default(),
+    }))
+}
+
 /// Resident memory added per live instance: RSS growth while
-/// [`HELD_INSTANCES`] invocations of `task` are kept alive at once.
+/// [`HELD_INSTANCES`] invocations of `task` are kept alive at once, each
+/// after its call (so what the call touched is counted).
 fn held_instance_bytes(runtime: &WasmRuntime, task: &TaskInvocation) -> Result<usize, String> {
     let before = rss_bytes().ok_or("no /proc/self/status")?;
     let held = (0..HELD_INSTANCES).map(|_| runtime.invoke_and_hold(task)).collect::<Result<Vec<_>, _>>()?;

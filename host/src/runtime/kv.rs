@@ -112,21 +112,19 @@ impl KvStore {
     /// Writes `value` unless `key` already has one; true if it wrote.
     pub fn seed(&self, namespace: &str, key: &str, value: &str) -> Result<bool, KvError> {
         let conn = self.conn();
-        let n = conn.execute(
-            "INSERT OR IGNORE INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)",
-            params![namespace, key, value],
-        )?;
-        Ok(n == 1)
+        let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)")?;
+        Ok(stmt.execute(params![namespace, key, value])? == 1)
     }
 
     /// Writes `value` under `key`, replacing any value (for operators and
     /// benchmarks; modules write through a [`KvTransaction`]).
     pub fn put(&self, namespace: &str, key: &str, value: &str) -> Result<(), KvError> {
-        self.conn().execute(
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
             "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
              ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-            params![namespace, key, value],
         )?;
+        stmt.execute(params![namespace, key, value])?;
         Ok(())
     }
 
