@@ -194,11 +194,7 @@ fn measure_async(
                     let mut latencies = Vec::new();
                     let mut i = lane;
                     while start.elapsed() < budget {
-                        if let Some(store) = runtime.kv_store() {
-                            for (namespace, key, value) in seed.iter() {
-                                store.put(namespace, key, value)?;
-                            }
-                        }
+                        reset_kv(&runtime, &seed)?;
                         let t = Instant::now();
                         let info = execution_info("bench", &format!("async-{i}"));
                         run_execution_async(machine.clone(), info, inputs[i % inputs.len()].clone(), &*runtime, &*clock)
@@ -252,6 +248,19 @@ fn measure_invocations(
     let latencies = run(Duration::from_secs_f64(seconds))?;
     let busy = latencies.iter().sum();
     Ok(Stats::from_latencies(latencies, busy))
+}
+
+/// Puts the kv seed values back where an execution changed them (writing
+/// only those keys, so concurrent executions rarely conflict with a reset).
+fn reset_kv(runtime: &WasmRuntime, seed: &[(String, String, String)]) -> Result<()> {
+    if let Some(store) = runtime.kv_store() {
+        for (namespace, key, value) in seed {
+            if store.get(namespace, key)?.as_deref() != Some(value.as_str()) {
+                store.put(namespace, key, value)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resident set size of this process, from /proc (Linux).
@@ -340,14 +349,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         _ => Some(std::sync::Arc::new(WasmRuntime::for_machine(&machine, &map)?)),
     };
     if let Some(runtime) = &runtime {
-        let reset = || -> Result<()> {
-            if let Some(store) = runtime.kv_store() {
-                for (namespace, key, value) in &map.kv().seed {
-                    store.put(namespace, key, value)?;
-                }
-            }
-            Ok(())
-        };
+        let reset = || reset_kv(runtime, &map.kv().seed);
         for &threads in &thread_counts {
             let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds)?;
             println!("| WASM components | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
@@ -408,11 +410,7 @@ fn invocation_tables(
     let recorder = Recorder { runtime, seen: std::sync::Mutex::new(Vec::new()) };
     let clock = VirtualClock::starting_now();
     for (i, input) in inputs.iter().enumerate() {
-        if let Some(store) = runtime.kv_store() {
-            for (namespace, key, value) in &map.kv().seed {
-                store.put(namespace, key, value)?;
-            }
-        }
+        reset_kv(runtime, &map.kv().seed)?;
         run_execution(machine.clone(), execution_info("bench", &format!("record-{i}")), input.clone(), &recorder, &clock)
             .map_err(|e| anyhow!("engine error: {e}"))?;
     }
@@ -439,14 +437,7 @@ fn invocation_tables(
     println!("|---|---:|---:|---:|---:|");
     for (name, task) in &tasks {
         let rt = if task.resource == TRIVIAL { &trivial_runtime } else { runtime };
-        let reset = || -> Result<()> {
-            if let Some(store) = rt.kv_store() {
-                for (namespace, key, value) in &map.kv().seed {
-                    store.put(namespace, key, value)?;
-                }
-            }
-            Ok(())
-        };
+        let reset = || reset_kv(rt, &map.kv().seed);
         let s = measure_invocations(rt, task, &reset, seconds)?;
         // Memory on a fresh runtime: the warm one's pooled slots are already
         // resident and would hide what a new instance costs.
