@@ -9,13 +9,14 @@ example: guests
 	cargo build --release --locked -p stepwasm
 	scripts/run-example.sh
 
-# Host workspace (unit, end-to-end and doc tests), then the guest modules'
-# own unit tests, compiled natively. They need a target dir of their own: the
-# module crates are cdylibs, whose rlibs carry no hash in their file names, so
-# a build from the modules workspace would overwrite the ones the host links.
+# Host workspace (unit, end-to-end and doc tests), then the example modules'
+# own unit tests, compiled natively. The host links those crates natively (the
+# benchmark's baseline), so `-p` runs their tests in the host's build, sharing
+# every dependency already compiled (the test modules hostile and probe have
+# no unit tests of their own).
 test: guests
 	cargo test --release --locked --workspace
-	cargo test --release --locked --manifest-path modules/Cargo.toml --target-dir target/guest-native
+	cargo test --release --locked -p payment -p inventory -p notify
 
 bench: guests
 	cargo run --release --locked -p stepwasm -- bench
