@@ -21,7 +21,7 @@ use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
 use stepwasm::engine::{EventKind, Outcome};
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, scratch, TestServer};
+use support::{guest_dir, scratch, TestServer, PROBE_RESOURCES};
 
 /// A task running `resource`, retried on `NotYet` (the virtual clock makes
 /// the interval instant).
@@ -71,22 +71,8 @@ fn committed(runtime: &WasmRuntime, namespace: &str) -> Vec<(String, String)> {
     runtime.kv_store().expect("a kv grant opens the store").entries(namespace).unwrap()
 }
 
-/// The probe imports both kv and http, so it is granted both; port 9 (discard)
-/// is never called.
-const KV: &str = r#"
-[resources."probe"]
-module = "probe"
-kv = { namespace = "probe" }
-http = { allow = ["http://127.0.0.1:9/unused/"] }
-fuel = 50_000_000
-
-# Unlimited fuel: only the wall clock (the state's TimeoutSeconds) stops it.
-[resources."probe-slow"]
-module = "probe"
-kv = { namespace = "probe" }
-http = { allow = ["http://127.0.0.1:9/unused/"] }
-fuel = 1_000_000_000_000_000
-"#;
+/// The probe's two resources (see [`PROBE_RESOURCES`]).
+const KV: &str = PROBE_RESOURCES;
 
 #[test]
 fn a_retried_task_applies_its_writes_once() {

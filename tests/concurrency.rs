@@ -10,21 +10,8 @@ use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution_async, VirtualClock};
 use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::guest_dir;
+use support::{guest_dir, PROBE_RESOURCES};
 
-const CONFIG: &str = r#"
-[resources."probe"]
-module = "probe"
-kv = { namespace = "probe" }
-http = { allow = ["http://127.0.0.1:9/unused/"] }
-
-# Unlimited fuel: only the wall clock stops it.
-[resources."probe-slow"]
-module = "probe"
-kv = { namespace = "probe" }
-http = { allow = ["http://127.0.0.1:9/unused/"] }
-fuel = 1_000_000_000_000_000
-"#;
 
 fn machine(resource: &str, timeout_seconds: u64) -> Arc<StateMachine> {
     let def = json!({"StartAt": "Probe", "States": {"Probe": {
@@ -36,7 +23,7 @@ fn machine(resource: &str, timeout_seconds: u64) -> Arc<StateMachine> {
 #[test]
 fn a_spinning_module_does_not_hold_up_other_executions_on_its_thread() {
     let dir = guest_dir();
-    let map = ResourceMap::parse(&format!("module_dir = {:?}\n{CONFIG}", dir.to_str().unwrap()), &dir.join("c.toml")).unwrap();
+    let map = ResourceMap::parse(&format!("module_dir = {:?}\n{PROBE_RESOURCES}", dir.to_str().unwrap()), &dir.join("c.toml")).unwrap();
     let fast = machine("probe", 5);
     let slow = machine("probe-slow", 1);
     let mut runtime = WasmRuntime::for_machine(&fast, &map).unwrap();

@@ -24,11 +24,11 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use stepwasm::asl::{parse_definition, StateMachine};
+use stepwasm::asl::StateMachine;
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
-use stepwasm::engine::{EventKind, Outcome};
+use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, root, scratch};
+use support::{guest_dir, one_task_machine as machine, root, scratch, task_failure};
 
 /// The hand-written components, compiled from tests/hostile/<name>.wat.
 const WAT_COMPONENTS: &[&str] = &[
@@ -111,11 +111,6 @@ fn module_dir(name: &str, extra_config: &str) -> (PathBuf, ResourceMap) {
     (dir, map)
 }
 
-fn machine(resource: &str) -> Arc<StateMachine> {
-    let def = json!({"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": resource, "End": true}}});
-    Arc::new(parse_definition(&def.to_string()).unwrap())
-}
-
 /// One runtime with every resource of [`CONFIG`] loaded, shared by the tests
 /// (they run in parallel: misbehaving invocations overlap on purpose).
 struct Corpus {
@@ -166,19 +161,6 @@ impl Corpus {
             self.machines.lock().unwrap().entry(resource.to_string()).or_insert_with(|| machine(resource)).clone();
         run_on(&self.runtime, &machine, input)
     }
-}
-
-/// The task's failure event: (event type, error, cause).
-fn task_failure(rec: &ExecutionRecord) -> (&'static str, String, String) {
-    rec.history
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
-                Some((e.kind.type_name(), error.clone(), cause.clone()))
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no task failure in {:#?}", rec.history))
 }
 
 /// A normal execution on `runtime` succeeds: the Rust guest and a WAT one.

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
-use stepwasm::engine::{EventKind, Outcome};
+use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, scratch};
+use support::{guest_dir, one_task_machine as machine, scratch, task_failure};
 
 const CONFIG: &str = r#"
 [defaults]
@@ -35,11 +35,6 @@ struct Host {
     slow: Arc<StateMachine>,
 }
 
-fn machine(resource: &str) -> Arc<StateMachine> {
-    let def = json!({"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": resource, "End": true}}});
-    Arc::new(parse_definition(&def.to_string()).unwrap())
-}
-
 fn host() -> Host {
     let dir = guest_dir();
     let map = ResourceMap::parse(&format!("module_dir = {:?}\n{CONFIG}", dir.to_str().unwrap()), &dir.join("test.toml")).unwrap();
@@ -52,19 +47,6 @@ fn host() -> Host {
 
 fn run(machine: &Arc<StateMachine>, runtime: &WasmRuntime, input: Value) -> ExecutionRecord {
     run_execution(machine.clone(), execution_info("hostile", "t"), input, runtime, &VirtualClock::new(0)).unwrap()
-}
-
-/// The task's failure event: (event type, error, cause).
-fn task_failure(rec: &ExecutionRecord) -> (&'static str, String, String) {
-    rec.history
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
-                Some((e.kind.type_name(), error.clone(), cause.clone()))
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no task failure in {:#?}", rec.history))
 }
 
 /// After any misbehaviour, the same runtime runs a good invocation.

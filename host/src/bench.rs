@@ -71,8 +71,7 @@ impl NativeRunner {
     fn for_resources<'a>(resources: impl Iterator<Item = &'a str>, map: &ResourceMap) -> Result<NativeRunner> {
         let mut handlers = HashMap::new();
         for resource in resources {
-            let spec = map.resolve(resource).map_err(|e| anyhow!(e))?;
-            let module = spec.module_path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let module = module_name(map, resource)?;
             let handler = native_handler(&module)
                 .ok_or_else(|| anyhow!("no native build of module {module:?} (resource {resource:?}) to compare with"))?;
             handlers.insert(resource.to_string(), handler);
@@ -293,12 +292,10 @@ impl TaskRunner for Recorder<'_> {
     }
 }
 
-/// The module file name of a resource, for the tables.
-fn module_name(map: &ResourceMap, resource: &str) -> String {
-    map.resolve(resource)
-        .ok()
-        .and_then(|s| s.module_path.file_stem().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| resource.to_string())
+/// The module a resource runs, by file name without `.wasm`.
+fn module_name(map: &ResourceMap, resource: &str) -> Result<String> {
+    let spec = map.resolve(resource).map_err(|e| anyhow!(e))?;
+    Ok(spec.module_path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
 }
 
 /// Live instances held at once to measure memory per concurrent invocation.
@@ -414,8 +411,13 @@ fn invocation_tables(
         run_execution(machine.clone(), execution_info("bench", &format!("record-{i}")), input.clone(), &recorder, &clock)
             .map_err(|e| anyhow!("engine error: {e}"))?;
     }
-    let mut tasks: Vec<(String, TaskInvocation)> =
-        recorder.seen.into_inner().unwrap_or_default().into_iter().map(|t| (module_name(map, &t.resource), t)).collect();
+    let mut tasks = recorder
+        .seen
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| Ok((module_name(map, &t.resource)?, t)))
+        .collect::<Result<Vec<(String, TaskInvocation)>>>()?;
     // The trivial module: a hand-written component that returns its input
     // (no language runtime, only the canonical ABI), compiled from its text.
     let mut trivial_runtime = WasmRuntime::new(64 << 20)?;

@@ -86,11 +86,11 @@ impl Clock for SystemClock {
     }
     /// On tokio, waits without holding a thread; elsewhere it blocks.
     fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
-        let wait = std::time::Duration::from_millis((deadline_ms - self.now_ms()).max(0) as u64);
         if tokio::runtime::Handle::try_current().is_ok() {
+            let wait = std::time::Duration::from_millis((deadline_ms - self.now_ms()).max(0) as u64);
             Box::pin(tokio::time::sleep(wait))
         } else {
-            std::thread::sleep(wait);
+            self.sleep_until(deadline_ms);
             Box::pin(std::future::ready(()))
         }
     }

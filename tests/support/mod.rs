@@ -101,3 +101,40 @@ impl TestServer {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// A machine of one Task state, `Run`, on `resource`.
+pub fn one_task_machine(resource: &str) -> std::sync::Arc<stepwasm::asl::StateMachine> {
+    let def = serde_json::json!({"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": resource, "End": true}}});
+    std::sync::Arc::new(stepwasm::asl::parse_definition(&def.to_string()).unwrap())
+}
+
+/// The task's failure event: (event type, error, cause).
+pub fn task_failure(rec: &stepwasm::driver::ExecutionRecord) -> (&'static str, String, String) {
+    use stepwasm::engine::EventKind;
+    rec.history
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. } => {
+                Some((e.kind.type_name(), error.clone(), cause.clone()))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no task failure in {:#?}", rec.history))
+}
+
+/// The probe test module (modules/probe) as two resources: `probe` and
+/// `probe-slow` (unlimited fuel: only the wall clock stops it). The probe
+/// imports kv and http, so both are granted; port 9 (discard) is never called.
+pub const PROBE_RESOURCES: &str = r#"
+[resources."probe"]
+module = "probe"
+kv = { namespace = "probe" }
+http = { allow = ["http://127.0.0.1:9/unused/"] }
+fuel = 50_000_000
+
+[resources."probe-slow"]
+module = "probe"
+kv = { namespace = "probe" }
+http = { allow = ["http://127.0.0.1:9/unused/"] }
+fuel = 1_000_000_000_000_000
+"#;
