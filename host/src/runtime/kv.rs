@@ -10,12 +10,21 @@
 //! Concurrent invocations are isolated optimistically: a transaction
 //! remembers what it read from the store, and its commit fails with
 //! [`KvError::Conflict`] if any of it changed meanwhile (another invocation
-//! committed first), so read-modify-write never loses an update.
+//! committed first), so read-modify-write never loses an update. A
+//! conflicted invocation is rerun holding the store's [`ExclusiveCommits`]
+//! guard: no other commit lands until it has committed, so the rerun cannot
+//! conflict again and contention can never starve an invocation.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
+
+/// Held by a rerun after a conflict: until it is dropped, every other commit
+/// into the store waits (asynchronously), so what the holder reads stays
+/// current until its own commit.
+pub type ExclusiveCommits = OwnedRwLockWriteGuard<()>;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -41,6 +50,8 @@ pub enum KvError {
 pub struct KvStore {
     conn: Mutex<Connection>,
     location: String,
+    /// Shared by ordinary commits, exclusive for a rerun after a conflict.
+    commit_gate: Arc<RwLock<()>>,
 }
 
 impl std::fmt::Debug for KvStore {
@@ -70,14 +81,14 @@ impl KvStore {
         conn.execute_batch(SCHEMA).map_err(wrap)?;
         // Reading the table proves the file is a database with our layout.
         conn.query_row("SELECT count(*) FROM kv LIMIT 1", [], |_| Ok(())).map_err(wrap)?;
-        Ok(KvStore { conn: Mutex::new(conn), location: shown })
+        Ok(KvStore { conn: Mutex::new(conn), location: shown, commit_gate: Arc::default() })
     }
 
     /// A store that lives as long as the process.
     pub fn in_memory() -> Result<KvStore, KvError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(KvStore { conn: Mutex::new(conn), location: ":memory:".into() })
+        Ok(KvStore { conn: Mutex::new(conn), location: ":memory:".into(), commit_gate: Arc::default() })
     }
 
     /// Opens `path`, or memory when there is none.
@@ -126,6 +137,19 @@ impl KvStore {
         )?;
         stmt.execute(params![namespace, key, value])?;
         Ok(())
+    }
+
+    /// Waits until no rerun holds the store exclusively, then [commits](Self::commit).
+    pub async fn commit_shared(&self, tx: &KvTransaction) -> Result<(), KvError> {
+        let _shared = self.commit_gate.read().await;
+        self.commit(tx)
+    }
+
+    /// Waits for commits in progress and in line, then keeps every other
+    /// [`commit_shared`](Self::commit_shared) waiting until the guard is
+    /// dropped. The holder commits with [`commit`](Self::commit).
+    pub async fn exclusive_commits(&self) -> ExclusiveCommits {
+        Arc::clone(&self.commit_gate).write_owned().await
     }
 
     /// Applies a transaction's staged writes atomically, if nothing it read
@@ -274,6 +298,29 @@ mod tests {
         let err = store.commit(&second).unwrap_err();
         assert!(matches!(&err, KvError::Conflict { key } if key == "stock"), "{err}");
         assert_eq!(store.get("inv", "stock").unwrap().as_deref(), Some("7"), "the loser wrote nothing");
+    }
+
+    #[test]
+    fn an_exclusive_holder_keeps_other_commits_waiting_until_it_is_done() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let store = KvStore::in_memory().unwrap();
+        let mut other = KvTransaction::new("n");
+        other.get(&store, "k").unwrap();
+        other.set("k".into(), "other".into()).unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut take = std::pin::pin!(store.exclusive_commits());
+        let Poll::Ready(guard) = take.as_mut().poll(&mut cx) else { panic!("nobody else holds the gate") };
+        let mut waiting = std::pin::pin!(store.commit_shared(&other));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending(), "a shared commit waits for the holder");
+        let mut mine = KvTransaction::new("n");
+        assert_eq!(mine.get(&store, "k").unwrap(), None);
+        mine.set("k".into(), "mine".into()).unwrap();
+        store.commit(&mine).unwrap();
+        drop(guard);
+        let Poll::Ready(result) = waiting.as_mut().poll(&mut cx) else { panic!("released, the commit goes ahead") };
+        assert!(matches!(result, Err(KvError::Conflict { .. })), "it read before the holder wrote: {result:?}");
+        assert_eq!(store.get("n", "k").unwrap().as_deref(), Some("mine"));
     }
 
     #[test]

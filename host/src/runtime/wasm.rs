@@ -18,7 +18,7 @@ use super::cache::{CacheOutcome, CompileCache};
 use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
-use super::kv::{KvError, KvStore, KvTransaction};
+use super::kv::{ExclusiveCommits, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use crate::asl::StateMachine;
 use crate::asl::ValidationError;
@@ -56,9 +56,7 @@ const HTTP_IMPORT: &str = "stepwasm:task/http@";
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How much of a guest's stderr is kept (the tail of a panic message).
 const STDERR_CAPTURE_BYTES: usize = 4096;
-/// How often a task whose kv commit conflicted is run again before it fails.
-const MAX_CONFLICT_RUNS: u32 = 8;
-/// The error of a task whose kv commit kept conflicting (or could not be rerun).
+/// The error of a task whose kv commit conflicted and could not be rerun.
 pub const KV_CONFLICT: &str = "Stepwasm.KvConflict";
 /// Log lines the runtime keeps until they are taken.
 const MAX_KEPT_LOG_LINES: usize = 10_000;
@@ -483,9 +481,11 @@ impl WasmRuntime {
     /// same thread go on.
     ///
     /// When its kv commit conflicts with another invocation's, the attempt
-    /// left no trace, so it is run again from scratch (a few times) unless it
-    /// made http calls, whose effects a rerun would repeat; then the task
-    /// fails with [`KV_CONFLICT`], which a Retry can match.
+    /// left no trace, so it is run again from scratch, this time holding the
+    /// store's exclusive commit guard so that the rerun cannot conflict (other
+    /// invocations keep running; only their commits wait for it). A run that
+    /// made http calls is not repeated, since their effects would be; that
+    /// task fails with [`KV_CONFLICT`], which a Retry can match.
     pub async fn invoke_async(&self, task: &TaskInvocation) -> TaskOutcome {
         let Some(loaded) = self.resources.get(&task.resource) else {
             return TaskOutcome::Failed {
@@ -501,20 +501,26 @@ impl WasmRuntime {
                 cause: format!("task input is {} bytes, over the limit of {} bytes", input.len(), limits.max_input_bytes),
             };
         }
-        let mut runs = 0;
+        let mut exclusive: Option<ExclusiveCommits> = None;
         loop {
-            runs += 1;
             let (outcome, kv, http_calls) = self.run_once(task, loaded, &input).await;
             // kv writes take effect only with a successful result; anything
             // else (a handled error, a trap, a limit, bad output) discards them.
             let (TaskOutcome::Succeeded(_), Some((store, tx))) = (&outcome, kv) else {
                 return outcome;
             };
-            match store.commit(&tx) {
+            let committed = match exclusive {
+                Some(_) => store.commit(&tx),
+                None => store.commit_shared(&tx).await,
+            };
+            match committed {
                 Ok(()) => return outcome,
-                Err(KvError::Conflict { .. }) if http_calls == 0 && runs < MAX_CONFLICT_RUNS => continue,
+                Err(KvError::Conflict { .. }) if http_calls == 0 && exclusive.is_none() => {
+                    exclusive = Some(store.exclusive_commits().await);
+                }
                 Err(e @ KvError::Conflict { .. }) => {
-                    return TaskOutcome::Failed { error: KV_CONFLICT.into(), cause: format!("{e} (after {runs} run(s))") }
+                    let why = if http_calls > 0 { "not rerun: it made http calls" } else { "even when rerun exclusively" };
+                    return TaskOutcome::Failed { error: KV_CONFLICT.into(), cause: format!("{e} ({why})") };
                 }
                 Err(e) => {
                     return TaskOutcome::Failed {
