@@ -39,7 +39,7 @@ impl TaskRunner for ScriptedTasks {
     fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
         let mut script = self.0.borrow_mut();
         if script.is_empty() {
-            return TaskOutcome::Succeeded(task.input.clone());
+            return TaskOutcome::Succeeded((*task.input).clone());
         }
         let answer = script.remove(0);
         if let Some(output) = answer.get("output") {

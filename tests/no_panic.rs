@@ -388,7 +388,7 @@ impl TaskRunner for RandomTasks {
     fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
         let mut rng = self.0.borrow_mut();
         match rng.below(4) {
-            0 => TaskOutcome::Succeeded(task.input.clone()),
+            0 => TaskOutcome::Succeeded((*task.input).clone()),
             1 => TaskOutcome::Succeeded(value(&mut rng, 3)),
             2 => TaskOutcome::Failed { error: rng.pick(ERRORS).to_string(), cause: "c".into() },
             _ => TaskOutcome::TimedOut { cause: "t".into() },

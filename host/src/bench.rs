@@ -426,7 +426,7 @@ fn invocation_tables(
         trivial_runtime.add_resource(TRIVIAL, spec.clone()).map_err(|e| anyhow!(e))?;
         let task = TaskInvocation {
             resource: TRIVIAL.into(),
-            input: serde_json::json!({"n": 1}),
+            input: std::sync::Arc::new(serde_json::json!({"n": 1})),
             execution_id: "bench".into(),
             state_name: "Trivial".into(),
             attempt: 1,

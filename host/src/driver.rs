@@ -222,7 +222,7 @@ where
                 rec.record(scope.clone(), EventKind::TaskStarted { resource: task.resource.clone() })?;
                 let resource = task.resource.clone();
                 let kind = match runner.run_task_async(&task).await {
-                    TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output },
+                    TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
                     TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
                     TaskOutcome::TimedOut { cause } => {
                         EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause }
@@ -325,7 +325,7 @@ mod tests {
             ]
         );
         let call = &runner.calls.borrow()[0];
-        assert_eq!((call.input.clone(), call.attempt, call.state_name.as_str()), (json!({"n": 1}), 1, "T"));
+        assert_eq!(((*call.input).clone(), call.attempt, call.state_name.as_str()), (json!({"n": 1}), 1, "T"));
         // Ids are consecutive and each points at its predecessor.
         assert!(rec.history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1 && e.previous_event_id == i as u64));
     }

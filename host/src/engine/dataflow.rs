@@ -12,6 +12,7 @@ use crate::asl::path::{Bindings, Root};
 use crate::asl::template::Template;
 use crate::asl::{IoSettings, PathSetting, ResultPathSetting};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// True when any of the state's I/O fields reads the context object.
 pub fn uses_context(io: &IoSettings) -> bool {
@@ -23,15 +24,15 @@ pub fn uses_context(io: &IoSettings) -> bool {
         || io.assign.as_ref().is_some_and(|t| t.uses_context())
 }
 
-fn select(setting: &PathSetting, field: &str, doc: &Value, context: &Bindings) -> Result<Value, Failure> {
+/// What an `InputPath`/`OutputPath` selects from `doc`: `doc` itself (not a
+/// copy) when the path is the default `$`.
+fn select<'a>(setting: &PathSetting, field: &str, doc: &'a Value, context: &Bindings) -> Result<Cow<'a, Value>, Failure> {
     match setting {
-        PathSetting::Default => Ok(doc.clone()),
-        PathSetting::Null => Ok(Value::Object(Map::new())),
-        PathSetting::Path(path) => {
-            path.resolve(doc, context).ok_or_else(|| {
-                Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data"))
-            })
-        }
+        PathSetting::Default => Ok(Cow::Borrowed(doc)),
+        PathSetting::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
+        PathSetting::Path(path) => path.resolve(doc, context).map(Cow::Owned).ok_or_else(|| {
+            Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data"))
+        }),
     }
 }
 
@@ -39,7 +40,7 @@ fn select(setting: &PathSetting, field: &str, doc: &Value, context: &Bindings) -
 pub fn effective_input(io: &IoSettings, state_input: &Value, context: &Bindings) -> Result<Value, Failure> {
     let selected = select(&io.input_path, "InputPath", state_input, context)?;
     match &io.parameters {
-        None => Ok(selected),
+        None => Ok(selected.into_owned()),
         Some(template) => template.render_with(&selected, context).map_err(|e| Failure::new(e.error, e.cause)),
     }
 }
@@ -76,8 +77,11 @@ pub fn place_result(setting: &ResultPathSetting, state_input: &Value, result: Va
 }
 
 /// `OutputPath`: what the state passes on.
-pub fn output(io: &IoSettings, value: &Value, context: &Bindings) -> Result<Value, Failure> {
-    select(&io.output_path, "OutputPath", value, context)
+pub fn output(io: &IoSettings, value: Value, context: &Bindings) -> Result<Value, Failure> {
+    match &io.output_path {
+        PathSetting::Default => Ok(value),
+        setting => select(setting, "OutputPath", &value, context).map(Cow::into_owned),
+    }
 }
 
 /// A state's output and the variables it assigns.
@@ -113,7 +117,7 @@ pub fn process_result(io: &IoSettings, state_input: &Value, result: Value, conte
     let selected = select_result(io, result, context)?;
     let assigned = assign(io.assign.as_ref(), &selected, context)?;
     let placed = place_result(&io.result_path, state_input, selected)?;
-    Ok((output(io, &placed, context)?, assigned))
+    Ok((output(io, placed, context)?, assigned))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use super::dataflow;
 use super::fanout::{self, Fanout};
-use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Scope, StateType};
+use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 use super::{ExecutionInfo, Failure, TaskInvocation};
 use crate::asl::errors;
 use crate::asl::path::Bindings;
@@ -56,22 +56,22 @@ pub(super) enum Next {
 #[derive(Debug, Clone)]
 enum Step {
     Entered,
-    Scheduled { input: Value },
-    Started { input: Value },
+    Scheduled { input: Payload },
+    Started { input: Payload },
     /// A Parallel or Map state's children are running.
     Running(Box<Fanout>),
-    Succeeded { result: Value },
+    Succeeded { result: Payload },
     Failed { failure: Failure, retrier: Option<usize>, failed_ms: i64 },
     /// `next` is set when the exit does not follow the state's own
     /// transition: a catcher's `Next`, or the Choice rule taken.
-    Exited { output: Value, next: Option<String> },
+    Exited { output: Payload, next: Option<String> },
 }
 
 /// Where the frame is inside its current state.
 #[derive(Debug, Clone)]
 struct Cursor {
     state: String,
-    input: Value,
+    input: Payload,
     entered_ms: i64,
     /// One counter per retrier of the state.
     retries: Vec<u32>,
@@ -87,7 +87,7 @@ struct Cursor {
 #[derive(Debug, Clone)]
 pub(super) struct Frame {
     graph: Arc<Graph>,
-    input: Value,
+    input: Payload,
     cursor: Option<Cursor>,
     /// This frame's workflow variables (its scope).
     pub variables: Variables,
@@ -105,7 +105,7 @@ fn handles(state: &State, error_equals: &[String], failure: &Failure, from_child
 
 impl Frame {
     pub fn new(graph: Arc<Graph>, input: Value) -> Frame {
-        Frame { graph, input, cursor: None, variables: Map::new() }
+        Frame { graph, input: Arc::new(input), cursor: None, variables: Map::new() }
     }
 
     fn state(&self, name: &str) -> &State {
@@ -207,7 +207,7 @@ impl Frame {
                 if !matches!(cursor.step, Step::Running(_)) {
                     return Err("the state's children are not running".into());
                 }
-                cursor.step = Step::Succeeded { result: output.clone() };
+                cursor.step = Step::Succeeded { result: Arc::new(output.clone()) };
             }
             (
                 EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause },
@@ -295,7 +295,7 @@ impl Frame {
                     Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
                 }
             }
-            (_, Step::Succeeded { result }) => match dataflow::process_result(io_of(state), &cursor.input, result.clone(), &b) {
+            (_, Step::Succeeded { result }) => match dataflow::process_result(io_of(state), &cursor.input, (**result).clone(), &b) {
                 Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
                 Err(failure) => self.catch(scope, state, cursor, &b, failure),
             },
@@ -328,7 +328,7 @@ impl Frame {
                     let result = pass.result.clone().unwrap_or(effective);
                     let assigned = dataflow::assign(pass.io.assign.as_ref(), &result, &b)?;
                     let placed = dataflow::place_result(&pass.io.result_path, &cursor.input, result)?;
-                    Ok((dataflow::output(&pass.io, &placed, &b)?, assigned))
+                    Ok((dataflow::output(&pass.io, placed, &b)?, assigned))
                 });
                 match result {
                     Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
@@ -341,7 +341,7 @@ impl Frame {
                     let assigned = dataflow::assign(assign, &effective, &b)?;
                     let output = match output {
                         Some(t) => t.render_with(&effective, &b).map_err(|e| Failure::new(e.error, e.cause))?,
-                        None => dataflow::output(&choice.io, &effective, &b)?,
+                        None => dataflow::output(&choice.io, effective, &b)?,
                     };
                     Ok((output, assigned, next))
                 });
@@ -355,7 +355,7 @@ impl Frame {
                 Err(failure) => Next::Done(Err(failure)),
             },
             (StateKind::Succeed(succeed), Step::Entered) => {
-                match dataflow::effective_input(&succeed.io, &cursor.input, &b).and_then(|effective| dataflow::output(&succeed.io, &effective, &b)) {
+                match dataflow::effective_input(&succeed.io, &cursor.input, &b).and_then(|effective| dataflow::output(&succeed.io, effective, &b)) {
                     Ok(output) => record(self.exit(state, output, None, None)),
                     Err(failure) => Next::Done(Err(failure)),
                 }
@@ -393,7 +393,7 @@ impl Frame {
                         return Ok((output, assigned, until));
                     }
                     let assigned = dataflow::assign(wait.io.assign.as_ref(), &effective, &b)?;
-                    Ok((dataflow::output(&wait.io, &effective, &b)?, assigned, until))
+                    Ok((dataflow::output(&wait.io, effective, &b)?, assigned, until))
                 });
                 match planned {
                     Ok((output, assigned, until)) => {
@@ -461,7 +461,7 @@ impl Frame {
                     },
                     (None, None, true) => task.timeout_seconds,
                 };
-                Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters, timeout_seconds })
+                Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters: Arc::new(parameters), timeout_seconds })
             }
             StateKind::Parallel(_) => {
                 Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)?, retry_after: None })
@@ -471,16 +471,22 @@ impl Frame {
         }
     }
 
-    fn enter(&self, name: &str, input: Value) -> EventKind {
+    fn enter(&self, name: &str, input: Payload) -> EventKind {
         EventKind::StateEntered { state_type: StateType::of(self.state(name)), name: name.to_string(), input }
     }
 
     fn exit(&self, state: &State, output: Value, assigned_variables: Option<Variables>, next: Option<String>) -> EventKind {
-        EventKind::StateExited { state_type: StateType::of(state), name: state.name.clone(), output, assigned_variables, catch_next: next }
+        EventKind::StateExited {
+            state_type: StateType::of(state),
+            name: state.name.clone(),
+            output: Arc::new(output),
+            assigned_variables,
+            catch_next: next,
+        }
     }
 
     /// After a state exits by its own transition: enter the next state, or end the graph.
-    fn transition(&self, scope: &Scope, state: &State, output: Value) -> Next {
+    fn transition(&self, scope: &Scope, state: &State, output: Payload) -> Next {
         let next = match &state.kind {
             StateKind::Task(t) => t.transition.clone(),
             StateKind::Pass(p) => p.transition.clone(),
@@ -492,7 +498,7 @@ impl Frame {
         };
         match next {
             Transition::Next(name) => Next::Record { scope: scope.clone(), event: self.enter(&name, output) },
-            Transition::End => Next::Done(Ok(output)),
+            Transition::End => Next::Done(Ok(Arc::unwrap_or_clone(output))),
         }
     }
 
@@ -629,8 +635,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// The payload an event would record, named, when it is over the limit.
 fn oversized_payload(event: &EventKind) -> Option<(&'static str, usize)> {
     let (what, payload) = match event {
-        EventKind::StateExited { output, .. } => ("output", output),
-        EventKind::TaskScheduled { parameters, .. } => ("task parameters", parameters),
+        EventKind::StateExited { output, .. } => ("output", &**output),
+        EventKind::TaskScheduled { parameters, .. } => ("task parameters", &**parameters),
         EventKind::ParallelStateStarted { input, .. } => ("branch input", input),
         EventKind::MapStateStarted { items, .. } => {
             return items.iter().map(json_size).find(|&n| n > MAX_PAYLOAD_BYTES).map(|n| ("Map item input", n));

@@ -4,6 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A state's input or output as events and the engine hold it: shared, so
+/// that the event, the engine's cursor and the task invocation do not each
+/// copy a document of up to 256 KiB.
+pub type Payload = Arc<Value>;
 
 /// The state types, as they prefix `…StateEntered` / `…StateExited` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,11 +82,11 @@ pub enum EventKind {
     ExecutionFailed { error: String, cause: String },
     /// The execution ran past the definition's top-level `TimeoutSeconds`.
     ExecutionTimedOut { error: String, cause: String },
-    StateEntered { state_type: StateType, name: String, input: Value },
+    StateEntered { state_type: StateType, name: String, input: Payload },
     StateExited {
         state_type: StateType,
         name: String,
-        output: Value,
+        output: Payload,
         /// The variables the state's (or the taken catcher's) `Assign` set.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assigned_variables: Option<serde_json::Map<String, Value>>,
@@ -88,9 +94,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         catch_next: Option<String>,
     },
-    TaskScheduled { resource: String, parameters: Value, timeout_seconds: Option<u64> },
+    TaskScheduled { resource: String, parameters: Payload, timeout_seconds: Option<u64> },
     TaskStarted { resource: String },
-    TaskSucceeded { resource: String, output: Value },
+    TaskSucceeded { resource: String, output: Payload },
     TaskFailed { resource: String, error: String, cause: String },
     TaskTimedOut { resource: String, error: String, cause: String },
     /// The branches start, each with a copy of `input` (the effective input).

@@ -12,9 +12,8 @@ pub mod history;
 
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
 pub use frame::{json_size, retry_delay_ms, MAX_PAYLOAD_BYTES};
-pub use history::{ErrorCause, EventKind, HistoryEvent, Scope, StateType};
+pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 
-use serde_json::Value;
 
 /// An ASL error: the name Retry/Catch match on and a human-readable cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +33,7 @@ impl Failure {
 pub struct TaskInvocation {
     pub resource: String,
     /// The effective input (after InputPath and Parameters).
-    pub input: Value,
+    pub input: Payload,
     pub execution_id: String,
     pub state_name: String,
     /// 1 for the first attempt, 2 for the first retry, ...
