@@ -160,31 +160,43 @@ impl KvStore {
             // is nothing to apply and nothing to conflict with.
             return Ok(());
         }
-        let mut conn = self.conn();
-        let t = conn.transaction()?;
-        {
-            let mut read = t.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")?;
-            for (key, seen) in &tx.reads {
-                let now: Option<String> = read.query_row(params![tx.namespace, key], |row| row.get(0)).optional()?;
-                if &now != seen {
-                    return Err(KvError::Conflict { key: key.clone() });
-                }
-            }
-            let mut put = t.prepare_cached(
-                "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
-            )?;
-            let mut del = t.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")?;
-            for (key, value) in &tx.staged {
-                match value {
-                    Some(v) => put.execute(params![tx.namespace, key, v])?,
-                    None => del.execute(params![tx.namespace, key])?,
-                };
-            }
+        let conn = self.conn();
+        // BEGIN and COMMIT as cached statements: rusqlite's `transaction()`
+        // parses them afresh on every call, a measurable share of a commit.
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let result = apply_checked(&conn, tx).and_then(|()| Ok(conn.prepare_cached("COMMIT")?.execute([]).map(drop)?));
+        if result.is_err() && !conn.is_autocommit() {
+            // Nothing of a refused or failed transaction may stay applied, and
+            // the connection must be free for the next one; the first error
+            // is the one worth reporting.
+            let _ = conn.execute_batch("ROLLBACK");
         }
-        t.commit()?;
-        Ok(())
+        result
     }
+}
+
+/// Inside an open SQLite transaction: checks that nothing `tx` read has
+/// changed, then writes its staged values.
+fn apply_checked(conn: &Connection, tx: &KvTransaction) -> Result<(), KvError> {
+    let mut read = conn.prepare_cached("SELECT value FROM kv WHERE namespace = ?1 AND key = ?2")?;
+    for (key, seen) in &tx.reads {
+        let now: Option<String> = read.query_row(params![tx.namespace, key], |row| row.get(0)).optional()?;
+        if &now != seen {
+            return Err(KvError::Conflict { key: key.clone() });
+        }
+    }
+    let mut put = conn.prepare_cached(
+        "INSERT INTO kv (namespace, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value",
+    )?;
+    let mut del = conn.prepare_cached("DELETE FROM kv WHERE namespace = ?1 AND key = ?2")?;
+    for (key, value) in &tx.staged {
+        match value {
+            Some(v) => put.execute(params![tx.namespace, key, v])?,
+            None => del.execute(params![tx.namespace, key])?,
+        };
+    }
+    Ok(())
 }
 
 /// The writes one invocation has made so far, in one namespace.
@@ -298,6 +310,11 @@ mod tests {
         let err = store.commit(&second).unwrap_err();
         assert!(matches!(&err, KvError::Conflict { key } if key == "stock"), "{err}");
         assert_eq!(store.get("inv", "stock").unwrap().as_deref(), Some("7"), "the loser wrote nothing");
+        let mut retry = KvTransaction::new("inv");
+        assert_eq!(retry.get(&store, "stock").unwrap().as_deref(), Some("7"));
+        retry.set("stock".into(), "6".into()).unwrap();
+        store.commit(&retry).expect("a refused commit leaves no transaction open");
+        assert_eq!(store.get("inv", "stock").unwrap().as_deref(), Some("6"));
     }
 
     #[test]
