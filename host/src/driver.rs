@@ -1,6 +1,10 @@
 //! The loop that joins the pieces: it asks the engine what to do, runs tasks on
 //! a task runner, waits on a [`Clock`], numbers and timestamps the events,
-//! and feeds each one back to the engine. Histories live in memory for now.
+//! and feeds each one back to the engine. With a [`Store`], every event is
+//! journaled as it is recorded, and [`resume_execution_async`] continues an
+//! execution from its stored history (after a crash, say): a task whose
+//! completion is in the history is never run again; one that was in flight
+//! is run again with the same attempt number.
 //!
 //! The loop is one async function ([`run_execution_async`]), so that many
 //! executions can share a few threads on tokio while their tasks run (the
@@ -10,6 +14,7 @@
 
 use crate::asl::{errors, StateMachine};
 use crate::engine::{Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
+use crate::store::{Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +22,22 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+
+/// Why the driver stopped without an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The engine refused an event: a bug if the driver made it, a corrupt
+    /// or foreign history if it came from the store.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The store could not keep an event; the execution stops there and can
+    /// be resumed from what was kept.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored history that cannot be resumed.
+    #[error("cannot resume execution {arn:?}: {reason}")]
+    NotResumable { arn: String, reason: String },
+}
 
 /// AWS's limit on the events in one execution's history; it also stops a
 /// definition that loops forever.
@@ -144,10 +165,24 @@ struct Recorder<'a, C: ?Sized> {
     /// The latest event id of each scope, for `previous_event_id`.
     latest: HashMap<Scope, u64>,
     clock: &'a C,
+    /// Where each event is journaled before the loop goes on, if anywhere.
+    store: Option<&'a dyn Store>,
 }
 
-impl<C: Clock + ?Sized> Recorder<'_, C> {
-    fn record(&mut self, scope: Scope, kind: EventKind) -> Result<(), ReplayError> {
+impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
+    fn new(machine: Arc<StateMachine>, info: ExecutionInfo, clock: &'a C, store: Option<&'a dyn Store>) -> Self {
+        Recorder { execution: Execution::new(machine, info), history: Vec::new(), latest: HashMap::new(), clock, store }
+    }
+
+    /// Folds an event that is already recorded (replay) into the state.
+    fn replay(&mut self, event: HistoryEvent) -> Result<(), ReplayError> {
+        self.execution.apply(&event)?;
+        self.latest.insert(event.scope.clone(), event.id);
+        self.history.push(event);
+        Ok(())
+    }
+
+    fn record(&mut self, scope: Scope, kind: EventKind) -> Result<(), DriverError> {
         let id = self.history.len() as u64 + 1;
         // An event follows the latest one of its own branch or iteration; the
         // first of a branch follows its parent's latest (…StateStarted).
@@ -164,7 +199,12 @@ impl<C: Clock + ?Sized> Recorder<'_, C> {
             ancestor = ancestor.parent();
         }
         let event = HistoryEvent { id, previous_event_id, timestamp_ms: self.clock.now_ms(), scope, kind };
+        // Applied first, so a bad event never reaches the store; journaled
+        // before anything acts on it (on a store error the loop stops here).
         self.execution.apply(&event)?;
+        if let Some(store) = self.store {
+            store.append(&self.execution.info().execution_arn, &event)?;
+        }
         self.latest.insert(event.scope.clone(), id);
         self.history.push(event);
         Ok(())
@@ -179,8 +219,31 @@ pub fn run_execution(
     input: Value,
     runner: &dyn TaskRunner,
     clock: &dyn Clock,
-) -> Result<ExecutionRecord, ReplayError> {
+) -> Result<ExecutionRecord, DriverError> {
     block_on(run_execution_async(machine, info, input, &Blocking(runner), clock))
+}
+
+/// [`run_recorded_async`] on the calling thread.
+pub fn run_recorded(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    runner: &dyn TaskRunner,
+    clock: &dyn Clock,
+    store: &dyn Store,
+) -> Result<ExecutionRecord, DriverError> {
+    block_on(run_recorded_async(machine, info, input, &Blocking(runner), clock, store))
+}
+
+/// [`resume_execution_async`] on the calling thread.
+pub fn resume_execution(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    runner: &dyn TaskRunner,
+    clock: &dyn Clock,
+    store: &dyn Store,
+) -> Result<ExecutionRecord, DriverError> {
+    block_on(resume_execution_async(machine, info, &Blocking(runner), clock, store))
 }
 
 /// Runs one execution to its end.
@@ -194,14 +257,70 @@ pub async fn run_execution_async<R, C>(
     input: Value,
     runner: &R,
     clock: &C,
-) -> Result<ExecutionRecord, ReplayError>
+) -> Result<ExecutionRecord, DriverError>
 where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
-    let mut rec =
-        Recorder { execution: Execution::new(machine, info.clone()), history: Vec::new(), latest: HashMap::new(), clock };
+    let mut rec = Recorder::new(machine, info, clock, None);
     rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
+    drive(rec, runner).await
+}
+
+/// [`run_execution_async`], journaling the execution and every event in
+/// `store` as it happens (the execution's name must be new there).
+pub async fn run_recorded_async<R, C>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    runner: &R,
+    clock: &C,
+    store: &dyn Store,
+) -> Result<ExecutionRecord, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    store.create_execution(&info, clock.now_ms())?;
+    let mut rec = Recorder::new(machine, info, clock, Some(store));
+    rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
+    drive(rec, runner).await
+}
+
+/// Continues a running execution from its history in `store`, journaling
+/// what follows. Waits and retry backoffs end at the instants the history
+/// implies, so a resumed Wait does not start over.
+pub async fn resume_execution_async<R, C>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    runner: &R,
+    clock: &C,
+    store: &dyn Store,
+) -> Result<ExecutionRecord, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    let arn = info.execution_arn.clone();
+    let history = store.history(&arn)?;
+    if history.is_empty() {
+        return Err(DriverError::NotResumable { arn, reason: "its history is empty".into() });
+    }
+    let mut rec = Recorder::new(machine, info, clock, Some(store));
+    for event in history {
+        rec.replay(event)?;
+    }
+    // An execution whose history is complete ends at once, recording nothing.
+    drive(rec, runner).await
+}
+
+/// The loop: decide, record, invoke or wait, until the engine says finished.
+async fn drive<R, C>(mut rec: Recorder<'_, C>, runner: &R) -> Result<ExecutionRecord, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    let clock = rec.clock;
     loop {
         if rec.history.len() >= MAX_HISTORY_EVENTS - 1 {
             rec.record(
@@ -231,7 +350,7 @@ where
                 rec.record(scope, kind)?;
             }
             Decision::Finished(outcome) => {
-                return Ok(ExecutionRecord { info, history: rec.history, outcome });
+                return Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome });
             }
         }
     }
@@ -307,6 +426,75 @@ mod tests {
 
     fn failed(error: &str) -> TaskOutcome {
         TaskOutcome::Failed { error: error.into(), cause: format!("{error} happened") }
+    }
+
+    /// A store holding the first `keep` events of `full` only: what a crash
+    /// right after event `keep` leaves behind.
+    fn crashed_after(full: &ExecutionRecord, keep: usize) -> crate::store::SqliteStore {
+        use crate::store::Store;
+        let store = crate::store::SqliteStore::in_memory().unwrap();
+        store.create_execution(&full.info, full.history[0].timestamp_ms).unwrap();
+        for event in &full.history[..keep] {
+            store.append(&full.info.execution_arn, event).unwrap();
+        }
+        store
+    }
+
+    const TWO_TASKS_AND_A_WAIT: &str = r#"{"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "a", "ResultPath": "$.a", "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 60, "Next": "B"},
+        "B": {"Type": "Task", "Resource": "b", "ResultPath": "$.b", "End": true}}}"#;
+
+    #[test]
+    fn a_recorded_run_journals_every_event_and_ends_the_execution() {
+        use crate::store::{ExecutionStatus, Store};
+        let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
+        let store = crate::store::SqliteStore::in_memory().unwrap();
+        let runner = Scripted::new(vec![TaskOutcome::Succeeded(json!(1)), TaskOutcome::Succeeded(json!(2))]);
+        let info = execution_info("sm", "journaled");
+        let rec = run_recorded(machine.clone(), info.clone(), json!({}), &runner, &VirtualClock::new(0), &store).unwrap();
+        assert_eq!(store.history(&info.execution_arn).unwrap(), rec.history);
+        assert_eq!(store.execution(&info.execution_arn).unwrap().unwrap().status, ExecutionStatus::Succeeded);
+        let again = run_recorded(machine, info, json!({}), &runner, &VirtualClock::new(0), &store).unwrap_err();
+        assert!(again.to_string().contains("already exists"), "{again}");
+    }
+
+    #[test]
+    fn resuming_never_reruns_a_recorded_completion_and_reruns_what_was_in_flight() {
+        let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
+        let clock = VirtualClock::new(1_000_000);
+        let both = || Scripted::new(vec![TaskOutcome::Succeeded(json!(1)), TaskOutcome::Succeeded(json!(2))]);
+        let full = run_execution(machine.clone(), execution_info("sm", "e"), json!({}), &both(), &clock).unwrap();
+        let position = |ty: &str, nth: usize| full.history.iter().filter(|e| e.kind.type_name() == ty).nth(nth).unwrap().id as usize;
+
+        // Crash after A's result was recorded, during the Wait: only B runs,
+        // and the Wait ends when it would have (60 s after it began).
+        let store = crashed_after(&full, position("WaitStateEntered", 0));
+        let runner = Scripted::new(vec![TaskOutcome::Succeeded(json!(2))]);
+        let resumed_clock = VirtualClock::new(1_000_000 + 5_000);
+        let resumed = resume_execution(machine.clone(), full.info.clone(), &runner, &resumed_clock, &store).unwrap();
+        assert_eq!(resumed.outcome, full.outcome);
+        assert_eq!(runner.calls.borrow().iter().map(|c| c.resource.as_str()).collect::<Vec<_>>(), ["b"]);
+        let wait_exit = resumed.history.iter().find(|e| e.kind.type_name() == "WaitStateExited").unwrap();
+        let wait_entry = &full.history[position("WaitStateEntered", 0) - 1];
+        assert_eq!(wait_exit.timestamp_ms - wait_entry.timestamp_ms, 60_000);
+        assert!(resumed.history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1), "no gaps, no duplicates");
+        assert_eq!(crate::store::Store::history(&store, &full.info.execution_arn).unwrap(), resumed.history);
+
+        // Crash while A was running: A runs again, as the same attempt.
+        let store = crashed_after(&full, position("TaskStarted", 0));
+        let runner = both();
+        let resumed = resume_execution(machine.clone(), full.info.clone(), &runner, &VirtualClock::new(1_000_000), &store).unwrap();
+        assert_eq!(resumed.outcome, full.outcome);
+        let calls: Vec<(String, u32)> = runner.calls.borrow().iter().map(|c| (c.resource.clone(), c.attempt)).collect();
+        assert_eq!(calls, [("a".to_string(), 1), ("b".to_string(), 1)]);
+
+        // A finished execution resumes to its outcome without running anything.
+        let store = crashed_after(&full, full.history.len());
+        let runner = Scripted::new(vec![]);
+        let resumed = resume_execution(machine, full.info.clone(), &runner, &clock, &store).unwrap();
+        assert_eq!((resumed.outcome, resumed.history.len()), (full.outcome.clone(), full.history.len()));
+        assert!(runner.calls.borrow().is_empty());
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod driver;
 pub mod engine;
 pub mod jsonata;
 pub mod runtime;
+pub mod store;

@@ -1,0 +1,110 @@
+//! Persistence of state machines, executions and their history events,
+//! behind one trait ([`Store`]), so the driver can journal every event as it
+//! happens and an execution can be resumed from its history after a crash.
+//!
+//! [`SqliteStore`] is the implementation: one file in WAL mode (created on
+//! first use), or an in-memory database for tests and throw-away runs.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::engine::{EventKind, ExecutionInfo, HistoryEvent};
+
+/// Where an execution stands, as DescribeExecution names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+}
+
+impl ExecutionStatus {
+    /// The AWS name, e.g. `SUCCEEDED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+        }
+    }
+
+    /// The status named `name` (as [`as_str`](Self::as_str) gives it).
+    pub fn parse(name: &str) -> Option<ExecutionStatus> {
+        [Self::Running, Self::Succeeded, Self::Failed, Self::TimedOut, Self::Aborted].into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The status an execution has once `event` is in its history, if the
+    /// event ends it.
+    pub fn after(event: &EventKind) -> Option<ExecutionStatus> {
+        match event {
+            EventKind::ExecutionSucceeded { .. } => Some(ExecutionStatus::Succeeded),
+            EventKind::ExecutionFailed { .. } => Some(ExecutionStatus::Failed),
+            EventKind::ExecutionTimedOut { .. } => Some(ExecutionStatus::TimedOut),
+            _ => None,
+        }
+    }
+}
+
+/// One execution as listed: who it is, where it stands, when it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionSummary {
+    pub info: ExecutionInfo,
+    pub status: ExecutionStatus,
+    /// Milliseconds since the Unix epoch.
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+}
+
+/// A store problem, located: which file, which execution, which event.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("store {path}: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("store: {0}")]
+    Query(#[from] rusqlite::Error),
+    #[error("an execution named {0:?} already exists")]
+    ExecutionExists(String),
+    #[error("no execution {0:?} in the store")]
+    NoSuchExecution(String),
+    #[error("execution {arn:?} is {status}, so no event can be added to it")]
+    Closed { arn: String, status: &'static str },
+    #[error("execution {arn:?}: event {got} does not follow event {last} (histories have no gaps or duplicates)")]
+    OutOfOrder { arn: String, last: u64, got: u64 },
+    #[error("execution {arn:?}, event {id}: stored event is corrupt: {message}")]
+    CorruptEvent { arn: String, id: u64, message: String },
+}
+
+/// Definitions, executions and histories. Every method is one atomic step:
+/// after a crash the store holds each event either entirely or not at all.
+pub trait Store: Send + Sync {
+    /// Keeps `definition` (ASL text) under the state machine's ARN; a changed
+    /// definition replaces the old one (versions come with the API).
+    fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<(), StoreError>;
+
+    /// The definition text of a state machine.
+    fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError>;
+
+    /// Registers a new, running execution (its events follow with [`append`](Self::append)).
+    fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError>;
+
+    /// Adds the next event of a running execution's history: its id must be
+    /// one more than the last one's. An event that ends the execution sets
+    /// its status in the same transaction.
+    fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError>;
+
+    /// An execution's history, in order.
+    fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;
+
+    /// One execution.
+    fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionSummary>, StoreError>;
+
+    /// The executions with `status` (all when `None`), oldest first.
+    fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError>;
+}

@@ -1,0 +1,303 @@
+//! [`Store`] in SQLite: one file in WAL mode, or an in-memory database.
+//!
+//! Events are kept as the JSON of [`HistoryEvent`] (serde), one row each,
+//! keyed by execution and id, so a history reads back exactly as written and
+//! the primary key itself refuses a duplicate.
+
+use super::{ExecutionStatus, ExecutionSummary, Store, StoreError};
+use crate::engine::{ExecutionInfo, HistoryEvent};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS state_machines (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS executions (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
+    state_machine_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    last_event_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE TABLE IF NOT EXISTS events (
+    execution_arn TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (execution_arn, id)
+) WITHOUT ROWID;";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    location: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteStore({})", self.location)
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store file at `path`, creating it on first use. A file that
+    /// is not a SQLite database, is damaged, or holds other tables of ours in
+    /// another shape is an error here, before anything runs; the file is left
+    /// as it was.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
+        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        // A page-level check before anything writes: damage found now is a
+        // clear error instead of a lost history later.
+        let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(open_err)?;
+        if verdict != "ok" {
+            return Err(StoreError::Unreadable { path: shown, message: format!("the database is damaged: {verdict}") });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        SqliteStore::init(conn, shown)
+    }
+
+    /// A store that lives as long as this value.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::init(Connection::open_in_memory()?, ":memory:".into())
+    }
+
+    fn init(conn: Connection, location: String) -> Result<SqliteStore, StoreError> {
+        let unreadable = |e: rusqlite::Error| StoreError::Unreadable { path: location.clone(), message: e.to_string() };
+        conn.execute_batch(SCHEMA).map_err(unreadable)?;
+        // Reading every table proves the layout is ours.
+        conn.query_row(
+            "SELECT (SELECT count(*) FROM state_machines WHERE definition IS NULL),
+                    (SELECT count(*) FROM executions WHERE last_event_id < 0),
+                    (SELECT count(*) FROM events WHERE id < 0)",
+            [],
+            |_| Ok(()),
+        )
+        .map_err(unreadable)?;
+        Ok(SqliteStore { conn: Mutex::new(conn), location })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // SQLite rolls back an unfinished transaction, so a panic while the
+        // lock was held leaves nothing half-written: the poison is not fatal.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
+    let status: String = row.get(4)?;
+    Ok(ExecutionSummary {
+        info: ExecutionInfo {
+            execution_arn: row.get(0)?,
+            name: row.get(1)?,
+            state_machine_arn: row.get(2)?,
+            state_machine_name: row.get(3)?,
+        },
+        status: ExecutionStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("unknown status {status:?}").into())
+        })?,
+        start_ms: row.get(5)?,
+        stop_ms: row.get(6)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms";
+
+impl Store for SqliteStore {
+    fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO state_machines (arn, name, definition) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition",
+            )?
+            .execute(params![arn, name, definition])?;
+        Ok(())
+    }
+
+    fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT definition FROM state_machines WHERE arn = ?1")?
+            .query_row(params![arn], |row| row.get(0))
+            .optional()?)
+    }
+
+    fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError> {
+        let inserted = self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5) ON CONFLICT (arn) DO NOTHING",
+            )?
+            .execute(params![info.execution_arn, info.name, info.state_machine_arn, info.state_machine_name, start_ms])?;
+        if inserted == 0 {
+            return Err(StoreError::ExecutionExists(info.name.clone()));
+        }
+        Ok(())
+    }
+
+    fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError> {
+        let text = serde_json::to_string(event).map_err(|e| StoreError::CorruptEvent {
+            arn: execution_arn.into(),
+            id: event.id,
+            message: format!("cannot be written: {e}"),
+        })?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (status, last): (String, u64) = tx
+            .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
+            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+        if status != ExecutionStatus::Running.as_str() {
+            let status = ExecutionStatus::parse(&status).map_or("in an unknown state", ExecutionStatus::as_str);
+            return Err(StoreError::Closed { arn: execution_arn.into(), status });
+        }
+        if event.id != last + 1 {
+            return Err(StoreError::OutOfOrder { arn: execution_arn.into(), last, got: event.id });
+        }
+        tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
+            .execute(params![execution_arn, event.id, text])?;
+        match ExecutionStatus::after(&event.kind) {
+            Some(ended) => tx
+                .prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = ?4 WHERE arn = ?1")?
+                .execute(params![execution_arn, event.id, ended.as_str(), event.timestamp_ms])?,
+            None => tx
+                .prepare_cached("UPDATE executions SET last_event_id = ?2 WHERE arn = ?1")?
+                .execute(params![execution_arn, event.id])?,
+        };
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT id, event FROM events WHERE execution_arn = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![execution_arn], |row| Ok((row.get::<_, u64>(0)?, row.get::<_, String>(1)?)))?;
+        let mut history = Vec::new();
+        for row in rows {
+            let (id, text) = row?;
+            let corrupt = |message: String| StoreError::CorruptEvent { arn: execution_arn.into(), id, message };
+            let event: HistoryEvent = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+            if event.id != id || id != history.len() as u64 + 1 {
+                return Err(corrupt(format!("it says it is event {} at position {}", event.id, history.len() + 1)));
+            }
+            history.push(event);
+        }
+        Ok(history)
+    }
+
+    fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionSummary>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE arn = ?1"))?
+            .query_row(params![execution_arn], summary)
+            .optional()?)
+    }
+
+    fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE ?1 IS NULL OR status = ?1 ORDER BY start_ms, rowid"
+        ))?;
+        let rows = stmt.query_map(params![status.map(ExecutionStatus::as_str)], summary)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{EventKind, Scope};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn info(name: &str) -> ExecutionInfo {
+        crate::driver::execution_info("sm", name)
+    }
+
+    fn event(id: u64, kind: EventKind) -> HistoryEvent {
+        HistoryEvent { id, previous_event_id: id.saturating_sub(1), timestamp_ms: 1_000 + id as i64, scope: Scope::root(), kind }
+    }
+
+    #[test]
+    fn a_history_reads_back_as_written_and_ends_the_execution() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        store.create_execution(&a, 1_000).unwrap();
+        let events = vec![
+            event(1, EventKind::ExecutionStarted { input: json!({"x": 1}) }),
+            event(2, EventKind::TaskSucceeded { resource: "r".into(), output: Arc::new(json!([1, "two"])) }),
+            event(3, EventKind::ExecutionSucceeded { output: json!({"done": true}) }),
+        ];
+        for e in &events[..2] {
+            store.append(&a.execution_arn, e).unwrap();
+        }
+        assert_eq!(store.executions(Some(ExecutionStatus::Running)).unwrap().len(), 1);
+        store.append(&a.execution_arn, &events[2]).unwrap();
+        assert_eq!(store.history(&a.execution_arn).unwrap(), events);
+        let done = store.execution(&a.execution_arn).unwrap().unwrap();
+        assert_eq!((done.status, done.start_ms, done.stop_ms), (ExecutionStatus::Succeeded, 1_000, Some(1_003)));
+        assert!(store.executions(Some(ExecutionStatus::Running)).unwrap().is_empty());
+        let err = store.append(&a.execution_arn, &event(4, EventKind::TaskStarted { resource: "r".into() })).unwrap_err();
+        assert!(err.to_string().contains("is SUCCEEDED"), "{err}");
+    }
+
+    #[test]
+    fn gaps_duplicates_unknown_executions_and_reused_names_are_refused() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        store.create_execution(&a, 0).unwrap();
+        assert!(matches!(store.create_execution(&a, 0), Err(StoreError::ExecutionExists(_))));
+        let started = event(1, EventKind::ExecutionStarted { input: json!({}) });
+        store.append(&a.execution_arn, &started).unwrap();
+        let dup = store.append(&a.execution_arn, &started).unwrap_err();
+        assert!(matches!(dup, StoreError::OutOfOrder { last: 1, got: 1, .. }), "{dup}");
+        let gap = store.append(&a.execution_arn, &event(3, EventKind::TaskStarted { resource: "r".into() })).unwrap_err();
+        assert!(matches!(gap, StoreError::OutOfOrder { last: 1, got: 3, .. }), "{gap}");
+        assert!(matches!(store.append("nope", &started), Err(StoreError::NoSuchExecution(_))));
+        assert_eq!(store.history(&a.execution_arn).unwrap(), vec![started]);
+    }
+
+    #[test]
+    fn a_file_keeps_everything_and_damage_is_refused_without_touching_it() {
+        let dir = std::env::temp_dir().join(format!("stepwasm-store-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.sqlite");
+        let a = info("a");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.put_state_machine("arn:sm", "sm", "{\"StartAt\":\"S\"}").unwrap();
+            store.create_execution(&a, 5).unwrap();
+            store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({"k": "v"}) })).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.state_machine("arn:sm").unwrap().as_deref(), Some("{\"StartAt\":\"S\"}"));
+        assert_eq!(store.history(&a.execution_arn).unwrap().len(), 1);
+        drop(store);
+
+        let junk = dir.join("junk.sqlite");
+        std::fs::write(&junk, vec![b'x'; 8192]).unwrap();
+        let err = SqliteStore::open(&junk).unwrap_err().to_string();
+        assert!(err.contains("junk.sqlite") && err.contains("not a database"), "{err}");
+        assert_eq!(std::fs::read(&junk).unwrap(), vec![b'x'; 8192], "the file is left as it was");
+
+        // A stored event that no longer parses is named, not skipped.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("UPDATE events SET event = '{\"id\": 1, \"kind\": 7}'", []).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap().history(&a.execution_arn).unwrap_err().to_string();
+        assert!(err.contains("event 1") && err.contains("corrupt"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
