@@ -1,10 +1,12 @@
-//! The `stepwasm` command line: `run`, `validate` and `bench`.
+//! The `stepwasm` command line: `run`, `validate` and `bench`; the store's
+//! commands (`executions`, `resume`) are in [`crate::executions`].
 //!
 //! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
 //! execution failed or timed out, 2 a bad definition, input, config or module.
 
 use crate::asl::{parse_definition, StateMachine};
-use crate::driver::{execution_info, run_execution, Clock, ExecutionRecord, SystemClock, VirtualClock};
+use crate::driver::{execution_info, run_execution, run_recorded, Clock, ExecutionRecord, SystemClock, VirtualClock};
+use crate::store::Store as _;
 use crate::engine::{HistoryEvent, Outcome};
 use crate::runtime::{CacheOutcome, CompileCache, ResourceMap, WasmRuntime};
 use anyhow::{anyhow, Context as _, Result};
@@ -32,6 +34,11 @@ enum Command {
     Validate(ValidateArgs),
     /// Measure executions per second and latency, WASM modules vs native handlers.
     Bench(crate::bench::BenchArgs),
+    /// Read the executions a store holds.
+    #[command(subcommand)]
+    Executions(crate::executions::ExecutionsCommand),
+    /// Continue every execution a store holds as running (after a crash).
+    Resume(crate::executions::ResumeArgs),
 }
 
 #[derive(Args)]
@@ -57,6 +64,11 @@ struct RunArgs {
     no_wait: bool,
     #[command(flatten)]
     cache: CacheArg,
+    /// Journal the execution and its history in this store file (SQLite,
+    /// created on first use), so `executions` can show it and `resume` can
+    /// continue it after a crash.
+    #[arg(long)]
+    store: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -118,6 +130,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate(args) => validate(args),
         Command::Bench(args) => crate::bench::bench(args),
+        Command::Executions(command) => crate::executions::executions(command),
+        Command::Resume(args) => crate::executions::resume(args),
     };
     match result {
         Ok(code) => code,
@@ -181,7 +195,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let runtime = load_runtime(&machine, &map, &args.cache)?;
     let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
-    let record = run_execution(machine, info, input, &runtime, clock.as_ref()).map_err(|e| anyhow!("engine error: {e}"))?;
+    let record = match &args.store {
+        Some(path) => {
+            let store = crate::store::SqliteStore::open(path)?;
+            let text = std::fs::read_to_string(&args.definition)?;
+            store.put_state_machine(&info.state_machine_arn, &info.state_machine_name, &text)?;
+            run_recorded(machine, info, input, &runtime, clock.as_ref(), &store)?
+        }
+        None => run_execution(machine, info, input, &runtime, clock.as_ref()).map_err(|e| anyhow!("engine error: {e}"))?,
+    };
     print_record(&record);
     if args.logs {
         for line in runtime.take_logs() {
@@ -197,7 +219,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     })
 }
 
-fn print_record(record: &ExecutionRecord) {
+pub fn print_record(record: &ExecutionRecord) {
     println!("execution: {}", record.info.name);
     match &record.outcome {
         Outcome::Succeeded { output } => {

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod executions;
 pub mod jsonata;
 pub mod runtime;
 pub mod store;

@@ -1,0 +1,203 @@
+//! The store's side of the command line: `run --store` journals an execution,
+//! `executions list|describe|history` read what a store holds, and `resume`
+//! continues every execution a crash left running.
+
+use crate::asl::parse_definition;
+use crate::cli::{history_table, load_runtime, print_record, CacheArg, ConfigArg};
+use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
+use crate::engine::{EventKind, HistoryEvent, Outcome};
+use crate::runtime::{ResourceMap, WasmRuntime};
+use crate::store::{ExecutionStatus, ExecutionSummary, SqliteStore, Store};
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Args, Subcommand};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args, Clone)]
+pub struct StoreArg {
+    /// The store file (SQLite, created on first use).
+    #[arg(long)]
+    pub store: PathBuf,
+}
+
+impl StoreArg {
+    pub fn open(&self) -> Result<SqliteStore> {
+        SqliteStore::open(&self.store).map_err(|e| anyhow!(e))
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ExecutionsCommand {
+    /// List executions, oldest first.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Only those with this status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// One execution: its status, times, and its output or error.
+    Describe {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The execution's name or ARN.
+        execution: String,
+    },
+    /// An execution's history events.
+    History {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The execution's name or ARN.
+        execution: String,
+        /// Print the events as GetExecutionHistory returns them (JSON).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Resource map of the stored state machines (default: `wasm:<name>`
+    /// resources are looked up in the current directory).
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Complete Wait states and retry backoffs instantly instead of really waiting.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    cache: CacheArg,
+}
+
+/// The `executions` subcommands.
+pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
+    match command {
+        ExecutionsCommand::List { store, status } => {
+            let status = match status {
+                Some(name) => Some(ExecutionStatus::parse(&name.to_ascii_uppercase()).ok_or_else(|| {
+                    anyhow!("--status {name:?}: expected RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
+                })?),
+                None => None,
+            };
+            println!("{:<10} {:<24} {:<24} NAME", "STATUS", "STARTED", "STOPPED");
+            for e in store.open()?.executions(status)? {
+                let stopped = e.stop_ms.map(crate::engine::history::rfc3339).unwrap_or_else(|| "-".into());
+                println!("{:<10} {:<24} {:<24} {}", e.status.as_str(), crate::engine::history::rfc3339(e.start_ms), stopped, e.info.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExecutionsCommand::Describe { store, execution } => {
+            let store = store.open()?;
+            let summary = find_execution(&store, &execution)?;
+            let history = store.history(&summary.info.execution_arn)?;
+            println!("execution: {}", summary.info.name);
+            println!("arn: {}", summary.info.execution_arn);
+            println!("state machine: {}", summary.info.state_machine_arn);
+            println!("status: {}", summary.status.as_str());
+            println!("started: {}", crate::engine::history::rfc3339(summary.start_ms));
+            if let Some(stop) = summary.stop_ms {
+                println!("stopped: {}", crate::engine::history::rfc3339(stop));
+            }
+            println!("events: {}", history.len());
+            match history.last().map(|e| &e.kind) {
+                Some(EventKind::ExecutionSucceeded { output }) => println!("output: {}", serde_json::to_string_pretty(output)?),
+                Some(EventKind::ExecutionFailed { error, cause } | EventKind::ExecutionTimedOut { error, cause }) => {
+                    println!("error: {error}");
+                    println!("cause: {cause}");
+                }
+                _ => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExecutionsCommand::History { store, execution, json } => {
+            let store = store.open()?;
+            let summary = find_execution(&store, &execution)?;
+            let history = store.history(&summary.info.execution_arn)?;
+            if json {
+                let events: Vec<_> = history.iter().map(HistoryEvent::to_aws_json).collect();
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "events": events }))?);
+            } else {
+                print!("{}", history_table(&history));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// An execution by ARN, or by name when exactly one has it.
+fn find_execution(store: &SqliteStore, name_or_arn: &str) -> Result<ExecutionSummary> {
+    if name_or_arn.starts_with("arn:") {
+        return store.execution(name_or_arn)?.ok_or_else(|| anyhow!("no execution {name_or_arn} in the store"));
+    }
+    let mut named: Vec<ExecutionSummary> = store.executions(None)?.into_iter().filter(|e| e.info.name == name_or_arn).collect();
+    match named.len() {
+        0 => bail!("no execution named {name_or_arn:?} in the store"),
+        1 => Ok(named.remove(0)),
+        _ => {
+            let arns: Vec<&str> = named.iter().map(|e| e.info.execution_arn.as_str()).collect();
+            bail!("{} executions are named {name_or_arn:?}; give one of their ARNs: {}", arns.len(), arns.join(", "))
+        }
+    }
+}
+
+/// The `resume` subcommand: every RUNNING execution in the store, continued
+/// to its end one after another. Exit 0 when all of them succeed, 1 when
+/// one fails, 2 when one cannot be resumed (the others still are).
+pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
+    let store = args.store.open()?;
+    let map = match &args.config.config {
+        Some(path) => ResourceMap::load(path)?,
+        None => ResourceMap::with_module_dir(Path::new(".")),
+    };
+    let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
+    let running = store.executions(Some(ExecutionStatus::Running))?;
+    println!("{} running execution(s) in {}", running.len(), args.store.store.display());
+    let mut runtimes: HashMap<String, (Arc<crate::asl::StateMachine>, WasmRuntime)> = HashMap::new();
+    let mut code = ExitCode::SUCCESS;
+    for execution in running {
+        let sm_arn = execution.info.state_machine_arn.clone();
+        if !runtimes.contains_key(&sm_arn) {
+            match load_machine(&store, &sm_arn, &map, &args.cache) {
+                Ok(loaded) => {
+                    runtimes.insert(sm_arn.clone(), loaded);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot resume {}: {e:#}", execution.info.execution_arn);
+                    code = ExitCode::from(2);
+                    continue;
+                }
+            }
+        }
+        let (machine, runtime) = &runtimes[&sm_arn];
+        let outcome = resume_execution(machine.clone(), execution.info.clone(), runtime, clock.as_ref(), &store);
+        match outcome {
+            Ok(record) => {
+                print_record(&record);
+                if !matches!(record.outcome, Outcome::Succeeded { .. }) && code == ExitCode::SUCCESS {
+                    code = ExitCode::from(1);
+                }
+            }
+            Err(e) => {
+                eprintln!("error: cannot resume {}: {e}", execution.info.execution_arn);
+                code = ExitCode::from(2);
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// A stored state machine, parsed, with its modules loaded.
+fn load_machine(
+    store: &SqliteStore,
+    arn: &str,
+    map: &ResourceMap,
+    cache: &CacheArg,
+) -> Result<(Arc<crate::asl::StateMachine>, WasmRuntime)> {
+    let text = store.state_machine(arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
+    let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {arn}: {e}"))?);
+    let runtime = load_runtime(&machine, map, cache).with_context(|| format!("loading the modules of {arn}"))?;
+    Ok((machine, runtime))
+}

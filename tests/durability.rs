@@ -1,0 +1,105 @@
+//! Durability end to end: `run --store` journals an execution, a kill -9
+//! during its Wait loses nothing, and `resume` finishes it from its history
+//! without running a recorded task again; the store's CLI reads it back, and a
+//! damaged store file is refused with a clear error.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use stepwasm::store::{ExecutionStatus, SqliteStore, Store};
+use support::{root, scratch, stepwasm};
+
+/// Notify, a Wait of two seconds, notify again: the example's notify module.
+const WAIT_BETWEEN_TASKS: &str = r#"{"StartAt": "First", "States": {
+  "First": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:NotifyCustomerFunction",
+            "Parameters": {"kind": "order-confirmed", "orderId": "D-1", "customer": {"name": "Ada", "email": "ada@example.com"}, "amount": 5},
+            "ResultPath": "$.first", "Next": "Pause"},
+  "Pause": {"Type": "Wait", "Seconds": 2, "Next": "Second"},
+  "Second": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:NotifyCustomerFunction",
+             "Parameters": {"kind": "order-confirmed", "orderId": "D-2", "customer": {"name": "Bo", "email": "bo@example.com"}, "amount": 6},
+             "ResultPath": "$.second", "End": true}}}"#;
+
+const ARN: &str = "arn:aws:states:local:000000000000:execution:wait:crashy";
+
+#[test]
+fn a_killed_run_resumes_from_its_history_without_rerunning_a_task() {
+    support::guest_dir();
+    let dir = scratch("durability");
+    let definition = dir.join("wait.asl.json");
+    std::fs::write(&definition, WAIT_BETWEEN_TASKS).unwrap();
+    let store_path = dir.join("store.sqlite");
+    let config = root().join("examples/order/stepwasm.toml");
+    let cache = dir.join("cache");
+    let (def, store_arg, config_arg, cache_arg) =
+        (definition.to_str().unwrap(), store_path.to_str().unwrap(), config.to_str().unwrap(), cache.to_str().unwrap());
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
+        .args(["run", def, "--config", config_arg, "--store", store_arg, "--name", "crashy", "--cache-dir", cache_arg])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) as soon as the Wait has begun: the first task's
+    // result is recorded, the second has not started.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let waiting = loop {
+        let history = SqliteStore::open(&store_path).ok().and_then(|s| s.history(ARN).ok()).unwrap_or_default();
+        if history.iter().any(|e| e.kind.type_name() == "WaitStateEntered") {
+            break history;
+        }
+        assert!(Instant::now() < deadline, "the run never reached its Wait: {history:?}");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let store = SqliteStore::open(&store_path).unwrap();
+    assert_eq!(store.execution(ARN).unwrap().unwrap().status, ExecutionStatus::Running);
+    let (code, listed, _) = stepwasm(&["executions", "list", "--store", store_arg, "--status", "running"]);
+    assert_eq!(code, 0);
+    assert!(listed.contains("RUNNING") && listed.contains("crashy"), "{listed}");
+
+    let (code, out, err) = stepwasm(&["resume", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("1 running execution(s)") && out.contains("status: SUCCEEDED"), "{out}");
+    assert!(out.contains("Order D-1 confirmed") && out.contains("Order D-2 confirmed"), "{out}");
+
+    let history = store.history(ARN).unwrap();
+    assert_eq!(history[..waiting.len()], waiting[..], "what was recorded before the kill is kept as it was");
+    assert!(history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1), "no gaps or duplicates");
+    let started = history.iter().filter(|e| e.kind.type_name() == "TaskStarted").count();
+    assert_eq!(started, 2, "each task ran once: the first was not run again");
+    let entered = waiting.iter().find(|e| e.kind.type_name() == "WaitStateEntered").unwrap();
+    let exited = history.iter().find(|e| e.kind.type_name() == "WaitStateExited").unwrap();
+    assert!(exited.timestamp_ms - entered.timestamp_ms >= 2_000, "the Wait kept its length across the restart");
+    assert_eq!(store.execution(ARN).unwrap().unwrap().status, ExecutionStatus::Succeeded);
+
+    let (code, described, _) = stepwasm(&["executions", "describe", "crashy", "--store", store_arg]);
+    assert_eq!(code, 0);
+    assert!(described.contains("status: SUCCEEDED") && described.contains("events: 14"), "{described}");
+    let (code, out, _) = stepwasm(&["resume", "--store", store_arg, "--config", config_arg]);
+    assert_eq!((code, out.trim()), (0, format!("0 running execution(s) in {store_arg}").as_str()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn store_commands_name_what_is_wrong() {
+    let dir = scratch("store-errors");
+    let junk = dir.join("junk.sqlite");
+    std::fs::write(&junk, vec![b'#'; 4096]).unwrap();
+    let junk_arg = junk.to_str().unwrap();
+    let (code, _, err) = stepwasm(&["executions", "list", "--store", junk_arg]);
+    assert_eq!(code, 2);
+    assert!(err.contains("junk.sqlite") && err.contains("not a database"), "{err}");
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![b'#'; 4096], "a damaged store is left as it was");
+
+    let good = dir.join("good.sqlite");
+    let good_arg = good.to_str().unwrap();
+    let (code, _, err) = stepwasm(&["executions", "describe", "nobody", "--store", good_arg]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no execution named \"nobody\""), "{err}");
+    let (code, _, err) = stepwasm(&["executions", "list", "--store", good_arg, "--status", "sleepy"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--status \"sleepy\""), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
