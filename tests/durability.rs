@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use stepwasm::store::{ExecutionStatus, SqliteStore, Store};
 use support::{root, scratch, stepwasm};
@@ -101,5 +102,103 @@ fn store_commands_name_what_is_wrong() {
     let (code, _, err) = stepwasm(&["executions", "list", "--store", good_arg, "--status", "sleepy"]);
     assert_eq!(code, 2);
     assert!(err.contains("--status \"sleepy\""), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A task that fails its first attempt and is retried a second later, a
+/// Wait, and a second task: every execution of it outlives a few kills.
+const RETRY_WAIT_RETRY: &str = r#"{"StartAt": "Flaky", "States": {
+  "Flaky": {"Type": "Task", "Resource": "probe", "Parameters": {"steps": [{"fail_before_attempt": 2}]}, "ResultPath": "$.flaky",
+            "Retry": [{"ErrorEquals": ["NotYet"], "IntervalSeconds": 1, "MaxAttempts": 3}], "Next": "Pause"},
+  "Pause": {"Type": "Wait", "Seconds": 2, "Next": "Again"},
+  "Again": {"Type": "Task", "Resource": "probe", "Parameters": {"steps": [{"fail_before_attempt": 1}]}, "ResultPath": "$.again", "End": true}}}"#;
+
+/// Milliseconds in `[low, high)`, from the clock: kill points that differ run to run.
+fn somewhere_between(low: u64, high: u64) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    Duration::from_millis(low + nanos % (high - low))
+}
+
+#[test]
+fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() {
+    use stepwasm::engine::EventKind;
+    const N: usize = 1000;
+    let dir = scratch("serve-crash");
+    let config = dir.join("stepwasm.toml");
+    std::fs::write(&config, format!("module_dir = {:?}\n{}", support::guest_dir(), support::PROBE_RESOURCES)).unwrap();
+    let store_path = dir.join("store.sqlite");
+    let cache = dir.join("cache");
+    let (store_arg, config_arg, cache_arg) = (store_path.to_str().unwrap(), config.to_str().unwrap(), cache.to_str().unwrap());
+
+    // N executions started in the store, as `stepwasm start` records them.
+    let store = SqliteStore::open(&store_path).unwrap();
+    let machine = std::sync::Arc::new(stepwasm::asl::parse_definition(RETRY_WAIT_RETRY).unwrap());
+    let infos: Vec<_> = (0..N).map(|i| stepwasm::driver::execution_info("crash", &format!("e{i}"))).collect();
+    store.put_state_machine(&infos[0].state_machine_arn, "crash", RETRY_WAIT_RETRY).unwrap();
+    for (i, info) in infos.iter().enumerate() {
+        let input = serde_json::json!({ "id": i });
+        stepwasm::driver::start_execution(machine.clone(), info.clone(), input, &stepwasm::driver::SystemClock, &store).unwrap();
+    }
+
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Kill -9 at random points, five times; count the kills that caught the
+    // executions half-way (some still running, progress made since the last).
+    let total_events = || -> usize { infos.iter().map(|i| store.history(&i.execution_arn).unwrap().len()).sum() };
+    let (mut events_before, mut mid_run_kills) = (total_events(), 0);
+    for _ in 0..5 {
+        let mut child = serve(&[]);
+        std::thread::sleep(somewhere_between(300, 1200));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let events = total_events();
+        if events > events_before && !store.executions(Some(ExecutionStatus::Running)).unwrap().is_empty() {
+            mid_run_kills += 1;
+        }
+        events_before = events;
+    }
+    assert!(mid_run_kills >= 2, "only {mid_run_kills} kill(s) landed while the executions were under way");
+    let mut last = serve(&["--exit-when-idle"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = last.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = last.kill();
+            panic!("serve did not finish the executions within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+
+    for (i, info) in infos.iter().enumerate() {
+        let arn = &info.execution_arn;
+        assert_eq!(store.execution(arn).unwrap().unwrap().status, ExecutionStatus::Succeeded, "{arn}");
+        let history = store.history(arn).unwrap();
+        assert!(history.iter().enumerate().all(|(k, e)| e.id == k as u64 + 1), "{arn}: gaps or duplicates");
+        let Some(EventKind::ExecutionSucceeded { output }) = history.last().map(|e| &e.kind) else { panic!("{arn}: no end") };
+        let expected = serde_json::json!({"id": i, "flaky": {"results": [2]}, "again": {"results": [1]}});
+        assert_eq!(output, &expected, "{arn}");
+        // A task whose success is recorded is never started again.
+        let mut succeeded = HashSet::new();
+        let mut state = String::new();
+        for e in &history {
+            match &e.kind {
+                EventKind::StateEntered { name, .. } => state = name.clone(),
+                EventKind::TaskSucceeded { .. } => assert!(succeeded.insert(state.clone()), "{arn}: {state} succeeded twice"),
+                EventKind::TaskStarted { .. } => assert!(!succeeded.contains(&state), "{arn}: {state} started after its success"),
+                _ => {}
+            }
+        }
+        assert_eq!(succeeded.len(), 2, "{arn}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

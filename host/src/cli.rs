@@ -39,6 +39,10 @@ enum Command {
     Executions(crate::executions::ExecutionsCommand),
     /// Continue every execution a store holds as running (after a crash).
     Resume(crate::executions::ResumeArgs),
+    /// Add an execution to a store without running it (`serve` runs it).
+    Start(crate::executions::StartArgs),
+    /// Drive every running execution of a store, and those started later.
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -132,6 +136,8 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::bench::bench(args),
         Command::Executions(command) => crate::executions::executions(command),
         Command::Resume(args) => crate::executions::resume(args),
+        Command::Start(args) => crate::executions::start(args),
+        Command::Serve(args) => crate::serve::serve(args),
     };
     match result {
         Ok(code) => code,
@@ -165,7 +171,7 @@ pub fn load_resource_map(arg: &ConfigArg, definition: &Path) -> Result<ResourceM
     })
 }
 
-fn parse_input(arg: &str) -> Result<Value> {
+pub fn parse_input(arg: &str) -> Result<Value> {
     let (text, from) = match arg.strip_prefix('@') {
         Some(path) => (std::fs::read_to_string(path).with_context(|| format!("cannot read input file {path}"))?, path),
         None => (arg.to_string(), "--input"),
@@ -178,12 +184,12 @@ fn parse_input(arg: &str) -> Result<Value> {
     Ok(input)
 }
 
-fn state_machine_name(definition: &Path) -> String {
+pub fn state_machine_name(definition: &Path) -> String {
     let stem = definition.file_name().and_then(|n| n.to_str()).unwrap_or("state-machine");
     stem.split('.').next().unwrap_or(stem).to_string()
 }
 
-fn generated_name() -> String {
+pub fn generated_name() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("run-{:x}-{:x}", nanos, std::process::id())
 }

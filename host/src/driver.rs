@@ -281,10 +281,22 @@ where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
+    start_execution(machine.clone(), info.clone(), input, clock, store)?;
+    resume_execution_async(machine, info, runner, clock, store).await
+}
+
+/// Registers a new execution in `store` with its `ExecutionStarted` event and
+/// returns: whoever resumes the store's running executions (`serve`) runs it.
+pub fn start_execution<C: Clock + ?Sized>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    clock: &C,
+    store: &dyn Store,
+) -> Result<(), DriverError> {
     store.create_execution(&info, clock.now_ms())?;
     let mut rec = Recorder::new(machine, info, clock, Some(store));
-    rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
-    drive(rec, runner).await
+    rec.record(Scope::root(), EventKind::ExecutionStarted { input })
 }
 
 /// Continues a running execution from its history in `store`, journaling

@@ -2,13 +2,12 @@
 //! `executions list|describe|history` read what a store holds, and `resume`
 //! continues every execution a crash left running.
 
-use crate::asl::parse_definition;
-use crate::cli::{history_table, load_runtime, print_record, CacheArg, ConfigArg};
+use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::{EventKind, HistoryEvent, Outcome};
 use crate::runtime::{ResourceMap, WasmRuntime};
 use crate::store::{ExecutionStatus, ExecutionSummary, SqliteStore, Store};
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +54,45 @@ pub enum ExecutionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// The state machine definition (ASL JSON).
+    definition: PathBuf,
+    /// The execution input: JSON text, or @path to a JSON file.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// Execution name (default: generated); unique in the store.
+    #[arg(long)]
+    name: Option<String>,
+    /// Resources are checked against this map (default: stepwasm.toml beside
+    /// the definition, if present).
+    #[command(flatten)]
+    config: ConfigArg,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+/// The `start` subcommand: the definition is checked (its resources too),
+/// kept in the store, and the execution recorded as started; it prints the
+/// execution's ARN.
+pub fn start(args: StartArgs) -> Result<ExitCode> {
+    let machine = crate::cli::load_definition(&args.definition)?;
+    let input = crate::cli::parse_input(&args.input)?;
+    let map = crate::cli::load_resource_map(&args.config, &args.definition)?;
+    for (state, resource) in machine.task_resources() {
+        map.resolve(resource).map_err(|e| anyhow!("state {state:?}: {e}"))?;
+    }
+    let store = args.store.open()?;
+    let info = crate::driver::execution_info(
+        &crate::cli::state_machine_name(&args.definition),
+        &args.name.unwrap_or_else(crate::cli::generated_name),
+    );
+    store.put_state_machine(&info.state_machine_arn, &info.state_machine_name, &std::fs::read_to_string(&args.definition)?)?;
+    crate::driver::start_execution(machine, info.clone(), input, &SystemClock, &store)?;
+    println!("{}", info.execution_arn);
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args)]
@@ -160,7 +198,7 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     for execution in running {
         let sm_arn = execution.info.state_machine_arn.clone();
         if !runtimes.contains_key(&sm_arn) {
-            match load_machine(&store, &sm_arn, &map, &args.cache) {
+            match crate::serve::load_machine(&store, &sm_arn, &map, &args.cache) {
                 Ok(loaded) => {
                     runtimes.insert(sm_arn.clone(), loaded);
                 }
@@ -187,17 +225,4 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
         }
     }
     Ok(code)
-}
-
-/// A stored state machine, parsed, with its modules loaded.
-fn load_machine(
-    store: &SqliteStore,
-    arn: &str,
-    map: &ResourceMap,
-    cache: &CacheArg,
-) -> Result<(Arc<crate::asl::StateMachine>, WasmRuntime)> {
-    let text = store.state_machine(arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
-    let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {arn}: {e}"))?);
-    let runtime = load_runtime(&machine, map, cache).with_context(|| format!("loading the modules of {arn}"))?;
-    Ok((machine, runtime))
 }

@@ -13,4 +13,5 @@ pub mod engine;
 pub mod executions;
 pub mod jsonata;
 pub mod runtime;
+pub mod serve;
 pub mod store;

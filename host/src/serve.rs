@@ -1,0 +1,131 @@
+//! `stepwasm serve`: the long-running host. It drives every execution its
+//! store holds as running, many at once on tokio: on start (recovery after a
+//! crash: each goes on from its history) and whenever `stepwasm start` adds
+//! one. An execution parked in a Wait is a sleeping future, not a thread.
+//!
+//! One `serve` per store: two would race to extend the same histories (the
+//! store refuses the loser's events, so nothing is corrupted, but work is
+//! wasted).
+
+use crate::asl::{parse_definition, StateMachine};
+use crate::cli::{load_runtime, CacheArg, ConfigArg};
+use crate::driver::{resume_execution_async, DriverError, ExecutionRecord, SystemClock};
+use crate::engine::Outcome;
+use crate::executions::StoreArg;
+use crate::runtime::{ResourceMap, WasmRuntime};
+use crate::store::{ExecutionStatus, SqliteStore, Store};
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Resource map of the stored state machines (default: `wasm:<name>`
+    /// resources are looked up in the current directory).
+    #[command(flatten)]
+    config: ConfigArg,
+    #[command(flatten)]
+    cache: CacheArg,
+    /// How often the store is checked for newly started executions.
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
+    /// Exit once no execution is running (for scripts and tests).
+    #[arg(long)]
+    exit_when_idle: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+/// A state machine ready to run: its definition and its loaded modules.
+type Loaded = Arc<(Arc<StateMachine>, WasmRuntime)>;
+
+/// The `serve` subcommand.
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let store = Arc::new(args.store.open()?);
+    let map = match &args.config.config {
+        Some(path) => ResourceMap::load(path)?,
+        None => ResourceMap::with_module_dir(Path::new(".")),
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = args.workers {
+        builder.worker_threads(workers.max(1));
+    }
+    let tokio = builder.enable_all().build()?;
+    tokio.block_on(drive_store(store, map, args.cache, Duration::from_millis(args.poll_ms.max(1)), args.exit_when_idle))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn drive_store(store: Arc<SqliteStore>, map: ResourceMap, cache: CacheArg, poll: Duration, exit_when_idle: bool) -> Result<()> {
+    let mut machines: HashMap<String, Loaded> = HashMap::new();
+    // Executions being driven, and those that cannot be (reported once).
+    let mut driving: HashSet<String> = HashSet::new();
+    let mut given_up: HashSet<String> = HashSet::new();
+    let mut tasks: tokio::task::JoinSet<(String, Result<ExecutionRecord, DriverError>)> = tokio::task::JoinSet::new();
+    println!("serving {:?}", store);
+    loop {
+        while let Some(joined) = tasks.try_join_next() {
+            let (arn, result) = joined.map_err(|e| anyhow!("an execution's task failed: {e}"))?;
+            driving.remove(&arn);
+            match result {
+                Ok(record) => println!("{} {}", status_name(&record.outcome), record.info.name),
+                Err(e) => {
+                    eprintln!("error: execution {arn} stopped: {e}");
+                    given_up.insert(arn);
+                }
+            }
+        }
+        let running = store.executions(Some(ExecutionStatus::Running))?;
+        for execution in &running {
+            let arn = &execution.info.execution_arn;
+            if driving.contains(arn) || given_up.contains(arn) {
+                continue;
+            }
+            let sm_arn = &execution.info.state_machine_arn;
+            let loaded = match machines.get(sm_arn) {
+                Some(loaded) => Arc::clone(loaded),
+                None => match load_machine(&store, sm_arn, &map, &cache) {
+                    Ok(loaded) => Arc::clone(machines.entry(sm_arn.clone()).or_insert(Arc::new(loaded))),
+                    Err(e) => {
+                        eprintln!("error: cannot run execution {arn}: {e:#}");
+                        given_up.insert(arn.clone());
+                        continue;
+                    }
+                },
+            };
+            driving.insert(arn.clone());
+            let (store, info) = (Arc::clone(&store), execution.info.clone());
+            tasks.spawn(async move {
+                let (machine, runtime) = &*loaded;
+                let arn = info.execution_arn.clone();
+                (arn, resume_execution_async(Arc::clone(machine), info, runtime, &SystemClock, &*store).await)
+            });
+        }
+        if exit_when_idle && tasks.is_empty() && running.iter().all(|e| given_up.contains(&e.info.execution_arn)) {
+            return Ok(());
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+fn status_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded { .. } => "SUCCEEDED",
+        Outcome::Failed { .. } => "FAILED",
+        Outcome::TimedOut { .. } => "TIMED_OUT",
+    }
+}
+
+/// A stored state machine, parsed, with its modules loaded.
+pub fn load_machine(store: &SqliteStore, arn: &str, map: &ResourceMap, cache: &CacheArg) -> Result<(Arc<StateMachine>, WasmRuntime)> {
+    let text = store.state_machine(arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
+    let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {arn}: {e}"))?);
+    let runtime = load_runtime(&machine, map, cache).with_context(|| format!("loading the modules of {arn}"))?;
+    Ok((machine, runtime))
+}
