@@ -1,7 +1,8 @@
 //! `stepwasm bench`: executions per second and latency percentiles of a
 //! workflow run in-process, once with its tasks as WASM components and once
 //! with the same handler crates compiled natively, so the WASM overhead is a
-//! ratio. Waits complete instantly (virtual clock); nothing is persisted.
+//! ratio. Waits complete instantly (virtual clock). One pair of rows journals
+//! every event in a SQLite store file, the cost of durability.
 //!
 //! The kv seed of the config (the example's stock levels) is written again
 //! before every execution, outside the timed part, so that every execution
@@ -10,7 +11,8 @@
 //! per-thread map for the native path.
 
 use crate::cli::{load_definition, load_resource_map, ConfigArg};
-use crate::driver::{execution_info, run_execution, run_execution_async, TaskOutcome, TaskRunner, VirtualClock};
+use crate::driver::{execution_info, run_execution, run_execution_async, run_recorded, TaskOutcome, TaskRunner, VirtualClock};
+use crate::store::SqliteStore;
 use crate::engine::TaskInvocation;
 use crate::runtime::{ResourceMap, WasmRuntime};
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -129,13 +131,22 @@ fn measure(
     reset: &(dyn Fn() -> Result<()> + Sync),
     threads: usize,
     seconds: f64,
+    store: Option<&SqliteStore>,
 ) -> Result<Stats> {
     let clock = VirtualClock::starting_now();
+    // Names must be new in a store, warm-up included.
+    let next_name = std::sync::atomic::AtomicUsize::new(0);
     let run_one = |i: usize| -> Result<Duration> {
         reset()?;
         let start = Instant::now();
-        run_execution(machine.clone(), execution_info("bench", &format!("bench-{i}")), inputs[i % inputs.len()].clone(), runner, &clock)
-            .map_err(|e| anyhow!("engine error: {e}"))?;
+        let n = next_name.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let info = execution_info("bench", &format!("bench-{threads}-{n}"));
+        let input = inputs[i % inputs.len()].clone();
+        match store {
+            Some(store) => run_recorded(machine.clone(), info, input, runner, &clock, store).map(drop),
+            None => run_execution(machine.clone(), info, input, runner, &clock).map(drop),
+        }
+        .map_err(|e| anyhow!("engine error: {e}"))?;
         Ok(start.elapsed())
     };
     let worker = |offset: usize, budget: Duration| -> Result<Vec<Duration>> {
@@ -348,10 +359,26 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     if let Some(runtime) = &runtime {
         let reset = || reset_kv(runtime, &map.kv().seed);
         for &threads in &thread_counts {
-            let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds)?;
+            let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds, None)?;
             println!("| WASM components | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
             rates.push(("wasm", threads, s.per_second()));
         }
+        // The same, every event journaled in a SQLite store file (WAL,
+        // synchronous=NORMAL), one transaction per event.
+        let dir = std::env::temp_dir().join(format!("stepwasm-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let store = SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?;
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds, Some(&store))?;
+            println!(
+                "| WASM components, SQLite store | {threads} thread(s) | {:.0} | {} | {} |",
+                s.per_second(),
+                micros(s.p50),
+                micros(s.p99)
+            );
+        }
+        drop(store);
+        std::fs::remove_dir_all(&dir)?;
         let in_flight = 8 * cores;
         let s = measure_async(&machine, &inputs, runtime, &map.kv().seed, cores, in_flight, args.seconds)?;
         println!(
@@ -372,7 +399,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             Ok(())
         };
         for &threads in &thread_counts {
-            let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds)?;
+            let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds, None)?;
             println!("| native Rust | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
             rates.push(("native", threads, s.per_second()));
         }

@@ -1,10 +1,12 @@
 //! The loop that joins the pieces: it asks the engine what to do, runs tasks on
 //! a task runner, waits on a [`Clock`], numbers and timestamps the events,
-//! and feeds each one back to the engine. With a [`Store`], every event is
-//! journaled as it is recorded, and [`resume_execution_async`] continues an
-//! execution from its stored history (after a crash, say): a task whose
-//! completion is in the history is never run again; one that was in flight
-//! is run again with the same attempt number.
+//! and feeds each one back to the engine. With a [`Store`], the events are
+//! journaled in batches, one transaction each, before every task invocation,
+//! before every real wait and at the end: so whatever a crash loses can only
+//! be redone, never lost, since [`resume_execution_async`] continues an
+//! execution from its stored history. A task whose completion is in the
+//! history is never run again; one that was in flight is run again with the
+//! same attempt number.
 //!
 //! The loop is one async function ([`run_execution_async`]), so that many
 //! executions can share a few threads on tokio while their tasks run (the
@@ -165,13 +167,26 @@ struct Recorder<'a, C: ?Sized> {
     /// The latest event id of each scope, for `previous_event_id`.
     latest: HashMap<Scope, u64>,
     clock: &'a C,
-    /// Where each event is journaled before the loop goes on, if anywhere.
+    /// Where the events are journaled, if anywhere.
     store: Option<&'a dyn Store>,
+    /// How many events of `history` the store already has.
+    journaled: usize,
 }
 
 impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
     fn new(machine: Arc<StateMachine>, info: ExecutionInfo, clock: &'a C, store: Option<&'a dyn Store>) -> Self {
-        Recorder { execution: Execution::new(machine, info), history: Vec::new(), latest: HashMap::new(), clock, store }
+        Recorder { execution: Execution::new(machine, info), history: Vec::new(), latest: HashMap::new(), clock, store, journaled: 0 }
+    }
+
+    /// Writes the events the store does not have yet, in one transaction.
+    fn flush(&mut self) -> Result<(), DriverError> {
+        if let Some(store) = self.store {
+            if self.journaled < self.history.len() {
+                store.append_all(&self.execution.info().execution_arn, &self.history[self.journaled..])?;
+            }
+        }
+        self.journaled = self.history.len();
+        Ok(())
     }
 
     /// Folds an event that is already recorded (replay) into the state.
@@ -179,6 +194,7 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
         self.execution.apply(&event)?;
         self.latest.insert(event.scope.clone(), event.id);
         self.history.push(event);
+        self.journaled = self.history.len();
         Ok(())
     }
 
@@ -199,12 +215,8 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
             ancestor = ancestor.parent();
         }
         let event = HistoryEvent { id, previous_event_id, timestamp_ms: self.clock.now_ms(), scope, kind };
-        // Applied first, so a bad event never reaches the store; journaled
-        // before anything acts on it (on a store error the loop stops here).
+        // Applied first, so a bad event never reaches the store.
         self.execution.apply(&event)?;
-        if let Some(store) = self.store {
-            store.append(&self.execution.info().execution_arn, &event)?;
-        }
         self.latest.insert(event.scope.clone(), id);
         self.history.push(event);
         Ok(())
@@ -296,7 +308,8 @@ pub fn start_execution<C: Clock + ?Sized>(
 ) -> Result<(), DriverError> {
     store.create_execution(&info, clock.now_ms())?;
     let mut rec = Recorder::new(machine, info, clock, Some(store));
-    rec.record(Scope::root(), EventKind::ExecutionStarted { input })
+    rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
+    rec.flush()
 }
 
 /// Continues a running execution from its history in `store`, journaling
@@ -346,11 +359,18 @@ where
         match rec.execution.decide() {
             Decision::Record { scope, event } => rec.record(scope, event)?,
             Decision::RecordAt { scope, event, not_before_ms } => {
+                if not_before_ms > clock.now_ms() {
+                    // A wait can be long: what led to it must survive it.
+                    rec.flush()?;
+                }
                 clock.wait_until(not_before_ms).await;
                 rec.record(scope, event)?;
             }
             Decision::Invoke { scope, task } => {
                 rec.record(scope.clone(), EventKind::TaskStarted { resource: task.resource.clone() })?;
+                // The previous task's result is kept before the next task
+                // runs: a crash during this one never repeats that one.
+                rec.flush()?;
                 let resource = task.resource.clone();
                 let kind = match runner.run_task_async(&task).await {
                     TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
@@ -362,6 +382,7 @@ where
                 rec.record(scope, kind)?;
             }
             Decision::Finished(outcome) => {
+                rec.flush()?;
                 return Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome });
             }
         }

@@ -94,10 +94,15 @@ pub trait Store: Send + Sync {
     /// Registers a new, running execution (its events follow with [`append`](Self::append)).
     fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError>;
 
-    /// Adds the next event of a running execution's history: its id must be
-    /// one more than the last one's. An event that ends the execution sets
-    /// its status in the same transaction.
-    fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError>;
+    /// Adds the next events of a running execution's history, all or none,
+    /// in one transaction: their ids must follow on from the last one's. An
+    /// event that ends the execution sets its status (and must be the last).
+    fn append_all(&self, execution_arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError>;
+
+    /// [`append_all`](Self::append_all) of one event.
+    fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError> {
+        self.append_all(execution_arn, std::slice::from_ref(event))
+    }
 
     /// An execution's history, in order.
     fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;

@@ -146,36 +146,47 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError> {
-        let text = serde_json::to_string(event).map_err(|e| StoreError::CorruptEvent {
-            arn: execution_arn.into(),
-            id: event.id,
-            message: format!("cannot be written: {e}"),
-        })?;
+    fn append_all(&self, execution_arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError> {
+        let texts = events
+            .iter()
+            .map(|event| {
+                serde_json::to_string(event).map_err(|e| StoreError::CorruptEvent {
+                    arn: execution_arn.into(),
+                    id: event.id,
+                    message: format!("cannot be written: {e}"),
+                })
+            })
+            .collect::<Result<Vec<String>, StoreError>>()?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let (status, last): (String, u64) = tx
+        let (status, mut last): (String, u64) = tx
             .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
             .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?
             .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
-        if status != ExecutionStatus::Running.as_str() {
-            let status = ExecutionStatus::parse(&status).map_or("in an unknown state", ExecutionStatus::as_str);
-            return Err(StoreError::Closed { arn: execution_arn.into(), status });
+        let mut status = ExecutionStatus::parse(&status);
+        let mut stop_ms = None;
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?;
+            for (event, text) in events.iter().zip(&texts) {
+                if status != Some(ExecutionStatus::Running) {
+                    let status = status.map_or("in an unknown state", ExecutionStatus::as_str);
+                    return Err(StoreError::Closed { arn: execution_arn.into(), status });
+                }
+                if event.id != last + 1 {
+                    return Err(StoreError::OutOfOrder { arn: execution_arn.into(), last, got: event.id });
+                }
+                insert.execute(params![execution_arn, event.id, text])?;
+                last = event.id;
+                if let Some(ended) = ExecutionStatus::after(&event.kind) {
+                    status = Some(ended);
+                    stop_ms = Some(event.timestamp_ms);
+                }
+            }
         }
-        if event.id != last + 1 {
-            return Err(StoreError::OutOfOrder { arn: execution_arn.into(), last, got: event.id });
-        }
-        tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
-            .execute(params![execution_arn, event.id, text])?;
-        match ExecutionStatus::after(&event.kind) {
-            Some(ended) => tx
-                .prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = ?4 WHERE arn = ?1")?
-                .execute(params![execution_arn, event.id, ended.as_str(), event.timestamp_ms])?,
-            None => tx
-                .prepare_cached("UPDATE executions SET last_event_id = ?2 WHERE arn = ?1")?
-                .execute(params![execution_arn, event.id])?,
-        };
+        let status = status.map_or("RUNNING", ExecutionStatus::as_str);
+        tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms) WHERE arn = ?1")?
+            .execute(params![execution_arn, last, status, stop_ms])?;
         tx.commit()?;
         Ok(())
     }
@@ -267,6 +278,24 @@ mod tests {
         assert!(matches!(gap, StoreError::OutOfOrder { last: 1, got: 3, .. }), "{gap}");
         assert!(matches!(store.append("nope", &started), Err(StoreError::NoSuchExecution(_))));
         assert_eq!(store.history(&a.execution_arn).unwrap(), vec![started]);
+    }
+
+    #[test]
+    fn a_batch_is_kept_whole_or_not_at_all() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        store.create_execution(&a, 0).unwrap();
+        let batch = [event(1, EventKind::ExecutionStarted { input: json!({}) }), event(2, EventKind::TaskStarted { resource: "r".into() })];
+        store.append_all(&a.execution_arn, &batch).unwrap();
+        let broken = [event(3, EventKind::TaskStarted { resource: "r".into() }), event(5, EventKind::TaskStarted { resource: "r".into() })];
+        assert!(matches!(store.append_all(&a.execution_arn, &broken), Err(StoreError::OutOfOrder { last: 3, got: 5, .. })));
+        assert_eq!(store.history(&a.execution_arn).unwrap(), batch, "event 3 went with the refused batch");
+        let past_the_end = [
+            event(3, EventKind::ExecutionSucceeded { output: json!(1) }),
+            event(4, EventKind::TaskStarted { resource: "r".into() }),
+        ];
+        assert!(matches!(store.append_all(&a.execution_arn, &past_the_end), Err(StoreError::Closed { .. })));
+        assert_eq!(store.execution(&a.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
     }
 
     #[test]
