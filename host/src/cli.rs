@@ -234,8 +234,7 @@ pub fn print_record(record: &ExecutionRecord) {
             println!("output: {}", serde_json::to_string_pretty(output).unwrap_or_default());
         }
         Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } => {
-            let status = if matches!(record.outcome, Outcome::TimedOut { .. }) { "TIMED_OUT" } else { "FAILED" };
-            println!("status: {status}");
+            println!("status: {}", crate::store::ExecutionStatus::of(&record.outcome).as_str());
             println!("last state: {}", record.last_state().unwrap_or("-"));
             println!("error: {error}");
             println!("cause: {cause}");

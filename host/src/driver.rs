@@ -235,7 +235,8 @@ pub fn run_execution(
     block_on(run_execution_async(machine, info, input, &Blocking(runner), clock))
 }
 
-/// [`run_recorded_async`] on the calling thread.
+/// [`run_execution`], journaling the execution and every event in `store`
+/// as it goes (the execution's name must be new there).
 pub fn run_recorded(
     machine: Arc<StateMachine>,
     info: ExecutionInfo,
@@ -244,7 +245,7 @@ pub fn run_recorded(
     clock: &dyn Clock,
     store: &dyn Store,
 ) -> Result<ExecutionRecord, DriverError> {
-    block_on(run_recorded_async(machine, info, input, &Blocking(runner), clock, store))
+    block_on(async { drive(begin(machine, info, input, clock, Some(store))?, &Blocking(runner)).await })
 }
 
 /// [`resume_execution_async`] on the calling thread.
@@ -274,27 +275,7 @@ where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
-    let mut rec = Recorder::new(machine, info, clock, None);
-    rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
-    drive(rec, runner).await
-}
-
-/// [`run_execution_async`], journaling the execution and every event in
-/// `store` as it happens (the execution's name must be new there).
-pub async fn run_recorded_async<R, C>(
-    machine: Arc<StateMachine>,
-    info: ExecutionInfo,
-    input: Value,
-    runner: &R,
-    clock: &C,
-    store: &dyn Store,
-) -> Result<ExecutionRecord, DriverError>
-where
-    R: AsyncTaskRunner + ?Sized,
-    C: Clock + ?Sized,
-{
-    start_execution(machine.clone(), info.clone(), input, clock, store)?;
-    resume_execution_async(machine, info, runner, clock, store).await
+    drive(begin(machine, info, input, clock, None)?, runner).await
 }
 
 /// Registers a new execution in `store` with its `ExecutionStarted` event and
@@ -306,10 +287,25 @@ pub fn start_execution<C: Clock + ?Sized>(
     clock: &C,
     store: &dyn Store,
 ) -> Result<(), DriverError> {
-    store.create_execution(&info, clock.now_ms())?;
-    let mut rec = Recorder::new(machine, info, clock, Some(store));
+    begin(machine, info, input, clock, Some(store)).map(drop)
+}
+
+/// A new execution with its `ExecutionStarted` event, registered and
+/// journaled in `store` when there is one.
+fn begin<'a, C: Clock + ?Sized>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    clock: &'a C,
+    store: Option<&'a dyn Store>,
+) -> Result<Recorder<'a, C>, DriverError> {
+    if let Some(store) = store {
+        store.create_execution(&info, clock.now_ms())?;
+    }
+    let mut rec = Recorder::new(machine, info, clock, store);
     rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
-    rec.flush()
+    rec.flush()?;
+    Ok(rec)
 }
 
 /// Continues a running execution from its history in `store`, journaling

@@ -5,14 +5,11 @@
 use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::{EventKind, HistoryEvent, Outcome};
-use crate::runtime::{ResourceMap, WasmRuntime};
 use crate::store::{ExecutionStatus, ExecutionSummary, SqliteStore, Store};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Args, Clone)]
 pub struct StoreArg {
@@ -186,30 +183,21 @@ fn find_execution(store: &SqliteStore, name_or_arn: &str) -> Result<ExecutionSum
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     let store = args.store.open()?;
-    let map = match &args.config.config {
-        Some(path) => ResourceMap::load(path)?,
-        None => ResourceMap::with_module_dir(Path::new(".")),
-    };
+    let mut machines = crate::serve::StoredMachines::new(&args.config, args.cache)?;
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
     let running = store.executions(Some(ExecutionStatus::Running))?;
     println!("{} running execution(s) in {}", running.len(), args.store.store.display());
-    let mut runtimes: HashMap<String, (Arc<crate::asl::StateMachine>, WasmRuntime)> = HashMap::new();
     let mut code = ExitCode::SUCCESS;
     for execution in running {
-        let sm_arn = execution.info.state_machine_arn.clone();
-        if !runtimes.contains_key(&sm_arn) {
-            match crate::serve::load_machine(&store, &sm_arn, &map, &args.cache) {
-                Ok(loaded) => {
-                    runtimes.insert(sm_arn.clone(), loaded);
-                }
-                Err(e) => {
-                    eprintln!("error: cannot resume {}: {e:#}", execution.info.execution_arn);
-                    code = ExitCode::from(2);
-                    continue;
-                }
+        let loaded = match machines.get(&store, &execution.info.state_machine_arn) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("error: cannot resume {}: {e:#}", execution.info.execution_arn);
+                code = ExitCode::from(2);
+                continue;
             }
-        }
-        let (machine, runtime) = &runtimes[&sm_arn];
+        };
+        let (machine, runtime) = &*loaded;
         let outcome = resume_execution(machine.clone(), execution.info.clone(), runtime, clock.as_ref(), &store);
         match outcome {
             Ok(record) => {

@@ -10,7 +10,6 @@
 use crate::asl::{parse_definition, StateMachine};
 use crate::cli::{load_runtime, CacheArg, ConfigArg};
 use crate::driver::{resume_execution_async, DriverError, ExecutionRecord, SystemClock};
-use crate::engine::Outcome;
 use crate::executions::StoreArg;
 use crate::runtime::{ResourceMap, WasmRuntime};
 use crate::store::{ExecutionStatus, SqliteStore, Store};
@@ -44,26 +43,22 @@ pub struct ServeArgs {
 }
 
 /// A state machine ready to run: its definition and its loaded modules.
-type Loaded = Arc<(Arc<StateMachine>, WasmRuntime)>;
+pub type Loaded = Arc<(Arc<StateMachine>, WasmRuntime)>;
 
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let store = Arc::new(args.store.open()?);
-    let map = match &args.config.config {
-        Some(path) => ResourceMap::load(path)?,
-        None => ResourceMap::with_module_dir(Path::new(".")),
-    };
+    let machines = StoredMachines::new(&args.config, args.cache)?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
         builder.worker_threads(workers.max(1));
     }
     let tokio = builder.enable_all().build()?;
-    tokio.block_on(drive_store(store, map, args.cache, Duration::from_millis(args.poll_ms.max(1)), args.exit_when_idle))?;
+    tokio.block_on(drive_store(store, machines, Duration::from_millis(args.poll_ms.max(1)), args.exit_when_idle))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn drive_store(store: Arc<SqliteStore>, map: ResourceMap, cache: CacheArg, poll: Duration, exit_when_idle: bool) -> Result<()> {
-    let mut machines: HashMap<String, Loaded> = HashMap::new();
+async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll: Duration, exit_when_idle: bool) -> Result<()> {
     // Executions being driven, and those that cannot be (reported once).
     let mut driving: HashSet<String> = HashSet::new();
     let mut given_up: HashSet<String> = HashSet::new();
@@ -74,7 +69,7 @@ async fn drive_store(store: Arc<SqliteStore>, map: ResourceMap, cache: CacheArg,
             let (arn, result) = joined.map_err(|e| anyhow!("an execution's task failed: {e}"))?;
             driving.remove(&arn);
             match result {
-                Ok(record) => println!("{} {}", status_name(&record.outcome), record.info.name),
+                Ok(record) => println!("{} {}", ExecutionStatus::of(&record.outcome).as_str(), record.info.name),
                 Err(e) => {
                     eprintln!("error: execution {arn} stopped: {e}");
                     given_up.insert(arn);
@@ -87,17 +82,13 @@ async fn drive_store(store: Arc<SqliteStore>, map: ResourceMap, cache: CacheArg,
             if driving.contains(arn) || given_up.contains(arn) {
                 continue;
             }
-            let sm_arn = &execution.info.state_machine_arn;
-            let loaded = match machines.get(sm_arn) {
-                Some(loaded) => Arc::clone(loaded),
-                None => match load_machine(&store, sm_arn, &map, &cache) {
-                    Ok(loaded) => Arc::clone(machines.entry(sm_arn.clone()).or_insert(Arc::new(loaded))),
-                    Err(e) => {
-                        eprintln!("error: cannot run execution {arn}: {e:#}");
-                        given_up.insert(arn.clone());
-                        continue;
-                    }
-                },
+            let loaded = match machines.get(&store, &execution.info.state_machine_arn) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    eprintln!("error: cannot run execution {arn}: {e:#}");
+                    given_up.insert(arn.clone());
+                    continue;
+                }
             };
             driving.insert(arn.clone());
             let (store, info) = (Arc::clone(&store), execution.info.clone());
@@ -114,18 +105,35 @@ async fn drive_store(store: Arc<SqliteStore>, map: ResourceMap, cache: CacheArg,
     }
 }
 
-fn status_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded { .. } => "SUCCEEDED",
-        Outcome::Failed { .. } => "FAILED",
-        Outcome::TimedOut { .. } => "TIMED_OUT",
-    }
+/// The store's state machines, each parsed and its modules loaded on first
+/// use, for `serve` and `resume`.
+pub struct StoredMachines {
+    map: ResourceMap,
+    cache: CacheArg,
+    loaded: HashMap<String, Loaded>,
 }
 
-/// A stored state machine, parsed, with its modules loaded.
-pub fn load_machine(store: &SqliteStore, arn: &str, map: &ResourceMap, cache: &CacheArg) -> Result<(Arc<StateMachine>, WasmRuntime)> {
-    let text = store.state_machine(arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
-    let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {arn}: {e}"))?);
-    let runtime = load_runtime(&machine, map, cache).with_context(|| format!("loading the modules of {arn}"))?;
-    Ok((machine, runtime))
+impl StoredMachines {
+    /// Resources come from `config`, else `wasm:<name>` resources are looked
+    /// up in the current directory.
+    pub fn new(config: &ConfigArg, cache: CacheArg) -> Result<StoredMachines> {
+        let map = match &config.config {
+            Some(path) => ResourceMap::load(path)?,
+            None => ResourceMap::with_module_dir(Path::new(".")),
+        };
+        Ok(StoredMachines { map, cache, loaded: HashMap::new() })
+    }
+
+    /// The state machine `arn` of `store`, loaded once.
+    pub fn get(&mut self, store: &SqliteStore, arn: &str) -> Result<Loaded> {
+        if let Some(loaded) = self.loaded.get(arn) {
+            return Ok(Arc::clone(loaded));
+        }
+        let text = store.state_machine(arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
+        let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {arn}: {e}"))?);
+        let runtime = load_runtime(&machine, &self.map, &self.cache).with_context(|| format!("loading the modules of {arn}"))?;
+        let loaded = Arc::new((machine, runtime));
+        self.loaded.insert(arn.to_string(), Arc::clone(&loaded));
+        Ok(loaded)
+    }
 }

@@ -9,7 +9,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use crate::engine::{EventKind, ExecutionInfo, HistoryEvent};
+use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Outcome};
 
 /// Where an execution stands, as DescribeExecution names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,15 @@ impl ExecutionStatus {
     /// The status named `name` (as [`as_str`](Self::as_str) gives it).
     pub fn parse(name: &str) -> Option<ExecutionStatus> {
         [Self::Running, Self::Succeeded, Self::Failed, Self::TimedOut, Self::Aborted].into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The status of an execution that ended with `outcome`.
+    pub fn of(outcome: &Outcome) -> ExecutionStatus {
+        match outcome {
+            Outcome::Succeeded { .. } => ExecutionStatus::Succeeded,
+            Outcome::Failed { .. } => ExecutionStatus::Failed,
+            Outcome::TimedOut { .. } => ExecutionStatus::TimedOut,
+        }
     }
 
     /// The status an execution has once `event` is in its history, if the
