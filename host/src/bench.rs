@@ -458,6 +458,7 @@ fn invocation_tables(
             state_name: "Trivial".into(),
             attempt: 1,
             timeout_seconds: None,
+            task_token: None,
         };
         tasks.insert(0, (format!("trivial ({}: returns its input)", trivial_wat.display()), task));
     }

@@ -43,6 +43,9 @@ enum Command {
     Start(crate::executions::StartArgs),
     /// Drive every running execution of a store, and those started later.
     Serve(crate::serve::ServeArgs),
+    /// Answer a task that waits for its token (`.waitForTaskToken`).
+    #[command(subcommand)]
+    Task(crate::callbacks::TaskCommand),
 }
 
 #[derive(Args)]
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => crate::executions::resume(args),
         Command::Start(args) => crate::executions::start(args),
         Command::Serve(args) => crate::serve::serve(args),
+        Command::Task(command) => crate::callbacks::task(command),
     };
     match result {
         Ok(code) => code,
@@ -172,16 +176,22 @@ pub fn load_resource_map(arg: &ConfigArg, definition: &Path) -> Result<ResourceM
 }
 
 pub fn parse_input(arg: &str) -> Result<Value> {
+    parse_json_arg(arg, "--input", "input")
+}
+
+/// A JSON payload given as `flag` (`what` it is, for messages): JSON text
+/// or @path to a JSON file, within the 256 KiB payload limit.
+pub fn parse_json_arg(arg: &str, flag: &str, what: &str) -> Result<Value> {
     let (text, from) = match arg.strip_prefix('@') {
-        Some(path) => (std::fs::read_to_string(path).with_context(|| format!("cannot read input file {path}"))?, path),
-        None => (arg.to_string(), "--input"),
+        Some(path) => (std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {path}"))?, path),
+        None => (arg.to_string(), flag),
     };
-    let input: Value = serde_json::from_str(&text).with_context(|| format!("{from}: the input is not valid JSON"))?;
-    let size = crate::engine::json_size(&input);
+    let value: Value = serde_json::from_str(&text).with_context(|| format!("{from}: the {what} is not valid JSON"))?;
+    let size = crate::engine::json_size(&value);
     if size > crate::engine::MAX_PAYLOAD_BYTES {
-        anyhow::bail!("{from}: the input is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)", crate::engine::MAX_PAYLOAD_BYTES);
+        anyhow::bail!("{from}: the {what} is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)", crate::engine::MAX_PAYLOAD_BYTES);
     }
-    Ok(input)
+    Ok(value)
 }
 
 pub fn state_machine_name(definition: &Path) -> String {
@@ -221,7 +231,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     Ok(match record.outcome {
         Outcome::Succeeded { .. } => ExitCode::SUCCESS,
-        Outcome::Failed { .. } | Outcome::TimedOut { .. } => ExitCode::from(1),
+        Outcome::Failed { .. } | Outcome::TimedOut { .. } | Outcome::Aborted { .. } => ExitCode::from(1),
     })
 }
 
@@ -233,7 +243,7 @@ pub fn print_record(record: &ExecutionRecord) {
             println!("last state: {}", record.last_state().unwrap_or("-"));
             println!("output: {}", serde_json::to_string_pretty(output).unwrap_or_default());
         }
-        Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } => {
+        Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } | Outcome::Aborted { error, cause } => {
             println!("status: {}", crate::store::ExecutionStatus::of(&record.outcome).as_str());
             println!("last state: {}", record.last_state().unwrap_or("-"));
             println!("error: {error}");

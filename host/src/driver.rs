@@ -8,6 +8,12 @@
 //! history is never run again; one that was in flight is run again with the
 //! same attempt number.
 //!
+//! A `.waitForTaskToken` task runs its module (`TaskSubmitted`), then waits
+//! for its token's result in the store (`stepwasm task success|failure`),
+//! within its `HeartbeatSeconds` and `TimeoutSeconds`. An execution stopped in
+//! the store (`stepwasm executions stop`) ends its driver at the next append
+//! or token check, with the stored `ExecutionAborted` as its outcome.
+//!
 //! The loop is one async function ([`run_execution_async`]), so that many
 //! executions can share a few threads on tokio while their tasks run (the
 //! WASM runtime yields while a module computes) or wait. [`run_execution`] is
@@ -15,8 +21,8 @@
 //! to completion on the calling thread.
 
 use crate::asl::{errors, StateMachine};
-use crate::engine::{Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
-use crate::store::{Store, StoreError};
+use crate::engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
+use crate::store::{ExecutionStatus, Store, StoreError, TaskResult, TokenState};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -142,6 +148,10 @@ impl Clock for VirtualClock {
     }
 }
 
+/// How often, at most, a waiting task's token is checked for a result: the
+/// first checks come quickly, later ones back off to this.
+const CALLBACK_POLL_MAX_MS: i64 = 1_000;
+
 /// A finished execution: who it was, everything that happened, how it ended.
 #[derive(Debug, Clone)]
 pub struct ExecutionRecord {
@@ -187,6 +197,20 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
         }
         self.journaled = self.history.len();
         Ok(())
+    }
+
+    /// The record of an execution stopped in the store while this driver ran
+    /// it: the stored history, which ends with its `ExecutionAborted`.
+    fn stopped(&self) -> Result<ExecutionRecord, DriverError> {
+        let info = self.execution.info().clone();
+        let history = match self.store {
+            Some(store) => store.history(&info.execution_arn)?,
+            None => Vec::new(),
+        };
+        match history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
+            Some(outcome) => Ok(ExecutionRecord { info, history, outcome }),
+            None => Err(DriverError::NotResumable { arn: info.execution_arn, reason: "it was stopped, but its stored history does not end".into() }),
+        }
     }
 
     /// Folds an event that is already recorded (replay) into the state.
@@ -335,15 +359,29 @@ where
     drive(rec, runner).await
 }
 
-/// The loop: decide, record, invoke or wait, until the engine says finished.
+/// The loop: decide, record, invoke or wait, until the engine says finished
+/// (or the execution was stopped in the store).
 async fn drive<R, C>(mut rec: Recorder<'_, C>, runner: &R) -> Result<ExecutionRecord, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    match drive_steps(&mut rec, runner).await {
+        Ok(outcome) => Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome }),
+        Err(DriverError::Store(StoreError::Closed { status, .. })) if status == ExecutionStatus::Aborted.as_str() => rec.stopped(),
+        Err(e) => Err(e),
+    }
+}
+
+async fn drive_steps<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Outcome, DriverError>
 where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
     let clock = rec.clock;
     loop {
-        if rec.history.len() >= MAX_HISTORY_EVENTS - 1 {
+        let decision = rec.execution.decide();
+        if !matches!(decision, Decision::Finished(_)) && rec.history.len() >= MAX_HISTORY_EVENTS - 1 {
             rec.record(
                 Scope::root(),
                 EventKind::ExecutionFailed {
@@ -351,8 +389,9 @@ where
                     cause: format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events"),
                 },
             )?;
+            continue;
         }
-        match rec.execution.decide() {
+        match decision {
             Decision::Record { scope, event } => rec.record(scope, event)?,
             Decision::RecordAt { scope, event, not_before_ms } => {
                 if not_before_ms > clock.now_ms() {
@@ -363,25 +402,103 @@ where
                 rec.record(scope, event)?;
             }
             Decision::Invoke { scope, task } => {
-                rec.record(scope.clone(), EventKind::TaskStarted { resource: task.resource.clone() })?;
+                let resource = task.resource.clone();
+                rec.record(scope.clone(), EventKind::TaskStarted { resource: resource.clone() })?;
                 // The previous task's result is kept before the next task
                 // runs: a crash during this one never repeats that one.
                 rec.flush()?;
-                let resource = task.resource.clone();
+                if let Some(token) = &task.task_token {
+                    let Some(store) = rec.store else {
+                        let cause = format!("{resource} waits for its task token, which only an execution kept in a store can receive (run --store, or start and serve)");
+                        rec.record(scope, EventKind::TaskFailed { resource, error: errors::RUNTIME.into(), cause })?;
+                        continue;
+                    };
+                    // Valid before the module runs, which may send it back itself.
+                    store.open_task_token(token, &rec.execution.info().execution_arn, clock.now_ms())?;
+                }
                 let kind = match runner.run_task_async(&task).await {
+                    TaskOutcome::Succeeded(output) if task.task_token.is_some() => EventKind::TaskSubmitted { resource, output: Arc::new(output) },
                     TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
                     TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
-                    TaskOutcome::TimedOut { cause } => {
-                        EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause }
-                    }
+                    TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
                 };
+                if let (Some(token), Some(store)) = (&task.task_token, rec.store) {
+                    if !matches!(kind, EventKind::TaskSubmitted { .. }) {
+                        // The attempt failed before it could wait; a retry has a token of its own.
+                        store.close_task_token(token)?;
+                    }
+                }
+                rec.record(scope, kind)?;
+            }
+            Decision::AwaitCallback { scope, callback } => {
+                let kind = await_callback(rec, &callback).await?;
                 rec.record(scope, kind)?;
             }
             Decision::Finished(outcome) => {
                 rec.flush()?;
-                return Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome });
+                return Ok(outcome);
             }
         }
+    }
+}
+
+/// Waits for the result of a submitted task's token: what was sent back, or
+/// `TaskTimedOut` when its heartbeat or its time runs out first.
+async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: &Callback) -> Result<EventKind, DriverError> {
+    let arn = rec.execution.info().execution_arn.clone();
+    let Some(store) = rec.store else {
+        return Err(DriverError::NotResumable { arn, reason: "a task waits for its token, and there is no store to receive it".into() });
+    };
+    // The submission survives a crash; a resumed driver waits on.
+    rec.flush()?;
+    let clock = rec.clock;
+    store.open_task_token(&callback.token, &arn, clock.now_ms())?;
+    let resource = &callback.resource;
+    let answered = |result: TaskResult| match result {
+        TaskResult::Success(output) => EventKind::TaskSucceeded { resource: resource.clone(), output: Arc::new(output) },
+        TaskResult::Failure { error, cause } => EventKind::TaskFailed { resource: resource.clone(), error, cause },
+    };
+    let mut poll_ms = 50;
+    loop {
+        let now = clock.now_ms();
+        let state = store.task_token(&callback.token)?;
+        let heartbeat_deadline = match &state {
+            Some(TokenState::Waiting { heartbeat_ms }) => callback.heartbeat_seconds.map(|s| heartbeat_ms.saturating_add(s as i64 * 1000)),
+            _ => None,
+        };
+        let expired = if callback.deadline_ms.is_some_and(|d| now >= d) {
+            Some((errors::TIMEOUT, "no result was sent for the task token before its TimeoutSeconds (or the execution's) ran out".to_string()))
+        } else if heartbeat_deadline.is_some_and(|d| now >= d) {
+            let seconds = callback.heartbeat_seconds.unwrap_or_default();
+            Some((errors::HEARTBEAT_TIMEOUT, format!("no heartbeat nor result was sent for the task token for {seconds} s (HeartbeatSeconds)")))
+        } else {
+            None
+        };
+        match state {
+            Some(TokenState::Completed(result)) => return Ok(answered(result)),
+            Some(TokenState::Closed) | None => {
+                let status = store.execution(&arn)?.map(|e| e.status);
+                if status != Some(ExecutionStatus::Running) {
+                    let status = status.map_or("gone from the store", ExecutionStatus::as_str);
+                    return Err(StoreError::Closed { arn, status }.into());
+                }
+                // A driver that timed the task out stopped before it could
+                // record so: record it now.
+                let (error, cause) = expired.unwrap_or((errors::TIMEOUT, "the task token was closed before a result came".into()));
+                return Ok(EventKind::TaskTimedOut { resource: resource.clone(), error: error.into(), cause });
+            }
+            Some(TokenState::Waiting { .. }) => {}
+        }
+        if let Some((error, cause)) = expired {
+            // A result that came in the meantime wins over the timeout.
+            return Ok(match store.close_task_token(&callback.token)? {
+                Some(result) => answered(result),
+                None => EventKind::TaskTimedOut { resource: resource.clone(), error: error.into(), cause },
+            });
+        }
+        let wake = [Some(now + poll_ms), callback.deadline_ms, heartbeat_deadline].into_iter().flatten().min().unwrap_or(now + poll_ms);
+        clock.wait_until(wake).await;
+        poll_ms = (poll_ms * 2).min(CALLBACK_POLL_MAX_MS);
     }
 }
 
@@ -738,6 +855,7 @@ mod tests {
                     };
                     assert!(expected.contains(&next.type_name()), "cut {cut}: {}", next.type_name());
                 }
+                Decision::AwaitCallback { .. } => panic!("no task here waits for a token (cut {cut})"),
                 Decision::Finished(_) => panic!("finished early at cut {cut}"),
             }
         }

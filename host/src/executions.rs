@@ -1,10 +1,11 @@
 //! The store's side of the command line: `run --store` journals an execution,
-//! `executions list|describe|history` read what a store holds, and `resume`
-//! continues every execution a crash left running.
+//! `executions list|describe|history` read what a store holds, `executions
+//! stop` aborts one, and `resume` continues every execution a crash left
+//! running.
 
 use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
-use crate::engine::{EventKind, HistoryEvent, Outcome};
+use crate::engine::{HistoryEvent, Outcome};
 use crate::store::{ExecutionStatus, ExecutionSummary, SqliteStore, Store};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
@@ -50,6 +51,20 @@ pub enum ExecutionsCommand {
         /// Print the events as GetExecutionHistory returns them (JSON).
         #[arg(long)]
         json: bool,
+    },
+    /// Stop a running execution: it ends ABORTED, whatever it was doing (a
+    /// `serve` driving it lets go of it, abandoning a task in progress).
+    Stop {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The execution's name or ARN.
+        execution: String,
+        /// An error name to record (up to 256 characters).
+        #[arg(long, default_value = "")]
+        error: String,
+        /// Why it was stopped (up to 32,768 characters).
+        #[arg(long, default_value = "")]
+        cause: String,
     },
 }
 
@@ -137,14 +152,22 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
                 println!("stopped: {}", crate::engine::history::rfc3339(stop));
             }
             println!("events: {}", history.len());
-            match history.last().map(|e| &e.kind) {
-                Some(EventKind::ExecutionSucceeded { output }) => println!("output: {}", serde_json::to_string_pretty(output)?),
-                Some(EventKind::ExecutionFailed { error, cause } | EventKind::ExecutionTimedOut { error, cause }) => {
+            match history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
+                Some(Outcome::Succeeded { output }) => println!("output: {}", serde_json::to_string_pretty(&output)?),
+                Some(Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } | Outcome::Aborted { error, cause }) => {
                     println!("error: {error}");
                     println!("cause: {cause}");
                 }
-                _ => {}
+                None => {}
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        ExecutionsCommand::Stop { store, execution, error, cause } => {
+            check_error_and_cause(&error, &cause)?;
+            let store = store.open()?;
+            let summary = find_execution(&store, &execution)?;
+            let event = store.stop_execution(&summary.info.execution_arn, &error, &cause, SystemClock.now_ms())?;
+            println!("ABORTED {} at {}", summary.info.name, crate::engine::history::rfc3339(event.timestamp_ms));
             Ok(ExitCode::SUCCESS)
         }
         ExecutionsCommand::History { store, execution, json } => {
@@ -160,6 +183,18 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// AWS's limits on the error and cause that StopExecution and
+/// SendTaskFailure take.
+pub fn check_error_and_cause(error: &str, cause: &str) -> Result<()> {
+    if error.chars().count() > 256 {
+        bail!("--error is {} characters long; the limit is 256", error.chars().count());
+    }
+    if cause.chars().count() > 32_768 {
+        bail!("--cause is {} characters long; the limit is 32,768", cause.chars().count());
+    }
+    Ok(())
 }
 
 /// An execution by ARN, or by name when exactly one has it.

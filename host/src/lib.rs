@@ -7,6 +7,7 @@
 
 pub mod asl;
 pub mod bench;
+pub mod callbacks;
 pub mod cli;
 pub mod driver;
 pub mod engine;

@@ -1,7 +1,9 @@
 //! `stepwasm serve`: the long-running host. It drives every execution its
 //! store holds as running, many at once on tokio: on start (recovery after a
 //! crash: each goes on from its history) and whenever `stepwasm start` adds
-//! one. An execution parked in a Wait is a sleeping future, not a thread.
+//! one. An execution parked in a Wait is a sleeping future, not a thread;
+//! one stopped in the store (`stepwasm executions stop`) is let go at the
+//! next poll, wherever it was waiting.
 //!
 //! One `serve` per store: two would race to extend the same histories (the
 //! store refuses the loser's events, so nothing is corrupted, but work is
@@ -59,14 +61,20 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
 }
 
 async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll: Duration, exit_when_idle: bool) -> Result<()> {
-    // Executions being driven, and those that cannot be (reported once).
-    let mut driving: HashSet<String> = HashSet::new();
+    // Executions being driven (to let go of one that is stopped), and those
+    // that cannot be (reported once).
+    let mut driving: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
     let mut given_up: HashSet<String> = HashSet::new();
     let mut tasks: tokio::task::JoinSet<(String, Result<ExecutionRecord, DriverError>)> = tokio::task::JoinSet::new();
     println!("serving {:?}", store);
     loop {
         while let Some(joined) = tasks.try_join_next() {
-            let (arn, result) = joined.map_err(|e| anyhow!("an execution's task failed: {e}"))?;
+            let (arn, result) = match joined {
+                Ok(finished) => finished,
+                // Let go of below: it was stopped.
+                Err(e) if e.is_cancelled() => continue,
+                Err(e) => return Err(anyhow!("an execution's task failed: {e}")),
+            };
             driving.remove(&arn);
             match result {
                 Ok(record) => println!("{} {}", ExecutionStatus::of(&record.outcome).as_str(), record.info.name),
@@ -77,9 +85,24 @@ async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll
             }
         }
         let running = store.executions(Some(ExecutionStatus::Running))?;
+        let still_running: HashSet<&str> = running.iter().map(|e| e.info.execution_arn.as_str()).collect();
+        let stopped: Vec<(String, String)> = driving
+            .keys()
+            .filter(|arn| !still_running.contains(arn.as_str()))
+            .filter_map(|arn| match store.execution(arn) {
+                Ok(Some(e)) if e.status == ExecutionStatus::Aborted => Some((arn.clone(), e.info.name)),
+                _ => None,
+            })
+            .collect();
+        for (arn, name) in stopped {
+            if let Some(task) = driving.remove(&arn) {
+                task.abort();
+                println!("ABORTED {name}");
+            }
+        }
         for execution in &running {
             let arn = &execution.info.execution_arn;
-            if driving.contains(arn) || given_up.contains(arn) {
+            if driving.contains_key(arn) || given_up.contains(arn) {
                 continue;
             }
             let loaded = match machines.get(&store, &execution.info.state_machine_arn) {
@@ -90,13 +113,13 @@ async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll
                     continue;
                 }
             };
-            driving.insert(arn.clone());
             let (store, info) = (Arc::clone(&store), execution.info.clone());
-            tasks.spawn(async move {
+            let task = tasks.spawn(async move {
                 let (machine, runtime) = &*loaded;
                 let arn = info.execution_arn.clone();
                 (arn, resume_execution_async(Arc::clone(machine), info, runtime, &SystemClock, &*store).await)
             });
+            driving.insert(arn.clone(), task);
         }
         if exit_when_idle && tasks.is_empty() && running.iter().all(|e| given_up.contains(&e.info.execution_arn)) {
             return Ok(());

@@ -193,11 +193,26 @@ pub struct TaskState {
     pub timeout_seconds: Option<u64>,
     /// `TimeoutSecondsPath`: read from the state's input when it is entered.
     pub timeout_seconds_path: Option<Path>,
+    /// `HeartbeatSeconds`: how long a task waiting for its token may go
+    /// without a heartbeat (`stepwasm task heartbeat`).
     pub heartbeat_seconds: Option<u64>,
     pub heartbeat_seconds_path: Option<Path>,
     /// `TimeoutSeconds` written as a JSONata expression.
     pub timeout_seconds_expr: Option<Template>,
+    /// `HeartbeatSeconds` written as a JSONata expression.
+    pub heartbeat_seconds_expr: Option<Template>,
     pub transition: Transition,
+}
+
+/// The resource suffix of a task that, once its module has run, waits for
+/// someone to send its task token back (`$$.Task.Token`).
+pub const WAIT_FOR_TASK_TOKEN: &str = ".waitForTaskToken";
+
+impl TaskState {
+    /// Does the task wait for its token to be sent back (the callback pattern)?
+    pub fn waits_for_task_token(&self) -> bool {
+        self.resource.ends_with(WAIT_FOR_TASK_TOKEN)
+    }
 }
 
 #[derive(Debug, Clone)]

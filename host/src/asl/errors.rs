@@ -7,6 +7,10 @@ pub const ALL: &str = "States.ALL";
 pub const TASK_FAILED: &str = "States.TaskFailed";
 /// A task ran longer than its timeout.
 pub const TIMEOUT: &str = "States.Timeout";
+/// A task waiting for its token got no heartbeat for `HeartbeatSeconds`. A
+/// timeout too: `States.Timeout` in `ErrorEquals` matches it and
+/// `States.TaskFailed` does not.
+pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
 /// An uncatchable runtime error, e.g. an `InputPath` that selects nothing.
 pub const RUNTIME: &str = "States.Runtime";
 /// A field ending in `.$` in `Parameters`/`ResultSelector` could not be resolved.
@@ -38,7 +42,8 @@ pub fn matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|name| {
         name == error
             || (name == ALL && !uncatchable_by_wildcards)
-            || (name == TASK_FAILED && error != TIMEOUT && !uncatchable_by_wildcards)
+            || (name == TIMEOUT && error == HEARTBEAT_TIMEOUT)
+            || (name == TASK_FAILED && error != TIMEOUT && error != HEARTBEAT_TIMEOUT && !uncatchable_by_wildcards)
     })
 }
 
@@ -60,6 +65,10 @@ mod tests {
         assert!(!matches(&names(&["States.Runtime"]), RUNTIME));
         assert!(matches(&names(&["States.TaskFailed"]), "Custom"));
         assert!(!matches(&names(&["States.TaskFailed"]), TIMEOUT));
+        assert!(!matches(&names(&["States.TaskFailed"]), HEARTBEAT_TIMEOUT));
+        assert!(matches(&names(&["States.Timeout"]), HEARTBEAT_TIMEOUT));
+        assert!(matches(&names(&["States.HeartbeatTimeout"]), HEARTBEAT_TIMEOUT));
+        assert!(!matches(&names(&["States.HeartbeatTimeout"]), TIMEOUT));
         assert!(matches(&names(&["A", "B"]), "B"));
         assert!(!matches(&names(&["A"]), "a"));
     }

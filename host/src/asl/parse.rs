@@ -347,6 +347,7 @@ impl Parser {
                     heartbeat_seconds,
                     heartbeat_seconds_path,
                     timeout_seconds_expr,
+                    heartbeat_seconds_expr,
                 })
             }
             "Pass" => {

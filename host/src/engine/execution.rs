@@ -13,7 +13,7 @@
 
 use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, HistoryEvent, Scope};
-use super::TaskInvocation;
+use super::{Callback, TaskInvocation};
 use crate::asl::errors;
 use crate::asl::StateMachine;
 use serde_json::Value;
@@ -35,6 +35,24 @@ pub enum Outcome {
     Failed { error: String, cause: String },
     /// Ran past the top-level `TimeoutSeconds` (AWS's TIMED_OUT status).
     TimedOut { error: String, cause: String },
+    /// Stopped from outside (AWS's ABORTED status).
+    Aborted { error: String, cause: String },
+}
+
+impl Outcome {
+    /// The outcome an event that ends an execution records (None for the others).
+    pub fn ended_by(event: &EventKind) -> Option<Outcome> {
+        let (error, cause) = match event {
+            EventKind::ExecutionSucceeded { output } => return Some(Outcome::Succeeded { output: output.clone() }),
+            EventKind::ExecutionFailed { error, cause } => return Some(Outcome::Failed { error: error.clone(), cause: cause.clone() }),
+            EventKind::ExecutionTimedOut { error, cause } | EventKind::ExecutionAborted { error, cause } => (error.clone(), cause.clone()),
+            _ => return None,
+        };
+        Some(match event {
+            EventKind::ExecutionTimedOut { .. } => Outcome::TimedOut { error, cause },
+            _ => Outcome::Aborted { error, cause },
+        })
+    }
 }
 
 /// What the caller must do next. `scope` says which branch or iteration the
@@ -45,8 +63,12 @@ pub enum Decision {
     Record { scope: Scope, event: EventKind },
     /// Record this event once the clock reaches `not_before_ms` (a retry backoff, a Wait).
     RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
-    /// Record `TaskStarted`, run the task, record its outcome, all in `scope`.
+    /// Record `TaskStarted`, run the task, record its outcome, all in `scope`
+    /// (for a task with a token: `TaskSubmitted` when its module succeeds).
     Invoke { scope: Scope, task: TaskInvocation },
+    /// Wait for the callback of a submitted task and record its outcome
+    /// (`TaskSucceeded`, `TaskFailed` or `TaskTimedOut`) in `scope`.
+    AwaitCallback { scope: Scope, callback: Callback },
     /// The execution has ended.
     Finished(Outcome),
 }
@@ -85,7 +107,7 @@ impl Execution {
         &self.info
     }
 
-    /// The outcome, once `ExecutionSucceeded`/`ExecutionFailed`/`ExecutionTimedOut` has been applied.
+    /// The outcome, once the event that ends the execution has been applied.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
     }
@@ -96,13 +118,8 @@ impl Execution {
         if self.outcome.is_some() {
             return Err(bad("the execution has already ended"));
         }
-        let execution_event = matches!(
-            event.kind,
-            EventKind::ExecutionStarted { .. }
-                | EventKind::ExecutionSucceeded { .. }
-                | EventKind::ExecutionFailed { .. }
-                | EventKind::ExecutionTimedOut { .. }
-        );
+        let ending = Outcome::ended_by(&event.kind);
+        let execution_event = ending.is_some() || matches!(event.kind, EventKind::ExecutionStarted { .. });
         if execution_event && !event.scope.is_root() {
             return Err(bad("execution events belong to the top level"));
         }
@@ -116,13 +133,7 @@ impl Execution {
                 self.root = Some(Frame::new(Arc::clone(&self.machine.root), input.clone()));
             }
             _ if self.input.is_none() => return Err(bad("the execution has not started")),
-            EventKind::ExecutionSucceeded { output } => self.outcome = Some(Outcome::Succeeded { output: output.clone() }),
-            EventKind::ExecutionFailed { error, cause } => {
-                self.outcome = Some(Outcome::Failed { error: error.clone(), cause: cause.clone() })
-            }
-            EventKind::ExecutionTimedOut { error, cause } => {
-                self.outcome = Some(Outcome::TimedOut { error: error.clone(), cause: cause.clone() })
-            }
+            _ if ending.is_some() => self.outcome = ending,
             _ => {
                 let root = self.root.as_mut().ok_or_else(|| bad("the execution has not started"))?;
                 root.apply(&event.scope.0, event).map_err(|reason| bad(&reason))?;
@@ -168,6 +179,10 @@ impl Execution {
                 task.timeout_seconds = Some(task.timeout_seconds.map_or(left, |t| t.min(left)));
                 Decision::Invoke { scope, task }
             }
+            Decision::AwaitCallback { scope, mut callback } => {
+                callback.deadline_ms = Some(callback.deadline_ms.map_or(deadline, |d| d.min(deadline)));
+                Decision::AwaitCallback { scope, callback }
+            }
             other => other,
         }
     }
@@ -189,6 +204,7 @@ impl Execution {
             Next::Record { scope, event } => Decision::Record { scope, event },
             Next::RecordAt { scope, event, not_before_ms } => Decision::RecordAt { scope, event, not_before_ms },
             Next::Invoke { scope, task } => Decision::Invoke { scope, task },
+            Next::AwaitCallback { scope, callback } => Decision::AwaitCallback { scope, callback },
             Next::Done(Ok(output)) => finish(EventKind::ExecutionSucceeded { output }),
             Next::Done(Err(f)) => finish(EventKind::ExecutionFailed { error: f.error, cause: f.cause }),
         }

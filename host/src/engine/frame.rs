@@ -11,7 +11,7 @@
 use super::dataflow;
 use super::fanout::{self, Fanout};
 use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
-use super::{ExecutionInfo, Failure, TaskInvocation};
+use super::{task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
 use crate::asl::errors;
 use crate::asl::path::Bindings;
 use crate::asl::template::Template;
@@ -49,6 +49,7 @@ pub(super) enum Next {
     Record { scope: Scope, event: EventKind },
     RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
     Invoke { scope: Scope, task: TaskInvocation },
+    AwaitCallback { scope: Scope, callback: Callback },
     /// The graph has ended: its output, or the error that ended it.
     Done(Result<Value, Failure>),
 }
@@ -58,6 +59,8 @@ enum Step {
     Entered,
     Scheduled { input: Payload },
     Started { input: Payload },
+    /// A `.waitForTaskToken` task's module has run; its token is awaited.
+    Submitted,
     /// A Parallel or Map state's children are running.
     Running(Box<Fanout>),
     Succeeded { result: Payload },
@@ -72,12 +75,17 @@ enum Step {
 struct Cursor {
     state: String,
     input: Payload,
+    /// The id of the `…StateEntered` event (a task token names it).
+    entered_id: u64,
     entered_ms: i64,
     /// One counter per retrier of the state.
     retries: Vec<u32>,
     attempt: u32,
-    /// The task's timeout as resolved when it was scheduled.
+    /// The task's timeout and heartbeat as resolved when it was scheduled.
     timeout_seconds: Option<u64>,
+    heartbeat_seconds: Option<u64>,
+    /// When the current attempt's `TaskStarted` was recorded.
+    started_ms: i64,
     /// The time of the latest event in this state or its children: when
     /// children fail, a retry's backoff counts from here.
     latest_ms: i64,
@@ -134,10 +142,13 @@ impl Frame {
             self.cursor = Some(Cursor {
                 state: name.clone(),
                 input: input.clone(),
+                entered_id: event.id,
                 entered_ms: event.timestamp_ms,
                 retries: vec![0; state.retriers().len()],
                 attempt: 0,
                 timeout_seconds: None,
+                heartbeat_seconds: None,
+                started_ms: event.timestamp_ms,
                 latest_ms: event.timestamp_ms,
                 step: Step::Entered,
             });
@@ -169,9 +180,10 @@ impl Frame {
                     self.variables.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
             }
-            (EventKind::TaskScheduled { parameters, timeout_seconds, .. }, StateKind::Task(_)) => {
+            (EventKind::TaskScheduled { parameters, timeout_seconds, heartbeat_seconds, .. }, StateKind::Task(_)) => {
                 cursor.schedule(Step::Scheduled { input: parameters.clone() })?;
                 cursor.timeout_seconds = *timeout_seconds;
+                cursor.heartbeat_seconds = *heartbeat_seconds;
             }
             (EventKind::ParallelStateStarted { input, retry_after }, StateKind::Parallel(p)) => {
                 cursor.retry_children(state, retry_after)?;
@@ -187,15 +199,25 @@ impl Frame {
                     Step::Scheduled { input } | Step::Started { input } => Step::Started { input: input.clone() },
                     _ => return Err("no task is scheduled".into()),
                 };
+                cursor.started_ms = event.timestamp_ms;
+            }
+            (EventKind::TaskSubmitted { .. }, StateKind::Task(task)) => {
+                if !task.waits_for_task_token() {
+                    return Err("only a .waitForTaskToken task is submitted".into());
+                }
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err("no task has started".into());
+                }
+                cursor.step = Step::Submitted;
             }
             (EventKind::TaskSucceeded { output, .. }, StateKind::Task(_)) => {
-                if !matches!(cursor.step, Step::Started { .. }) {
+                if !matches!(cursor.step, Step::Started { .. } | Step::Submitted) {
                     return Err("no task has started".into());
                 }
                 cursor.step = Step::Succeeded { result: output.clone() };
             }
             (EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. }, StateKind::Task(_)) => {
-                if !matches!(cursor.step, Step::Started { .. }) {
+                if !matches!(cursor.step, Step::Started { .. } | Step::Submitted) {
                     return Err("no task has started".into());
                 }
                 cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
@@ -286,6 +308,20 @@ impl Frame {
                     state_name: cursor.state.clone(),
                     attempt: cursor.attempt,
                     timeout_seconds: cursor.timeout_seconds,
+                    task_token: task
+                        .waits_for_task_token()
+                        .then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
+                },
+            },
+            (StateKind::Task(task), Step::Submitted) => Next::AwaitCallback {
+                scope: scope.clone(),
+                callback: Callback {
+                    resource: task.resource.clone(),
+                    token: task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt),
+                    heartbeat_seconds: cursor.heartbeat_seconds,
+                    deadline_ms: cursor
+                        .timeout_seconds
+                        .map(|t| cursor.started_ms.saturating_add(t.saturating_mul(1000).min(i64::MAX as u64) as i64)),
                 },
             },
             (_, Step::Running(fanout)) => {
@@ -450,18 +486,18 @@ impl Frame {
         match &state.kind {
             StateKind::Task(task) => {
                 let parameters = dataflow::effective_input(io, &cursor.input, b)?;
-                let timeout_seconds = match (&task.timeout_seconds_path, &task.timeout_seconds_expr, first) {
-                    (_, _, false) => cursor.timeout_seconds,
-                    (Some(path), _, true) => Some(positive_integer_at(path, &cursor.input, "TimeoutSecondsPath")?),
-                    (None, Some(t), true) => match t.render_with(&cursor.input, b).map_err(|e| Failure::new(e.error, e.cause))? {
-                        Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => n.as_u64(),
-                        other => {
-                            return Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("TimeoutSeconds must be a positive integer, got {other}")))
-                        }
-                    },
-                    (None, None, true) => task.timeout_seconds,
+                // A retry keeps what its first attempt resolved.
+                let (timeout_seconds, heartbeat_seconds) = if first {
+                    (
+                        seconds_setting("TimeoutSeconds", task.timeout_seconds, &task.timeout_seconds_path, &task.timeout_seconds_expr, &cursor.input, b)?,
+                        seconds_setting("HeartbeatSeconds", task.heartbeat_seconds, &task.heartbeat_seconds_path, &task.heartbeat_seconds_expr, &cursor.input, b)?,
+                    )
+                } else {
+                    (cursor.timeout_seconds, cursor.heartbeat_seconds)
                 };
-                Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters: Arc::new(parameters), timeout_seconds })
+                // A heartbeat matters only while a token is awaited.
+                let heartbeat_seconds = heartbeat_seconds.filter(|_| task.waits_for_task_token());
+                Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters: Arc::new(parameters), timeout_seconds, heartbeat_seconds })
             }
             StateKind::Parallel(_) => {
                 Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)?, retry_after: None })
@@ -575,7 +611,7 @@ impl Frame {
 
     /// The context object (`$$`) for the current state and attempt.
     fn context(&self, env: &Env, cursor: &Cursor, retry_count: u32) -> Value {
-        json!({
+        let mut context = json!({
             "Execution": {
                 "Id": env.info.execution_arn,
                 "Input": env.input,
@@ -589,7 +625,16 @@ impl Frame {
                 "RetryCount": retry_count,
             },
             "StateMachine": {"Id": env.info.state_machine_arn, "Name": env.info.state_machine_name},
-        })
+        });
+        if matches!(&self.state(&cursor.state).kind, StateKind::Task(t) if t.waits_for_task_token()) {
+            // Parameters are prepared before the attempt they are for starts.
+            let attempt = match cursor.step {
+                Step::Entered | Step::Failed { .. } => cursor.attempt + 1,
+                _ => cursor.attempt,
+            };
+            context["Task"] = json!({"Token": task_token(&env.info.execution_arn, cursor.entered_id, attempt)});
+        }
+        context
     }
 }
 
@@ -680,6 +725,26 @@ fn io_of(state: &State) -> &crate::asl::IoSettings {
 }
 
 
+
+/// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (named `field`): fixed,
+/// read by its `…Path` from the state's input, or a JSONata expression.
+fn seconds_setting(
+    field: &str,
+    fixed: Option<u64>,
+    path: &Option<crate::asl::path::Path>,
+    expr: &Option<Template>,
+    input: &Value,
+    b: &Bindings,
+) -> Result<Option<u64>, Failure> {
+    match (path, expr) {
+        (Some(path), _) => Ok(Some(positive_integer_at(path, input, &format!("{field}Path"))?)),
+        (None, Some(t)) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
+            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a positive integer, got {other}"))),
+        },
+        (None, None) => Ok(fixed),
+    }
+}
 
 /// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
 fn positive_integer_at(path: &crate::asl::path::Path, input: &Value, field: &str) -> Result<u64, Failure> {

@@ -82,6 +82,8 @@ pub enum EventKind {
     ExecutionFailed { error: String, cause: String },
     /// The execution ran past the definition's top-level `TimeoutSeconds`.
     ExecutionTimedOut { error: String, cause: String },
+    /// Someone stopped the execution (`stepwasm executions stop`).
+    ExecutionAborted { error: String, cause: String },
     StateEntered { state_type: StateType, name: String, input: Payload },
     StateExited {
         state_type: StateType,
@@ -94,8 +96,18 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         catch_next: Option<String>,
     },
-    TaskScheduled { resource: String, parameters: Payload, timeout_seconds: Option<u64> },
+    TaskScheduled {
+        resource: String,
+        parameters: Payload,
+        timeout_seconds: Option<u64>,
+        /// Resolved `HeartbeatSeconds` of a task that waits for its token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heartbeat_seconds: Option<u64>,
+    },
     TaskStarted { resource: String },
+    /// The module of a `.waitForTaskToken` task ran; the task now waits for
+    /// its token to come back. `output` is what the module returned.
+    TaskSubmitted { resource: String, output: Payload },
     TaskSucceeded { resource: String, output: Payload },
     TaskFailed { resource: String, error: String, cause: String },
     TaskTimedOut { resource: String, error: String, cause: String },
@@ -133,10 +145,12 @@ impl EventKind {
             EventKind::ExecutionSucceeded { .. } => "ExecutionSucceeded",
             EventKind::ExecutionFailed { .. } => "ExecutionFailed",
             EventKind::ExecutionTimedOut { .. } => "ExecutionTimedOut",
+            EventKind::ExecutionAborted { .. } => "ExecutionAborted",
             EventKind::StateEntered { state_type, .. } => state_type.entered(),
             EventKind::StateExited { state_type, .. } => state_type.exited(),
             EventKind::TaskScheduled { .. } => "TaskScheduled",
             EventKind::TaskStarted { .. } => "TaskStarted",
+            EventKind::TaskSubmitted { .. } => "TaskSubmitted",
             EventKind::TaskSucceeded { .. } => "TaskSucceeded",
             EventKind::TaskFailed { .. } => "TaskFailed",
             EventKind::TaskTimedOut { .. } => "TaskTimedOut",
@@ -159,6 +173,7 @@ impl EventKind {
             EventKind::ExecutionSucceeded { output } => format!("output {output}"),
             EventKind::ExecutionFailed { error, cause }
             | EventKind::ExecutionTimedOut { error, cause }
+            | EventKind::ExecutionAborted { error, cause }
             | EventKind::TaskFailed { error, cause, .. }
             | EventKind::TaskTimedOut { error, cause, .. }
             | EventKind::ParallelStateFailed { error, cause }
@@ -181,6 +196,7 @@ impl EventKind {
             EventKind::TaskScheduled { resource, parameters, .. } => format!("{resource} parameters {parameters}"),
             EventKind::TaskStarted { resource } => resource.clone(),
             EventKind::TaskSucceeded { output, .. } => format!("output {output}"),
+            EventKind::TaskSubmitted { output, .. } => format!("submitted, module output {output}"),
         }
     }
 }
@@ -248,6 +264,7 @@ impl HistoryEvent {
             EventKind::ExecutionSucceeded { output } => ("executionSucceededEventDetails", json!({"output": output.to_string()})),
             EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
             EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionAborted { error, cause } => ("executionAbortedEventDetails", json!({"error": error, "cause": cause})),
             EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
             EventKind::StateExited { name, output, assigned_variables, .. } => {
                 let mut details = json!({"name": name, "output": output.to_string()});
@@ -260,11 +277,18 @@ impl HistoryEvent {
                 }
                 ("stateExitedEventDetails", details)
             }
-            EventKind::TaskScheduled { resource, parameters, timeout_seconds } => (
-                "taskScheduledEventDetails",
-                json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string(), "timeoutInSeconds": timeout_seconds}),
-            ),
+            EventKind::TaskScheduled { resource, parameters, timeout_seconds, heartbeat_seconds } => {
+                let mut details = json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string(), "timeoutInSeconds": timeout_seconds});
+                if let Some(heartbeat) = heartbeat_seconds {
+                    details["heartbeatInSeconds"] = json!(heartbeat);
+                }
+                ("taskScheduledEventDetails", details)
+            }
             EventKind::TaskStarted { resource } => ("taskStartedEventDetails", json!({"resourceType": "stepwasm", "resource": resource})),
+            EventKind::TaskSubmitted { resource, output } => (
+                "taskSubmittedEventDetails",
+                json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}),
+            ),
             EventKind::TaskSucceeded { resource, output } => (
                 "taskSucceededEventDetails",
                 json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}),

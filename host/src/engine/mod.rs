@@ -40,4 +40,35 @@ pub struct TaskInvocation {
     pub attempt: u32,
     /// The state's `TimeoutSeconds`, when set.
     pub timeout_seconds: Option<u64>,
+    /// For a `.waitForTaskToken` task: its token (`$$.Task.Token`). The
+    /// token is valid from before the module runs, so the module's own
+    /// callback cannot arrive too early.
+    pub task_token: Option<String>,
+}
+
+/// A `.waitForTaskToken` task whose module has run: it waits for its token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Callback {
+    pub resource: String,
+    pub token: String,
+    /// The task fails with `States.HeartbeatTimeout` when no heartbeat (nor
+    /// the result) comes for this long; the submission counts as the first.
+    pub heartbeat_seconds: Option<u64>,
+    /// When the task fails with `States.Timeout` (its `TimeoutSeconds`,
+    /// counted from its start, or the execution's deadline).
+    pub deadline_ms: Option<i64>,
+}
+
+/// The token of a `.waitForTaskToken` task: names the execution, the entry
+/// into the state (its `…StateEntered` event) and the attempt, so it is the
+/// same when a history is replayed and different for every attempt.
+/// Hex, so that it is one word in a shell.
+pub fn task_token(execution_arn: &str, entered_event_id: u64, attempt: u32) -> String {
+    let plain = format!("{entered_event_id}.{attempt}.{execution_arn}");
+    let mut token = String::with_capacity(3 + plain.len() * 2);
+    token.push_str("swt");
+    for byte in plain.bytes() {
+        token.push_str(&format!("{byte:02x}"));
+    }
+    token
 }

@@ -342,10 +342,15 @@ impl ResourceMap {
         &self.origin
     }
 
-    /// The module and limits for `resource`, or why there are none.
+    /// The module and limits for `resource`, or why there are none. A
+    /// `.waitForTaskToken` resource runs the module of the resource without
+    /// the suffix, unless the map names it with the suffix.
     pub fn resolve(&self, resource: &str) -> Result<ResourceSpec, String> {
         if let Some(spec) = self.resources.get(resource) {
             return Ok(spec.clone());
+        }
+        if let Some(base) = resource.strip_suffix(crate::asl::WAIT_FOR_TASK_TOKEN) {
+            return self.resolve(base);
         }
         if let Some(name) = resource.strip_prefix(SHORT_FORM_PREFIX) {
             if name.ends_with(".wasm") {
@@ -412,6 +417,8 @@ mod tests {
         assert_eq!(map.resolve("wasm:notify").unwrap().module_path, PathBuf::from("/cfg/mods/notify.wasm"));
         assert!(map.resolve("arn:z").unwrap_err().contains("no module is mapped to \"arn:z\""));
         assert!(map.resolve("wasm:../../etc/passwd").is_err());
+        assert_eq!(map.resolve("wasm:notify.waitForTaskToken").unwrap().module_path, PathBuf::from("/cfg/mods/notify.wasm"));
+        assert_eq!(map.resolve("arn:x.waitForTaskToken").unwrap().module_path, x.module_path);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Outcome};
+use serde_json::Value;
 
 /// Where an execution stands, as DescribeExecution names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,18 +45,14 @@ impl ExecutionStatus {
             Outcome::Succeeded { .. } => ExecutionStatus::Succeeded,
             Outcome::Failed { .. } => ExecutionStatus::Failed,
             Outcome::TimedOut { .. } => ExecutionStatus::TimedOut,
+            Outcome::Aborted { .. } => ExecutionStatus::Aborted,
         }
     }
 
     /// The status an execution has once `event` is in its history, if the
     /// event ends it.
     pub fn after(event: &EventKind) -> Option<ExecutionStatus> {
-        match event {
-            EventKind::ExecutionSucceeded { .. } => Some(ExecutionStatus::Succeeded),
-            EventKind::ExecutionFailed { .. } => Some(ExecutionStatus::Failed),
-            EventKind::ExecutionTimedOut { .. } => Some(ExecutionStatus::TimedOut),
-            _ => None,
-        }
+        Outcome::ended_by(event).as_ref().map(ExecutionStatus::of)
     }
 }
 
@@ -67,6 +64,26 @@ pub struct ExecutionSummary {
     /// Milliseconds since the Unix epoch.
     pub start_ms: i64,
     pub stop_ms: Option<i64>,
+}
+
+/// What was sent back for a task token (`stepwasm task success|failure`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum TaskResult {
+    Success(Value),
+    Failure { error: String, cause: String },
+}
+
+/// Where a task token stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenState {
+    /// Its task waits; `heartbeat_ms` is the latest sign of life (at first,
+    /// when the token was issued).
+    Waiting { heartbeat_ms: i64 },
+    /// A result came; the task's driver records it.
+    Completed(TaskResult),
+    /// The task ended otherwise (failed, timed out, its execution stopped or
+    /// ended): the token is of no more use.
+    Closed,
 }
 
 /// A store problem, located: which file, which execution, which event.
@@ -86,6 +103,10 @@ pub enum StoreError {
     Closed { arn: String, status: &'static str },
     #[error("execution {arn:?}: event {got} does not follow event {last} (histories have no gaps or duplicates)")]
     OutOfOrder { arn: String, last: u64, got: u64 },
+    #[error("no task is waiting for token {0:?}")]
+    InvalidToken(String),
+    #[error("the task of token {0:?} is no longer waiting: it timed out, failed, was already answered, or its execution ended")]
+    TaskNotWaiting(String),
     #[error("execution {arn:?}, event {id}: stored event is corrupt: {message}")]
     CorruptEvent { arn: String, id: u64, message: String },
 }
@@ -121,4 +142,31 @@ pub trait Store: Send + Sync {
 
     /// The executions with `status` (all when `None`), oldest first.
     fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError>;
+
+    /// Stops a running execution: appends `ExecutionAborted` after its last
+    /// event, marks it ABORTED and closes its task tokens, in one step.
+    /// Returns the event; a driver still running it finds its next append
+    /// refused and stops there.
+    fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError>;
+
+    /// Issues `token` for a task of a running execution (again: nothing
+    /// changes, so a resumed driver can call it once more).
+    fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// The state of `token`, if it was ever issued.
+    fn task_token(&self, token: &str) -> Result<Option<TokenState>, StoreError>;
+
+    /// Sends a waiting task its result. [`StoreError::InvalidToken`] for a
+    /// token never issued, [`StoreError::TaskNotWaiting`] for one whose task
+    /// no longer waits.
+    fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError>;
+
+    /// A waiting task is alive: its heartbeat timeout starts over.
+    fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// The driver gives up waiting for `token` (a timeout, or the task failed
+    /// before it waited): a waiting token is closed and `None` returned; one
+    /// whose result came first keeps it and returns it, so a result that won
+    /// the race is never lost.
+    fn close_task_token(&self, token: &str) -> Result<Option<TaskResult>, StoreError>;
 }

@@ -4,8 +4,8 @@
 //! keyed by execution and id, so a history reads back exactly as written and
 //! the primary key itself refuses a duplicate.
 
-use super::{ExecutionStatus, ExecutionSummary, Store, StoreError};
-use crate::engine::{ExecutionInfo, HistoryEvent};
+use super::{ExecutionStatus, ExecutionSummary, Store, StoreError, TaskResult, TokenState};
+use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -32,7 +32,23 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER NOT NULL,
     event TEXT NOT NULL,
     PRIMARY KEY (execution_arn, id)
-) WITHOUT ROWID;";
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_tokens (
+    token TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    status TEXT NOT NULL,
+    heartbeat_ms INTEGER NOT NULL,
+    result TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_tokens_by_execution ON task_tokens (execution_arn, status);";
+
+/// Token statuses in `task_tokens.status`.
+const WAITING: &str = "WAITING";
+const COMPLETED: &str = "COMPLETED";
+const CLOSED: &str = "CLOSED";
+
+/// Closes the tokens an ended execution's tasks still wait for.
+const CLOSE_EXECUTION_TOKENS: &str = "UPDATE task_tokens SET status = 'CLOSED' WHERE execution_arn = ?1 AND status = 'WAITING'";
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -79,7 +95,8 @@ impl SqliteStore {
         conn.query_row(
             "SELECT (SELECT count(*) FROM state_machines WHERE definition IS NULL),
                     (SELECT count(*) FROM executions WHERE last_event_id < 0),
-                    (SELECT count(*) FROM events WHERE id < 0)",
+                    (SELECT count(*) FROM events WHERE id < 0),
+                    (SELECT count(*) FROM task_tokens WHERE heartbeat_ms IS NULL)",
             [],
             |_| Ok(()),
         )
@@ -184,6 +201,9 @@ impl Store for SqliteStore {
                 }
             }
         }
+        if stop_ms.is_some() {
+            tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
+        }
         let status = status.map_or("RUNNING", ExecutionStatus::as_str);
         tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms) WHERE arn = ?1")?
             .execute(params![execution_arn, last, status, stop_ms])?;
@@ -223,6 +243,98 @@ impl Store for SqliteStore {
         ))?;
         let rows = stmt.query_map(params![status.map(ExecutionStatus::as_str)], summary)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (status, last): (String, u64) = tx
+            .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
+            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+        let status = ExecutionStatus::parse(&status);
+        if status != Some(ExecutionStatus::Running) {
+            return Err(StoreError::Closed { arn: execution_arn.into(), status: status.map_or("in an unknown state", ExecutionStatus::as_str) });
+        }
+        let event = HistoryEvent {
+            id: last + 1,
+            previous_event_id: last,
+            timestamp_ms: now_ms,
+            scope: Scope::root(),
+            kind: EventKind::ExecutionAborted { error: error.into(), cause: cause.into() },
+        };
+        let text = serde_json::to_string(&event)
+            .map_err(|e| StoreError::CorruptEvent { arn: execution_arn.into(), id: event.id, message: format!("cannot be written: {e}") })?;
+        tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
+            .execute(params![execution_arn, event.id, text])?;
+        tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'ABORTED', stop_ms = ?3 WHERE arn = ?1")?
+            .execute(params![execution_arn, event.id, now_ms])?;
+        tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO task_tokens (token, execution_arn, status, heartbeat_ms) VALUES (?1, ?2, 'WAITING', ?3)
+                 ON CONFLICT (token) DO NOTHING",
+            )?
+            .execute(params![token, execution_arn, now_ms])?;
+        Ok(())
+    }
+
+    fn task_token(&self, token: &str) -> Result<Option<TokenState>, StoreError> {
+        let row: Option<(String, i64, Option<String>)> = self
+            .conn()
+            .prepare_cached("SELECT status, heartbeat_ms, result FROM task_tokens WHERE token = ?1")?
+            .query_row(params![token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?;
+        let Some((status, heartbeat_ms, result)) = row else { return Ok(None) };
+        let corrupt = |message: String| StoreError::Unreadable { path: self.location.clone(), message: format!("task token {token:?}: {message}") };
+        Ok(Some(match (status.as_str(), result) {
+            (WAITING, _) => TokenState::Waiting { heartbeat_ms },
+            (COMPLETED, Some(text)) => TokenState::Completed(serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?),
+            (CLOSED, _) => TokenState::Closed,
+            (other, _) => return Err(corrupt(format!("unknown status {other:?}"))),
+        }))
+    }
+
+    fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError> {
+        let text = serde_json::to_string(result).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        self.update_waiting_token("UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'", token, text)
+    }
+
+    fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.update_waiting_token("UPDATE task_tokens SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE token = ?1 AND status = 'WAITING'", token, now_ms)
+    }
+
+    fn close_task_token(&self, token: &str) -> Result<Option<TaskResult>, StoreError> {
+        let updated = self
+            .conn()
+            .prepare_cached("UPDATE task_tokens SET status = 'CLOSED' WHERE token = ?1 AND status = 'WAITING'")?
+            .execute(params![token])?;
+        if updated > 0 {
+            return Ok(None);
+        }
+        Ok(match self.task_token(token)? {
+            Some(TokenState::Completed(result)) => Some(result),
+            _ => None,
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Runs `update` (`?1` the token, `?2` the value) on a waiting token;
+    /// when no row changed, says whether the token is unknown or not waiting.
+    fn update_waiting_token(&self, update: &str, token: &str, value: impl rusqlite::ToSql) -> Result<(), StoreError> {
+        let conn = self.conn();
+        if conn.prepare_cached(update)?.execute(params![token, value])? > 0 {
+            return Ok(());
+        }
+        let known = conn.prepare_cached("SELECT 1 FROM task_tokens WHERE token = ?1")?.exists(params![token])?;
+        Err(if known { StoreError::TaskNotWaiting(token.into()) } else { StoreError::InvalidToken(token.into()) })
     }
 }
 
