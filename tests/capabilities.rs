@@ -75,6 +75,35 @@ fn committed(runtime: &WasmRuntime, namespace: &str) -> Vec<(String, String)> {
 const KV: &str = PROBE_RESOURCES;
 
 #[test]
+fn a_journaled_attempt_run_again_after_a_crash_keeps_its_output_and_applies_its_writes_once() {
+    use stepwasm::driver::TaskOutcome;
+    let m = machine("probe", None);
+    let rt = runtime(&m, &config(KV));
+    let attempt = |entered_event_id: u64, journaled: bool| stepwasm::engine::TaskInvocation {
+        resource: "probe".into(),
+        input: Arc::new(json!({"steps": [{"incr": "n"}]})),
+        execution_id: "arn:aws:states:local:000000000000:execution:probe:t".into(),
+        state_name: "Probe".into(),
+        attempt: 1,
+        timeout_seconds: None,
+        task_token: None,
+        entered_event_id,
+        journaled,
+    };
+    let counted = |n: u64| TaskOutcome::Succeeded(json!({"results": [n]}));
+    // A resumed driver runs the attempt again when a crash lost its recorded
+    // success: the commit's record gives back the output; nothing is redone.
+    assert_eq!(rt.invoke(&attempt(2, true)), counted(1));
+    assert_eq!(rt.invoke(&attempt(2, true)), counted(1));
+    assert_eq!(committed(&rt, "probe"), [("n".to_string(), "1".to_string())]);
+    // Another entry into the state is another invocation.
+    assert_eq!(rt.invoke(&attempt(9, true)), counted(2));
+    // Without a journal nothing is recorded: each run applies its writes.
+    assert_eq!(rt.invoke(&attempt(2, false)), counted(3));
+    assert_eq!(rt.invoke(&attempt(2, false)), counted(4));
+}
+
+#[test]
 fn a_retried_task_applies_its_writes_once() {
     let m = machine("probe", None);
     let rt = runtime(&m, &config(KV));

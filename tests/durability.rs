@@ -107,11 +107,15 @@ fn store_commands_name_what_is_wrong() {
 
 /// A task that fails its first attempt and is retried a second later, a
 /// Wait, and a second task: every execution of it outlives a few kills.
+/// Each task, once it succeeds, counts itself in the kv store (kept in the
+/// store file): a count of 1 at the end means its writes were applied once.
 const RETRY_WAIT_RETRY: &str = r#"{"StartAt": "Flaky", "States": {
-  "Flaky": {"Type": "Task", "Resource": "probe", "Parameters": {"steps": [{"fail_before_attempt": 2}]}, "ResultPath": "$.flaky",
+  "Flaky": {"Type": "Task", "Resource": "probe", "ResultPath": "$.flaky",
+            "Parameters": {"steps": [{"fail_before_attempt": 2}, {"incr.$": "States.Format('flaky-{}', $.id)"}]},
             "Retry": [{"ErrorEquals": ["NotYet"], "IntervalSeconds": 1, "MaxAttempts": 3}], "Next": "Pause"},
   "Pause": {"Type": "Wait", "Seconds": 2, "Next": "Again"},
-  "Again": {"Type": "Task", "Resource": "probe", "Parameters": {"steps": [{"fail_before_attempt": 1}]}, "ResultPath": "$.again", "End": true}}}"#;
+  "Again": {"Type": "Task", "Resource": "probe", "ResultPath": "$.again",
+            "Parameters": {"steps": [{"fail_before_attempt": 1}, {"incr.$": "States.Format('again-{}', $.id)"}]}, "End": true}}}"#;
 
 /// Milliseconds in `[low, high)`, from the clock: kill points that differ run to run.
 fn somewhere_between(low: u64, high: u64) -> Duration {
@@ -185,7 +189,7 @@ fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() 
         let history = store.history(arn).unwrap();
         assert!(history.iter().enumerate().all(|(k, e)| e.id == k as u64 + 1), "{arn}: gaps or duplicates");
         let Some(EventKind::ExecutionSucceeded { output }) = history.last().map(|e| &e.kind) else { panic!("{arn}: no end") };
-        let expected = serde_json::json!({"id": i, "flaky": {"results": [2]}, "again": {"results": [1]}});
+        let expected = serde_json::json!({"id": i, "flaky": {"results": [2, 1]}, "again": {"results": [1, 1]}});
         assert_eq!(output, &expected, "{arn}");
         // A task whose success is recorded is never started again.
         let mut succeeded = HashSet::new();
@@ -200,5 +204,11 @@ fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() 
         }
         assert_eq!(succeeded.len(), 2, "{arn}");
     }
+    // Every task's kv writes were applied exactly once, whatever the kills
+    // interrupted (the store file keeps the kv data too).
+    let kv = stepwasm::runtime::KvStore::open(&store_path).unwrap().entries("probe").unwrap();
+    assert_eq!(kv.len(), 2 * N);
+    let twice: Vec<&(String, String)> = kv.iter().filter(|(_, count)| count != "1").collect();
+    assert!(twice.is_empty(), "counted more than once: {twice:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

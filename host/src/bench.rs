@@ -459,6 +459,8 @@ fn invocation_tables(
             attempt: 1,
             timeout_seconds: None,
             task_token: None,
+            entered_event_id: 2,
+            journaled: false,
         };
         tasks.insert(0, (format!("trivial ({}: returns its input)", trivial_wat.display()), task));
     }

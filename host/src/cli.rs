@@ -207,7 +207,10 @@ pub fn generated_name() -> String {
 fn run(args: RunArgs) -> Result<ExitCode> {
     let machine = load_definition(&args.definition)?;
     let input = parse_input(&args.input)?;
-    let map = load_resource_map(&args.config, &args.definition)?;
+    let mut map = load_resource_map(&args.config, &args.definition)?;
+    if let Some(store) = &args.store {
+        map.keep_kv_in(store);
+    }
     let runtime = load_runtime(&machine, &map, &args.cache)?;
     let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };

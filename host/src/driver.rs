@@ -401,7 +401,8 @@ where
                 clock.wait_until(not_before_ms).await;
                 rec.record(scope, event)?;
             }
-            Decision::Invoke { scope, task } => {
+            Decision::Invoke { scope, mut task } => {
+                task.journaled = rec.store.is_some();
                 let resource = task.resource.clone();
                 rec.record(scope.clone(), EventKind::TaskStarted { resource: resource.clone() })?;
                 // The previous task's result is kept before the next task

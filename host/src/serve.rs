@@ -50,7 +50,7 @@ pub type Loaded = Arc<(Arc<StateMachine>, WasmRuntime)>;
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let store = Arc::new(args.store.open()?);
-    let machines = StoredMachines::new(&args.config, args.cache)?;
+    let machines = StoredMachines::new(&args.config, args.cache, &args.store.store)?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
         builder.worker_threads(workers.max(1));
@@ -138,12 +138,14 @@ pub struct StoredMachines {
 
 impl StoredMachines {
     /// Resources come from `config`, else `wasm:<name>` resources are looked
-    /// up in the current directory.
-    pub fn new(config: &ConfigArg, cache: CacheArg) -> Result<StoredMachines> {
-        let map = match &config.config {
+    /// up in the current directory; kv data lives in `store` unless the
+    /// config names a kv file.
+    pub fn new(config: &ConfigArg, cache: CacheArg, store: &Path) -> Result<StoredMachines> {
+        let mut map = match &config.config {
             Some(path) => ResourceMap::load(path)?,
             None => ResourceMap::with_module_dir(Path::new(".")),
         };
+        map.keep_kv_in(store);
         Ok(StoredMachines { map, cache, loaded: HashMap::new() })
     }
 

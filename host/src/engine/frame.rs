@@ -311,6 +311,8 @@ impl Frame {
                     task_token: task
                         .waits_for_task_token()
                         .then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
+                    entered_event_id: cursor.entered_id,
+                    journaled: false,
                 },
             },
             (StateKind::Task(task), Step::Submitted) => Next::AwaitCallback {

@@ -44,6 +44,21 @@ pub struct TaskInvocation {
     /// token is valid from before the module runs, so the module's own
     /// callback cannot arrive too early.
     pub task_token: Option<String>,
+    /// The id of the state's `…StateEntered` event: with the execution and
+    /// the attempt, it names this attempt uniquely ([`Self::attempt_key`]).
+    pub entered_event_id: u64,
+    /// Set by the driver when the outcome is journaled in a store: after a
+    /// crash this attempt may be run again, so the runtime records its kv
+    /// commit to apply it only once.
+    pub journaled: bool,
+}
+
+impl TaskInvocation {
+    /// Names this attempt: the same when a crash makes it run again, unique
+    /// otherwise (a state entered twice has two entry events).
+    pub fn attempt_key(&self) -> String {
+        format!("{}#{}.{}", self.execution_id, self.entered_event_id, self.attempt)
+    }
 }
 
 /// A `.waitForTaskToken` task whose module has run: it waits for its token.

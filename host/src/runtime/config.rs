@@ -337,6 +337,15 @@ impl ResourceMap {
         &self.kv
     }
 
+    /// Keeps kv data in `store` (the execution store's file) unless `[kv]`
+    /// names a file of its own: durable executions get durable kv data, in
+    /// the same file as their histories.
+    pub fn keep_kv_in(&mut self, store: &Path) {
+        if self.kv.path.is_none() {
+            self.kv.path = Some(store.to_path_buf());
+        }
+    }
+
     /// Where this map came from (for messages).
     pub fn origin(&self) -> &Path {
         &self.origin

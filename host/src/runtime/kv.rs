@@ -14,6 +14,13 @@
 //! conflicted invocation is rerun holding the store's [`ExclusiveCommits`]
 //! guard: no other commit lands until it has committed, so the rerun cannot
 //! conflict again and contention can never starve an invocation.
+//!
+//! Exactly once across crashes: the commit of an invocation whose outcome is
+//! journaled (see [`TaskInvocation::journaled`](crate::engine::TaskInvocation))
+//! also records the invocation's key and output, in the same SQLite
+//! transaction. When a crash lost the history's record of that success, the
+//! rerun of the same attempt finds the record and returns the output without
+//! running the module: its writes are never applied twice.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
@@ -65,7 +72,25 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv_invocations (
+    invocation TEXT PRIMARY KEY,
+    output TEXT NOT NULL,
+    committed_ms INTEGER NOT NULL
 ) WITHOUT ROWID;";
+
+/// How long the record of a committed invocation is kept: a crashed host
+/// restarted within this time never applies that invocation's writes twice.
+const INVOCATION_RECORD_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// An invocation whose commit is recorded with it (see the module doc).
+#[derive(Debug, Clone, Copy)]
+pub struct Committed<'a> {
+    /// Names the execution, the state entry and the attempt.
+    pub invocation: &'a str,
+    /// The task's output, returned again if the attempt is run again.
+    pub output: &'a str,
+}
 
 impl KvStore {
     /// Opens (creating on first use) the store file at `path`, in WAL mode.
@@ -79,8 +104,11 @@ impl KvStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        // Reading the table proves the file is a database with our layout.
-        conn.query_row("SELECT count(*) FROM kv LIMIT 1", [], |_| Ok(())).map_err(wrap)?;
+        // Reading the tables proves the file is a database with our layout.
+        conn.query_row("SELECT (SELECT count(*) FROM kv LIMIT 1), (SELECT count(*) FROM kv_invocations LIMIT 1)", [], |_| Ok(()))
+            .map_err(wrap)?;
+        let cutoff = chrono::Utc::now().timestamp_millis() - INVOCATION_RECORD_MS;
+        conn.execute("DELETE FROM kv_invocations WHERE committed_ms < ?1", params![cutoff]).map_err(wrap)?;
         Ok(KvStore { conn: Mutex::new(conn), location: shown, commit_gate: Arc::default() })
     }
 
@@ -139,10 +167,22 @@ impl KvStore {
         Ok(())
     }
 
+    /// The output of `invocation`, if its commit is recorded (see [`Committed`]).
+    pub fn committed_output(&self, invocation: &str) -> Result<Option<String>, KvError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT output FROM kv_invocations WHERE invocation = ?1")?;
+        Ok(stmt.query_row(params![invocation], |row| row.get(0)).optional()?)
+    }
+
     /// Waits until no rerun holds the store exclusively, then [commits](Self::commit).
     pub async fn commit_shared(&self, tx: &KvTransaction) -> Result<(), KvError> {
+        self.commit_shared_recorded(tx, None).await
+    }
+
+    /// [`commit_shared`](Self::commit_shared), recording `done` with the writes.
+    pub async fn commit_shared_recorded(&self, tx: &KvTransaction, done: Option<Committed<'_>>) -> Result<(), KvError> {
         let _shared = self.commit_gate.read().await;
-        self.commit(tx)
+        self.commit_recorded(tx, done)
     }
 
     /// Waits for commits in progress and in line, then keeps every other
@@ -155,16 +195,34 @@ impl KvStore {
     /// Applies a transaction's staged writes atomically, if nothing it read
     /// has changed since (else [`KvError::Conflict`], and nothing is written).
     pub fn commit(&self, tx: &KvTransaction) -> Result<(), KvError> {
+        self.commit_recorded(tx, None)
+    }
+
+    /// [`commit`](Self::commit), recording `done` in the same transaction.
+    pub fn commit_recorded(&self, tx: &KvTransaction, done: Option<Committed<'_>>) -> Result<(), KvError> {
         if tx.staged.is_empty() {
             // A read-only invocation saw a consistent snapshot per key; there
-            // is nothing to apply and nothing to conflict with.
+            // is nothing to apply, to conflict with, or to apply twice.
             return Ok(());
         }
         let conn = self.conn();
         // BEGIN and COMMIT as cached statements: rusqlite's `transaction()`
         // parses them afresh on every call, a measurable share of a commit.
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let result = apply_checked(&conn, tx).and_then(|()| Ok(conn.prepare_cached("COMMIT")?.execute([]).map(drop)?));
+        // IMMEDIATE takes the write lock first (waiting for it), so a
+        // transaction that has read is never refused its write because
+        // another connection to the file (the execution store) wrote meanwhile.
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let result = apply_checked(&conn, tx)
+            .and_then(|()| match done {
+                Some(done) => {
+                    let now = chrono::Utc::now().timestamp_millis();
+                    conn.prepare_cached("INSERT OR REPLACE INTO kv_invocations (invocation, output, committed_ms) VALUES (?1, ?2, ?3)")?
+                        .execute(params![done.invocation, done.output, now])?;
+                    Ok(())
+                }
+                None => Ok(()),
+            })
+            .and_then(|()| Ok(conn.prepare_cached("COMMIT")?.execute([]).map(drop)?));
         if result.is_err() && !conn.is_autocommit() {
             // Nothing of a refused or failed transaction may stay applied, and
             // the connection must be free for the next one; the first error

@@ -18,7 +18,7 @@ use super::cache::{CacheOutcome, CompileCache};
 use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
-use super::kv::{ExclusiveCommits, KvError, KvStore, KvTransaction};
+use super::kv::{Committed, ExclusiveCommits, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use crate::asl::StateMachine;
 use crate::asl::ValidationError;
@@ -501,17 +501,33 @@ impl WasmRuntime {
                 cause: format!("task input is {} bytes, over the limit of {} bytes", input.len(), limits.max_input_bytes),
             };
         }
+        // A journaled attempt whose kv commit is recorded already ran to
+        // success before a crash: its output stands, its writes are not redone.
+        let attempt_key = match (&loaded.kv_namespace, &self.kv) {
+            (Some(_), Some(store)) if task.journaled => {
+                let key = task.attempt_key();
+                match store.committed_output(&key).map(|text| text.map(|t| serde_json::from_str(&t))) {
+                    Ok(Some(Ok(output))) => return TaskOutcome::Succeeded(output),
+                    Ok(None) => Some(key),
+                    Ok(Some(Err(e))) => return limits::internal_failure("reading a recorded output", e.into()),
+                    Err(e) => return limits::internal_failure("reading the kv store", e.into()),
+                }
+            }
+            _ => None,
+        };
         let mut exclusive: Option<ExclusiveCommits> = None;
         loop {
             let (outcome, kv, http_calls) = self.run_once(task, loaded, &input).await;
             // kv writes take effect only with a successful result; anything
             // else (a handled error, a trap, a limit, bad output) discards them.
-            let (TaskOutcome::Succeeded(_), Some((store, tx))) = (&outcome, kv) else {
+            let (TaskOutcome::Succeeded(output), Some((store, tx))) = (&outcome, kv) else {
                 return outcome;
             };
+            let output_text = attempt_key.as_ref().map(|_| output.to_string());
+            let done = attempt_key.as_deref().zip(output_text.as_deref()).map(|(invocation, output)| Committed { invocation, output });
             let committed = match exclusive {
-                Some(_) => store.commit(&tx),
-                None => store.commit_shared(&tx).await,
+                Some(_) => store.commit_recorded(&tx, done),
+                None => store.commit_shared_recorded(&tx, done).await,
             };
             match committed {
                 Ok(()) => return outcome,
@@ -664,7 +680,7 @@ async fn call_handler(
         execution_id: task.execution_id.clone(),
         state_name: task.state_name.clone(),
         attempt: task.attempt,
-        task_token: None,
+        task_token: task.task_token.clone(),
     };
     let instance = loaded.pre.instantiate_async(&mut *store).await?;
     instance.stepwasm_task_handler().call_handle(&mut *store, input, &ctx).await

@@ -2,11 +2,14 @@
 //!
 //! Events are kept as the JSON of [`HistoryEvent`] (serde), one row each,
 //! keyed by execution and id, so a history reads back exactly as written and
-//! the primary key itself refuses a duplicate.
+//! the primary key itself refuses a duplicate. Writing transactions begin
+//! IMMEDIATE: other processes (`stepwasm task`, `executions stop`) and the kv
+//! capability write the same file, and a transaction that read before taking
+//! the write lock could be refused it.
 
 use super::{ExecutionStatus, ExecutionSummary, Store, StoreError, TaskResult, TokenState};
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -175,7 +178,7 @@ impl Store for SqliteStore {
             })
             .collect::<Result<Vec<String>, StoreError>>()?;
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (status, mut last): (String, u64) = tx
             .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
             .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -247,7 +250,7 @@ impl Store for SqliteStore {
 
     fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (status, last): (String, u64) = tx
             .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
             .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
