@@ -2,7 +2,8 @@
 //! commands (`executions`, `resume`) are in [`crate::executions`].
 //!
 //! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
-//! execution failed or timed out, 2 a bad definition, input, config or module.
+//! execution failed, timed out or was stopped, 2 a bad definition, input,
+//! config, module, store or task token.
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::driver::{execution_info, run_execution, run_recorded, Clock, ExecutionRecord, SystemClock, VirtualClock};
@@ -125,7 +126,9 @@ pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache: &CacheArg)
 
 #[derive(Args, Clone)]
 pub struct ConfigArg {
-    /// Resource map (default: stepwasm.toml beside the definition, if present).
+    /// Resource map (default: stepwasm.toml beside the definition, if present;
+    /// for serve and resume, which read definitions from the store: wasm:<name>
+    /// modules in the current directory).
     #[arg(long)]
     pub config: Option<PathBuf>,
 }

@@ -146,6 +146,9 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
             println!("execution: {}", summary.info.name);
             println!("arn: {}", summary.info.execution_arn);
             println!("state machine: {}", summary.info.state_machine_arn);
+            if let Some((Some(version), _)) = store.execution_definition(&summary.info.execution_arn)? {
+                println!("definition version: {version}");
+            }
             println!("status: {}", summary.status.as_str());
             println!("started: {}", crate::engine::history::rfc3339(summary.start_ms));
             if let Some(stop) = summary.stop_ms {
@@ -224,7 +227,7 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     println!("{} running execution(s) in {}", running.len(), args.store.store.display());
     let mut code = ExitCode::SUCCESS;
     for execution in running {
-        let loaded = match machines.get(&store, &execution.info.state_machine_arn) {
+        let loaded = match machines.get(&store, &execution.info) {
             Ok(loaded) => loaded,
             Err(e) => {
                 eprintln!("error: cannot resume {}: {e:#}", execution.info.execution_arn);

@@ -12,6 +12,7 @@
 use crate::asl::{parse_definition, StateMachine};
 use crate::cli::{load_runtime, CacheArg, ConfigArg};
 use crate::driver::{resume_execution_async, DriverError, ExecutionRecord, SystemClock};
+use crate::engine::ExecutionInfo;
 use crate::executions::StoreArg;
 use crate::runtime::{ResourceMap, WasmRuntime};
 use crate::store::{ExecutionStatus, SqliteStore, Store};
@@ -105,7 +106,7 @@ async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll
             if driving.contains_key(arn) || given_up.contains(arn) {
                 continue;
             }
-            let loaded = match machines.get(&store, &execution.info.state_machine_arn) {
+            let loaded = match machines.get(&store, &execution.info) {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     eprintln!("error: cannot run execution {arn}: {e:#}");
@@ -128,12 +129,13 @@ async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll
     }
 }
 
-/// The store's state machines, each parsed and its modules loaded on first
-/// use, for `serve` and `resume`.
+/// The store's state machines, each version parsed and its modules loaded on
+/// first use, for `serve` and `resume`.
 pub struct StoredMachines {
     map: ResourceMap,
     cache: CacheArg,
-    loaded: HashMap<String, Loaded>,
+    /// By state machine ARN and definition version.
+    loaded: HashMap<(String, Option<u32>), Loaded>,
 }
 
 impl StoredMachines {
@@ -149,16 +151,25 @@ impl StoredMachines {
         Ok(StoredMachines { map, cache, loaded: HashMap::new() })
     }
 
-    /// The state machine `arn` of `store`, loaded once.
-    pub fn get(&mut self, store: &SqliteStore, arn: &str) -> Result<Loaded> {
-        if let Some(loaded) = self.loaded.get(arn) {
+    /// The definition `execution` runs (its state machine, at the version
+    /// it started with), loaded once per version.
+    pub fn get(&mut self, store: &SqliteStore, execution: &ExecutionInfo) -> Result<Loaded> {
+        let arn = &execution.state_machine_arn;
+        let (version, text) = store
+            .execution_definition(&execution.execution_arn)?
+            .ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
+        let key = (arn.clone(), version);
+        if let Some(loaded) = self.loaded.get(&key) {
             return Ok(Arc::clone(loaded));
         }
-        let text = store.state_machine(arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
-        let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {arn}: {e}"))?);
-        let runtime = load_runtime(&machine, &self.map, &self.cache).with_context(|| format!("loading the modules of {arn}"))?;
+        let shown = match version {
+            Some(v) => format!("{arn} (version {v})"),
+            None => arn.clone(),
+        };
+        let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {shown}: {e}"))?);
+        let runtime = load_runtime(&machine, &self.map, &self.cache).with_context(|| format!("loading the modules of {shown}"))?;
         let loaded = Arc::new((machine, runtime));
-        self.loaded.insert(arn.to_string(), Arc::clone(&loaded));
+        self.loaded.insert(key, Arc::clone(&loaded));
         Ok(loaded)
     }
 }

@@ -114,14 +114,21 @@ pub enum StoreError {
 /// Definitions, executions and histories. Every method is one atomic step:
 /// after a crash the store holds each event either entirely or not at all.
 pub trait Store: Send + Sync {
-    /// Keeps `definition` (ASL text) under the state machine's ARN; a changed
-    /// definition replaces the old one (versions come with the API).
-    fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<(), StoreError>;
+    /// Keeps `definition` (ASL text) under the state machine's ARN and
+    /// returns its version: the latest one when the text is unchanged, else a
+    /// new one (1, 2, ...). Executions keep the version they started with.
+    fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<u32, StoreError>;
 
-    /// The definition text of a state machine.
+    /// The latest definition text of a state machine.
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError>;
 
-    /// Registers a new, running execution (its events follow with [`append`](Self::append)).
+    /// The definition an execution runs, with its version: the one that was
+    /// the state machine's latest when the execution was created (`None`
+    /// for executions of a store made before versions were kept).
+    fn execution_definition(&self, execution_arn: &str) -> Result<Option<(Option<u32>, String)>, StoreError>;
+
+    /// Registers a new, running execution of the latest version of its state
+    /// machine (its events follow with [`append`](Self::append)).
     fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError>;
 
     /// Adds the next events of a running execution's history, all or none,

@@ -19,6 +19,12 @@ CREATE TABLE IF NOT EXISTS state_machines (
     name TEXT NOT NULL,
     definition TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state_machine_versions (
+    arn TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (arn, version)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     arn TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -94,9 +100,19 @@ impl SqliteStore {
     fn init(conn: Connection, location: String) -> Result<SqliteStore, StoreError> {
         let unreadable = |e: rusqlite::Error| StoreError::Unreadable { path: location.clone(), message: e.to_string() };
         conn.execute_batch(SCHEMA).map_err(unreadable)?;
+        // Stores made before definitions had versions: their executions run
+        // the definition kept in `state_machines` (version NULL).
+        let has_version = conn
+            .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'definition_version'")
+            .and_then(|mut stmt| stmt.exists([]))
+            .map_err(unreadable)?;
+        if !has_version {
+            conn.execute_batch("ALTER TABLE executions ADD COLUMN definition_version INTEGER").map_err(unreadable)?;
+        }
         // Reading every table proves the layout is ours.
         conn.query_row(
             "SELECT (SELECT count(*) FROM state_machines WHERE definition IS NULL),
+                    (SELECT count(*) FROM state_machine_versions WHERE version < 0),
                     (SELECT count(*) FROM executions WHERE last_event_id < 0),
                     (SELECT count(*) FROM events WHERE id < 0),
                     (SELECT count(*) FROM task_tokens WHERE heartbeat_ms IS NULL)",
@@ -134,14 +150,44 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
 const SUMMARY_COLUMNS: &str = "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms";
 
 impl Store for SqliteStore {
-    fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<(), StoreError> {
-        self.conn()
+    fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<u32, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let latest: Option<(u32, String)> = tx
+            .prepare_cached("SELECT version, definition FROM state_machine_versions WHERE arn = ?1 ORDER BY version DESC LIMIT 1")?
+            .query_row(params![arn], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let version = match latest {
+            Some((version, text)) if text == definition => version,
+            latest => {
+                let version = latest.map_or(1, |(v, _)| v + 1);
+                tx.prepare_cached("INSERT INTO state_machine_versions (arn, version, definition) VALUES (?1, ?2, ?3)")?
+                    .execute(params![arn, version, definition])?;
+                version
+            }
+        };
+        tx.prepare_cached(
+            "INSERT INTO state_machines (arn, name, definition) VALUES (?1, ?2, ?3)
+             ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition",
+        )?
+        .execute(params![arn, name, definition])?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    fn execution_definition(&self, execution_arn: &str) -> Result<Option<(Option<u32>, String)>, StoreError> {
+        Ok(self
+            .conn()
             .prepare_cached(
-                "INSERT INTO state_machines (arn, name, definition) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition",
+                "SELECT e.definition_version, coalesce(v.definition, m.definition)
+                 FROM executions e
+                 LEFT JOIN state_machine_versions v ON v.arn = e.state_machine_arn AND v.version = e.definition_version
+                 LEFT JOIN state_machines m ON m.arn = e.state_machine_arn
+                 WHERE e.arn = ?1",
             )?
-            .execute(params![arn, name, definition])?;
-        Ok(())
+            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get::<_, Option<String>>(1)?)))
+            .optional()?
+            .and_then(|(version, text)| text.map(|t| (version, t))))
     }
 
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError> {
@@ -156,8 +202,9 @@ impl Store for SqliteStore {
         let inserted = self
             .conn()
             .prepare_cached(
-                "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms)
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5) ON CONFLICT (arn) DO NOTHING",
+                "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms, definition_version)
+                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, (SELECT max(version) FROM state_machine_versions WHERE arn = ?3))
+                 ON CONFLICT (arn) DO NOTHING",
             )?
             .execute(params![info.execution_arn, info.name, info.state_machine_arn, info.state_machine_name, start_ms])?;
         if inserted == 0 {
@@ -414,6 +461,52 @@ mod tests {
     }
 
     #[test]
+    fn each_execution_runs_the_definition_version_it_started_with() {
+        let store = SqliteStore::in_memory().unwrap();
+        let (v1, v2) = (r#"{"v": 1}"#, r#"{"v": 2}"#);
+        let (a, b) = (info("a"), info("b"));
+        assert_eq!(store.put_state_machine(&a.state_machine_arn, "sm", v1).unwrap(), 1);
+        assert_eq!(store.put_state_machine(&a.state_machine_arn, "sm", v1).unwrap(), 1, "unchanged text, same version");
+        store.create_execution(&a, 0).unwrap();
+        assert_eq!(store.put_state_machine(&a.state_machine_arn, "sm", v2).unwrap(), 2);
+        store.create_execution(&b, 0).unwrap();
+        assert_eq!(store.execution_definition(&a.execution_arn).unwrap(), Some((Some(1), v1.to_string())));
+        assert_eq!(store.execution_definition(&b.execution_arn).unwrap(), Some((Some(2), v2.to_string())));
+        assert_eq!(store.state_machine(&a.state_machine_arn).unwrap().as_deref(), Some(v2));
+        assert_eq!(store.execution_definition("arn:none").unwrap(), None);
+    }
+
+    #[test]
+    fn a_store_from_before_versions_is_upgraded_in_place() {
+        let dir = std::env::temp_dir().join(format!("stepwasm-store-upgrade-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let a = info("a");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE state_machines (arn TEXT PRIMARY KEY, name TEXT NOT NULL, definition TEXT NOT NULL) WITHOUT ROWID;
+                 CREATE TABLE executions (arn TEXT PRIMARY KEY, name TEXT NOT NULL, state_machine_arn TEXT NOT NULL,
+                     state_machine_name TEXT NOT NULL, status TEXT NOT NULL, start_ms INTEGER NOT NULL, stop_ms INTEGER,
+                     last_event_id INTEGER NOT NULL DEFAULT 0);",
+            )
+            .unwrap();
+            conn.execute("INSERT INTO state_machines VALUES (?1, 'sm', '{\"old\": true}')", params![a.state_machine_arn]).unwrap();
+            conn.execute(
+                "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms) VALUES (?1, 'a', ?2, 'sm', 'RUNNING', 0)",
+                params![a.execution_arn, a.state_machine_arn],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.execution_definition(&a.execution_arn).unwrap(), Some((None, "{\"old\": true}".to_string())));
+        assert_eq!(store.executions(Some(ExecutionStatus::Running)).unwrap().len(), 1);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_file_keeps_everything_and_damage_is_refused_without_touching_it() {
         let dir = std::env::temp_dir().join(format!("stepwasm-store-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -421,7 +514,7 @@ mod tests {
         let a = info("a");
         {
             let store = SqliteStore::open(&path).unwrap();
-            store.put_state_machine("arn:sm", "sm", "{\"StartAt\":\"S\"}").unwrap();
+            assert_eq!(store.put_state_machine("arn:sm", "sm", "{\"StartAt\":\"S\"}").unwrap(), 1);
             store.create_execution(&a, 5).unwrap();
             store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({"k": "v"}) })).unwrap();
         }
