@@ -109,11 +109,13 @@ fn store_commands_name_what_is_wrong() {
 /// Wait, and a second task: every execution of it outlives a few kills.
 /// Each task, once it succeeds, counts itself in the kv store (kept in the
 /// store file): a count of 1 at the end means its writes were applied once.
+/// The Wait is long enough for `serve` to park the executions (a timer each,
+/// replayed from the store when due).
 const RETRY_WAIT_RETRY: &str = r#"{"StartAt": "Flaky", "States": {
   "Flaky": {"Type": "Task", "Resource": "probe", "ResultPath": "$.flaky",
             "Parameters": {"steps": [{"fail_before_attempt": 2}, {"incr.$": "States.Format('flaky-{}', $.id)"}]},
             "Retry": [{"ErrorEquals": ["NotYet"], "IntervalSeconds": 1, "MaxAttempts": 3}], "Next": "Pause"},
-  "Pause": {"Type": "Wait", "Seconds": 2, "Next": "Again"},
+  "Pause": {"Type": "Wait", "Seconds": 3, "Next": "Again"},
   "Again": {"Type": "Task", "Resource": "probe", "ResultPath": "$.again",
             "Parameters": {"steps": [{"fail_before_attempt": 1}, {"incr.$": "States.Format('again-{}', $.id)"}]}, "End": true}}}"#;
 

@@ -181,11 +181,43 @@ struct Recorder<'a, C: ?Sized> {
     store: Option<&'a dyn Store>,
     /// How many events of `history` the store already has.
     journaled: usize,
+    /// With a store: drop journaled events from memory (`serve`, where an
+    /// execution may stay parked for long and nobody reads its record).
+    forget_journaled: bool,
+    /// How many journaled events were dropped from the front of `history`.
+    forgotten: usize,
+    /// With a store: a wait longer than this parks the execution instead
+    /// ([`Progress::Parked`]) so that it holds no memory while it waits.
+    park_waits_over_ms: Option<i64>,
 }
 
 impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
     fn new(machine: Arc<StateMachine>, info: ExecutionInfo, clock: &'a C, store: Option<&'a dyn Store>) -> Self {
-        Recorder { execution: Execution::new(machine, info), history: Vec::new(), latest: HashMap::new(), clock, store, journaled: 0 }
+        Recorder {
+            execution: Execution::new(machine, info),
+            history: Vec::new(),
+            latest: HashMap::new(),
+            clock,
+            store,
+            journaled: 0,
+            forget_journaled: false,
+            forgotten: 0,
+            park_waits_over_ms: None,
+        }
+    }
+
+    /// Events recorded so far, forgotten ones included.
+    fn len(&self) -> usize {
+        self.forgotten + self.history.len()
+    }
+
+    /// Drops the journaled events from memory, if this recorder forgets them.
+    fn forget(&mut self) {
+        if self.forget_journaled && self.store.is_some() {
+            self.forgotten += self.journaled;
+            self.history.drain(..self.journaled);
+            self.journaled = 0;
+        }
     }
 
     /// Writes the events the store does not have yet, in one transaction.
@@ -196,21 +228,27 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
             }
         }
         self.journaled = self.history.len();
+        self.forget();
         Ok(())
     }
 
-    /// The record of an execution stopped in the store while this driver ran
-    /// it: the stored history, which ends with its `ExecutionAborted`.
-    fn stopped(&self) -> Result<ExecutionRecord, DriverError> {
-        let info = self.execution.info().clone();
+    /// An execution stopped in the store while this driver ran it: its
+    /// history becomes the stored one, which ends with `ExecutionAborted`,
+    /// and that event's outcome is returned.
+    fn stopped(&mut self) -> Result<Outcome, DriverError> {
+        let arn = self.execution.info().execution_arn.clone();
         let history = match self.store {
-            Some(store) => store.history(&info.execution_arn)?,
+            Some(store) => store.history(&arn)?,
             None => Vec::new(),
         };
-        match history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
-            Some(outcome) => Ok(ExecutionRecord { info, history, outcome }),
-            None => Err(DriverError::NotResumable { arn: info.execution_arn, reason: "it was stopped, but its stored history does not end".into() }),
-        }
+        let Some(outcome) = history.last().and_then(|e| Outcome::ended_by(&e.kind)) else {
+            return Err(DriverError::NotResumable { arn, reason: "it was stopped, but its stored history does not end".into() });
+        };
+        self.journaled = history.len();
+        self.forgotten = 0;
+        self.history = history;
+        self.forget();
+        Ok(outcome)
     }
 
     /// Folds an event that is already recorded (replay) into the state.
@@ -223,7 +261,7 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
     }
 
     fn record(&mut self, scope: Scope, kind: EventKind) -> Result<(), DriverError> {
-        let id = self.history.len() as u64 + 1;
+        let id = self.len() as u64 + 1;
         // An event follows the latest one of its own branch or iteration; the
         // first of a branch follows its parent's latest (…StateStarted).
         let mut previous_event_id = 0;
@@ -346,6 +384,43 @@ where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
+    // An execution whose history is complete ends at once, recording nothing.
+    drive(replayed(machine, info, clock, store)?, runner).await
+}
+
+/// [`resume_execution_async`] for a long-running host (`serve`): journaled
+/// events are not kept in memory, and a wait longer than
+/// `park_waits_over_ms` parks the execution: it returns
+/// [`Progress::Parked`], so that a day-long Wait costs the host a timer, not
+/// an execution in memory; driving it again at that time replays it from the
+/// store and goes on. The history is in the store, so only the outcome is
+/// returned.
+pub async fn drive_stored_execution<R, C>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    runner: &R,
+    clock: &C,
+    store: &dyn Store,
+    park_waits_over_ms: i64,
+) -> Result<Progress, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    let mut rec = replayed(machine, info, clock, store)?;
+    rec.forget_journaled = true;
+    rec.park_waits_over_ms = Some(park_waits_over_ms);
+    rec.forget();
+    drive_to_halt(&mut rec, runner).await
+}
+
+/// A recorder holding the execution's stored history, replayed.
+fn replayed<'a, C: Clock + ?Sized>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    clock: &'a C,
+    store: &'a dyn Store,
+) -> Result<Recorder<'a, C>, DriverError> {
     let arn = info.execution_arn.clone();
     let history = store.history(&arn)?;
     if history.is_empty() {
@@ -355,8 +430,17 @@ where
     for event in history {
         rec.replay(event)?;
     }
-    // An execution whose history is complete ends at once, recording nothing.
-    drive(rec, runner).await
+    Ok(rec)
+}
+
+/// Where [`drive_stored_execution`] left an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// It ended (or was found stopped in the store).
+    Finished(Outcome),
+    /// It waits until `until_ms` (a Wait or a retry's backoff), with all it
+    /// did journaled: drive it again then, from the store.
+    Parked { until_ms: i64 },
 }
 
 /// The loop: decide, record, invoke or wait, until the engine says finished
@@ -366,14 +450,31 @@ where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
-    match drive_steps(&mut rec, runner).await {
-        Ok(outcome) => Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome }),
-        Err(DriverError::Store(StoreError::Closed { status, .. })) if status == ExecutionStatus::Aborted.as_str() => rec.stopped(),
-        Err(e) => Err(e),
+    match drive_to_halt(&mut rec, runner).await? {
+        Progress::Finished(outcome) => Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome }),
+        // Only a recorder with `park_waits_over_ms` parks; this one has none.
+        Progress::Parked { .. } => Err(DriverError::NotResumable {
+            arn: rec.execution.info().execution_arn.clone(),
+            reason: "it parked where it should have waited".into(),
+        }),
     }
 }
 
-async fn drive_steps<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Outcome, DriverError>
+/// [`drive_steps`], with a stop found in the store as the outcome.
+async fn drive_to_halt<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Progress, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    match drive_steps(rec, runner).await {
+        Err(DriverError::Store(StoreError::Closed { status, .. })) if status == ExecutionStatus::Aborted.as_str() => {
+            rec.stopped().map(Progress::Finished)
+        }
+        other => other,
+    }
+}
+
+async fn drive_steps<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Progress, DriverError>
 where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
@@ -381,7 +482,7 @@ where
     let clock = rec.clock;
     loop {
         let decision = rec.execution.decide();
-        if !matches!(decision, Decision::Finished(_)) && rec.history.len() >= MAX_HISTORY_EVENTS - 1 {
+        if !matches!(decision, Decision::Finished(_)) && rec.len() >= MAX_HISTORY_EVENTS - 1 {
             rec.record(
                 Scope::root(),
                 EventKind::ExecutionFailed {
@@ -397,6 +498,9 @@ where
                 if not_before_ms > clock.now_ms() {
                     // A wait can be long: what led to it must survive it.
                     rec.flush()?;
+                    if rec.park_waits_over_ms.is_some_and(|over| not_before_ms - clock.now_ms() > over) {
+                        return Ok(Progress::Parked { until_ms: not_before_ms });
+                    }
                 }
                 clock.wait_until(not_before_ms).await;
                 rec.record(scope, event)?;
@@ -437,7 +541,7 @@ where
             }
             Decision::Finished(outcome) => {
                 rec.flush()?;
-                return Ok(outcome);
+                return Ok(Progress::Finished(outcome));
             }
         }
     }

@@ -1,9 +1,10 @@
 //! `stepwasm serve`: the long-running host. It drives every execution its
 //! store holds as running, many at once on tokio: on start (recovery after a
 //! crash: each goes on from its history) and whenever `stepwasm start` adds
-//! one. An execution parked in a Wait is a sleeping future, not a thread;
-//! one stopped in the store (`stepwasm executions stop`) is let go at the
-//! next poll, wherever it was waiting.
+//! one. An execution in a short wait is a sleeping future, not a thread; one
+//! in a long Wait is parked: `serve` keeps only a timer for it and replays
+//! it from the store when it is due. One stopped in the store (`stepwasm
+//! executions stop`) is let go at the next poll, wherever it was.
 //!
 //! One `serve` per store: two would race to extend the same histories (the
 //! store refuses the loser's events, so nothing is corrupted, but work is
@@ -11,14 +12,15 @@
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::cli::{load_runtime, CacheArg, ConfigArg};
-use crate::driver::{resume_execution_async, DriverError, ExecutionRecord, SystemClock};
+use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
 use crate::engine::ExecutionInfo;
 use crate::executions::StoreArg;
 use crate::runtime::{ResourceMap, WasmRuntime};
 use crate::store::{ExecutionStatus, SqliteStore, Store};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -61,71 +63,162 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn drive_store(store: Arc<SqliteStore>, mut machines: StoredMachines, poll: Duration, exit_when_idle: bool) -> Result<()> {
-    // Executions being driven (to let go of one that is stopped), and those
-    // that cannot be (reported once).
-    let mut driving: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
-    let mut given_up: HashSet<String> = HashSet::new();
-    let mut tasks: tokio::task::JoinSet<(String, Result<ExecutionRecord, DriverError>)> = tokio::task::JoinSet::new();
+/// A wait longer than this parks its execution: `serve` keeps a timer for it
+/// instead of the execution, and replays it from the store when it is due.
+pub const PARK_WAITS_OVER_MS: i64 = 2_000;
+
+/// The parked executions: all `serve` keeps of an execution in a long wait.
+#[derive(Default)]
+pub struct ParkedTimers {
+    parked: HashMap<String, ExecutionInfo>,
+    /// (due time, ARN), soonest first; an entry whose execution is no longer
+    /// parked (it was stopped) is skipped when it comes up.
+    timers: BinaryHeap<Reverse<(i64, String)>>,
+}
+
+impl ParkedTimers {
+    pub fn park(&mut self, info: ExecutionInfo, until_ms: i64) {
+        self.timers.push(Reverse((until_ms, info.execution_arn.clone())));
+        self.parked.insert(info.execution_arn.clone(), info);
+    }
+
+    /// Takes out the executions due at `now_ms`.
+    pub fn due(&mut self, now_ms: i64) -> Vec<ExecutionInfo> {
+        let mut due = Vec::new();
+        while self.timers.peek().is_some_and(|Reverse((at, _))| *at <= now_ms) {
+            if let Some(info) = self.timers.pop().and_then(|Reverse((_, arn))| self.parked.remove(&arn)) {
+                due.push(info);
+            }
+        }
+        due
+    }
+
+    /// How long until the next one is due, from `now_ms`.
+    pub fn next_due_in(&self, now_ms: i64) -> Option<Duration> {
+        self.timers.peek().map(|Reverse((at, _))| Duration::from_millis((at - now_ms).max(1) as u64))
+    }
+
+    /// Forgets a parked execution; false if it was not parked.
+    pub fn remove(&mut self, arn: &str) -> bool {
+        self.parked.remove(arn).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.parked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+    }
+}
+
+/// What `serve` holds: the executions it drives, those parked until a time,
+/// and those it cannot run (reported once).
+struct Host {
+    store: Arc<SqliteStore>,
+    machines: StoredMachines,
+    tasks: tokio::task::JoinSet<(ExecutionInfo, Result<Progress, DriverError>)>,
+    driving: HashMap<String, tokio::task::AbortHandle>,
+    parked: ParkedTimers,
+    given_up: HashSet<String>,
+}
+
+async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, poll: Duration, exit_when_idle: bool) -> Result<()> {
     println!("serving {:?}", store);
+    let mut host = Host {
+        store,
+        machines,
+        tasks: tokio::task::JoinSet::new(),
+        driving: HashMap::new(),
+        parked: ParkedTimers::default(),
+        given_up: HashSet::new(),
+    };
+    // Registered executions are seen once, by position; stops by time (with
+    // a margin: the stopping process's clock may differ a little).
+    let mut seen_up_to = 0;
+    let mut stops_since = 0;
     loop {
-        while let Some(joined) = tasks.try_join_next() {
-            let (arn, result) = match joined {
+        host.reap()?;
+        let now = SystemClock.now_ms();
+        for (position, execution) in host.store.executions_started_after(seen_up_to)? {
+            seen_up_to = seen_up_to.max(position);
+            host.spawn(execution.info);
+        }
+        for stopped in host.store.executions_stopped_since(stops_since)? {
+            host.let_go(&stopped.info);
+        }
+        stops_since = now - 60_000;
+        for info in host.parked.due(now) {
+            host.spawn(info);
+        }
+        if exit_when_idle && host.tasks.is_empty() && host.parked.is_empty() {
+            return Ok(());
+        }
+        let next_due = host.parked.next_due_in(SystemClock.now_ms());
+        tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))).await;
+    }
+}
+
+impl Host {
+    /// Takes in the executions whose task ended: finished, parked or failed.
+    fn reap(&mut self) -> Result<()> {
+        while let Some(joined) = self.tasks.try_join_next() {
+            let (info, result) = match joined {
                 Ok(finished) => finished,
-                // Let go of below: it was stopped.
+                // Let go of in `let_go`: it was stopped.
                 Err(e) if e.is_cancelled() => continue,
                 Err(e) => return Err(anyhow!("an execution's task failed: {e}")),
             };
-            driving.remove(&arn);
+            self.driving.remove(&info.execution_arn);
             match result {
-                Ok(record) => println!("{} {}", ExecutionStatus::of(&record.outcome).as_str(), record.info.name),
+                Ok(Progress::Finished(outcome)) => println!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name),
+                Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
                 Err(e) => {
-                    eprintln!("error: execution {arn} stopped: {e}");
-                    given_up.insert(arn);
+                    eprintln!("error: execution {} stopped: {e}", info.execution_arn);
+                    self.given_up.insert(info.execution_arn);
                 }
             }
         }
-        let running = store.executions(Some(ExecutionStatus::Running))?;
-        let still_running: HashSet<&str> = running.iter().map(|e| e.info.execution_arn.as_str()).collect();
-        let stopped: Vec<(String, String)> = driving
-            .keys()
-            .filter(|arn| !still_running.contains(arn.as_str()))
-            .filter_map(|arn| match store.execution(arn) {
-                Ok(Some(e)) if e.status == ExecutionStatus::Aborted => Some((arn.clone(), e.info.name)),
-                _ => None,
-            })
-            .collect();
-        for (arn, name) in stopped {
-            if let Some(task) = driving.remove(&arn) {
+        Ok(())
+    }
+
+    /// Drives `info` from its stored history, as a task of its own.
+    fn spawn(&mut self, info: ExecutionInfo) {
+        let arn = info.execution_arn.clone();
+        if self.driving.contains_key(&arn) || self.given_up.contains(&arn) {
+            return;
+        }
+        let loaded = match self.machines.get(&self.store, &info) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("error: cannot run execution {arn}: {e:#}");
+                self.given_up.insert(arn);
+                return;
+            }
+        };
+        let store = Arc::clone(&self.store);
+        let task = self.tasks.spawn(async move {
+            let (machine, runtime) = &*loaded;
+            let result = drive_stored_execution(Arc::clone(machine), info.clone(), runtime, &SystemClock, &*store, PARK_WAITS_OVER_MS).await;
+            (info, result)
+        });
+        self.driving.insert(arn, task);
+    }
+
+    /// An execution stopped in the store: its task is dropped wherever it
+    /// was (a task in progress is abandoned), or its timer forgotten.
+    fn let_go(&mut self, info: &ExecutionInfo) {
+        let arn = &info.execution_arn;
+        let held = match self.driving.remove(arn) {
+            Some(task) => {
                 task.abort();
-                println!("ABORTED {name}");
+                true
             }
+            None => self.parked.remove(arn),
+        };
+        if held {
+            println!("ABORTED {}", info.name);
         }
-        for execution in &running {
-            let arn = &execution.info.execution_arn;
-            if driving.contains_key(arn) || given_up.contains(arn) {
-                continue;
-            }
-            let loaded = match machines.get(&store, &execution.info) {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    eprintln!("error: cannot run execution {arn}: {e:#}");
-                    given_up.insert(arn.clone());
-                    continue;
-                }
-            };
-            let (store, info) = (Arc::clone(&store), execution.info.clone());
-            let task = tasks.spawn(async move {
-                let (machine, runtime) = &*loaded;
-                let arn = info.execution_arn.clone();
-                (arn, resume_execution_async(Arc::clone(machine), info, runtime, &SystemClock, &*store).await)
-            });
-            driving.insert(arn.clone(), task);
-        }
-        if exit_when_idle && tasks.is_empty() && running.iter().all(|e| given_up.contains(&e.info.execution_arn)) {
-            return Ok(());
-        }
-        tokio::time::sleep(poll).await;
     }
 }
 
@@ -171,5 +264,28 @@ impl StoredMachines {
         let loaded = Arc::new((machine, runtime));
         self.loaded.insert(key, Arc::clone(&loaded));
         Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parked_executions_come_due_in_time_order_and_a_stopped_one_never_does() {
+        let info = |name: &str| crate::driver::execution_info("sm", name);
+        let mut timers = ParkedTimers::default();
+        timers.park(info("late"), 3_000);
+        timers.park(info("early"), 1_000);
+        timers.park(info("stopped"), 2_000);
+        assert!(timers.remove(&info("stopped").execution_arn));
+        assert!(!timers.remove(&info("stopped").execution_arn));
+        assert_eq!(timers.next_due_in(500), Some(Duration::from_millis(500)));
+        assert!(timers.due(999).is_empty());
+        let names = |due: Vec<ExecutionInfo>| due.into_iter().map(|i| i.name).collect::<Vec<_>>();
+        assert_eq!(names(timers.due(2_500)), ["early"]);
+        assert_eq!(timers.len(), 1);
+        assert_eq!(names(timers.due(10_000)), ["late"]);
+        assert!(timers.is_empty() && timers.due(i64::MAX).is_empty());
     }
 }

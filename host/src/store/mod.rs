@@ -150,6 +150,14 @@ pub trait Store: Send + Sync {
     /// The executions with `status` (all when `None`), oldest first.
     fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError>;
 
+    /// The RUNNING executions registered after `position` (0: all), each
+    /// with its position, in order: a host polling for new executions asks
+    /// for those after the last position it saw.
+    fn executions_started_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError>;
+
+    /// The executions stopped (ABORTED) at or after `since_ms`.
+    fn executions_stopped_since(&self, since_ms: i64) -> Result<Vec<ExecutionSummary>, StoreError>;
+
     /// Stops a running execution: appends `ExecutionAborted` after its last
     /// event, marks it ABORTED and closes its task tokens, in one step.
     /// Returns the event; a driver still running it finds its next append

@@ -295,6 +295,23 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn executions_started_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, rowid FROM executions WHERE rowid > ?1 AND status = 'RUNNING' ORDER BY rowid"
+        ))?;
+        let rows = stmt.query_map(params![position], |row| Ok((row.get(7)?, summary(row)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn executions_stopped_since(&self, since_ms: i64) -> Result<Vec<ExecutionSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE status = 'ABORTED' AND stop_ms >= ?1"))?;
+        let rows = stmt.query_map(params![since_ms], summary)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -2,13 +2,17 @@
 //! workflow run in-process, once with its tasks as WASM components and once
 //! with the same handler crates compiled natively, so the WASM overhead is a
 //! ratio. Waits complete instantly (virtual clock). One pair of rows journals
-//! every event in a SQLite store file, the cost of durability.
+//! every event in a SQLite store file, the cost of durability. `--parked N`
+//! measures something else: the memory of executions parked in a Wait
+//! ([`parked`]).
 //!
 //! The kv seed of the config (the example's stock levels) is written again
 //! before every execution, outside the timed part, so that every execution
 //! sees the same stock and ends the same way (a paid order would otherwise
 //! drain it): in the host's store for the WASM path, in the SDK's native
 //! per-thread map for the native path.
+
+mod parked;
 
 use crate::cli::{load_definition, load_resource_map, ConfigArg};
 use crate::driver::{execution_info, run_execution, run_execution_async, run_recorded, TaskOutcome, TaskRunner, VirtualClock};
@@ -43,6 +47,10 @@ pub struct BenchArgs {
     /// Which handlers to measure.
     #[arg(long, value_enum, default_value_t = Mode::Both)]
     mode: Mode,
+    /// Instead: park this many executions in a day-long Wait, as `serve`
+    /// holds them, and report the memory each costs.
+    #[arg(long)]
+    parked: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -335,6 +343,10 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", p.display()))
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some(n) = args.parked {
+        parked::parked_memory(n.max(1), &inputs[0])?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut thread_counts = vec![1];
