@@ -189,6 +189,9 @@ struct Recorder<'a, C: ?Sized> {
     /// With a store: a wait longer than this parks the execution instead
     /// ([`Progress::Parked`]) so that it holds no memory while it waits.
     park_waits_over_ms: Option<i64>,
+    /// Set while the execution is not registered in the store yet: its first
+    /// grouped flush registers it (at this start time) with its first events.
+    unregistered_start_ms: Option<i64>,
 }
 
 impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
@@ -203,6 +206,7 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
             forget_journaled: false,
             forgotten: 0,
             park_waits_over_ms: None,
+            unregistered_start_ms: None,
         }
     }
 
@@ -218,6 +222,24 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
             self.history.drain(..self.journaled);
             self.journaled = 0;
         }
+    }
+
+    /// [`flush`](Self::flush) through the store's group commit: the
+    /// transaction may be shared with other executions' batches, and the
+    /// wait holds no thread.
+    async fn flush_grouped(&mut self) -> Result<(), DriverError> {
+        if let Some(store) = self.store {
+            if self.journaled < self.history.len() {
+                let (info, events) = (self.execution.info(), &self.history[self.journaled..]);
+                match self.unregistered_start_ms.take() {
+                    Some(start_ms) => store.start_execution_async(info, start_ms, events).await?,
+                    None => store.append_all_async(&info.execution_arn, events).await?,
+                }
+            }
+        }
+        self.journaled = self.history.len();
+        self.forget();
+        Ok(())
     }
 
     /// Writes the events the store does not have yet, in one transaction.
@@ -307,7 +329,31 @@ pub fn run_recorded(
     clock: &dyn Clock,
     store: &dyn Store,
 ) -> Result<ExecutionRecord, DriverError> {
-    block_on(async { drive(begin(machine, info, input, clock, Some(store))?, &Blocking(runner)).await })
+    block_on(run_recorded_async(machine, info, input, &Blocking(runner), clock, store))
+}
+
+/// [`run_recorded`] as a future: many executions on tokio share the store's
+/// group commits. The execution is registered with its first batch of
+/// events (before its first task or wait), so a name that is taken is
+/// refused then, before anything has run.
+pub async fn run_recorded_async<R, C>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    runner: &R,
+    clock: &C,
+    store: &dyn Store,
+) -> Result<ExecutionRecord, DriverError>
+where
+    R: AsyncTaskRunner + ?Sized,
+    C: Clock + ?Sized,
+{
+    let mut rec = begin(machine, info, input, clock, None)?;
+    // ExecutionStarted goes to the store with the first flush.
+    rec.store = Some(store);
+    rec.journaled = 0;
+    rec.unregistered_start_ms = Some(rec.history[0].timestamp_ms);
+    drive(rec, runner).await
 }
 
 /// [`resume_execution_async`] on the calling thread.
@@ -497,7 +543,7 @@ where
             Decision::RecordAt { scope, event, not_before_ms } => {
                 if not_before_ms > clock.now_ms() {
                     // A wait can be long: what led to it must survive it.
-                    rec.flush()?;
+                    rec.flush_grouped().await?;
                     if rec.park_waits_over_ms.is_some_and(|over| not_before_ms - clock.now_ms() > over) {
                         return Ok(Progress::Parked { until_ms: not_before_ms });
                     }
@@ -511,7 +557,7 @@ where
                 rec.record(scope.clone(), EventKind::TaskStarted { resource: resource.clone() })?;
                 // The previous task's result is kept before the next task
                 // runs: a crash during this one never repeats that one.
-                rec.flush()?;
+                rec.flush_grouped().await?;
                 if let Some(token) = &task.task_token {
                     let Some(store) = rec.store else {
                         let cause = format!("{resource} waits for its task token, which only an execution kept in a store can receive (run --store, or start and serve)");
@@ -540,7 +586,7 @@ where
                 rec.record(scope, kind)?;
             }
             Decision::Finished(outcome) => {
-                rec.flush()?;
+                rec.flush_grouped().await?;
                 return Ok(Progress::Finished(outcome));
             }
         }
@@ -555,7 +601,7 @@ async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: 
         return Err(DriverError::NotResumable { arn, reason: "a task waits for its token, and there is no store to receive it".into() });
     };
     // The submission survives a crash; a resumed driver waits on.
-    rec.flush()?;
+    rec.flush_grouped().await?;
     let clock = rec.clock;
     store.open_task_token(&callback.token, &arn, clock.now_ms())?;
     let resource = &callback.resource;

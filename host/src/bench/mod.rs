@@ -1,8 +1,8 @@
 //! `stepwasm bench`: executions per second and latency percentiles of a
 //! workflow run in-process, once with its tasks as WASM components and once
 //! with the same handler crates compiled natively, so the WASM overhead is a
-//! ratio. Waits complete instantly (virtual clock). One pair of rows journals
-//! every event in a SQLite store file, the cost of durability. `--parked N`
+//! ratio. Waits complete instantly (virtual clock). The rows marked "SQLite
+//! store" journal every event in a store file, the cost of durability. `--parked N`
 //! measures something else: the memory of executions parked in a Wait
 //! ([`parked`]).
 //!
@@ -15,7 +15,7 @@
 mod parked;
 
 use crate::cli::{load_definition, load_resource_map, ConfigArg};
-use crate::driver::{execution_info, run_execution, run_execution_async, run_recorded, TaskOutcome, TaskRunner, VirtualClock};
+use crate::driver::{execution_info, run_execution, run_execution_async, run_recorded, run_recorded_async, TaskOutcome, TaskRunner, VirtualClock};
 use crate::store::SqliteStore;
 use crate::engine::TaskInvocation;
 use crate::runtime::{ResourceMap, WasmRuntime};
@@ -188,6 +188,7 @@ fn measure(
 /// Runs executions as futures on a tokio runtime with `workers` threads,
 /// `in_flight` at a time, for `seconds` (after a warm-up): the way a server
 /// drives many executions. Throughput is executions over wall time.
+#[allow(clippy::too_many_arguments)]
 fn measure_async(
     machine: &std::sync::Arc<crate::asl::StateMachine>,
     inputs: &[Value],
@@ -196,7 +197,10 @@ fn measure_async(
     workers: usize,
     in_flight: usize,
     seconds: f64,
+    store: Option<&std::sync::Arc<SqliteStore>>,
 ) -> Result<Stats> {
+    // Names must be new in a store, warm-up included.
+    let run = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
     let clock = std::sync::Arc::new(VirtualClock::starting_now());
     let inputs = std::sync::Arc::new(inputs.to_vec());
@@ -206,18 +210,22 @@ fn measure_async(
         let latencies = tokio.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
             for lane in 0..in_flight {
-                let (machine, runtime, clock, inputs, seed) =
-                    (machine.clone(), runtime.clone(), clock.clone(), inputs.clone(), seed.clone());
+                let (machine, runtime, clock, inputs, seed, store, run) =
+                    (machine.clone(), runtime.clone(), clock.clone(), inputs.clone(), seed.clone(), store.cloned(), run.clone());
                 tasks.spawn(async move {
                     let mut latencies = Vec::new();
                     let mut i = lane;
                     while start.elapsed() < budget {
                         reset_kv(&runtime, &seed)?;
                         let t = Instant::now();
-                        let info = execution_info("bench", &format!("async-{i}"));
-                        run_execution_async(machine.clone(), info, inputs[i % inputs.len()].clone(), &*runtime, &*clock)
-                            .await
-                            .map_err(|e| anyhow!("engine error: {e}"))?;
+                        let n = run.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let info = execution_info("bench", &format!("async-{n}"));
+                        let input = inputs[i % inputs.len()].clone();
+                        match &store {
+                            Some(store) => run_recorded_async(machine.clone(), info, input, &*runtime, &*clock, &**store).await.map(drop),
+                            None => run_execution_async(machine.clone(), info, input, &*runtime, &*clock).await.map(drop),
+                        }
+                        .map_err(|e| anyhow!("engine error: {e}"))?;
                         latencies.push(t.elapsed());
                         i += in_flight;
                         // An execution that never waits never yields: let the
@@ -376,10 +384,12 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             rates.push(("wasm", threads, s.per_second()));
         }
         // The same, every event journaled in a SQLite store file (WAL,
-        // synchronous=NORMAL), one transaction per event.
+        // synchronous=NORMAL, checkpointed in the background): an
+        // execution's events in batches, the batches of all executions in
+        // flight committed in groups.
         let dir = std::env::temp_dir().join(format!("stepwasm-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let store = SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?;
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?);
         for &threads in &thread_counts {
             let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds, Some(&store))?;
             println!(
@@ -389,17 +399,22 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
                 micros(s.p99)
             );
         }
+        let in_flight = 8 * cores;
+        for store in [None, Some(&store)] {
+            let s = measure_async(&machine, &inputs, runtime, &map.kv().seed, cores, in_flight, args.seconds, store)?;
+            let journal = if store.is_some() { ", SQLite store" } else { "" };
+            println!(
+                "| WASM components{journal} | tokio, {cores} worker(s), {in_flight} in flight | {:.0} | {} | {} |",
+                s.per_second(),
+                micros(s.p50),
+                micros(s.p99)
+            );
+            if store.is_none() {
+                rates.push(("wasm-async", cores, s.per_second()));
+            }
+        }
         drop(store);
         std::fs::remove_dir_all(&dir)?;
-        let in_flight = 8 * cores;
-        let s = measure_async(&machine, &inputs, runtime, &map.kv().seed, cores, in_flight, args.seconds)?;
-        println!(
-            "| WASM components | tokio, {cores} worker(s), {in_flight} in flight | {:.0} | {} | {} |",
-            s.per_second(),
-            micros(s.p50),
-            micros(s.p99)
-        );
-        rates.push(("wasm-async", cores, s.per_second()));
     }
     if args.mode != Mode::Wasm {
         let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map)?;

@@ -5,6 +5,7 @@
 //! [`SqliteStore`] is the implementation: one file in WAL mode (created on
 //! first use), or an in-memory database for tests and throw-away runs.
 
+mod group_commit;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -66,6 +67,9 @@ pub struct ExecutionSummary {
     pub stop_ms: Option<i64>,
 }
 
+/// An append in progress ([`Store::append_all_async`]).
+pub type Appending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>>;
+
 /// What was sent back for a task token (`stepwasm task success|failure`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TaskResult {
@@ -103,6 +107,8 @@ pub enum StoreError {
     Closed { arn: String, status: &'static str },
     #[error("execution {arn:?}: event {got} does not follow event {last} (histories have no gaps or duplicates)")]
     OutOfOrder { arn: String, last: u64, got: u64 },
+    #[error("store: a group commit failed: {0}")]
+    GroupCommit(String),
     #[error("no task is waiting for token {0:?}")]
     InvalidToken(String),
     #[error("the task of token {0:?} is no longer waiting: it timed out, failed, was already answered, or its execution ended")]
@@ -135,6 +141,20 @@ pub trait Store: Send + Sync {
     /// in one transaction: their ids must follow on from the last one's. An
     /// event that ends the execution sets its status (and must be the last).
     fn append_all(&self, execution_arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError>;
+
+    /// [`append_all`](Self::append_all), waiting without a thread: the store
+    /// may commit it in one transaction with other executions' appends
+    /// (group commit). Each batch is still kept whole or not at all.
+    fn append_all_async<'a>(&'a self, execution_arn: &'a str, events: &'a [HistoryEvent]) -> Appending<'a> {
+        Box::pin(std::future::ready(self.append_all(execution_arn, events)))
+    }
+
+    /// [`create_execution`](Self::create_execution) and the
+    /// [`append_all_async`](Self::append_all_async) of its first events
+    /// (`SqliteStore` does both in one step of a group commit).
+    fn start_execution_async<'a>(&'a self, info: &'a ExecutionInfo, start_ms: i64, events: &'a [HistoryEvent]) -> Appending<'a> {
+        Box::pin(std::future::ready(self.create_execution(info, start_ms).and_then(|()| self.append_all(&info.execution_arn, events))))
+    }
 
     /// [`append_all`](Self::append_all) of one event.
     fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError> {

@@ -7,11 +7,12 @@
 //! capability write the same file, and a transaction that read before taking
 //! the write lock could be refused it.
 
-use super::{ExecutionStatus, ExecutionSummary, Store, StoreError, TaskResult, TokenState};
+use super::group_commit::{GroupCommit, Request};
+use super::{Appending, ExecutionStatus, ExecutionSummary, Store, StoreError, TaskResult, TokenState};
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS state_machines (
@@ -61,8 +62,101 @@ const CLOSE_EXECUTION_TOKENS: &str = "UPDATE task_tokens SET status = 'CLOSED' W
 
 /// The SQLite store.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     location: String,
+    /// Commits the drivers' batches in groups ([`Store::append_all_async`]).
+    group: GroupCommit,
+}
+
+/// An event ready for the `events` table.
+pub(super) struct PreparedEvent {
+    id: u64,
+    text: String,
+    /// The status and time, if the event ends the execution.
+    ends: Option<(ExecutionStatus, i64)>,
+}
+
+impl SqliteStore {
+    /// Hands a batch (and the execution to create first, if any) to the
+    /// group committer; the future ends with its group's commit.
+    fn submit<'a>(&'a self, execution_arn: &str, create: Option<(ExecutionInfo, i64)>, events: &[HistoryEvent]) -> Appending<'a> {
+        let submitted = prepare(execution_arn, events).and_then(|events| {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.group.submit(Request { arn: execution_arn.to_string(), create, events, reply })?;
+            Ok(answer)
+        });
+        Box::pin(async move {
+            submitted?.await.map_err(|_| StoreError::GroupCommit("the committer stopped without an answer".into()))?
+        })
+    }
+}
+
+/// Registers a new, running execution of the latest version of its state machine.
+pub(super) fn insert_execution(conn: &Connection, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms, definition_version)
+             VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, (SELECT max(version) FROM state_machine_versions WHERE arn = ?3))
+             ON CONFLICT (arn) DO NOTHING",
+        )?
+        .execute(params![info.execution_arn, info.name, info.state_machine_arn, info.state_machine_name, start_ms])?;
+    if inserted == 0 {
+        return Err(StoreError::ExecutionExists(info.name.clone()));
+    }
+    Ok(())
+}
+
+/// Serialises `events` of `execution_arn` for [`append_prepared`].
+fn prepare(execution_arn: &str, events: &[HistoryEvent]) -> Result<Vec<PreparedEvent>, StoreError> {
+    events
+        .iter()
+        .map(|event| {
+            let text = serde_json::to_string(event).map_err(|e| StoreError::CorruptEvent {
+                arn: execution_arn.into(),
+                id: event.id,
+                message: format!("cannot be written: {e}"),
+            })?;
+            Ok(PreparedEvent { id: event.id, text, ends: ExecutionStatus::after(&event.kind).map(|s| (s, event.timestamp_ms)) })
+        })
+        .collect()
+}
+
+/// Inside an open transaction: appends the events of one running execution
+/// after its last one (refusing gaps, duplicates and appends to an ended
+/// execution) and updates its status.
+pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[PreparedEvent]) -> Result<(), StoreError> {
+    let (status, mut last): (String, u64) = conn
+        .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
+        .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+    let mut status = ExecutionStatus::parse(&status);
+    let mut stop_ms = None;
+    {
+        let mut insert = conn.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?;
+        for event in events {
+            if status != Some(ExecutionStatus::Running) {
+                let status = status.map_or("in an unknown state", ExecutionStatus::as_str);
+                return Err(StoreError::Closed { arn: execution_arn.into(), status });
+            }
+            if event.id != last + 1 {
+                return Err(StoreError::OutOfOrder { arn: execution_arn.into(), last, got: event.id });
+            }
+            insert.execute(params![execution_arn, event.id, event.text])?;
+            last = event.id;
+            if let Some((ended, at_ms)) = event.ends {
+                status = Some(ended);
+                stop_ms = Some(at_ms);
+            }
+        }
+    }
+    if stop_ms.is_some() {
+        conn.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
+    }
+    let status = status.map_or("RUNNING", ExecutionStatus::as_str);
+    conn.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms) WHERE arn = ?1")?
+        .execute(params![execution_arn, last, status, stop_ms])?;
+    Ok(())
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -89,15 +183,15 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
-        SqliteStore::init(conn, shown)
+        SqliteStore::init(conn, shown, Some(path.to_path_buf()))
     }
 
     /// A store that lives as long as this value.
     pub fn in_memory() -> Result<SqliteStore, StoreError> {
-        SqliteStore::init(Connection::open_in_memory()?, ":memory:".into())
+        SqliteStore::init(Connection::open_in_memory()?, ":memory:".into(), None)
     }
 
-    fn init(conn: Connection, location: String) -> Result<SqliteStore, StoreError> {
+    fn init(conn: Connection, location: String, file: Option<std::path::PathBuf>) -> Result<SqliteStore, StoreError> {
         let unreadable = |e: rusqlite::Error| StoreError::Unreadable { path: location.clone(), message: e.to_string() };
         conn.execute_batch(SCHEMA).map_err(unreadable)?;
         // Stores made before definitions had versions: their executions run
@@ -120,7 +214,8 @@ impl SqliteStore {
             |_| Ok(()),
         )
         .map_err(unreadable)?;
-        Ok(SqliteStore { conn: Mutex::new(conn), location })
+        let conn = Arc::new(Mutex::new(conn));
+        Ok(SqliteStore { group: GroupCommit::new(Arc::clone(&conn), file), conn, location })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -199,67 +294,26 @@ impl Store for SqliteStore {
     }
 
     fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError> {
-        let inserted = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms, definition_version)
-                 VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, (SELECT max(version) FROM state_machine_versions WHERE arn = ?3))
-                 ON CONFLICT (arn) DO NOTHING",
-            )?
-            .execute(params![info.execution_arn, info.name, info.state_machine_arn, info.state_machine_name, start_ms])?;
-        if inserted == 0 {
-            return Err(StoreError::ExecutionExists(info.name.clone()));
-        }
-        Ok(())
+        insert_execution(&self.conn(), info, start_ms)
     }
 
     fn append_all(&self, execution_arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError> {
-        let texts = events
-            .iter()
-            .map(|event| {
-                serde_json::to_string(event).map_err(|e| StoreError::CorruptEvent {
-                    arn: execution_arn.into(),
-                    id: event.id,
-                    message: format!("cannot be written: {e}"),
-                })
-            })
-            .collect::<Result<Vec<String>, StoreError>>()?;
+        let prepared = prepare(execution_arn, events)?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (status, mut last): (String, u64) = tx
-            .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
-            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
-        let mut status = ExecutionStatus::parse(&status);
-        let mut stop_ms = None;
-        {
-            let mut insert = tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?;
-            for (event, text) in events.iter().zip(&texts) {
-                if status != Some(ExecutionStatus::Running) {
-                    let status = status.map_or("in an unknown state", ExecutionStatus::as_str);
-                    return Err(StoreError::Closed { arn: execution_arn.into(), status });
-                }
-                if event.id != last + 1 {
-                    return Err(StoreError::OutOfOrder { arn: execution_arn.into(), last, got: event.id });
-                }
-                insert.execute(params![execution_arn, event.id, text])?;
-                last = event.id;
-                if let Some(ended) = ExecutionStatus::after(&event.kind) {
-                    status = Some(ended);
-                    stop_ms = Some(event.timestamp_ms);
-                }
-            }
-        }
-        if stop_ms.is_some() {
-            tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
-        }
-        let status = status.map_or("RUNNING", ExecutionStatus::as_str);
-        tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms) WHERE arn = ?1")?
-            .execute(params![execution_arn, last, status, stop_ms])?;
+        append_prepared(&tx, execution_arn, &prepared)?;
         tx.commit()?;
         Ok(())
     }
+
+    fn append_all_async<'a>(&'a self, execution_arn: &'a str, events: &'a [HistoryEvent]) -> Appending<'a> {
+        self.submit(execution_arn, None, events)
+    }
+
+    fn start_execution_async<'a>(&'a self, info: &'a ExecutionInfo, start_ms: i64, events: &'a [HistoryEvent]) -> Appending<'a> {
+        self.submit(&info.execution_arn, Some((info.clone(), start_ms)), events)
+    }
+
 
     fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         let conn = self.conn();
@@ -475,6 +529,38 @@ mod tests {
         ];
         assert!(matches!(store.append_all(&a.execution_arn, &past_the_end), Err(StoreError::Closed { .. })));
         assert_eq!(store.execution(&a.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
+    }
+
+    #[test]
+    fn grouped_appends_are_each_kept_or_refused_on_their_own() {
+        use crate::driver::block_on;
+        let store = SqliteStore::in_memory().unwrap();
+        let infos: Vec<ExecutionInfo> = (0..12).map(|i| info(&format!("g{i}"))).collect();
+        let started = [event(1, EventKind::ExecutionStarted { input: json!({}) })];
+        let next = [event(2, EventKind::TaskStarted { resource: "r".into() })];
+        let gap = [event(5, EventKind::TaskStarted { resource: "r".into() })];
+        // Everything is handed over before the first answer is awaited, so
+        // the committer takes several batches in one group.
+        let first: Vec<_> = infos.iter().map(|i| store.start_execution_async(i, 0, &started)).collect();
+        let taken = store.start_execution_async(&infos[0], 0, &started);
+        assert!(first.into_iter().all(|f| block_on(f).is_ok()));
+        assert!(matches!(block_on(taken), Err(StoreError::ExecutionExists(_))));
+        let seconds: Vec<_> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| store.append_all_async(&info.execution_arn, if i == 3 { &gap } else { &next }))
+            .collect();
+        let results: Vec<_> = seconds.into_iter().map(block_on).collect();
+        for (i, result) in results.iter().enumerate() {
+            let history = store.history(&infos[i].execution_arn).unwrap();
+            if i == 3 {
+                assert!(matches!(result, Err(StoreError::OutOfOrder { last: 1, got: 5, .. })), "{result:?}");
+                assert_eq!(history.len(), 1, "the refused batch left nothing");
+            } else {
+                assert!(result.is_ok(), "{result:?}");
+                assert_eq!(history.len(), 2);
+            }
+        }
     }
 
     #[test]

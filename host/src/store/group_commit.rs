@@ -1,0 +1,157 @@
+//! Group commit: the appends of many executions share one SQLite
+//! transaction. Drivers on tokio hand their batches to one committer thread
+//! per store and wait (without holding a thread) for its answer; while it
+//! commits one group, the next gathers. Each batch still stands alone: it is
+//! applied inside a savepoint of its own, so one refused batch (a gap, a
+//! stopped execution) leaves the others of its group committed.
+//!
+//! For a store file, a second thread checkpoints the WAL in the background
+//! (PASSIVE, every [`CHECKPOINT_EVERY`]), so the committer seldom meets the
+//! automatic checkpoint and its fsyncs on the commit path.
+
+use super::sqlite::{append_prepared, insert_execution, PreparedEvent};
+use super::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// One execution's batch of events, waiting for its group.
+pub(super) struct Request {
+    pub arn: String,
+    /// A new execution to register before its first events.
+    pub create: Option<(crate::engine::ExecutionInfo, i64)>,
+    pub events: Vec<PreparedEvent>,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    requests: Vec<Request>,
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+/// The committer of one store: started with the first request, stopped when
+/// the store is dropped (after committing what was handed to it).
+pub(super) struct GroupCommit {
+    shared: Arc<Shared>,
+    conn: Arc<Mutex<Connection>>,
+    /// The store file, checkpointed in the background; none in memory.
+    file: Option<PathBuf>,
+    started: OnceLock<()>,
+}
+
+/// How often the background checkpointer runs.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+impl GroupCommit {
+    pub fn new(conn: Arc<Mutex<Connection>>, file: Option<PathBuf>) -> GroupCommit {
+        GroupCommit { shared: Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new() }), conn, file, started: OnceLock::new() }
+    }
+
+    /// Queues `request`; its reply comes once its group has been committed.
+    pub fn submit(&self, request: Request) -> Result<(), StoreError> {
+        let mut start_error = None;
+        self.started.get_or_init(|| {
+            let (shared, conn) = (Arc::clone(&self.shared), Arc::clone(&self.conn));
+            if let Err(e) = std::thread::Builder::new().name("stepwasm-store-commit".into()).spawn(move || commit_groups(&shared, &conn)) {
+                start_error = Some(e);
+            }
+            if let Some(file) = self.file.clone() {
+                let shared = Arc::clone(&self.shared);
+                // Without it the automatic checkpoint still runs: not fatal.
+                let _ = std::thread::Builder::new().name("stepwasm-store-checkpoint".into()).spawn(move || checkpoint(&shared, &file));
+            }
+        });
+        if let Some(e) = start_error {
+            return Err(StoreError::GroupCommit(format!("cannot start the committer thread: {e}")));
+        }
+        lock(&self.shared.queue).requests.push(request);
+        // The checkpointer waits on the same condition variable.
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        lock(&self.shared.queue).closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // SQLite rolls back what a panic interrupted; the queue stays consistent.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The checkpointer thread: a PASSIVE checkpoint now and then, on a
+/// connection of its own, until the store is dropped.
+fn checkpoint(shared: &Shared, file: &std::path::Path) {
+    let Ok(conn) = Connection::open(file) else { return };
+    let _ = conn.busy_timeout(Duration::from_secs(1));
+    let mut queue = lock(&shared.queue);
+    while !queue.closed {
+        queue = shared.wake.wait_timeout(queue, CHECKPOINT_EVERY).map(|(q, _)| q).unwrap_or_else(|e| e.into_inner().0);
+        if queue.closed {
+            break;
+        }
+        drop(queue);
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        queue = lock(&shared.queue);
+    }
+}
+
+/// The committer thread: takes everything queued, commits it as one group, repeats.
+fn commit_groups(shared: &Shared, conn: &Mutex<Connection>) {
+    loop {
+        let group = {
+            let mut queue = lock(&shared.queue);
+            while queue.requests.is_empty() && !queue.closed {
+                queue = shared.wake.wait(queue).unwrap_or_else(|e| e.into_inner());
+            }
+            if queue.requests.is_empty() {
+                return;
+            }
+            std::mem::take(&mut queue.requests)
+        };
+        commit_group(&mut lock(conn), group);
+    }
+}
+
+fn commit_group(conn: &mut Connection, group: Vec<Request>) {
+    let failed_all = |group: Vec<Request>, why: String| {
+        for request in group {
+            let _ = request.reply.send(Err(StoreError::GroupCommit(why.clone())));
+        }
+    };
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return failed_all(group, e.to_string()),
+    };
+    let mut answered = Vec::with_capacity(group.len());
+    for request in group {
+        let result = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
+            if let Some((info, start_ms)) = &request.create {
+                insert_execution(&sp, info, *start_ms)?;
+            }
+            append_prepared(&sp, &request.arn, &request.events)?;
+            sp.commit().map_err(StoreError::from)
+        });
+        answered.push((request, result));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (request, result) in answered {
+                let _ = request.reply.send(result);
+            }
+        }
+        Err(e) => failed_all(answered.into_iter().map(|(request, _)| request).collect(), e.to_string()),
+    }
+}
