@@ -20,7 +20,7 @@ use crate::store::{ExecutionStatus, SqliteStore, Store};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// How often the store is checked for newly started executions.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
+    /// At most this many executions are driven at once (replayed, running
+    /// tasks, in short waits); the others wait their turn. Bounds memory when
+    /// a restart finds many executions to recover.
+    #[arg(long, default_value_t = MAX_ACTIVE)]
+    max_active: usize,
     /// Exit once no execution is running (for scripts and tests).
     #[arg(long)]
     exit_when_idle: bool,
@@ -59,13 +64,23 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         builder.worker_threads(workers.max(1));
     }
     let tokio = builder.enable_all().build()?;
-    tokio.block_on(drive_store(store, machines, Duration::from_millis(args.poll_ms.max(1)), args.exit_when_idle))?;
+    let limits = HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1) };
+    tokio.block_on(drive_store(store, machines, limits, args.exit_when_idle))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// A wait longer than this parks its execution: `serve` keeps a timer for it
 /// instead of the execution, and replays it from the store when it is due.
 pub const PARK_WAITS_OVER_MS: i64 = 2_000;
+
+/// How many executions `serve` drives at once by default.
+pub const MAX_ACTIVE: usize = 10_000;
+
+/// How often `serve` looks at its store, and how many executions it drives at once.
+struct HostLimits {
+    poll: Duration,
+    max_active: usize,
+}
 
 /// The parked executions: all `serve` keeps of an execution in a long wait.
 #[derive(Default)]
@@ -119,17 +134,23 @@ struct Host {
     machines: StoredMachines,
     tasks: tokio::task::JoinSet<(ExecutionInfo, Result<Progress, DriverError>)>,
     driving: HashMap<String, tokio::task::AbortHandle>,
+    /// Executions waiting for one of the `max_active` places.
+    backlog: VecDeque<ExecutionInfo>,
+    max_active: usize,
     parked: ParkedTimers,
     given_up: HashSet<String>,
 }
 
-async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, poll: Duration, exit_when_idle: bool) -> Result<()> {
+async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, limits: HostLimits, exit_when_idle: bool) -> Result<()> {
+    let poll = limits.poll;
     println!("serving {:?}", store);
     let mut host = Host {
         store,
         machines,
         tasks: tokio::task::JoinSet::new(),
         driving: HashMap::new(),
+        backlog: VecDeque::new(),
+        max_active: limits.max_active,
         parked: ParkedTimers::default(),
         given_up: HashSet::new(),
     };
@@ -151,7 +172,8 @@ async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, poll: Du
         for info in host.parked.due(now) {
             host.spawn(info);
         }
-        if exit_when_idle && host.tasks.is_empty() && host.parked.is_empty() {
+        host.admit();
+        if exit_when_idle && host.tasks.is_empty() && host.parked.is_empty() && host.backlog.is_empty() {
             return Ok(());
         }
         let next_due = host.parked.next_due_in(SystemClock.now_ms());
@@ -182,8 +204,21 @@ impl Host {
         Ok(())
     }
 
-    /// Drives `info` from its stored history, as a task of its own.
+    /// Queues `info` to be driven.
     fn spawn(&mut self, info: ExecutionInfo) {
+        self.backlog.push_back(info);
+    }
+
+    /// Drives executions from the backlog while there is room.
+    fn admit(&mut self) {
+        while self.driving.len() < self.max_active {
+            let Some(info) = self.backlog.pop_front() else { break };
+            self.start(info);
+        }
+    }
+
+    /// Drives `info` from its stored history, as a task of its own.
+    fn start(&mut self, info: ExecutionInfo) {
         let arn = info.execution_arn.clone();
         if self.driving.contains_key(&arn) || self.given_up.contains(&arn) {
             return;
@@ -214,7 +249,11 @@ impl Host {
                 task.abort();
                 true
             }
-            None => self.parked.remove(arn),
+            None => {
+                let queued = self.backlog.len();
+                self.backlog.retain(|waiting| &waiting.execution_arn != arn);
+                self.parked.remove(arn) || self.backlog.len() < queued
+            }
         };
         if held {
             println!("ABORTED {}", info.name);

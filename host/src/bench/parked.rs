@@ -4,12 +4,13 @@
 //! threads) until every one waits on its day-long timer; the growth of the
 //! process's resident memory over N is the cost of one. Measured twice:
 //! parked, as `serve` keeps a wait over two seconds (a timer; the execution
-//! is replayed from the store when it is due), and held in memory, as a
-//! shorter wait is (its future and engine state).
+//! is replayed from the store when it is due; at most `MAX_ACTIVE` driven
+//! at once, as `serve` drives them), and held in memory, as a shorter wait
+//! is (its future and engine state).
 
 use crate::asl::parse_definition;
 use crate::driver::{drive_stored_execution, execution_info, start_execution, Blocking, Clock, Progress, SystemClock, TaskOutcome, TaskRunner, Wait};
-use crate::serve::{ParkedTimers, PARK_WAITS_OVER_MS};
+use crate::serve::{ParkedTimers, MAX_ACTIVE, PARK_WAITS_OVER_MS};
 use crate::engine::TaskInvocation;
 use crate::store::{SqliteStore, Store};
 use anyhow::{anyhow, Result};
@@ -84,24 +85,29 @@ fn park(n: usize, input: &Value, store_path: &std::path::Path, parked: bool) -> 
     let before = super::rss_bytes().ok_or_else(|| anyhow!("cannot read the process's resident memory"))?;
     let driving = Instant::now();
     let park_over_ms = if parked { PARK_WAITS_OVER_MS } else { i64::MAX };
-    let mut tasks = Vec::with_capacity(n);
-    for info in infos {
+    let spawn = |info: crate::engine::ExecutionInfo| {
         let (machine, store, clock) = (machine.clone(), Arc::clone(&store), Arc::clone(&clock));
-        tasks.push(tokio.spawn(async move {
+        tokio.spawn(async move {
             let progress = drive_stored_execution(machine, info.clone(), &Blocking(&NoTasks), &*clock, &*store, park_over_ms).await;
             (info, progress)
-        }));
-    }
+        })
+    };
     let mut timers = ParkedTimers::default();
+    let mut tasks = Vec::new();
     if parked {
-        for task in tasks.drain(..) {
-            let (info, progress) = tokio.block_on(task)?;
-            match progress? {
-                Progress::Parked { until_ms } => timers.park(info, until_ms),
-                Progress::Finished(outcome) => return Err(anyhow!("an execution ended instead of parking: {outcome:?}")),
+        // As `serve` does: at most MAX_ACTIVE driven at once.
+        for wave in infos.chunks(MAX_ACTIVE) {
+            let running: Vec<_> = wave.iter().cloned().map(spawn).collect();
+            for task in running {
+                let (info, progress) = tokio.block_on(task)?;
+                match progress? {
+                    Progress::Parked { until_ms } => timers.park(info, until_ms),
+                    Progress::Finished(outcome) => return Err(anyhow!("an execution ended instead of parking: {outcome:?}")),
+                }
             }
         }
     } else {
+        tasks = infos.into_iter().map(spawn).collect();
         while clock.waits.load(Ordering::SeqCst) < n {
             if tasks.iter().any(|t| t.is_finished()) {
                 return Err(anyhow!("an execution ended instead of waiting"));
