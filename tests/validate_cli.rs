@@ -194,3 +194,53 @@ fn a_missing_definition_file_is_a_clear_error() {
     assert!(err.contains("cannot read definition tests/validate/no-such-file.asl.json"), "{err}");
     assert!(crash_problems(&err).is_none(), "{err}");
 }
+
+/// Every state name of a definition's JSON, nested graphs included.
+fn state_names(definition: &serde_json::Value, out: &mut Vec<String>) {
+    let Some(states) = definition.get("States").and_then(|s| s.as_object()) else { return };
+    for (name, state) in states {
+        out.push(name.clone());
+        for branch in state.get("Branches").and_then(|b| b.as_array()).into_iter().flatten() {
+            state_names(branch, out);
+        }
+        for key in ["ItemProcessor", "Iterator"] {
+            if let Some(processor) = state.get(key) {
+                state_names(processor, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn graph_draws_every_state_of_every_valid_definition_and_refuses_invalid_ones() {
+    let mut failures = Vec::new();
+    for def in definitions("valid") {
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&def).unwrap()).unwrap();
+        let mut names = Vec::new();
+        state_names(&json, &mut names);
+        let (code, svg, err) = stepwasm(&["graph", def.to_str().unwrap()]);
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                let escaped = n.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+                !svg.contains(&format!("data-state=\"{escaped}\""))
+            })
+            .collect();
+        if code != 0 || !svg.ends_with("</svg>\n") || !missing.is_empty() {
+            failures.push(format!("{}: exit {code}, missing {missing:?}\n{err}", shown(&def)));
+        }
+    }
+    report("graph", definitions("valid").len(), failures);
+
+    let order = root().join("examples/order/order.asl.json");
+    for (format, first_line) in [("dot", "digraph \"order\" {"), ("mermaid", "flowchart TD")] {
+        let (code, out, err) = stepwasm(&["graph", order.to_str().unwrap(), "--format", format]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.lines().next(), Some(first_line));
+        assert!(out.contains("Catch: PaymentVerificationFailed") && out.contains("HandleInventoryError"), "{out}");
+    }
+    let broken = definitions("invalid").into_iter().next().unwrap();
+    let (code, _, err) = stepwasm(&["graph", broken.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(file_name(&broken)), "the error names the file: {err}");
+}

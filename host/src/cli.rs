@@ -1,5 +1,7 @@
-//! The `stepwasm` command line: `run`, `validate` and `bench`; the store's
-//! commands (`executions`, `resume`) are in [`crate::executions`].
+//! The `stepwasm` command line: `run`, `validate`, `graph` and `bench`; the
+//! store's commands (`executions`, `start`, `resume`) are in
+//! [`crate::executions`], `serve` in [`crate::serve`], `task` in
+//! [`crate::callbacks`].
 //!
 //! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
 //! execution failed, timed out or was stopped, 2 a bad definition, input,
@@ -47,6 +49,8 @@ enum Command {
     /// Answer a task that waits for its token (`.waitForTaskToken`).
     #[command(subcommand)]
     Task(crate::callbacks::TaskCommand),
+    /// Draw a definition: states, transitions, branches (SVG, DOT or Mermaid).
+    Graph(GraphArgs),
 }
 
 #[derive(Args)]
@@ -87,6 +91,41 @@ struct ValidateArgs {
     config: ConfigArg,
     #[command(flatten)]
     cache: CacheArg,
+}
+
+#[derive(Args)]
+struct GraphArgs {
+    /// The state machine definition (ASL JSON).
+    definition: PathBuf,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
+    format: GraphFormat,
+    /// Write the picture here instead of to standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Svg,
+    Dot,
+    Mermaid,
+}
+
+/// The `graph` subcommand: the definition's picture, offline.
+fn graph(args: GraphArgs) -> Result<ExitCode> {
+    let machine = load_definition(&args.definition)?;
+    let diagram = crate::graph::Diagram::of(&machine);
+    let title = state_machine_name(&args.definition);
+    let text = match args.format {
+        GraphFormat::Svg => crate::graph::svg::svg(&diagram, &title),
+        GraphFormat::Dot => crate::graph::text::dot(&diagram, &title),
+        GraphFormat::Mermaid => crate::graph::text::mermaid(&diagram),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args, Clone)]
@@ -145,6 +184,7 @@ pub fn main() -> ExitCode {
         Command::Start(args) => crate::executions::start(args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Task(command) => crate::callbacks::task(command),
+        Command::Graph(args) => graph(args),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod driver;
 pub mod engine;
 pub mod executions;
+pub mod graph;
 pub mod jsonata;
 pub mod runtime;
 pub mod serve;

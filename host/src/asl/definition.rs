@@ -95,6 +95,18 @@ impl State {
         }
     }
 
+    /// The state's own `Next`/`End` (Choice, Succeed and Fail have none).
+    pub fn transition(&self) -> Option<&Transition> {
+        match &self.kind {
+            StateKind::Task(t) => Some(&t.transition),
+            StateKind::Pass(p) => Some(&p.transition),
+            StateKind::Wait(w) => Some(&w.transition),
+            StateKind::Parallel(p) => Some(&p.transition),
+            StateKind::Map(m) => Some(&m.transition),
+            StateKind::Choice(_) | StateKind::Succeed(_) | StateKind::Fail(_) => None,
+        }
+    }
+
     /// The state's `Retry` (only Task, Parallel and Map have one).
     pub fn retriers(&self) -> &[Retrier] {
         match &self.kind {

@@ -525,18 +525,11 @@ impl Frame {
 
     /// After a state exits by its own transition: enter the next state, or end the graph.
     fn transition(&self, scope: &Scope, state: &State, output: Payload) -> Next {
-        let next = match &state.kind {
-            StateKind::Task(t) => t.transition.clone(),
-            StateKind::Pass(p) => p.transition.clone(),
-            StateKind::Wait(w) => w.transition.clone(),
-            StateKind::Parallel(p) => p.transition.clone(),
-            StateKind::Map(m) => m.transition.clone(),
-            // A Choice's exit always names its target (see `apply`).
-            StateKind::Succeed(_) | StateKind::Fail(_) | StateKind::Choice(_) => Transition::End,
-        };
-        match next {
-            Transition::Next(name) => Next::Record { scope: scope.clone(), event: self.enter(&name, output) },
-            Transition::End => Next::Done(Ok(Arc::unwrap_or_clone(output))),
+        // A Choice's exit always names its target (see `apply`); Succeed and
+        // Fail end the graph.
+        match state.transition() {
+            Some(Transition::Next(name)) => Next::Record { scope: scope.clone(), event: self.enter(name, output) },
+            Some(Transition::End) | None => Next::Done(Ok(Arc::unwrap_or_clone(output))),
         }
     }
 
