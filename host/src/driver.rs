@@ -545,6 +545,10 @@ where
                     // A wait can be long: what led to it must survive it.
                     rec.flush_grouped().await?;
                     if rec.park_waits_over_ms.is_some_and(|over| not_before_ms - clock.now_ms() > over) {
+                        if let Some(store) = rec.store {
+                            // A restarted host keeps it parked without a replay.
+                            store.park_execution(&rec.execution.info().execution_arn, rec.len() as u64, not_before_ms)?;
+                        }
                         return Ok(Progress::Parked { until_ms: not_before_ms });
                     }
                 }

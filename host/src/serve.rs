@@ -163,7 +163,11 @@ async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, limits: 
         let now = SystemClock.now_ms();
         for (position, execution) in host.store.executions_started_after(seen_up_to)? {
             seen_up_to = seen_up_to.max(position);
-            host.spawn(execution.info);
+            match execution.wake_ms {
+                // Parked by an earlier serve: its timer, without a replay.
+                Some(at) if at > now => host.parked.park(execution.info, at),
+                _ => host.spawn(execution.info),
+            }
         }
         for stopped in host.store.executions_stopped_since(stops_since)? {
             host.let_go(&stopped.info);

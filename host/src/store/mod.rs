@@ -65,6 +65,9 @@ pub struct ExecutionSummary {
     /// Milliseconds since the Unix epoch.
     pub start_ms: i64,
     pub stop_ms: Option<i64>,
+    /// Set while the execution is parked: when its wait ends (see
+    /// [`Store::park_execution`]).
+    pub wake_ms: Option<i64>,
 }
 
 /// An append in progress ([`Store::append_all_async`]).
@@ -177,6 +180,12 @@ pub trait Store: Send + Sync {
 
     /// The executions stopped (ABORTED) at or after `since_ms`.
     fn executions_stopped_since(&self, since_ms: i64) -> Result<Vec<ExecutionSummary>, StoreError>;
+
+    /// Notes that a running execution whose history ends with event
+    /// `last_event_id` waits until `until_ms`, so that a restarted host can
+    /// keep it parked without replaying it. Any later event clears the note;
+    /// a note about an older history is not taken.
+    fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError>;
 
     /// Stops a running execution: appends `ExecutionAborted` after its last
     /// event, marks it ABORTED and closes its task tokens, in one step.

@@ -154,7 +154,8 @@ pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[
         conn.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
     }
     let status = status.map_or("RUNNING", ExecutionStatus::as_str);
-    conn.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms) WHERE arn = ?1")?
+    // New events end a park: the wake-up time was about the history before them.
+    conn.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms), wake_ms = NULL WHERE arn = ?1")?
         .execute(params![execution_arn, last, status, stop_ms])?;
     Ok(())
 }
@@ -196,12 +197,15 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(unreadable)?;
         // Stores made before definitions had versions: their executions run
         // the definition kept in `state_machines` (version NULL).
-        let has_version = conn
-            .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'definition_version'")
-            .and_then(|mut stmt| stmt.exists([]))
-            .map_err(unreadable)?;
-        if !has_version {
-            conn.execute_batch("ALTER TABLE executions ADD COLUMN definition_version INTEGER").map_err(unreadable)?;
+        // and no parked wake-up times.
+        for column in ["definition_version", "wake_ms"] {
+            let present = conn
+                .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = ?1")
+                .and_then(|mut stmt| stmt.exists([column]))
+                .map_err(unreadable)?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE executions ADD COLUMN {column} INTEGER")).map_err(unreadable)?;
+            }
         }
         // Reading every table proves the layout is ours.
         conn.query_row(
@@ -239,10 +243,11 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
         })?,
         start_ms: row.get(5)?,
         stop_ms: row.get(6)?,
+        wake_ms: row.get(7)?,
     })
 }
 
-const SUMMARY_COLUMNS: &str = "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms";
+const SUMMARY_COLUMNS: &str = "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms";
 
 impl Store for SqliteStore {
     fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<u32, StoreError> {
@@ -354,7 +359,7 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, rowid FROM executions WHERE rowid > ?1 AND status = 'RUNNING' ORDER BY rowid"
         ))?;
-        let rows = stmt.query_map(params![position], |row| Ok((row.get(7)?, summary(row)?)))?;
+        let rows = stmt.query_map(params![position], |row| Ok((row.get(8)?, summary(row)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -364,6 +369,13 @@ impl Store for SqliteStore {
             conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE status = 'ABORTED' AND stop_ms >= ?1"))?;
         let rows = stmt.query_map(params![since_ms], summary)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached("UPDATE executions SET wake_ms = ?3 WHERE arn = ?1 AND last_event_id = ?2 AND status = 'RUNNING'")?
+            .execute(params![execution_arn, last_event_id, until_ms])?;
+        Ok(())
     }
 
     fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
@@ -561,6 +573,22 @@ mod tests {
                 assert_eq!(history.len(), 2);
             }
         }
+    }
+
+    #[test]
+    fn a_park_note_holds_until_the_next_event_and_a_stale_one_is_not_taken() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        store.create_execution(&a, 0).unwrap();
+        store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        let wake = || store.execution(&a.execution_arn).unwrap().unwrap().wake_ms;
+        store.park_execution(&a.execution_arn, 1, 86_400_000).unwrap();
+        assert_eq!(wake(), Some(86_400_000));
+        assert_eq!(store.executions_started_after(0).unwrap()[0].1.wake_ms, Some(86_400_000));
+        store.append(&a.execution_arn, &event(2, EventKind::TaskStarted { resource: "r".into() })).unwrap();
+        assert_eq!(wake(), None, "a new event ends the park");
+        store.park_execution(&a.execution_arn, 1, 5).unwrap();
+        assert_eq!(wake(), None, "a note about history 1..1 does not fit history 1..2");
     }
 
     #[test]
