@@ -224,9 +224,17 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
         }
     }
 
-    /// [`flush`](Self::flush) through the store's group commit: the
-    /// transaction may be shared with other executions' batches, and the
-    /// wait holds no thread.
+    /// Journals this new, unjournaled execution in `store`: it is registered
+    /// there with its first batch of events, in one step.
+    fn journal_in(&mut self, store: &'a dyn Store) {
+        self.store = Some(store);
+        self.journaled = 0;
+        self.unregistered_start_ms = self.history.first().map(|e| e.timestamp_ms);
+    }
+
+    /// Writes the events the store does not have yet, all or none, through
+    /// the store's group commit: the transaction may be shared with other
+    /// executions' batches, and the wait holds no thread.
     async fn flush_grouped(&mut self) -> Result<(), DriverError> {
         if let Some(store) = self.store {
             if self.journaled < self.history.len() {
@@ -235,18 +243,6 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
                     Some(start_ms) => store.start_execution_async(info, start_ms, events).await?,
                     None => store.append_all_async(&info.execution_arn, events).await?,
                 }
-            }
-        }
-        self.journaled = self.history.len();
-        self.forget();
-        Ok(())
-    }
-
-    /// Writes the events the store does not have yet, in one transaction.
-    fn flush(&mut self) -> Result<(), DriverError> {
-        if let Some(store) = self.store {
-            if self.journaled < self.history.len() {
-                store.append_all(&self.execution.info().execution_arn, &self.history[self.journaled..])?;
             }
         }
         self.journaled = self.history.len();
@@ -348,11 +344,8 @@ where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
-    let mut rec = begin(machine, info, input, clock, None)?;
-    // ExecutionStarted goes to the store with the first flush.
-    rec.store = Some(store);
-    rec.journaled = 0;
-    rec.unregistered_start_ms = Some(rec.history[0].timestamp_ms);
+    let mut rec = begin(machine, info, input, clock)?;
+    rec.journal_in(store);
     drive(rec, runner).await
 }
 
@@ -383,11 +376,12 @@ where
     R: AsyncTaskRunner + ?Sized,
     C: Clock + ?Sized,
 {
-    drive(begin(machine, info, input, clock, None)?, runner).await
+    drive(begin(machine, info, input, clock)?, runner).await
 }
 
-/// Registers a new execution in `store` with its `ExecutionStarted` event and
-/// returns: whoever resumes the store's running executions (`serve`) runs it.
+/// Registers a new execution in `store` with its `ExecutionStarted` event,
+/// in one step, and returns: whoever resumes the store's running executions
+/// (`serve`) runs it.
 pub fn start_execution<C: Clock + ?Sized>(
     machine: Arc<StateMachine>,
     info: ExecutionInfo,
@@ -395,24 +389,15 @@ pub fn start_execution<C: Clock + ?Sized>(
     clock: &C,
     store: &dyn Store,
 ) -> Result<(), DriverError> {
-    begin(machine, info, input, clock, Some(store)).map(drop)
+    let mut rec = begin(machine, info, input, clock)?;
+    rec.journal_in(store);
+    block_on(rec.flush_grouped())
 }
 
-/// A new execution with its `ExecutionStarted` event, registered and
-/// journaled in `store` when there is one.
-fn begin<'a, C: Clock + ?Sized>(
-    machine: Arc<StateMachine>,
-    info: ExecutionInfo,
-    input: Value,
-    clock: &'a C,
-    store: Option<&'a dyn Store>,
-) -> Result<Recorder<'a, C>, DriverError> {
-    if let Some(store) = store {
-        store.create_execution(&info, clock.now_ms())?;
-    }
-    let mut rec = Recorder::new(machine, info, clock, store);
+/// A new execution with its `ExecutionStarted` event, not journaled yet.
+fn begin<C: Clock + ?Sized>(machine: Arc<StateMachine>, info: ExecutionInfo, input: Value, clock: &C) -> Result<Recorder<'_, C>, DriverError> {
+    let mut rec = Recorder::new(machine, info, clock, None);
     rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
-    rec.flush()?;
     Ok(rec)
 }
 
