@@ -321,7 +321,7 @@ fn serve_waits_for_a_token_across_a_kill_and_stop_ends_a_long_wait() {
     let arn = out.trim().to_string();
     let serve = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
-            .args(["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--exit-when-idle"])
+            .args(["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--exit-when-idle", "--listen", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap()

@@ -389,9 +389,20 @@ pub fn start_execution<C: Clock + ?Sized>(
     clock: &C,
     store: &dyn Store,
 ) -> Result<(), DriverError> {
+    block_on(start_execution_async(machine, info, input, clock, store))
+}
+
+/// [`start_execution`] as a future (the HTTP API's StartExecution).
+pub async fn start_execution_async<C: Clock + ?Sized>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    clock: &C,
+    store: &dyn Store,
+) -> Result<(), DriverError> {
     let mut rec = begin(machine, info, input, clock)?;
     rec.journal_in(store);
-    block_on(rec.flush_grouped())
+    rec.flush_grouped().await
 }
 
 /// A new execution with its `ExecutionStarted` event, not journaled yet.

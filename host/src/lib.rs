@@ -5,6 +5,7 @@
 //! `cli` → [`driver`] → [`engine`] → [`asl`]; [`driver`] → [`runtime`].
 //! See ARCHITECTURE.md for the map.
 
+pub mod api;
 pub mod asl;
 pub mod bench;
 pub mod callbacks;

@@ -6,10 +6,14 @@
 //! it from the store when it is due. One stopped in the store (`stepwasm
 //! executions stop`) is let go at the next poll, wherever it was.
 //!
+//! It also answers the HTTP API and serves the console (`crate::api`), on
+//! `--listen` (default 127.0.0.1:8083).
+//!
 //! One `serve` per store: two would race to extend the same histories (the
 //! store refuses the loser's events, so nothing is corrupted, but work is
 //! wasted).
 
+use crate::api::{serve_api, Access, Api};
 use crate::asl::{parse_definition, StateMachine};
 use crate::cli::{load_runtime, CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
@@ -50,6 +54,17 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Where the HTTP API (AWS Step Functions, JSON 1.0) and the console
+    /// listen; port 0 picks a free port (the line `api listening on …` says
+    /// which).
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    listen: String,
+    /// Keep strangers out: KEY_ID:SECRET. Requests must then be SigV4-signed
+    /// with that access key and secret (what the AWS CLI and SDKs do when
+    /// given them) or carry `Authorization: Bearer SECRET`. Without it the
+    /// API takes any request that reaches it.
+    #[arg(long, env = "STEPWASM_API_SECRET", hide_env_values = true)]
+    api_secret: Option<String>,
 }
 
 /// A state machine ready to run: its definition and its loaded modules.
@@ -58,14 +73,25 @@ pub type Loaded = Arc<(Arc<StateMachine>, WasmRuntime)>;
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let store = Arc::new(args.store.open()?);
-    let machines = StoredMachines::new(&args.config, args.cache, &args.store.store)?;
+    let machines = Arc::new(StoredMachines::new(&args.config, args.cache, &args.store.store)?);
+    let access = match &args.api_secret {
+        Some(spec) => Access::shared_secret(spec).map_err(|e| anyhow!(e))?,
+        None => Access::Open,
+    };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
         builder.worker_threads(workers.max(1));
     }
     let tokio = builder.enable_all().build()?;
     let limits = HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1) };
-    tokio.block_on(drive_store(store, machines, limits, args.exit_when_idle))?;
+    tokio.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
+        let wake_host = Arc::new(tokio::sync::Notify::new());
+        let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
+        println!("api listening on http://{}", listener.local_addr()?);
+        tokio::spawn(serve_api(listener, Arc::new(api)));
+        drive_store(store, machines, limits, args.exit_when_idle, wake_host).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -131,7 +157,7 @@ impl ParkedTimers {
 /// and those it cannot run (reported once).
 struct Host {
     store: Arc<SqliteStore>,
-    machines: StoredMachines,
+    machines: Arc<StoredMachines>,
     tasks: tokio::task::JoinSet<(ExecutionInfo, Result<Progress, DriverError>)>,
     driving: HashMap<String, tokio::task::AbortHandle>,
     /// Executions waiting for one of the `max_active` places.
@@ -141,7 +167,13 @@ struct Host {
     given_up: HashSet<String>,
 }
 
-async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, limits: HostLimits, exit_when_idle: bool) -> Result<()> {
+async fn drive_store(
+    store: Arc<SqliteStore>,
+    machines: Arc<StoredMachines>,
+    limits: HostLimits,
+    exit_when_idle: bool,
+    wake: Arc<tokio::sync::Notify>,
+) -> Result<()> {
     let poll = limits.poll;
     println!("serving {:?}", store);
     let mut host = Host {
@@ -181,7 +213,11 @@ async fn drive_store(store: Arc<SqliteStore>, machines: StoredMachines, limits: 
             return Ok(());
         }
         let next_due = host.parked.next_due_in(SystemClock.now_ms());
-        tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))).await;
+        // The API wakes us when it starts or stops an execution.
+        tokio::select! {
+            () = tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))) => {}
+            () = wake.notified() => {}
+        }
     }
 }
 
@@ -266,12 +302,13 @@ impl Host {
 }
 
 /// The store's state machines, each version parsed and its modules loaded on
-/// first use, for `serve` and `resume`.
+/// first use, for `serve` (its executions and its API) and `resume`.
 pub struct StoredMachines {
     map: ResourceMap,
     cache: CacheArg,
-    /// By state machine ARN and definition version.
-    loaded: HashMap<(String, Option<u32>), Loaded>,
+    /// By state machine ARN and definition version. Loading happens under
+    /// the lock, so a version is never compiled twice at once.
+    loaded: std::sync::Mutex<HashMap<(String, Option<u32>), Loaded>>,
 }
 
 impl StoredMachines {
@@ -284,28 +321,42 @@ impl StoredMachines {
             None => ResourceMap::with_module_dir(Path::new(".")),
         };
         map.keep_kv_in(store);
-        Ok(StoredMachines { map, cache, loaded: HashMap::new() })
+        Ok(StoredMachines { map, cache, loaded: std::sync::Mutex::new(HashMap::new()) })
+    }
+
+    /// Whether every Task resource of `machine` is mapped to a module.
+    pub fn check_resources(&self, machine: &StateMachine) -> Result<()> {
+        for (state, resource) in machine.task_resources() {
+            self.map.resolve(resource).map_err(|e| anyhow!("state {state:?}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// The definition `execution` runs (its state machine, at the version
     /// it started with), loaded once per version.
-    pub fn get(&mut self, store: &SqliteStore, execution: &ExecutionInfo) -> Result<Loaded> {
+    pub fn get(&self, store: &SqliteStore, execution: &ExecutionInfo) -> Result<Loaded> {
         let arn = &execution.state_machine_arn;
         let (version, text) = store
             .execution_definition(&execution.execution_arn)?
             .ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
-        let key = (arn.clone(), version);
-        if let Some(loaded) = self.loaded.get(&key) {
+        self.load(arn, version, &text)
+    }
+
+    /// State machine `arn` at `version`, whose text is `text`, loaded once.
+    pub fn load(&self, arn: &str, version: Option<u32>, text: &str) -> Result<Loaded> {
+        let key = (arn.to_string(), version);
+        let mut loaded_versions = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(loaded) = loaded_versions.get(&key) {
             return Ok(Arc::clone(loaded));
         }
         let shown = match version {
             Some(v) => format!("{arn} (version {v})"),
-            None => arn.clone(),
+            None => arn.to_string(),
         };
-        let machine = Arc::new(parse_definition(&text).map_err(|e| anyhow!("the stored definition of {shown}: {e}"))?);
+        let machine = Arc::new(parse_definition(text).map_err(|e| anyhow!("the stored definition of {shown}: {e}"))?);
         let runtime = load_runtime(&machine, &self.map, &self.cache).with_context(|| format!("loading the modules of {shown}"))?;
         let loaded = Arc::new((machine, runtime));
-        self.loaded.insert(key, Arc::clone(&loaded));
+        loaded_versions.insert(key, Arc::clone(&loaded));
         Ok(loaded)
     }
 }

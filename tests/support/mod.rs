@@ -138,3 +138,58 @@ kv = { namespace = "probe" }
 http = { allow = ["http://127.0.0.1:9/unused/"] }
 fuel = 1_000_000_000_000_000
 "#;
+
+/// `stepwasm serve` with its HTTP API on a free port of 127.0.0.1, killed
+/// when dropped. Its stdout after the API line is drained into `lines`.
+pub struct ApiServer {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ApiServer {
+    /// Serves `store` (created on first use) with `extra_args` (e.g.
+    /// `--config`, `--api-secret`); waits until the API listens.
+    pub fn start(store: &Path, extra_args: &[&str]) -> ApiServer {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stepwasm"))
+            .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .current_dir(root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut endpoint = None;
+        let mut line = String::new();
+        while endpoint.is_none() {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                let status = child.wait().unwrap();
+                panic!("stepwasm serve ended ({status}) before its API listened");
+            }
+            endpoint = line.trim().strip_prefix("api listening on ").map(str::to_string);
+        }
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        ApiServer { endpoint: endpoint.unwrap(), child, lines }
+    }
+
+    /// What serve has printed since its API line (e.g. `SUCCEEDED <name>`).
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

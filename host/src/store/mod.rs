@@ -70,6 +70,32 @@ pub struct ExecutionSummary {
     pub wake_ms: Option<i64>,
 }
 
+/// A state machine as DescribeStateMachine shows it (its latest definition).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMachineRecord {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    /// The latest version (1, 2, ...).
+    pub version: u32,
+    /// When it was first kept, in milliseconds since the Unix epoch (`None`
+    /// for stores made before this was noted).
+    pub created_ms: Option<i64>,
+    pub details: StateMachineDetails,
+}
+
+/// What a client says about a state machine besides its definition; kept,
+/// shown back, not acted on (stepwasm has no IAM and runs every type alike).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StateMachineDetails {
+    /// `STANDARD` or `EXPRESS`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub role_arn: String,
+    /// Tag key to value, in key order.
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
 /// An append in progress ([`Store::append_all_async`]).
 pub type Appending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
@@ -130,6 +156,19 @@ pub trait Store: Send + Sync {
 
     /// The latest definition text of a state machine.
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError>;
+
+    /// A state machine with its latest definition and details.
+    fn describe_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError>;
+
+    /// Every state machine, by name.
+    fn state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError>;
+
+    /// Replaces a state machine's details; false if there is no such machine.
+    fn set_state_machine_details(&self, arn: &str, details: &StateMachineDetails) -> Result<bool, StoreError>;
+
+    /// Forgets a state machine; its executions keep their definitions (the
+    /// versions stay), so running ones go on. False if there was none.
+    fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError>;
 
     /// The definition an execution runs, with its version: the one that was
     /// the state machine's latest when the execution was created (`None`

@@ -8,7 +8,7 @@
 //! the write lock could be refused it.
 
 use super::group_commit::{GroupCommit, Request};
-use super::{Appending, ExecutionStatus, ExecutionSummary, Store, StoreError, TaskResult, TokenState};
+use super::{Appending, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult, TokenState};
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -195,16 +195,23 @@ impl SqliteStore {
     fn init(conn: Connection, location: String, file: Option<std::path::PathBuf>) -> Result<SqliteStore, StoreError> {
         let unreadable = |e: rusqlite::Error| StoreError::Unreadable { path: location.clone(), message: e.to_string() };
         conn.execute_batch(SCHEMA).map_err(unreadable)?;
-        // Stores made before definitions had versions: their executions run
-        // the definition kept in `state_machines` (version NULL).
-        // and no parked wake-up times.
-        for column in ["definition_version", "wake_ms"] {
+        // Upgrades in place, for stores made before: definitions had
+        // versions (their executions run the definition kept in
+        // `state_machines`, version NULL), parked executions noted a wake-up
+        // time, state machines kept details and a creation time.
+        let upgrades = [
+            ("executions", "definition_version", "INTEGER"),
+            ("executions", "wake_ms", "INTEGER"),
+            ("state_machines", "created_ms", "INTEGER"),
+            ("state_machines", "details", "TEXT"),
+        ];
+        for (table, column, kind) in upgrades {
             let present = conn
-                .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = ?1")
+                .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))
                 .and_then(|mut stmt| stmt.exists([column]))
                 .map_err(unreadable)?;
             if !present {
-                conn.execute_batch(&format!("ALTER TABLE executions ADD COLUMN {column} INTEGER")).map_err(unreadable)?;
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}")).map_err(unreadable)?;
             }
         }
         // Reading every table proves the layout is ours.
@@ -247,6 +254,52 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
     })
 }
 
+/// A state machine with its latest version.
+const STATE_MACHINE_QUERY: &str = "SELECT m.arn, m.name, m.definition, m.created_ms, m.details,
+        (SELECT max(version) FROM state_machine_versions v WHERE v.arn = m.arn)
+     FROM state_machines m";
+
+/// A row of [`STATE_MACHINE_QUERY`], before its details are parsed.
+struct StateMachineRow {
+    arn: String,
+    name: String,
+    definition: String,
+    created_ms: Option<i64>,
+    details: Option<String>,
+    version: Option<u32>,
+}
+
+fn state_machine_row(row: &rusqlite::Row) -> rusqlite::Result<StateMachineRow> {
+    Ok(StateMachineRow {
+        arn: row.get(0)?,
+        name: row.get(1)?,
+        definition: row.get(2)?,
+        created_ms: row.get(3)?,
+        details: row.get(4)?,
+        version: row.get(5)?,
+    })
+}
+
+impl StateMachineRow {
+    fn into_record(self, location: &str) -> Result<StateMachineRecord, StoreError> {
+        let details = match &self.details {
+            Some(text) => serde_json::from_str(text).map_err(|e| StoreError::Unreadable {
+                path: location.to_string(),
+                message: format!("state machine {}: its details are corrupt: {e}", self.arn),
+            })?,
+            None => StateMachineDetails { kind: "STANDARD".into(), ..StateMachineDetails::default() },
+        };
+        Ok(StateMachineRecord {
+            arn: self.arn,
+            name: self.name,
+            definition: self.definition,
+            version: self.version.unwrap_or(1),
+            created_ms: self.created_ms,
+            details,
+        })
+    }
+}
+
 const SUMMARY_COLUMNS: &str = "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms";
 
 impl Store for SqliteStore {
@@ -267,10 +320,10 @@ impl Store for SqliteStore {
             }
         };
         tx.prepare_cached(
-            "INSERT INTO state_machines (arn, name, definition) VALUES (?1, ?2, ?3)
+            "INSERT INTO state_machines (arn, name, definition, created_ms) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition",
         )?
-        .execute(params![arn, name, definition])?;
+        .execute(params![arn, name, definition, chrono::Utc::now().timestamp_millis()])?;
         tx.commit()?;
         Ok(version)
     }
@@ -288,6 +341,30 @@ impl Store for SqliteStore {
             .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get::<_, Option<String>>(1)?)))
             .optional()?
             .and_then(|(version, text)| text.map(|t| (version, t))))
+    }
+
+    fn describe_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{STATE_MACHINE_QUERY} WHERE m.arn = ?1"))?;
+        let found = stmt.query_row(params![arn], state_machine_row).optional()?;
+        found.map(|row| row.into_record(&self.location)).transpose()
+    }
+
+    fn state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{STATE_MACHINE_QUERY} ORDER BY m.name, m.arn"))?;
+        let rows = stmt.query_map([], state_machine_row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|row| row.into_record(&self.location)).collect()
+    }
+
+    fn set_state_machine_details(&self, arn: &str, details: &StateMachineDetails) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(details).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        let changed = self.conn().prepare_cached("UPDATE state_machines SET details = ?2 WHERE arn = ?1")?.execute(params![arn, text])?;
+        Ok(changed > 0)
+    }
+
+    fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().prepare_cached("DELETE FROM state_machines WHERE arn = ?1")?.execute(params![arn])? > 0)
     }
 
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError> {
@@ -605,6 +682,33 @@ mod tests {
         assert_eq!(store.execution_definition(&b.execution_arn).unwrap(), Some((Some(2), v2.to_string())));
         assert_eq!(store.state_machine(&a.state_machine_arn).unwrap().as_deref(), Some(v2));
         assert_eq!(store.execution_definition("arn:none").unwrap(), None);
+    }
+
+    #[test]
+    fn state_machines_keep_details_and_a_deleted_ones_executions_keep_their_definition() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        let arn = &a.state_machine_arn;
+        assert!(!store.set_state_machine_details(arn, &StateMachineDetails::default()).unwrap(), "no such machine yet");
+        store.put_state_machine(arn, "sm", r#"{"v": 1}"#).unwrap();
+        let fresh = store.describe_state_machine(arn).unwrap().unwrap();
+        assert_eq!((fresh.name.as_str(), fresh.version, fresh.details.kind.as_str()), ("sm", 1, "STANDARD"));
+        assert!(fresh.created_ms.is_some());
+        let details = StateMachineDetails {
+            kind: "EXPRESS".into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            tags: [("team".to_string(), "orders".to_string())].into(),
+        };
+        assert!(store.set_state_machine_details(arn, &details).unwrap());
+        store.put_state_machine(arn, "sm", r#"{"v": 2}"#).unwrap();
+        let updated = store.describe_state_machine(arn).unwrap().unwrap();
+        assert_eq!((updated.version, &updated.details, updated.created_ms), (2, &details, fresh.created_ms));
+        assert_eq!(store.state_machines().unwrap(), vec![updated]);
+        store.create_execution(&a, 0).unwrap();
+        assert!(store.delete_state_machine(arn).unwrap());
+        assert!(!store.delete_state_machine(arn).unwrap());
+        assert_eq!(store.describe_state_machine(arn).unwrap(), None);
+        assert_eq!(store.execution_definition(&a.execution_arn).unwrap(), Some((Some(2), r#"{"v": 2}"#.to_string())));
     }
 
     #[test]

@@ -1,0 +1,515 @@
+//! The Step Functions actions: each takes the request's parameters and
+//! answers with AWS's response shape, or an error with AWS's code. State
+//! machines, executions and histories live in the store; executions are run
+//! by `serve`'s host (woken when one starts or stops), except
+//! StartSyncExecution, which runs here and keeps nothing.
+
+use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params, MAX_BODY_BYTES};
+use super::Api;
+use crate::asl::parse_definition;
+use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
+use crate::engine::{json_size, ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
+use crate::store::{ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// Every action this API answers (others get UnknownOperationException).
+pub const ACTIONS: &[&str] = &[
+    "CreateStateMachine",
+    "UpdateStateMachine",
+    "DeleteStateMachine",
+    "DescribeStateMachine",
+    "ListStateMachines",
+    "DescribeStateMachineForExecution",
+    "ValidateStateMachineDefinition",
+    "StartExecution",
+    "StartSyncExecution",
+    "StopExecution",
+    "DescribeExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+];
+
+/// Runs `action`.
+pub async fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, ApiError> {
+    match action {
+        "CreateStateMachine" => create_state_machine(api, &params),
+        "UpdateStateMachine" => update_state_machine(api, &params),
+        "DeleteStateMachine" => delete_state_machine(api, &params),
+        "DescribeStateMachine" => describe_state_machine(api, &params),
+        "ListStateMachines" => list_state_machines(api, &params),
+        "DescribeStateMachineForExecution" => describe_state_machine_for_execution(api, &params),
+        "ValidateStateMachineDefinition" => validate_definition(&params),
+        "StartExecution" => start_execution(api, &params).await,
+        "StartSyncExecution" => start_sync_execution(api, &params).await,
+        "StopExecution" => stop_execution(api, &params),
+        "DescribeExecution" => describe_execution(api, &params),
+        "ListExecutions" => list_executions(api, &params),
+        "GetExecutionHistory" => get_execution_history(api, &params),
+        "SendTaskSuccess" => send_task_success(api, &params),
+        "SendTaskFailure" => send_task_failure(api, &params),
+        "SendTaskHeartbeat" => send_task_heartbeat(api, &params),
+        "TagResource" => tag_resource(api, &params),
+        "UntagResource" => untag_resource(api, &params),
+        "ListTagsForResource" => list_tags(api, &params),
+        other => Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", ")))),
+    }
+}
+
+/// The ARN a state machine named `name` gets (the account and region are
+/// stepwasm's own, as for `stepwasm start`).
+fn state_machine_arn(name: &str) -> String {
+    crate::driver::execution_info(name, "-").state_machine_arn
+}
+
+/// Parses and checks a definition: valid ASL, size, and every Task resource
+/// mapped to a module.
+fn checked_definition(api: &Api, definition: &str) -> Result<(), ApiError> {
+    if definition.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new("InvalidDefinition", format!("the definition is {} bytes; the limit is {MAX_BODY_BYTES}", definition.len())));
+    }
+    let machine = parse_definition(definition).map_err(|e| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: {e}")))?;
+    api.machines.check_resources(&machine).map_err(|e| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: {e:#}")))
+}
+
+fn state_machine_type(params: &Params) -> Result<String, ApiError> {
+    match params.optional_str("type")?.unwrap_or("STANDARD") {
+        kind @ ("STANDARD" | "EXPRESS") => Ok(kind.to_string()),
+        other => Err(ApiError::validation(format!("type {other:?}: must be STANDARD or EXPRESS"))),
+    }
+}
+
+fn existing_state_machine(api: &Api, arn: &str) -> Result<StateMachineRecord, ApiError> {
+    api.store
+        .describe_state_machine(arn)?
+        .ok_or_else(|| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))
+}
+
+fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let name = params.required_str("name")?;
+    check_name("state machine", name)?;
+    let definition = params.required_str("definition")?;
+    let role_arn = params.required_str("roleArn")?;
+    let kind = state_machine_type(params)?;
+    checked_definition(api, definition)?;
+    let arn = state_machine_arn(name);
+    let tags = params.tags("tags")?.into_iter().collect();
+    let details = StateMachineDetails { kind, role_arn: role_arn.to_string(), tags };
+    if let Some(existing) = api.store.describe_state_machine(&arn)? {
+        // AWS: the same name with the same definition and settings is the
+        // same state machine; anything else is a conflict.
+        if existing.definition == definition && existing.details.kind == details.kind && existing.details.role_arn == details.role_arn {
+            return Ok(json!({"stateMachineArn": arn, "creationDate": date(existing.created_ms.unwrap_or(0))}));
+        }
+        return Err(ApiError::new("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}' (with another definition or settings)")));
+    }
+    api.store.put_state_machine(&arn, name, definition)?;
+    api.store.set_state_machine_details(&arn, &details)?;
+    let created = existing_state_machine(api, &arn)?;
+    Ok(json!({"stateMachineArn": arn, "creationDate": date(created.created_ms.unwrap_or(0))}))
+}
+
+fn update_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
+    let definition = params.optional_str("definition")?;
+    let role_arn = params.optional_str("roleArn")?;
+    if definition.is_none() && role_arn.is_none() {
+        return Err(ApiError::new("MissingRequiredParameter", "give a definition or a roleArn (or both) to update"));
+    }
+    let existing = existing_state_machine(api, arn)?;
+    if let Some(definition) = definition {
+        checked_definition(api, definition)?;
+        api.store.put_state_machine(arn, &existing.name, definition)?;
+    }
+    if let Some(role_arn) = role_arn {
+        api.store.set_state_machine_details(arn, &StateMachineDetails { role_arn: role_arn.to_string(), ..existing.details })?;
+    }
+    let updated = existing_state_machine(api, arn)?;
+    Ok(json!({
+        "updateDate": date(SystemClock.now_ms()),
+        "revisionId": updated.version.to_string(),
+        "stateMachineVersionArn": format!("{arn}:{}", updated.version),
+    }))
+}
+
+fn delete_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
+    // AWS answers a deletion of a machine that is not there with success too.
+    api.store.delete_state_machine(arn)?;
+    Ok(json!({}))
+}
+
+fn describe_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
+    let machine = existing_state_machine(api, arn)?;
+    Ok(json!({
+        "stateMachineArn": machine.arn,
+        "name": machine.name,
+        "status": "ACTIVE",
+        "definition": machine.definition,
+        "roleArn": machine.details.role_arn,
+        "type": machine.details.kind,
+        "creationDate": date(machine.created_ms.unwrap_or(0)),
+        "revisionId": machine.version.to_string(),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+        "tracingConfiguration": {"enabled": false},
+    }))
+}
+
+fn list_state_machines(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let size = params.page_size(100, 1000)?;
+    let machines = api.store.state_machines()?;
+    let (shown, next) = page(&machines, params.optional_str("nextToken")?, size)?;
+    let listed: Vec<Value> = shown
+        .iter()
+        .map(|m| json!({"stateMachineArn": m.arn, "name": m.name, "type": m.details.kind, "creationDate": date(m.created_ms.unwrap_or(0))}))
+        .collect();
+    Ok(with_next(json!({"stateMachines": listed}), next))
+}
+
+fn with_next(mut response: Value, next: Option<String>) -> Value {
+    if let Some(token) = next {
+        response["nextToken"] = json!(token);
+    }
+    response
+}
+
+fn describe_state_machine_for_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let execution = existing_execution(api, params)?;
+    let (version, definition) = api.store.execution_definition(&execution.info.execution_arn)?.ok_or_else(|| {
+        ApiError::new("StateMachineDoesNotExist", format!("the definition of {} is not in the store", execution.info.execution_arn))
+    })?;
+    let role_arn = api.store.describe_state_machine(&execution.info.state_machine_arn)?.map(|m| m.details.role_arn).unwrap_or_default();
+    let mut response = json!({
+        "stateMachineArn": execution.info.state_machine_arn,
+        "name": execution.info.state_machine_name,
+        "definition": definition,
+        "roleArn": role_arn,
+        "updateDate": date(execution.start_ms),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+        "tracingConfiguration": {"enabled": false},
+    });
+    if let Some(version) = version {
+        response["revisionId"] = json!(version.to_string());
+    }
+    Ok(response)
+}
+
+fn validate_definition(params: &Params) -> Result<Value, ApiError> {
+    let definition = params.required_str("definition")?;
+    state_machine_type(params)?;
+    // Only the language is checked here: which resources exist is a matter
+    // of this host's configuration, checked when a machine is created.
+    Ok(match parse_definition(definition) {
+        Ok(_) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
+        Err(invalid) => {
+            let diagnostics: Vec<Value> = invalid
+                .0
+                .iter()
+                .map(|e| json!({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": e.message, "location": e.location}))
+                .collect();
+            json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": false})
+        }
+    })
+}
+
+/// An execution's input, as StartExecution takes it: JSON text, 256 KiB at most.
+fn execution_input(params: &Params) -> Result<(Value, String), ApiError> {
+    let text = params.optional_str("input")?.unwrap_or("{}");
+    let input: Value = serde_json::from_str(text).map_err(|e| ApiError::new("InvalidExecutionInput", format!("Invalid execution input: not JSON: {e}")))?;
+    let size = json_size(&input);
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(ApiError::new("InvalidExecutionInput", format!("Invalid execution input: {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}")));
+    }
+    Ok((input, text.to_string()))
+}
+
+/// The execution a StartExecution names (a fresh UUID when it names none).
+fn new_execution(params: &Params) -> Result<(String, ExecutionInfo), ApiError> {
+    let sm_arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?.to_string();
+    let name = match params.optional_str("name")? {
+        Some(name) => name.to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    check_name("execution", &name)?;
+    let sm_name = sm_arn.rsplit(':').next().unwrap_or_default().to_string();
+    Ok((sm_arn, crate::driver::execution_info(&sm_name, &name)))
+}
+
+async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let (sm_arn, mut info) = new_execution(params)?;
+    let (input, _) = execution_input(params)?;
+    let machine = existing_state_machine(api, &sm_arn)?;
+    // The ARN is the stored machine's (its name decides it).
+    info.state_machine_arn = machine.arn.clone();
+    if let Some(existing) = api.store.execution(&info.execution_arn)? {
+        // AWS: starting a RUNNING execution again with the same input is
+        // idempotent; anything else is a conflict.
+        if existing.status == ExecutionStatus::Running && execution_input_of(api, &existing)? == input {
+            return Ok(json!({"executionArn": existing.info.execution_arn, "startDate": date(existing.start_ms)}));
+        }
+        return Err(already_exists(&info.execution_arn));
+    }
+    let loaded = api
+        .machines
+        .load(&machine.arn, Some(machine.version), &machine.definition)
+        .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
+    let clock = SystemClock;
+    let started_ms = clock.now_ms();
+    match start_execution_async(Arc::clone(&loaded.0), info.clone(), input, &clock, &*api.store).await {
+        Ok(()) => {}
+        Err(crate::driver::DriverError::Store(StoreError::ExecutionExists(_))) => return Err(already_exists(&info.execution_arn)),
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    api.wake_host.notify_one();
+    Ok(json!({"executionArn": info.execution_arn, "startDate": date(started_ms)}))
+}
+
+fn already_exists(arn: &str) -> ApiError {
+    ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}' (not running, or with another input)"))
+}
+
+/// Runs an execution here, to its end, without keeping it (AWS runs Express
+/// workflows this way; stepwasm runs any state machine so).
+async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let (sm_arn, mut info) = new_execution(params)?;
+    let (input, input_text) = execution_input(params)?;
+    let machine = existing_state_machine(api, &sm_arn)?;
+    info.state_machine_arn = machine.arn.clone();
+    let loaded = api
+        .machines
+        .load(&machine.arn, Some(machine.version), &machine.definition)
+        .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
+    let (state_machine, runtime) = &*loaded;
+    let start_ms = SystemClock.now_ms();
+    let record = run_execution_async(Arc::clone(state_machine), info.clone(), input, runtime, &SystemClock).await.map_err(ApiError::internal)?;
+    let mut response = json!({
+        "executionArn": info.execution_arn,
+        "stateMachineArn": info.state_machine_arn,
+        "name": info.name,
+        "startDate": date(start_ms),
+        "stopDate": date(SystemClock.now_ms()),
+        "status": ExecutionStatus::of(&record.outcome).as_str(),
+        "input": input_text,
+        "inputDetails": {"included": true},
+        "billingDetails": {"billedMemoryUsedInMB": 0, "billedDurationInMilliseconds": 0},
+    });
+    add_outcome(&mut response, &record.outcome);
+    Ok(response)
+}
+
+fn add_outcome(response: &mut Value, outcome: &Outcome) {
+    match outcome {
+        Outcome::Succeeded { output } => {
+            response["output"] = json!(output.to_string());
+            response["outputDetails"] = json!({"included": true});
+        }
+        Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } | Outcome::Aborted { error, cause } => {
+            response["error"] = json!(error);
+            response["cause"] = json!(cause);
+        }
+    }
+}
+
+fn existing_execution(api: &Api, params: &Params) -> Result<ExecutionSummary, ApiError> {
+    let arn = check_arn("executionArn", params.required_str("executionArn")?, ArnKind::Execution)?;
+    api.store.execution(arn)?.ok_or_else(|| ApiError::new("ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'")))
+}
+
+/// The input an execution started with (its first event's).
+fn execution_input_of(api: &Api, execution: &ExecutionSummary) -> Result<Value, ApiError> {
+    let history = api.store.history(&execution.info.execution_arn)?;
+    Ok(match history.first().map(|e| &e.kind) {
+        Some(crate::engine::EventKind::ExecutionStarted { input }) => input.clone(),
+        _ => Value::Null,
+    })
+}
+
+fn stop_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let execution = existing_execution(api, params)?;
+    let error = params.optional_str("error")?.unwrap_or("");
+    let cause = params.optional_str("cause")?.unwrap_or("");
+    crate::executions::check_error_and_cause(error, cause).map_err(|e| ApiError::validation(e.to_string()))?;
+    match api.store.stop_execution(&execution.info.execution_arn, error, cause, SystemClock.now_ms()) {
+        Ok(event) => {
+            api.wake_host.notify_one();
+            Ok(json!({"stopDate": date(event.timestamp_ms)}))
+        }
+        // Already ended: stopping it changes nothing.
+        Err(StoreError::Closed { .. }) => Ok(json!({"stopDate": date(execution.stop_ms.unwrap_or(execution.start_ms))})),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn describe_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let execution = existing_execution(api, params)?;
+    let history = api.store.history(&execution.info.execution_arn)?;
+    let input = match history.first().map(|e| &e.kind) {
+        Some(crate::engine::EventKind::ExecutionStarted { input }) => input.to_string(),
+        _ => "{}".to_string(),
+    };
+    let mut response = execution_listing(&execution);
+    response["input"] = json!(input);
+    response["inputDetails"] = json!({"included": true});
+    if let Some(outcome) = history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
+        add_outcome(&mut response, &outcome);
+    }
+    Ok(response)
+}
+
+fn execution_listing(execution: &ExecutionSummary) -> Value {
+    let mut listed = json!({
+        "executionArn": execution.info.execution_arn,
+        "stateMachineArn": execution.info.state_machine_arn,
+        "name": execution.info.name,
+        "status": execution.status.as_str(),
+        "startDate": date(execution.start_ms),
+    });
+    if let Some(stop) = execution.stop_ms {
+        listed["stopDate"] = date(stop);
+    }
+    listed
+}
+
+fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let size = params.page_size(100, 1000)?;
+    let sm_arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
+    existing_state_machine(api, sm_arn)?;
+    let status = match params.optional_str("statusFilter")? {
+        Some(name) => Some(ExecutionStatus::parse(name).ok_or_else(|| {
+            ApiError::validation(format!("statusFilter {name:?}: must be RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"))
+        })?),
+        None => None,
+    };
+    // Newest first, as AWS lists them.
+    let mut executions: Vec<ExecutionSummary> =
+        api.store.executions(status)?.into_iter().filter(|e| e.info.state_machine_arn == sm_arn).collect();
+    executions.reverse();
+    let (shown, next) = page(&executions, params.optional_str("nextToken")?, size)?;
+    Ok(with_next(json!({"executions": shown.iter().map(execution_listing).collect::<Vec<_>>()}), next))
+}
+
+fn get_execution_history(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let size = params.page_size(100, 1000)?;
+    let execution = existing_execution(api, params)?;
+    let include_data = params.optional_bool("includeExecutionData")?.unwrap_or(true);
+    let mut history = api.store.history(&execution.info.execution_arn)?;
+    if params.optional_bool("reverseOrder")?.unwrap_or(false) {
+        history.reverse();
+    }
+    let (shown, next) = page(&history, params.optional_str("nextToken")?, size)?;
+    let events: Vec<Value> = shown.iter().map(|event| aws_event(event, include_data)).collect();
+    Ok(with_next(json!({"events": events}), next))
+}
+
+/// An event as GetExecutionHistory gives it: dates as epoch seconds, and
+/// without inputs and outputs unless asked for.
+fn aws_event(event: &HistoryEvent, include_data: bool) -> Value {
+    let mut json = event.to_aws_json();
+    json["timestamp"] = date(event.timestamp_ms);
+    if !include_data {
+        if let Some(fields) = json.as_object_mut() {
+            for (key, details) in fields.iter_mut() {
+                if let (true, Some(details)) = (key.ends_with("EventDetails"), details.as_object_mut()) {
+                    strip_data(details);
+                }
+            }
+        }
+    }
+    json
+}
+
+fn strip_data(details: &mut Map<String, Value>) {
+    for (key, included) in [("input", "inputDetails"), ("output", "outputDetails")] {
+        if details.remove(key).is_some() {
+            details.insert(included.to_string(), json!({"truncated": false}));
+        }
+    }
+}
+
+fn task_token(params: &Params) -> Result<&str, ApiError> {
+    let token = params.required_str("taskToken")?;
+    // Tokens this host issues are "swt" and hex digits; anything else was
+    // never one of them.
+    let ours = token.len() <= 1024 && token.strip_prefix("swt").is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ours {
+        Ok(token)
+    } else {
+        Err(ApiError::new("InvalidToken", format!("Invalid Token: {token:?} is not a task token of this host")))
+    }
+}
+
+fn token_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::InvalidToken(token) => ApiError::new("TaskDoesNotExist", format!("Task Does Not Exist: no task was given token {token:?}")),
+        StoreError::TaskNotWaiting(token) => {
+            ApiError::new("TaskTimedOut", format!("Task Timed Out: the task of token {token:?} no longer waits (answered, timed out, or its execution ended)"))
+        }
+        other => other.into(),
+    }
+}
+
+fn send_task_success(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let token = task_token(params)?;
+    let text = params.required_str("output")?;
+    let output: Value = serde_json::from_str(text).map_err(|e| ApiError::new("InvalidOutput", format!("Invalid Output: not JSON: {e}")))?;
+    if json_size(&output) > MAX_PAYLOAD_BYTES {
+        return Err(ApiError::new("InvalidOutput", format!("Invalid Output: over the limit of {MAX_PAYLOAD_BYTES} bytes")));
+    }
+    api.store.send_task_result(token, &TaskResult::Success(output)).map_err(token_error)?;
+    Ok(json!({}))
+}
+
+fn send_task_failure(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let token = task_token(params)?;
+    let error = params.optional_str("error")?.unwrap_or("");
+    let cause = params.optional_str("cause")?.unwrap_or("");
+    crate::executions::check_error_and_cause(error, cause).map_err(|e| ApiError::validation(e.to_string()))?;
+    let failure = TaskResult::Failure { error: error.to_string(), cause: cause.to_string() };
+    api.store.send_task_result(token, &failure).map_err(token_error)?;
+    Ok(json!({}))
+}
+
+fn send_task_heartbeat(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let token = task_token(params)?;
+    api.store.send_task_heartbeat(token, SystemClock.now_ms()).map_err(token_error)?;
+    Ok(json!({}))
+}
+
+/// The state machine a tagging request names (only state machines have tags here).
+fn tagged_machine(api: &Api, params: &Params) -> Result<StateMachineRecord, ApiError> {
+    let arn = params.required_str("resourceArn")?;
+    check_arn("resourceArn", arn, ArnKind::StateMachine)?;
+    api.store.describe_state_machine(arn)?.ok_or_else(|| ApiError::new("ResourceNotFound", format!("Resource Not Found: '{arn}'")))
+}
+
+fn tag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let mut machine = tagged_machine(api, params)?;
+    machine.details.tags.extend(params.tags("tags")?);
+    if machine.details.tags.len() > 50 {
+        return Err(ApiError::new("TooManyTags", format!("Too Many Tags: {} (50 at most)", machine.details.tags.len())));
+    }
+    api.store.set_state_machine_details(&machine.arn, &machine.details)?;
+    Ok(json!({}))
+}
+
+fn untag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let mut machine = tagged_machine(api, params)?;
+    for key in params.strings("tagKeys")? {
+        machine.details.tags.remove(&key);
+    }
+    api.store.set_state_machine_details(&machine.arn, &machine.details)?;
+    Ok(json!({}))
+}
+
+fn list_tags(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let machine = tagged_machine(api, params)?;
+    let tags: Vec<Value> = machine.details.tags.iter().map(|(key, value)| json!({"key": key, "value": value})).collect();
+    Ok(json!({"tags": tags}))
+}

@@ -1,0 +1,553 @@
+// The web console of `stepwasm serve`: a single page, hash-routed, that reads
+// everything through the same AWS JSON 1.0 API as the SDKs do.
+//   #/            the state machines
+//   #/sm/<arn>    one state machine: graph, definition, executions
+//   #/exec/<arn>  one execution: summary, graph coloured by its history, events
+// Every piece of text from the server is user data: it goes into the page
+// through esc() or textContent, never as markup. The one exception is the
+// graph, an SVG the server draws (escaping the names itself); it is parsed as
+// XML and imported as nodes, without scripts.
+'use strict';
+
+const SECRET_KEY = 'stepwasm.apiSecret';
+// What serve answers (403) when a request lacks the API secret or has a wrong one.
+const AUTH_CODES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'MissingAuthenticationToken']);
+const STATUSES = ['succeeded', 'caught', 'failed', 'in-progress', 'not-run'];
+const REFRESH_MS = 3000;
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+class AuthNeeded extends Error {}
+
+function esc(value) {
+  const map = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  return String(value ?? '').replace(/[&<>"']/g, (c) => map[c]);
+}
+
+function authHeaders() {
+  const secret = sessionStorage.getItem(SECRET_KEY);
+  return secret ? { Authorization: 'Bearer ' + secret } : {};
+}
+
+// The error a non-2xx answer carries: {"__type": "<Code>", "message": "..."}.
+function failure(what, res, text) {
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch (_) {
+    // Not JSON: the text itself is the message.
+  }
+  const type = body && typeof body.__type === 'string' ? body.__type : '';
+  // AWS may qualify the code: "com.amazonaws.swf.base.model#ValidationException".
+  const code = type.split('#').pop();
+  const message = (body && (body.message || body.Message)) || text.slice(0, 500) || res.statusText;
+  if (res.status === 403 && (AUTH_CODES.has(code) || !code)) return new AuthNeeded(message);
+  return new ApiError(res.status, code || `HTTP ${res.status}`, `${what}: ${code ? code + ': ' : ''}${message}`);
+}
+
+async function api(action, params) {
+  let res;
+  let text;
+  try {
+    res = await fetch('/', {
+      method: 'POST',
+      headers: {
+        'X-Amz-Target': 'AWSStepFunctions.' + action,
+        'Content-Type': 'application/x-amz-json-1.0',
+        ...authHeaders(),
+      },
+      body: JSON.stringify(params || {}),
+    });
+    text = await res.text();
+  } catch (e) {
+    throw new ApiError(0, 'NetworkError', `${action}: the server did not answer (${e.message})`);
+  }
+  if (!res.ok) throw failure(action, res, text);
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (_) {
+    throw new ApiError(res.status, 'BadResponse', `${action}: the answer is not JSON`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(res.status, 'BadResponse', `${action}: the answer is not a JSON object`);
+  }
+  return body;
+}
+
+// Every page of a listing, following nextToken (at most `maxPages`).
+async function all(action, params, key, maxPages) {
+  const items = [];
+  const seen = new Set();
+  let token = null;
+  for (let page = 0; page < maxPages; page++) {
+    const body = await api(action, token ? { ...params, nextToken: token } : params);
+    const list = body[key] ?? [];
+    if (!Array.isArray(list)) throw new ApiError(200, 'BadResponse', `${action}: "${key}" is not a list`);
+    items.push(...list);
+    token = body.nextToken;
+    if (!token) return { items, complete: true };
+    // A token seen before would page forever.
+    if (seen.has(token)) break;
+    seen.add(token);
+  }
+  return { items, complete: false };
+}
+
+// The graph, GET /graph.svg?<query>, as an <svg> node of this document.
+async function fetchGraph(query) {
+  let res;
+  let text;
+  try {
+    res = await fetch('/graph.svg?' + query, { headers: authHeaders() });
+    text = await res.text();
+  } catch (e) {
+    throw new ApiError(0, 'NetworkError', `graph: the server did not answer (${e.message})`);
+  }
+  if (!res.ok) throw failure('graph', res, text);
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const svg = doc.documentElement;
+  if (!svg || svg.localName !== 'svg' || doc.getElementsByTagName('parsererror').length) {
+    throw new ApiError(res.status, 'BadResponse', 'graph: the answer is not an SVG document');
+  }
+  svg.querySelectorAll('script, foreignObject').forEach((n) => n.remove());
+  return document.importNode(svg, true);
+}
+
+// A promise's outcome without throwing: {value} or {error}.
+async function settle(promise) {
+  try {
+    return { value: await promise };
+  } catch (error) {
+    return { error };
+  }
+}
+
+// ---- formatting ------------------------------------------------------------
+
+// API dates are epoch seconds (possibly fractional); history timestamps may
+// also come as RFC 3339 text.
+function toDate(value) {
+  if (typeof value === 'number') return new Date(value * 1000);
+  if (typeof value === 'string' && value !== '') {
+    const n = Number(value);
+    return Number.isFinite(n) ? new Date(n * 1000) : new Date(value);
+  }
+  return null;
+}
+
+function fmtDate(value) {
+  const d = toDate(value);
+  if (!d || Number.isNaN(d.getTime())) return value == null ? '' : String(value);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+function fmtDuration(ms) {
+  if (!Number.isFinite(ms)) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+  return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+// JSON text (as the API gives inputs and outputs) made readable; other text as is.
+function pretty(text) {
+  if (typeof text !== 'string') return JSON.stringify(text, null, 2) ?? '';
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch (_) {
+    return text;
+  }
+}
+
+function parseMaybe(text) {
+  if (typeof text !== 'string') return text;
+  try {
+    return JSON.parse(text);
+  } catch (_) {
+    return text;
+  }
+}
+
+// A definition as its author laid it out, unless it is all on one line.
+function asWritten(definition) {
+  const text = typeof definition === 'string' ? definition : JSON.stringify(definition ?? '');
+  return text.includes('\n') ? text : pretty(text);
+}
+
+// The last part of an ARN (a state machine's or an execution's name).
+function arnName(arn) {
+  const s = String(arn ?? '');
+  return s.slice(s.lastIndexOf(':') + 1) || s;
+}
+
+function badge(status) {
+  const s = String(status ?? 'UNKNOWN');
+  return `<span class="badge badge-${esc(s.toLowerCase())}">${esc(s)}</span>`;
+}
+
+const smLink = (arn, text) => `<a href="#/sm/${esc(encodeURIComponent(arn))}">${esc(text)}</a>`;
+const execLink = (arn, text) => `<a href="#/exec/${esc(encodeURIComponent(arn))}">${esc(text)}</a>`;
+
+// ---- what happened to each state ---------------------------------------------
+
+// Events that end a state's work: the last one in a run says whether the
+// state's work failed (a later …StateExited then means a catcher took it) or
+// succeeded (after retries, perhaps).
+const RESULT = {
+  TaskSucceeded: 'ok',
+  ParallelStateSucceeded: 'ok',
+  MapStateSucceeded: 'ok',
+  TaskFailed: 'fail',
+  TaskTimedOut: 'fail',
+  ParallelStateFailed: 'fail',
+  MapStateFailed: 'fail',
+};
+
+// The history folded into runs: one per …StateEntered event, with the run
+// it is nested in (a Parallel or Map state's), whether it exited and its
+// last result. Returns {runs, owner}: owner maps an event id to its run.
+//
+// An event belongs to the run its previousEventId leads to: the engine
+// chains each event to the latest one of its own branch or iteration, and
+// the first of a branch to its parent's …StateStarted. A run's exit is its
+// name's latest open run: names are unique in a machine and the engine runs
+// a Parallel's branches and a Map's iterations one after another.
+function foldHistory(events) {
+  const sorted = events.filter((e) => e && typeof e === 'object' && Number.isFinite(e.id)).sort((a, b) => a.id - b.id);
+  const runs = [];
+  const owner = new Map(); // event id -> the run it belongs to (null: none)
+  const after = new Map(); // event id -> the run the next event of its chain is in
+  const ROOT = {};
+  // Failed, not exited runs by parent: if their parent's graph goes on, the
+  // failure was final (a tolerated Map item, a branch a catcher took).
+  const failedOpen = new Map();
+  const key = (run) => run ?? ROOT;
+  const latestOpen = () => {
+    for (let i = runs.length - 1; i >= 0; i--) if (!runs[i].exited && !runs[i].over) return runs[i];
+    return null;
+  };
+  const runBefore = (ev) => {
+    const prev = ev.previousEventId;
+    // A chain that leads nowhere known: the latest open run is the best guess.
+    return after.has(prev) ? after.get(prev) : latestOpen();
+  };
+  const goOn = (parent) => {
+    const set = failedOpen.get(key(parent));
+    if (!set) return;
+    for (const run of set) run.over = true;
+    failedOpen.delete(key(parent));
+  };
+  const settleResult = (run, result) => {
+    run.lastResult = result;
+    const set = failedOpen.get(key(run.parent)) ?? new Set();
+    if (result === 'fail' && !run.exited) set.add(run);
+    else set.delete(run);
+    failedOpen.set(key(run.parent), set);
+  };
+  for (const ev of sorted) {
+    const type = String(ev.type ?? '');
+    const before = runBefore(ev);
+    goOn(before);
+    if (type.endsWith('StateEntered')) {
+      const name = String(ev.stateEnteredEventDetails?.name ?? '');
+      const run = { name, kind: type.slice(0, -'StateEntered'.length), parent: before, exited: false, lastResult: null, over: false };
+      runs.push(run);
+      owner.set(ev.id, run);
+      after.set(ev.id, run);
+    } else if (type.endsWith('StateExited')) {
+      const name = String(ev.stateExitedEventDetails?.name ?? '');
+      let run = null;
+      for (let i = runs.length - 1; i >= 0 && !run; i--) if (runs[i].name === name && !runs[i].exited) run = runs[i];
+      if (run) {
+        run.exited = true;
+        failedOpen.get(key(run.parent))?.delete(run);
+        owner.set(ev.id, run);
+        after.set(ev.id, run.parent);
+      } else {
+        owner.set(ev.id, before);
+        after.set(ev.id, before);
+      }
+    } else {
+      owner.set(ev.id, before);
+      after.set(ev.id, before);
+      if (before && RESULT[type]) settleResult(before, RESULT[type]);
+    }
+  }
+  return { runs, owner };
+}
+
+// One run's status (see the legend); `running`: the execution is RUNNING.
+function runStatus(run, running) {
+  if (run.kind === 'Fail') return 'failed';
+  if (run.exited) return run.lastResult === 'fail' ? 'caught' : 'succeeded';
+  // Entered, never exited: the execution ended in it, or it failed and its
+  // graph went on without it, or it is still at work (a retry, a wait...).
+  if (!running || run.over) return 'failed';
+  for (let p = run.parent; p; p = p.parent) if (p.exited || p.over || p.lastResult === 'fail') return 'failed';
+  return 'in-progress';
+}
+
+// State name -> status, over every run of the state (Map items, loops): what
+// is running now first, then any failure, then a caught one.
+function stateStatuses(runs, running) {
+  const rank = { 'in-progress': 4, failed: 3, caught: 2, succeeded: 1 };
+  const out = new Map();
+  for (const run of runs) {
+    const s = runStatus(run, running);
+    if (!out.has(run.name) || rank[s] > rank[out.get(run.name)]) out.set(run.name, s);
+  }
+  return out;
+}
+
+// ---- pages -----------------------------------------------------------------
+
+function legend() {
+  const label = { succeeded: 'succeeded', caught: 'failed, caught', failed: 'failed', 'in-progress': 'in progress', 'not-run': 'not run' };
+  return `<ul class="legend">${STATUSES.map((s) => `<li><span class="swatch" data-status="${s}"></span>${label[s]}</li>`).join('')}</ul>`;
+}
+
+function graphBox(outcome) {
+  const box = document.createElement('div');
+  box.className = 'graph';
+  if (outcome.error) {
+    if (outcome.error instanceof AuthNeeded) throw outcome.error;
+    box.innerHTML = `<p class="error">${esc(outcome.error.message)}</p>`;
+  } else {
+    box.append(outcome.value);
+  }
+  return box;
+}
+
+async function listPage() {
+  const { items, complete } = await all('ListStateMachines', { maxResults: 1000 }, 'stateMachines', 100);
+  const rows = items
+    .map(
+      (m) => `<tr><td>${smLink(m.stateMachineArn, m.name ?? arnName(m.stateMachineArn))}</td><td>${esc(m.type ?? '')}</td><td>${esc(fmtDate(m.creationDate))}</td><td class="arn">${esc(m.stateMachineArn)}</td></tr>`,
+    )
+    .join('');
+  const html = `<h1>State machines</h1>
+    <section class="panel">
+    ${items.length === 0 ? '<p class="muted">No state machines yet: create one with CreateStateMachine (e.g. <code>aws stepfunctions create-state-machine --endpoint-url …</code>).</p>' : `<table class="list" id="state-machines"><thead><tr><th>Name</th><th>Type</th><th>Created</th><th>ARN</th></tr></thead><tbody>${rows}</tbody></table>`}
+    ${complete ? '' : '<p class="muted">More state machines exist than are shown.</p>'}
+    </section>`;
+  return { title: 'State machines', html };
+}
+
+async function smPage(arn) {
+  const [described, executions, graph] = await Promise.all([
+    settle(api('DescribeStateMachine', { stateMachineArn: arn })),
+    all('ListExecutions', { stateMachineArn: arn, maxResults: 1000 }, 'executions', 100),
+    settle(fetchGraph('stateMachineArn=' + encodeURIComponent(arn))),
+  ]);
+  if (described.error instanceof AuthNeeded) throw described.error;
+  const sm = described.value ?? {};
+  const name = sm.name ?? arnName(arn);
+  const definition = described.error ? `<p class="error">${esc(described.error.message)}</p>` : `<pre class="json definition">${esc(asWritten(sm.definition))}</pre>`;
+  const rows = executions.items
+    .map((e) => {
+      const ms = (toDate(e.stopDate)?.getTime() ?? NaN) - (toDate(e.startDate)?.getTime() ?? NaN);
+      return `<tr><td>${execLink(e.executionArn, e.name ?? arnName(e.executionArn))}</td><td>${badge(e.status)}</td><td>${esc(fmtDate(e.startDate))}</td><td>${esc(fmtDate(e.stopDate))}</td><td>${esc(fmtDuration(ms))}</td></tr>`;
+    })
+    .join('');
+  const html = `<p class="crumbs"><a href="#/">State machines</a> ›</p>
+    <h1>${esc(name)}</h1>
+    <p class="arn">${esc(arn)}${sm.creationDate != null ? ` · created ${esc(fmtDate(sm.creationDate))}` : ''}</p>
+    <div class="columns">
+      <section class="panel"><h2>Graph</h2><div id="graph-slot"></div></section>
+      <section class="panel grow"><h2>Definition</h2>${definition}</section>
+    </div>
+    <section class="panel"><h2>Executions (${executions.items.length}${executions.complete ? '' : '+'})</h2>
+    ${executions.items.length === 0 ? '<p class="muted">No executions yet.</p>' : `<table class="list" id="executions"><thead><tr><th>Name</th><th>Status</th><th>Started</th><th>Stopped</th><th>Duration</th></tr></thead><tbody>${rows}</tbody></table>`}
+    </section>`;
+  const running = executions.items.some((e) => e.status === 'RUNNING');
+  return { title: name, html, graph: graphBox(graph), refresh: running };
+}
+
+function eventDetails(ev) {
+  const out = {};
+  for (const [k, v] of Object.entries(ev)) {
+    if (!(k.endsWith('EventDetails') || k === 'stepwasmDetails') || !v || typeof v !== 'object') continue;
+    for (const [dk, dv] of Object.entries(v)) {
+      // The state's name has its own column.
+      if (dk === 'name' && k.startsWith('state')) continue;
+      if (dk === 'assignedVariables' && dv && typeof dv === 'object') {
+        out[dk] = Object.fromEntries(Object.entries(dv).map(([n, t]) => [n, parseMaybe(t)]));
+      } else {
+        out[dk] = ['input', 'output', 'parameters'].includes(dk) ? parseMaybe(dv) : dv;
+      }
+    }
+  }
+  return out;
+}
+
+function eventClass(type) {
+  if (/Failed$|TimedOut$|Aborted$/.test(type)) return 'ev-fail';
+  if (/Succeeded$/.test(type)) return 'ev-ok';
+  if (/StateEntered$/.test(type)) return 'ev-enter';
+  return '';
+}
+
+async function execPage(arn) {
+  const [exec, history, graph] = await Promise.all([
+    api('DescribeExecution', { executionArn: arn }),
+    all('GetExecutionHistory', { executionArn: arn, includeExecutionData: true, maxResults: 1000 }, 'events', 1000),
+    settle(fetchGraph('executionArn=' + encodeURIComponent(arn))),
+  ]);
+  const running = exec.status === 'RUNNING';
+  const { runs, owner } = foldHistory(history.items);
+  const statuses = stateStatuses(runs, running);
+  const box = graphBox(graph);
+  for (const g of box.querySelectorAll('g.state')) {
+    const name = g.getAttribute('data-state') ?? '';
+    const status = statuses.get(name) ?? 'not-run';
+    g.setAttribute('data-status', status);
+    const tip = document.createElementNS(g.namespaceURI, 'title');
+    tip.textContent = `${name}: ${status}`;
+    g.prepend(tip);
+  }
+  const t0 = toDate(history.items[0]?.timestamp)?.getTime();
+  const rows = history.items
+    .map((ev) => {
+      const type = String(ev.type ?? '');
+      const run = owner.get(ev.id);
+      const details = eventDetails(ev);
+      const ms = (toDate(ev.timestamp)?.getTime() ?? NaN) - t0;
+      return `<tr class="${eventClass(type)}" data-owner="${esc(run?.name ?? '')}"><td class="num">${esc(ev.id)}</td><td>${esc(type)}</td><td class="time">${esc(fmtDate(ev.timestamp))}<span class="muted"> +${esc(fmtDuration(ms))}</span></td><td>${esc(run?.name ?? '')}</td><td>${Object.keys(details).length ? `<pre class="json">${esc(JSON.stringify(details, null, 2))}</pre>` : ''}</td></tr>`;
+    })
+    .join('');
+  const duration = (toDate(exec.stopDate)?.getTime() ?? Date.now()) - (toDate(exec.startDate)?.getTime() ?? NaN);
+  const outcome =
+    exec.error != null || exec.cause != null
+      ? `<h3>Error</h3><pre class="json error-text">${esc(exec.error ?? '')}${exec.cause != null ? '\n' + esc(pretty(exec.cause)) : ''}</pre>`
+      : exec.output != null
+        ? `<h3>Output</h3><pre class="json">${esc(pretty(exec.output))}</pre>`
+        : '';
+  const html = `<p class="crumbs"><a href="#/">State machines</a> › ${smLink(exec.stateMachineArn ?? '', arnName(exec.stateMachineArn))} ›</p>
+    <h1>${esc(exec.name ?? arnName(arn))} ${badge(exec.status)}</h1>
+    <p class="arn">${esc(arn)}</p>
+    <div class="columns">
+      <section class="panel"><h2>Graph</h2><div id="graph-slot"></div>${legend()}</section>
+      <section class="panel grow" id="summary"><h2>Execution</h2>
+        <dl>
+          <dt>Started</dt><dd>${esc(fmtDate(exec.startDate))}</dd>
+          <dt>Stopped</dt><dd>${esc(fmtDate(exec.stopDate)) || '—'}</dd>
+          <dt>Duration</dt><dd>${esc(fmtDuration(duration))}${running ? ' so far' : ''}</dd>
+        </dl>
+        ${outcome}
+        <h3>Input</h3><pre class="json">${esc(pretty(exec.input ?? ''))}</pre>
+      </section>
+    </div>
+    <section class="panel"><h2>Event history (${history.items.length}${history.complete ? '' : '+'} events)</h2>
+      <table class="list history" id="history"><thead><tr><th>ID</th><th>Type</th><th>Timestamp</th><th>State</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table>
+    </section>`;
+  return { title: exec.name ?? arnName(arn), html, graph: box, refresh: running, wire: wireHighlight };
+}
+
+// Clicking a state in the graph marks its rows in the history.
+function wireHighlight(view) {
+  for (const g of view.querySelectorAll('#graph-slot g.state')) {
+    g.addEventListener('click', () => {
+      const name = g.getAttribute('data-state');
+      let first = null;
+      for (const row of view.querySelectorAll('#history tbody tr')) {
+        const mine = row.dataset.owner === name;
+        row.classList.toggle('hl', mine);
+        if (mine && !first) first = row;
+      }
+      first?.scrollIntoView({ behavior: 'smooth', block: 'center' });
+    });
+  }
+}
+
+// ---- routing and rendering ---------------------------------------------------
+
+function authForm(view, message) {
+  const hadSecret = sessionStorage.getItem(SECRET_KEY) !== null;
+  sessionStorage.removeItem(SECRET_KEY);
+  showAuthStatus();
+  view.innerHTML = `<section class="panel auth" id="auth"><h1>API secret</h1>
+    <p>${hadSecret ? 'The server did not accept the secret' : 'This server asks for its API secret'}: <span class="muted">${esc(message)}</span></p>
+    <form id="auth-form"><label>Secret <input type="password" id="auth-secret" autocomplete="current-password" required autofocus></label>
+    <button type="submit">Continue</button></form>
+    <p class="muted">Kept in this tab only (sessionStorage), sent as <code>Authorization: Bearer …</code>.</p></section>`;
+  view.querySelector('#auth-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    sessionStorage.setItem(SECRET_KEY, view.querySelector('#auth-secret').value);
+    showAuthStatus();
+    render();
+  });
+}
+
+function showAuthStatus() {
+  const slot = document.getElementById('auth-status');
+  if (sessionStorage.getItem(SECRET_KEY) === null) {
+    slot.textContent = '';
+    return;
+  }
+  slot.innerHTML = 'secret set · <a href="#" id="forget">forget</a>';
+  slot.querySelector('#forget').addEventListener('click', (e) => {
+    e.preventDefault();
+    sessionStorage.removeItem(SECRET_KEY);
+    showAuthStatus();
+    render();
+  });
+}
+
+function page() {
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const m = /^\/(sm|exec)\/(.+)$/.exec(hash);
+  if (hash === '/') return listPage();
+  if (!m) return Promise.reject(new ApiError(404, 'NotFound', `No page at #${hash}`));
+  let arn;
+  try {
+    arn = decodeURIComponent(m[2]);
+  } catch (_) {
+    return Promise.reject(new ApiError(400, 'BadLink', `Not a valid link: #${hash}`));
+  }
+  return m[1] === 'sm' ? smPage(arn) : execPage(arn);
+}
+
+// A render started for an older hash must not paint over a newer page.
+let generation = 0;
+let refreshTimer = null;
+
+async function render(refreshing = false) {
+  const gen = ++generation;
+  clearTimeout(refreshTimer);
+  const view = document.getElementById('view');
+  document.body.dataset.ready = 'loading';
+  if (!refreshing) view.innerHTML = '<p class="muted">Loading…</p>';
+  try {
+    const p = await page();
+    if (gen !== generation) return;
+    document.title = `${p.title} · stepwasm`;
+    const scroll = window.scrollY;
+    view.innerHTML = p.html;
+    if (p.graph) view.querySelector('#graph-slot')?.append(p.graph);
+    p.wire?.(view);
+    if (refreshing) window.scrollTo(0, scroll);
+    // While something runs, the page follows it (until one leaves the page).
+    const hashAt = location.hash;
+    if (p.refresh) refreshTimer = setTimeout(() => location.hash === hashAt && render(true), REFRESH_MS);
+    document.body.dataset.ready = 'done';
+  } catch (e) {
+    if (gen !== generation) return;
+    if (e instanceof AuthNeeded) {
+      authForm(view, e.message);
+      document.body.dataset.ready = 'auth';
+    } else {
+      view.innerHTML = `<section class="panel"><h1>Something went wrong</h1><p class="error">${esc(e?.message ?? e)}</p><p><a href="#/">Back to the state machines</a></p></section>`;
+      document.body.dataset.ready = 'error';
+    }
+  }
+}
+
+window.addEventListener('hashchange', () => render());
+showAuthStatus();
+render();

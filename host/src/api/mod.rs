@@ -1,0 +1,179 @@
+//! `stepwasm serve`'s HTTP API: the AWS Step Functions API (AWS JSON 1.0:
+//! `POST /` with `X-Amz-Target: AWSStepFunctions.<Action>`), so the AWS CLI
+//! and SDKs work against it, and the web console (`GET /`) with the state
+//! machine graphs it draws (`GET /graph.svg`).
+//!
+//! Requests are bounded: 1 MiB of body, 30 s to send headers and body.
+//! Every bad request gets a 4xx with AWS's error code; a 5xx means the host
+//! itself failed (its store).
+
+pub mod actions;
+pub mod console;
+mod protocol;
+mod sigv4;
+
+pub use protocol::{ApiError, MAX_BODY_BYTES};
+pub use sigv4::Access;
+
+use crate::graph::{svg::svg, Diagram};
+use crate::serve::StoredMachines;
+use crate::store::{SqliteStore, Store};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use protocol::{check_arn, ArnKind, Params};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a client may take to send a request's headers, and its body.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the API works with.
+pub struct Api {
+    pub store: Arc<SqliteStore>,
+    pub machines: Arc<StoredMachines>,
+    /// Wakes `serve`'s host when an execution was started or stopped, so it
+    /// does not wait for its next poll.
+    pub wake_host: Arc<tokio::sync::Notify>,
+    pub access: Access,
+}
+
+/// Answers connections on `listener` until the process ends, each
+/// connection a task of its own.
+pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors and the like: wait, then go on.
+            Err(e) => {
+                eprintln!("warning: api: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let api = Arc::clone(&api);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let api = Arc::clone(&api);
+                async move { Ok::<_, std::convert::Infallible>(respond(&api, request).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(REQUEST_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // A client that goes away mid-request is its own business.
+            let _ = connection.await;
+        });
+    }
+}
+
+async fn respond(api: &Api, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    match (method, path.as_str()) {
+        (Method::POST, "/") => match call(api, request).await {
+            Ok(body) => json_response(StatusCode::OK, &body, None),
+            Err(error) => error_response(&error),
+        },
+        (Method::GET, "/graph.svg") => match graph(api, &request) {
+            Ok(svg) => response(StatusCode::OK, "image/svg+xml", svg.into_bytes()),
+            Err(error) => error_response(&error),
+        },
+        (Method::GET, path) => match console::asset(path) {
+            Some((content_type, bytes)) => response(StatusCode::OK, content_type, bytes.to_vec()),
+            None => error_response(&ApiError::with_status(404, "NotFound", format!("no page {path:?}"))),
+        },
+        (method, path) => error_response(&ApiError::with_status(405, "MethodNotAllowed", format!("{method} {path}: the API takes POST /"))),
+    }
+}
+
+/// A Step Functions call: body read within its limits, access checked,
+/// action run.
+async fn call(api: &Api, request: Request<Incoming>) -> Result<serde_json::Value, ApiError> {
+    let (parts, body) = request.into_parts();
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = match tokio::time::timeout(REQUEST_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(e)) => return Err(ApiError::new("SerializationException", format!("the request body could not be read: {e}"))),
+        Err(_) => return Err(ApiError::with_status(408, "RequestTimeout", "the request body did not arrive within 30 s")),
+    };
+    check_access(api, &parts.method, &parts.uri, &parts.headers, &body)?;
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(action) = target.strip_prefix("AWSStepFunctions.") else {
+        return Err(ApiError::new(
+            "UnknownOperationException",
+            format!("X-Amz-Target is {target:?}; it must be AWSStepFunctions.<Action> (AWS JSON 1.0)"),
+        ));
+    };
+    actions::dispatch(api, action, Params::parse(&body)?).await
+}
+
+fn too_large() -> ApiError {
+    ApiError::with_status(413, "RequestEntityTooLargeException", format!("the request body is over the limit of {MAX_BODY_BYTES} bytes"))
+}
+
+fn check_access(api: &Api, method: &Method, uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let headers = headers.iter().map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())).collect();
+    let request = sigv4::SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    sigv4::check(&api.access, &request)
+}
+
+/// `/graph.svg?stateMachineArn=…` (its latest definition) or
+/// `?executionArn=…` (the definition that execution runs).
+fn graph(api: &Api, request: &Request<Incoming>) -> Result<String, ApiError> {
+    check_access(api, request.method(), request.uri(), request.headers(), b"")?;
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+    let find = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let (title, definition) = if let Some(arn) = find("executionArn") {
+        check_arn("executionArn", arn, ArnKind::Execution)?;
+        let (_, text) = api
+            .store
+            .execution_definition(arn)?
+            .ok_or_else(|| ApiError::with_status(404, "ExecutionDoesNotExist", format!("Execution Does Not Exist: '{arn}'")))?;
+        (arn.rsplit(':').next().unwrap_or(arn).to_string(), text)
+    } else if let Some(arn) = find("stateMachineArn") {
+        check_arn("stateMachineArn", arn, ArnKind::StateMachine)?;
+        let text = api
+            .store
+            .state_machine(arn)?
+            .ok_or_else(|| ApiError::with_status(404, "StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))?;
+        (arn.rsplit(':').next().unwrap_or(arn).to_string(), text)
+    } else {
+        return Err(ApiError::validation("/graph.svg needs ?stateMachineArn=… or ?executionArn=…"));
+    };
+    let machine = crate::asl::parse_definition(&definition).map_err(|e| ApiError::new("InvalidDefinition", e.to_string()))?;
+    Ok(svg(&Diagram::of(&machine), &title))
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value, error_code: Option<&str>) -> Response<Full<Bytes>> {
+    let mut answer = response(status, "application/x-amz-json-1.0", body.to_string().into_bytes());
+    let headers = answer.headers_mut();
+    headers.insert("x-amzn-requestid", HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header"));
+    if let Some(code) = error_code.and_then(|code| HeaderValue::from_str(code).ok()) {
+        headers.insert("x-amzn-errortype", code);
+    }
+    answer
+}
+
+fn error_response(error: &ApiError) -> Response<Full<Bytes>> {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    json_response(status, &error.body(), Some(error.code))
+}
+
+fn response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut answer = Response::new(Full::new(Bytes::from(body)));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer
+}
