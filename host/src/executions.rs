@@ -221,7 +221,8 @@ fn find_execution(store: &SqliteStore, name_or_arn: &str) -> Result<ExecutionSum
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     let store = args.store.open()?;
-    let machines = crate::serve::StoredMachines::new(&args.config, args.cache, &args.store.store)?;
+    let machines = crate::machines::StoredMachines::new(&args.config, args.cache, &args.store.store)?;
+    machines.map_registered(&store)?;
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
     let running = store.executions(Some(ExecutionStatus::Running))?;
     println!("{} running execution(s) in {}", running.len(), args.store.store.display());

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod executions;
 pub mod graph;
 pub mod jsonata;
+pub mod machines;
 pub mod runtime;
 pub mod serve;
 pub mod store;

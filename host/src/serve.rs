@@ -14,18 +14,16 @@
 //! wasted).
 
 use crate::api::{serve_api, Access, Api};
-use crate::asl::{parse_definition, StateMachine};
-use crate::cli::{load_runtime, CacheArg, ConfigArg};
+use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
 use crate::engine::ExecutionInfo;
 use crate::executions::StoreArg;
-use crate::runtime::{ResourceMap, WasmRuntime};
+use crate::machines::StoredMachines;
 use crate::store::{ExecutionStatus, SqliteStore, Store};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,13 +65,11 @@ pub struct ServeArgs {
     api_secret: Option<String>,
 }
 
-/// A state machine ready to run: its definition and its loaded modules.
-pub type Loaded = Arc<(Arc<StateMachine>, WasmRuntime)>;
-
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let store = Arc::new(args.store.open()?);
     let machines = Arc::new(StoredMachines::new(&args.config, args.cache, &args.store.store)?);
+    machines.map_registered(&*store)?;
     let access = match &args.api_secret {
         Some(spec) => Access::shared_secret(spec).map_err(|e| anyhow!(e))?,
         None => Access::Open,
@@ -298,66 +294,6 @@ impl Host {
         if held {
             println!("ABORTED {}", info.name);
         }
-    }
-}
-
-/// The store's state machines, each version parsed and its modules loaded on
-/// first use, for `serve` (its executions and its API) and `resume`.
-pub struct StoredMachines {
-    map: ResourceMap,
-    cache: CacheArg,
-    /// By state machine ARN and definition version. Loading happens under
-    /// the lock, so a version is never compiled twice at once.
-    loaded: std::sync::Mutex<HashMap<(String, Option<u32>), Loaded>>,
-}
-
-impl StoredMachines {
-    /// Resources come from `config`, else `wasm:<name>` resources are looked
-    /// up in the current directory; kv data lives in `store` unless the
-    /// config names a kv file.
-    pub fn new(config: &ConfigArg, cache: CacheArg, store: &Path) -> Result<StoredMachines> {
-        let mut map = match &config.config {
-            Some(path) => ResourceMap::load(path)?,
-            None => ResourceMap::with_module_dir(Path::new(".")),
-        };
-        map.keep_kv_in(store);
-        Ok(StoredMachines { map, cache, loaded: std::sync::Mutex::new(HashMap::new()) })
-    }
-
-    /// Whether every Task resource of `machine` is mapped to a module.
-    pub fn check_resources(&self, machine: &StateMachine) -> Result<()> {
-        for (state, resource) in machine.task_resources() {
-            self.map.resolve(resource).map_err(|e| anyhow!("state {state:?}: {e}"))?;
-        }
-        Ok(())
-    }
-
-    /// The definition `execution` runs (its state machine, at the version
-    /// it started with), loaded once per version.
-    pub fn get(&self, store: &SqliteStore, execution: &ExecutionInfo) -> Result<Loaded> {
-        let arn = &execution.state_machine_arn;
-        let (version, text) = store
-            .execution_definition(&execution.execution_arn)?
-            .ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
-        self.load(arn, version, &text)
-    }
-
-    /// State machine `arn` at `version`, whose text is `text`, loaded once.
-    pub fn load(&self, arn: &str, version: Option<u32>, text: &str) -> Result<Loaded> {
-        let key = (arn.to_string(), version);
-        let mut loaded_versions = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(loaded) = loaded_versions.get(&key) {
-            return Ok(Arc::clone(loaded));
-        }
-        let shown = match version {
-            Some(v) => format!("{arn} (version {v})"),
-            None => arn.to_string(),
-        };
-        let machine = Arc::new(parse_definition(text).map_err(|e| anyhow!("the stored definition of {shown}: {e}"))?);
-        let runtime = load_runtime(&machine, &self.map, &self.cache).with_context(|| format!("loading the modules of {shown}"))?;
-        let loaded = Arc::new((machine, runtime));
-        loaded_versions.insert(key, Arc::clone(&loaded));
-        Ok(loaded)
     }
 }
 

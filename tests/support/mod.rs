@@ -181,6 +181,32 @@ impl ApiServer {
         ApiServer { endpoint: endpoint.unwrap(), child, lines }
     }
 
+    /// One API call: `target` is the whole `X-Amz-Target` (e.g.
+    /// `AWSStepFunctions.ListStateMachines`); returns (HTTP status, JSON body).
+    pub fn call(&self, target: &str, params: &serde_json::Value) -> (u16, serde_json::Value) {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .build();
+        let mut answer = ureq::Agent::new_with_config(config)
+            .post(&format!("{}/", self.endpoint))
+            .header("X-Amz-Target", target)
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .send(params.to_string())
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let status = answer.status().as_u16();
+        let text = answer.body_mut().read_to_string().unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{target} answered {status} with non-JSON ({e}): {text}"));
+        (status, body)
+    }
+
+    /// A call that must succeed; its body.
+    pub fn ok(&self, target: &str, params: serde_json::Value) -> serde_json::Value {
+        let (status, body) = self.call(target, &params);
+        assert_eq!(status, 200, "{target} {params}: {body}");
+        body
+    }
+
     /// What serve has printed since its API line (e.g. `SUCCEEDED <name>`).
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

@@ -1,7 +1,9 @@
 //! `stepwasm serve`'s HTTP API: the AWS Step Functions API (AWS JSON 1.0:
 //! `POST /` with `X-Amz-Target: AWSStepFunctions.<Action>`), so the AWS CLI
 //! and SDKs work against it, and the web console (`GET /`) with the state
-//! machine graphs it draws (`GET /graph.svg`).
+//! machine graphs it draws (`GET /graph.svg`); and stepwasm's own actions
+//! (`X-Amz-Target: Stepwasm.<Action>`, see [`resources`]) to register Task
+//! resources.
 //!
 //! Requests are bounded: 1 MiB of body, 30 s to send headers and body.
 //! Every bad request gets a 4xx with AWS's error code; a 5xx means the host
@@ -10,13 +12,14 @@
 pub mod actions;
 pub mod console;
 mod protocol;
+pub mod resources;
 mod sigv4;
 
 pub use protocol::{ApiError, MAX_BODY_BYTES};
 pub use sigv4::Access;
 
 use crate::graph::{svg::svg, Diagram};
-use crate::serve::StoredMachines;
+use crate::machines::StoredMachines;
 use crate::store::{SqliteStore, Store};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -103,13 +106,16 @@ async fn call(api: &Api, request: Request<Incoming>) -> Result<serde_json::Value
     };
     check_access(api, &parts.method, &parts.uri, &parts.headers, &body)?;
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(action) = target.strip_prefix("AWSStepFunctions.") else {
-        return Err(ApiError::new(
+    if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
+        actions::dispatch(api, action, Params::parse(&body)?).await
+    } else if let Some(action) = target.strip_prefix("Stepwasm.") {
+        resources::dispatch(api, action, Params::parse(&body)?)
+    } else {
+        Err(ApiError::new(
             "UnknownOperationException",
-            format!("X-Amz-Target is {target:?}; it must be AWSStepFunctions.<Action> (AWS JSON 1.0)"),
-        ));
-    };
-    actions::dispatch(api, action, Params::parse(&body)?).await
+            format!("X-Amz-Target is {target:?}; it must be AWSStepFunctions.<Action> (AWS JSON 1.0), or Stepwasm.<Action> for stepwasm's own"),
+        ))
+    }
 }
 
 fn too_large() -> ApiError {

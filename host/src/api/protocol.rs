@@ -79,6 +79,14 @@ impl Params {
         }
     }
 
+    pub fn optional_object(&self, name: &str) -> Result<Option<Value>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(object @ Value::Object(_)) => Ok(Some(object.clone())),
+            Some(other) => Err(wrong_type(name, "an object", other)),
+        }
+    }
+
     pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name) {
             None => Ok(None),

@@ -346,6 +346,33 @@ impl ResourceMap {
         }
     }
 
+    /// A resource entry given as JSON, with the keys of a
+    /// `[resources."…"]` table (the HTTP API's PutTaskResource): limits
+    /// inherit this map's defaults. The module is `uploaded` (a file the
+    /// caller wrote) or the entry's `module`, as in the config file (a name
+    /// in `module_dir`, or a `.wasm` path relative to the config's folder).
+    pub fn entry_from_json(&self, resource: &str, entry: &serde_json::Value, uploaded: Option<PathBuf>) -> Result<ResourceSpec, String> {
+        let at = format!("resources.{resource:?}");
+        let settings: LimitSettings = serde_json::from_value(entry.clone()).map_err(|e| format!("{at}: {e}"))?;
+        let limits = settings.apply(&self.defaults, &self.origin, &at).map_err(|e| e.to_string())?;
+        let grants = settings.grants(&self.origin, &at).map_err(|e| e.to_string())?;
+        let module_path = match (uploaded, &settings.module) {
+            (Some(_), Some(_)) => return Err(format!("{at}: give the module's bytes or its module name/path, not both")),
+            (Some(path), None) => path,
+            (None, Some(module)) => {
+                let base_dir = self.origin.parent().map(Path::to_path_buf).unwrap_or_default();
+                self.module_path(module, &base_dir).map_err(|message| format!("{at}.module: {message}"))?
+            }
+            (None, None) => return Err(format!("{at}: no module (upload its bytes, or name it with module)")),
+        };
+        Ok(ResourceSpec { module_path, limits, grants })
+    }
+
+    /// Maps `resource` to `spec`, replacing what it was mapped to.
+    pub fn insert(&mut self, resource: &str, spec: ResourceSpec) {
+        self.resources.insert(resource.to_string(), spec);
+    }
+
     /// Where this map came from (for messages).
     pub fn origin(&self) -> &Path {
         &self.origin
@@ -428,6 +455,28 @@ mod tests {
         assert!(map.resolve("wasm:../../etc/passwd").is_err());
         assert_eq!(map.resolve("wasm:notify.waitForTaskToken").unwrap().module_path, PathBuf::from("/cfg/mods/notify.wasm"));
         assert_eq!(map.resolve("arn:x.waitForTaskToken").unwrap().module_path, x.module_path);
+    }
+
+    #[test]
+    fn entries_given_as_json_inherit_defaults_and_replace_mappings() {
+        let mut map = ResourceMap::parse("module_dir = \"mods\"\n[defaults]\nfuel = 1000\n", Path::new("/cfg/stepwasm.toml")).unwrap();
+        let entry = serde_json::json!({"module": "notify", "memory_mib": 8, "kv": {"namespace": "n"}});
+        let spec = map.entry_from_json("arn:n", &entry, None).unwrap();
+        assert_eq!((spec.module_path.as_path(), spec.limits.fuel, spec.grants.kv.as_deref()), (Path::new("/cfg/mods/notify.wasm"), 1000, Some("n")));
+        map.insert("arn:n", spec);
+        assert_eq!(map.resolve("arn:n.waitForTaskToken").unwrap().limits.memory_bytes, 8 << 20);
+        let uploaded = map.entry_from_json("arn:u", &serde_json::json!({}), Some("/up/abc.wasm".into())).unwrap();
+        assert_eq!(uploaded.module_path, PathBuf::from("/up/abc.wasm"));
+        for (entry, says) in [
+            (serde_json::json!({"module": "a", "fuell": 1}), "fuell"),
+            (serde_json::json!({"fuel": 0, "module": "a"}), "fuel must be greater than 0"),
+            (serde_json::json!({}), "no module"),
+            (serde_json::json!({"module": "../x"}), "neither a module name"),
+        ] {
+            let err = map.entry_from_json("arn:bad", &entry, None).unwrap_err();
+            assert!(err.contains(says) && err.contains("resources.\"arn:bad\""), "{err}");
+        }
+        assert!(map.entry_from_json("arn:bad", &serde_json::json!({"module": "a"}), Some("/up/x.wasm".into())).unwrap_err().contains("not both"));
     }
 
     #[test]

@@ -96,6 +96,17 @@ pub struct StateMachineDetails {
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
+/// A Task resource registered through the HTTP API (PutTaskResource): its
+/// entry as the config's `[resources."…"]` table would hold it, and the
+/// module uploaded with it, if it was (kept in the store, by SHA-256).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskResourceRecord {
+    pub resource: String,
+    pub config: Value,
+    pub module_sha256: Option<String>,
+    pub registered_ms: i64,
+}
+
 /// An append in progress ([`Store::append_all_async`]).
 pub type Appending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
@@ -174,6 +185,20 @@ pub trait Store: Send + Sync {
     /// the state machine's latest when the execution was created (`None`
     /// for executions of a store made before versions were kept).
     fn execution_definition(&self, execution_arn: &str) -> Result<Option<(Option<u32>, String)>, StoreError>;
+
+    /// Registers (or replaces) a Task resource, with its uploaded module's
+    /// bytes when it has one, in one step.
+    fn put_task_resource(&self, record: &TaskResourceRecord, module: Option<&[u8]>) -> Result<(), StoreError>;
+
+    /// Every registered Task resource, by resource.
+    fn task_resources(&self) -> Result<Vec<TaskResourceRecord>, StoreError>;
+
+    /// Forgets a registered resource (and its module, unless another
+    /// resource uses it); false if there was none.
+    fn delete_task_resource(&self, resource: &str) -> Result<bool, StoreError>;
+
+    /// An uploaded module's bytes, by SHA-256 (lowercase hex).
+    fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Registers a new, running execution of the latest version of its state
     /// machine (its events follow with [`append`](Self::append)).

@@ -8,7 +8,10 @@
 //! the write lock could be refused it.
 
 use super::group_commit::{GroupCommit, Request};
-use super::{Appending, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult, TokenState};
+use super::{
+    Appending, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult,
+    TokenState,
+};
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -25,6 +28,16 @@ CREATE TABLE IF NOT EXISTS state_machine_versions (
     version INTEGER NOT NULL,
     definition TEXT NOT NULL,
     PRIMARY KEY (arn, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_resources (
+    resource TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    module_sha256 TEXT,
+    registered_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS modules (
+    sha256 TEXT PRIMARY KEY,
+    bytes BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     arn TEXT PRIMARY KEY,
@@ -254,6 +267,13 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
     })
 }
 
+/// Deletes the uploaded modules no registered resource uses any more.
+fn forget_unused_modules(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM modules WHERE sha256 NOT IN (SELECT module_sha256 FROM task_resources WHERE module_sha256 IS NOT NULL)")?
+        .execute([])?;
+    Ok(())
+}
+
 /// A state machine with its latest version.
 const STATE_MACHINE_QUERY: &str = "SELECT m.arn, m.name, m.definition, m.created_ms, m.details,
         (SELECT max(version) FROM state_machine_versions v WHERE v.arn = m.arn)
@@ -365,6 +385,52 @@ impl Store for SqliteStore {
 
     fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError> {
         Ok(self.conn().prepare_cached("DELETE FROM state_machines WHERE arn = ?1")?.execute(params![arn])? > 0)
+    }
+
+    fn put_task_resource(&self, record: &TaskResourceRecord, module: Option<&[u8]>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let (Some(sha256), Some(bytes)) = (&record.module_sha256, module) {
+            tx.prepare_cached("INSERT OR IGNORE INTO modules (sha256, bytes) VALUES (?1, ?2)")?.execute(params![sha256, bytes])?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO task_resources (resource, config, module_sha256, registered_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (resource) DO UPDATE SET config = excluded.config, module_sha256 = excluded.module_sha256,
+                 registered_ms = excluded.registered_ms",
+        )?
+        .execute(params![record.resource, record.config.to_string(), record.module_sha256, record.registered_ms])?;
+        forget_unused_modules(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn task_resources(&self) -> Result<Vec<TaskResourceRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT resource, config, module_sha256, registered_ms FROM task_resources ORDER BY resource")?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)))?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (resource, config, module_sha256, registered_ms) = row?;
+            let config = serde_json::from_str(&config).map_err(|e| StoreError::Unreadable {
+                path: self.location.clone(),
+                message: format!("task resource {resource:?}: its config is corrupt: {e}"),
+            })?;
+            records.push(TaskResourceRecord { resource, config, module_sha256, registered_ms });
+        }
+        Ok(records)
+    }
+
+    fn delete_task_resource(&self, resource: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let deleted = tx.prepare_cached("DELETE FROM task_resources WHERE resource = ?1")?.execute(params![resource])? > 0;
+        forget_unused_modules(&tx)?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.conn().prepare_cached("SELECT bytes FROM modules WHERE sha256 = ?1")?.query_row(params![sha256], |row| row.get(0)).optional()?)
     }
 
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError> {
@@ -682,6 +748,27 @@ mod tests {
         assert_eq!(store.execution_definition(&b.execution_arn).unwrap(), Some((Some(2), v2.to_string())));
         assert_eq!(store.state_machine(&a.state_machine_arn).unwrap().as_deref(), Some(v2));
         assert_eq!(store.execution_definition("arn:none").unwrap(), None);
+    }
+
+    #[test]
+    fn registered_resources_keep_their_modules_until_no_resource_uses_them() {
+        let store = SqliteStore::in_memory().unwrap();
+        let record = |resource: &str, sha: Option<&str>| TaskResourceRecord {
+            resource: resource.into(),
+            config: serde_json::json!({"fuel": 5}),
+            module_sha256: sha.map(str::to_string),
+            registered_ms: 7,
+        };
+        store.put_task_resource(&record("arn:a", Some("aa")), Some(b"module a")).unwrap();
+        store.put_task_resource(&record("arn:b", Some("aa")), Some(b"module a")).unwrap();
+        store.put_task_resource(&record("arn:c", None), None).unwrap();
+        assert_eq!(store.task_resources().unwrap(), vec![record("arn:a", Some("aa")), record("arn:b", Some("aa")), record("arn:c", None)]);
+        assert!(store.delete_task_resource("arn:a").unwrap());
+        assert!(!store.delete_task_resource("arn:a").unwrap());
+        assert_eq!(store.module("aa").unwrap().as_deref(), Some(&b"module a"[..]), "arn:b still uses it");
+        store.put_task_resource(&record("arn:b", Some("bb")), Some(b"module b")).unwrap();
+        assert_eq!(store.module("aa").unwrap(), None, "replaced, so no longer used");
+        assert_eq!(store.module("bb").unwrap().as_deref(), Some(&b"module b"[..]));
     }
 
     #[test]
