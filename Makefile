@@ -9,12 +9,15 @@ example: guests
 	cargo build --release --locked -p stepwasm
 	scripts/run-example.sh
 
-# Host workspace (unit, end-to-end and doc tests), then the example modules'
+# The end-to-end API and console tests' tools (Chromium; boto3 and the AWS CLI
+# in target/pyenv), installed when missing by scripts/test-tools.sh; then the
+# host workspace (unit, end-to-end and doc tests), then the example modules'
 # own unit tests, compiled natively. The host links those crates natively (the
 # benchmark's baseline), so `-p` runs their tests in the host's build, sharing
 # every dependency already compiled (the test modules hostile and probe have
 # no unit tests of their own).
 test: guests
+	scripts/test-tools.sh
 	cargo test --release --locked --workspace
 	cargo test --release --locked -p payment -p inventory -p notify
 

@@ -90,12 +90,17 @@ fn statuses_from_history(events: &[Value], states: &[String]) -> BTreeMap<String
         .collect()
 }
 
-/// Runs Chromium headless on `url` with `extra` arguments; its stdout.
-fn chromium(profile: &Path, url: &str, extra: &[&str]) -> String {
+/// Fails the test, saying how to get it, when Chromium is not installed.
+fn need_chromium() {
     assert!(
         Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing: the console test drives Debian's Chromium; `make test` installs it (scripts/test-tools.sh: apt-get install -y chromium)"
     );
+}
+
+/// Runs Chromium headless on `url` with `extra` arguments; its stdout.
+fn chromium(profile: &Path, url: &str, extra: &[&str]) -> String {
+    need_chromium();
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -187,6 +192,7 @@ fn page_url(endpoint: &str, execution_arn: &str) -> String {
 
 #[test]
 fn execution_pages_colour_every_state_by_its_history() {
+    need_chromium();
     support::guest_dir();
     let root = support::root();
     let scratch = support::scratch("console");
@@ -305,6 +311,9 @@ fn execution_pages_colour_every_state_by_its_history() {
         std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
         std::fs::copy(&png, &docs).unwrap();
     }
+    // Chromium's profiles are megabytes; a failed run keeps them to look at.
+    drop(server);
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 #[test]
@@ -315,4 +324,6 @@ fn the_console_asks_for_the_api_secret_when_the_server_wants_one() {
     let body = tags(&dom, "body");
     assert_eq!(body.first().and_then(|b| b.get("data-ready")).map(String::as_str), Some("auth"), "{dom}");
     assert!(dom.contains("id=\"auth-form\"") && dom.contains("type=\"password\""), "{dom}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -611,6 +611,7 @@ async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: 
     };
     let mut poll_ms = 50;
     loop {
+        let answered_here = store.token_answered(&callback.token);
         let now = clock.now_ms();
         let state = store.task_token(&callback.token)?;
         let heartbeat_deadline = match &state {
@@ -648,7 +649,11 @@ async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: 
             });
         }
         let wake = [Some(now + poll_ms), callback.deadline_ms, heartbeat_deadline].into_iter().flatten().min().unwrap_or(now + poll_ms);
-        clock.wait_until(wake).await;
+        // Polling finds results sent by other processes (`stepwasm task`).
+        tokio::select! {
+            () = clock.wait_until(wake) => {}
+            () = answered_here => {}
+        }
         poll_ms = (poll_ms * 2).min(CALLBACK_POLL_MAX_MS);
     }
 }

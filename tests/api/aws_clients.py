@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 import urllib.parse
 
 import boto3
@@ -717,6 +718,10 @@ def main():
         return 1
     except botocore.exceptions.BotoCoreError as e:
         print(f"FAIL: the client could not complete a call: {type(e).__name__}: {e}", flush=True)
+        return 1
+    except Exception as e:  # a missing field in a response, and the like
+        traceback.print_exc()
+        print(f"FAIL: {type(e).__name__}: {e} (an answer without what AWS would send? see the traceback)", flush=True)
         return 1
     print("PASS", flush=True)
     return 0

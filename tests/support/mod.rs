@@ -156,6 +156,8 @@ impl ApiServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stepwasm"))
             .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(extra_args)
+            // The tests choose the access rule themselves.
+            .env_remove("STEPWASM_API_SECRET")
             .current_dir(root())
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -4,7 +4,7 @@
 //! by `serve`'s host (woken when one starts or stops), except
 //! StartSyncExecution, which runs here and keeps nothing.
 
-use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params, MAX_BODY_BYTES};
+use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params};
 use super::Api;
 use crate::asl::parse_definition;
 use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
@@ -70,12 +70,26 @@ fn state_machine_arn(name: &str) -> String {
 
 /// Parses and checks a definition: valid ASL, size, and every Task resource
 /// mapped to a module.
-fn checked_definition(api: &Api, definition: &str) -> Result<(), ApiError> {
-    if definition.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new("InvalidDefinition", format!("the definition is {} bytes; the limit is {MAX_BODY_BYTES}", definition.len())));
+fn checked_definition(api: &Api, definition: &str, kind: &str) -> Result<(), ApiError> {
+    // (A definition cannot be over 1 MiB: the request body is capped there.)
+    let invalid = |message: String| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: {message}"));
+    let machine = parse_definition(definition).map_err(|e| invalid(e.to_string()))?;
+    api.machines.check_resources(&machine).map_err(|e| invalid(format!("{e:#}")))?;
+    if kind == "EXPRESS" {
+        if let Some((state, _)) = machine.task_resources().into_iter().find(|(_, r)| r.ends_with(crate::asl::WAIT_FOR_TASK_TOKEN)) {
+            return Err(invalid(format!("state {state:?}: an EXPRESS state machine cannot wait for a task token (.waitForTaskToken)")));
+        }
     }
-    let machine = parse_definition(definition).map_err(|e| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: {e}")))?;
-    api.machines.check_resources(&machine).map_err(|e| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: {e:#}")))
+    Ok(())
+}
+
+fn role_arn<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match params.optional_str(name)? {
+        Some(arn) if !arn.starts_with("arn:") || arn.split(':').count() < 6 => {
+            Err(ApiError::new("InvalidArn", format!("Invalid Arn: '{name}' is {arn:?}, expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)")))
+        }
+        role => Ok(role),
+    }
 }
 
 fn state_machine_type(params: &Params) -> Result<String, ApiError> {
@@ -95,9 +109,10 @@ fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let name = params.required_str("name")?;
     check_name("state machine", name)?;
     let definition = params.required_str("definition")?;
-    let role_arn = params.required_str("roleArn")?;
+    params.required_str("roleArn")?;
+    let role_arn = role_arn(params, "roleArn")?.unwrap_or_default();
     let kind = state_machine_type(params)?;
-    checked_definition(api, definition)?;
+    checked_definition(api, definition, &kind)?;
     let arn = state_machine_arn(name);
     let tags = params.tags("tags")?.into_iter().collect();
     let details = StateMachineDetails { kind, role_arn: role_arn.to_string(), tags };
@@ -118,24 +133,25 @@ fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
 fn update_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
     let definition = params.optional_str("definition")?;
-    let role_arn = params.optional_str("roleArn")?;
+    let role_arn = role_arn(params, "roleArn")?;
+    let publish = params.optional_bool("publish")?.unwrap_or(false);
     if definition.is_none() && role_arn.is_none() {
         return Err(ApiError::new("MissingRequiredParameter", "give a definition or a roleArn (or both) to update"));
     }
     let existing = existing_state_machine(api, arn)?;
     if let Some(definition) = definition {
-        checked_definition(api, definition)?;
+        checked_definition(api, definition, &existing.details.kind)?;
         api.store.put_state_machine(arn, &existing.name, definition)?;
     }
     if let Some(role_arn) = role_arn {
         api.store.set_state_machine_details(arn, &StateMachineDetails { role_arn: role_arn.to_string(), ..existing.details })?;
     }
     let updated = existing_state_machine(api, arn)?;
-    Ok(json!({
-        "updateDate": date(SystemClock.now_ms()),
-        "revisionId": updated.version.to_string(),
-        "stateMachineVersionArn": format!("{arn}:{}", updated.version),
-    }))
+    let mut response = json!({"updateDate": date(SystemClock.now_ms()), "revisionId": updated.version.to_string()});
+    if publish {
+        response["stateMachineVersionArn"] = json!(format!("{arn}:{}", updated.version));
+    }
+    Ok(response)
 }
 
 fn delete_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
@@ -271,16 +287,26 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
     Ok(json!({"executionArn": info.execution_arn, "startDate": date(started_ms)}))
 }
 
+fn not_express(arn: &str, action: &str) -> ApiError {
+    ApiError::new("StateMachineTypeNotSupported", format!("State Machine Type Not Supported: {action} takes EXPRESS state machines; '{arn}' is STANDARD"))
+}
+
 fn already_exists(arn: &str) -> ApiError {
     ApiError::new("ExecutionAlreadyExists", format!("Execution Already Exists: '{arn}' (not running, or with another input)"))
 }
 
-/// Runs an execution here, to its end, without keeping it (AWS runs Express
-/// workflows this way; stepwasm runs any state machine so).
+/// How long StartSyncExecution runs an execution, as AWS allows.
+const SYNC_EXECUTION_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs an EXPRESS state machine's execution here, to its end (at most 5
+/// minutes), without keeping it.
 async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, input_text) = execution_input(params)?;
     let machine = existing_state_machine(api, &sm_arn)?;
+    if machine.details.kind != "EXPRESS" {
+        return Err(not_express(&machine.arn, "StartSyncExecution"));
+    }
     info.state_machine_arn = machine.arn.clone();
     let loaded = api
         .machines
@@ -288,19 +314,26 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
         .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
     let (state_machine, runtime) = &*loaded;
     let start_ms = SystemClock.now_ms();
-    let record = run_execution_async(Arc::clone(state_machine), info.clone(), input, runtime, &SystemClock).await.map_err(ApiError::internal)?;
+    let run = run_execution_async(Arc::clone(state_machine), info.clone(), input, runtime, &SystemClock);
+    let outcome = match tokio::time::timeout(SYNC_EXECUTION_LIMIT, run).await {
+        Ok(record) => record.map_err(ApiError::internal)?.outcome,
+        Err(_) => Outcome::TimedOut {
+            error: crate::asl::errors::TIMEOUT.to_string(),
+            cause: format!("a synchronous execution runs for at most {} s", SYNC_EXECUTION_LIMIT.as_secs()),
+        },
+    };
     let mut response = json!({
         "executionArn": info.execution_arn,
         "stateMachineArn": info.state_machine_arn,
         "name": info.name,
         "startDate": date(start_ms),
         "stopDate": date(SystemClock.now_ms()),
-        "status": ExecutionStatus::of(&record.outcome).as_str(),
+        "status": ExecutionStatus::of(&outcome).as_str(),
         "input": input_text,
         "inputDetails": {"included": true},
         "billingDetails": {"billedMemoryUsedInMB": 0, "billedDurationInMilliseconds": 0},
     });
-    add_outcome(&mut response, &record.outcome);
+    add_outcome(&mut response, &outcome);
     Ok(response)
 }
 
@@ -380,7 +413,11 @@ fn execution_listing(execution: &ExecutionSummary) -> Value {
 fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let size = params.page_size(100, 1000)?;
     let sm_arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
-    existing_state_machine(api, sm_arn)?;
+    let machine = existing_state_machine(api, sm_arn)?;
+    if machine.details.kind == "EXPRESS" {
+        // AWS keeps no list of Express executions either.
+        return Err(ApiError::new("StateMachineTypeNotSupported", format!("State Machine Type Not Supported: ListExecutions does not list the executions of EXPRESS state machine '{sm_arn}'")));
+    }
     let status = match params.optional_str("statusFilter")? {
         Some(name) => Some(ExecutionStatus::parse(name).ok_or_else(|| {
             ApiError::validation(format!("statusFilter {name:?}: must be RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"))
@@ -490,8 +527,10 @@ fn tagged_machine(api: &Api, params: &Params) -> Result<StateMachineRecord, ApiE
 }
 
 fn tag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    // The request is read whole before the resource is looked up, as AWS does.
+    let tags = params.tags("tags")?;
     let mut machine = tagged_machine(api, params)?;
-    machine.details.tags.extend(params.tags("tags")?);
+    machine.details.tags.extend(tags);
     if machine.details.tags.len() > 50 {
         return Err(ApiError::new("TooManyTags", format!("Too Many Tags: {} (50 at most)", machine.details.tags.len())));
     }
@@ -500,8 +539,9 @@ fn tag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
 }
 
 fn untag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let keys = params.strings("tagKeys")?;
     let mut machine = tagged_machine(api, params)?;
-    for key in params.strings("tagKeys")? {
+    for key in keys {
         machine.details.tags.remove(&key);
     }
     api.store.set_state_machine_details(&machine.arn, &machine.details)?;

@@ -99,6 +99,7 @@ impl Params {
     pub fn page_size(&self, default: usize, limit: usize) -> Result<usize, ApiError> {
         match self.get("maxResults") {
             None => Ok(default),
+            Some(Value::Number(n)) if n.as_u64().is_none() && n.as_i64().is_none() => Err(ApiError::new("SerializationException", format!("'maxResults' must be an integer, not {n}"))),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(0) => Ok(default),
                 Some(n) if n as usize <= limit => Ok(n as usize),

@@ -269,6 +269,15 @@ pub trait Store: Send + Sync {
     /// no longer waits.
     fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError>;
 
+    /// Resolves when a result for `token` is sent through this same store
+    /// (an answer in-process, such as the HTTP API's), so a waiting driver
+    /// need not poll for it; results sent by other processes are only seen
+    /// through [`task_token`](Self::task_token). Ask before reading the
+    /// token's state: a result sent in between is not missed.
+    fn token_answered<'a>(&'a self, _token: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(std::future::pending())
+    }
+
     /// A waiting task is alive: its heartbeat timeout starts over.
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
 

@@ -79,6 +79,37 @@ pub struct SqliteStore {
     location: String,
     /// Commits the drivers' batches in groups ([`Store::append_all_async`]).
     group: GroupCommit,
+    /// The drivers waiting here for a token's result, woken when it is sent
+    /// through this store ([`Store::token_answered`]).
+    token_waiters: TokenWaiters,
+}
+
+/// Token -> the waiting driver's wake-up. Weak, so a driver that stopped
+/// waiting leaves only a dead entry, swept as the map grows.
+#[derive(Default)]
+struct TokenWaiters(Mutex<std::collections::HashMap<String, std::sync::Weak<tokio::sync::Notify>>>);
+
+impl TokenWaiters {
+    fn waiter(&self, token: &str) -> Arc<tokio::sync::Notify> {
+        let mut waiters = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(live) = waiters.get(token).and_then(std::sync::Weak::upgrade) {
+            return live;
+        }
+        if waiters.len() >= 64 && waiters.len().is_power_of_two() {
+            waiters.retain(|_, waiter| waiter.strong_count() > 0);
+        }
+        let notify = Arc::new(tokio::sync::Notify::new());
+        waiters.insert(token.to_string(), Arc::downgrade(&notify));
+        notify
+    }
+
+    fn wake(&self, token: &str) {
+        let waiter = self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(token).and_then(|w| w.upgrade());
+        if let Some(waiter) = waiter {
+            // A permit is kept if the driver is not parked on it right now.
+            waiter.notify_one();
+        }
+    }
 }
 
 /// An event ready for the `events` table.
@@ -239,7 +270,7 @@ impl SqliteStore {
         )
         .map_err(unreadable)?;
         let conn = Arc::new(Mutex::new(conn));
-        Ok(SqliteStore { group: GroupCommit::new(Arc::clone(&conn), file), conn, location })
+        Ok(SqliteStore { group: GroupCommit::new(Arc::clone(&conn), file), conn, location, token_waiters: TokenWaiters::default() })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -579,7 +610,14 @@ impl Store for SqliteStore {
 
     fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError> {
         let text = serde_json::to_string(result).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
-        self.update_waiting_token("UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'", token, text)
+        self.update_waiting_token("UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'", token, text)?;
+        self.token_waiters.wake(token);
+        Ok(())
+    }
+
+    fn token_answered<'a>(&'a self, token: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        let waiter = self.token_waiters.waiter(token);
+        Box::pin(async move { waiter.notified().await })
     }
 
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
@@ -748,6 +786,25 @@ mod tests {
         assert_eq!(store.execution_definition(&b.execution_arn).unwrap(), Some((Some(2), v2.to_string())));
         assert_eq!(store.state_machine(&a.state_machine_arn).unwrap().as_deref(), Some(v2));
         assert_eq!(store.execution_definition("arn:none").unwrap(), None);
+    }
+
+    #[test]
+    fn a_result_sent_through_the_store_wakes_the_driver_waiting_on_its_token() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        store.create_execution(&a, 0).unwrap();
+        store.open_task_token("swt01", &a.execution_arn, 0).unwrap();
+        store.open_task_token("swt02", &a.execution_arn, 0).unwrap();
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut first = store.token_answered("swt01");
+        let mut second = store.token_answered("swt02");
+        assert!(first.as_mut().poll(&mut context).is_pending());
+        store.send_task_result("swt01", &TaskResult::Success(serde_json::json!(1))).unwrap();
+        assert!(first.as_mut().poll(&mut context).is_ready(), "answered");
+        assert!(second.as_mut().poll(&mut context).is_pending(), "another token is not woken");
+        // Answered before anyone polled the wait: the wake-up is kept.
+        store.send_task_result("swt02", &TaskResult::Success(serde_json::json!(2))).unwrap();
+        assert!(second.as_mut().poll(&mut context).is_ready());
     }
 
     #[test]

@@ -89,7 +89,8 @@ async function all(action, params, key, maxPages) {
     const body = await api(action, token ? { ...params, nextToken: token } : params);
     const list = body[key] ?? [];
     if (!Array.isArray(list)) throw new ApiError(200, 'BadResponse', `${action}: "${key}" is not a list`);
-    items.push(...list);
+    // A null or a number in a listing would break the page: left out.
+    items.push(...list.filter((item) => item && typeof item === 'object'));
     token = body.nextToken;
     if (!token) return { items, complete: true };
     // A token seen before would page forever.
@@ -369,21 +370,27 @@ async function smPage(arn) {
   return { title: name, html, graph: graphBox(graph), refresh: running };
 }
 
+// An event's details (every …EventDetails object) as "key value" lines:
+// payloads as compact JSON, plain text (errors, causes, resources) as is.
 function eventDetails(ev) {
-  const out = {};
+  const lines = [];
   for (const [k, v] of Object.entries(ev)) {
     if (!(k.endsWith('EventDetails') || k === 'stepwasmDetails') || !v || typeof v !== 'object') continue;
     for (const [dk, dv] of Object.entries(v)) {
       // The state's name has its own column.
       if (dk === 'name' && k.startsWith('state')) continue;
+      let value;
       if (dk === 'assignedVariables' && dv && typeof dv === 'object') {
-        out[dk] = Object.fromEntries(Object.entries(dv).map(([n, t]) => [n, parseMaybe(t)]));
+        value = JSON.stringify(Object.fromEntries(Object.entries(dv).map(([n, t]) => [n, parseMaybe(t)])));
+      } else if (['input', 'output', 'parameters'].includes(dk)) {
+        value = JSON.stringify(parseMaybe(dv));
       } else {
-        out[dk] = ['input', 'output', 'parameters'].includes(dk) ? parseMaybe(dv) : dv;
+        value = typeof dv === 'string' ? dv : JSON.stringify(dv);
       }
+      lines.push(`<div><span class="key">${esc(dk)}</span> ${esc(value)}</div>`);
     }
   }
-  return out;
+  return lines.join('');
 }
 
 function eventClass(type) {
@@ -418,7 +425,8 @@ async function execPage(arn) {
       const run = owner.get(ev.id);
       const details = eventDetails(ev);
       const ms = (toDate(ev.timestamp)?.getTime() ?? NaN) - t0;
-      return `<tr class="${eventClass(type)}" data-owner="${esc(run?.name ?? '')}"><td class="num">${esc(ev.id)}</td><td>${esc(type)}</td><td class="time">${esc(fmtDate(ev.timestamp))}<span class="muted"> +${esc(fmtDuration(ms))}</span></td><td>${esc(run?.name ?? '')}</td><td>${Object.keys(details).length ? `<pre class="json">${esc(JSON.stringify(details, null, 2))}</pre>` : ''}</td></tr>`;
+      const when = fmtDate(ev.timestamp);
+      return `<tr class="${eventClass(type)}" data-owner="${esc(run?.name ?? '')}"><td class="num">${esc(ev.id)}</td><td>${esc(type)}</td><td class="time" title="${esc(when)}">${esc(when.slice(11))}<span class="muted"> +${esc(fmtDuration(ms))}</span></td><td>${esc(run?.name ?? '')}</td><td class="details">${details}</td></tr>`;
     })
     .join('');
   const duration = (toDate(exec.stopDate)?.getTime() ?? Date.now()) - (toDate(exec.startDate)?.getTime() ?? NaN);
@@ -446,11 +454,13 @@ async function execPage(arn) {
     <section class="panel"><h2>Event history (${history.items.length}${history.complete ? '' : '+'} events)</h2>
       <table class="list history" id="history"><thead><tr><th>ID</th><th>Type</th><th>Timestamp</th><th>State</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table>
     </section>`;
-  return { title: exec.name ?? arnName(arn), html, graph: box, refresh: running, wire: wireHighlight };
+  return { title: exec.name ?? arnName(arn), html, graph: box, refresh: running, wire: wire };
 }
 
-// Clicking a state in the graph marks its rows in the history.
-function wireHighlight(view) {
+// Clicking a state in the graph marks its rows in the history; clicking a
+// clipped payload shows all of it.
+function wire(view) {
+  view.querySelector('#history')?.addEventListener('click', (e) => e.target.closest?.('td.details div')?.classList.toggle('open'));
   for (const g of view.querySelectorAll('#graph-slot g.state')) {
     g.addEventListener('click', () => {
       const name = g.getAttribute('data-state');
@@ -475,7 +485,7 @@ function authForm(view, message) {
     <p>${hadSecret ? 'The server did not accept the secret' : 'This server asks for its API secret'}: <span class="muted">${esc(message)}</span></p>
     <form id="auth-form"><label>Secret <input type="password" id="auth-secret" autocomplete="current-password" required autofocus></label>
     <button type="submit">Continue</button></form>
-    <p class="muted">Kept in this tab only (sessionStorage), sent as <code>Authorization: Bearer …</code>.</p></section>`;
+    <p class="muted">The SECRET of <code>stepwasm serve --api-secret KEY_ID:SECRET</code>. Kept in this tab only (sessionStorage), sent as <code>Authorization: Bearer …</code>.</p></section>`;
   view.querySelector('#auth-form').addEventListener('submit', (e) => {
     e.preventDefault();
     sessionStorage.setItem(SECRET_KEY, view.querySelector('#auth-secret').value);
@@ -521,6 +531,7 @@ async function render(refreshing = false) {
   const gen = ++generation;
   clearTimeout(refreshTimer);
   const view = document.getElementById('view');
+  // <body data-ready>: loading, done, auth or error; what tests look for.
   document.body.dataset.ready = 'loading';
   if (!refreshing) view.innerHTML = '<p class="muted">Loading…</p>';
   try {
