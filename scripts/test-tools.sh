@@ -19,10 +19,10 @@ if [ -x /usr/bin/chromium ]; then
 else
     started=$SECONDS
     apt_log=$(mktemp)
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >"$apt_log" 2>&1; then
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 chromium >"$apt_log" 2>&1; then
         # The package lists may be missing or stale on a fresh machine.
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 || true
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >>"$apt_log" 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=300 >>"$apt_log" 2>&1 || true
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 chromium >>"$apt_log" 2>&1; then
             cat "$apt_log" >&2
             echo "test-tools: chromium: apt-get install chromium failed (see above)" >&2
             exit 1
