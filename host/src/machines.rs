@@ -178,6 +178,11 @@ impl StoredMachines {
         Ok(())
     }
 
+    /// `machine`'s modules, loaded for one use (TestState) and not kept.
+    pub fn load_uncached(&self, machine: &StateMachine) -> Result<WasmRuntime> {
+        load_runtime(machine, &self.read_map(), &self.cache)
+    }
+
     /// The definition `execution` runs (its state machine, at the version
     /// it started with), loaded once per version.
     pub fn get(&self, store: &SqliteStore, execution: &ExecutionInfo) -> Result<Loaded> {

@@ -34,6 +34,7 @@ pub const ACTIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "TestState",
 ];
 
 /// Runs `action`.
@@ -58,6 +59,7 @@ pub async fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, 
         "TagResource" => tag_resource(api, &params),
         "UntagResource" => untag_resource(api, &params),
         "ListTagsForResource" => list_tags(api, &params),
+        "TestState" => super::test_state::test_state(api, &params).await,
         other => Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", ")))),
     }
 }

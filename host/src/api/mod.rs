@@ -14,6 +14,7 @@ pub mod console;
 mod protocol;
 pub mod resources;
 mod sigv4;
+mod test_state;
 
 pub use protocol::{ApiError, MAX_BODY_BYTES};
 pub use sigv4::Access;

@@ -92,7 +92,8 @@ pub enum EventKind {
         /// The variables the state's (or the taken catcher's) `Assign` set.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assigned_variables: Option<serde_json::Map<String, Value>>,
-        /// Set when a catcher took the state's error: the state it leads to.
+        /// Set when a catcher took the state's error: the state it leads
+        /// to; on a Choice state, always: the state its rules chose.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         catch_next: Option<String>,
     },
