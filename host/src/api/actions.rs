@@ -427,9 +427,7 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
         None => None,
     };
     // Newest first, as AWS lists them.
-    let mut executions: Vec<ExecutionSummary> =
-        api.store.executions(status)?.into_iter().filter(|e| e.info.state_machine_arn == sm_arn).collect();
-    executions.reverse();
+    let executions = api.store.executions_of(sm_arn, status)?;
     let (shown, next) = page(&executions, params.optional_str("nextToken")?, size)?;
     Ok(with_next(json!({"executions": shown.iter().map(execution_listing).collect::<Vec<_>>()}), next))
 }

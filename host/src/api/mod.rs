@@ -5,7 +5,8 @@
 //! (`X-Amz-Target: Stepwasm.<Action>`, see [`resources`]) to register Task
 //! resources.
 //!
-//! Requests are bounded: 1 MiB of body, 30 s to send headers and body.
+//! Requests are bounded: 1 MiB of body, 30 s to send headers and body,
+//! 1,024 connections at once.
 //! Every bad request gets a 4xx with AWS's error code; a 5xx means the host
 //! itself failed (its store).
 
@@ -33,6 +34,10 @@ use std::time::Duration;
 /// How long a client may take to send a request's headers, and its body.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Connections served at once; more wait to be accepted, so a flood of
+/// clients cannot take all of the process's file descriptors.
+const MAX_CONNECTIONS: usize = 1024;
+
 /// What the API works with.
 pub struct Api {
     pub store: Arc<SqliteStore>,
@@ -46,7 +51,9 @@ pub struct Api {
 /// Answers connections on `listener` until the process ends, each
 /// connection a task of its own.
 pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>) {
+    let places = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(place) = Arc::clone(&places).acquire_owned().await else { return };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             // Out of file descriptors and the like: wait, then go on.
@@ -68,6 +75,7 @@ pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>) {
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             // A client that goes away mid-request is its own business.
             let _ = connection.await;
+            drop(place);
         });
     }
 }

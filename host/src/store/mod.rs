@@ -237,6 +237,10 @@ pub trait Store: Send + Sync {
     /// The executions with `status` (all when `None`), oldest first.
     fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError>;
 
+    /// The executions of one state machine with `status` (all when
+    /// `None`), newest first.
+    fn executions_of(&self, state_machine_arn: &str, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError>;
+
     /// The RUNNING executions registered after `position` (0: all), each
     /// with its position, in order: a host polling for new executions asks
     /// for those after the last position it saw.

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS executions (
     last_event_id INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_by_state_machine ON executions (state_machine_arn, start_ms);
 CREATE TABLE IF NOT EXISTS events (
     execution_arn TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -528,6 +529,16 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn executions_of(&self, state_machine_arn: &str, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE state_machine_arn = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY start_ms DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map(params![state_machine_arn, status.map(ExecutionStatus::as_str)], summary)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn executions_started_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
@@ -805,6 +816,21 @@ mod tests {
         // Answered before anyone polled the wait: the wake-up is kept.
         store.send_task_result("swt02", &TaskResult::Success(serde_json::json!(2))).unwrap();
         assert!(second.as_mut().poll(&mut context).is_ready());
+    }
+
+    #[test]
+    fn a_state_machines_executions_are_listed_newest_first() {
+        let store = SqliteStore::in_memory().unwrap();
+        let (a, b) = (info("a"), info("b"));
+        let other = crate::driver::execution_info("other", "c");
+        store.create_execution(&a, 10).unwrap();
+        store.create_execution(&b, 20).unwrap();
+        store.create_execution(&other, 30).unwrap();
+        store.stop_execution(&a.execution_arn, "", "", 40).unwrap();
+        let names = |status| store.executions_of(&a.state_machine_arn, status).unwrap().into_iter().map(|e| e.info.name).collect::<Vec<_>>();
+        assert_eq!(names(None), ["b", "a"]);
+        assert_eq!(names(Some(ExecutionStatus::Aborted)), ["a"]);
+        assert_eq!(names(Some(ExecutionStatus::Succeeded)), Vec::<String>::new());
     }
 
     #[test]
