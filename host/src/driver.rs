@@ -22,7 +22,7 @@
 
 use crate::asl::{errors, StateMachine};
 use crate::engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
-use crate::store::{ExecutionStatus, Store, StoreError, TaskResult, TokenState};
+use crate::store::{ActivityTask, ExecutionStatus, Store, StoreError, TaskResult, TokenState};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -566,6 +566,20 @@ where
                     };
                     // Valid before the module runs, which may send it back itself.
                     store.open_task_token(token, &rec.execution.info().execution_arn, clock.now_ms())?;
+                    if crate::asl::is_activity(&resource) {
+                        // No module: a worker takes the task (GetActivityTask)
+                        // and answers with its token.
+                        let queued = ActivityTask {
+                            token: token.clone(),
+                            activity_arn: resource.clone(),
+                            execution_arn: rec.execution.info().execution_arn.clone(),
+                            input: (*task.input).clone(),
+                            created_ms: clock.now_ms(),
+                        };
+                        store.queue_activity_task(&queued)?;
+                        rec.record(scope, EventKind::TaskSubmitted { resource, output: Arc::new(Value::Null) })?;
+                        continue;
+                    }
                 }
                 let kind = match runner.run_task_async(&task).await {
                     TaskOutcome::Succeeded(output) if task.task_token.is_some() => EventKind::TaskSubmitted { resource, output: Arc::new(output) },

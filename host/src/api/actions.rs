@@ -9,7 +9,8 @@ use super::Api;
 use crate::asl::parse_definition;
 use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
 use crate::engine::{json_size, ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
-use crate::store::{ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult};
+use crate::store::{ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult};
+use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -35,6 +36,11 @@ pub const ACTIONS: &[&str] = &[
     "UntagResource",
     "ListTagsForResource",
     "TestState",
+    "CreateActivity",
+    "DescribeActivity",
+    "ListActivities",
+    "DeleteActivity",
+    "GetActivityTask",
 ];
 
 /// Runs `action`.
@@ -60,6 +66,11 @@ pub async fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, 
         "UntagResource" => untag_resource(api, &params),
         "ListTagsForResource" => list_tags(api, &params),
         "TestState" => super::test_state::test_state(api, &params).await,
+        "CreateActivity" => super::activities::create(api, &params),
+        "DescribeActivity" => super::activities::describe(api, &params),
+        "ListActivities" => super::activities::list(api, &params),
+        "DeleteActivity" => super::activities::delete(api, &params),
+        "GetActivityTask" => super::activities::get_task(api, &params).await,
         other => Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", ")))),
     }
 }
@@ -77,9 +88,15 @@ fn checked_definition(api: &Api, definition: &str, kind: &str) -> Result<(), Api
     let invalid = |message: String| ApiError::new("InvalidDefinition", format!("Invalid State Machine Definition: {message}"));
     let machine = parse_definition(definition).map_err(|e| invalid(e.to_string()))?;
     api.machines.check_resources(&machine).map_err(|e| invalid(format!("{e:#}")))?;
+    for (state, resource) in machine.task_resources() {
+        if crate::asl::is_activity(resource) && api.store.activity(resource)?.is_none() {
+            return Err(invalid(format!("state {state:?}: activity {resource} does not exist (CreateActivity first)")));
+        }
+    }
     if kind == "EXPRESS" {
-        if let Some((state, _)) = machine.task_resources().into_iter().find(|(_, r)| r.ends_with(crate::asl::WAIT_FOR_TASK_TOKEN)) {
-            return Err(invalid(format!("state {state:?}: an EXPRESS state machine cannot wait for a task token (.waitForTaskToken)")));
+        let waits = |resource: &str| resource.ends_with(crate::asl::WAIT_FOR_TASK_TOKEN) || crate::asl::is_activity(resource);
+        if let Some((state, _)) = machine.task_resources().into_iter().find(|(_, r)| waits(r)) {
+            return Err(invalid(format!("state {state:?}: an EXPRESS state machine cannot wait for a task token (.waitForTaskToken, activities)")));
         }
     }
     Ok(())
@@ -519,37 +536,70 @@ fn send_task_heartbeat(api: &Api, params: &Params) -> Result<Value, ApiError> {
     Ok(json!({}))
 }
 
-/// The state machine a tagging request names (only state machines have tags here).
-fn tagged_machine(api: &Api, params: &Params) -> Result<StateMachineRecord, ApiError> {
-    let arn = params.required_str("resourceArn")?;
-    check_arn("resourceArn", arn, ArnKind::StateMachine)?;
-    api.store.describe_state_machine(arn)?.ok_or_else(|| ApiError::new("ResourceNotFound", format!("Resource Not Found: '{arn}'")))
+/// A tagged resource: a state machine or an activity.
+enum Tagged {
+    Machine(StateMachineRecord),
+    Activity(ActivityRecord),
+}
+
+impl Tagged {
+    /// The resource a tagging request names.
+    fn named(api: &Api, params: &Params) -> Result<Tagged, ApiError> {
+        let arn = params.required_str("resourceArn")?;
+        let not_found = || ApiError::new("ResourceNotFound", format!("Resource Not Found: '{arn}'"));
+        if crate::asl::is_activity(arn) {
+            return api.store.activity(arn)?.map(Tagged::Activity).ok_or_else(not_found);
+        }
+        check_arn("resourceArn", arn, ArnKind::StateMachine)?;
+        api.store.describe_state_machine(arn)?.map(Tagged::Machine).ok_or_else(not_found)
+    }
+
+    fn tags(&mut self) -> &mut BTreeMap<String, String> {
+        match self {
+            Tagged::Machine(machine) => &mut machine.details.tags,
+            Tagged::Activity(activity) => &mut activity.tags,
+        }
+    }
+
+    fn save(&self, api: &Api) -> Result<(), ApiError> {
+        match self {
+            Tagged::Machine(machine) => api.store.set_state_machine_details(&machine.arn, &machine.details)?,
+            Tagged::Activity(activity) => api.store.set_activity_tags(&activity.arn, &activity.tags)?,
+        };
+        Ok(())
+    }
 }
 
 fn tag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
     // The request is read whole before the resource is looked up, as AWS does.
     let tags = params.tags("tags")?;
-    let mut machine = tagged_machine(api, params)?;
-    machine.details.tags.extend(tags);
-    if machine.details.tags.len() > 50 {
-        return Err(ApiError::new("TooManyTags", format!("Too Many Tags: {} (50 at most)", machine.details.tags.len())));
-    }
-    api.store.set_state_machine_details(&machine.arn, &machine.details)?;
+    let mut tagged = Tagged::named(api, params)?;
+    tagged.tags().extend(tags);
+    check_tag_count(tagged.tags())?;
+    tagged.save(api)?;
     Ok(json!({}))
+}
+
+/// AWS's limit of tags per resource.
+pub fn check_tag_count(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if tags.len() > 50 {
+        return Err(ApiError::new("TooManyTags", format!("Too Many Tags: {} (50 at most)", tags.len())));
+    }
+    Ok(())
 }
 
 fn untag_resource(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let keys = params.strings("tagKeys")?;
-    let mut machine = tagged_machine(api, params)?;
+    let mut tagged = Tagged::named(api, params)?;
     for key in keys {
-        machine.details.tags.remove(&key);
+        tagged.tags().remove(&key);
     }
-    api.store.set_state_machine_details(&machine.arn, &machine.details)?;
+    tagged.save(api)?;
     Ok(json!({}))
 }
 
 fn list_tags(api: &Api, params: &Params) -> Result<Value, ApiError> {
-    let machine = tagged_machine(api, params)?;
-    let tags: Vec<Value> = machine.details.tags.iter().map(|(key, value)| json!({"key": key, "value": value})).collect();
+    let mut tagged = Tagged::named(api, params)?;
+    let tags: Vec<Value> = tagged.tags().iter().map(|(key, value)| json!({"key": key, "value": value})).collect();
     Ok(json!({"tags": tags}))
 }

@@ -11,6 +11,7 @@
 //! itself failed (its store).
 
 pub mod actions;
+mod activities;
 pub mod console;
 mod protocol;
 pub mod resources;

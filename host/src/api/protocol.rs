@@ -176,6 +176,7 @@ pub fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
 pub enum ArnKind {
     StateMachine,
     Execution,
+    Activity,
 }
 
 /// Checks that `arn` is a Step Functions ARN of `kind`
@@ -186,6 +187,7 @@ pub fn check_arn<'a>(field: &str, arn: &'a str, kind: ArnKind) -> Result<&'a str
     let (resource, names) = match kind {
         ArnKind::StateMachine => ("stateMachine", 1),
         ArnKind::Execution => ("execution", 2),
+        ArnKind::Activity => ("activity", 1),
     };
     let well_formed = parts.len() == 6 + names
         && parts[0] == "arn"
@@ -199,6 +201,7 @@ pub fn check_arn<'a>(field: &str, arn: &'a str, kind: ArnKind) -> Result<&'a str
         let shape = match kind {
             ArnKind::StateMachine => "arn:aws:states:<region>:<account>:stateMachine:<name>",
             ArnKind::Execution => "arn:aws:states:<region>:<account>:execution:<state machine>:<name>",
+            ArnKind::Activity => "arn:aws:states:<region>:<account>:activity:<name>",
         };
         Err(ApiError::new("InvalidArn", format!("Invalid Arn: '{field}' is {arn:?}, expected {shape}")))
     }

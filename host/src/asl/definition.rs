@@ -54,6 +54,11 @@ impl StateMachine {
         &self.root.start_at
     }
 
+    /// The Task resources a module runs: all but activities.
+    pub fn module_resources(&self) -> Vec<(&str, &str)> {
+        self.task_resources().into_iter().filter(|(_, resource)| !is_activity(resource)).collect()
+    }
+
     /// Every Task state's `Resource` (nested ones included), with the state's
     /// name, in definition order.
     pub fn task_resources(&self) -> Vec<(&str, &str)> {
@@ -221,10 +226,18 @@ pub struct TaskState {
 pub const WAIT_FOR_TASK_TOKEN: &str = ".waitForTaskToken";
 
 impl TaskState {
-    /// Does the task wait for its token to be sent back (the callback pattern)?
+    /// Does the task wait for its token to be sent back: the callback
+    /// pattern, or an activity (whose worker answers with the token)?
     pub fn waits_for_task_token(&self) -> bool {
-        self.resource.ends_with(WAIT_FOR_TASK_TOKEN)
+        self.resource.ends_with(WAIT_FOR_TASK_TOKEN) || is_activity(&self.resource)
     }
+}
+
+/// Is `resource` an activity's ARN (`arn:<partition>:states:<region>:<account>:activity:<name>`)?
+/// Its tasks are run by workers that poll for them, not by a module.
+pub fn is_activity(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.split(':').collect();
+    parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" && !parts[6].is_empty()
 }
 
 #[derive(Debug, Clone)]

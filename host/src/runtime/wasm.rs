@@ -332,7 +332,7 @@ impl WasmRuntime {
     pub fn for_machine_cached(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime, RuntimeError> {
         let mut specs = Vec::new();
         let mut problems = Vec::new();
-        for (state, resource) in machine.task_resources() {
+        for (state, resource) in machine.module_resources() {
             match map.resolve(resource) {
                 Ok(spec) => specs.push((state.to_string(), resource.to_string(), spec)),
                 Err(why) => problems.push(ValidationError::new(&format!("States.{state}.Resource"), why)),

@@ -107,6 +107,26 @@ pub struct TaskResourceRecord {
     pub registered_ms: i64,
 }
 
+/// An activity: a queue of tasks that workers take (GetActivityTask).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRecord {
+    pub arn: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// A task waiting in an activity's queue for a worker: its token (a task
+/// token the driver waits on) and its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    pub token: String,
+    pub activity_arn: String,
+    pub execution_arn: String,
+    pub input: Value,
+    pub created_ms: i64,
+}
+
 /// An append in progress ([`Store::append_all_async`]).
 pub type Appending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
@@ -199,6 +219,29 @@ pub trait Store: Send + Sync {
 
     /// An uploaded module's bytes, by SHA-256 (lowercase hex).
     fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Keeps an activity (again: nothing changes) and returns it.
+    fn put_activity(&self, arn: &str, name: &str, tags: &std::collections::BTreeMap<String, String>, now_ms: i64) -> Result<ActivityRecord, StoreError>;
+
+    fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError>;
+
+    /// Every activity, by name.
+    fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError>;
+
+    /// Replaces an activity's tags; false if there is no such activity.
+    fn set_activity_tags(&self, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<bool, StoreError>;
+
+    /// Forgets an activity and its queued tasks (their executions wait on,
+    /// until their timeouts); false if there was none.
+    fn delete_activity(&self, arn: &str) -> Result<bool, StoreError>;
+
+    /// Queues a task for the activity's workers (again: nothing changes, so
+    /// a resumed driver can queue it once more).
+    fn queue_activity_task(&self, task: &ActivityTask) -> Result<(), StoreError>;
+
+    /// Hands the oldest queued task of an activity whose token still waits
+    /// to `worker`; it is not handed out again.
+    fn take_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<ActivityTask>, StoreError>;
 
     /// Registers a new, running execution of the latest version of its state
     /// machine (its events follow with [`append`](Self::append)).

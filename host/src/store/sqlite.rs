@@ -9,7 +9,7 @@
 
 use super::group_commit::{GroupCommit, Request};
 use super::{
-    Appending, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult,
+    ActivityRecord, ActivityTask, Appending, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult,
     TokenState,
 };
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
@@ -39,6 +39,21 @@ CREATE TABLE IF NOT EXISTS modules (
     sha256 TEXT PRIMARY KEY,
     bytes BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activities (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    tags TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity_tasks (
+    token TEXT PRIMARY KEY,
+    activity_arn TEXT NOT NULL,
+    execution_arn TEXT NOT NULL,
+    input TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    worker TEXT
+);
+CREATE INDEX IF NOT EXISTS activity_tasks_queued ON activity_tasks (activity_arn, worker, created_ms);
 CREATE TABLE IF NOT EXISTS executions (
     arn TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -419,6 +434,77 @@ impl Store for SqliteStore {
         Ok(self.conn().prepare_cached("DELETE FROM state_machines WHERE arn = ?1")?.execute(params![arn])? > 0)
     }
 
+    fn put_activity(&self, arn: &str, name: &str, tags: &std::collections::BTreeMap<String, String>, now_ms: i64) -> Result<ActivityRecord, StoreError> {
+        let tags_text = serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        self.conn()
+            .prepare_cached("INSERT OR IGNORE INTO activities (arn, name, created_ms, tags) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![arn, name, now_ms, tags_text])?;
+        self.activity(arn)?.ok_or_else(|| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn} vanished") })
+    }
+
+    fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities WHERE arn = ?1")?;
+        let row = stmt.query_row(params![arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?))).optional()?;
+        row.map(|row| self.activity_record(row)).transpose()
+    }
+
+    fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities ORDER BY name, arn")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?)))?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|row| self.activity_record(row)).collect()
+    }
+
+    fn set_activity_tags(&self, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        Ok(self.conn().prepare_cached("UPDATE activities SET tags = ?2 WHERE arn = ?1")?.execute(params![arn, text])? > 0)
+    }
+
+    fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let deleted = tx.prepare_cached("DELETE FROM activities WHERE arn = ?1")?.execute(params![arn])? > 0;
+        tx.prepare_cached("DELETE FROM activity_tasks WHERE activity_arn = ?1")?.execute(params![arn])?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    fn queue_activity_task(&self, task: &ActivityTask) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO activity_tasks (token, activity_arn, execution_arn, input, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![task.token, task.activity_arn, task.execution_arn, task.input.to_string(), task.created_ms])?;
+        Ok(())
+    }
+
+    fn take_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<ActivityTask>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Tasks whose token no longer waits (answered, timed out, stopped) go.
+        tx.prepare_cached(
+            "DELETE FROM activity_tasks WHERE activity_arn = ?1
+             AND token NOT IN (SELECT token FROM task_tokens WHERE status = 'WAITING')",
+        )?
+        .execute(params![activity_arn])?;
+        let next = tx
+            .prepare_cached(
+                "SELECT token, execution_arn, input, created_ms FROM activity_tasks
+                 WHERE activity_arn = ?1 AND worker IS NULL ORDER BY created_ms, rowid LIMIT 1",
+            )?
+            .query_row(params![activity_arn], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, String>(2)?, row.get(3)?)))
+            .optional()?;
+        let Some((token, execution_arn, input, created_ms)) = next else { return Ok(None) };
+        tx.prepare_cached("UPDATE activity_tasks SET worker = ?2 WHERE token = ?1")?.execute(params![token, worker])?;
+        tx.commit()?;
+        let input = serde_json::from_str(&input).map_err(|e| StoreError::Unreadable {
+            path: self.location.clone(),
+            message: format!("activity task {token}: its input is corrupt: {e}"),
+        })?;
+        Ok(Some(ActivityTask { token, activity_arn: activity_arn.to_string(), execution_arn, input, created_ms }))
+    }
+
     fn put_task_resource(&self, record: &TaskResourceRecord, module: Option<&[u8]>) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -651,6 +737,12 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    fn activity_record(&self, (arn, name, created_ms, tags): (String, String, i64, String)) -> Result<ActivityRecord, StoreError> {
+        let tags = serde_json::from_str(&tags)
+            .map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn}: its tags are corrupt: {e}") })?;
+        Ok(ActivityRecord { arn, name, created_ms, tags })
+    }
+
     /// Runs `update` (`?1` the token, `?2` the value) on a waiting token;
     /// when no row changed, says whether the token is unknown or not waiting.
     fn update_waiting_token(&self, update: &str, token: &str, value: impl rusqlite::ToSql) -> Result<(), StoreError> {
@@ -831,6 +923,35 @@ mod tests {
         assert_eq!(names(None), ["b", "a"]);
         assert_eq!(names(Some(ExecutionStatus::Aborted)), ["a"]);
         assert_eq!(names(Some(ExecutionStatus::Succeeded)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn activity_tasks_go_to_one_worker_each_while_their_token_waits() {
+        let store = SqliteStore::in_memory().unwrap();
+        let arn = "arn:aws:states:local:000000000000:activity:approve";
+        let made = store.put_activity(arn, "approve", &Default::default(), 5).unwrap();
+        assert_eq!(store.put_activity(arn, "approve", &Default::default(), 9).unwrap(), made, "again: unchanged");
+        let a = info("a");
+        store.create_execution(&a, 0).unwrap();
+        let task = |token: &str, at: i64| ActivityTask {
+            token: token.into(),
+            activity_arn: arn.into(),
+            execution_arn: a.execution_arn.clone(),
+            input: serde_json::json!({"at": at}),
+            created_ms: at,
+        };
+        for (token, at) in [("swt01", 1), ("swt02", 2), ("swt03", 3)] {
+            store.open_task_token(token, &a.execution_arn, 0).unwrap();
+            store.queue_activity_task(&task(token, at)).unwrap();
+        }
+        store.queue_activity_task(&task("swt01", 1)).unwrap();
+        store.send_task_result("swt01", &TaskResult::Success(serde_json::json!(1))).unwrap();
+        let taken = store.take_activity_task(arn, "w1").unwrap().unwrap();
+        assert_eq!(taken, task("swt02", 2), "the oldest whose token still waits");
+        assert_eq!(store.take_activity_task(arn, "w2").unwrap().unwrap().token, "swt03");
+        assert_eq!(store.take_activity_task(arn, "w3").unwrap(), None, "each is handed out once");
+        assert!(store.delete_activity(arn).unwrap());
+        assert_eq!(store.activity(arn).unwrap(), None);
     }
 
     #[test]

@@ -1,0 +1,84 @@
+//! Activities: task queues that workers poll (GetActivityTask, a long poll
+//! of up to 60 s) and answer with the task token (SendTaskSuccess/Failure/
+//! Heartbeat). A Task whose resource is an activity's ARN runs no module:
+//! the driver queues its input and waits for the token, as for
+//! `.waitForTaskToken`.
+
+use super::actions::check_tag_count;
+use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params};
+use super::Api;
+use crate::driver::{Clock, SystemClock};
+use crate::store::{ActivityRecord, Store};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// How long GetActivityTask waits for a task, as AWS does (clients should
+/// allow their calls a little more).
+const LONG_POLL: Duration = Duration::from_secs(60);
+
+/// How often a waiting GetActivityTask looks at the queue.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+fn activity_arn(name: &str) -> String {
+    let machine = crate::driver::execution_info(name, "-").state_machine_arn;
+    machine.replace(":stateMachine:", ":activity:")
+}
+
+fn listing(activity: &ActivityRecord) -> Value {
+    json!({"activityArn": activity.arn, "name": activity.name, "creationDate": date(activity.created_ms)})
+}
+
+fn existing(api: &Api, params: &Params) -> Result<ActivityRecord, ApiError> {
+    let arn = check_arn("activityArn", params.required_str("activityArn")?, ArnKind::Activity)?;
+    api.store.activity(arn)?.ok_or_else(|| ApiError::new("ActivityDoesNotExist", format!("Activity Does Not Exist: '{arn}'")))
+}
+
+pub fn create(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let name = params.required_str("name")?;
+    check_name("activity", name)?;
+    let tags = params.tags("tags")?.into_iter().collect();
+    check_tag_count(&tags)?;
+    let activity = api.store.put_activity(&activity_arn(name), name, &tags, SystemClock.now_ms())?;
+    Ok(json!({"activityArn": activity.arn, "creationDate": date(activity.created_ms)}))
+}
+
+pub fn describe(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    Ok(listing(&existing(api, params)?))
+}
+
+pub fn list(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let size = params.page_size(100, 1000)?;
+    let activities = api.store.activities()?;
+    let (shown, next) = page(&activities, params.optional_str("nextToken")?, size)?;
+    let mut response = json!({"activities": shown.iter().map(listing).collect::<Vec<_>>()});
+    if let Some(token) = next {
+        response["nextToken"] = json!(token);
+    }
+    Ok(response)
+}
+
+pub fn delete(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let arn = check_arn("activityArn", params.required_str("activityArn")?, ArnKind::Activity)?;
+    api.store.delete_activity(arn)?;
+    Ok(json!({}))
+}
+
+/// The oldest waiting task of the activity, handed to this worker; `{}`
+/// when none came within the long poll.
+pub async fn get_task(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let activity = existing(api, params)?;
+    let worker = params.optional_str("workerName")?.unwrap_or("");
+    if worker.chars().count() > 80 {
+        return Err(ApiError::validation("workerName: at most 80 characters"));
+    }
+    let deadline = Instant::now() + LONG_POLL;
+    loop {
+        if let Some(task) = api.store.take_activity_task(&activity.arn, worker)? {
+            return Ok(json!({"taskToken": task.token, "input": task.input.to_string()}));
+        }
+        if Instant::now() >= deadline {
+            return Ok(json!({}));
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
