@@ -39,6 +39,7 @@
 //! ```
 
 use crate::TaskError;
+use alloc::{format, string::String, vec::Vec};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The ASL error name an [`HttpError`] becomes when it is turned into a
@@ -65,13 +66,13 @@ impl HttpError {
     }
 }
 
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for HttpError {}
+impl core::error::Error for HttpError {}
 
 /// An http failure is the ASL error `HttpFailed` (see [`HTTP_FAILED`]), with
 /// the message as its cause, so a definition can Retry or Catch it.
@@ -153,7 +154,7 @@ impl Response {
 
     /// The body as UTF-8 text.
     pub fn text(&self) -> Result<&str, HttpError> {
-        std::str::from_utf8(&self.body).map_err(|e| HttpError::new(format!("the response body is not UTF-8: {e}")))
+        core::str::from_utf8(&self.body).map_err(|e| HttpError::new(format!("the response body is not UTF-8: {e}")))
     }
 }
 
@@ -183,6 +184,7 @@ mod imp {
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
     use super::{HttpError, Request, Response};
+    use alloc::format;
 
     pub fn fetch(req: &Request) -> Result<Response, HttpError> {
         Err(HttpError::new(format!(

@@ -34,6 +34,7 @@
 //! ```
 
 use crate::TaskError;
+use alloc::{format, string::String};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The ASL error name a [`KvError`] becomes when it is turned into a
@@ -60,13 +61,13 @@ impl KvError {
     }
 }
 
-impl std::fmt::Display for KvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for KvError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for KvError {}
+impl core::error::Error for KvError {}
 
 /// A kv failure is the ASL error `KvFailed` (see [`KV_FAILED`]), with the
 /// message as its cause, so a definition can Retry or Catch it.
@@ -114,6 +115,7 @@ pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), KvErr
 mod imp {
     use super::KvError;
     use crate::bindings::stepwasm::task::kv as wit;
+    use alloc::string::String;
 
     pub fn get(key: &str) -> Result<Option<String>, KvError> {
         wit::get(key).map_err(KvError::new)

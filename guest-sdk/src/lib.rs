@@ -46,12 +46,45 @@
 //! component imports only the capabilities its code actually calls, so a
 //! handler that never touches `kv` or `http` needs no grant. Natively, `log`
 //! and `kv` are per-thread in-memory stand-ins and `http` always fails.
+//!
+//! ## No WASI: `no_std` components (the default)
+//! Built for wasm32 without the `std` feature, the SDK is `#![no_std]` with
+//! `alloc`: it brings its own allocator (`dlmalloc`, growing linear memory
+//! directly) and its own panic handler, so the component imports nothing but
+//! `stepwasm:task` (no `wasi:cli`, `wasi:io`, `wasi:clocks`,
+//! `wasi:filesystem`). That makes every invocation much cheaper to
+//! instantiate. A handler crate for this route is itself
+//! `#![cfg_attr(target_arch = "wasm32", no_std)]` with `extern crate alloc;`,
+//! takes `String`, `Vec`, `format!`, `BTreeMap`, ... from `alloc`, and uses
+//! `serde`/`serde_json` with `default-features = false, features = ["alloc"]`
+//! (`serde` also with `"derive"`). Natively (unit tests, the host's benchmark)
+//! the same crate links std as usual.
+//!
+//! A panic in such a component is written to the host's `log` at level
+//! `error` (`panicked at <file>:<line>:<col>: <message>`, at most 1 KiB),
+//! then the component traps: the task fails with `States.TaskFailed` and the
+//! message is among the invocation's log lines.
+//!
+//! Enable the **`std` feature** when the handler, or any crate it depends on,
+//! needs Rust's std (`HashMap`, `std::time`, files, the environment): the SDK
+//! then links std, and the component imports WASI too (with nothing granted:
+//! no files, no environment, no sockets; a panic's message goes to stderr,
+//! which the host quotes in the task's cause). A crate that links std
+//! without the feature fails to build with "found duplicate lang item
+//! `panic_impl`".
 
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
+use alloc::{format, string::String};
 use serde::{de::DeserializeOwned, Serialize};
 
 pub mod http;
 pub mod kv;
 pub mod log;
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+mod no_std_rt;
 
 /// Bindings generated from `wit/task.wit`. Used by [`handler!`]; handler
 /// authors do not need them.
@@ -95,13 +128,13 @@ impl TaskError {
     }
 }
 
-impl std::fmt::Display for TaskError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}: {}", self.error, self.cause)
     }
 }
 
-impl std::error::Error for TaskError {}
+impl core::error::Error for TaskError {}
 
 /// Error name used when the input does not deserialise into the handler's type.
 pub const INVALID_INPUT: &str = "InvalidTaskInput";
@@ -136,10 +169,10 @@ macro_rules! handler {
             struct StepwasmHandler;
             impl $crate::bindings::exports::stepwasm::task::handler::Guest for StepwasmHandler {
                 fn handle(
-                    input: ::std::string::String,
+                    input: $crate::__private::String,
                     ctx: $crate::bindings::stepwasm::task::types::Context,
-                ) -> ::std::result::Result<
-                    ::std::string::String,
+                ) -> ::core::result::Result<
+                    $crate::__private::String,
                     $crate::bindings::stepwasm::task::types::TaskError,
                 > {
                     $crate::__private::dispatch($handler, &input, ctx)
@@ -154,6 +187,7 @@ macro_rules! handler {
 pub mod __private {
     use super::*;
     use crate::bindings::stepwasm::task::types as wit;
+    pub use alloc::string::String;
 
     /// Converts the WIT context, runs the handler, converts the error back.
     pub fn dispatch<I: DeserializeOwned, O: Serialize>(

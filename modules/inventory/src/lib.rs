@@ -10,9 +10,16 @@
 //! ASL error `InventoryUpdateFailed` and nothing is written (in a component the
 //! host also discards the writes of any failed attempt). A kv failure, or a
 //! stored level that is not a whole number, is the ASL error `KvFailed`.
+//!
+//! Built for wasm32 the crate is `no_std` (with `alloc`): its component
+//! imports nothing of WASI, only `stepwasm:task`.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use stepwasm_guest::{kv, log, Context, TaskError};
 
 #[derive(Debug, Deserialize)]

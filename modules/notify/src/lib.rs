@@ -4,7 +4,15 @@
 //! recipient, subject, body) instead of sending it. It knows two kinds:
 //! `order-confirmed` and `payment-failed`. A missing or malformed address is the
 //! ASL error `NotificationFailed`.
+//!
+//! Built for wasm32 the crate is `no_std` (with `alloc`): its component
+//! imports nothing of WASI, only `stepwasm:task`.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+use alloc::{format, string::String};
 use serde::{Deserialize, Serialize};
 use stepwasm_guest::{log, Context, TaskError};
 

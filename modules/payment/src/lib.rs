@@ -21,7 +21,19 @@
 //! - any other status, a body of another shape, or no response at all (refused,
 //!   timed out, unreachable): `PaymentGatewayUnavailable`, with a cause naming
 //!   the status or the error, so a definition can Retry it.
+//!
+//! Built for wasm32 the crate is `no_std` (with `alloc`): its component
+//! imports nothing of WASI, only `stepwasm:task`.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
 use serde::{Deserialize, Serialize};
 use stepwasm_guest::{http, log, Context, TaskError};
 
@@ -68,7 +80,22 @@ pub struct Verdict {
 }
 
 fn to_cents(amount: f64) -> i64 {
-    (amount * 100.0).round() as i64
+    round_to_i64(amount * 100.0)
+}
+
+/// `x.round() as i64` (half away from zero, saturating, NaN as 0) without
+/// std: `f64::round` is not in `core`. Exact: below 2^52 the fraction
+/// `x - trunc(x)` is representable, and from there on every f64 is whole.
+fn round_to_i64(x: f64) -> i64 {
+    let whole = x as i64; // truncates toward zero, saturating; NaN is 0
+    let fraction = x - whole as f64;
+    if fraction >= 0.5 {
+        whole.saturating_add(1)
+    } else if fraction <= -0.5 {
+        whole.saturating_sub(1)
+    } else {
+        whole
+    }
 }
 
 fn luhn_ok(digits: &str) -> bool {
@@ -271,6 +298,27 @@ mod tests {
         // The local rules still come first.
         input["payment"]["cardNumber"] = json!("4000000000000002");
         assert_eq!(run(input).unwrap_err().error, "PaymentVerificationFailed");
+    }
+
+    #[test]
+    fn rounding_matches_std() {
+        let mut values = vec![
+            0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+            4503599627370495.5, 4503599627370497.0, 9007199254740993.0, 1e300, -1e300, f64::MAX, f64::MIN,
+            f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, 9.223372036854775e18, -9.223372036854777e18,
+            5996.999999999999, 1999.0000000000002, 59.97 * 100.0, 19.99 * 100.0, 0.03 * 100.0,
+        ];
+        // Cents of amounts with up to 4 decimals, and a spread of magnitudes.
+        let mut x = 0.0001f64;
+        for i in 0..200_000 {
+            values.push(i as f64 * 0.0001 * 100.0);
+            values.push(-(i as f64) * 0.0137 * 100.0);
+            x *= 1.0003;
+            values.push(x);
+        }
+        for v in values {
+            assert_eq!(round_to_i64(v), v.round() as i64, "{v:e}");
+        }
     }
 
     fn reply(status: u16, body: &str) -> http::Response {
