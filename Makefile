@@ -14,7 +14,7 @@ example: guests
 # host workspace (unit, end-to-end and doc tests), then the example modules'
 # own unit tests, compiled natively. The host links those crates natively (the
 # benchmark's baseline), so `-p` runs their tests in the host's build, sharing
-# every dependency already compiled (the test modules hostile and probe have
+# every dependency already compiled (the test modules hostile, hostile-nostd and probe have
 # no unit tests of their own).
 test: guests
 	scripts/test-tools.sh

@@ -63,6 +63,10 @@ module = "hostile"
 fuel = 1_000_000_000_000_000
 timeout_seconds = 0.3
 
+[resources."hostile-nostd"]
+module = "hostile_nostd"
+fuel = 1_000_000_000   # enough to fill and read back its allocations
+
 [resources."echo"]
 module = "echo.wasm"
 
@@ -128,6 +132,7 @@ fn corpus() -> &'static Corpus {
             &[
                 "hostile",
                 "hostile-slow",
+                "hostile-nostd",
                 "echo",
                 "start-loop",
                 "start-loop-slow",
@@ -328,6 +333,60 @@ fn panic_quotes_the_guest_message() {
             "the module wrote:",
             "hostile module panicked on purpose",
         ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The SDK's no_std runtime: what handlers are built with by default.
+
+#[test]
+fn no_std_components_import_nothing_of_wasi() {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    for module in ["payment", "inventory", "notify", "hostile_nostd"] {
+        let path = guest_dir().join(format!("{module}.wasm"));
+        let component = wasmtime::component::Component::from_file(&engine, &path).unwrap();
+        let imports: Vec<String> = component.component_type().imports(&engine).map(|(name, _)| name.to_string()).collect();
+        assert!(imports.iter().any(|i| i.starts_with("stepwasm:task/log@")), "{module}: {imports:?}");
+        let others: Vec<&String> = imports.iter().filter(|i| !i.starts_with("stepwasm:task/")).collect();
+        assert!(others.is_empty(), "{module} imports more than stepwasm:task: {others:?}");
+    }
+}
+
+#[test]
+fn no_std_panic_quotes_the_message_it_logged() {
+    assert_failure(
+        "hostile-nostd",
+        json!({"mode": "panic", "bytes": 7}),
+        "TaskFailed",
+        "States.TaskFailed",
+        &[
+            "module hostile_nostd.wasm trapped: wasm trap: wasm `unreachable` instruction executed",
+            "; the module wrote: panicked at hostile-nostd/src/lib.rs:",
+            "hostile no_std module panicked on purpose (7 bytes)",
+        ],
+    );
+}
+
+#[test]
+fn no_std_allocator_grows_memory_past_the_initial_pages() {
+    // 4 MiB and a bit: 65 blocks, block k filled with k % 251 + 1, the last
+    // one 1,000 bytes long; overlapping blocks would change the sum.
+    let bytes: u64 = 64 * 65536 + 1000;
+    let expected: u64 = (1..=64u64).map(|k| 65536 * k).sum::<u64>() + 1000 * 65;
+    let output = assert_success("hostile-nostd", json!({"mode": "alloc", "bytes": bytes}));
+    assert_eq!(output, json!({"blocks": 65, "checksum": expected}));
+}
+
+#[test]
+fn no_std_allocation_past_the_cap_is_the_memory_limit() {
+    assert_failure(
+        "hostile-nostd",
+        json!({"mode": "alloc", "bytes": 64u64 << 20}),
+        "TaskFailed",
+        "States.TaskFailed",
+        &["module hostile_nostd.wasm: memory limit exceeded", "cap of 16.0 MiB"],
     );
 }
 

@@ -12,7 +12,7 @@ pub fn root() -> PathBuf {
 /// Where scripts/build-guests.sh puts the components; fails clearly if unbuilt.
 pub fn guest_dir() -> PathBuf {
     let dir = root().join("target/guest/wasm32-wasip2/release");
-    for m in ["payment", "inventory", "notify", "hostile", "probe"] {
+    for m in ["payment", "inventory", "notify", "hostile", "hostile_nostd", "probe"] {
         assert!(
             dir.join(format!("{m}.wasm")).is_file(),
             "{m}.wasm is missing from {}: run scripts/build-guests.sh (make test does)",

@@ -105,9 +105,9 @@ pub fn internal_failure(what: &str, err: wasmtime::Error) -> TaskOutcome {
     failed(format!("host error while {what}: {err:#}"))
 }
 
-/// The last non-empty lines of a guest's stderr (where Rust prints panics).
-fn stderr_tail(stderr: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(stderr);
+/// The last non-empty lines of what a guest said before it failed.
+fn said_tail(said: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(said);
     let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
         return None;
@@ -115,20 +115,22 @@ fn stderr_tail(stderr: &[u8]) -> Option<String> {
     Some(lines[lines.len().saturating_sub(3)..].join(" | "))
 }
 
-/// Maps an error from instantiating or calling a component to the task's outcome.
+/// Maps an error from instantiating or calling a component to the task's
+/// outcome. `said` is what the module said before it failed (its stderr, or
+/// its last error-level log line), quoted in the cause of a trap.
 pub fn classify_trap(
     err: &wasmtime::Error,
     hit: &LimitHit,
     limits: &Limits,
     timeout: Duration,
-    stderr: &[u8],
+    said: &[u8],
     module: &Path,
 ) -> TaskOutcome {
     let module = module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if let Some(limit) = &hit.limit {
         return failed(format!("module {module}: {limit}"));
     }
-    let said = stderr_tail(stderr).map(|s| format!("; the module wrote: {s}")).unwrap_or_default();
+    let said = said_tail(said).map(|s| format!("; the module wrote: {s}")).unwrap_or_default();
     let text = format!("{err:#}");
     if text.contains("instance count too high") {
         return failed(format!(

@@ -73,7 +73,11 @@ pub struct LogLine {
 
 /// Per-invocation store data.
 struct Invocation {
-    wasi: WasiCtx,
+    /// Built on the first WASI call: a component without WASI imports (the
+    /// SDK's `no_std` handlers) never pays for one.
+    wasi: Option<WasiCtx>,
+    /// Where the WASI context sends the guest's stderr.
+    stderr: MemoryOutputPipe,
     table: ResourceTable,
     limiter: Limiter,
     state: String,
@@ -98,9 +102,23 @@ fn limit_trap(limiter: &mut Limiter, what: String) -> wasmtime::Error {
     wasmtime::Error::msg(what)
 }
 
+/// WASI with nothing granted: stderr into `stderr`, coarse clocks, no
+/// sockets, no files, no environment.
+fn empty_wasi(stderr: MemoryOutputPipe) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stderr(stderr)
+        .wall_clock(CoarseWallClock)
+        .monotonic_clock(CoarseMonotonicClock::new())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
 impl WasiView for Invocation {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let ctx = self.wasi.get_or_insert_with(|| empty_wasi(self.stderr.clone()));
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
@@ -566,13 +584,24 @@ impl WasmRuntime {
         let result = call_handler(&mut store, loaded, task, input).await;
         let fuel_left = store.get_fuel().unwrap_or(0);
         let data = store.into_data();
-        self.keep_logs(data.logs);
         let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
         let outcome = match result {
             Ok(Ok(output)) => limits::check_output(output, limits),
             Ok(Err(e)) => TaskOutcome::Failed { error: limits::bounded(e.error, 256), cause: limits::bounded(e.cause, 32 << 10) },
-            Err(err) => limits::classify_trap(&err, &hit, limits, timeout, &stderr.contents(), &loaded.module_path),
+            Err(err) => {
+                // What the module said before it trapped: a std guest's panic
+                // is on stderr; the SDK's no_std panic handler logs it as an
+                // error instead.
+                let mut said = stderr.contents().to_vec();
+                if said.is_empty() {
+                    if let Some(line) = data.logs.iter().rev().find(|l| l.level == "error") {
+                        said = line.message.as_bytes().to_vec();
+                    }
+                }
+                limits::classify_trap(&err, &hit, limits, timeout, &said, &loaded.module_path)
+            }
         };
+        self.keep_logs(data.logs);
         (outcome, data.kv, data.http_calls)
     }
 
@@ -586,20 +615,13 @@ impl WasmRuntime {
         stderr: MemoryOutputPipe,
     ) -> wasmtime::Result<Store<Invocation>> {
         let limits = &loaded.limits;
-        let wasi = WasiCtxBuilder::new()
-            .stderr(stderr)
-            .wall_clock(CoarseWallClock)
-            .monotonic_clock(CoarseMonotonicClock::new())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         let kv = match (&loaded.kv_namespace, &self.kv) {
             (Some(namespace), Some(store)) => Some((Arc::clone(store), KvTransaction::new(namespace.as_str()))),
             _ => None,
         };
         let data = Invocation {
-            wasi,
+            wasi: None,
+            stderr,
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             state: task.state_name.clone(),
