@@ -132,27 +132,73 @@ mod imp {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use super::KvError;
+    use super::{KvError, NativeKv};
     use std::cell::RefCell;
     use std::collections::BTreeMap;
 
     thread_local! {
         pub static STORE: RefCell<BTreeMap<String, String>> = const { RefCell::new(BTreeMap::new()) };
+        pub static BACKEND: RefCell<Option<Box<dyn NativeKv>>> = const { RefCell::new(None) };
+    }
+
+    /// `call` on this thread's installed backend, if there is one.
+    fn on_backend<T>(call: impl FnOnce(&mut dyn NativeKv) -> Result<T, String>) -> Option<Result<T, KvError>> {
+        BACKEND.with(|b| b.borrow_mut().as_deref_mut().map(|backend| call(backend).map_err(KvError::new)))
     }
 
     pub fn get(key: &str) -> Result<Option<String>, KvError> {
-        Ok(STORE.with(|s| s.borrow().get(key).cloned()))
+        on_backend(|b| b.get(key)).unwrap_or_else(|| Ok(STORE.with(|s| s.borrow().get(key).cloned())))
     }
 
     pub fn set(key: &str, value: &str) -> Result<(), KvError> {
-        STORE.with(|s| s.borrow_mut().insert(key.to_owned(), value.to_owned()));
-        Ok(())
+        on_backend(|b| b.set(key, value)).unwrap_or_else(|| {
+            STORE.with(|s| s.borrow_mut().insert(key.to_owned(), value.to_owned()));
+            Ok(())
+        })
     }
 
     pub fn delete(key: &str) -> Result<(), KvError> {
-        STORE.with(|s| s.borrow_mut().remove(key));
-        Ok(())
+        on_backend(|b| b.delete(key)).unwrap_or_else(|| {
+            STORE.with(|s| s.borrow_mut().remove(key));
+            Ok(())
+        })
     }
+}
+
+/// Natively, what a thread's kv calls can reach instead of the in-memory map:
+/// a host that runs handlers natively supplies its own store (the host's
+/// benchmark does, to compare native handlers with components on the same
+/// transactional store). Not available in a component.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait NativeKv: std::any::Any {
+    fn get(&mut self, key: &str) -> Result<Option<String>, String>;
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String>;
+    fn delete(&mut self, key: &str) -> Result<(), String>;
+}
+
+/// Sends this thread's kv calls to `backend` while `f` runs, then hands the
+/// backend back with `f`'s result (so the caller can commit what it staged).
+/// Nests; if `f` panics, the previous backend is put back all the same.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn with_native_backend<B: NativeKv, R>(backend: B, f: impl FnOnce() -> R) -> (R, B) {
+    /// Puts the previous backend back when dropped, also while unwinding.
+    struct Restore(Option<Option<Box<dyn NativeKv>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0.take() {
+                imp::BACKEND.with(|b| *b.borrow_mut() = previous);
+            }
+        }
+    }
+    let previous = imp::BACKEND.with(|b| b.borrow_mut().replace(Box::new(backend)));
+    let restore = Restore(Some(previous));
+    let result = f();
+    // Nested calls have put back what they replaced: this is ours.
+    let mine = imp::BACKEND.with(|b| b.borrow_mut().take());
+    drop(restore);
+    let mine: Box<dyn std::any::Any> = mine.expect("the backend installed above is still installed");
+    let mine = mine.downcast::<B>().unwrap_or_else(|_| unreachable!("the backend installed above has type B"));
+    (result, *mine)
 }
 
 /// Empties this thread's native store (not available in a component).
@@ -178,6 +224,55 @@ mod tests {
         assert_eq!(get("a").unwrap(), None);
         clear_native();
         assert_eq!(get("b").unwrap(), None);
+    }
+
+    /// Counts calls and keeps values in its own map.
+    #[derive(Default)]
+    struct Counting {
+        calls: usize,
+        values: std::collections::BTreeMap<String, String>,
+    }
+
+    impl NativeKv for Counting {
+        fn get(&mut self, key: &str) -> Result<Option<String>, String> {
+            self.calls += 1;
+            Ok(self.values.get(key).cloned())
+        }
+        fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+            self.calls += 1;
+            if key == "refused" {
+                return Err("no such key allowed".into());
+            }
+            self.values.insert(key.into(), value.into());
+            Ok(())
+        }
+        fn delete(&mut self, key: &str) -> Result<(), String> {
+            self.calls += 1;
+            self.values.remove(key);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_native_backend_takes_the_calls_while_installed() {
+        clear_native();
+        set("outside", "1").unwrap();
+        let (seen, backend) = with_native_backend(Counting::default(), || {
+            set("inside", "2").unwrap();
+            let refused = set("refused", "x").unwrap_err();
+            let (inner, nested) = with_native_backend(Counting::default(), || get("inside").unwrap());
+            (get("outside").unwrap(), get("inside").unwrap(), refused.message().to_string(), inner, nested.calls)
+        });
+        assert_eq!(seen, (None, Some("2".into()), "no such key allowed".into(), None, 1));
+        assert_eq!(backend.calls, 4);
+        assert_eq!(backend.values.get("inside").map(String::as_str), Some("2"));
+        // Uninstalled: the thread's map again, untouched by the backend.
+        assert_eq!(get("outside").unwrap().as_deref(), Some("1"));
+        assert_eq!(get("inside").unwrap(), None);
+        // A panic inside still uninstalls it.
+        let caught = std::panic::catch_unwind(|| with_native_backend(Counting::default(), || panic!("inside")));
+        assert!(caught.is_err());
+        assert_eq!(get("outside").unwrap().as_deref(), Some("1"));
     }
 
     #[test]

@@ -45,7 +45,9 @@
 //! `kv` and `http` must be granted to the resource in `stepwasm.toml`. A
 //! component imports only the capabilities its code actually calls, so a
 //! handler that never touches `kv` or `http` needs no grant. Natively, `log`
-//! and `kv` are per-thread in-memory stand-ins and `http` always fails.
+//! and `kv` are per-thread in-memory stand-ins (a host that runs handlers
+//! natively can send `kv` to its own store: [`kv::with_native_backend`]) and
+//! `http` always fails.
 //!
 //! ## No WASI: `no_std` components (the default)
 //! Built for wasm32 without the `std` feature, the SDK is `#![no_std]` with

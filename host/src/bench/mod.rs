@@ -6,11 +6,15 @@
 //! measures something else: the memory of executions parked in a Wait
 //! ([`parked`]).
 //!
+//! The native handlers run twice: with kv in the SDK's native per-thread map
+//! (the handlers' own cost), and with kv on the host's store, read, staged and
+//! committed as for a component ([`HostKv`]), so that one ratio is the WASM
+//! overhead alone.
+//!
 //! The kv seed of the config (the example's stock levels) is written again
 //! before every execution, outside the timed part, so that every execution
 //! sees the same stock and ends the same way (a paid order would otherwise
-//! drain it): in the host's store for the WASM path, in the SDK's native
-//! per-thread map for the native path.
+//! drain it).
 
 mod parked;
 
@@ -18,6 +22,7 @@ use crate::cli::{load_definition, load_resource_map, ConfigArg};
 use crate::driver::{execution_info, run_execution, run_execution_async, run_recorded, run_recorded_async, TaskOutcome, TaskRunner, VirtualClock};
 use crate::store::SqliteStore;
 use crate::engine::TaskInvocation;
+use crate::runtime::kv::{KvError, KvStore, KvTransaction};
 use crate::runtime::{ResourceMap, WasmRuntime};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, ValueEnum};
@@ -25,7 +30,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stepwasm_guest::kv::{with_native_backend, NativeKv};
 use stepwasm_guest::{Context, TaskError};
 
 #[derive(Args)]
@@ -75,20 +82,52 @@ fn native_handler(module: &str) -> Option<NativeHandler> {
 /// Runs tasks by calling the native handler of the module each resource maps to.
 struct NativeRunner {
     handlers: HashMap<String, NativeHandler>,
+    /// With a store: the kv namespace of each resource granted kv, whose
+    /// handler's kv calls then go to the store as a component's would.
+    kv: Option<(Arc<KvStore>, HashMap<String, String>)>,
 }
 
 impl NativeRunner {
-    fn for_resources<'a>(resources: impl Iterator<Item = &'a str>, map: &ResourceMap) -> Result<NativeRunner> {
+    /// A runner whose kv calls go to the SDK's native per-thread map, or with
+    /// `kv`, to that store (read, staged, committed if the task succeeds).
+    fn for_resources<'a>(resources: impl Iterator<Item = &'a str>, map: &ResourceMap, kv: Option<Arc<KvStore>>) -> Result<NativeRunner> {
         let mut handlers = HashMap::new();
+        let mut namespaces = HashMap::new();
         for resource in resources {
             let module = module_name(map, resource)?;
             let handler = native_handler(&module)
                 .ok_or_else(|| anyhow!("no native build of module {module:?} (resource {resource:?}) to compare with"))?;
             handlers.insert(resource.to_string(), handler);
+            if let Some(namespace) = map.resolve(resource).map_err(|e| anyhow!(e))?.grants.kv {
+                namespaces.insert(resource.to_string(), namespace);
+            }
         }
-        Ok(NativeRunner { handlers })
+        Ok(NativeRunner { handlers, kv: kv.map(|store| (store, namespaces)) })
     }
 }
+
+/// A native handler's kv calls on the host's store: reads and staged writes
+/// of one invocation, as the host keeps them for a component.
+struct HostKv {
+    store: Arc<KvStore>,
+    tx: KvTransaction,
+}
+
+impl NativeKv for HostKv {
+    fn get(&mut self, key: &str) -> Result<Option<String>, String> {
+        self.tx.get(&self.store, key)
+    }
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        self.tx.set(key.to_string(), value.to_string())
+    }
+    fn delete(&mut self, key: &str) -> Result<(), String> {
+        self.tx.delete(key.to_string())
+    }
+}
+
+/// How often a native handler's invocation is run again when its kv commit
+/// conflicts with another thread's (a component's is rerun once, exclusively).
+const NATIVE_KV_TRIES: usize = 10;
 
 impl TaskRunner for NativeRunner {
     fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
@@ -99,7 +138,28 @@ impl TaskRunner for NativeRunner {
             task_token: None,
         };
         let handler = self.handlers[&task.resource];
-        match handler(&task.input.to_string(), &ctx) {
+        let input = task.input.to_string();
+        let store_and_namespace = self.kv.as_ref().and_then(|(store, namespaces)| Some((store, namespaces.get(&task.resource)?)));
+        let result = match store_and_namespace {
+            None => handler(&input, &ctx),
+            Some((store, namespace)) => {
+                let mut tries = 0;
+                loop {
+                    let kv = HostKv { store: Arc::clone(store), tx: KvTransaction::new(namespace.as_str()) };
+                    let (result, kv) = with_native_backend(kv, || handler(&input, &ctx));
+                    if result.is_err() {
+                        break result;
+                    }
+                    tries += 1;
+                    match store.commit(&kv.tx) {
+                        Ok(()) => break result,
+                        Err(KvError::Conflict { .. }) if tries < NATIVE_KV_TRIES => continue,
+                        Err(e) => return TaskOutcome::Failed { error: "States.TaskFailed".into(), cause: format!("kv commit: {e}") },
+                    }
+                }
+            }
+        };
+        match result {
             Ok(text) => match serde_json::from_str(&text) {
                 Ok(v) => TaskOutcome::Succeeded(v),
                 Err(e) => TaskOutcome::Failed { error: "States.TaskFailed".into(), cause: e.to_string() },
@@ -133,7 +193,7 @@ impl Stats {
 /// (after a warm-up); throughput is executions over wall time, resets
 /// included.
 fn measure(
-    machine: &std::sync::Arc<crate::asl::StateMachine>,
+    machine: &Arc<crate::asl::StateMachine>,
     inputs: &[Value],
     runner: &(dyn TaskRunner + Sync),
     reset: &(dyn Fn() -> Result<()> + Sync),
@@ -190,21 +250,21 @@ fn measure(
 /// drives many executions. Throughput is executions over wall time.
 #[allow(clippy::too_many_arguments)]
 fn measure_async(
-    machine: &std::sync::Arc<crate::asl::StateMachine>,
+    machine: &Arc<crate::asl::StateMachine>,
     inputs: &[Value],
-    runtime: &std::sync::Arc<WasmRuntime>,
+    runtime: &Arc<WasmRuntime>,
     seed: &[(String, String, String)],
     workers: usize,
     in_flight: usize,
     seconds: f64,
-    store: Option<&std::sync::Arc<SqliteStore>>,
+    store: Option<&Arc<SqliteStore>>,
 ) -> Result<Stats> {
     // Names must be new in a store, warm-up included.
-    let run = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let run = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
-    let clock = std::sync::Arc::new(VirtualClock::starting_now());
-    let inputs = std::sync::Arc::new(inputs.to_vec());
-    let seed = std::sync::Arc::new(seed.to_vec());
+    let clock = Arc::new(VirtualClock::starting_now());
+    let inputs = Arc::new(inputs.to_vec());
+    let seed = Arc::new(seed.to_vec());
     let run_all = |budget: Duration| -> Result<(Vec<Duration>, Duration)> {
         let start = Instant::now();
         let latencies = tokio.block_on(async {
@@ -279,11 +339,16 @@ fn measure_invocations(
 /// Puts the kv seed values back where an execution changed them (writing
 /// only those keys, so concurrent executions rarely conflict with a reset).
 fn reset_kv(runtime: &WasmRuntime, seed: &[(String, String, String)]) -> Result<()> {
-    if let Some(store) = runtime.kv_store() {
-        for (namespace, key, value) in seed {
-            if store.get(namespace, key)?.as_deref() != Some(value.as_str()) {
-                store.put(namespace, key, value)?;
-            }
+    match runtime.kv_store() {
+        Some(store) => reset_kv_store(store, seed),
+        None => Ok(()),
+    }
+}
+
+fn reset_kv_store(store: &KvStore, seed: &[(String, String, String)]) -> Result<()> {
+    for (namespace, key, value) in seed {
+        if store.get(namespace, key)?.as_deref() != Some(value.as_str()) {
+            store.put(namespace, key, value)?;
         }
     }
     Ok(())
@@ -374,7 +439,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     let mut rates = Vec::new();
     let runtime = match args.mode {
         Mode::Native => None,
-        _ => Some(std::sync::Arc::new(WasmRuntime::for_machine(&machine, &map)?)),
+        _ => Some(Arc::new(WasmRuntime::for_machine(&machine, &map)?)),
     };
     if let Some(runtime) = &runtime {
         let reset = || reset_kv(runtime, &map.kv().seed);
@@ -389,7 +454,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         // flight committed in groups.
         let dir = std::env::temp_dir().join(format!("stepwasm-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let store = std::sync::Arc::new(SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?);
+        let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?);
         for &threads in &thread_counts {
             let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds, Some(&store))?;
             println!(
@@ -417,7 +482,8 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         std::fs::remove_dir_all(&dir)?;
     }
     if args.mode != Mode::Wasm {
-        let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map)?;
+        let resources = || machine.task_resources().into_iter().map(|(_, r)| r);
+        let native = NativeRunner::for_resources(resources(), &map, None)?;
         // Natively there is one map per thread, without namespaces.
         let reset = || -> Result<()> {
             for (_, key, value) in &map.kv().seed {
@@ -430,12 +496,33 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             println!("| native Rust | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
             rates.push(("native", threads, s.per_second()));
         }
+        // The same handlers with kv on the host's store, as components have
+        // it (an in-memory SQLite store, like the WASM rows' without a path).
+        let store = Arc::new(KvStore::in_memory()?);
+        let native = NativeRunner::for_resources(resources(), &map, Some(Arc::clone(&store)))?;
+        let reset = || reset_kv_store(&store, &map.kv().seed);
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds, None)?;
+            println!(
+                "| native Rust, kv on the host's store | {threads} thread(s) | {:.0} | {} | {} |",
+                s.per_second(),
+                micros(s.p50),
+                micros(s.p99)
+            );
+            rates.push(("native-host-kv", threads, s.per_second()));
+        }
     }
     println!();
     for &threads in &thread_counts {
         let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == threads).map(|r| r.2);
         if let (Some(wasm), Some(native)) = (rate("wasm"), rate("native")) {
             println!("WASM overhead, {threads} thread(s): native is {:.1}x the WASM throughput", native / wasm);
+        }
+        if let (Some(wasm), Some(native)) = (rate("wasm"), rate("native-host-kv")) {
+            println!(
+                "WASM overhead, {threads} thread(s), kv on the host's store both ways: native is {:.1}x the WASM throughput",
+                native / wasm
+            );
         }
     }
     let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == cores).map(|r| r.2);
@@ -453,7 +540,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
 fn invocation_tables(
     trivial_wat: &Path,
     runtime: &WasmRuntime,
-    machine: &std::sync::Arc<crate::asl::StateMachine>,
+    machine: &Arc<crate::asl::StateMachine>,
     map: &ResourceMap,
     inputs: &[Value],
     seconds: f64,
@@ -480,7 +567,7 @@ fn invocation_tables(
         trivial_runtime.add_resource(TRIVIAL, spec.clone()).map_err(|e| anyhow!(e))?;
         let task = TaskInvocation {
             resource: TRIVIAL.into(),
-            input: std::sync::Arc::new(serde_json::json!({"n": 1})),
+            input: Arc::new(serde_json::json!({"n": 1})),
             execution_id: "bench".into(),
             state_name: "Trivial".into(),
             attempt: 1,
