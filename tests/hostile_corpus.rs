@@ -616,6 +616,10 @@ memory_mib = 2
 [resources."start-loop-low-fuel"]
 module = "start_loop.wasm"
 fuel = 200_000
+
+[resources."hostile-nostd-small-memory"]
+module = "hostile_nostd"
+memory_mib = 2
 "#,
     );
     let runtime = runtime_with(
@@ -627,11 +631,13 @@ fuel = 200_000
             "start-loop-low-fuel",
             "not-utf8",
             "grow-memory-small",
+            "hostile-nostd",
+            "hostile-nostd-small-memory",
             "echo",
         ],
     );
     // (machine, input, what the cause must contain), taken in turn.
-    let mix: [(Arc<StateMachine>, Value, &str); 8] = [
+    let mix: [(Arc<StateMachine>, Value, &str); 10] = [
         (machine("hostile"), json!({"mode": "trap"}), "`unreachable` instruction executed"),
         (machine("hostile-low-fuel"), json!({"mode": "loop"}), "fuel limit exhausted: used all 200000 units"),
         (machine("hostile-small-memory"), json!({"mode": "alloc"}), "memory limit exceeded"),
@@ -640,9 +646,15 @@ fuel = 200_000
         (machine("hostile"), json!({"mode": "recurse"}), "stack overflow"),
         (machine("grow-memory-small"), json!({}), "memory limit exceeded"),
         (machine("start-loop-low-fuel"), json!({}), "fuel limit exhausted: used all 200000 units"),
+        (machine("hostile-nostd"), json!({"mode": "panic"}), "hostile no_std module panicked on purpose"),
+        (
+            machine("hostile-nostd-small-memory"),
+            json!({"mode": "alloc", "bytes": 8u64 << 20}),
+            "memory limit exceeded",
+        ),
     ];
     let started = std::time::Instant::now();
-    let mut spent = [std::time::Duration::ZERO; 8];
+    let mut spent = [std::time::Duration::ZERO; 10];
     let mut warm = 0;
     for i in 0..LEAK_TOTAL {
         if i == LEAK_WARM_UP {

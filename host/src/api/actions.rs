@@ -46,31 +46,42 @@ pub const ACTIONS: &[&str] = &[
 /// Runs `action`.
 pub async fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, ApiError> {
     match action {
-        "CreateStateMachine" => create_state_machine(api, &params),
-        "UpdateStateMachine" => update_state_machine(api, &params),
-        "DeleteStateMachine" => delete_state_machine(api, &params),
-        "DescribeStateMachine" => describe_state_machine(api, &params),
-        "ListStateMachines" => list_state_machines(api, &params),
-        "DescribeStateMachineForExecution" => describe_state_machine_for_execution(api, &params),
-        "ValidateStateMachineDefinition" => validate_definition(&params),
         "StartExecution" => start_execution(api, &params).await,
         "StartSyncExecution" => start_sync_execution(api, &params).await,
-        "StopExecution" => stop_execution(api, &params),
-        "DescribeExecution" => describe_execution(api, &params),
-        "ListExecutions" => list_executions(api, &params),
-        "GetExecutionHistory" => get_execution_history(api, &params),
-        "SendTaskSuccess" => send_task_success(api, &params),
-        "SendTaskFailure" => send_task_failure(api, &params),
-        "SendTaskHeartbeat" => send_task_heartbeat(api, &params),
-        "TagResource" => tag_resource(api, &params),
-        "UntagResource" => untag_resource(api, &params),
-        "ListTagsForResource" => list_tags(api, &params),
         "TestState" => super::test_state::test_state(api, &params).await,
-        "CreateActivity" => super::activities::create(api, &params),
-        "DescribeActivity" => super::activities::describe(api, &params),
-        "ListActivities" => super::activities::list(api, &params),
-        "DeleteActivity" => super::activities::delete(api, &params),
         "GetActivityTask" => super::activities::get_task(api, &params).await,
+        // The rest read and write SQLite, and Create/UpdateStateMachine may
+        // compile modules: blocking work, done so that the worker's other
+        // tasks (executions, other requests) move to another thread meanwhile.
+        _ => tokio::task::block_in_place(|| dispatch_blocking(api, action, &params)),
+    }
+}
+
+/// The actions that run to completion without waiting on anything but the
+/// store and the compiler.
+fn dispatch_blocking(api: &Api, action: &str, params: &Params) -> Result<Value, ApiError> {
+    match action {
+        "CreateStateMachine" => create_state_machine(api, params),
+        "UpdateStateMachine" => update_state_machine(api, params),
+        "DeleteStateMachine" => delete_state_machine(api, params),
+        "DescribeStateMachine" => describe_state_machine(api, params),
+        "ListStateMachines" => list_state_machines(api, params),
+        "DescribeStateMachineForExecution" => describe_state_machine_for_execution(api, params),
+        "ValidateStateMachineDefinition" => validate_definition(params),
+        "StopExecution" => stop_execution(api, params),
+        "DescribeExecution" => describe_execution(api, params),
+        "ListExecutions" => list_executions(api, params),
+        "GetExecutionHistory" => get_execution_history(api, params),
+        "SendTaskSuccess" => send_task_success(api, params),
+        "SendTaskFailure" => send_task_failure(api, params),
+        "SendTaskHeartbeat" => send_task_heartbeat(api, params),
+        "TagResource" => tag_resource(api, params),
+        "UntagResource" => untag_resource(api, params),
+        "ListTagsForResource" => list_tags(api, params),
+        "CreateActivity" => super::activities::create(api, params),
+        "DescribeActivity" => super::activities::describe(api, params),
+        "ListActivities" => super::activities::list(api, params),
+        "DeleteActivity" => super::activities::delete(api, params),
         other => Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", ")))),
     }
 }

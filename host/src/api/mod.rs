@@ -50,7 +50,8 @@ pub struct Api {
 }
 
 /// Answers connections on `listener` until the process ends, each
-/// connection a task of its own.
+/// connection a task of its own. Needs a multi-thread tokio runtime: actions
+/// that block (SQLite, compiling a module) run in `block_in_place`.
 pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>) {
     let places = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -119,7 +120,9 @@ async fn call(api: &Api, request: Request<Incoming>) -> Result<serde_json::Value
     if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
         actions::dispatch(api, action, Params::parse(&body)?).await
     } else if let Some(action) = target.strip_prefix("Stepwasm.") {
-        resources::dispatch(api, action, Params::parse(&body)?)
+        let params = Params::parse(&body)?;
+        // Loads (and may compile) a module: blocking, as in actions::dispatch.
+        tokio::task::block_in_place(|| resources::dispatch(api, action, params))
     } else {
         Err(ApiError::new(
             "UnknownOperationException",
