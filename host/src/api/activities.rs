@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 /// allow their calls a little more).
 const LONG_POLL: Duration = Duration::from_secs(60);
 
-/// How often a waiting GetActivityTask looks at the queue.
-const POLL_EVERY: Duration = Duration::from_millis(100);
+/// How often a waiting GetActivityTask looks at the queue for tasks queued
+/// by another process (this process's drivers wake it at once).
+const POLL_EVERY: Duration = Duration::from_secs(1);
 
 fn activity_arn(name: &str) -> String {
     let machine = crate::driver::execution_info(name, "-").state_machine_arn;
@@ -73,12 +74,15 @@ pub async fn get_task(api: &Api, params: &Params) -> Result<Value, ApiError> {
     }
     let deadline = Instant::now() + LONG_POLL;
     loop {
-        if let Some(task) = api.store.take_activity_task(&activity.arn, worker)? {
+        // Registered before looking, so a task queued in between wakes us.
+        let queued = api.store.activity_task_queued(&activity.arn);
+        if let Some(task) = tokio::task::block_in_place(|| api.store.take_activity_task(&activity.arn, worker))? {
             return Ok(json!({"taskToken": task.token, "input": task.input.to_string()}));
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Ok(json!({}));
         }
-        tokio::time::sleep(POLL_EVERY).await;
+        let _ = tokio::time::timeout(POLL_EVERY.min(deadline - now), queued).await;
     }
 }

@@ -325,6 +325,15 @@ pub trait Store: Send + Sync {
         Box::pin(std::future::pending())
     }
 
+    /// Resolves when a task of the activity is queued through this same
+    /// store (by a driver in this process), so a waiting GetActivityTask need
+    /// not poll for it; tasks queued by other processes are only seen through
+    /// [`take_activity_task`](Self::take_activity_task). Ask before taking:
+    /// a task queued in between is not missed.
+    fn activity_task_queued<'a>(&'a self, _activity_arn: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(std::future::pending())
+    }
+
     /// A waiting task is alive: its heartbeat timeout starts over.
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
 

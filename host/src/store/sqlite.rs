@@ -97,15 +97,19 @@ pub struct SqliteStore {
     group: GroupCommit,
     /// The drivers waiting here for a token's result, woken when it is sent
     /// through this store ([`Store::token_answered`]).
-    token_waiters: TokenWaiters,
+    token_waiters: Waiters,
+    /// The activity workers waiting here for a task, by activity ARN
+    /// ([`Store::activity_task_queued`]).
+    activity_waiters: Waiters,
 }
 
-/// Token -> the waiting driver's wake-up. Weak, so a driver that stopped
-/// waiting leaves only a dead entry, swept as the map grows.
+/// Key (a task token, an activity's ARN) -> the wake-up of whoever waits on
+/// it. Weak, so waiters that stopped waiting leave only a dead entry, swept
+/// as the map grows.
 #[derive(Default)]
-struct TokenWaiters(Mutex<std::collections::HashMap<String, std::sync::Weak<tokio::sync::Notify>>>);
+struct Waiters(Mutex<std::collections::HashMap<String, std::sync::Weak<tokio::sync::Notify>>>);
 
-impl TokenWaiters {
+impl Waiters {
     fn waiter(&self, token: &str) -> Arc<tokio::sync::Notify> {
         let mut waiters = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(live) = waiters.get(token).and_then(std::sync::Weak::upgrade) {
@@ -119,10 +123,19 @@ impl TokenWaiters {
         notify
     }
 
+    /// Wakes the one waiter on `token` and forgets the key.
     fn wake(&self, token: &str) {
         let waiter = self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(token).and_then(|w| w.upgrade());
         if let Some(waiter) = waiter {
             // A permit is kept if the driver is not parked on it right now.
+            waiter.notify_one();
+        }
+    }
+
+    /// Wakes one of the waiters on `key`; the others stay registered.
+    fn wake_one(&self, key: &str) {
+        let waiter = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key).and_then(std::sync::Weak::upgrade);
+        if let Some(waiter) = waiter {
             waiter.notify_one();
         }
     }
@@ -286,7 +299,7 @@ impl SqliteStore {
         )
         .map_err(unreadable)?;
         let conn = Arc::new(Mutex::new(conn));
-        Ok(SqliteStore { group: GroupCommit::new(Arc::clone(&conn), file), conn, location, token_waiters: TokenWaiters::default() })
+        Ok(SqliteStore { group: GroupCommit::new(Arc::clone(&conn), file), conn, location, token_waiters: Waiters::default(), activity_waiters: Waiters::default() })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -476,6 +489,7 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO activity_tasks (token, activity_arn, execution_arn, input, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![task.token, task.activity_arn, task.execution_arn, task.input.to_string(), task.created_ms])?;
+        self.activity_waiters.wake_one(&task.activity_arn);
         Ok(())
     }
 
@@ -717,6 +731,11 @@ impl Store for SqliteStore {
         Box::pin(async move { waiter.notified().await })
     }
 
+    fn activity_task_queued<'a>(&'a self, activity_arn: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        let waiter = self.activity_waiters.waiter(activity_arn);
+        Box::pin(async move { waiter.notified().await })
+    }
+
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
         self.update_waiting_token("UPDATE task_tokens SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE token = ?1 AND status = 'WAITING'", token, now_ms)
     }
@@ -908,6 +927,39 @@ mod tests {
         // Answered before anyone polled the wait: the wake-up is kept.
         store.send_task_result("swt02", &TaskResult::Success(serde_json::json!(2))).unwrap();
         assert!(second.as_mut().poll(&mut context).is_ready());
+    }
+
+    #[test]
+    fn a_task_queued_through_the_store_wakes_a_worker_waiting_on_its_activity() {
+        let store = SqliteStore::in_memory().unwrap();
+        let (approve, ship) = ("arn:aws:states:local:000000000000:activity:approve", "arn:aws:states:local:000000000000:activity:ship");
+        let a = info("a");
+        store.create_execution(&a, 0).unwrap();
+        let queue = |token: &str, activity: &str| {
+            store.open_task_token(token, &a.execution_arn, 0).unwrap();
+            let task = ActivityTask {
+                token: token.into(),
+                activity_arn: activity.into(),
+                execution_arn: a.execution_arn.clone(),
+                input: serde_json::json!({}),
+                created_ms: 1,
+            };
+            store.queue_activity_task(&task).unwrap();
+        };
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut first = store.activity_task_queued(approve);
+        let mut second = store.activity_task_queued(approve);
+        let mut shipping = store.activity_task_queued(ship);
+        assert!(first.as_mut().poll(&mut context).is_pending());
+        assert!(second.as_mut().poll(&mut context).is_pending());
+        queue("swt01", approve);
+        let woken = [first.as_mut().poll(&mut context).is_ready(), second.as_mut().poll(&mut context).is_ready()];
+        assert_eq!(woken.iter().filter(|w| **w).count(), 1, "one task wakes one worker: {woken:?}");
+        assert!(shipping.as_mut().poll(&mut context).is_pending(), "another activity's worker is not woken");
+        // Queued before the other worker polled again: the wake-up is kept.
+        queue("swt02", approve);
+        let still_waiting = if woken[0] { &mut second } else { &mut first };
+        assert!(still_waiting.as_mut().poll(&mut context).is_ready());
     }
 
     #[test]
