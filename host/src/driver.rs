@@ -776,6 +776,65 @@ mod tests {
     }
 
     #[test]
+    fn a_redriven_execution_reruns_only_the_state_that_failed_and_can_fail_again() {
+        use crate::store::{ExecutionStatus, Store, StoreError};
+        let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
+        let store = crate::store::SqliteStore::in_memory().unwrap();
+        let info = execution_info("sm", "redriven");
+        let first = Scripted::new(vec![TaskOutcome::Succeeded(json!(1)), failed("Boom")]);
+        let rec = run_recorded(machine.clone(), info.clone(), json!({"n": 7}), &first, &VirtualClock::new(0), &store).unwrap();
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "Boom"), "{:?}", rec.outcome);
+        let b_input = first.calls.borrow()[1].input.clone();
+
+        // Redriven: B runs again with the input it had, A does not; it fails again.
+        let redriven = store.redrive_execution(&info.execution_arn, 100_000).unwrap();
+        assert_eq!(redriven.kind, EventKind::ExecutionRedriven { redrive_count: 1 });
+        assert_eq!(store.execution(&info.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
+        let again = Scripted::new(vec![failed("Boom")]);
+        let rec = resume_execution(machine.clone(), info.clone(), &again, &VirtualClock::new(100_000), &store).unwrap();
+        assert!(matches!(&rec.outcome, Outcome::Failed { .. }));
+        assert_eq!(again.calls.borrow().len(), 1);
+        assert_eq!(again.calls.borrow()[0].resource, "b");
+        assert_eq!(again.calls.borrow()[0].input, b_input);
+
+        // The second redrive succeeds; the history tells it all, in order.
+        store.redrive_execution(&info.execution_arn, 200_000).unwrap();
+        let fixed = Scripted::new(vec![TaskOutcome::Succeeded(json!(2))]);
+        let rec = resume_execution(machine, info.clone(), &fixed, &VirtualClock::new(200_000), &store).unwrap();
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"n": 7, "a": 1, "b": 2}) });
+        let tail: Vec<_> = types(&rec).into_iter().skip_while(|t| *t != "ExecutionRedriven").collect();
+        assert_eq!(
+            tail,
+            [
+                "ExecutionRedriven", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed", "ExecutionFailed",
+                "ExecutionRedriven", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
+                "ExecutionSucceeded",
+            ]
+        );
+        let summary = store.execution(&info.execution_arn).unwrap().unwrap();
+        assert_eq!((summary.status, summary.redrive_count, summary.redrive_ms), (ExecutionStatus::Succeeded, 2, Some(200_000)));
+
+        // A succeeded (or running, or unknown) execution is not redriven.
+        let refused = store.redrive_execution(&info.execution_arn, 300_000).unwrap_err();
+        assert!(matches!(&refused, StoreError::NotRedrivable { reason, .. } if reason.contains("SUCCEEDED")), "{refused}");
+        assert!(matches!(store.redrive_execution("arn:none", 0), Err(StoreError::NoSuchExecution(_))));
+    }
+
+    #[test]
+    fn redriving_needs_an_execution_that_ended_unsuccessfully() {
+        let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
+        let mut execution = crate::engine::Execution::new(machine, execution_info("sm", "e"));
+        let event = |id, kind| HistoryEvent { id, previous_event_id: id - 1, timestamp_ms: 0, scope: Scope::root(), kind };
+        let redriven = || EventKind::ExecutionRedriven { redrive_count: 1 };
+        let refused = execution.apply(&event(1, redriven())).unwrap_err();
+        assert!(refused.reason.contains("ended"), "{refused}");
+        execution.apply(&event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        assert!(execution.apply(&event(2, redriven())).unwrap_err().reason.contains("ended"));
+        execution.apply(&event(2, EventKind::ExecutionSucceeded { output: json!({}) })).unwrap();
+        assert!(execution.apply(&event(3, redriven())).unwrap_err().reason.contains("succeeded"));
+    }
+
+    #[test]
     fn resuming_never_reruns_a_recorded_completion_and_reruns_what_was_in_flight() {
         let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
         let clock = VirtualClock::new(1_000_000);

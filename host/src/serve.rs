@@ -185,6 +185,7 @@ async fn drive_store(
     // Registered executions are seen once, by position; stops by time (with
     // a margin: the stopping process's clock may differ a little).
     let mut seen_up_to = 0;
+    let mut redrives_seen = 0;
     let mut stops_since = 0;
     loop {
         host.reap()?;
@@ -196,6 +197,14 @@ async fn drive_store(
                 Some(at) if at > now => host.parked.park(execution.info, at),
                 _ => host.spawn(execution.info),
             }
+        }
+        // Ended executions started again (RedriveExecution): driven on from
+        // their stored history, as any other (one already taken in above is
+        // not driven twice).
+        for (position, execution) in host.store.executions_redriven_after(redrives_seen)? {
+            redrives_seen = redrives_seen.max(position);
+            host.given_up.remove(&execution.info.execution_arn);
+            host.spawn(execution.info);
         }
         for stopped in host.store.executions_stopped_since(stops_since)? {
             host.let_go(&stopped.info);
@@ -209,7 +218,7 @@ async fn drive_store(
             return Ok(());
         }
         let next_due = host.parked.next_due_in(SystemClock.now_ms());
-        // The API wakes us when it starts or stops an execution.
+        // The API wakes us when it starts, stops or redrives an execution.
         tokio::select! {
             () = tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))) => {}
             () = wake.notified() => {}

@@ -92,6 +92,9 @@ pub struct Execution {
     start_ms: i64,
     /// Timestamp of the last applied event: the engine's notion of "now".
     last_event_ms: i64,
+    /// When the execution was last redriven: the top-level `TimeoutSeconds`
+    /// counts from here then.
+    redriven_ms: Option<i64>,
     /// The top-level graph, once the execution has started.
     root: Option<Frame>,
     outcome: Option<Outcome>,
@@ -100,7 +103,7 @@ pub struct Execution {
 impl Execution {
     /// A new execution; nothing has happened until `ExecutionStarted` is applied.
     pub fn new(machine: Arc<StateMachine>, info: ExecutionInfo) -> Execution {
-        Execution { machine, info, input: None, start_ms: 0, last_event_ms: 0, root: None, outcome: None }
+        Execution { machine, info, input: None, start_ms: 0, last_event_ms: 0, redriven_ms: None, root: None, outcome: None }
     }
 
     pub fn info(&self) -> &ExecutionInfo {
@@ -115,6 +118,21 @@ impl Execution {
     /// Folds one recorded event into the state.
     pub fn apply(&mut self, event: &HistoryEvent) -> Result<(), ReplayError> {
         let bad = |reason: &str| ReplayError { id: event.id, event: event.kind.type_name(), reason: reason.to_string() };
+        if let EventKind::ExecutionRedriven { .. } = event.kind {
+            if !event.scope.is_root() {
+                return Err(bad("execution events belong to the top level"));
+            }
+            match (&self.outcome, self.root.as_mut()) {
+                (None, _) => return Err(bad("only an execution that has ended is redriven")),
+                (Some(Outcome::Succeeded { .. }), _) => return Err(bad("a succeeded execution is not redriven")),
+                (Some(_), None) => return Err(bad("the execution has not started")),
+                (Some(_), Some(root)) => root.redrive(),
+            }
+            self.outcome = None;
+            self.redriven_ms = Some(event.timestamp_ms);
+            self.last_event_ms = self.last_event_ms.max(event.timestamp_ms);
+            return Ok(());
+        }
         if self.outcome.is_some() {
             return Err(bad("the execution has already ended"));
         }
@@ -143,9 +161,11 @@ impl Execution {
         Ok(())
     }
 
-    /// When the top-level `TimeoutSeconds` runs out, if it is set.
+    /// When the top-level `TimeoutSeconds` runs out, if it is set (counted
+    /// from the start, or from the latest redrive).
     fn deadline_ms(&self) -> Option<i64> {
-        self.machine.timeout_seconds.map(|s| self.start_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64))
+        let from = self.redriven_ms.unwrap_or(self.start_ms);
+        self.machine.timeout_seconds.map(|s| from.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64))
     }
 
     fn timed_out(&self) -> EventKind {

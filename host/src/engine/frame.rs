@@ -122,6 +122,19 @@ impl Frame {
         self.graph.state(name).expect("validated definition")
     }
 
+    /// After the execution ended unsuccessfully: the state it ended in (the
+    /// one that failed, or the one running when it timed out or was stopped)
+    /// is entered again with the input it had, its retry counts new; a
+    /// Parallel or Map state runs all its children again. An execution
+    /// stopped between two states goes on to the next one.
+    pub fn redrive(&mut self) {
+        if let Some(cursor) = self.cursor.as_mut() {
+            if !matches!(cursor.step, Step::Exited { .. }) {
+                cursor.step = Step::Exited { output: Arc::clone(&cursor.input), next: Some(cursor.state.clone()) };
+            }
+        }
+    }
+
     /// Folds one event into this frame (`path` empty) or into the child the
     /// path leads to. Err says why the event does not fit.
     pub fn apply(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {

@@ -84,6 +84,9 @@ pub enum EventKind {
     ExecutionTimedOut { error: String, cause: String },
     /// Someone stopped the execution (`stepwasm executions stop`).
     ExecutionAborted { error: String, cause: String },
+    /// A failed, timed-out or aborted execution was started again from the
+    /// state that did not succeed (RedriveExecution); the `redrive_count`th time.
+    ExecutionRedriven { redrive_count: u32 },
     StateEntered { state_type: StateType, name: String, input: Payload },
     StateExited {
         state_type: StateType,
@@ -147,6 +150,7 @@ impl EventKind {
             EventKind::ExecutionFailed { .. } => "ExecutionFailed",
             EventKind::ExecutionTimedOut { .. } => "ExecutionTimedOut",
             EventKind::ExecutionAborted { .. } => "ExecutionAborted",
+            EventKind::ExecutionRedriven { .. } => "ExecutionRedriven",
             EventKind::StateEntered { state_type, .. } => state_type.entered(),
             EventKind::StateExited { state_type, .. } => state_type.exited(),
             EventKind::TaskScheduled { .. } => "TaskScheduled",
@@ -172,6 +176,7 @@ impl EventKind {
         match self {
             EventKind::ExecutionStarted { input } => format!("input {input}"),
             EventKind::ExecutionSucceeded { output } => format!("output {output}"),
+            EventKind::ExecutionRedriven { redrive_count } => format!("redrive {redrive_count}"),
             EventKind::ExecutionFailed { error, cause }
             | EventKind::ExecutionTimedOut { error, cause }
             | EventKind::ExecutionAborted { error, cause }
@@ -266,6 +271,7 @@ impl HistoryEvent {
             EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
             EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", json!({"error": error, "cause": cause})),
             EventKind::ExecutionAborted { error, cause } => ("executionAbortedEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionRedriven { redrive_count } => ("executionRedrivenEventDetails", json!({"redriveCount": redrive_count})),
             EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
             EventKind::StateExited { name, output, assigned_variables, .. } => {
                 let mut details = json!({"name": name, "output": output.to_string()});

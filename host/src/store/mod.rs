@@ -68,6 +68,9 @@ pub struct ExecutionSummary {
     /// Set while the execution is parked: when its wait ends (see
     /// [`Store::park_execution`]).
     pub wake_ms: Option<i64>,
+    /// How often it was redriven, and when last ([`Store::redrive_execution`]).
+    pub redrive_count: u32,
+    pub redrive_ms: Option<i64>,
 }
 
 /// A state machine as DescribeStateMachine shows it (its latest definition).
@@ -165,6 +168,8 @@ pub enum StoreError {
     NoSuchExecution(String),
     #[error("execution {arn:?} is {status}, so no event can be added to it")]
     Closed { arn: String, status: &'static str },
+    #[error("execution {arn:?} cannot be redriven: {reason}")]
+    NotRedrivable { arn: String, reason: String },
     #[error("execution {arn:?}: event {got} does not follow event {last} (histories have no gaps or duplicates)")]
     OutOfOrder { arn: String, last: u64, got: u64 },
     #[error("store: a group commit failed: {0}")]
@@ -289,6 +294,12 @@ pub trait Store: Send + Sync {
     /// for those after the last position it saw.
     fn executions_started_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError>;
 
+    /// The executions redriven after `position` (0: all) that are still
+    /// RUNNING, each with the position of its latest redrive, in order: a
+    /// host polling for executions to drive asks for those after the last
+    /// position it saw.
+    fn executions_redriven_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError>;
+
     /// The executions stopped (ABORTED) at or after `since_ms`.
     fn executions_stopped_since(&self, since_ms: i64) -> Result<Vec<ExecutionSummary>, StoreError>;
 
@@ -303,6 +314,14 @@ pub trait Store: Send + Sync {
     /// Returns the event; a driver still running it finds its next append
     /// refused and stops there.
     fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError>;
+
+    /// Starts a FAILED, TIMED_OUT or ABORTED execution again from the state
+    /// that did not succeed (RedriveExecution): appends `ExecutionRedriven`
+    /// after its last event and marks it RUNNING, in one step, and returns
+    /// the event; a host then drives it on ([`executions_redriven_after`](Self::executions_redriven_after)).
+    /// [`StoreError::NotRedrivable`] says why not for a running or succeeded
+    /// execution, one whose history is full, or one redriven 1,000 times.
+    fn redrive_execution(&self, execution_arn: &str, now_ms: i64) -> Result<HistoryEvent, StoreError>;
 
     /// Issues `token` for a task of a running execution (again: nothing
     /// changes, so a resumed driver can call it once more).

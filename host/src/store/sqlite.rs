@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS executions (
     last_event_id INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+-- Each redrive of an execution, in order, for the host that drives it on.
+CREATE TABLE IF NOT EXISTS redrives (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_arn TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS executions_by_state_machine ON executions (state_machine_arn, start_ms);
 CREATE TABLE IF NOT EXISTS events (
     execution_arn TEXT NOT NULL,
@@ -277,6 +282,8 @@ impl SqliteStore {
             ("executions", "wake_ms", "INTEGER"),
             ("state_machines", "created_ms", "INTEGER"),
             ("state_machines", "details", "TEXT"),
+            ("executions", "redrive_count", "INTEGER NOT NULL DEFAULT 0"),
+            ("executions", "redrive_ms", "INTEGER"),
         ];
         for (table, column, kind) in upgrades {
             let present = conn
@@ -324,6 +331,8 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
         start_ms: row.get(5)?,
         stop_ms: row.get(6)?,
         wake_ms: row.get(7)?,
+        redrive_count: row.get(8)?,
+        redrive_ms: row.get(9)?,
     })
 }
 
@@ -380,7 +389,13 @@ impl StateMachineRow {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms";
+/// The most events a history has (AWS's limit, as the driver enforces it).
+const MAX_HISTORY_EVENTS: u64 = crate::driver::MAX_HISTORY_EVENTS as u64;
+/// The most times an execution can be redriven (AWS's limit).
+const MAX_REDRIVES: u32 = 1000;
+
+const SUMMARY_COLUMNS: &str =
+    "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms, redrive_count, redrive_ms";
 
 impl Store for SqliteStore {
     fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<u32, StoreError> {
@@ -644,7 +659,18 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, rowid FROM executions WHERE rowid > ?1 AND status = 'RUNNING' ORDER BY rowid"
         ))?;
-        let rows = stmt.query_map(params![position], |row| Ok((row.get(8)?, summary(row)?)))?;
+        let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn executions_redriven_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
+        let conn = self.conn();
+        let columns = SUMMARY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {columns}, max(r.position) FROM redrives r JOIN executions e ON e.arn = r.execution_arn
+             WHERE r.position > ?1 AND e.status = 'RUNNING' GROUP BY e.arn ORDER BY max(r.position)"
+        ))?;
+        let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -689,6 +715,48 @@ impl Store for SqliteStore {
         tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'ABORTED', stop_ms = ?3 WHERE arn = ?1")?
             .execute(params![execution_arn, event.id, now_ms])?;
         tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    fn redrive_execution(&self, execution_arn: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (status, last, count): (String, u64, u32) = tx
+            .prepare_cached("SELECT status, last_event_id, redrive_count FROM executions WHERE arn = ?1")?
+            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+        let refuse = |reason: String| StoreError::NotRedrivable { arn: execution_arn.into(), reason };
+        match ExecutionStatus::parse(&status) {
+            Some(ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) => {}
+            Some(other) => return Err(refuse(format!("it is {}; only FAILED, TIMED_OUT and ABORTED executions are", other.as_str()))),
+            None => return Err(refuse(format!("its status {status:?} is unknown"))),
+        }
+        // AWS's limits: a redriven execution must have room to go on.
+        if last >= MAX_HISTORY_EVENTS - 1 {
+            return Err(refuse(format!("its history has {last} events, at the limit of {MAX_HISTORY_EVENTS}")));
+        }
+        if count >= MAX_REDRIVES {
+            return Err(refuse(format!("it was redriven {count} times already, the most there can be")));
+        }
+        let event = HistoryEvent {
+            id: last + 1,
+            previous_event_id: last,
+            timestamp_ms: now_ms,
+            scope: Scope::root(),
+            kind: EventKind::ExecutionRedriven { redrive_count: count + 1 },
+        };
+        let text = serde_json::to_string(&event)
+            .map_err(|e| StoreError::CorruptEvent { arn: execution_arn.into(), id: event.id, message: format!("cannot be written: {e}") })?;
+        tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
+            .execute(params![execution_arn, event.id, text])?;
+        tx.prepare_cached(
+            "UPDATE executions SET last_event_id = ?2, status = 'RUNNING', stop_ms = NULL, wake_ms = NULL,
+             redrive_count = ?3, redrive_ms = ?4 WHERE arn = ?1",
+        )?
+        .execute(params![execution_arn, event.id, count + 1, now_ms])?;
+        tx.prepare_cached("INSERT INTO redrives (execution_arn) VALUES (?1)")?.execute(params![execution_arn])?;
         tx.commit()?;
         Ok(event)
     }
