@@ -1,6 +1,7 @@
 //! Activities through the HTTP API: a Task on an activity's ARN queues its
 //! input; workers take each task once (GetActivityTask) and answer with its
-//! token; a stopped execution's task is never handed out.
+//! token; a stopped execution's task is never handed out; a failed execution
+//! is redriven (RedriveExecution) from the state that failed.
 
 mod support;
 
@@ -106,4 +107,79 @@ fn workers_take_activity_tasks_and_answer_with_their_tokens() {
     assert_eq!(refused(&server, "DescribeActivity", json!({"activityArn": activity})), "ActivityDoesNotExist");
     assert_eq!(refused(&server, "GetActivityTask", json!({"activityArn": activity})), "ActivityDoesNotExist");
     assert_eq!(refused(&server, "DescribeActivity", json!({"activityArn": machine})), "InvalidArn");
+}
+
+#[test]
+fn a_failed_execution_is_redriven_from_the_state_that_failed() {
+    let dir = scratch("api-redrive");
+    let server = ApiServer::start(&dir.join("store.sqlite"), &[]);
+    let activity = call(&server, "CreateActivity", json!({"name": "review"}))["activityArn"].as_str().unwrap().to_string();
+    let definition = json!({"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Result": "prepared", "ResultPath": "$.step", "Next": "Review"},
+        "Review": {"Type": "Task", "Resource": activity, "ResultPath": "$.review", "End": true}}});
+    let machine = call(
+        &server,
+        "CreateStateMachine",
+        json!({"name": "reviews", "definition": definition.to_string(), "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
+    let machine = machine["stateMachineArn"].as_str().unwrap();
+    let other = start_queued(&server, machine, "untouched", 1);
+    let arn = start_queued(&server, machine, "redriven", 9);
+    assert_eq!(refused(&server, "RedriveExecution", json!({"executionArn": arn})), "ExecutionNotRedrivable", "still running");
+
+    // The worker for order 9 turns it down: the execution fails.
+    let take = |order: u32| loop {
+        let task = call(&server, "GetActivityTask", json!({"activityArn": activity}));
+        let input: Value = serde_json::from_str(task["input"].as_str().unwrap()).unwrap();
+        if input["order"] == order {
+            assert_eq!(input, json!({"order": order, "step": "prepared"}));
+            return task["taskToken"].as_str().unwrap().to_string();
+        }
+    };
+    let first_token = take(9);
+    call(&server, "SendTaskFailure", json!({"taskToken": first_token, "error": "Rejected", "cause": "not yet"}));
+    let failed = finished(&server, &arn);
+    assert_eq!((failed["status"].as_str(), failed["error"].as_str()), (Some("FAILED"), Some("Rejected")), "{failed}");
+    assert_eq!((failed["redriveCount"].as_u64(), failed["redriveStatus"].as_str()), (Some(0), Some("REDRIVABLE")), "{failed}");
+
+    // Redriven: Review runs again (a new task, a new token), Prepare does not.
+    let redriven = call(&server, "RedriveExecution", json!({"executionArn": arn, "clientToken": "again-1"}));
+    assert!(redriven["redriveDate"].as_f64().is_some(), "{redriven}");
+    let second_token = take(9);
+    assert_ne!(second_token, first_token);
+    call(&server, "SendTaskSuccess", json!({"taskToken": second_token, "output": r#""approved""#}));
+    let done = finished(&server, &arn);
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!({"order": 9, "step": "prepared", "review": "approved"}));
+    assert_eq!(done["redriveCount"], 1);
+    assert_eq!(done["redriveDate"], redriven["redriveDate"]);
+    assert_eq!(
+        (done["redriveStatus"].as_str(), done["redriveStatusReason"].as_str()),
+        (Some("NOT_REDRIVABLE"), Some("Execution is SUCCEEDED and cannot be redriven"))
+    );
+
+    let types = history_types(&server, &arn);
+    let after_failure: Vec<&str> = types.iter().map(String::as_str).skip_while(|t| *t != "ExecutionFailed").collect();
+    assert_eq!(
+        after_failure,
+        ["ExecutionFailed", "ExecutionRedriven", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    );
+    assert_eq!(types.iter().filter(|t| *t == "PassStateEntered").count(), 1, "{types:?}");
+    let events = call(&server, "GetExecutionHistory", json!({"executionArn": arn, "maxResults": 1000}));
+    let redrive_event = events["events"].as_array().unwrap().iter().find(|e| e["type"] == "ExecutionRedriven").unwrap().clone();
+    assert_eq!(redrive_event["executionRedrivenEventDetails"], json!({"redriveCount": 1}));
+
+    let listed = |filter: &str| -> Vec<String> {
+        let page = call(&server, "ListExecutions", json!({"stateMachineArn": machine, "redriveFilter": filter}));
+        page["executions"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(listed("REDRIVEN"), ["redriven"]);
+    assert_eq!(listed("NOT_REDRIVEN"), ["untouched"]);
+    let code = refused(&server, "ListExecutions", json!({"stateMachineArn": machine, "redriveFilter": "SOMETIMES"}));
+    assert_eq!(code, "ValidationException");
+    assert_eq!(refused(&server, "RedriveExecution", json!({"executionArn": arn})), "ExecutionNotRedrivable", "succeeded");
+    let missing = arn.replace("redriven", "nobody");
+    assert_eq!(refused(&server, "RedriveExecution", json!({"executionArn": missing})), "ExecutionDoesNotExist");
+    call(&server, "StopExecution", json!({"executionArn": other}));
 }

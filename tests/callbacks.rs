@@ -306,7 +306,7 @@ const NOTIFY_AND_WAIT: &str = r#"{"StartAt": "Ask", "States": {
   "Hold": {"Type": "Wait", "Seconds": 3600, "End": true}}}"#;
 
 #[test]
-fn serve_waits_for_a_token_across_a_kill_and_stop_ends_a_long_wait() {
+fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_finishes_it() {
     support::guest_dir();
     let dir = scratch("callbacks");
     let definition = dir.join("approval.asl.json");
@@ -394,4 +394,22 @@ fn serve_waits_for_a_token_across_a_kill_and_stop_ends_a_long_wait() {
     let last = last["events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["type"], json!("ExecutionAborted"));
     assert_eq!(last["executionAbortedEventDetails"], json!({"error": "Operator", "cause": "done for today"}));
+
+    // Redriven from the command line: the Wait it was stopped in starts
+    // again (the task before it does not), and `resume` finishes it.
+    let (code, out, err) = stepwasm(&["executions", "redrive", "ask", "--store", store_arg]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("RUNNING ask (redrive 1) at "), "{out}");
+    let (_, described, _) = stepwasm(&["executions", "describe", "ask", "--store", store_arg]);
+    assert!(described.contains("status: RUNNING") && described.contains("redriven: 1 time(s), last at "), "{described}");
+    let (code, out, err) = stepwasm(&["resume", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--no-wait"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let history: Value = serde_json::from_str(&stepwasm(&["executions", "history", "ask", "--store", store_arg, "--json"]).1).unwrap();
+    let types: Vec<&str> = history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let after_stop: Vec<&str> = types.iter().copied().skip_while(|t| *t != "ExecutionAborted").collect();
+    assert_eq!(after_stop, ["ExecutionAborted", "ExecutionRedriven", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded"]);
+    assert_eq!(types.iter().filter(|t| **t == "TaskStateEntered").count(), 1, "{types:?}");
+    let (code, _, err) = stepwasm(&["executions", "redrive", "ask", "--store", store_arg]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot be redriven") && err.contains("SUCCEEDED"), "{err}");
 }

@@ -1,7 +1,8 @@
 //! The store's side of the command line: `run --store` journals an execution,
 //! `executions list|describe|history` read what a store holds, `executions
-//! stop` aborts one, and `resume` continues every execution a crash left
-//! running.
+//! stop` aborts one, `executions redrive` starts an unsuccessful one again,
+//! and `resume` continues every execution a crash left running (or a redrive
+//! started again).
 
 use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
@@ -65,6 +66,15 @@ pub enum ExecutionsCommand {
         /// Why it was stopped (up to 32,768 characters).
         #[arg(long, default_value = "")]
         cause: String,
+    },
+    /// Start a FAILED, TIMED_OUT or ABORTED execution again from the state it
+    /// ended in, with the input that state had (RedriveExecution); a `serve`
+    /// on the store, or `resume`, then drives it on.
+    Redrive {
+        #[command(flatten)]
+        store: StoreArg,
+        /// The execution's name or ARN.
+        execution: String,
     },
 }
 
@@ -151,6 +161,9 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
             }
             println!("status: {}", summary.status.as_str());
             println!("started: {}", crate::engine::history::rfc3339(summary.start_ms));
+            if let Some(redriven) = summary.redrive_ms {
+                println!("redriven: {} time(s), last at {}", summary.redrive_count, crate::engine::history::rfc3339(redriven));
+            }
             if let Some(stop) = summary.stop_ms {
                 println!("stopped: {}", crate::engine::history::rfc3339(stop));
             }
@@ -171,6 +184,17 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
             let summary = find_execution(&store, &execution)?;
             let event = store.stop_execution(&summary.info.execution_arn, &error, &cause, SystemClock.now_ms())?;
             println!("ABORTED {} at {}", summary.info.name, crate::engine::history::rfc3339(event.timestamp_ms));
+            Ok(ExitCode::SUCCESS)
+        }
+        ExecutionsCommand::Redrive { store, execution } => {
+            let store = store.open()?;
+            let summary = find_execution(&store, &execution)?;
+            let event = store.redrive_execution(&summary.info.execution_arn, SystemClock.now_ms())?;
+            let count = match event.kind {
+                crate::engine::EventKind::ExecutionRedriven { redrive_count } => redrive_count,
+                _ => 0,
+            };
+            println!("RUNNING {} (redrive {count}) at {}", summary.info.name, crate::engine::history::rfc3339(event.timestamp_ms));
             Ok(ExitCode::SUCCESS)
         }
         ExecutionsCommand::History { store, execution, json } => {

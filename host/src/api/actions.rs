@@ -26,6 +26,7 @@ pub const ACTIONS: &[&str] = &[
     "StartExecution",
     "StartSyncExecution",
     "StopExecution",
+    "RedriveExecution",
     "DescribeExecution",
     "ListExecutions",
     "GetExecutionHistory",
@@ -69,6 +70,7 @@ fn dispatch_blocking(api: &Api, action: &str, params: &Params) -> Result<Value, 
         "DescribeStateMachineForExecution" => describe_state_machine_for_execution(api, params),
         "ValidateStateMachineDefinition" => validate_definition(params),
         "StopExecution" => stop_execution(api, params),
+        "RedriveExecution" => redrive_execution(api, params),
         "DescribeExecution" => describe_execution(api, params),
         "ListExecutions" => list_executions(api, params),
         "GetExecutionHistory" => get_execution_history(api, params),
@@ -410,6 +412,45 @@ fn stop_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     }
 }
 
+/// Why `execution` cannot be redriven, if it cannot: AWS's rules (STANDARD
+/// only; FAILED, TIMED_OUT or ABORTED; at most 1,000 redrives). The store
+/// also refuses a history without room to go on.
+fn not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Option<String>, ApiError> {
+    if matches!(execution.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
+        return Ok(Some(format!("Execution is {} and cannot be redriven", execution.status.as_str())));
+    }
+    match api.store.describe_state_machine(&execution.info.state_machine_arn)? {
+        None => return Ok(Some("Execution's state machine was deleted".into())),
+        Some(machine) if machine.details.kind == "EXPRESS" => return Ok(Some("Executions of EXPRESS state machines cannot be redriven".into())),
+        Some(_) => {}
+    }
+    if execution.redrive_count >= 1000 {
+        return Ok(Some("Execution was redriven 1000 times, the most there can be".into()));
+    }
+    Ok(None)
+}
+
+fn redrive_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let execution = existing_execution(api, params)?;
+    if let Some(token) = params.optional_str("clientToken")? {
+        if token.is_empty() || token.chars().count() > 64 {
+            return Err(ApiError::validation("clientToken: 1 to 64 characters"));
+        }
+    }
+    let refused = |reason: &str| ApiError::new("ExecutionNotRedrivable", format!("Execution Not Redrivable: {reason}"));
+    if let Some(reason) = not_redrivable(api, &execution)? {
+        return Err(refused(&reason));
+    }
+    match api.store.redrive_execution(&execution.info.execution_arn, SystemClock.now_ms()) {
+        Ok(event) => {
+            api.wake_host.notify_one();
+            Ok(json!({"redriveDate": date(event.timestamp_ms)}))
+        }
+        Err(StoreError::NotRedrivable { reason, .. }) => Err(refused(&reason)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn describe_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let execution = existing_execution(api, params)?;
     let history = api.store.history(&execution.info.execution_arn)?;
@@ -422,6 +463,13 @@ fn describe_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     response["inputDetails"] = json!({"included": true});
     if let Some(outcome) = history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
         add_outcome(&mut response, &outcome);
+    }
+    match not_redrivable(api, &execution)? {
+        None => response["redriveStatus"] = json!("REDRIVABLE"),
+        Some(reason) => {
+            response["redriveStatus"] = json!("NOT_REDRIVABLE");
+            response["redriveStatusReason"] = json!(reason);
+        }
     }
     Ok(response)
 }
@@ -436,6 +484,10 @@ fn execution_listing(execution: &ExecutionSummary) -> Value {
     });
     if let Some(stop) = execution.stop_ms {
         listed["stopDate"] = date(stop);
+    }
+    listed["redriveCount"] = json!(execution.redrive_count);
+    if let Some(redriven) = execution.redrive_ms {
+        listed["redriveDate"] = date(redriven);
     }
     listed
 }
@@ -454,8 +506,17 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
         })?),
         None => None,
     };
+    let redriven = match params.optional_str("redriveFilter")? {
+        Some("REDRIVEN") => Some(true),
+        Some("NOT_REDRIVEN") => Some(false),
+        Some(other) => return Err(ApiError::validation(format!("redriveFilter {other:?}: must be REDRIVEN or NOT_REDRIVEN"))),
+        None => None,
+    };
     // Newest first, as AWS lists them.
-    let executions = api.store.executions_of(sm_arn, status)?;
+    let mut executions = api.store.executions_of(sm_arn, status)?;
+    if let Some(redriven) = redriven {
+        executions.retain(|e| (e.redrive_count > 0) == redriven);
+    }
     let (shown, next) = page(&executions, params.optional_str("nextToken")?, size)?;
     Ok(with_next(json!({"executions": shown.iter().map(execution_listing).collect::<Vec<_>>()}), next))
 }
