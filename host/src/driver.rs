@@ -821,6 +821,26 @@ mod tests {
     }
 
     #[test]
+    fn a_redriven_parallel_state_runs_all_its_branches_again() {
+        use crate::store::Store;
+        let definition = r#"{"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "L", "States": {"L": {"Type": "Task", "Resource": "l", "End": true}}},
+            {"StartAt": "R", "States": {"R": {"Type": "Task", "Resource": "r", "End": true}}}]}}}"#;
+        let machine = Arc::new(parse_definition(definition).unwrap());
+        let store = crate::store::SqliteStore::in_memory().unwrap();
+        let info = execution_info("sm", "parallel");
+        let first = Scripted::new(vec![TaskOutcome::Succeeded(json!("l1")), failed("Boom")]);
+        let rec = run_recorded(machine.clone(), info.clone(), json!({}), &first, &VirtualClock::new(0), &store).unwrap();
+        assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "Boom"), "{:?}", rec.outcome);
+        store.redrive_execution(&info.execution_arn, 1_000).unwrap();
+        let second = Scripted::new(vec![TaskOutcome::Succeeded(json!("l2")), TaskOutcome::Succeeded(json!("r2"))]);
+        let rec = resume_execution(machine, info, &second, &VirtualClock::new(1_000), &store).unwrap();
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!(["l2", "r2"]) });
+        let resources: Vec<String> = second.calls.borrow().iter().map(|t| t.resource.clone()).collect();
+        assert_eq!(resources, ["l", "r"]);
+    }
+
+    #[test]
     fn redriving_needs_an_execution_that_ended_unsuccessfully() {
         let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
         let mut execution = crate::engine::Execution::new(machine, execution_info("sm", "e"));

@@ -253,6 +253,16 @@ function foldHistory(events) {
   };
   for (const ev of sorted) {
     const type = String(ev.type ?? '');
+    if (type === 'ExecutionRedriven') {
+      // The state the execution ended in is entered again: its unfinished
+      // run, and everything inside it, no longer count.
+      const unfinished = (run) => { for (let r = run; r; r = r.parent) if (!r.exited) return true; return false; };
+      for (const run of runs) if (unfinished(run)) { run.superseded = true; run.over = true; }
+      failedOpen.clear();
+      owner.set(ev.id, null);
+      after.set(ev.id, null);
+      continue;
+    }
     const before = runBefore(ev);
     goOn(before);
     if (type.endsWith('StateEntered')) {
@@ -299,7 +309,7 @@ function runStatus(run, running) {
 function stateStatuses(runs, running) {
   const rank = { 'in-progress': 4, failed: 3, caught: 2, succeeded: 1 };
   const out = new Map();
-  for (const run of runs) {
+  for (const run of runs.filter((r) => !r.superseded)) {
     const s = runStatus(run, running);
     if (!out.has(run.name) || rank[s] > rank[out.get(run.name)]) out.set(run.name, s);
   }
