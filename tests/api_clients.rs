@@ -68,7 +68,7 @@ fn run_script(name: &str, server: &ApiServer, extra: &[&str], limit: Duration) {
 
 /// The whole scenario (see the script): the order example's three inputs,
 /// idempotent starts, history paging, listings, a task-token callback,
-/// StopExecution, tags, validation, StartSyncExecution and AWS's error codes,
+/// RedriveExecution, StopExecution, tags, validation, StartSyncExecution and AWS's error codes,
 /// through boto3, plus a few calls through the AWS CLI.
 #[test]
 fn boto3_and_the_aws_cli_drive_the_api() {

@@ -459,6 +459,33 @@ def scenario(endpoint, root):
           f"approve-2 after SendTaskFailure(Rejected): {show(d)}")
     step("callback: SendTaskFailure -> FAILED with that error and cause")
 
+    # --- RedriveExecution: approve-2 goes on from its task, with a new token --
+    d = sfn.describe_execution(executionArn=second)
+    check(d.get("redriveStatus") == "REDRIVABLE" and d.get("redriveCount") == 0, f"approve-2 before its redrive: {show(d)}")
+    is_recent(sfn.redrive_execution(executionArn=second)["redriveDate"], "RedriveExecution's redriveDate")
+    deadline = time.time() + POLL_SECONDS
+    while True:
+        events, _ = full_history(sfn, second)
+        types = [e["type"] for e in events]
+        if types.count("TaskSubmitted") == 2:
+            break
+        check(time.time() < deadline, f"approve-2 redriven: no second TaskSubmitted after {POLL_SECONDS} s: {types}")
+        time.sleep(0.1)
+    check(types.count("ExecutionRedriven") == 1 and types.index("ExecutionRedriven") == types.index("ExecutionFailed") + 1,
+          f"approve-2's history after its redrive: {types}")
+    tokens = [json.loads(e["taskScheduledEventDetails"]["parameters"])["token"] for e in events if e["type"] == "TaskScheduled"]
+    check(len(tokens) == 2 and tokens[0] == token2 and tokens[1] != token2, f"approve-2's task tokens: {tokens}")
+    sfn.send_task_success(taskToken=tokens[1], output=json.dumps({"approvedBy": "Cy"}))
+    d = wait_until_done(sfn, second)
+    check(d["status"] == "SUCCEEDED" and d.get("redriveCount") == 1 and d.get("redriveStatus") == "NOT_REDRIVABLE",
+          f"approve-2 after its redrive: {show(d)}")
+    check(json.loads(d["output"]) == {"n": 1, "approval": {"approvedBy": "Cy"}}, f"approve-2's output after its redrive: {d.get('output')!r}")
+    redriven, _ = all_pages(sfn.list_executions, "executions", stateMachineArn=approval, redriveFilter="REDRIVEN")
+    check([e["name"] for e in redriven] == ["approve-2"], f"redriveFilter=REDRIVEN gave {[e['name'] for e in redriven]}")
+    expect_error("ExecutionNotRedrivable", sfn.redrive_execution, executionArn=second)
+    step("RedriveExecution: approve-2 runs its task again with a new token -> SUCCEEDED, redriveCount 1; "
+         "redriveFilter=REDRIVEN lists it; redriving it again -> ExecutionNotRedrivable")
+
     # --- StopExecution ---------------------------------------------------------
     third, token3 = start_waiting("approve-3", approve_input)
     stopped = sfn.stop_execution(executionArn=third, error="Operator", cause="done for today")
