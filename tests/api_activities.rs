@@ -145,6 +145,8 @@ fn a_failed_execution_is_redriven_from_the_state_that_failed() {
     // Redriven: Review runs again (a new task, a new token), Prepare does not.
     let redriven = call(&server, "RedriveExecution", json!({"executionArn": arn, "clientToken": "again-1"}));
     assert!(redriven["redriveDate"].as_f64().is_some(), "{redriven}");
+    let retried = call(&server, "RedriveExecution", json!({"executionArn": arn, "clientToken": "again-1"}));
+    assert_eq!(retried, redriven, "a retried request (the same clientToken) is the same redrive");
     let second_token = take(9);
     assert_ne!(second_token, first_token);
     call(&server, "SendTaskSuccess", json!({"taskToken": second_token, "output": r#""approved""#}));

@@ -787,8 +787,11 @@ mod tests {
         let b_input = first.calls.borrow()[1].input.clone();
 
         // Redriven: B runs again with the input it had, A does not; it fails again.
-        let redriven = store.redrive_execution(&info.execution_arn, 100_000).unwrap();
-        assert_eq!(redriven.kind, EventKind::ExecutionRedriven { redrive_count: 1 });
+        let redriven = store.redrive_execution(&info.execution_arn, Some("t1"), 100_000).unwrap();
+        assert_eq!(redriven, crate::store::Redrive { redrive_count: 1, redrive_ms: 100_000, repeated: false });
+        // The same request again (a client's retry): that redrive, nothing more.
+        let repeated = store.redrive_execution(&info.execution_arn, Some("t1"), 100_500).unwrap();
+        assert_eq!(repeated, crate::store::Redrive { redrive_count: 1, redrive_ms: 100_000, repeated: true });
         assert_eq!(store.execution(&info.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
         let again = Scripted::new(vec![failed("Boom")]);
         let rec = resume_execution(machine.clone(), info.clone(), &again, &VirtualClock::new(100_000), &store).unwrap();
@@ -798,7 +801,7 @@ mod tests {
         assert_eq!(again.calls.borrow()[0].input, b_input);
 
         // The second redrive succeeds; the history tells it all, in order.
-        store.redrive_execution(&info.execution_arn, 200_000).unwrap();
+        store.redrive_execution(&info.execution_arn, Some("t2"), 200_000).unwrap();
         let fixed = Scripted::new(vec![TaskOutcome::Succeeded(json!(2))]);
         let rec = resume_execution(machine, info.clone(), &fixed, &VirtualClock::new(200_000), &store).unwrap();
         assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"n": 7, "a": 1, "b": 2}) });
@@ -815,9 +818,9 @@ mod tests {
         assert_eq!((summary.status, summary.redrive_count, summary.redrive_ms), (ExecutionStatus::Succeeded, 2, Some(200_000)));
 
         // A succeeded (or running, or unknown) execution is not redriven.
-        let refused = store.redrive_execution(&info.execution_arn, 300_000).unwrap_err();
+        let refused = store.redrive_execution(&info.execution_arn, None, 300_000).unwrap_err();
         assert!(matches!(&refused, StoreError::NotRedrivable { reason, .. } if reason.contains("SUCCEEDED")), "{refused}");
-        assert!(matches!(store.redrive_execution("arn:none", 0), Err(StoreError::NoSuchExecution(_))));
+        assert!(matches!(store.redrive_execution("arn:none", None, 0), Err(StoreError::NoSuchExecution(_))));
     }
 
     #[test]
@@ -832,7 +835,10 @@ mod tests {
         let first = Scripted::new(vec![TaskOutcome::Succeeded(json!("l1")), failed("Boom")]);
         let rec = run_recorded(machine.clone(), info.clone(), json!({}), &first, &VirtualClock::new(0), &store).unwrap();
         assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "Boom"), "{:?}", rec.outcome);
-        store.redrive_execution(&info.execution_arn, 1_000).unwrap();
+        let fifteen_days_on = 15 * 24 * 3600 * 1000;
+        let too_late = store.redrive_execution(&info.execution_arn, None, fifteen_days_on).unwrap_err();
+        assert!(too_late.to_string().contains("redrivable period exceeded"), "{too_late}");
+        store.redrive_execution(&info.execution_arn, None, 1_000).unwrap();
         let second = Scripted::new(vec![TaskOutcome::Succeeded(json!("l2")), TaskOutcome::Succeeded(json!("r2"))]);
         let rec = resume_execution(machine, info, &second, &VirtualClock::new(1_000), &store).unwrap();
         assert_eq!(rec.outcome, Outcome::Succeeded { output: json!(["l2", "r2"]) });

@@ -189,12 +189,9 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
         ExecutionsCommand::Redrive { store, execution } => {
             let store = store.open()?;
             let summary = find_execution(&store, &execution)?;
-            let event = store.redrive_execution(&summary.info.execution_arn, SystemClock.now_ms())?;
-            let count = match event.kind {
-                crate::engine::EventKind::ExecutionRedriven { redrive_count } => redrive_count,
-                _ => 0,
-            };
-            println!("RUNNING {} (redrive {count}) at {}", summary.info.name, crate::engine::history::rfc3339(event.timestamp_ms));
+            let redrive = store.redrive_execution(&summary.info.execution_arn, None, SystemClock.now_ms())?;
+            let at = crate::engine::history::rfc3339(redrive.redrive_ms);
+            println!("RUNNING {} (redrive {}) at {at}", summary.info.name, redrive.redrive_count);
             Ok(ExitCode::SUCCESS)
         }
         ExecutionsCommand::History { store, execution, json } => {

@@ -419,10 +419,8 @@ fn not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Option<Stri
     if matches!(execution.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
         return Ok(Some(format!("Execution is {} and cannot be redriven", execution.status.as_str())));
     }
-    match api.store.describe_state_machine(&execution.info.state_machine_arn)? {
-        None => return Ok(Some("Execution's state machine was deleted".into())),
-        Some(machine) if machine.details.kind == "EXPRESS" => return Ok(Some("Executions of EXPRESS state machines cannot be redriven".into())),
-        Some(_) => {}
+    if let Some(reason) = machine_not_redrivable(api, execution)? {
+        return Ok(Some(reason));
     }
     if execution.redrive_count >= 1000 {
         return Ok(Some("Execution was redriven 1000 times, the most there can be".into()));
@@ -430,21 +428,35 @@ fn not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Option<Stri
     Ok(None)
 }
 
+/// Why no execution of `execution`'s state machine can be redriven, if so.
+fn machine_not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Option<String>, ApiError> {
+    Ok(match api.store.describe_state_machine(&execution.info.state_machine_arn)? {
+        None => Some("Execution's state machine was deleted".into()),
+        Some(machine) if machine.details.kind == "EXPRESS" => Some("Executions of EXPRESS state machines cannot be redriven".into()),
+        Some(_) => None,
+    })
+}
+
 fn redrive_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let execution = existing_execution(api, params)?;
-    if let Some(token) = params.optional_str("clientToken")? {
-        if token.is_empty() || token.chars().count() > 64 {
-            return Err(ApiError::validation("clientToken: 1 to 64 characters"));
-        }
+    // SDKs fill clientToken in; a retried request repeats it and is answered
+    // with the redrive it made.
+    let client_token = params.optional_str("clientToken")?;
+    if client_token.is_some_and(|token| token.is_empty() || token.chars().count() > 64) {
+        return Err(ApiError::validation("clientToken: 1 to 64 characters"));
     }
     let refused = |reason: &str| ApiError::new("ExecutionNotRedrivable", format!("Execution Not Redrivable: {reason}"));
-    if let Some(reason) = not_redrivable(api, &execution)? {
+    // A retry of the latest redrive finds the execution running or ended
+    // again: the store, which knows that redrive's token, answers it.
+    let may_repeat = client_token.is_some() && execution.redrive_count > 0;
+    let reason = if may_repeat { machine_not_redrivable(api, &execution)? } else { not_redrivable(api, &execution)? };
+    if let Some(reason) = reason {
         return Err(refused(&reason));
     }
-    match api.store.redrive_execution(&execution.info.execution_arn, SystemClock.now_ms()) {
-        Ok(event) => {
+    match api.store.redrive_execution(&execution.info.execution_arn, client_token, SystemClock.now_ms()) {
+        Ok(redrive) => {
             api.wake_host.notify_one();
-            Ok(json!({"redriveDate": date(event.timestamp_ms)}))
+            Ok(json!({"redriveDate": date(redrive.redrive_ms)}))
         }
         Err(StoreError::NotRedrivable { reason, .. }) => Err(refused(&reason)),
         Err(e) => Err(e.into()),

@@ -73,6 +73,16 @@ pub struct ExecutionSummary {
     pub redrive_ms: Option<i64>,
 }
 
+/// What [`Store::redrive_execution`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    /// The execution's redrives so far, this one included.
+    pub redrive_count: u32,
+    pub redrive_ms: i64,
+    /// The request repeated the latest redrive (same client token): nothing was done.
+    pub repeated: bool,
+}
+
 /// A state machine as DescribeStateMachine shows it (its latest definition).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMachineRecord {
@@ -317,11 +327,13 @@ pub trait Store: Send + Sync {
 
     /// Starts a FAILED, TIMED_OUT or ABORTED execution again from the state
     /// that did not succeed (RedriveExecution): appends `ExecutionRedriven`
-    /// after its last event and marks it RUNNING, in one step, and returns
-    /// the event; a host then drives it on ([`executions_redriven_after`](Self::executions_redriven_after)).
-    /// [`StoreError::NotRedrivable`] says why not for a running or succeeded
-    /// execution, one whose history is full, or one redriven 1,000 times.
-    fn redrive_execution(&self, execution_arn: &str, now_ms: i64) -> Result<HistoryEvent, StoreError>;
+    /// after its last event and marks it RUNNING, in one step; a host then
+    /// drives it on ([`executions_redriven_after`](Self::executions_redriven_after)).
+    /// A request with the `client_token` of the latest redrive is that
+    /// redrive again: nothing more is done. [`StoreError::NotRedrivable`]
+    /// says why not for a running or succeeded execution, one stopped over
+    /// 14 days ago, one whose history is full, or one redriven 1,000 times.
+    fn redrive_execution(&self, execution_arn: &str, client_token: Option<&str>, now_ms: i64) -> Result<Redrive, StoreError>;
 
     /// Issues `token` for a task of a running execution (again: nothing
     /// changes, so a resumed driver can call it once more).

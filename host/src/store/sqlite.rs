@@ -9,8 +9,8 @@
 
 use super::group_commit::{GroupCommit, Request};
 use super::{
-    ActivityRecord, ActivityTask, Appending, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult,
-    TokenState,
+    ActivityRecord, ActivityTask, Appending, ExecutionStatus, ExecutionSummary, Redrive, StateMachineDetails, StateMachineRecord, Store, StoreError,
+    TaskResourceRecord, TaskResult, TokenState,
 };
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -284,6 +284,7 @@ impl SqliteStore {
             ("state_machines", "details", "TEXT"),
             ("executions", "redrive_count", "INTEGER NOT NULL DEFAULT 0"),
             ("executions", "redrive_ms", "INTEGER"),
+            ("executions", "redrive_token", "TEXT"),
         ];
         for (table, column, kind) in upgrades {
             let present = conn
@@ -393,6 +394,8 @@ impl StateMachineRow {
 const MAX_HISTORY_EVENTS: u64 = crate::driver::MAX_HISTORY_EVENTS as u64;
 /// The most times an execution can be redriven (AWS's limit).
 const MAX_REDRIVES: u32 = 1000;
+/// How long after it stopped an execution can be redriven (AWS's 14 days).
+const REDRIVABLE_FOR_MS: i64 = 14 * 24 * 3600 * 1000;
 
 const SUMMARY_COLUMNS: &str =
     "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms, redrive_count, redrive_ms";
@@ -719,26 +722,35 @@ impl Store for SqliteStore {
         Ok(event)
     }
 
-    fn redrive_execution(&self, execution_arn: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
+    fn redrive_execution(&self, execution_arn: &str, client_token: Option<&str>, now_ms: i64) -> Result<Redrive, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (status, last, count): (String, u64, u32) = tx
-            .prepare_cached("SELECT status, last_event_id, redrive_count FROM executions WHERE arn = ?1")?
-            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        type Row = (String, u64, u32, Option<i64>, Option<i64>, Option<String>);
+        let (status, last, count, stop_ms, redrive_ms, last_token): Row = tx
+            .prepare_cached("SELECT status, last_event_id, redrive_count, stop_ms, redrive_ms, redrive_token FROM executions WHERE arn = ?1")?
+            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)))
             .optional()?
             .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+        if let (Some(token), Some(last_token), Some(redrive_ms)) = (client_token, &last_token, redrive_ms) {
+            if token == last_token {
+                return Ok(Redrive { redrive_count: count, redrive_ms, repeated: true });
+            }
+        }
         let refuse = |reason: String| StoreError::NotRedrivable { arn: execution_arn.into(), reason };
         match ExecutionStatus::parse(&status) {
             Some(ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) => {}
-            Some(other) => return Err(refuse(format!("it is {}; only FAILED, TIMED_OUT and ABORTED executions are", other.as_str()))),
+            Some(other) => return Err(refuse(format!("Execution is {} and cannot be redriven", other.as_str()))),
             None => return Err(refuse(format!("its status {status:?} is unknown"))),
         }
-        // AWS's limits: a redriven execution must have room to go on.
+        // AWS's limits: recent enough, and room to go on.
+        if stop_ms.is_some_and(|stopped| now_ms - stopped > REDRIVABLE_FOR_MS) {
+            return Err(refuse("Execution redrivable period exceeded (14 days after it stopped)".into()));
+        }
         if last >= MAX_HISTORY_EVENTS - 1 {
-            return Err(refuse(format!("its history has {last} events, at the limit of {MAX_HISTORY_EVENTS}")));
+            return Err(refuse(format!("Execution history event limit exceeded ({last} of {MAX_HISTORY_EVENTS} events)")));
         }
         if count >= MAX_REDRIVES {
-            return Err(refuse(format!("it was redriven {count} times already, the most there can be")));
+            return Err(refuse(format!("Execution was redriven {count} times already, the most there can be")));
         }
         let event = HistoryEvent {
             id: last + 1,
@@ -753,12 +765,12 @@ impl Store for SqliteStore {
             .execute(params![execution_arn, event.id, text])?;
         tx.prepare_cached(
             "UPDATE executions SET last_event_id = ?2, status = 'RUNNING', stop_ms = NULL, wake_ms = NULL,
-             redrive_count = ?3, redrive_ms = ?4 WHERE arn = ?1",
+             redrive_count = ?3, redrive_ms = ?4, redrive_token = ?5 WHERE arn = ?1",
         )?
-        .execute(params![execution_arn, event.id, count + 1, now_ms])?;
+        .execute(params![execution_arn, event.id, count + 1, now_ms, client_token])?;
         tx.prepare_cached("INSERT INTO redrives (execution_arn) VALUES (?1)")?.execute(params![execution_arn])?;
         tx.commit()?;
-        Ok(event)
+        Ok(Redrive { redrive_count: count + 1, redrive_ms: now_ms, repeated: false })
     }
 
     fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError> {
