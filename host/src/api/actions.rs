@@ -9,7 +9,9 @@ use super::Api;
 use crate::asl::parse_definition;
 use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
 use crate::engine::{json_size, ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
-use crate::store::{ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult};
+use crate::store::{
+    redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult,
+};
 use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -412,23 +414,8 @@ fn stop_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     }
 }
 
-/// Why `execution` cannot be redriven, if it cannot: AWS's rules (STANDARD
-/// only; FAILED, TIMED_OUT or ABORTED; at most 1,000 redrives). The store
-/// also refuses a history without room to go on.
-fn not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Option<String>, ApiError> {
-    if matches!(execution.status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
-        return Ok(Some(format!("Execution is {} and cannot be redriven", execution.status.as_str())));
-    }
-    if let Some(reason) = machine_not_redrivable(api, execution)? {
-        return Ok(Some(reason));
-    }
-    if execution.redrive_count >= 1000 {
-        return Ok(Some("Execution was redriven 1000 times, the most there can be".into()));
-    }
-    Ok(None)
-}
-
-/// Why no execution of `execution`'s state machine can be redriven, if so.
+/// Why no execution of `execution`'s state machine can be redriven, if so
+/// (the execution's own state is [`redrive_refusal`]'s question).
 fn machine_not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Option<String>, ApiError> {
     Ok(match api.store.describe_state_machine(&execution.info.state_machine_arn)? {
         None => Some("Execution's state machine was deleted".into()),
@@ -440,17 +427,13 @@ fn machine_not_redrivable(api: &Api, execution: &ExecutionSummary) -> Result<Opt
 fn redrive_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let execution = existing_execution(api, params)?;
     // SDKs fill clientToken in; a retried request repeats it and is answered
-    // with the redrive it made.
+    // with the redrive it made (the store knows that redrive's token).
     let client_token = params.optional_str("clientToken")?;
     if client_token.is_some_and(|token| token.is_empty() || token.chars().count() > 64) {
         return Err(ApiError::validation("clientToken: 1 to 64 characters"));
     }
     let refused = |reason: &str| ApiError::new("ExecutionNotRedrivable", format!("Execution Not Redrivable: {reason}"));
-    // A retry of the latest redrive finds the execution running or ended
-    // again: the store, which knows that redrive's token, answers it.
-    let may_repeat = client_token.is_some() && execution.redrive_count > 0;
-    let reason = if may_repeat { machine_not_redrivable(api, &execution)? } else { not_redrivable(api, &execution)? };
-    if let Some(reason) = reason {
+    if let Some(reason) = machine_not_redrivable(api, &execution)? {
         return Err(refused(&reason));
     }
     match api.store.redrive_execution(&execution.info.execution_arn, client_token, SystemClock.now_ms()) {
@@ -476,7 +459,12 @@ fn describe_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     if let Some(outcome) = history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
         add_outcome(&mut response, &outcome);
     }
-    match not_redrivable(api, &execution)? {
+    let events = history.len() as u64;
+    let refusal = match redrive_refusal(execution.status, execution.stop_ms, events, execution.redrive_count, SystemClock.now_ms()) {
+        Some(reason) => Some(reason),
+        None => machine_not_redrivable(api, &execution)?,
+    };
+    match refusal {
         None => response["redriveStatus"] = json!("REDRIVABLE"),
         Some(reason) => {
             response["redriveStatus"] = json!("NOT_REDRIVABLE");

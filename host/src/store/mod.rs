@@ -57,6 +57,31 @@ impl ExecutionStatus {
     }
 }
 
+/// The most times an execution can be redriven (AWS's limit).
+pub const MAX_REDRIVES: u32 = 1000;
+/// How long after it stopped an execution can be redriven (AWS's 14 days).
+pub const REDRIVABLE_FOR_MS: i64 = 14 * 24 * 3600 * 1000;
+
+/// Why an execution cannot be redriven at `now_ms`, if it cannot, in AWS's
+/// words: only a FAILED, TIMED_OUT or ABORTED one, stopped at most 14 days
+/// ago, with room left in its history of `events` events, redriven fewer
+/// than [`MAX_REDRIVES`] times. (Whether its state machine allows it is the
+/// caller's question.)
+pub fn redrive_refusal(status: ExecutionStatus, stop_ms: Option<i64>, events: u64, redrive_count: u32, now_ms: i64) -> Option<String> {
+    let max_events = crate::driver::MAX_HISTORY_EVENTS as u64;
+    if !matches!(status, ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) {
+        Some(format!("Execution is {} and cannot be redriven", status.as_str()))
+    } else if stop_ms.is_some_and(|stopped| now_ms - stopped > REDRIVABLE_FOR_MS) {
+        Some("Execution redrivable period exceeded (14 days after it stopped)".into())
+    } else if events >= max_events - 1 {
+        Some(format!("Execution history event limit exceeded ({events} of {max_events} events)"))
+    } else if redrive_count >= MAX_REDRIVES {
+        Some(format!("Execution was redriven {redrive_count} times already, the most there can be"))
+    } else {
+        None
+    }
+}
+
 /// One execution as listed: who it is, where it stands, when it ran.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionSummary {

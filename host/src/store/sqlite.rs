@@ -238,6 +238,18 @@ pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[
     Ok(())
 }
 
+/// Inside an open transaction: writes `kind` as the top-level event after
+/// event `last` of `execution_arn`, and returns it (the caller updates the
+/// execution's row).
+fn insert_event_after(conn: &Connection, execution_arn: &str, last: u64, now_ms: i64, kind: EventKind) -> Result<HistoryEvent, StoreError> {
+    let event = HistoryEvent { id: last + 1, previous_event_id: last, timestamp_ms: now_ms, scope: Scope::root(), kind };
+    for prepared in prepare(execution_arn, std::slice::from_ref(&event))? {
+        conn.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
+            .execute(params![execution_arn, prepared.id, prepared.text])?;
+    }
+    Ok(event)
+}
+
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SqliteStore({})", self.location)
@@ -389,13 +401,6 @@ impl StateMachineRow {
         })
     }
 }
-
-/// The most events a history has (AWS's limit, as the driver enforces it).
-const MAX_HISTORY_EVENTS: u64 = crate::driver::MAX_HISTORY_EVENTS as u64;
-/// The most times an execution can be redriven (AWS's limit).
-const MAX_REDRIVES: u32 = 1000;
-/// How long after it stopped an execution can be redriven (AWS's 14 days).
-const REDRIVABLE_FOR_MS: i64 = 14 * 24 * 3600 * 1000;
 
 const SUMMARY_COLUMNS: &str =
     "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms, redrive_count, redrive_ms";
@@ -668,10 +673,10 @@ impl Store for SqliteStore {
 
     fn executions_redriven_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
         let conn = self.conn();
-        let columns = SUMMARY_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {columns}, max(r.position) FROM redrives r JOIN executions e ON e.arn = r.execution_arn
-             WHERE r.position > ?1 AND e.status = 'RUNNING' GROUP BY e.arn ORDER BY max(r.position)"
+            "SELECT {SUMMARY_COLUMNS}, position FROM executions JOIN
+               (SELECT execution_arn, max(position) AS position FROM redrives WHERE position > ?1 GROUP BY execution_arn)
+             ON arn = execution_arn WHERE status = 'RUNNING' ORDER BY position"
         ))?;
         let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -704,17 +709,8 @@ impl Store for SqliteStore {
         if status != Some(ExecutionStatus::Running) {
             return Err(StoreError::Closed { arn: execution_arn.into(), status: status.map_or("in an unknown state", ExecutionStatus::as_str) });
         }
-        let event = HistoryEvent {
-            id: last + 1,
-            previous_event_id: last,
-            timestamp_ms: now_ms,
-            scope: Scope::root(),
-            kind: EventKind::ExecutionAborted { error: error.into(), cause: cause.into() },
-        };
-        let text = serde_json::to_string(&event)
-            .map_err(|e| StoreError::CorruptEvent { arn: execution_arn.into(), id: event.id, message: format!("cannot be written: {e}") })?;
-        tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
-            .execute(params![execution_arn, event.id, text])?;
+        let aborted = EventKind::ExecutionAborted { error: error.into(), cause: cause.into() };
+        let event = insert_event_after(&tx, execution_arn, last, now_ms, aborted)?;
         tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'ABORTED', stop_ms = ?3 WHERE arn = ?1")?
             .execute(params![execution_arn, event.id, now_ms])?;
         tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
@@ -736,33 +732,14 @@ impl Store for SqliteStore {
                 return Ok(Redrive { redrive_count: count, redrive_ms, repeated: true });
             }
         }
-        let refuse = |reason: String| StoreError::NotRedrivable { arn: execution_arn.into(), reason };
-        match ExecutionStatus::parse(&status) {
-            Some(ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) => {}
-            Some(other) => return Err(refuse(format!("Execution is {} and cannot be redriven", other.as_str()))),
-            None => return Err(refuse(format!("its status {status:?} is unknown"))),
-        }
-        // AWS's limits: recent enough, and room to go on.
-        if stop_ms.is_some_and(|stopped| now_ms - stopped > REDRIVABLE_FOR_MS) {
-            return Err(refuse("Execution redrivable period exceeded (14 days after it stopped)".into()));
-        }
-        if last >= MAX_HISTORY_EVENTS - 1 {
-            return Err(refuse(format!("Execution history event limit exceeded ({last} of {MAX_HISTORY_EVENTS} events)")));
-        }
-        if count >= MAX_REDRIVES {
-            return Err(refuse(format!("Execution was redriven {count} times already, the most there can be")));
-        }
-        let event = HistoryEvent {
-            id: last + 1,
-            previous_event_id: last,
-            timestamp_ms: now_ms,
-            scope: Scope::root(),
-            kind: EventKind::ExecutionRedriven { redrive_count: count + 1 },
+        let refusal = match ExecutionStatus::parse(&status) {
+            Some(status) => super::redrive_refusal(status, stop_ms, last, count, now_ms),
+            None => Some(format!("its status {status:?} is unknown")),
         };
-        let text = serde_json::to_string(&event)
-            .map_err(|e| StoreError::CorruptEvent { arn: execution_arn.into(), id: event.id, message: format!("cannot be written: {e}") })?;
-        tx.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
-            .execute(params![execution_arn, event.id, text])?;
+        if let Some(reason) = refusal {
+            return Err(StoreError::NotRedrivable { arn: execution_arn.into(), reason });
+        }
+        let event = insert_event_after(&tx, execution_arn, last, now_ms, EventKind::ExecutionRedriven { redrive_count: count + 1 })?;
         tx.prepare_cached(
             "UPDATE executions SET last_event_id = ?2, status = 'RUNNING', stop_ms = NULL, wake_ms = NULL,
              redrive_count = ?3, redrive_ms = ?4, redrive_token = ?5 WHERE arn = ?1",
