@@ -23,7 +23,7 @@ use crate::driver::{execution_info, run_execution, run_execution_async, run_reco
 use crate::store::SqliteStore;
 use crate::engine::TaskInvocation;
 use crate::runtime::kv::{KvError, KvStore, KvTransaction};
-use crate::runtime::{ResourceMap, WasmRuntime};
+use crate::runtime::{ResourceMap, ResourceSpec, WasmRuntime};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
@@ -94,11 +94,12 @@ impl NativeRunner {
         let mut handlers = HashMap::new();
         let mut namespaces = HashMap::new();
         for resource in resources {
-            let module = module_name(map, resource)?;
+            let spec = map.resolve(resource).map_err(|e| anyhow!(e))?;
+            let module = module_of(&spec);
             let handler = native_handler(&module)
                 .ok_or_else(|| anyhow!("no native build of module {module:?} (resource {resource:?}) to compare with"))?;
             handlers.insert(resource.to_string(), handler);
-            if let Some(namespace) = map.resolve(resource).map_err(|e| anyhow!(e))?.grants.kv {
+            if let Some(namespace) = spec.grants.kv {
                 namespaces.insert(resource.to_string(), namespace);
             }
         }
@@ -386,8 +387,12 @@ impl TaskRunner for Recorder<'_> {
 
 /// The module a resource runs, by file name without `.wasm`.
 fn module_name(map: &ResourceMap, resource: &str) -> Result<String> {
-    let spec = map.resolve(resource).map_err(|e| anyhow!(e))?;
-    Ok(spec.module_path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+    Ok(module_of(&map.resolve(resource).map_err(|e| anyhow!(e))?))
+}
+
+/// [`module_name`] of a resolved resource.
+fn module_of(spec: &ResourceSpec) -> String {
+    spec.module_path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Live instances held at once to measure memory per concurrent invocation.

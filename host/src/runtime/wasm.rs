@@ -576,8 +576,7 @@ impl WasmRuntime {
     ) -> (TaskOutcome, Option<(Arc<KvStore>, KvTransaction)>, u32) {
         let limits = &loaded.limits;
         let timeout = task.timeout_seconds.map(Duration::from_secs).unwrap_or(limits.timeout);
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
-        let mut store = match self.new_store(task, loaded, timeout, stderr.clone()) {
+        let mut store = match self.new_store(task, loaded, timeout) {
             Ok(store) => store,
             Err(e) => return (limits::internal_failure("setting fuel", e), None, 0),
         };
@@ -592,13 +591,12 @@ impl WasmRuntime {
                 // What the module said before it trapped: a std guest's panic
                 // is on stderr; the SDK's no_std panic handler logs it as an
                 // error instead.
-                let mut said = stderr.contents().to_vec();
-                if said.is_empty() {
-                    if let Some(line) = data.logs.iter().rev().find(|l| l.level == "error") {
-                        said = line.message.as_bytes().to_vec();
-                    }
-                }
-                limits::classify_trap(&err, &hit, limits, timeout, &said, &loaded.module_path)
+                let stderr = data.stderr.contents();
+                let said = match data.logs.iter().rev().find(|l| l.level == "error") {
+                    Some(line) if stderr.is_empty() => line.message.as_bytes(),
+                    _ => &stderr,
+                };
+                limits::classify_trap(&err, &hit, limits, timeout, said, &loaded.module_path)
             }
         };
         self.keep_logs(data.logs);
@@ -612,7 +610,6 @@ impl WasmRuntime {
         task: &TaskInvocation,
         loaded: &LoadedResource,
         timeout: Duration,
-        stderr: MemoryOutputPipe,
     ) -> wasmtime::Result<Store<Invocation>> {
         let limits = &loaded.limits;
         let kv = match (&loaded.kv_namespace, &self.kv) {
@@ -621,7 +618,7 @@ impl WasmRuntime {
         };
         let data = Invocation {
             wasi: None,
-            stderr,
+            stderr: MemoryOutputPipe::new(STDERR_CAPTURE_BYTES),
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             state: task.state_name.clone(),
@@ -653,8 +650,7 @@ impl WasmRuntime {
     /// with it. Nothing is committed.
     pub fn invoke_and_hold(&self, task: &TaskInvocation) -> Result<HeldInvocation, String> {
         let loaded = self.resources.get(&task.resource).ok_or_else(|| format!("resource {:?} was not loaded", task.resource))?;
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
-        let mut store = self.new_store(task, loaded, loaded.limits.timeout, stderr).map_err(|e| format!("{e:#}"))?;
+        let mut store = self.new_store(task, loaded, loaded.limits.timeout).map_err(|e| format!("{e:#}"))?;
         let input = task.input.to_string();
         match block_on_tokio(call_handler(&mut store, loaded, task, &input))? {
             Ok(Ok(_)) => Ok(HeldInvocation { _store: store }),
