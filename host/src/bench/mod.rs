@@ -629,6 +629,7 @@ fn trivial_module(wat_path: &Path) -> Result<Option<crate::runtime::ResourceSpec
         module_path: file,
         limits: crate::runtime::Limits::default(),
         grants: crate::runtime::Grants::default(),
+        untrusted: false,
     }))
 }
 

@@ -158,6 +158,9 @@ pub struct ResourceSpec {
     pub module_path: PathBuf,
     pub limits: Limits,
     pub grants: Grants,
+    /// The module came through the API (an upload), not from the operator:
+    /// it is compiled in the limited worker process, never in the host.
+    pub untrusted: bool,
 }
 
 /// The store behind kv grants: a SQLite file, or memory; and its seed values
@@ -310,7 +313,7 @@ impl ResourceMap {
             let grants = entry.grants(path, &at)?;
             let module = entry.module.ok_or_else(|| invalid(format!("{at}: missing required field module")))?;
             let module_path = map.module_path(&module, &base_dir).map_err(|message| invalid(format!("{at}.module: {message}")))?;
-            map.resources.insert(resource, ResourceSpec { module_path, limits, grants });
+            map.resources.insert(resource, ResourceSpec { module_path, limits, grants, untrusted: false });
         }
         Ok(map)
     }
@@ -356,6 +359,7 @@ impl ResourceMap {
         let settings: LimitSettings = serde_json::from_value(entry.clone()).map_err(|e| format!("{at}: {e}"))?;
         let limits = settings.apply(&self.defaults, &self.origin, &at).map_err(|e| e.to_string())?;
         let grants = settings.grants(&self.origin, &at).map_err(|e| e.to_string())?;
+        let untrusted = uploaded.is_some();
         let module_path = match (uploaded, &settings.module) {
             (Some(_), Some(_)) => return Err(format!("{at}: give the module's bytes or its module name/path, not both")),
             (Some(path), None) => path,
@@ -365,7 +369,7 @@ impl ResourceMap {
             }
             (None, None) => return Err(format!("{at}: no module (upload its bytes, or name it with module)")),
         };
-        Ok(ResourceSpec { module_path, limits, grants })
+        Ok(ResourceSpec { module_path, limits, grants, untrusted })
     }
 
     /// Maps `resource` to `spec`, replacing what it was mapped to.
@@ -393,7 +397,7 @@ impl ResourceMap {
                 return Err(format!("{resource:?}: the short form names a module, without .wasm"));
             }
             let module_path = self.module_path(name, &self.module_dir)?;
-            return Ok(ResourceSpec { module_path, limits: self.defaults.clone(), grants: Grants::default() });
+            return Ok(ResourceSpec { module_path, limits: self.defaults.clone(), grants: Grants::default(), untrusted: false });
         }
         Err(format!(
             "no module is mapped to {resource:?} in {} (add a [resources.\"...\"] entry, or use the short form wasm:<module>)",

@@ -154,6 +154,26 @@ pub fn classify_trap(
     }
 }
 
+/// The prefix of the error names Step Functions itself raises; a module may
+/// not claim one (a `States.Runtime` from a module could not be caught).
+const RESERVED_ERROR_PREFIX: &str = "States.";
+
+/// A handled error the module returned, as the task's outcome. A name the
+/// service reserves (`States.…`) is refused: the task fails with
+/// `States.TaskFailed`, the cause saying which name the module tried.
+pub fn module_error(error: String, cause: String) -> TaskOutcome {
+    let error = bounded(error, 256);
+    let cause = bounded(cause, 32 << 10);
+    if error.starts_with(RESERVED_ERROR_PREFIX) {
+        let cause = bounded(
+            format!("the module failed with the reserved error name {error:?} (names starting with \"States.\" are Step Functions' own); its cause: {cause}"),
+            32 << 10,
+        );
+        return failed(cause);
+    }
+    TaskOutcome::Failed { error, cause }
+}
+
 /// Checks a successful call's output: size limit, then that it is JSON.
 pub fn check_output(output: String, limits: &Limits) -> TaskOutcome {
     if output.len() > limits.max_output_bytes {
@@ -183,6 +203,19 @@ mod tests {
             TaskOutcome::Failed { error, .. } if error == errors::DATA_LIMIT_EXCEEDED));
         assert!(matches!(check_output("{nope".into(), &limits),
             TaskOutcome::Failed { error, cause } if error == errors::TASK_FAILED && cause.contains("not valid JSON")));
+    }
+
+    #[test]
+    fn reserved_error_names_are_refused() {
+        assert_eq!(
+            module_error("PaymentDeclined".into(), "card".into()),
+            TaskOutcome::Failed { error: "PaymentDeclined".into(), cause: "card".into() }
+        );
+        for name in ["States.Runtime", "States.ALL", "States.TaskFailed", "States.Timeout"] {
+            let TaskOutcome::Failed { error, cause } = module_error(name.into(), "why".into()) else { panic!() };
+            assert_eq!(error, errors::TASK_FAILED);
+            assert!(cause.contains(&format!("{name:?}")) && cause.ends_with("its cause: why"), "{cause}");
+        }
     }
 
     #[test]

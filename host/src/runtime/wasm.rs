@@ -586,7 +586,7 @@ impl WasmRuntime {
         let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
         let outcome = match result {
             Ok(Ok(output)) => limits::check_output(output, limits),
-            Ok(Err(e)) => TaskOutcome::Failed { error: limits::bounded(e.error, 256), cause: limits::bounded(e.cause, 32 << 10) },
+            Ok(Err(e)) => limits::module_error(e.error, e.cause),
             Err(err) => {
                 // What the module said before it trapped: a std guest's panic
                 // is on stderr; the SDK's no_std panic handler logs it as an
