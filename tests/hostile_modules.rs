@@ -138,6 +138,29 @@ fn limit_errors_are_catchable_like_any_task_error() {
 }
 
 #[test]
+fn a_reserved_error_name_is_refused_and_caught_as_a_task_failure() {
+    let host = host();
+    // A module's own error names pass through as they are.
+    let rec = run(&host.fast, &host.runtime, json!({"mode": "fail", "error": "PaymentDeclined", "cause": "card"}));
+    assert_eq!(task_failure(&rec), ("TaskFailed", "PaymentDeclined".to_string(), "card".to_string()));
+    // States.Runtime cannot be caught by a Catch; from a module it becomes
+    // States.TaskFailed, which can, and the cause says what was tried.
+    let def = json!({"StartAt": "Run", "States": {
+        "Run": {"Type": "Task", "Resource": "hostile",
+                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Recovered"}],
+                "End": true},
+        "Recovered": {"Type": "Pass", "End": true}}});
+    let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+    for name in ["States.Runtime", "States.Timeout", "States.ALL"] {
+        let rec = run(&machine, &host.runtime, json!({"mode": "fail", "error": name, "cause": "pretending"}));
+        let Outcome::Succeeded { output } = &rec.outcome else { panic!("{name}: {:?}", rec.outcome) };
+        assert_eq!(output["error"]["Error"], "States.TaskFailed", "{name}");
+        let cause = output["error"]["Cause"].as_str().unwrap();
+        assert!(cause.contains(&format!("reserved error name \"{name}\"")) && cause.ends_with("pretending"), "{cause}");
+    }
+}
+
+#[test]
 fn many_hostile_invocations_in_a_row_leave_the_host_working() {
     let host = host();
     for i in 0..30 {

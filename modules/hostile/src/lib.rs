@@ -4,7 +4,8 @@
 //! `unreachable`), `panic` (a Rust panic, which aborts), `loop` (spins forever),
 //! `alloc` (grows memory without bound), `recurse` (overflows the stack),
 //! `not-json` (returns text that is not JSON), `huge` (returns `bytes` bytes of
-//! JSON), `ok` (behaves).
+//! JSON), `ok` (behaves), `fail` (returns the handled error named `error`
+//! with `cause`, e.g. a name Step Functions reserves).
 //!
 //! Three modes probe the sandbox and report what they got, as JSON, so a test
 //! can assert that nothing got through:
@@ -92,6 +93,10 @@ mod component {
                 "read-file" => Ok(read_file(&v).to_string()),
                 "env" => Ok(env(&v).to_string()),
                 "ok" => Ok(r#"{"fine":true}"#.to_string()),
+                "fail" => Err(TaskError {
+                    error: v["error"].as_str().unwrap_or("HostileFailure").to_string(),
+                    cause: v["cause"].as_str().unwrap_or("failed on purpose").to_string(),
+                }),
                 other => Err(TaskError { error: "UnknownMode".into(), cause: format!("mode {other:?}") }),
             }
         }
