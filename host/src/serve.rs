@@ -13,6 +13,7 @@
 //! store refuses the loser's events, so nothing is corrupted, but work is
 //! wasted).
 
+use crate::api::connections::{ConnectionArgs, Policy};
 use crate::api::{serve_api, Access, Api};
 use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
@@ -63,6 +64,8 @@ pub struct ServeArgs {
     /// API takes any request that reaches it.
     #[arg(long, env = "STEPWASM_API_SECRET", hide_env_values = true)]
     api_secret: Option<String>,
+    #[command(flatten)]
+    connections: ConnectionArgs,
 }
 
 /// The `serve` subcommand.
@@ -85,7 +88,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let wake_host = Arc::new(tokio::sync::Notify::new());
         let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
         println!("api listening on http://{}", listener.local_addr()?);
-        tokio::spawn(serve_api(listener, Arc::new(api)));
+        tokio::spawn(serve_api(listener, Arc::new(api), Policy::from_args(&args.connections)));
         drive_store(store, machines, limits, args.exit_when_idle, wake_host).await
     })?;
     Ok(ExitCode::SUCCESS)

@@ -209,6 +209,11 @@ impl ApiServer {
         body
     }
 
+    /// The process id of `serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What serve has printed since its API line (e.g. `SUCCEEDED <name>`).
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

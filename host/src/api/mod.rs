@@ -5,18 +5,24 @@
 //! (`X-Amz-Target: Stepwasm.<Action>`, see [`resources`]) to register Task
 //! resources.
 //!
-//! Requests are bounded: 1 MiB of body, 30 s to send headers and body,
-//! 1,024 connections at once.
+//! Requests are bounded: 1 MiB of body; request headers within 5 s of the
+//! connection opening or of the previous response (so an idle keep-alive
+//! connection is closed after 5 s), the body within 10 s of its headers, a
+//! response the client does not read cut after 10 s without progress; and
+//! connections are admitted by [`connections`]' policy (per client address,
+//! in total) right after they are accepted.
 //! Every bad request gets a 4xx with AWS's error code; a 5xx means the host
 //! itself failed (its store).
 
 pub mod actions;
 mod activities;
+pub mod connections;
 pub mod console;
 mod protocol;
 pub mod resources;
 mod sigv4;
 mod test_state;
+mod write_deadline;
 
 pub use protocol::{ApiError, MAX_BODY_BYTES};
 pub use sigv4::Access;
@@ -28,16 +34,22 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
+use connections::{Admissions, Policy, Refusal, Ticket};
 use protocol::{check_arn, ArnKind, Params};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a client may take to send a request's headers, and its body.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a request's headers, counted from the
+/// connection opening or the previous response: hyper's header timer starts
+/// as soon as the connection waits for a request, so this is also how long
+/// an idle keep-alive connection is kept.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections served at once; more wait to be accepted, so a flood of
-/// clients cannot take all of the process's file descriptors.
-const MAX_CONNECTIONS: usize = 1024;
+/// How long a client may take to send a request's body after its headers.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a response may wait for a client that reads none of it.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the API works with.
 pub struct Api {
@@ -50,14 +62,16 @@ pub struct Api {
 }
 
 /// Answers connections on `listener` until the process ends, each
-/// connection a task of its own. Needs a multi-thread tokio runtime: actions
-/// that block (SQLite, compiling a module) run in `block_in_place`.
-pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>) {
-    let places = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+/// connection a task of its own, admitted by `policy` (see [`connections`]).
+/// Needs a multi-thread tokio runtime: actions that block (SQLite, compiling
+/// a module) run in `block_in_place`.
+pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>, policy: Policy) {
+    let admissions = Admissions::new(policy);
     loop {
-        let Ok(place) = Arc::clone(&places).acquire_owned().await else { return };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        // Accept at once, always: admission is decided after, so a client
+        // holding many connections cannot keep others in the listen backlog.
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             // Out of file descriptors and the like: wait, then go on.
             Err(e) => {
                 eprintln!("warning: api: accept failed: {e}");
@@ -65,27 +79,57 @@ pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>) {
                 continue;
             }
         };
+        let ticket = match admissions.admit(peer.ip()) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                refuse(&stream, &refusal);
+                continue;
+            }
+        };
         let api = Arc::clone(&api);
         tokio::spawn(async move {
+            let ticket = Arc::new(ticket);
+            let held = Arc::clone(&ticket);
             let service = hyper::service::service_fn(move |request| {
-                let api = Arc::clone(&api);
-                async move { Ok::<_, std::convert::Infallible>(respond(&api, request).await) }
+                let (api, ticket) = (Arc::clone(&api), Arc::clone(&held));
+                async move { Ok::<_, std::convert::Infallible>(respond(&api, &ticket, request).await) }
             });
+            let io = write_deadline::WriteDeadline::new(stream, WRITE_STALL_TIMEOUT);
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(REQUEST_TIMEOUT)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            // A client that goes away mid-request is its own business.
-            let _ = connection.await;
-            drop(place);
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            // A client that goes away mid-request is its own business; an
+            // evicted connection is dropped (closed) where it stands.
+            tokio::select! {
+                _ = connection => {}
+                _ = ticket.evicted() => {}
+            }
         });
     }
 }
 
-async fn respond(api: &Api, request: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Answers a connection the policy refused with `503 ThrottlingException`
+/// (what the AWS SDKs back off and retry on) if the socket takes it at once,
+/// and closes it.
+fn refuse(stream: &tokio::net::TcpStream, refusal: &Refusal) {
+    let body = serde_json::json!({"__type": "ThrottlingException", "message": refusal.to_string()}).to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-errortype: ThrottlingException\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A fresh socket's send buffer is empty: this does not block, and what
+    // does not fit is dropped with the connection.
+    let _ = stream.try_write(answer.as_bytes());
+}
+
+async fn respond(api: &Api, ticket: &Ticket, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    // A GET has no body to wait for: in service from here. A POST is once
+    // its body arrived (see `call`): until then it may be evicted.
+    let _in_service = (method != Method::POST).then(|| ticket.in_service());
     match (method, path.as_str()) {
-        (Method::POST, "/") => match call(api, request).await {
+        (Method::POST, "/") => match call(api, ticket, request).await {
             Ok(body) => json_response(StatusCode::OK, &body, None),
             Err(error) => error_response(&error),
         },
@@ -103,18 +147,21 @@ async fn respond(api: &Api, request: Request<Incoming>) -> Response<Full<Bytes>>
 
 /// A Step Functions call: body read within its limits, access checked,
 /// action run.
-async fn call(api: &Api, request: Request<Incoming>) -> Result<serde_json::Value, ApiError> {
+async fn call(api: &Api, ticket: &Ticket, request: Request<Incoming>) -> Result<serde_json::Value, ApiError> {
     let (parts, body) = request.into_parts();
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let body = match tokio::time::timeout(REQUEST_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(too_large()),
         Ok(Err(e)) => return Err(ApiError::new("SerializationException", format!("the request body could not be read: {e}"))),
-        Err(_) => return Err(ApiError::with_status(408, "RequestTimeout", "the request body did not arrive within 30 s")),
+        Err(_) => {
+            return Err(ApiError::with_status(408, "RequestTimeout", format!("the request body did not arrive within {} s of its headers", BODY_TIMEOUT.as_secs())))
+        }
     };
+    let _in_service = ticket.in_service();
     check_access(api, &parts.method, &parts.uri, &parts.headers, &body)?;
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
