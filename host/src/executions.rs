@@ -7,7 +7,7 @@
 use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::{HistoryEvent, Outcome};
-use crate::store::{ExecutionStatus, ExecutionSummary, SqliteStore, Store};
+use crate::store::{DriveStart, ExecutionStatus, ExecutionSummary, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -130,6 +130,12 @@ pub struct ResumeArgs {
     no_wait: bool,
     #[command(flatten)]
     cache: CacheArg,
+    /// Crash-loop guard: an execution that was being resumed each time this
+    /// command stopped (crashed, was killed) this many times in a row, with
+    /// no progress in between, is failed (`States.Runtime`) instead of being
+    /// resumed again; 0 turns the guard off.
+    #[arg(long, default_value_t = CRASH_LIMIT)]
+    crash_limit: u32,
 }
 
 /// The `executions` subcommands.
@@ -257,6 +263,24 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
                 continue;
             }
         };
+        // Noted before anything of it is evaluated (the crash-loop guard).
+        if args.crash_limit > 0 {
+            match store.begin_drive(&execution.info.execution_arn, args.crash_limit, SystemClock.now_ms()) {
+                Ok(DriveStart::Go { .. }) => {}
+                Ok(DriveStart::Failed { error, cause }) => {
+                    println!("execution: {}\nstatus: FAILED\nerror: {error}\ncause: {cause}", execution.info.name);
+                    if code == ExitCode::SUCCESS {
+                        code = ExitCode::from(1);
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("error: cannot resume {}: {e}", execution.info.execution_arn);
+                    code = ExitCode::from(2);
+                    continue;
+                }
+            }
+        }
         let (machine, runtime) = &*loaded;
         let outcome = resume_execution(machine.clone(), execution.info.clone(), runtime, clock.as_ref(), &store);
         match outcome {
@@ -268,6 +292,10 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
             }
             Err(e) => {
                 eprintln!("error: cannot resume {}: {e}", execution.info.execution_arn);
+                // This command did not die resuming it: no crash is counted.
+                if let Err(e) = store.end_drive(&execution.info.execution_arn) {
+                    eprintln!("error: {}: {e}", execution.info.execution_arn);
+                }
                 code = ExitCode::from(2);
             }
         }

@@ -17,10 +17,10 @@ use crate::api::connections::{ConnectionArgs, Policy};
 use crate::api::{serve_api, Access, Api};
 use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
-use crate::engine::ExecutionInfo;
+use crate::engine::{ExecutionInfo, Outcome};
 use crate::executions::StoreArg;
 use crate::machines::StoredMachines;
-use crate::store::{ExecutionStatus, SqliteStore, Store};
+use crate::store::{DriveStart, ExecutionStatus, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use std::cmp::Reverse;
@@ -66,6 +66,12 @@ pub struct ServeArgs {
     api_secret: Option<String>,
     #[command(flatten)]
     connections: ConnectionArgs,
+    /// Crash-loop guard: an execution that was being driven each time the
+    /// host stopped (crashed, was killed) this many times in a row, with no
+    /// progress in between, is failed (`States.Runtime`) instead of being
+    /// replayed again; 0 turns the guard off.
+    #[arg(long, default_value_t = CRASH_LIMIT)]
+    crash_limit: u32,
 }
 
 /// The `serve` subcommand.
@@ -82,7 +88,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         builder.worker_threads(workers.max(1));
     }
     let tokio = builder.enable_all().build()?;
-    let limits = HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1) };
+    let limits = HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1), crash_limit: args.crash_limit };
     tokio.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         let wake_host = Arc::new(tokio::sync::Notify::new());
@@ -101,10 +107,12 @@ pub const PARK_WAITS_OVER_MS: i64 = 2_000;
 /// How many executions `serve` drives at once by default.
 pub const MAX_ACTIVE: usize = 10_000;
 
-/// How often `serve` looks at its store, and how many executions it drives at once.
+/// How often `serve` looks at its store, how many executions it drives at
+/// once, and how many host stops in a row an execution may be driven through.
 struct HostLimits {
     poll: Duration,
     max_active: usize,
+    crash_limit: u32,
 }
 
 /// The parked executions: all `serve` keeps of an execution in a long wait.
@@ -162,6 +170,8 @@ struct Host {
     /// Executions waiting for one of the `max_active` places.
     backlog: VecDeque<ExecutionInfo>,
     max_active: usize,
+    /// See [`Store::begin_drive`]; 0: no guard.
+    crash_limit: u32,
     parked: ParkedTimers,
     given_up: HashSet<String>,
 }
@@ -182,6 +192,7 @@ async fn drive_store(
         driving: HashMap::new(),
         backlog: VecDeque::new(),
         max_active: limits.max_active,
+        crash_limit: limits.crash_limit,
         parked: ParkedTimers::default(),
         given_up: HashSet::new(),
     };
@@ -245,6 +256,10 @@ impl Host {
                 Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
                 Err(e) => {
                     eprintln!("error: execution {} stopped: {e}", info.execution_arn);
+                    // The host did not die driving it: no crash is counted.
+                    if let Err(e) = self.store.end_drive(&info.execution_arn) {
+                        eprintln!("error: execution {}: {e}", info.execution_arn);
+                    }
                     self.given_up.insert(info.execution_arn);
                 }
             }
@@ -280,7 +295,20 @@ impl Host {
             }
         };
         let store = Arc::clone(&self.store);
+        let crash_limit = self.crash_limit;
         let task = self.tasks.spawn(async move {
+            // Noted before anything of it is evaluated: if it kills the host,
+            // the next host knows (the crash-loop guard).
+            if crash_limit > 0 {
+                match store.begin_drive(&info.execution_arn, crash_limit, SystemClock.now_ms()) {
+                    Ok(DriveStart::Go { .. }) => {}
+                    Ok(DriveStart::Failed { error, cause }) => {
+                        eprintln!("error: execution {} failed: {cause}", info.execution_arn);
+                        return (info, Ok(Progress::Finished(Outcome::Failed { error, cause })));
+                    }
+                    Err(e) => return (info, Err(e.into())),
+                }
+            }
             let (machine, runtime) = &*loaded;
             let result = drive_stored_execution(Arc::clone(machine), info.clone(), runtime, &SystemClock, &*store, PARK_WAITS_OVER_MS).await;
             (info, result)

@@ -82,6 +82,34 @@ pub fn redrive_refusal(status: ExecutionStatus, stop_ms: Option<i64>, events: u6
     }
 }
 
+/// How many times in a row a host may stop (crash, be killed) while driving
+/// an execution that makes no progress in between before the next host fails
+/// it instead of replaying it again ([`Store::begin_drive`]): an execution
+/// that kills its host (a poison pill) cannot take it down at every restart.
+pub const CRASH_LIMIT: u32 = 3;
+
+/// What [`Store::begin_drive`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriveStart {
+    /// Drive it. `drives`: the drives in a row, this one included, that did
+    /// not end (1: the last ended well, or this is the first; 0: not counted,
+    /// it waits for a task token's answer or is no longer running).
+    Go { drives: u32 },
+    /// The host stopped [`CRASH_LIMIT`] (or the given limit) times in a row
+    /// while driving it without progress: it was failed instead, its history
+    /// ending with `ExecutionFailed` of this error (`States.Runtime`) and
+    /// cause ([`crash_loop_cause`]).
+    Failed { error: String, cause: String },
+}
+
+/// The cause of an execution failed by the crash-loop guard.
+pub fn crash_loop_cause(stops: u32, last_event_id: u64) -> String {
+    format!(
+        "the host stopped {stops} times in a row while running this execution (last at event {last_event_id}, with no progress in between); \
+         it was failed instead of being replayed again"
+    )
+}
+
 /// One execution as listed: who it is, where it stands, when it ran.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionSummary {
@@ -341,8 +369,27 @@ pub trait Store: Send + Sync {
     /// Notes that a running execution whose history ends with event
     /// `last_event_id` waits until `until_ms`, so that a restarted host can
     /// keep it parked without replaying it. Any later event clears the note;
-    /// a note about an older history is not taken.
+    /// a note about an older history is not taken. The drive ended well: the
+    /// crash-loop count ([`begin_drive`](Self::begin_drive)) starts over.
     fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError>;
+
+    /// Notes, before a host evaluates anything of a running execution, that
+    /// it begins driving it, and counts the drives in a row that did not end
+    /// (the host stopped during each: crashed, was killed) with no progress
+    /// in between; progress is a new event other than `TaskStarted` (which a
+    /// rerun of an interrupted task adds). A drive of an execution waiting
+    /// for a task token's answer is not counted: the host only waits there.
+    /// When `crash_limit` (0: never) such drives came before this one, the
+    /// execution is failed instead, as a stop is written (one step:
+    /// `ExecutionFailed` with `States.Runtime` and [`crash_loop_cause`],
+    /// status FAILED, tokens closed), and [`DriveStart::Failed`] returned.
+    /// A drive that ends well starts the count over: the execution ends or
+    /// parks ([`park_execution`](Self::park_execution)), or [`end_drive`](Self::end_drive).
+    fn begin_drive(&self, execution_arn: &str, crash_limit: u32, now_ms: i64) -> Result<DriveStart, StoreError>;
+
+    /// A drive ended without the host stopping, and without parking or
+    /// ending the execution (the host gave up on it): its count starts over.
+    fn end_drive(&self, execution_arn: &str) -> Result<(), StoreError>;
 
     /// Stops a running execution: appends `ExecutionAborted` after its last
     /// event, marks it ABORTED and closes its task tokens, in one step.

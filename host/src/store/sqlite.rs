@@ -9,9 +9,10 @@
 
 use super::group_commit::{GroupCommit, Request};
 use super::{
-    ActivityRecord, ActivityTask, Appending, ExecutionStatus, ExecutionSummary, Redrive, StateMachineDetails, StateMachineRecord, Store, StoreError,
+    crash_loop_cause, ActivityRecord, ActivityTask, Appending, DriveStart, ExecutionStatus, ExecutionSummary, Redrive, StateMachineDetails, StateMachineRecord, Store, StoreError,
     TaskResourceRecord, TaskResult, TokenState,
 };
+use crate::asl::errors;
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -288,7 +289,9 @@ impl SqliteStore {
         // Upgrades in place, for stores made before: definitions had
         // versions (their executions run the definition kept in
         // `state_machines`, version NULL), parked executions noted a wake-up
-        // time, state machines kept details and a creation time.
+        // time, state machines kept details and a creation time, executions
+        // were redriven, drives were counted (none yet: nothing is held against
+        // an execution of an older store).
         let upgrades = [
             ("executions", "definition_version", "INTEGER"),
             ("executions", "wake_ms", "INTEGER"),
@@ -297,6 +300,10 @@ impl SqliteStore {
             ("executions", "redrive_count", "INTEGER NOT NULL DEFAULT 0"),
             ("executions", "redrive_ms", "INTEGER"),
             ("executions", "redrive_token", "TEXT"),
+            // The crash-loop guard: drives in a row begun when the latest
+            // settled event (any but TaskStarted) was `drive_mark`.
+            ("executions", "drives", "INTEGER NOT NULL DEFAULT 0"),
+            ("executions", "drive_mark", "INTEGER NOT NULL DEFAULT 0"),
         ];
         for (table, column, kind) in upgrades {
             let present = conn
@@ -692,8 +699,60 @@ impl Store for SqliteStore {
 
     fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError> {
         self.conn()
-            .prepare_cached("UPDATE executions SET wake_ms = ?3 WHERE arn = ?1 AND last_event_id = ?2 AND status = 'RUNNING'")?
+            .prepare_cached("UPDATE executions SET wake_ms = ?3, drives = 0 WHERE arn = ?1 AND last_event_id = ?2 AND status = 'RUNNING'")?
             .execute(params![execution_arn, last_event_id, until_ms])?;
+        Ok(())
+    }
+
+    fn begin_drive(&self, execution_arn: &str, crash_limit: u32, now_ms: i64) -> Result<DriveStart, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // One statement in the usual case. `drives` counts the drives begun
+        // since the latest that ended well (0: parked, given up, waiting for
+        // a token), this one included: each before it died with the host. A
+        // drive that progressed before it died counts, but none before it:
+        // hence 2. Progress is a new settled event:
+        // any but `TaskStarted`, which a driver records again for a task it
+        // reruns after a restart (counting that would let a poison pill that
+        // follows a task kill the host forever). A task waiting for its
+        // token's answer is not counted: the host only waits there, possibly
+        // across many restarts.
+        let counted: Option<(u32, u64)> = tx
+            .prepare_cached(
+                "UPDATE executions SET
+                     drives = CASE WHEN EXISTS (SELECT 1 FROM task_tokens WHERE execution_arn = ?1 AND status = 'WAITING') THEN 0
+                                   WHEN drives = 0 THEN 1
+                                   WHEN settled.id = drive_mark THEN drives + 1
+                                   ELSE 2 END,
+                     drive_mark = settled.id
+                 FROM (SELECT coalesce((SELECT id FROM events WHERE execution_arn = ?1 AND json_type(event, '$.kind.TaskStarted') IS NULL
+                                        ORDER BY id DESC LIMIT 1), 0) AS id) AS settled
+                 WHERE arn = ?1 AND status = 'RUNNING'
+                 RETURNING drives, last_event_id",
+            )?
+            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((drives, last)) = counted else {
+            // Not running (stopped, ended) or not there: the driver finds out.
+            return Ok(DriveStart::Go { drives: 0 });
+        };
+        // `drives - 1` drives began here before this one and none ended.
+        if crash_limit == 0 || drives <= crash_limit {
+            tx.commit()?;
+            return Ok(DriveStart::Go { drives });
+        }
+        let (error, cause) = (errors::RUNTIME.to_string(), crash_loop_cause(drives - 1, last));
+        let failed = EventKind::ExecutionFailed { error: error.clone(), cause: cause.clone() };
+        let event = insert_event_after(&tx, execution_arn, last, now_ms, failed)?;
+        tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'FAILED', stop_ms = ?3, wake_ms = NULL, drives = 0 WHERE arn = ?1")?
+            .execute(params![execution_arn, event.id, now_ms])?;
+        tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
+        tx.commit()?;
+        Ok(DriveStart::Failed { error, cause })
+    }
+
+    fn end_drive(&self, execution_arn: &str) -> Result<(), StoreError> {
+        self.conn().prepare_cached("UPDATE executions SET drives = 0 WHERE arn = ?1")?.execute(params![execution_arn])?;
         Ok(())
     }
 
@@ -952,6 +1011,68 @@ mod tests {
     }
 
     #[test]
+    fn drives_in_a_row_without_progress_are_counted_and_past_the_limit_the_execution_is_failed() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        let arn = &a.execution_arn;
+        store.create_execution(&a, 0).unwrap();
+        store.append(arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        let begin = || store.begin_drive(arn, 3, 7_000).unwrap();
+        assert_eq!([begin(), begin()], [1, 2].map(|drives| DriveStart::Go { drives }));
+        // Progress (a new settled event) starts the count over: the drive
+        // that made it died too, so this is the second in a row.
+        store.append(arn, &event(2, EventKind::TaskSucceeded { resource: "r".into(), output: Arc::new(json!(1)) })).unwrap();
+        assert_eq!([begin(), begin()], [2, 3].map(|drives| DriveStart::Go { drives }));
+        // A task started again (each restart reruns an interrupted task) is not progress.
+        store.append(arn, &event(3, EventKind::TaskStarted { resource: "r".into() })).unwrap();
+        // The host stopped 3 times in a row while driving it, with no progress
+        // in between (since event 2): failed, as a stop is written.
+        let DriveStart::Failed { error, cause } = begin() else { panic!("not failed") };
+        assert_eq!(error, "States.Runtime");
+        assert_eq!(cause, crash_loop_cause(3, 3));
+        assert!(cause.contains("stopped 3 times in a row") && cause.contains("event 3"), "{cause}");
+        let history = store.history(arn).unwrap();
+        assert_eq!(history.len(), 4);
+        assert_eq!((history[3].id, history[3].previous_event_id, history[3].timestamp_ms), (4, 3, 7_000));
+        assert_eq!(history[3].kind, EventKind::ExecutionFailed { error, cause });
+        let summary = store.execution(arn).unwrap().unwrap();
+        assert_eq!((summary.status, summary.stop_ms), (ExecutionStatus::Failed, Some(7_000)));
+        let late = store.append(arn, &event(4, EventKind::TaskStarted { resource: "r".into() })).unwrap_err();
+        assert!(late.to_string().contains("is FAILED"), "a driver still running it is refused: {late}");
+        assert_eq!(begin(), DriveStart::Go { drives: 0 }, "an ended execution is not counted, nor failed again");
+        assert_eq!(store.history(arn).unwrap().len(), 4);
+        // Redriven: its history grew, so the count starts over.
+        store.redrive_execution(arn, None, 8_000).unwrap();
+        assert_eq!(begin(), DriveStart::Go { drives: 1 });
+    }
+
+    #[test]
+    fn a_park_an_ended_drive_or_a_waiting_token_start_the_count_over_and_limit_zero_never_fails() {
+        let store = SqliteStore::in_memory().unwrap();
+        let a = info("a");
+        let arn = &a.execution_arn;
+        store.create_execution(&a, 0).unwrap();
+        store.append(arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        let begin = |limit| store.begin_drive(arn, limit, 0).unwrap();
+        assert_eq!([begin(3), begin(3), begin(3)], [1, 2, 3].map(|drives| DriveStart::Go { drives }));
+        store.park_execution(arn, 1, 86_400_000).unwrap();
+        assert_eq!(begin(3), DriveStart::Go { drives: 1 }, "parked: that drive ended well");
+        assert_eq!([begin(3), begin(3)], [2, 3].map(|drives| DriveStart::Go { drives }));
+        store.end_drive(arn).unwrap();
+        assert_eq!(begin(3), DriveStart::Go { drives: 1 }, "given up without the host stopping");
+        // Waiting for a token's answer, across any number of restarts.
+        store.open_task_token("swt01", arn, 0).unwrap();
+        for _ in 0..5 {
+            assert_eq!(begin(3), DriveStart::Go { drives: 0 });
+        }
+        store.send_task_result("swt01", &TaskResult::Success(json!(1))).unwrap();
+        assert_eq!([begin(3), begin(3), begin(3)], [1, 2, 3].map(|drives| DriveStart::Go { drives }), "answered: counted again");
+        assert_eq!(begin(0), DriveStart::Go { drives: 4 }, "limit 0: counted, never failed");
+        assert!(matches!(begin(3), DriveStart::Failed { .. }));
+        assert_eq!(store.begin_drive("arn:none", 3, 0).unwrap(), DriveStart::Go { drives: 0 }, "no such execution: the driver says so");
+    }
+
+    #[test]
     fn each_execution_runs_the_definition_version_it_started_with() {
         let store = SqliteStore::in_memory().unwrap();
         let (v1, v2) = (r#"{"v": 1}"#, r#"{"v": 2}"#);
@@ -1137,6 +1258,9 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.execution_definition(&a.execution_arn).unwrap(), Some((None, "{\"old\": true}".to_string())));
         assert_eq!(store.executions(Some(ExecutionStatus::Running)).unwrap().len(), 1);
+        // Nothing is held against an execution of an older store: its first drive counts 1.
+        assert_eq!(store.begin_drive(&a.execution_arn, 1, 0).unwrap(), DriveStart::Go { drives: 1 });
+        assert!(matches!(store.begin_drive(&a.execution_arn, 1, 0).unwrap(), DriveStart::Failed { .. }));
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
