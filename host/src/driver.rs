@@ -21,6 +21,8 @@
 //! to completion on the calling thread.
 
 use crate::asl::{errors, StateMachine};
+use crate::evaluation_budget::{self, Budget, INLINE_EVALUATION_LIMIT, STATE_EVALUATION_LIMIT};
+use crate::evaluation_pool::EvaluationPool;
 use crate::engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
 use crate::store::{ActivityTask, ExecutionStatus, Store, StoreError, TaskResult, TokenState};
 use serde_json::Value;
@@ -45,6 +47,9 @@ pub enum DriverError {
     /// A stored history that cannot be resumed.
     #[error("cannot resume execution {arn:?}: {reason}")]
     NotResumable { arn: String, reason: String },
+    /// The evaluation pool could not decide the execution's next step.
+    #[error("cannot decide the next step of execution {arn:?}: {reason}")]
+    Evaluation { arn: String, reason: String },
 }
 
 /// AWS's limit on the events in one execution's history; it also stops a
@@ -173,6 +178,12 @@ impl ExecutionRecord {
 /// Appends events and applies them to the execution.
 struct Recorder<'a, C: ?Sized> {
     execution: Execution,
+    machine: Arc<StateMachine>,
+    /// The last decision needed more than the inline budget: make the next
+    /// one on the evaluation pool straight away (see [`decide`]).
+    decide_on_pool: bool,
+    /// Made on a tokio runtime (where decisions must not hold a worker).
+    on_tokio: bool,
     history: Vec<HistoryEvent>,
     /// The latest event id of each scope, for `previous_event_id`.
     latest: HashMap<Scope, u64>,
@@ -197,7 +208,10 @@ struct Recorder<'a, C: ?Sized> {
 impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
     fn new(machine: Arc<StateMachine>, info: ExecutionInfo, clock: &'a C, store: Option<&'a dyn Store>) -> Self {
         Recorder {
-            execution: Execution::new(machine, info),
+            execution: Execution::new(Arc::clone(&machine), info),
+            machine,
+            decide_on_pool: false,
+            on_tokio: tokio::runtime::Handle::try_current().is_ok(),
             history: Vec::new(),
             latest: HashMap::new(),
             clock,
@@ -523,7 +537,7 @@ where
 {
     let clock = rec.clock;
     loop {
-        let decision = rec.execution.decide();
+        let decision = decide(rec).await?;
         if !matches!(decision, Decision::Finished(_)) && rec.len() >= MAX_HISTORY_EVENTS - 1 {
             rec.record(
                 Scope::root(),
@@ -605,6 +619,65 @@ where
             }
         }
     }
+}
+
+/// The engine's next decision, made within the evaluation budget of one
+/// state ([`evaluation_budget`]) and never holding an async worker for long.
+///
+/// On tokio, the decision is made here under the small inline budget
+/// ([`INLINE_EVALUATION_LIMIT`]): nearly all are, at no cost but a clock
+/// read. One that runs out of it is abandoned (`decide` is pure, so making
+/// it again is safe) and made again on the [`EvaluationPool`] under the full
+/// budget ([`STATE_EVALUATION_LIMIT`]); the execution's next decision then
+/// goes to the pool at once, until one is fast again. Outside tokio (the
+/// CLI) the decision is made here under the full budget.
+///
+/// Past the full budget, the state fails: the evaluator that found it says
+/// so in its error (`States.QueryEvaluationError`, `States.IntrinsicFailure`,
+/// or `States.Runtime` for a Choice rule), and any other outcome (a path
+/// that stopped selecting) becomes the execution's failure with
+/// `States.Runtime`.
+async fn decide<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>) -> Result<Decision, DriverError> {
+    if !rec.on_tokio {
+        let budget = Budget::start(STATE_EVALUATION_LIMIT);
+        let decision = rec.execution.decide();
+        return Ok(within_budget(decision, budget.exceeded()));
+    }
+    if !rec.decide_on_pool {
+        let budget = Budget::start(INLINE_EVALUATION_LIMIT);
+        let decision = rec.execution.decide();
+        if !budget.exceeded() {
+            return Ok(decision);
+        }
+    }
+    let info = rec.execution.info().clone();
+    let arn = info.execution_arn.clone();
+    // The execution goes to the pool and comes back (no copy of its state).
+    let execution = std::mem::replace(&mut rec.execution, Execution::new(Arc::clone(&rec.machine), info));
+    let pool = EvaluationPool::shared().map_err(|e| DriverError::Evaluation { arn: arn.clone(), reason: e.to_string() })?;
+    let decided = pool
+        .run(move || {
+            let started = std::time::Instant::now();
+            let budget = Budget::start(STATE_EVALUATION_LIMIT);
+            let decision = execution.decide();
+            let exceeded = budget.exceeded();
+            (execution, decision, exceeded, started.elapsed())
+        })
+        .await;
+    let (execution, decision, exceeded, took) = decided.map_err(|e| DriverError::Evaluation { arn, reason: e.to_string() })?;
+    rec.execution = execution;
+    rec.decide_on_pool = took >= INLINE_EVALUATION_LIMIT;
+    Ok(within_budget(decision, exceeded))
+}
+
+/// A decision made past the evaluation budget: kept when it is the failure
+/// an evaluator raised for it, else the execution fails with `States.Runtime`.
+fn within_budget(decision: Decision, exceeded: bool) -> Decision {
+    if !exceeded || format!("{decision:?}").contains(evaluation_budget::MARKER) {
+        return decision;
+    }
+    let cause = evaluation_budget::Exceeded { limit: STATE_EVALUATION_LIMIT }.to_string();
+    Decision::Record { scope: Scope::root(), event: EventKind::ExecutionFailed { error: errors::RUNTIME.into(), cause } }
 }
 
 /// Waits for the result of a submitted task's token: what was sent back, or
@@ -734,6 +807,50 @@ mod tests {
     fn run(def: serde_json::Value, input: serde_json::Value, runner: &Scripted, clock: &VirtualClock) -> ExecutionRecord {
         let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
         run_execution(machine, execution_info("sm", "e1"), input, runner, clock).unwrap()
+    }
+
+    /// A JSONata Pass state whose Output has `fields` fields, each an
+    /// expression of about 700,000 steps (under each expression's own caps).
+    fn heavy_jsonata(fields: usize) -> serde_json::Value {
+        let output: serde_json::Map<String, Value> =
+            (0..fields).map(|i| (format!("f{i}"), json!(format!("{{% $reduce([1..100000], function($a, $b) {{ $a + $b }}) + {i} %}}")))).collect();
+        json!({"QueryLanguage": "JSONata", "StartAt": "Heavy", "States": {"Heavy": {"Type": "Pass", "Output": output, "End": true}}})
+    }
+
+    #[test]
+    fn a_state_evaluated_past_its_budget_fails_naming_the_limit() {
+        // Each expression is under its step budget; together they run for
+        // many seconds, and the state's budget ends them after 1 s.
+        let started = std::time::Instant::now();
+        let rec = run(heavy_jsonata(400), json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
+        let Outcome::Failed { error, cause } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+        assert_eq!(error, errors::QUERY_EVALUATION_ERROR);
+        assert!(cause.contains("took longer than 1 s") && cause.contains(evaluation_budget::MARKER), "{cause}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn paths_past_the_budget_fail_the_execution_with_states_runtime() {
+        // Thousands of recursive descents over a big input: no evaluator
+        // error names the budget (a path just stops selecting), so the
+        // driver does.
+        let input = json!({"items": (0..10_000).map(|i| json!({"id": i, "tags": ["a", "b"]})).collect::<Vec<_>>()});
+        let parameters: serde_json::Map<String, Value> = (0..10_000).map(|i| (format!("f{i}.$"), json!("$..missing"))).collect();
+        let def = json!({"StartAt": "Scan", "States": {"Scan": {"Type": "Pass", "Parameters": parameters, "End": true}}});
+        let rec = run(def, input, &Scripted::new(vec![]), &VirtualClock::new(0));
+        let Outcome::Failed { error, cause } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+        assert_eq!((error.as_str(), cause.split(" (").next()), (errors::RUNTIME, Some("the evaluation of this state took longer than 1 s")), "{cause}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_decision_over_the_inline_budget_is_made_again_on_the_pool() {
+        let pooled = crate::evaluation_pool::jobs_run();
+        let machine = Arc::new(parse_definition(&heavy_jsonata(3).to_string()).unwrap());
+        let runner = Scripted::new(vec![]);
+        let rec = run_execution_async(machine, execution_info("sm", "e1"), json!({}), &Blocking(&runner), &VirtualClock::new(0)).await.unwrap();
+        let total: i64 = (1..=100_000).sum();
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"f0": total, "f1": total + 1, "f2": total + 2}) });
+        assert!(crate::evaluation_pool::jobs_run() > pooled, "the decision was not made on the pool");
     }
 
     fn types(rec: &ExecutionRecord) -> Vec<&'static str> {

@@ -12,6 +12,8 @@ pub mod callbacks;
 pub mod cli;
 pub mod driver;
 pub mod engine;
+pub mod evaluation_budget;
+pub mod evaluation_pool;
 pub mod executions;
 pub mod graph;
 pub mod jsonata;

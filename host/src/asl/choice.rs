@@ -39,7 +39,7 @@ pub enum Condition {
 #[derive(Debug, Clone)]
 pub enum Test {
     Compare { kind: Kind, cmp: Ordering, or_equal: bool, operand: Operand },
-    Matches(String),
+    Matches(Wildcard),
     Is { check: IsCheck, expected: bool },
 }
 
@@ -196,7 +196,7 @@ impl Condition {
         }
         if op == "StringMatches" {
             return match operand {
-                Value::String(p) => Some(Test::Matches(p.clone())),
+                Value::String(p) => Some(Test::Matches(Wildcard::new(p))),
                 _ => fail("StringMatches takes a string pattern".into()),
             };
         }
@@ -255,6 +255,7 @@ impl Condition {
                 Err(e) => Err(ChoiceRuntimeError(e.cause)),
             },
             Condition::Test { variable, test } => {
+                crate::evaluation_budget::check().map_err(|e| ChoiceRuntimeError(e.to_string()))?;
                 let value = read(variable, input, context);
                 if let Test::Is { check: IsCheck::Present, expected } = test {
                     return Ok(value.is_some() == *expected);
@@ -286,6 +287,10 @@ fn read(path: &Path, input: &Value, context: &Bindings) -> Option<Value> {
 }
 
 fn invalid_path(path: &Path) -> ChoiceRuntimeError {
+    // A path selects nothing once the state's evaluation budget is spent: say that instead.
+    if let Err(e) = crate::evaluation_budget::check() {
+        return ChoiceRuntimeError(e.to_string());
+    }
     ChoiceRuntimeError(format!("Invalid path '{path}': The choice state's condition path references an invalid value."))
 }
 
@@ -303,7 +308,7 @@ impl Test {
                 };
                 holds == *expected
             }
-            Test::Matches(pattern) => value.as_str().is_some_and(|s| string_matches(s, pattern)),
+            Test::Matches(pattern) => value.as_str().is_some_and(|s| pattern.matches(s)),
             Test::Compare { kind, cmp, or_equal, operand } => {
                 let rhs = match operand {
                     Operand::Literal(v) => v.clone(),
@@ -349,47 +354,59 @@ pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>>
     chrono::DateTime::parse_from_rfc3339(s).ok()
 }
 
+/// A `StringMatches` pattern, split once at its unescaped `*`s into the
+/// literal runs between them: `*` matches any run of characters, `\*` is a
+/// literal star and `\\` a backslash (`\` before any other character, or at
+/// the end, stands for that character).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wildcard {
+    /// The literal runs; one more than the stars (`a*b*` is `["a", "b", ""]`).
+    segments: Vec<String>,
+}
+
+impl Wildcard {
+    pub fn new(pattern: &str) -> Wildcard {
+        let mut segments = Vec::new();
+        let mut run = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => segments.push(std::mem::take(&mut run)),
+                '\\' => run.push(chars.next().unwrap_or('\\')),
+                c => run.push(c),
+            }
+        }
+        segments.push(run);
+        Wildcard { segments }
+    }
+
+    /// True when the whole of `text` matches, in time linear in the text and
+    /// the pattern: the first and last runs are anchored at the ends, and
+    /// each run between them is taken at its leftmost place after the one
+    /// before (leftmost is always safe: it leaves the most text for the
+    /// rest), found by a linear substring search. UTF-8 being
+    /// self-synchronising, a byte match is a match of whole characters.
+    pub fn matches(&self, text: &str) -> bool {
+        let (first, rest) = match self.segments.split_first() {
+            Some(split) => split,
+            None => return text.is_empty(),
+        };
+        let Some((last, middle)) = rest.split_last() else { return text == first };
+        let Some(after_first) = text.strip_prefix(first.as_str()) else { return false };
+        let Some(mut between) = after_first.strip_suffix(last.as_str()) else { return false };
+        for segment in middle {
+            match between.find(segment.as_str()) {
+                Some(at) => between = &between[at + segment.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 /// `StringMatches`: `*` matches any run of characters; `\*` and `\\` escape.
 pub fn string_matches(text: &str, pattern: &str) -> bool {
-    #[derive(PartialEq)]
-    enum Tok {
-        Star,
-        Char(char),
-    }
-    let mut toks = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => toks.push(Tok::Char(chars.next().unwrap_or('\\'))),
-            '*' => toks.push(Tok::Star),
-            c => toks.push(Tok::Char(c)),
-        }
-    }
-    let text: Vec<char> = text.chars().collect();
-    // Greedy matching with backtracking to the last star: linear in practice.
-    let (mut t, mut p) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match toks.get(p) {
-            Some(Tok::Star) => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(Tok::Char(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((bp, bt)) => {
-                    p = bp + 1;
-                    t = bt + 1;
-                    backtrack = Some((bp, bt + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    toks[p..].iter().all(|tok| *tok == Tok::Star)
+    Wildcard::new(pattern).matches(text)
 }
 
 /// Parses the `Choices` array of a Choice state.
@@ -611,6 +628,91 @@ mod tests {
         assert!(string_matches("aaa", "a*a*a"));
         assert!(!string_matches("ab", "a*c"));
         assert!(string_matches("", "*"));
+    }
+
+    /// The matcher this module had before: greedy, backtracking to the last
+    /// star (time up to text × pattern); the oracle for the linear one.
+    fn backtracking_matches(text: &str, pattern: &str) -> bool {
+        #[derive(PartialEq)]
+        enum Tok {
+            Star,
+            Char(char),
+        }
+        let mut toks = Vec::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => toks.push(Tok::Char(chars.next().unwrap_or('\\'))),
+                '*' => toks.push(Tok::Star),
+                c => toks.push(Tok::Char(c)),
+            }
+        }
+        let text: Vec<char> = text.chars().collect();
+        let (mut t, mut p) = (0, 0);
+        let mut backtrack: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match toks.get(p) {
+                Some(Tok::Star) => {
+                    backtrack = Some((p, t));
+                    p += 1;
+                }
+                Some(Tok::Char(c)) if *c == text[t] => {
+                    p += 1;
+                    t += 1;
+                }
+                _ => match backtrack {
+                    Some((bp, bt)) => {
+                        p = bp + 1;
+                        t = bt + 1;
+                        backtrack = Some((bp, bt + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        toks[p..].iter().all(|tok| *tok == Tok::Star)
+    }
+
+    #[test]
+    fn linear_matching_agrees_with_backtracking_on_random_inputs() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as usize
+        };
+        // Few letters, so that runs recur and overlap; stars, escapes and a
+        // character of several UTF-8 bytes.
+        let text_chars = ['a', 'b', '*', '\\', 'é'];
+        let pattern_chars = ['a', 'b', '*', '*', '\\', 'é'];
+        let mut matched = 0;
+        for _ in 0..200_000 {
+            let text: String = (0..next(9)).map(|_| text_chars[next(text_chars.len() as u64)]).collect();
+            let pattern: String = (0..next(7)).map(|_| pattern_chars[next(pattern_chars.len() as u64)]).collect();
+            let expected = backtracking_matches(&text, &pattern);
+            assert_eq!(string_matches(&text, &pattern), expected, "text {text:?}, pattern {pattern:?}");
+            matched += usize::from(expected);
+        }
+        assert!(matched > 10_000, "the random cases should match often enough to test something: {matched}");
+    }
+
+    #[test]
+    fn long_texts_and_patterns_match_in_linear_time() {
+        // 200 KB of text, 2 KB patterns: backtracking retries the whole run
+        // at each of the 200,000 places of the text, 4 * 10^8 character
+        // steps per case (a Choice rule can hold thousands of such cases).
+        // The linear matcher reads the text a few times.
+        let text = "a".repeat(200_000);
+        let run = "a".repeat(2_000);
+        assert!(!string_matches(&text, &format!("*{run}b")));
+        assert!(!string_matches(&text, &format!("*{run}b*")));
+        assert!(string_matches(&text, &format!("*{run}*{run}")));
+        assert!(string_matches(&text, &format!("{run}*{run}*{run}")));
+        let mut ends_in_b = text.clone();
+        ends_in_b.push('b');
+        assert!(string_matches(&ends_in_b, &format!("*{run}b")));
+        assert!(!string_matches(&ends_in_b, &format!("*{run}\\*")));
     }
 
     #[test]

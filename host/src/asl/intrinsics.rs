@@ -199,6 +199,7 @@ impl Intrinsic {
     /// object, `$name` paths a variable. `Err` holds the cause of a
     /// `States.IntrinsicFailure`.
     pub fn evaluate_with(&self, data: &Value, context: &Bindings) -> Result<Value, String> {
+        crate::evaluation_budget::check().map_err(|e| e.to_string())?;
         let f = self.func;
         let mut values = Vec::with_capacity(self.args.len());
         for arg in &self.args {

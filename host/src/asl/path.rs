@@ -204,6 +204,8 @@ impl Path {
     /// `$`, the context object for `$$`, a variable for `$name`. An unknown
     /// variable selects nothing.
     pub fn resolve(&self, data: &Value, bindings: &Bindings) -> Option<Value> {
+        // Past the state's evaluation budget nothing is read (the driver says why).
+        crate::evaluation_budget::check().ok()?;
         match self.root {
             Root::Data => self.select(data),
             Root::Context => self.select(bindings.context),

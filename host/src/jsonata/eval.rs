@@ -110,14 +110,8 @@ impl Evaluator {
     fn tick(&mut self) -> Result<(), JsonataError> {
         self.charge(1)?;
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks.is_multiple_of(1024) && self.started.elapsed() > self.limits.max_duration {
-            return err(
-                "U1005",
-                format!(
-                    "Evaluation exceeded its time limit of {} ms",
-                    self.limits.max_duration.as_millis()
-                ),
-            );
+        if self.ticks.is_multiple_of(1024) {
+            self.check_time()?;
         }
         if self.stack_base.saturating_sub(stack_addr()) > self.limits.max_stack_bytes {
             return err(
@@ -128,8 +122,28 @@ impl Evaluator {
         Ok(())
     }
 
+    /// The wall clock: this expression's own `max_duration`, and the budget
+    /// of the whole evaluation it is part of (one state's, when the driver
+    /// set one: see `crate::evaluation_budget`).
+    fn check_time(&self) -> Result<(), JsonataError> {
+        if self.started.elapsed() > self.limits.max_duration {
+            return err(
+                "U1005",
+                format!(
+                    "Evaluation exceeded its time limit of {} ms",
+                    self.limits.max_duration.as_millis()
+                ),
+            );
+        }
+        crate::evaluation_budget::check().map_err(|e| JsonataError::new("U1005", e.to_string()))
+    }
+
     /// Spends `n` steps of the evaluation budget.
     pub fn charge(&mut self, n: usize) -> Result<(), JsonataError> {
+        // Builtins charge for big work at once, between two node ticks.
+        if n >= 1024 {
+            self.check_time()?;
+        }
         self.steps += n as u64;
         if self.steps > self.limits.max_steps {
             return err(

@@ -44,7 +44,8 @@
 //! nest), 1 MiB of native stack (about 450 levels of non-tail recursion),
 //! arrays of 10,000,000 items (ranges too, as in jsonata-js), strings and
 //! results of 10,000,000 bytes, expressions nested 200 deep, values nested
-//! 1,000 deep, and a 10-second wall-clock backstop.
+//! 1,000 deep, and a 1-second wall-clock backstop (and, inside the engine,
+//! the budget of the state being evaluated: `crate::evaluation_budget`).
 
 mod ast;
 mod env;
@@ -82,7 +83,8 @@ pub struct Limits {
     pub max_string_bytes: usize,
     /// Native stack the evaluator may use below its entry point.
     pub max_stack_bytes: usize,
-    /// Wall-clock backstop behind the step budget (checked every 1024 nodes).
+    /// Wall-clock backstop behind the step budget (checked every 1024 nodes
+    /// and at each charge of 1024 steps or more).
     pub max_duration: std::time::Duration,
 }
 
@@ -94,7 +96,7 @@ impl Default for Limits {
             max_sequence: 10_000_000,
             max_string_bytes: 10_000_000,
             max_stack_bytes: 1 << 20,
-            max_duration: std::time::Duration::from_secs(10),
+            max_duration: std::time::Duration::from_secs(1),
         }
     }
 }
