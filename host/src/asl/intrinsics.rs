@@ -38,7 +38,8 @@
 //! - values are compared by numeric value (`1` equals `1.0`) in
 //!   `States.ArrayContains` / `States.ArrayUnique`.
 
-use super::path::{Bindings, Path, Root};
+use super::path::{Bindings, Path, PathLimitError, PathLimits, Root, PATH_LIMITS};
+use super::size::{self, OverBudget, SizeBudget};
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
@@ -197,54 +198,77 @@ impl Intrinsic {
 
     /// Evaluates the call: `$` paths read `data`, `$$` paths the context
     /// object, `$name` paths a variable. `Err` holds the cause of a
-    /// `States.IntrinsicFailure`.
+    /// `States.IntrinsicFailure` (or of the size cap, [`MAX_BUILD_BYTES`]).
     pub fn evaluate_with(&self, data: &Value, context: &Bindings) -> Result<Value, String> {
-        crate::evaluation_budget::check().map_err(|e| e.to_string())?;
+        self.evaluate_within(data, context, &mut SizeBudget::new(MAX_BUILD_BYTES)).map_err(|e| match e {
+            IntrinsicError::Failure(cause) | IntrinsicError::TooBig(cause) => cause,
+        })
+    }
+
+    /// [`Intrinsic::evaluate_with`] counting what it builds against
+    /// `budget`: each argument as it is made (a path's selection is measured
+    /// before it is copied), then what the function makes while it makes it;
+    /// once the function has consumed its arguments only its result stays
+    /// counted.
+    pub fn evaluate_within(&self, data: &Value, context: &Bindings, budget: &mut SizeBudget) -> Result<Value, IntrinsicError> {
+        crate::evaluation_budget::check().map_err(|e| IntrinsicError::Failure(e.to_string()))?;
         let f = self.func;
+        let mark = budget.used();
         let mut values = Vec::with_capacity(self.args.len());
         for arg in &self.args {
-            values.push(arg.value(f, data, context)?);
+            values.push(arg.value(f, data, context, budget)?);
         }
-        match f {
-            Func::Format => self.format(values),
-            Func::StringToJson => string_to_json(values),
+        let result = self.apply(values, budget)?;
+        budget.release_to(mark);
+        budget.charge_value(&result).map_err(|e| too_big(f, e))?;
+        Ok(result)
+    }
+
+    fn apply(&self, values: Vec<Value>, budget: &mut SizeBudget) -> Result<Value, IntrinsicError> {
+        let f = self.func;
+        Ok(match f {
+            Func::Format => self.format(values, budget)?,
+            Func::StringToJson => string_to_json(values)?,
             Func::JsonToString => {
                 // AWS documents a path argument; any value is accepted here.
                 let [v] = fixed(f, values)?;
-                serde_json::to_string(&v).map(Value::String).map_err(|e| format!("{}: {e}", f.name()))
+                // Escapes can make the text longer than what the argument was counted as.
+                let len = size::json_size_within(&v, budget.remaining()).ok_or(too_big(f, OverBudget { limit: budget.limit() }))?;
+                budget.check(len).map_err(|e| too_big(f, e))?;
+                Value::String(serde_json::to_string(&v).map_err(|e| format!("{}: {e}", f.name()))?)
             }
-            Func::Array => Ok(Value::Array(values)),
-            Func::ArrayPartition => array_partition(values),
+            Func::Array => Value::Array(values),
+            Func::ArrayPartition => array_partition(values, budget)?,
             Func::ArrayContains => {
                 let [array, needle] = fixed(f, values)?;
                 let array = as_array(f, "the first argument", array)?;
                 let key = canonical_key(&needle);
-                Ok(Value::Bool(array.iter().any(|item| canonical_key(item) == key)))
+                Value::Bool(array.iter().any(|item| canonical_key(item) == key))
             }
-            Func::ArrayRange => array_range(values),
-            Func::ArrayGetItem => array_get_item(values),
+            Func::ArrayRange => array_range(values)?,
+            Func::ArrayGetItem => array_get_item(values)?,
             Func::ArrayLength => {
                 let [array] = fixed(f, values)?;
-                Ok(Value::from(as_array(f, "the argument", array)?.len()))
+                Value::from(as_array(f, "the argument", array)?.len())
             }
             Func::ArrayUnique => {
                 let [array] = fixed(f, values)?;
                 let mut seen = HashSet::new();
                 let unique = as_array(f, "the argument", array)?.into_iter().filter(|v| seen.insert(canonical_key(v)));
-                Ok(Value::Array(unique.collect()))
+                Value::Array(unique.collect())
             }
             Func::Base64Encode => {
                 let [input] = fixed(f, values)?;
                 let input = limited_string(f, "the input", input)?;
                 // Standard alphabet, padded, one line: whether AWS wraps long
                 // output in 76-character MIME lines is unknown.
-                Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(input.as_bytes())))
+                Value::String(base64::engine::general_purpose::STANDARD.encode(input.as_bytes()))
             }
-            Func::Base64Decode => base64_decode(values),
-            Func::Hash => hash(values),
-            Func::JsonMerge => json_merge(values),
-            Func::MathRandom => math_random(values),
-            Func::MathAdd => math_add(values),
+            Func::Base64Decode => base64_decode(values)?,
+            Func::Hash => hash(values)?,
+            Func::JsonMerge => json_merge(values)?,
+            Func::MathRandom => math_random(values)?,
+            Func::MathAdd => math_add(values)?,
             Func::StringSplit => {
                 let [input, delimiters] = fixed(f, values)?;
                 let input = as_string(f, "the first argument", input)?;
@@ -252,14 +276,21 @@ impl Intrinsic {
                 // Every character of the second argument is a delimiter, and empty
                 // tokens are dropped, as java.util.StringTokenizer does (AWS's
                 // "This.is+a,test=string" / ".+,=" example); dropping empties is assumed.
-                let parts = input.split(|c| delimiters.contains(c)).filter(|s| !s.is_empty());
-                Ok(Value::Array(parts.map(|s| Value::String(s.to_string())).collect()))
+                let mut parts = Vec::new();
+                // `[]`, then each part's text and a comma, counted as they are made.
+                let mut bytes = 2;
+                for part in input.split(|c| delimiters.contains(c)).filter(|s| !s.is_empty()) {
+                    bytes += size::string_len(part) + 1;
+                    budget.check(bytes).map_err(|e| too_big(f, e))?;
+                    parts.push(Value::String(part.to_string()));
+                }
+                Value::Array(parts)
             }
-            Func::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
-        }
+            Func::Uuid => Value::String(uuid::Uuid::new_v4().to_string()),
+        })
     }
 
-    fn format(&self, values: Vec<Value>) -> Result<Value, String> {
+    fn format(&self, values: Vec<Value>, budget: &SizeBudget) -> Result<Value, IntrinsicError> {
         let f = Func::Format;
         let mut values = values.into_iter();
         let template = values.next().ok_or_else(|| format!("{}: missing the template argument", f.name()))?;
@@ -270,33 +301,79 @@ impl Intrinsic {
         let pieces: Vec<String> = match (self.args.first(), template) {
             (Some(Arg::Str { pieces, .. }), _) => pieces.clone(),
             (_, Value::String(s)) => s.split("{}").map(str::to_string).collect(),
-            (_, other) => return Err(format!("{}: the template (first argument) must be a string, got {}", f.name(), kind(&other))),
+            (_, other) => return Err(format!("{}: the template (first argument) must be a string, got {}", f.name(), kind(&other)).into()),
         };
         let holes = pieces.len().saturating_sub(1);
         if holes != fill.len() {
-            return Err(format!("{}: the template has {holes} {{}} placeholder(s) but {} value(s) follow it", f.name(), fill.len()));
+            return Err(format!("{}: the template has {holes} {{}} placeholder(s) but {} value(s) follow it", f.name(), fill.len()).into());
         }
+        // The text is checked against what is left as it grows (its JSON
+        // escapes are counted with the result).
+        let limit = budget.remaining();
+        let over = || too_big(f, OverBudget { limit: budget.limit() });
         let mut out = String::new();
         for (i, piece) in pieces.iter().enumerate() {
             out.push_str(piece);
             if let Some(value) = fill.get(i) {
-                render(value, &mut out);
+                render(value, &mut out, limit, 0).map_err(|()| over())?;
+            }
+            if out.len() > limit {
+                return Err(over());
             }
         }
         Ok(Value::String(out))
     }
 }
 
+/// The most one intrinsic call evaluated on its own (outside a template,
+/// which has its own budget) may build: as a template, 1 MiB.
+pub const MAX_BUILD_BYTES: usize = super::template::MAX_RENDER_BYTES;
+
+/// Why an intrinsic call failed: a misuse (`States.IntrinsicFailure`), or
+/// what it builds would pass its size budget (`States.DataLimitExceeded`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntrinsicError {
+    #[error("{0}")]
+    Failure(String),
+    #[error("{0}")]
+    TooBig(String),
+}
+
+impl From<String> for IntrinsicError {
+    fn from(cause: String) -> IntrinsicError {
+        IntrinsicError::Failure(cause)
+    }
+}
+
+fn too_big(f: Func, e: OverBudget) -> IntrinsicError {
+    IntrinsicError::TooBig(format!("{}: {e} (the limit on what one evaluation builds)", f.name()))
+}
+
 impl Arg {
-    fn value(&self, f: Func, data: &Value, context: &Bindings) -> Result<Value, String> {
-        Ok(match self {
+    fn value(&self, f: Func, data: &Value, context: &Bindings, budget: &mut SizeBudget) -> Result<Value, IntrinsicError> {
+        let value = match self {
             Arg::Str { value, .. } => Value::String(value.clone()),
             Arg::Number(n) => Value::Number(n.clone()),
             Arg::Bool(b) => Value::Bool(*b),
             Arg::Null => Value::Null,
-            Arg::Path(path) => path.resolve(data, context).ok_or_else(|| format!("{}: the path {path} selected nothing", f.name()))?,
-            Arg::Call(call) => call.evaluate_with(data, context)?,
-        })
+            Arg::Path(path) => {
+                let limits = PathLimits { max_bytes: budget.remaining().min(PATH_LIMITS.max_bytes), ..PATH_LIMITS };
+                return match path.resolve_within(data, context, &limits) {
+                    Ok(Some((value, bytes))) => {
+                        budget.charge(bytes).map_err(|e| too_big(f, e))?;
+                        Ok(value)
+                    }
+                    Ok(None) => Err(format!("{}: the path {path} selected nothing", f.name()).into()),
+                    Err(PathLimitError::Bytes { .. }) if limits.max_bytes < PATH_LIMITS.max_bytes => {
+                        Err(too_big(f, OverBudget { limit: budget.limit() }))
+                    }
+                    Err(e) => Err(format!("{}: {e}", f.name()).into()),
+                };
+            }
+            Arg::Call(call) => return call.evaluate_within(data, context, budget),
+        };
+        budget.charge_value(&value).map_err(|e| too_big(f, e))?;
+        Ok(value)
     }
 }
 
@@ -535,16 +612,24 @@ fn string_to_json(values: Vec<Value>) -> Result<Value, String> {
     serde_json::from_str(&input).map_err(|e| format!("{}: the string is not valid JSON: {e}", f.name()))
 }
 
-fn array_partition(values: Vec<Value>) -> Result<Value, String> {
+fn array_partition(values: Vec<Value>, budget: &SizeBudget) -> Result<Value, IntrinsicError> {
     let f = Func::ArrayPartition;
     let [array, size] = fixed(f, values)?;
     let array = as_array(f, "the first argument", array)?;
     let size = int_arg(f, "the chunk size", &size)?;
     if size <= 0 {
-        return Err(format!("{}: the chunk size must be a positive integer, got {size}", f.name()));
+        return Err(format!("{}: the chunk size must be a positive integer, got {size}", f.name()).into());
     }
     let size = usize::try_from(size).unwrap_or(usize::MAX);
-    Ok(Value::Array(array.chunks(size).map(|chunk| Value::Array(chunk.to_vec())).collect()))
+    // The items move into their chunks; only each chunk's `[]` and comma is new.
+    let chunks = array.len().div_ceil(size);
+    budget.check(chunks.saturating_mul(3)).map_err(|e| too_big(f, e))?;
+    let mut items = array.into_iter();
+    let mut out = Vec::with_capacity(chunks);
+    for _ in 0..chunks {
+        out.push(Value::Array(items.by_ref().take(size).collect()));
+    }
+    Ok(Value::Array(out))
 }
 
 fn array_range(values: Vec<Value>) -> Result<Value, String> {
@@ -792,8 +877,12 @@ fn int_arg(f: Func, what: &str, v: &Value) -> Result<i64, String> {
 
 /// How `States.Format` prints a value: strings raw, scalars as JSON, objects
 /// and arrays as Java prints maps and lists (`{a=1, b=[x, y]}`), which is
-/// what AWS produces (recorded executions).
-fn render(v: &Value, out: &mut String) {
+/// what AWS produces (recorded executions). Stops (`Err`) once `out` is
+/// longer than `limit` bytes.
+fn render(v: &Value, out: &mut String, limit: usize, depth: usize) -> Result<(), ()> {
+    if out.len() > limit || depth > size::MAX_VALUE_DEPTH + MAX_NESTING {
+        return Err(());
+    }
     match v {
         Value::String(s) => out.push_str(s),
         Value::Number(n) => out.push_str(&n.to_string()),
@@ -805,7 +894,7 @@ fn render(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                render(item, out);
+                render(item, out, limit, depth + 1)?;
             }
             out.push(']');
         }
@@ -817,11 +906,15 @@ fn render(v: &Value, out: &mut String) {
                 }
                 out.push_str(key);
                 out.push('=');
-                render(value, out);
+                render(value, out, limit, depth + 1)?;
             }
             out.push('}');
         }
     }
+    if out.len() > limit {
+        return Err(());
+    }
+    Ok(())
 }
 
 /// A text that is equal for equal JSON values: object key order is ignored
@@ -1364,5 +1457,63 @@ mod tests {
         assert_ne!(a, b);
         assert!(syntax("States.UUID('x')").contains("takes 0 arguments"));
         assert!(syntax("States.Uuid()").contains("unknown intrinsic function States.Uuid"));
+    }
+
+    // --- size budget ---
+
+    /// Evaluates `text` with a budget of `limit` bytes.
+    fn within(text: &str, data: Value, limit: usize) -> Result<Value, IntrinsicError> {
+        let call = Intrinsic::parse(text).unwrap();
+        call.evaluate_within(&data, &Bindings::context_only(&Value::Null), &mut SizeBudget::new(limit))
+    }
+
+    fn too_big(result: Result<Value, IntrinsicError>) -> String {
+        match result {
+            Err(IntrinsicError::TooBig(cause)) => cause,
+            other => panic!("expected the size budget to stop it, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arguments_are_counted_as_they_are_made() {
+        let data = json!({"s": "x".repeat(98)});
+        // Each $.s is 100 bytes; the array of ten, 1,011.
+        let ten = format!("States.Array({})", vec!["$.s"; 10].join(", "));
+        assert_eq!(within(&ten, data.clone(), 1011).unwrap().as_array().unwrap().len(), 10);
+        let many = format!("States.Array({})", vec!["$.s"; 20_000].join(", "));
+        let cause = too_big(within(&many, data.clone(), 1011));
+        assert_eq!(cause, "States.Array: it would take more than 1011 bytes of JSON (the limit on what one evaluation builds)");
+        // A template fan-out through a nested call stops the same way.
+        let nested = format!("States.JsonToString(States.Array({}))", vec!["$.s"; 20_000].join(", "));
+        assert!(too_big(within(&nested, data, 100_000)).starts_with("States.Array:"));
+    }
+
+    #[test]
+    fn format_checks_its_text_while_it_grows() {
+        let data = json!({"s": "x".repeat(1000)});
+        // The arguments ('{}{}' and twice 1,002 bytes) and the text (2,000) are alive at once.
+        assert!(within("States.Format('{}{}', $.s, $.s)", data.clone(), 6 + 2004 + 2000).is_ok());
+        let cause = too_big(within("States.Format('{}{}', $.s, $.s)", data.clone(), 6 + 2004 + 1999));
+        assert!(cause.starts_with("States.Format: it would take more than"), "{cause}");
+        // Once made, only the result stays counted.
+        let mut budget = SizeBudget::new(1 << 20);
+        let call = Intrinsic::parse("States.Format('{}', $.s)").unwrap();
+        call.evaluate_within(&data, &Bindings::context_only(&Value::Null), &mut budget).unwrap();
+        assert_eq!(budget.used(), 1002);
+    }
+
+    #[test]
+    fn functions_that_expand_are_capped() {
+        let data = json!({"csv": "a,".repeat(5000), "list": (0..1000).collect::<Vec<_>>(), "ctl": "\u{1}".repeat(1000)});
+        // StringSplit: 5,000 parts of 4 bytes of JSON each, on top of the 10,002-byte input.
+        assert!(within("States.StringSplit($.csv, ',')", data.clone(), 10_002 + 3 + 20_002).is_ok());
+        assert!(too_big(within("States.StringSplit($.csv, ',')", data.clone(), 10_002 + 3 + 15_000)).starts_with("States.StringSplit"));
+        // JsonToString: control characters take six bytes each once escaped.
+        assert!(too_big(within("States.JsonToString($.ctl)", data.clone(), 7_000)).starts_with("States.JsonToString"));
+        assert!(within("States.JsonToString($.ctl)", data.clone(), 20_000).is_ok());
+        // ArrayPartition moves the items: only the chunks' brackets are new.
+        let parts = within("States.ArrayPartition($.list, 3)", data, 4_000 + 1_100).unwrap();
+        assert_eq!(parts.as_array().unwrap().len(), 334);
+        assert_eq!(parts[333], json!([999]));
     }
 }

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod intrinsics;
 mod parse;
 pub mod path;
+pub mod size;
 pub mod template;
 
 pub use definition::*;

@@ -35,6 +35,7 @@
 //!   results that vary between Jayway versions, nothing a definition would
 //!   mean to rely on.
 
+use super::size;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -213,6 +214,24 @@ impl Path {
         }
     }
 
+    /// [`Path::resolve`] within `limits`, giving the value with its JSON
+    /// size, or the cap it stopped at.
+    pub fn resolve_within(&self, data: &Value, bindings: &Bindings, limits: &PathLimits) -> Result<Option<(Value, usize)>, PathLimitError> {
+        // Past the state's evaluation budget nothing is read (the driver says why).
+        if crate::evaluation_budget::check().is_err() {
+            return Ok(None);
+        }
+        let doc = match self.root {
+            Root::Data => data,
+            Root::Context => bindings.context,
+            Root::Variable => match self.variable.as_deref().and_then(|name| bindings.variable(name)) {
+                Some(value) => value,
+                None => return Ok(None),
+            },
+        };
+        self.select_within(doc, limits)
+    }
+
     /// True when the path can only ever select one node.
     pub fn is_definite(&self) -> bool {
         self.segments.iter().all(is_definite_step)
@@ -221,25 +240,67 @@ impl Path {
     /// Reads the path from `doc`. A definite path gives its node or `None`;
     /// an indefinite path gives an array of all matches, or `None` when a step
     /// fails while everything before it is definite (see the module doc).
+    /// Past one of the [`PATH_LIMITS`] it selects nothing (use
+    /// [`Path::select_within`] to learn why).
     pub fn select(&self, doc: &Value) -> Option<Value> {
+        self.select_within(doc, &PATH_LIMITS).ok().flatten().map(|(value, _)| value)
+    }
+
+    /// [`Path::select`] within `limits`: the work of the walk, the nodes of
+    /// each step's result set and the JSON bytes of the result are counted
+    /// while they are collected, and the result is copied only once it is
+    /// known to fit. Gives the value with its JSON size.
+    pub fn select_within(&self, doc: &Value, limits: &PathLimits) -> Result<Option<(Value, usize)>, PathLimitError> {
         if self.definite_prefix_fails(doc) {
-            return None;
+            return Ok(None);
         }
         let (body, merged_names) = match self.segments.split_last() {
             Some((Segment::Child(Selector::Union(parts)), body)) if is_name_union(parts) => (body, Some(parts)),
             _ => (self.segments.as_slice(), None),
         };
-        let nodes = walk(body, doc, doc);
-        let values: Vec<Value> = match merged_names {
-            None => nodes.into_iter().cloned().collect(),
-            // Jayway merges a trailing multi-name selection into one object per node.
-            Some(names) => nodes.into_iter().filter_map(|node| node.as_object().map(|map| merge_names(map, names))).collect(),
-        };
+        let mut work = Work::new(limits);
+        let nodes = walk(body, doc, doc, &mut work).map_err(|stop| self.limit_error(stop, limits))?;
         // Jayway counts the merged trailing union as definite.
-        if body.iter().all(is_definite_step) {
-            values.into_iter().next()
-        } else {
-            Some(Value::Array(values))
+        let definite = body.iter().all(is_definite_step);
+        let too_big = || PathLimitError::Bytes { path: self.text.clone(), limit: limits.max_bytes };
+        // Measure each node, then copy it: nothing is copied past the limit.
+        // `bytes` counts the array's brackets and a comma before each item.
+        let mut bytes = if definite { 0 } else { 1 };
+        let mut values = Vec::new();
+        for node in nodes {
+            let room = limits.max_bytes.checked_sub(bytes + usize::from(!definite)).ok_or_else(too_big)?;
+            let value = match merged_names {
+                None => {
+                    bytes += size::json_size_within(node, room).ok_or_else(too_big)?;
+                    node.clone()
+                }
+                // Jayway merges a trailing multi-name selection into one object per node.
+                Some(names) => {
+                    let Some(map) = node.as_object() else { continue };
+                    let (merged, merged_bytes) = merge_names(map, names, room).ok_or_else(too_big)?;
+                    bytes += merged_bytes;
+                    merged
+                }
+            };
+            if definite {
+                return Ok(Some((value, bytes)));
+            }
+            bytes += 1;
+            values.push(value);
+        }
+        if definite {
+            return Ok(None);
+        }
+        // One comma fewer than items, and the closing bracket.
+        let bytes = if values.is_empty() { 2 } else { bytes };
+        Ok(Some((Value::Array(values), bytes)))
+    }
+
+    fn limit_error(&self, stop: Stop, limits: &PathLimits) -> PathLimitError {
+        let path = self.text.clone();
+        match stop {
+            Stop::Work => PathLimitError::Work { path, limit: limits.max_work },
+            Stop::Items => PathLimitError::Items { path, limit: limits.max_items },
         }
     }
 
@@ -346,17 +407,22 @@ fn is_name_union(parts: &[Selector]) -> bool {
     parts.iter().all(|p| matches!(p, Selector::Name(_)))
 }
 
-/// The named fields of `map` that exist, as one object in the written order.
-fn merge_names(map: &Map<String, Value>, names: &[Selector]) -> Value {
+/// The named fields of `map` that exist, as one object in the written
+/// order, with its JSON size; `None` when that is over `max_bytes`.
+fn merge_names(map: &Map<String, Value>, names: &[Selector], max_bytes: usize) -> Option<(Value, usize)> {
     let mut merged = Map::new();
+    let mut bytes = 2usize;
     for name in names {
         if let Selector::Name(name) = name {
             if let Some(value) = map.get(name) {
+                // `"name":value` and a comma before all but the first.
+                let room = max_bytes.checked_sub(bytes + size::string_len(name) + 1 + usize::from(!merged.is_empty()))?;
+                bytes = max_bytes - room + size::json_size_within(value, room)?;
                 merged.insert(name.clone(), value.clone());
             }
         }
     }
-    Value::Object(merged)
+    Some((Value::Object(merged), bytes))
 }
 
 fn resolve_index(idx: i64, len: usize) -> Option<usize> {
@@ -364,45 +430,125 @@ fn resolve_index(idx: i64, len: usize) -> Option<usize> {
     (at >= 0 && at < len as i64).then_some(at as usize)
 }
 
+/// Caps on one evaluation of a path: the nodes its walk may visit (filter
+/// operands included), the nodes one step may collect, and the JSON bytes
+/// of its result. Past any, the path fails with a [`PathLimitError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathLimits {
+    pub max_work: usize,
+    pub max_items: usize,
+    pub max_bytes: usize,
+}
+
+/// The caps every path evaluation has: a million nodes visited (a deep scan
+/// of a 256 KiB document visits at most about 130,000), 262,144 nodes
+/// collected by a step (more than a 256 KiB document holds) and 1 MiB of
+/// result (four times the payload limit).
+pub const PATH_LIMITS: PathLimits = PathLimits { max_work: 1_000_000, max_items: 262_144, max_bytes: 1 << 20 };
+
+/// A path stopped at one of its [`PathLimits`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathLimitError {
+    #[error("the path {path} visits more than {limit} nodes (the limit on the work of one path)")]
+    Work { path: String, limit: usize },
+    #[error("the path {path} collects more than {limit} nodes (the limit on the result set of one path step)")]
+    Items { path: String, limit: usize },
+    #[error("the path {path} selects more than {limit} bytes of JSON (the limit on the result of one path)")]
+    Bytes { path: String, limit: usize },
+}
+
+/// Which cap a walk stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Work,
+    Items,
+}
+
+/// The work done by one walk against its caps.
+struct Work {
+    left: usize,
+    max_items: usize,
+}
+
+impl Work {
+    fn new(limits: &PathLimits) -> Work {
+        Work { left: limits.max_work, max_items: limits.max_items }
+    }
+
+    /// Spends `n` nodes of work.
+    fn spend(&mut self, n: usize) -> Result<(), Stop> {
+        self.left = self.left.checked_sub(n).ok_or(Stop::Work)?;
+        Ok(())
+    }
+
+    /// A step's result set may not grow past the cap.
+    fn collected(&self, out: &[&Value]) -> Result<(), Stop> {
+        if out.len() > self.max_items {
+            return Err(Stop::Items);
+        }
+        Ok(())
+    }
+}
+
 /// Applies `segments` to `start`; `root` is what `$` means inside filters.
-fn walk<'a>(segments: &[Segment], start: &'a Value, root: &'a Value) -> Vec<&'a Value> {
+fn walk<'a>(segments: &[Segment], start: &'a Value, root: &'a Value, work: &mut Work) -> Result<Vec<&'a Value>, Stop> {
     let mut nodes: Vec<&Value> = vec![start];
     for segment in segments {
         let mut next = Vec::new();
         for node in nodes {
+            work.spend(1)?;
             match segment {
-                Segment::Child(sel) => select_children(node, sel, root, &mut next),
-                Segment::Descendant(sel) => select_descendants(node, sel, root, &mut next),
+                Segment::Child(sel) => select_children(node, sel, root, &mut next, work)?,
+                Segment::Descendant(sel) => select_descendants(node, sel, root, &mut next, work)?,
             }
+            work.collected(&next)?;
         }
         nodes = next;
     }
-    nodes
+    Ok(nodes)
 }
 
 impl Operand {
-    fn resolve<'a>(&'a self, current: &'a Value, root: &'a Value) -> Option<&'a Value> {
-        match self {
-            Operand::Current(segs) => walk(segs, current, root).into_iter().next(),
-            Operand::Root(segs) => walk(segs, root, root).into_iter().next(),
+    fn resolve<'a>(&'a self, current: &'a Value, root: &'a Value, work: &mut Work) -> Result<Option<&'a Value>, Stop> {
+        Ok(match self {
+            Operand::Current(segs) => walk(segs, current, root, work)?.into_iter().next(),
+            Operand::Root(segs) => walk(segs, root, root, work)?.into_iter().next(),
             Operand::Literal(v) => Some(v),
-        }
+        })
     }
 }
 
 impl Filter {
-    fn holds(&self, current: &Value, root: &Value) -> bool {
-        match self {
-            Filter::Or(parts) => parts.iter().any(|f| f.holds(current, root)),
-            Filter::And(parts) => parts.iter().all(|f| f.holds(current, root)),
-            Filter::Not(inner) => !inner.holds(current, root),
-            Filter::Exists(operand) => operand.resolve(current, root).is_some(),
+    fn holds(&self, current: &Value, root: &Value, work: &mut Work) -> Result<bool, Stop> {
+        work.spend(1)?;
+        Ok(match self {
+            Filter::Or(parts) => {
+                for f in parts {
+                    if f.holds(current, root, work)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Filter::And(parts) => {
+                for f in parts {
+                    if !f.holds(current, root, work)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Filter::Not(inner) => !inner.holds(current, root, work)?,
+            Filter::Exists(operand) => operand.resolve(current, root, work)?.is_some(),
             Filter::Compare(a, op, b) => {
-                let (Some(a), Some(b)) = (a.resolve(current, root), b.resolve(current, root)) else { return false };
+                let (Some(a), Some(b)) = (a.resolve(current, root, work)?, b.resolve(current, root, work)?) else { return Ok(false) };
                 let ordering = match (a, b) {
                     (Value::Number(x), Value::Number(y)) => x.as_f64().and_then(|x| y.as_f64().and_then(|y| x.partial_cmp(&y))),
                     // Java's String.compareTo, which Jayway uses: UTF-16 code units.
-                    (Value::String(x), Value::String(y)) => Some(x.encode_utf16().cmp(y.encode_utf16())),
+                    (Value::String(x), Value::String(y)) => {
+                        work.spend(x.len().min(y.len()) / 64)?;
+                        Some(x.encode_utf16().cmp(y.encode_utf16()))
+                    }
                     _ => None,
                 };
                 match op {
@@ -414,55 +560,81 @@ impl Filter {
                     CompareOp::Ge => ordering.is_some_and(|o| o.is_ge()),
                 }
             }
-        }
+        })
     }
 }
 
-fn select_children<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>) {
+fn select_children<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>, work: &mut Work) -> Result<(), Stop> {
     match (sel, node) {
         (Selector::Name(name), Value::Object(map)) => out.extend(map.get(name)),
         (Selector::Index(idx), Value::Array(items)) => out.extend(resolve_index(*idx, items.len()).map(|i| &items[i])),
-        (Selector::Wildcard, Value::Object(map)) => out.extend(map.values()),
-        (Selector::Wildcard, Value::Array(items)) => out.extend(items.iter()),
+        (Selector::Wildcard, Value::Object(map)) => {
+            work.spend(map.len())?;
+            out.extend(map.values());
+        }
+        (Selector::Wildcard, Value::Array(items)) => {
+            work.spend(items.len())?;
+            out.extend(items.iter());
+        }
         (Selector::Slice(start, end), Value::Array(items)) => {
             let len = items.len() as i64;
             let clamp = |v: i64| if v < 0 { (len + v).max(0) } else { v.min(len) };
             let (from, to) = (clamp(start.unwrap_or(0)), clamp(end.unwrap_or(len)));
             if from < to {
+                work.spend((to - from) as usize)?;
                 out.extend(&items[from as usize..to as usize]);
             }
         }
         (Selector::Union(parts), _) => {
             for part in parts {
-                select_children(node, part, root, out);
+                select_children(node, part, root, out, work)?;
             }
         }
         // AWS: `@` only matches objects, so other elements never pass a filter.
         (Selector::Filter(filter), Value::Array(items)) => {
-            out.extend(items.iter().filter(|v| v.is_object() && filter.holds(v, root)));
+            for item in items {
+                if item.is_object() && filter.holds(item, root, work)? {
+                    out.push(item);
+                }
+            }
         }
         // Jayway tests an object itself, not its members.
-        (Selector::Filter(filter), Value::Object(_)) if filter.holds(node, root) => out.push(node),
-        _ => {}
-    }
-}
-
-fn select_descendants<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>) {
-    match sel {
-        // Jayway's scan tests every object once, itself; testing an array's
-        // elements here as well would report each of them twice.
-        Selector::Filter(filter) => {
-            if node.is_object() && filter.holds(node, root) {
+        (Selector::Filter(filter), Value::Object(_)) => {
+            if filter.holds(node, root, work)? {
                 out.push(node);
             }
         }
-        _ => select_children(node, sel, root, out),
-    }
-    match node {
-        Value::Object(map) => map.values().for_each(|v| select_descendants(v, sel, root, out)),
-        Value::Array(items) => items.iter().for_each(|v| select_descendants(v, sel, root, out)),
         _ => {}
     }
+    work.collected(out)
+}
+
+/// `..sel` from `node`: `sel` applied to `node` and to every node below it,
+/// in document order, walked with an explicit stack (a value's depth is not
+/// bounded by the parser when it was built by the workflow).
+fn select_descendants<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &mut Vec<&'a Value>, work: &mut Work) -> Result<(), Stop> {
+    let mut pending = vec![node];
+    while let Some(node) = pending.pop() {
+        work.spend(1)?;
+        match sel {
+            // Jayway's scan tests every object once, itself; testing an array's
+            // elements here as well would report each of them twice.
+            Selector::Filter(filter) => {
+                if node.is_object() && filter.holds(node, root, work)? {
+                    out.push(node);
+                }
+            }
+            _ => select_children(node, sel, root, out, work)?,
+        }
+        work.collected(out)?;
+        // Children last-first, so the first is scanned next.
+        match node {
+            Value::Object(map) => pending.extend(map.values().rev()),
+            Value::Array(items) => pending.extend(items.iter().rev()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 struct Parser<'a> {
@@ -939,6 +1111,66 @@ mod tests {
         let idx = Path::parse_reference("$.list[1]").unwrap();
         assert_eq!(idx.set(json!({"list": [0, 0]}), json!(5)).unwrap(), json!({"list": [0, 5]}));
         assert!(idx.set(json!({"list": [0]}), json!(5)).unwrap_err().contains("out of bounds"));
+    }
+
+    #[test]
+    fn chained_deep_scans_stop_at_the_work_cap() {
+        let mut deep = json!({"p": 1});
+        for _ in 0..30 {
+            deep = json!({"a": deep, "p": 1});
+        }
+        let path = Path::parse(&format!("${}", "..a".repeat(10))).unwrap();
+        let err = path.select_within(&deep, &PATH_LIMITS).unwrap_err();
+        assert_eq!(err, PathLimitError::Work { path: path.to_string(), limit: 1_000_000 });
+        assert!(err.to_string().contains("visits more than 1000000 nodes (the limit on the work of one path)"), "{err}");
+        assert_eq!(path.select(&deep), None, "select reads a capped path as nothing");
+        // Two chained scans are well under the cap: C(30, 2) + 30 matches.
+        let (found, _) = Path::parse("$..a..a").unwrap().select_within(&deep, &PATH_LIMITS).unwrap().unwrap();
+        assert_eq!(found.as_array().unwrap().len(), 435);
+        // The work cap counts filter operands too.
+        let wide = json!({"l": (0..2000).map(|i| json!({"v": i, "w": (0..600).collect::<Vec<_>>()})).collect::<Vec<_>>()});
+        let err = Path::parse("$..[?(@.w[*] > 1000)]").unwrap().select_within(&wide, &PATH_LIMITS).unwrap_err();
+        assert!(matches!(err, PathLimitError::Work { .. }), "{err}");
+    }
+
+    #[test]
+    fn result_sets_are_capped_in_items_and_bytes_while_collected() {
+        let doc = json!({"list": (0..100).collect::<Vec<_>>(), "s": "x".repeat(50)});
+        let all = Path::parse("$.list[*]").unwrap();
+        let limits = |max_items, max_bytes| PathLimits { max_work: 1_000_000, max_items, max_bytes };
+        let exact = serde_json::to_string(&doc["list"]).unwrap().len();
+        let (value, bytes) = all.select_within(&doc, &limits(100, exact)).unwrap().unwrap();
+        assert_eq!((value, bytes), (doc["list"].clone(), exact), "exactly at both caps");
+        assert_eq!(all.select_within(&doc, &limits(99, exact)).unwrap_err(), PathLimitError::Items { path: "$.list[*]".into(), limit: 99 });
+        let err = all.select_within(&doc, &limits(100, exact - 1)).unwrap_err();
+        assert_eq!(err, PathLimitError::Bytes { path: "$.list[*]".into(), limit: exact - 1 });
+        assert!(err.to_string().contains("selects more than"), "{err}");
+        // A definite path's node is measured before it is copied.
+        let s = Path::parse("$.s").unwrap();
+        assert_eq!(s.select_within(&doc, &limits(1, 52)).unwrap().unwrap().1, 52);
+        assert!(matches!(s.select_within(&doc, &limits(1, 51)), Err(PathLimitError::Bytes { .. })));
+        // Empty results and merged unions are sized exactly too.
+        assert_eq!(Path::parse("$.list[?(@.x)]").unwrap().select_within(&doc, &PATH_LIMITS).unwrap().unwrap().1, 2);
+        let bike = json!({"b": {"color": "red", "price": 20}});
+        let (merged, bytes) = Path::parse("$.b['price','color']").unwrap().select_within(&bike, &PATH_LIMITS).unwrap().unwrap();
+        assert_eq!(bytes, serde_json::to_string(&merged).unwrap().len());
+    }
+
+    #[test]
+    fn a_deep_scan_of_a_deep_value_does_not_recurse() {
+        let mut deep = json!({"x": 1});
+        for _ in 0..100_000 {
+            let mut m = Map::new();
+            m.insert("n".into(), deep);
+            deep = Value::Object(m);
+        }
+        let (found, _) = Path::parse("$..x").unwrap().select_within(&deep, &PATH_LIMITS).unwrap().unwrap();
+        assert_eq!(found, json!([1]));
+        // Dropping it would recurse: take it apart level by level.
+        let mut v = deep;
+        while let Value::Object(mut m) = v {
+            v = m.remove("n").unwrap_or(Value::Null);
+        }
     }
 
     #[test]

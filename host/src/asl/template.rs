@@ -11,8 +11,9 @@
 //! `$states` and the workflow variables ([`evaluate_jsonata`]).
 
 use super::errors;
-use super::intrinsics::Intrinsic;
-use super::path::{Bindings, Path, Root};
+use super::intrinsics::{Intrinsic, IntrinsicError};
+use super::path::{Bindings, Path, PathLimitError, PathLimits, Root, PATH_LIMITS};
+use super::size::{self, SizeBudget};
 use super::ValidationError;
 use crate::jsonata::{self, Expression};
 use serde_json::{Map, Value};
@@ -21,14 +22,26 @@ use std::sync::Arc;
 /// Caps on one JSONata evaluation in a state: a tenth of the evaluator's
 /// default steps (about 60 ms of CPU), so a definition that loops through a
 /// costly expression up to the 25,000-event cap stays bounded too.
+/// Strings, sequences and results are capped too: no string over 10 MB, no
+/// more than 32 MiB of strings and sequence items built in all, no result
+/// over what is left of the template's budget (at most [`MAX_RENDER_BYTES`]).
 const JSONATA_LIMITS: jsonata::Limits = jsonata::Limits {
     max_steps: 1_000_000,
     max_call_depth: 500,
     max_sequence: 1_000_000,
     max_string_bytes: 10_000_000,
+    max_built_bytes: 32 << 20,
+    max_result_bytes: MAX_RENDER_BYTES,
     max_stack_bytes: 1 << 20,
     max_duration: std::time::Duration::from_secs(1),
 };
+
+/// The most JSON one evaluation of a template may build (its values, paths'
+/// selections, intrinsic arguments and results alive at once): four times
+/// AWS's 256 KiB payload limit, so that every template whose result can be
+/// a payload fits, and a fan-out of fields each naming a big value stops
+/// here instead of exhausting memory.
+pub const MAX_RENDER_BYTES: usize = 1 << 20;
 
 /// AWS's limit on a variable name's length.
 const MAX_VARIABLE_NAME_CHARS: usize = 80;
@@ -70,7 +83,8 @@ impl std::ops::Deref for JsonataExpr {
 /// Why a template could not be filled: the ASL error to raise and its cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError {
-    /// `States.ParameterPathFailure` or `States.IntrinsicFailure`.
+    /// `States.ParameterPathFailure`, `States.IntrinsicFailure`,
+    /// `States.QueryEvaluationError` or `States.DataLimitExceeded`.
     pub error: &'static str,
     pub cause: String,
 }
@@ -251,37 +265,88 @@ impl Template {
 
     /// Fills the template from `data` (`$`), the context object (`$$`) and
     /// the variables (`$name`). The error names the field whose path selected
-    /// nothing, or the intrinsic's misuse.
+    /// nothing, or the intrinsic's misuse. What it builds is capped at
+    /// [`MAX_RENDER_BYTES`] while it is built.
     pub fn render_with(&self, data: &Value, bindings: &Bindings) -> Result<Value, RenderError> {
-        self.render_at(data, bindings, "")
+        self.render_within(data, bindings, &mut SizeBudget::new(MAX_RENDER_BYTES))
     }
 
-    fn render_at(&self, data: &Value, context: &Bindings, field: &str) -> Result<Value, RenderError> {
+    /// [`Template::render_with`] counting what it builds against `budget`
+    /// (several renders can share one): every path's selection, literal,
+    /// intrinsic argument and result and JSONata result is counted before
+    /// or while it is made, and past the budget the render stops with
+    /// `States.DataLimitExceeded`.
+    pub fn render_within(&self, data: &Value, bindings: &Bindings, budget: &mut SizeBudget) -> Result<Value, RenderError> {
+        self.render_at(data, bindings, "", budget)
+    }
+
+    fn render_at(&self, data: &Value, context: &Bindings, field: &str, budget: &mut SizeBudget) -> Result<Value, RenderError> {
+        let too_big = |budget: &SizeBudget| RenderError {
+            error: errors::DATA_LIMIT_EXCEEDED,
+            cause: format!(
+                "building the payload{} would take more than {} bytes of JSON (the limit on what one template builds)",
+                field_note(field),
+                budget.limit()
+            ),
+        };
         Ok(match self {
-            Template::Literal(v) => v.clone(),
+            Template::Literal(v) => {
+                budget.charge_value(v).map_err(|_| too_big(budget))?;
+                v.clone()
+            }
             Template::Object(fields) => {
+                budget.charge(2).map_err(|_| too_big(budget))?;
                 let mut map = Map::with_capacity(fields.len());
                 for (name, t) in fields {
-                    map.insert(name.clone(), t.render_at(data, context, name)?);
+                    // `"name":` and a comma.
+                    budget.charge(size::string_len(name) + 2).map_err(|_| too_big(budget))?;
+                    map.insert(name.clone(), t.render_at(data, context, name, budget)?);
                 }
                 Value::Object(map)
             }
             Template::Array(items) => {
-                Value::Array(items.iter().map(|t| t.render_at(data, context, field)).collect::<Result<_, _>>()?)
+                budget.charge(2).map_err(|_| too_big(budget))?;
+                let mut out = Vec::with_capacity(items.len());
+                for t in items {
+                    budget.charge(1).map_err(|_| too_big(budget))?;
+                    out.push(t.render_at(data, context, field, budget)?);
+                }
+                Value::Array(out)
             }
             Template::Path(path) => {
-                path.resolve(data, context).ok_or_else(|| RenderError {
-                    error: errors::PARAMETER_PATH_FAILURE,
-                    cause: format!("the JSONPath {path} given for the field '{field}.$' could not find a value in the input"),
-                })?
+                let limits = PathLimits { max_bytes: budget.remaining().min(PATH_LIMITS.max_bytes), ..PATH_LIMITS };
+                match path.resolve_within(data, context, &limits) {
+                    Ok(Some((value, bytes))) => {
+                        budget.charge(bytes).map_err(|_| too_big(budget))?;
+                        value
+                    }
+                    Ok(None) => {
+                        return Err(RenderError {
+                            error: errors::PARAMETER_PATH_FAILURE,
+                            cause: format!("the JSONPath {path} given for the field '{field}.$' could not find a value in the input"),
+                        })
+                    }
+                    Err(PathLimitError::Bytes { .. }) if limits.max_bytes < PATH_LIMITS.max_bytes => return Err(too_big(budget)),
+                    Err(e) => return Err(RenderError { error: errors::PARAMETER_PATH_FAILURE, cause: format!("field '{field}.$': {e}") }),
+                }
             }
-            Template::Intrinsic(call) => call
-                .evaluate_with(data, context)
-                .map_err(|cause| RenderError { error: errors::INTRINSIC_FAILURE, cause: format!("field '{field}.$': {cause}") })?,
-            Template::Jsonata(expr) => evaluate_jsonata(expr, context, field)?.ok_or_else(|| RenderError {
-                error: errors::QUERY_EVALUATION_ERROR,
-                cause: format!("the JSONata expression {:?}{} gave no value", expr.text(), field_note(field)),
-            })?,
+            Template::Intrinsic(call) => match call.evaluate_within(data, context, budget) {
+                Ok(value) => value,
+                Err(IntrinsicError::Failure(cause)) => {
+                    return Err(RenderError { error: errors::INTRINSIC_FAILURE, cause: format!("field '{field}.$': {cause}") })
+                }
+                Err(IntrinsicError::TooBig(cause)) => {
+                    return Err(RenderError { error: errors::DATA_LIMIT_EXCEEDED, cause: format!("field '{field}.$': {cause}") })
+                }
+            },
+            Template::Jsonata(expr) => {
+                let value = evaluate_jsonata_within(expr, context, field, budget.remaining())?.ok_or_else(|| RenderError {
+                    error: errors::QUERY_EVALUATION_ERROR,
+                    cause: format!("the JSONata expression {:?}{} gave no value", expr.text(), field_note(field)),
+                })?;
+                budget.charge_value(&value).map_err(|_| too_big(budget))?;
+                value
+            }
         })
     }
 }
@@ -316,6 +381,12 @@ fn field_note(field: &str) -> String {
 /// Evaluates a JSONata expression with `$states` and the workflow variables
 /// bound; `$` is `$states.input`. Any failure is `States.QueryEvaluationError`.
 pub fn evaluate_jsonata(expr: &Expression, context: &Bindings, field: &str) -> Result<Option<Value>, RenderError> {
+    evaluate_jsonata_within(expr, context, field, MAX_RENDER_BYTES)
+}
+
+/// [`evaluate_jsonata`] whose result may be at most about `max_result_bytes`
+/// of JSON (the evaluator refuses a bigger one while converting it).
+fn evaluate_jsonata_within(expr: &Expression, context: &Bindings, field: &str, max_result_bytes: usize) -> Result<Option<Value>, RenderError> {
     let mut vars = jsonata::Bindings::new();
     // Outer scopes first, so inner ones win.
     for scope in context.variables {
@@ -327,7 +398,8 @@ pub fn evaluate_jsonata(expr: &Expression, context: &Bindings, field: &str) -> R
     let states = context.states.unwrap_or(&null);
     vars.insert("states", states.clone());
     let input = states.get("input").unwrap_or(&null);
-    expr.evaluate_with_limits(input, &vars, JSONATA_LIMITS).map_err(|e| RenderError {
+    let limits = jsonata::Limits { max_result_bytes: max_result_bytes.min(JSONATA_LIMITS.max_result_bytes), ..JSONATA_LIMITS };
+    expr.evaluate_with_limits(input, &vars, limits).map_err(|e| RenderError {
         error: errors::QUERY_EVALUATION_ERROR,
         cause: format!("the JSONata expression {:?}{} failed: {e}", expr.text(), field_note(field)),
     })
@@ -383,5 +455,60 @@ mod tests {
         Template::parse(&json!({"a.$": 3, "b": {"c.$": "nope"}, "d.$": "States.Format('{}')"}), "States.S.Parameters", &mut errors);
         let located: Vec<String> = errors.iter().map(|e| e.location.clone()).collect();
         assert_eq!(located, ["States.S.Parameters.a.$", "States.S.Parameters.b.c.$", "States.S.Parameters.d.$"]);
+    }
+
+    #[test]
+    fn a_fan_out_of_fields_stops_at_the_render_budget() {
+        let data = json!({"big": "x".repeat(100 * 1024)});
+        let fields = |n: usize| Value::Object((0..n).map(|i| (format!("f{i}.$"), json!("$.big"))).collect());
+        // Ten copies (about 1,000 KiB) fit under 1 MiB, eleven do not.
+        assert!(parse_ok(fields(10)).render(&data, &Value::Null).is_ok());
+        let err = parse_ok(fields(20_000)).render(&data, &Value::Null).unwrap_err();
+        assert_eq!(err.error, errors::DATA_LIMIT_EXCEEDED);
+        assert!(
+            err.cause.contains("building the payload (field 'f10') would take more than 1048576 bytes of JSON (the limit on what one template builds)"),
+            "{err:?}"
+        );
+        // Literal parts count too.
+        let literal = parse_ok(json!({"a.$": "$.big", "pad": "y".repeat(MAX_RENDER_BYTES)}));
+        assert_eq!(literal.render(&data, &Value::Null).unwrap_err().error, errors::DATA_LIMIT_EXCEEDED);
+    }
+
+    #[test]
+    fn intrinsic_arguments_count_against_the_template_budget() {
+        let data = json!({"big": "x".repeat(100 * 1024)});
+        let array = |n: usize| parse_ok(json!({"all.$": format!("States.Array({})", vec!["$.big"; n].join(", "))}));
+        assert!(array(10).render(&data, &Value::Null).is_ok());
+        let err = array(20_000).render(&data, &Value::Null).unwrap_err();
+        assert_eq!(err.error, errors::DATA_LIMIT_EXCEEDED);
+        assert!(err.cause.starts_with("field 'all.$': States.Array: it would take more than 1048576 bytes"), "{err:?}");
+    }
+
+    #[test]
+    fn a_path_over_its_work_cap_is_a_parameter_path_failure() {
+        let mut deep = json!({"p": 1});
+        for _ in 0..30 {
+            deep = json!({"a": deep});
+        }
+        let t = parse_ok(json!({"found.$": format!("${}", "..a".repeat(10))}));
+        let err = t.render(&deep, &Value::Null).unwrap_err();
+        assert_eq!(err.error, errors::PARAMETER_PATH_FAILURE);
+        assert!(err.cause.starts_with("field 'found.$': the path $..a..a"), "{err:?}");
+        assert!(err.cause.contains("(the limit on the work of one path)") || err.cause.contains("(the limit on the result set of one path step)"), "{err:?}");
+    }
+
+    #[test]
+    fn jsonata_results_count_against_the_template_budget() {
+        let mut errors = Vec::new();
+        let t = Template::parse_jsonata(&json!({"a": "{% $pad('', 600000, 'x') %}", "b": "{% $pad('', 600000, 'y') %}"}), "Output", &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        let states = json!({"input": {}});
+        let b = Bindings::context_only(&Value::Null).with_states(&states);
+        let err = t.render_with(&Value::Null, &b).unwrap_err();
+        // The second result is refused while it is converted (U1004).
+        assert_eq!(err.error, errors::QUERY_EVALUATION_ERROR);
+        assert!(err.cause.contains("U1004"), "{err:?}");
+        let one = Template::parse_jsonata(&json!({"a": "{% $pad('', 600000, 'x') %}"}), "Output", &mut errors);
+        assert_eq!(one.render_with(&Value::Null, &b).unwrap()["a"].as_str().unwrap().len(), 600_000);
     }
 }

@@ -8,7 +8,7 @@
 
 use super::Failure;
 use crate::asl::errors;
-use crate::asl::path::{Bindings, Root};
+use crate::asl::path::{Bindings, Root, PATH_LIMITS};
 use crate::asl::template::Template;
 use crate::asl::{IoSettings, PathSetting, ResultPathSetting};
 use serde_json::{Map, Value};
@@ -30,9 +30,12 @@ fn select<'a>(setting: &PathSetting, field: &str, doc: &'a Value, context: &Bind
     match setting {
         PathSetting::Default => Ok(Cow::Borrowed(doc)),
         PathSetting::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
-        PathSetting::Path(path) => path.resolve(doc, context).map(Cow::Owned).ok_or_else(|| {
-            Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data"))
-        }),
+        PathSetting::Path(path) => match path.resolve_within(doc, context, &PATH_LIMITS) {
+            Ok(Some((value, _))) => Ok(Cow::Owned(value)),
+            Ok(None) => Err(Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data"))),
+            // The path's work, result set or result size is over its cap.
+            Err(e) => Err(Failure::new(errors::RUNTIME, format!("{field}: {e}"))),
+        },
     }
 }
 

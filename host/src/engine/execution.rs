@@ -110,6 +110,12 @@ impl Execution {
         &self.info
     }
 
+    /// The JSON bytes of every workflow variable the execution holds now
+    /// (a fold over its events, capped at 10 MiB when assigned).
+    pub fn variable_bytes(&self) -> usize {
+        self.root.as_ref().map_or(0, Frame::variable_bytes)
+    }
+
     /// The outcome, once the event that ends the execution has been applied.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
@@ -218,7 +224,7 @@ impl Execution {
                 cause: "the execution was never started".into(),
             });
         };
-        let env = Env { info: &self.info, input, start_ms: self.start_ms, variables: Vec::new() };
+        let env = Env { info: &self.info, input, start_ms: self.start_ms, variables: Vec::new(), variable_bytes: root.variable_bytes() };
         let finish = |event| Decision::Record { scope: Scope::root(), event };
         match root.decide(&env, &Scope::root()) {
             Next::Record { scope, event } => Decision::Record { scope, event },
@@ -228,5 +234,157 @@ impl Execution {
             Next::Done(Ok(output)) => finish(EventKind::ExecutionSucceeded { output }),
             Next::Done(Err(f)) => finish(EventKind::ExecutionFailed { error: f.error, cause: f.cause }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asl::parse_definition;
+    use serde_json::json;
+
+    /// Runs a machine without tasks to its end: the outcome, the history and
+    /// the execution.
+    fn run(def: Value, input: Value) -> (Outcome, Vec<HistoryEvent>, Execution) {
+        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+        let info = ExecutionInfo {
+            execution_arn: "arn:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:m".into(),
+            state_machine_name: "m".into(),
+        };
+        let mut execution = Execution::new(machine, info);
+        let mut history: Vec<HistoryEvent> = Vec::new();
+        let mut record = |execution: &mut Execution, scope: Scope, kind: EventKind| {
+            let event = HistoryEvent { id: history.len() as u64 + 1, previous_event_id: history.len() as u64, timestamp_ms: 0, scope, kind };
+            execution.apply(&event).unwrap();
+            history.push(event);
+        };
+        record(&mut execution, Scope::root(), EventKind::ExecutionStarted { input });
+        loop {
+            match execution.decide() {
+                Decision::Record { scope, event } | Decision::RecordAt { scope, event, .. } => record(&mut execution, scope, event),
+                Decision::Finished(outcome) => return (outcome, history, execution),
+                other => panic!("no tasks here: {other:?}"),
+            }
+        }
+    }
+
+    fn failed(outcome: &Outcome) -> (&str, &str) {
+        match outcome {
+            Outcome::Failed { error, cause } => (error.as_str(), cause.as_str()),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    /// A Pass state `Assign`ing `assign` (JSONPath) `times` times in a loop.
+    fn looping(assign: Value, times: u32) -> Value {
+        let mut assign = assign;
+        assign["n.$"] = json!("States.MathAdd($n, 1)");
+        json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"n": 0}, "Next": "Loop"},
+            "Loop": {"Type": "Pass", "Assign": assign, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$n", "NumericGreaterThanEquals": times, "Next": "Done"}], "Default": "Loop"},
+            "Done": {"Type": "Succeed"}
+        }})
+    }
+
+    #[test]
+    fn one_variable_is_capped_at_256_kib() {
+        let def = json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"x": ["abcdefghijklmnopqrstuvwxyz0123456789"]}, "Next": "Double"},
+            "Double": {"Type": "Pass", "Assign": {"x.$": "States.Array($x, $x)"}, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$x", "IsNull": true, "Next": "Never"}], "Default": "Double"},
+            "Never": {"Type": "Succeed"}
+        }});
+        let (outcome, history, _) = run(def, json!({}));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(cause.contains("the variable \"x\" assigned by state \"Double\" is over the limit of 262144 bytes for one variable"), "{cause}");
+        // Every value recorded stayed under the limit.
+        let largest = history
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::StateExited { assigned_variables: Some(vars), .. } => vars.get("x").map(crate::asl::size::json_size),
+                _ => None,
+            })
+            .max()
+            .unwrap();
+        assert!(largest <= 262_144 && largest > 262_144 / 2, "{largest}");
+    }
+
+    #[test]
+    fn one_assign_is_capped_at_256_kib_and_just_under_works() {
+        let big = |n: usize| json!({"a": "x".repeat(n), "b": "y".repeat(n)});
+        // The input is not passed on (Result): only the Assign is over a limit.
+        let def = json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Result": {},
+            "Assign": {"a.$": "$$.Execution.Input.a", "b.$": "$$.Execution.Input.b"}, "End": true}}});
+        // Each value is n + 2 bytes of JSON.
+        let (outcome, _, execution) = run(def.clone(), big(131_072 - 2));
+        assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+        assert_eq!(execution.variable_bytes(), 262_144);
+        let (outcome, _, _) = run(def, big(131_072 - 1));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(cause.contains("are over the limit of 262144 bytes for one Assign"), "{cause}");
+    }
+
+    #[test]
+    fn all_variables_of_an_execution_are_capped_at_10_mib_and_survive_replay() {
+        let big = "x".repeat(200 * 1024);
+        // Reassigning one variable replaces it: a hundred times 200 KiB is fine.
+        let (outcome, _, execution) = run(looping(json!({"x.$": "$.big"}), 100), json!({"big": big}));
+        assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+        assert_eq!(execution.variable_bytes(), 200 * 1024 + 2 + 3, "x and n (100)");
+        // New names add up: 51 of them fit, the 52nd is over 10 MiB.
+        let mut states = serde_json::Map::new();
+        for i in 0..60 {
+            let next = if i + 1 < 60 { json!({"Next": format!("S{}", i + 1)}) } else { json!({"End": true}) };
+            let mut state = json!({"Type": "Pass", "Assign": {format!("v{i}.$"): "$.big"}});
+            state.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());
+            states.insert(format!("S{i}"), state);
+        }
+        let def = json!({"StartAt": "S0", "States": states});
+        let (outcome, history, execution) = run(def.clone(), json!({"big": big}));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(cause.contains("after state \"S51\" assigns, over the limit of 10485760 bytes for all of an execution's variables"), "{cause}");
+        assert_eq!(execution.variable_bytes(), 51 * (200 * 1024 + 2));
+        // Replayed from its history, an execution counts the same.
+        let mut replayed = Execution::new(Arc::new(parse_definition(&def.to_string()).unwrap()), execution.info().clone());
+        for event in &history {
+            replayed.apply(event).unwrap();
+        }
+        assert_eq!(replayed.variable_bytes(), execution.variable_bytes());
+        drop(history);
+    }
+
+    #[test]
+    fn a_branch_s_variables_count_while_it_runs_and_not_after() {
+        let def = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "ResultPath": null, "Next": "After", "Branches": [
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"inner.$": "$.s"}, "Next": "C"},
+                                             "C": {"Type": "Pass", "Assign": {"check.$": "$inner"}, "End": true}}}
+            ]},
+            "After": {"Type": "Pass", "Assign": {"outer.$": "$.s"}, "End": true}
+        }});
+        let (outcome, history, execution) = run(def, json!({"s": "abc"}));
+        assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+        assert_eq!(execution.variable_bytes(), 5, "only outer is left");
+        assert!(history.len() > 8);
+    }
+
+    #[test]
+    fn deep_values_are_refused_before_they_are_recorded() {
+        let def = json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"x": 0}, "Next": "Wrap"},
+            "Wrap": {"Type": "Pass", "Assign": {"x.$": "States.Array(States.Array($x))"}, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$x", "IsNull": true, "Next": "Done"}], "Default": "Wrap"},
+            "Done": {"Type": "Succeed"}
+        }});
+        let (outcome, _, _) = run(def, json!({}));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(cause.contains("nests deeper than the limit of 100 levels"), "{cause}");
     }
 }

@@ -20,6 +20,7 @@ use super::history::{EventKind, Scope};
 use super::Failure;
 use crate::asl::errors;
 use crate::asl::path::{Bindings, Path};
+use crate::asl::size::SizeBudget;
 use crate::asl::template::Template;
 use crate::asl::{Graph, MapState, NumberSetting, PathSetting, State, StateKind};
 use serde_json::{json, Map, Value};
@@ -231,6 +232,9 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
     let selected = match &map.item_selector {
         None => items,
         Some(selector) => {
+            // One budget for all the items: each copying the whole input
+            // must not multiply it by the item count.
+            let mut budget = SizeBudget::new(MAX_MAP_ITEMS_BYTES);
             let mut out = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
                 let mut context = b.context.clone();
@@ -240,7 +244,7 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
                 let states = json!({"input": state_input, "context": context});
                 let item_bindings = Bindings { context: &context, ..*b };
                 let item_bindings = if map.io.jsonata { item_bindings.with_states(&states) } else { item_bindings };
-                out.push(render(selector, &effective, &item_bindings)?);
+                out.push(selector.render_within(&effective, &item_bindings, &mut budget).map_err(|e| Failure::new(e.error, e.cause))?);
             }
             out
         }
@@ -255,6 +259,10 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
         }
     }
 }
+
+/// The most JSON the `ItemSelector` of one Map state may build for all its
+/// items together (each item is also held to the 256 KiB payload limit).
+const MAX_MAP_ITEMS_BYTES: usize = 16 << 20;
 
 fn select_input(path: &Path, input: &Value, b: &Bindings) -> Result<Value, Failure> {
     path.resolve(input, b).ok_or_else(|| {

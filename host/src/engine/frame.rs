@@ -16,7 +16,9 @@ use crate::asl::errors;
 use crate::asl::path::Bindings;
 use crate::asl::template::Template;
 use crate::asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
+use crate::asl::size::{self, TooBig, MAX_VALUE_DEPTH};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Workflow variables of one scope.
@@ -29,6 +31,9 @@ pub(super) struct Env<'a> {
     pub start_ms: i64,
     /// The variables of the enclosing frames, outermost first.
     pub variables: Vec<&'a Variables>,
+    /// The JSON bytes of every variable the execution holds now (all its
+    /// live frames'), for the per-execution cap.
+    pub variable_bytes: usize,
 }
 
 impl<'a> Env<'a> {
@@ -39,7 +44,7 @@ impl<'a> Env<'a> {
         if sees_outer {
             variables.push(inner);
         }
-        Env { info: self.info, input: self.input, start_ms: self.start_ms, variables }
+        Env { info: self.info, input: self.input, start_ms: self.start_ms, variables, variable_bytes: self.variable_bytes }
     }
 }
 
@@ -99,6 +104,13 @@ pub(super) struct Frame {
     cursor: Option<Cursor>,
     /// This frame's workflow variables (its scope).
     pub variables: Variables,
+    /// The JSON size of each of them, and their sum.
+    variable_sizes: HashMap<String, usize>,
+    own_variable_bytes: usize,
+    /// `own_variable_bytes` plus that of every live frame below this one,
+    /// kept up to date by `apply`: a fold over the events, so a replay
+    /// gives the same count.
+    variable_bytes: usize,
 }
 
 /// Does a retrier or catcher of `state` handle `failure`? A Parallel state's
@@ -113,7 +125,15 @@ fn handles(state: &State, error_equals: &[String], failure: &Failure, from_child
 
 impl Frame {
     pub fn new(graph: Arc<Graph>, input: Value) -> Frame {
-        Frame { graph, input: Arc::new(input), cursor: None, variables: Map::new() }
+        Frame {
+            graph,
+            input: Arc::new(input),
+            cursor: None,
+            variables: Map::new(),
+            variable_sizes: HashMap::new(),
+            own_variable_bytes: 0,
+            variable_bytes: 0,
+        }
     }
 
     fn state(&self, name: &str) -> &State {
@@ -138,6 +158,27 @@ impl Frame {
     /// Folds one event into this frame (`path` empty) or into the child the
     /// path leads to. Err says why the event does not fit.
     pub fn apply(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
+        let applied = self.apply_event(path, event);
+        // Children may have assigned variables, started or ended.
+        self.variable_bytes = self.own_variable_bytes.saturating_add(self.children_variable_bytes());
+        applied
+    }
+
+    /// The JSON bytes of the variables this frame and its live children hold.
+    pub fn variable_bytes(&self) -> usize {
+        self.variable_bytes
+    }
+
+    fn children_variable_bytes(&self) -> usize {
+        let Some(Cursor { step: Step::Running(fanout), .. }) = &self.cursor else { return 0 };
+        match &**fanout {
+            Fanout::Parallel { branches } => branches.iter().map(|b| b.variable_bytes).fold(0, usize::saturating_add),
+            Fanout::Map { current: Some((_, frame)), .. } => frame.variable_bytes,
+            Fanout::Map { current: None, .. } => 0,
+        }
+    }
+
+    fn apply_event(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
         let graph = Arc::clone(&self.graph);
         if let Some(cursor) = self.cursor.as_mut() {
             cursor.latest_ms = cursor.latest_ms.max(event.timestamp_ms);
@@ -190,7 +231,12 @@ impl Frame {
                 };
                 cursor.step = Step::Exited { output: output.clone(), next };
                 if let Some(vars) = assigned_variables {
-                    self.variables.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    for (name, value) in vars {
+                        let bytes = size::json_size(value);
+                        let old = self.variable_sizes.insert(name.clone(), bytes).unwrap_or(0);
+                        self.own_variable_bytes = self.own_variable_bytes.saturating_sub(old).saturating_add(bytes);
+                        self.variables.insert(name.clone(), value.clone());
+                    }
                 }
             }
             (EventKind::TaskScheduled { parameters, timeout_seconds, heartbeat_seconds, .. }, StateKind::Task(_)) => {
@@ -270,23 +316,78 @@ impl Frame {
     /// What this frame needs next. Pure: the same frame always decides the same.
     ///
     /// A payload over AWS's 256 KiB limit (a state's output, a task's
-    /// parameters, a Parallel state's branch input, a Map item) is not
-    /// recorded: the state fails with `States.DataLimitExceeded` instead,
-    /// which only a catcher naming it handles.
+    /// parameters, a Parallel state's branch input, a Map item) or nested
+    /// deeper than [`MAX_VALUE_DEPTH`], and variables over AWS's limits (see
+    /// [`MAX_VARIABLE_BYTES`]), are not recorded: the state fails with
+    /// `States.DataLimitExceeded` instead, which only a catcher naming it
+    /// handles (and what that catcher records is checked the same way).
     pub fn decide(&self, env: &Env, scope: &Scope) -> Next {
         let next = self.decide_unchecked(env, scope);
-        let (Next::Record { event, .. } | Next::RecordAt { event, .. }) = &next else { return next };
-        let Some((what, size)) = oversized_payload(event) else { return next };
-        let Some(cursor) = &self.cursor else { return next };
-        let failure = Failure::new(
-            errors::DATA_LIMIT_EXCEEDED,
-            format!("the {what} of state {:?} is {size} bytes, over the limit of {MAX_PAYLOAD_BYTES} bytes", cursor.state),
-        );
+        let Some(failure) = self.over_limits(env, scope, &next) else { return next };
+        let Some(cursor) = &self.cursor else { return Next::Done(Err(failure)) };
         let state = self.state(&cursor.state);
         let mut scopes = env.variables.clone();
         scopes.push(&self.variables);
         let context = Value::Null;
-        self.catch(scope, state, cursor, &Bindings::new(&context, &scopes), failure)
+        let caught = self.catch(scope, state, cursor, &Bindings::new(&context, &scopes), failure);
+        match self.over_limits(env, scope, &caught) {
+            None => caught,
+            Some(failure) => Next::Done(Err(failure)),
+        }
+    }
+
+    /// Why this frame may not record the event `next` holds, if it may not.
+    /// Events of deeper frames were checked there.
+    fn over_limits(&self, env: &Env, scope: &Scope, next: &Next) -> Option<Failure> {
+        let (Next::Record { event, scope: at } | Next::RecordAt { event, scope: at, .. }) = next else { return None };
+        if at != scope {
+            return None;
+        }
+        let state = self.cursor.as_ref().map_or("", |c| c.state.as_str());
+        if let Some((what, too_big)) = oversized_payload(event) {
+            return Some(Failure::new(errors::DATA_LIMIT_EXCEEDED, match too_big {
+                TooBig::Bytes => format!("the {what} of state {state:?} is over the limit of {MAX_PAYLOAD_BYTES} bytes"),
+                TooBig::Depth => format!("the {what} of state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"),
+            }));
+        }
+        let EventKind::StateExited { assigned_variables: Some(vars), .. } = event else { return None };
+        self.variables_over_limits(env, state, vars).map(|cause| Failure::new(errors::DATA_LIMIT_EXCEEDED, cause))
+    }
+
+    /// AWS's limits on variables, for the assignments of state `state`: each
+    /// variable, all of one `Assign`, and every variable the execution would
+    /// then hold (this frame's replaced ones no longer counted).
+    fn variables_over_limits(&self, env: &Env, state: &str, vars: &Variables) -> Option<String> {
+        let mut assigned = 0usize;
+        let mut replaced = 0usize;
+        for (name, value) in vars {
+            let bytes = match size::measure(value, MAX_VARIABLE_BYTES, MAX_VALUE_DEPTH) {
+                Ok(bytes) => bytes,
+                Err(TooBig::Bytes) => {
+                    return Some(format!(
+                        "the variable {name:?} assigned by state {state:?} is over the limit of {MAX_VARIABLE_BYTES} bytes for one variable"
+                    ))
+                }
+                Err(TooBig::Depth) => {
+                    return Some(format!(
+                        "the variable {name:?} assigned by state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"
+                    ))
+                }
+            };
+            assigned += bytes;
+            if assigned > MAX_ASSIGN_BYTES {
+                return Some(format!(
+                    "the variables assigned by state {state:?} are over the limit of {MAX_ASSIGN_BYTES} bytes for one Assign"
+                ));
+            }
+            replaced += self.variable_sizes.get(name).copied().unwrap_or(0);
+        }
+        let total = env.variable_bytes.saturating_sub(replaced).saturating_add(assigned);
+        (total > MAX_EXECUTION_VARIABLE_BYTES).then(|| {
+            format!(
+                "the variables of the execution would be {total} bytes after state {state:?} assigns, over the limit of {MAX_EXECUTION_VARIABLE_BYTES} bytes for all of an execution's variables"
+            )
+        })
     }
 
     fn decide_unchecked(&self, env: &Env, scope: &Scope) -> Next {
@@ -685,36 +786,33 @@ impl Cursor {
 /// AWS's limit on any payload: state input and output, task parameters and results.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
-/// The payload an event would record, named, when it is over the limit.
-fn oversized_payload(event: &EventKind) -> Option<(&'static str, usize)> {
+/// AWS's limits on workflow variables ("Passing data between states with
+/// variables"): 256 KiB for one variable, 256 KiB for all the variables of
+/// one `Assign`, 10 MiB for all the variables an execution holds; over
+/// any, the state fails with `States.DataLimitExceeded`.
+pub const MAX_VARIABLE_BYTES: usize = 256 * 1024;
+pub const MAX_ASSIGN_BYTES: usize = 256 * 1024;
+pub const MAX_EXECUTION_VARIABLE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The payload an event would record, named, when it is over the limit or
+/// nests too deeply (measured only up to the limit).
+fn oversized_payload(event: &EventKind) -> Option<(&'static str, TooBig)> {
+    let check = |v: &Value| size::measure(v, MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH).err();
     let (what, payload) = match event {
         EventKind::StateExited { output, .. } => ("output", &**output),
         EventKind::TaskScheduled { parameters, .. } => ("task parameters", &**parameters),
         EventKind::ParallelStateStarted { input, .. } => ("branch input", input),
         EventKind::MapStateStarted { items, .. } => {
-            return items.iter().map(json_size).find(|&n| n > MAX_PAYLOAD_BYTES).map(|n| ("Map item input", n));
+            return items.iter().find_map(check).map(|too_big| ("Map item input", too_big));
         }
         _ => return None,
     };
-    Some((what, json_size(payload))).filter(|(_, n)| *n > MAX_PAYLOAD_BYTES)
+    check(payload).map(|too_big| (what, too_big))
 }
 
 /// The size of a value's JSON text, without building the text.
 pub fn json_size(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Writing to a counter cannot fail, and a Value always serialises.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
+    size::json_size(value)
 }
 
 /// The I/O settings of a state (Fail has none that apply; defaults stand in).

@@ -32,6 +32,8 @@ pub(crate) struct Evaluator {
     /// Nodes evaluated (the clock is read every 1024 of them).
     ticks: u64,
     started: std::time::Instant,
+    /// Bytes of strings and sequence items built so far (`max_built_bytes`).
+    built: usize,
     call_depth: usize,
     stack_base: usize,
     /// Frames reachable from closures, cleared at the end (see [`Env::clear`]).
@@ -64,6 +66,7 @@ pub(crate) fn evaluate(
         steps: 0,
         ticks: 0,
         started: std::time::Instant::now(),
+        built: 0,
         call_depth: 0,
         stack_base: stack_addr(),
         captured: Vec::new(),
@@ -164,7 +167,23 @@ impl Evaluator {
     /// Checks the length of an array about to be built, and charges for it.
     pub fn check_len(&mut self, n: usize) -> Result<(), JsonataError> {
         self.fits_len(n)?;
+        self.built(n.saturating_mul(std::mem::size_of::<Value>()))?;
         self.charge(n)
+    }
+
+    /// Counts `bytes` more built by this evaluation against `max_built_bytes`.
+    fn built(&mut self, bytes: usize) -> Result<(), JsonataError> {
+        self.built = self.built.saturating_add(bytes);
+        if self.built > self.limits.max_built_bytes {
+            return err(
+                "U1004",
+                format!(
+                    "The evaluation built more than {} bytes of strings and sequences (the limit on one evaluation)",
+                    self.limits.max_built_bytes
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// Checks the length of an array being built, without charging (for
@@ -185,6 +204,7 @@ impl Evaluator {
     /// Checks the size of a string about to be built, and charges for it.
     pub fn check_str(&mut self, bytes: usize) -> Result<(), JsonataError> {
         self.fits_str(bytes)?;
+        self.built(bytes)?;
         self.charge(bytes / 64)
     }
 
@@ -469,7 +489,7 @@ impl Evaluator {
                 other => out.push(other),
             }
         }
-        self.charge(out.len())?;
+        self.check_len(out.len())?;
         Ok(Value::seq(out))
     }
 

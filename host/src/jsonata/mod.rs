@@ -43,7 +43,8 @@
 //! strings built or scanned), 500 nested function calls (tail calls do not
 //! nest), 1 MiB of native stack (about 450 levels of non-tail recursion),
 //! arrays of 10,000,000 items (ranges too, as in jsonata-js), strings and
-//! results of 10,000,000 bytes, expressions nested 200 deep, values nested
+//! results of 10,000,000 bytes, 256 MiB of strings and sequence items built
+//! in all by one evaluation, expressions nested 200 deep, values nested
 //! 1,000 deep, and a 1-second wall-clock backstop (and, inside the engine,
 //! the budget of the state being evaluated: `crate::evaluation_budget`).
 
@@ -81,6 +82,12 @@ pub struct Limits {
     pub max_sequence: usize,
     /// Bytes in one string built by the expression.
     pub max_string_bytes: usize,
+    /// Bytes of strings and of sequence items (each counted as the size of
+    /// one value) built by the whole evaluation, kept or not: many strings
+    /// just under `max_string_bytes` cannot add up to gigabytes.
+    pub max_built_bytes: usize,
+    /// Approximate JSON bytes of the result (checked while it is converted).
+    pub max_result_bytes: usize,
     /// Native stack the evaluator may use below its entry point.
     pub max_stack_bytes: usize,
     /// Wall-clock backstop behind the step budget (checked every 1024 nodes
@@ -95,6 +102,8 @@ impl Default for Limits {
             max_call_depth: 500,
             max_sequence: 10_000_000,
             max_string_bytes: 10_000_000,
+            max_built_bytes: 256 << 20,
+            max_result_bytes: 10_000_000,
             max_stack_bytes: 1 << 20,
             max_duration: std::time::Duration::from_secs(1),
         }
@@ -202,7 +211,7 @@ impl Expression {
                 for (name, v) in &bindings.vars {
                     vars.push((name.clone(), Value::from_json(v)?));
                 }
-                eval::evaluate(&self.root, input, vars, limits)?.to_json(limits.max_string_bytes)
+                eval::evaluate(&self.root, input, vars, limits)?.to_json(limits.max_result_bytes)
             },
         ));
         match run {
