@@ -347,3 +347,47 @@ fn table_and_instance_caps_are_clean_task_failures() {
     }
     assert_eq!(output(&run(&m, &rt, json!([{"get": "k"}]))), json!([{"value": null}]), "the default limits still work");
 }
+
+/// Peak and current resident set size of this process, in KiB.
+fn peak_and_rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in /proc/self/status"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Far above the capped read set (10,000 keys of 1 KiB, about 11 MiB with
+/// the map's overhead), far below what the uncapped one reached (1.6 GiB).
+const READ_SET_RSS_BOUND_KIB: u64 = 256 << 10;
+
+#[test]
+fn reading_many_distinct_keys_ends_at_the_read_set_cap_in_bounded_memory() {
+    // tests/hostile/kv_read_many.wat reads distinct 1 KiB keys in a loop
+    // until its fuel (the default) runs out: uncapped, every key stayed in
+    // the read set.
+    let dir = scratch("kv-read-many");
+    std::fs::write(dir.join("kv_read_many.wasm"), wat::parse_file(support::root().join("tests/hostile/kv_read_many.wat")).unwrap())
+        .unwrap();
+    let map = ResourceMap::parse(
+        "[resources.\"reader\"]\nmodule = \"kv_read_many.wasm\"\nkv = { namespace = \"many\" }\n",
+        &dir.join("stepwasm.toml"),
+    )
+    .unwrap();
+    let m = machine("reader", None);
+    let rt = runtime(&m, &map);
+    // Resets this process's peak RSS (VmHWM) to its current RSS.
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let (_, before) = peak_and_rss_kib();
+    let (error, cause) = failure(&run(&m, &rt, json!([])));
+    let (peak, _) = peak_and_rss_kib();
+    assert_eq!(error, "States.TaskFailed");
+    assert_eq!(cause, "module kv_read_many.wasm: kv read limit exceeded: more than 10,000 distinct keys read in one invocation");
+    assert!(
+        peak.saturating_sub(before) < READ_SET_RSS_BOUND_KIB,
+        "peak RSS grew by {} KiB during the invocation (bound {READ_SET_RSS_BOUND_KIB} KiB)",
+        peak.saturating_sub(before)
+    );
+    assert!(committed(&rt, "many").is_empty(), "a failed invocation commits nothing");
+}

@@ -3,10 +3,20 @@
 //! once, with Task resources mapped by the config file and, on top, by the
 //! resources registered through the HTTP API (kept in the store, uploaded
 //! modules included, so a restarted `serve` maps them again).
+//!
+//! Registration goes through the config's `[uploads]` policy
+//! ([`ResourceMap::entry_from_json`]), never replaces or deletes a resource
+//! the config defines ([`ResourceMap::operator_owned`]), and tells a caller
+//! nothing about the host's files: its module is only ever the bytes it
+//! sent, and load errors name "the uploaded module", not the file the host
+//! wrote. At restart the policy in force applies again: a stored
+//! registration it refuses now (or one the config has since taken over) is
+//! left unmapped with a warning, its record kept for the operator to see.
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::cli::{load_runtime, CacheArg, ConfigArg};
 use crate::engine::ExecutionInfo;
+use crate::runtime::config::EntryError;
 use crate::runtime::{ResourceMap, ResourceSpec, WasmRuntime};
 use crate::store::{SqliteStore, Store, StoreError, TaskResourceRecord};
 use anyhow::{anyhow, Context as _, Result};
@@ -34,12 +44,17 @@ pub struct StoredMachines {
     loaded: Mutex<HashMap<(String, Option<u32>), Loaded>>,
 }
 
-/// Why a resource was not registered.
+/// Why a resource was not registered (or deleted).
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    /// The entry (limits, grants, module reference) is not valid.
-    #[error("{0}")]
-    Entry(String),
+    /// The entry (limits, grants, module) is not valid, or not within the
+    /// upload policy.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The resource is the operator's (see [`ResourceMap::operator_owned`]):
+    /// it cannot be replaced or deleted through the API.
+    #[error("{0}; it cannot be replaced or deleted through the API")]
+    OperatorOwned(String),
     /// The module cannot run as this resource: not a component, wrong
     /// world, or it imports a capability the entry does not grant.
     #[error("{0}")]
@@ -48,6 +63,15 @@ pub enum RegisterError {
     Store(#[from] StoreError),
     #[error("cannot keep the uploaded module: {0}")]
     Upload(std::io::Error),
+    #[error("cannot map the registered resources again: {0:#}")]
+    Remap(anyhow::Error),
+}
+
+/// A resource registered: what it runs as, and its module's digest.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub spec: ResourceSpec,
+    pub module_sha256: String,
 }
 
 impl StoredMachines {
@@ -64,12 +88,18 @@ impl StoredMachines {
         Ok(StoredMachines { map: RwLock::new(map.clone()), configured: map, cache, upload_dir, loaded: Mutex::new(HashMap::new()) })
     }
 
-    /// Maps the resources registered in `store` (on start). One that no
-    /// longer loads is reported and left out; the others still are mapped.
+    /// Maps the resources registered in `store` (on start), under the
+    /// upload policy in force. One the policy now refuses, one the config
+    /// now defines, or one that no longer loads is reported and left out;
+    /// the others still are mapped.
     pub fn map_registered(&self, store: &dyn Store) -> Result<()> {
         let mut map = self.configured.clone();
         for record in store.task_resources()? {
-            match self.spec_of(store, &record, &map) {
+            if let Some(why) = self.configured.operator_owned(&record.resource) {
+                eprintln!("warning: registered resource {:?} is left unmapped: {why}, which takes precedence", record.resource);
+                continue;
+            }
+            match self.spec_of(store, &record) {
                 Ok(spec) => map.insert(&record.resource, spec),
                 Err(e) => eprintln!("warning: registered resource {:?} is left unmapped: {e:#}", record.resource),
             }
@@ -79,19 +109,18 @@ impl StoredMachines {
         Ok(())
     }
 
-    fn spec_of(&self, store: &dyn Store, record: &TaskResourceRecord, map: &ResourceMap) -> Result<ResourceSpec> {
-        let uploaded = match &record.module_sha256 {
-            Some(sha256) => {
-                let path = self.upload_path(sha256);
-                if !path.is_file() {
-                    let bytes = store.module(sha256)?.ok_or_else(|| anyhow!("its module {sha256} is not in the store"))?;
-                    self.write_upload(&path, &bytes)?;
-                }
-                Some(path)
+    /// A stored registration as a resource, checked against the policy
+    /// before its module file is written again from the store.
+    fn spec_of(&self, store: &dyn Store, record: &TaskResourceRecord) -> Result<ResourceSpec> {
+        let uploaded = record.module_sha256.as_deref().map(|sha256| self.upload_path(sha256));
+        let spec = self.configured.entry_from_json(&record.resource, &record.config, uploaded)?;
+        if let Some(sha256) = &record.module_sha256 {
+            if !spec.module_path.is_file() {
+                let bytes = store.module(sha256)?.ok_or_else(|| anyhow!("its module {sha256} is not in the store"))?;
+                self.write_upload(&spec.module_path, &bytes)?;
             }
-            None => None,
-        };
-        map.entry_from_json(&record.resource, &record.config, uploaded).map_err(|e| anyhow!(e))
+        }
+        Ok(spec)
     }
 
     fn upload_path(&self, sha256: &str) -> PathBuf {
@@ -107,57 +136,79 @@ impl StoredMachines {
     }
 
     /// Registers `resource` with its `entry` (the keys of a config
-    /// `[resources."…"]` table) and, if given, the module's bytes: checked
-    /// by loading it as that resource (a component of the stepwasm:task
-    /// world importing only what the entry grants), kept in the store,
-    /// mapped from now on. State machines loaded before keep their mapping
-    /// until they are loaded again.
-    pub fn register(&self, store: &dyn Store, resource: &str, entry: &Value, module: Option<&[u8]>, now_ms: i64) -> Result<ResourceSpec, RegisterError> {
-        let sha256 = module.map(|bytes| Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let mut written = None;
-        if let (Some(sha256), Some(bytes)) = (&sha256, module) {
-            let path = self.upload_path(sha256);
-            if !path.is_file() {
-                self.write_upload(&path, bytes).map_err(RegisterError::Upload)?;
-                written = Some(path.clone());
-            }
+    /// `[resources."…"]` table, within the `[uploads]` policy) and the
+    /// module's bytes: checked by loading it as that resource (a component
+    /// of the stepwasm:task world importing only what the entry grants),
+    /// kept in the store, mapped from now on. State machines loaded before
+    /// keep their mapping until they are loaded again.
+    pub fn register(&self, store: &dyn Store, resource: &str, entry: &Value, module: Option<&[u8]>, now_ms: i64) -> Result<Registered, RegisterError> {
+        if let Some(why) = self.configured.operator_owned(resource) {
+            return Err(RegisterError::OperatorOwned(why));
         }
-        let checked = self.check_entry(resource, entry, sha256.as_deref().map(|sha256| self.upload_path(sha256)));
-        let spec = match checked {
-            Ok(spec) => spec,
-            Err(refused) => {
-                // A refused upload leaves no file behind.
-                if let Some(path) = written {
-                    let _ = std::fs::remove_file(path);
-                }
-                return Err(refused);
-            }
+        let sha256 = module.map(|bytes| Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>());
+        // The policy first: nothing is written for an entry it refuses.
+        let spec = self.configured.entry_from_json(resource, entry, sha256.as_deref().map(|sha256| self.upload_path(sha256)))?;
+        let (Some(sha256), Some(bytes)) = (sha256, module) else {
+            // entry_from_json has refused this already; said again, not assumed.
+            return Err(EntryError::Invalid(format!("resources.{resource:?}: no module (upload its bytes as moduleBytes)")).into());
         };
-        let record = TaskResourceRecord { resource: resource.to_string(), config: entry.clone(), module_sha256: sha256, registered_ms: now_ms };
-        store.put_task_resource(&record, module)?;
+        let mut written = None;
+        if !spec.module_path.is_file() {
+            self.write_upload(&spec.module_path, bytes).map_err(RegisterError::Upload)?;
+            written = Some(spec.module_path.clone());
+        }
+        if let Err(refused) = self.check_loads(resource, &spec) {
+            // A refused upload leaves no file behind.
+            if let Some(path) = written {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(refused);
+        }
+        let record =
+            TaskResourceRecord { resource: resource.to_string(), config: entry.clone(), module_sha256: Some(sha256.clone()), registered_ms: now_ms };
+        store.put_task_resource(&record, Some(bytes))?;
         self.map.write().unwrap_or_else(|e| e.into_inner()).insert(resource, spec.clone());
         self.forget_loaded();
-        Ok(spec)
+        Ok(Registered { spec, module_sha256: sha256 })
     }
 
-    /// The entry as a resource, its module loaded as that resource.
-    fn check_entry(&self, resource: &str, entry: &Value, uploaded: Option<PathBuf>) -> Result<ResourceSpec, RegisterError> {
-        let spec = self.read_map().entry_from_json(resource, entry, uploaded).map_err(RegisterError::Entry)?;
-        let mut runtime = WasmRuntime::new(spec.limits.memory_bytes).map_err(|e| RegisterError::Module(e.to_string()))?;
+    /// Loads the module as its resource. The reason it does not load names
+    /// "the uploaded module", never the host's file for it.
+    fn check_loads(&self, resource: &str, spec: &ResourceSpec) -> Result<(), RegisterError> {
+        let file = spec.module_path.display().to_string();
+        let hide = |message: String| {
+            message
+                .replace(&format!("module file {file}"), "the uploaded module")
+                .replace(&format!("module {file}"), "the uploaded module")
+                .replace(&file, "the uploaded module")
+                .replace(&self.upload_dir.display().to_string(), "<uploads>")
+                // The runtime's hints are for the config file; an upload asks otherwise.
+                .replace(
+                    &format!("add kv = {{ namespace = \"...\" }} to [resources.\"{resource}\"] in the config"),
+                    "give \"kv\": true in the upload's config",
+                )
+                .replace(
+                    &format!("add http = {{ allow = [\"https://host/prefix/\"] }} to [resources.\"{resource}\"] in the config"),
+                    "give \"http\": {\"allow\": [...]} in the upload's config, under the operator's [uploads] http_allow",
+                )
+        };
+        let mut runtime = WasmRuntime::new(spec.limits.memory_bytes).map_err(|e| RegisterError::Module(hide(e.to_string())))?;
         if let Some(dir) = self.cache.dir() {
             runtime.use_cache_dir(dir);
         }
-        runtime.add_resource(resource, spec.clone()).map_err(RegisterError::Module)?;
-        Ok(spec)
+        runtime.add_resource(resource, spec.clone()).map_err(|e| RegisterError::Module(hide(e)))
     }
 
-    /// Forgets a registered resource (the config's mapping of it, if any,
-    /// applies again); false if it was not registered.
-    pub fn unregister(&self, store: &dyn Store, resource: &str) -> Result<bool> {
+    /// Forgets a registered resource; false if it was not registered. A
+    /// resource the config defines is refused ([`RegisterError::OperatorOwned`]).
+    pub fn unregister(&self, store: &dyn Store, resource: &str) -> Result<bool, RegisterError> {
+        if let Some(why) = self.configured.operator_owned(resource) {
+            return Err(RegisterError::OperatorOwned(why));
+        }
         if !store.delete_task_resource(resource)? {
             return Ok(false);
         }
-        self.map_registered(store)?;
+        self.map_registered(store).map_err(RegisterError::Remap)?;
         Ok(true)
     }
 

@@ -2,16 +2,26 @@
 //! resources registered through the API, so a client can deploy a module
 //! without touching the host's config file.
 //!
-//! - `PutTaskResource {resource, config?, moduleBytes?}`: `config` has the
-//!   keys of a config `[resources."…"]` table (`module`, limits, `kv`,
-//!   `http` grants); the module is uploaded (`moduleBytes`, base64) or named
-//!   by `config.module`. Refused unless it loads as that resource.
+//! - `PutTaskResource {resource, config?, moduleBytes}`: the module is
+//!   uploaded (`moduleBytes`, base64; a `config.module` name or path is
+//!   refused); `config` has the keys of a config `[resources."…"]` table
+//!   (limits, `http`, and `kv: true`), within the operator's `[uploads]`
+//!   policy (see `runtime::config`). Refused unless it loads as that
+//!   resource. The answer says what it got: its kv namespace (its own,
+//!   `upload:<resource>`), http prefixes and limits.
 //! - `ListTaskResources {}`, `DeleteTaskResource {resource}`.
+//!
+//! Errors: `ValidationException` (a bad entry, a limit over its ceiling, a
+//! refused grant or module path), `AccessDeniedException` (uploads turned
+//! off), `ConflictException` (a resource the operator's config defines),
+//! `InvalidModule` (the bytes do not load as that resource, in one shape
+//! whatever the reason), `ResourceNotFound` (deleting what is not there).
 
 use super::protocol::{date, ApiError, Params};
 use super::Api;
 use crate::driver::{Clock, SystemClock};
 use crate::machines::RegisterError;
+use crate::runtime::config::EntryError;
 use crate::store::Store;
 use serde_json::{json, Value};
 
@@ -47,12 +57,35 @@ fn put(api: &Api, params: &Params) -> Result<Value, ApiError> {
         ),
         None => None,
     };
-    let spec = api.machines.register(&*api.store, resource, &config, module.as_deref(), SystemClock.now_ms()).map_err(|e| match e {
-        RegisterError::Entry(message) => ApiError::validation(message),
+    let registered =
+        api.machines.register(&*api.store, resource, &config, module.as_deref(), SystemClock.now_ms()).map_err(register_error)?;
+    let (limits, grants) = (&registered.spec.limits, &registered.spec.grants);
+    Ok(json!({
+        "resource": resource,
+        "moduleSha256": registered.module_sha256,
+        "kvNamespace": grants.kv,
+        "httpAllow": grants.http.as_ref().and_then(|_| config.get("http")).and_then(|h| h.get("allow")).cloned(),
+        "limits": {
+            "fuel": limits.fuel,
+            "memory_mib": limits.memory_bytes >> 20,
+            "timeout_seconds": limits.timeout.as_secs_f64(),
+            "max_input_kib": limits.max_input_bytes >> 10,
+            "max_output_kib": limits.max_output_bytes >> 10,
+            "max_log_lines": limits.max_log_lines,
+            "max_log_kib": limits.max_log_bytes >> 10,
+            "max_http_calls": limits.max_http_calls,
+        },
+    }))
+}
+
+fn register_error(e: RegisterError) -> ApiError {
+    match e {
+        RegisterError::Entry(EntryError::Disabled) => ApiError::new("AccessDeniedException", EntryError::Disabled.to_string()),
+        RegisterError::Entry(refused) => ApiError::validation(refused.to_string()),
+        e @ RegisterError::OperatorOwned(_) => ApiError::new("ConflictException", e.to_string()),
         RegisterError::Module(message) => ApiError::new("InvalidModule", message),
         other => ApiError::internal(other),
-    })?;
-    Ok(json!({"resource": resource, "modulePath": spec.module_path.display().to_string()}))
+    }
 }
 
 fn list(api: &Api) -> Result<Value, ApiError> {
@@ -67,7 +100,7 @@ fn list(api: &Api) -> Result<Value, ApiError> {
 
 fn delete(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let resource = resource_name(params)?;
-    if api.machines.unregister(&*api.store, resource).map_err(ApiError::internal)? {
+    if api.machines.unregister(&*api.store, resource).map_err(register_error)? {
         Ok(json!({}))
     } else {
         Err(ApiError::new("ResourceNotFound", format!("no resource {resource:?} was registered through the API")))

@@ -29,6 +29,23 @@
 //! path = "kv.sqlite"      # SQLite file (created on first use); in memory when absent
 //! [kv.seed.inventory]     # namespace -> key -> value, written only where the key is absent
 //! "sku-1" = 10
+//!
+//! [uploads]               # what a resource registered through the API may have
+//! enabled = true          # false: PutTaskResource is refused (AccessDeniedException)
+//! fuel = 100_000_000      # ceilings: each defaults to the [defaults] value, so an
+//! memory_mib = 64         #   upload gets at most what a default resource gets;
+//! timeout_seconds = 10    #   an upload that asks for more is refused, naming the
+//! max_input_kib = 256     #   field, the value asked and the ceiling; one that
+//! max_output_kib = 256    #   asks for nothing gets min([defaults], ceiling)
+//! max_table_elements = 10_000
+//! max_instances = 32
+//! max_log_lines = 100
+//! max_log_kib = 64
+//! max_http_calls = 10
+//! http_allow = []         # URL prefixes an upload's http grant may name (none: no http)
+//! http_timeout_seconds = 10       # ceiling of an upload's http.timeout_seconds
+//! http_max_response_kib = 256     # ceiling of an upload's http.max_response_kib
+//! kv = true               # an upload may ask for kv ("kv": true) in its own namespace
 //! ```
 //!
 //! Capabilities are granted per resource and denied by default: `log` is
@@ -36,6 +53,19 @@
 //! module directly as `wasm:<name>`, which runs `<module_dir>/<name>.wasm`
 //! under the defaults with no grants. Relative paths are relative to the
 //! config file.
+//!
+//! Uploads ([`ResourceMap::entry_from_json`], the API's `PutTaskResource`)
+//! come from callers the operator does not trust, so the `[uploads]` policy
+//! bounds them: limits up to its ceilings, http only under `http_allow`, kv
+//! only in the upload's own namespace `upload:<resource>` (derived, never
+//! chosen: an entry naming `kv.namespace` is refused rather than silently
+//! moved, so a caller expecting shared data learns it will not get it), and
+//! a module only as uploaded bytes (`module`, a name or path on the host, is
+//! refused before anything is looked up, so nothing tells whether a path
+//! exists). Operator namespaces cannot contain `:`, so no upload's namespace
+//! is ever one of theirs. A resource the config defines (or its
+//! `.waitForTaskToken` form, or a `wasm:` short form) is the operator's:
+//! see [`ResourceMap::operator_owned`].
 
 use super::http::HttpGrant;
 use indexmap::IndexMap;
@@ -123,6 +153,29 @@ struct KvSettingsFile {
     seed: IndexMap<String, IndexMap<String, toml::Value>>,
 }
 
+/// The `[uploads]` table: ceilings (unset ones are the `[defaults]`
+/// values), the http prefixes uploads may be granted, kv and on/off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadSettingsFile {
+    enabled: Option<bool>,
+    fuel: Option<u64>,
+    memory_mib: Option<u64>,
+    timeout_seconds: Option<f64>,
+    max_input_kib: Option<u64>,
+    max_output_kib: Option<u64>,
+    max_table_elements: Option<u64>,
+    max_instances: Option<u64>,
+    max_log_lines: Option<u64>,
+    max_log_kib: Option<u64>,
+    max_http_calls: Option<u64>,
+    #[serde(default)]
+    http_allow: Vec<String>,
+    http_timeout_seconds: Option<f64>,
+    http_max_response_kib: Option<u64>,
+    kv: Option<bool>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
@@ -133,6 +186,8 @@ struct ConfigFile {
     resources: IndexMap<String, LimitSettings>,
     #[serde(default)]
     kv: KvSettingsFile,
+    #[serde(default)]
+    uploads: UploadSettingsFile,
 }
 
 /// A problem with the config file.
@@ -142,6 +197,196 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+}
+
+/// Why an uploaded resource entry (the API's PutTaskResource) is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EntryError {
+    #[error("uploads are turned off on this host (the operator's config says [uploads] enabled = false)")]
+    Disabled,
+    /// Malformed, or asking for what uploads never get (a module path, a
+    /// chosen kv namespace, http outside the allowed prefixes).
+    #[error("{0}")]
+    Invalid(String),
+    /// A limit asked for over the operator's ceiling (never clamped).
+    #[error("{at}.{field} = {asked} is over this host's ceiling for uploads, {ceiling} (the operator's [uploads] {setting})")]
+    OverCeiling { at: String, field: &'static str, asked: String, ceiling: String, setting: &'static str },
+}
+
+/// What a resource registered through the API may have: the `[uploads]`
+/// table, resolved (see the module doc).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadPolicy {
+    /// False: every upload is refused.
+    pub enabled: bool,
+    /// The most an upload may ask for, limit by limit; also the cap on what
+    /// it gets without asking.
+    pub ceiling: Limits,
+    /// The URL prefixes an upload's http grant may name (as written, for
+    /// messages); none: uploads get no http.
+    pub http_allow: Vec<String>,
+    /// `http_allow` parsed; its timeout and response size are the ceilings
+    /// of an upload's http grant.
+    http: HttpGrant,
+    /// Whether an upload may have kv (always in its own namespace).
+    pub kv: bool,
+}
+
+impl UploadPolicy {
+    /// The policy of a config without `[uploads]`: the built-in limits as
+    /// ceilings, kv in the upload's own namespace, no http.
+    fn default_for(defaults: &Limits) -> UploadPolicy {
+        UploadPolicy { enabled: true, ceiling: defaults.clone(), http_allow: Vec::new(), http: HttpGrant::default(), kv: true }
+    }
+
+    fn from_file(file: &UploadSettingsFile, defaults: &Limits, path: &Path) -> Result<UploadPolicy, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let as_limits = LimitSettings {
+            fuel: file.fuel,
+            memory_mib: file.memory_mib,
+            timeout_seconds: file.timeout_seconds,
+            max_input_kib: file.max_input_kib,
+            max_output_kib: file.max_output_kib,
+            max_table_elements: file.max_table_elements,
+            max_instances: file.max_instances,
+            max_log_lines: file.max_log_lines,
+            max_log_kib: file.max_log_kib,
+            max_http_calls: file.max_http_calls,
+            ..LimitSettings::default()
+        };
+        let ceiling = as_limits.apply(defaults, path, "uploads")?;
+        let mut http = HttpGrant::default();
+        for prefix in &file.http_allow {
+            http.allow_prefix(prefix).map_err(|why| invalid(format!("uploads.http_allow: {why}")))?;
+        }
+        if let Some(t) = file.http_timeout_seconds {
+            if !(t > 0.0 && t <= 300.0) {
+                return Err(invalid(format!("uploads.http_timeout_seconds must be between 0 and 300, got {t}")));
+            }
+            http.timeout = Duration::from_secs_f64(t);
+        }
+        match file.http_max_response_kib {
+            Some(0) => return Err(invalid("uploads.http_max_response_kib must be greater than 0".into())),
+            Some(k) => {
+                http.max_response_bytes = k
+                    .checked_mul(1024)
+                    .and_then(|b| usize::try_from(b).ok())
+                    .ok_or_else(|| invalid(format!("uploads.http_max_response_kib = {k} is too large")))?
+            }
+            None => {}
+        }
+        Ok(UploadPolicy { enabled: file.enabled.unwrap_or(true), ceiling, http_allow: file.http_allow.clone(), http, kv: file.kv.unwrap_or(true) })
+    }
+
+    /// Refuses a limit asked for over its ceiling, naming both.
+    fn check_limits(&self, asked: &LimitSettings, at: &str) -> Result<(), EntryError> {
+        let c = &self.ceiling;
+        let counts: [(&'static str, Option<u64>, u64); 9] = [
+            ("fuel", asked.fuel, c.fuel),
+            ("memory_mib", asked.memory_mib, (c.memory_bytes >> 20) as u64),
+            ("max_input_kib", asked.max_input_kib, (c.max_input_bytes >> 10) as u64),
+            ("max_output_kib", asked.max_output_kib, (c.max_output_bytes >> 10) as u64),
+            ("max_table_elements", asked.max_table_elements, c.max_table_elements as u64),
+            ("max_instances", asked.max_instances, c.max_instances as u64),
+            ("max_log_lines", asked.max_log_lines, c.max_log_lines as u64),
+            ("max_log_kib", asked.max_log_kib, (c.max_log_bytes >> 10) as u64),
+            ("max_http_calls", asked.max_http_calls, u64::from(c.max_http_calls)),
+        ];
+        for (field, asked, ceiling) in counts {
+            match asked {
+                Some(asked) if asked > ceiling => {
+                    return Err(EntryError::OverCeiling {
+                        at: at.to_string(),
+                        field,
+                        asked: asked.to_string(),
+                        ceiling: ceiling.to_string(),
+                        setting: field,
+                    })
+                }
+                _ => {}
+            }
+        }
+        match asked.timeout_seconds {
+            // NaN is refused too (not <=), with the same message.
+            Some(t) if !(t <= c.timeout.as_secs_f64()) => Err(EntryError::OverCeiling {
+                at: at.to_string(),
+                field: "timeout_seconds",
+                asked: t.to_string(),
+                ceiling: c.timeout.as_secs_f64().to_string(),
+                setting: "timeout_seconds",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The http grant an upload asked for, if the policy allows it: every
+    /// prefix under one of `http_allow`, timeout and response cap within the
+    /// ceilings (unset, they are the ceilings' or the grant's default,
+    /// whichever is lower).
+    fn http_grant(&self, asked: &HttpGrantSettings, granted: HttpGrant, at: &str) -> Result<HttpGrant, EntryError> {
+        for prefix in &asked.allow {
+            if !self.http.covers(prefix).unwrap_or(false) {
+                let allowed = if self.http_allow.is_empty() {
+                    "uploads get no http on this host (the operator's [uploads] http_allow is empty)".to_string()
+                } else {
+                    format!("uploads may be granted only URLs under {} (the operator's [uploads] http_allow)", self.http_allow.join(", "))
+                };
+                return Err(EntryError::Invalid(format!("{at}.http.allow: {prefix:?} is refused: {allowed}")));
+            }
+        }
+        let mut grant = granted;
+        match asked.timeout_seconds {
+            Some(t) if t > self.http.timeout.as_secs_f64() => {
+                return Err(EntryError::OverCeiling {
+                    at: at.to_string(),
+                    field: "http.timeout_seconds",
+                    asked: t.to_string(),
+                    ceiling: self.http.timeout.as_secs_f64().to_string(),
+                    setting: "http_timeout_seconds",
+                })
+            }
+            Some(_) => {}
+            None => grant.timeout = grant.timeout.min(self.http.timeout),
+        }
+        match asked.max_response_kib {
+            Some(k) if k > (self.http.max_response_bytes >> 10) as u64 => {
+                return Err(EntryError::OverCeiling {
+                    at: at.to_string(),
+                    field: "http.max_response_kib",
+                    asked: k.to_string(),
+                    ceiling: (self.http.max_response_bytes >> 10).to_string(),
+                    setting: "http_max_response_kib",
+                })
+            }
+            Some(_) => {}
+            None => grant.max_response_bytes = grant.max_response_bytes.min(self.http.max_response_bytes),
+        }
+        Ok(grant)
+    }
+}
+
+/// The kv namespace an upload for `resource` gets: its own, derived from
+/// the resource (`.waitForTaskToken` and the plain form share it). The `:`
+/// keeps it apart from every operator namespace, which cannot contain one.
+pub fn upload_namespace(resource: &str) -> String {
+    let base = resource.strip_suffix(crate::asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
+    format!("upload:{base}")
+}
+
+/// Each limit of `a`, at most `b`'s.
+fn lower_limits(a: &Limits, b: &Limits) -> Limits {
+    Limits {
+        fuel: a.fuel.min(b.fuel),
+        memory_bytes: a.memory_bytes.min(b.memory_bytes),
+        timeout: a.timeout.min(b.timeout),
+        max_input_bytes: a.max_input_bytes.min(b.max_input_bytes),
+        max_output_bytes: a.max_output_bytes.min(b.max_output_bytes),
+        max_table_elements: a.max_table_elements.min(b.max_table_elements),
+        max_instances: a.max_instances.min(b.max_instances),
+        max_log_lines: a.max_log_lines.min(b.max_log_lines),
+        max_log_bytes: a.max_log_bytes.min(b.max_log_bytes),
+        max_http_calls: a.max_http_calls.min(b.max_http_calls),
+    }
 }
 
 /// The capabilities granted to a resource beyond `log`.
@@ -179,6 +424,7 @@ pub struct ResourceMap {
     defaults: Limits,
     resources: IndexMap<String, ResourceSpec>,
     kv: KvSettings,
+    uploads: UploadPolicy,
 }
 
 impl LimitSettings {
@@ -187,6 +433,12 @@ impl LimitSettings {
         let positive = |name: &str, v: Option<u64>| match v {
             Some(0) => Err(invalid(format!("{at}.{name} must be greater than 0"))),
             _ => Ok(v),
+        };
+        // KiB → bytes, refusing what does not fit (a shift would wrap silently).
+        let kib = |name: &str, k: u64| {
+            k.checked_mul(1024)
+                .and_then(|b| usize::try_from(b).ok())
+                .ok_or_else(|| invalid(format!("{at}.{name} = {k} is too large")))
         };
         let mut limits = base.clone();
         if let Some(f) = positive("fuel", self.fuel)? {
@@ -205,22 +457,23 @@ impl LimitSettings {
             limits.timeout = Duration::from_secs_f64(t);
         }
         if let Some(k) = positive("max_input_kib", self.max_input_kib)? {
-            limits.max_input_bytes = (k as usize) << 10;
+            limits.max_input_bytes = kib("max_input_kib", k)?;
         }
         if let Some(k) = positive("max_output_kib", self.max_output_kib)? {
-            limits.max_output_bytes = (k as usize) << 10;
+            limits.max_output_bytes = kib("max_output_kib", k)?;
         }
+        let count = |name: &str, n: u64| usize::try_from(n).map_err(|_| invalid(format!("{at}.{name} = {n} is too large")));
         if let Some(n) = positive("max_table_elements", self.max_table_elements)? {
-            limits.max_table_elements = n as usize;
+            limits.max_table_elements = count("max_table_elements", n)?;
         }
         if let Some(n) = positive("max_instances", self.max_instances)? {
-            limits.max_instances = n as usize;
+            limits.max_instances = count("max_instances", n)?;
         }
         if let Some(n) = positive("max_log_lines", self.max_log_lines)? {
-            limits.max_log_lines = n as usize;
+            limits.max_log_lines = count("max_log_lines", n)?;
         }
         if let Some(k) = positive("max_log_kib", self.max_log_kib)? {
-            limits.max_log_bytes = (k as usize) << 10;
+            limits.max_log_bytes = kib("max_log_kib", k)?;
         }
         if let Some(n) = self.max_http_calls {
             limits.max_http_calls = u32::try_from(n).map_err(|_| invalid(format!("{at}.max_http_calls is too large")))?;
@@ -258,7 +511,12 @@ impl LimitSettings {
                 }
                 match g.max_response_kib {
                     Some(0) => return Err(invalid(format!("{at}.http.max_response_kib must be greater than 0"))),
-                    Some(k) => grant.max_response_bytes = (k as usize) << 10,
+                    Some(k) => {
+                        grant.max_response_bytes = k
+                            .checked_mul(1024)
+                            .and_then(|b| usize::try_from(b).ok())
+                            .ok_or_else(|| invalid(format!("{at}.http.max_response_kib = {k} is too large")))?
+                    }
                     None => {}
                 }
                 Some(grant)
@@ -282,6 +540,7 @@ impl ResourceMap {
             defaults: Limits::default(),
             resources: IndexMap::new(),
             kv: KvSettings::default(),
+            uploads: UploadPolicy::default_for(&Limits::default()),
         }
     }
 
@@ -306,7 +565,8 @@ impl ResourceMap {
         }
         let defaults = file.defaults.apply(&Limits::default(), path, "defaults")?;
         let kv = KvSettings { path: file.kv.path.map(|p| base_dir.join(p)), seed: seed_values(&file.kv.seed, path)? };
-        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new(), kv };
+        let uploads = UploadPolicy::from_file(&file.uploads, &defaults, path)?;
+        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new(), kv, uploads };
         for (resource, entry) in file.resources {
             let at = format!("resources.{resource:?}");
             let limits = entry.apply(&map.defaults, path, &at)?;
@@ -349,27 +609,81 @@ impl ResourceMap {
         }
     }
 
-    /// A resource entry given as JSON, with the keys of a
-    /// `[resources."…"]` table (the HTTP API's PutTaskResource): limits
-    /// inherit this map's defaults. The module is `uploaded` (a file the
-    /// caller wrote) or the entry's `module`, as in the config file (a name
-    /// in `module_dir`, or a `.wasm` path relative to the config's folder).
-    pub fn entry_from_json(&self, resource: &str, entry: &serde_json::Value, uploaded: Option<PathBuf>) -> Result<ResourceSpec, String> {
+    /// The upload policy (`[uploads]`).
+    pub fn uploads(&self) -> &UploadPolicy {
+        &self.uploads
+    }
+
+    /// Why `resource` belongs to the operator, if it does: the config
+    /// defines it (or the resource without `.waitForTaskToken`, which it
+    /// resolves to), or it is a `wasm:<name>` short form (a module of the
+    /// operator's `module_dir`). The API may neither replace nor delete it.
+    pub fn operator_owned(&self, resource: &str) -> Option<String> {
+        if resource.starts_with(SHORT_FORM_PREFIX) {
+            return Some(format!("resource {resource:?} is a wasm:<name> short form, which names a module the operator installed"));
+        }
+        let base = resource.strip_suffix(crate::asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
+        [resource, base]
+            .iter()
+            .any(|r| self.resources.contains_key(*r))
+            .then(|| format!("resource {resource:?} is defined by the operator's config"))
+    }
+
+    /// An uploaded resource entry (the HTTP API's PutTaskResource), given
+    /// as JSON with the keys of a `[resources."…"]` table, checked against
+    /// the `[uploads]` policy: limits inherit `[defaults]` (each at most its
+    /// ceiling) and may ask up to the ceilings; `kv` is `true` (the upload's
+    /// own namespace, see [`upload_namespace`]) or absent; `http` prefixes
+    /// must lie under `http_allow`. The module is `uploaded`, a file the host
+    /// wrote from the caller's bytes; `module` is refused (nothing on the
+    /// host is looked up for a caller).
+    pub fn entry_from_json(&self, resource: &str, entry: &serde_json::Value, uploaded: Option<PathBuf>) -> Result<ResourceSpec, EntryError> {
+        let policy = &self.uploads;
+        if !policy.enabled {
+            return Err(EntryError::Disabled);
+        }
         let at = format!("resources.{resource:?}");
-        let settings: LimitSettings = serde_json::from_value(entry.clone()).map_err(|e| format!("{at}: {e}"))?;
-        let limits = settings.apply(&self.defaults, &self.origin, &at).map_err(|e| e.to_string())?;
-        let grants = settings.grants(&self.origin, &at).map_err(|e| e.to_string())?;
-        let untrusted = uploaded.is_some();
-        let module_path = match (uploaded, &settings.module) {
-            (Some(_), Some(_)) => return Err(format!("{at}: give the module's bytes or its module name/path, not both")),
-            (Some(path), None) => path,
-            (None, Some(module)) => {
-                let base_dir = self.origin.parent().map(Path::to_path_buf).unwrap_or_default();
-                self.module_path(module, &base_dir).map_err(|message| format!("{at}.module: {message}"))?
-            }
-            (None, None) => return Err(format!("{at}: no module (upload its bytes, or name it with module)")),
+        let invalid = |message: String| EntryError::Invalid(message);
+        let serde_json::Value::Object(fields) = entry else {
+            return Err(invalid(format!("{at}: the config must be an object")));
         };
-        Ok(ResourceSpec { module_path, limits, grants, untrusted })
+        let mut fields = fields.clone();
+        let kv = fields.remove("kv");
+        let settings: LimitSettings =
+            serde_json::from_value(serde_json::Value::Object(fields)).map_err(|e| invalid(format!("{at}: {e}")))?;
+        if settings.module.is_some() {
+            return Err(invalid(format!(
+                "{at}.module: through the API a module is given as its bytes (moduleBytes), never as a name or path on the host"
+            )));
+        }
+        let module_path = uploaded.ok_or_else(|| invalid(format!("{at}: no module (upload its bytes as moduleBytes)")))?;
+        // The config file's path is the operator's business, not the caller's.
+        let unlocated = |e: ConfigError| match e {
+            ConfigError::Invalid { message, .. } => EntryError::Invalid(message),
+            other => EntryError::Invalid(other.to_string()),
+        };
+        policy.check_limits(&settings, &at)?;
+        let limits = settings.apply(&lower_limits(&self.defaults, &policy.ceiling), &self.origin, &at).map_err(unlocated)?;
+        let http = match (&settings.http, settings.grants(&self.origin, &at).map_err(unlocated)?.http) {
+            (Some(asked), Some(granted)) => Some(policy.http_grant(asked, granted, &at)?),
+            _ => None,
+        };
+        let kv = match kv {
+            None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => None,
+            Some(serde_json::Value::Bool(true)) => Some(upload_namespace(resource)),
+            Some(serde_json::Value::Object(o)) if o.is_empty() => Some(upload_namespace(resource)),
+            Some(serde_json::Value::Object(o)) if o.contains_key("namespace") => {
+                return Err(invalid(format!(
+                    "{at}.kv.namespace: an upload cannot choose its kv namespace; it gets its own, {:?} (ask for it with \"kv\": true)",
+                    upload_namespace(resource)
+                )))
+            }
+            Some(_) => return Err(invalid(format!("{at}.kv: true (kv in the upload's own namespace) or false"))),
+        };
+        if kv.is_some() && !policy.kv {
+            return Err(invalid(format!("{at}.kv: uploads get no kv on this host (the operator's [uploads] kv = false)")));
+        }
+        Ok(ResourceSpec { module_path, limits, grants: Grants { kv, http }, untrusted: true })
     }
 
     /// Maps `resource` to `spec`, replacing what it was mapped to.
@@ -462,25 +776,106 @@ mod tests {
     }
 
     #[test]
-    fn entries_given_as_json_inherit_defaults_and_replace_mappings() {
+    fn uploaded_entries_inherit_defaults_and_replace_mappings() {
         let mut map = ResourceMap::parse("module_dir = \"mods\"\n[defaults]\nfuel = 1000\n", Path::new("/cfg/stepwasm.toml")).unwrap();
-        let entry = serde_json::json!({"module": "notify", "memory_mib": 8, "kv": {"namespace": "n"}});
-        let spec = map.entry_from_json("arn:n", &entry, None).unwrap();
-        assert_eq!((spec.module_path.as_path(), spec.limits.fuel, spec.grants.kv.as_deref()), (Path::new("/cfg/mods/notify.wasm"), 1000, Some("n")));
+        let entry = serde_json::json!({"memory_mib": 8, "kv": true});
+        let spec = map.entry_from_json("arn:n", &entry, Some("/up/abc.wasm".into())).unwrap();
+        assert_eq!(
+            (spec.module_path.as_path(), spec.limits.fuel, spec.grants.kv.as_deref(), spec.untrusted),
+            (Path::new("/up/abc.wasm"), 1000, Some("upload:arn:n"), true)
+        );
         map.insert("arn:n", spec);
         assert_eq!(map.resolve("arn:n.waitForTaskToken").unwrap().limits.memory_bytes, 8 << 20);
-        let uploaded = map.entry_from_json("arn:u", &serde_json::json!({}), Some("/up/abc.wasm".into())).unwrap();
-        assert_eq!(uploaded.module_path, PathBuf::from("/up/abc.wasm"));
+        assert_eq!(upload_namespace("arn:n.waitForTaskToken"), "upload:arn:n");
         for (entry, says) in [
-            (serde_json::json!({"module": "a", "fuell": 1}), "fuell"),
-            (serde_json::json!({"fuel": 0, "module": "a"}), "fuel must be greater than 0"),
-            (serde_json::json!({}), "no module"),
-            (serde_json::json!({"module": "../x"}), "neither a module name"),
+            (serde_json::json!({"fuell": 1}), "fuell"),
+            (serde_json::json!({"fuel": 0}), "fuel must be greater than 0"),
+            (serde_json::json!({"kv": 3}), "kv: true"),
         ] {
-            let err = map.entry_from_json("arn:bad", &entry, None).unwrap_err();
+            let err = map.entry_from_json("arn:bad", &entry, Some("/up/x.wasm".into())).unwrap_err().to_string();
             assert!(err.contains(says) && err.contains("resources.\"arn:bad\""), "{err}");
+            assert!(!err.contains("/cfg"), "the config's path is not shown to callers: {err}");
         }
-        assert!(map.entry_from_json("arn:bad", &serde_json::json!({"module": "a"}), Some("/up/x.wasm".into())).unwrap_err().contains("not both"));
+        let err = map.entry_from_json("arn:bad", &serde_json::json!({}), None).unwrap_err().to_string();
+        assert!(err.contains("no module (upload its bytes as moduleBytes)"), "{err}");
+    }
+
+    #[test]
+    fn uploads_get_no_module_path_no_foreign_namespace_and_no_http_by_default() {
+        let map = ResourceMap::parse("[resources.\"arn:op\"]\nmodule = \"x\"\nkv = { namespace = \"op\" }\n", Path::new("/cfg/s.toml")).unwrap();
+        let up = || Some(PathBuf::from("/up/x.wasm"));
+        // A module named or pathed is refused alike, whatever the path, before any lookup.
+        let refusals: Vec<String> = ["notify", "/etc/passwd.wasm", "/cfg/s.toml", "../x.wasm"]
+            .iter()
+            .map(|m| map.entry_from_json("arn:u", &serde_json::json!({"module": m}), up()).unwrap_err().to_string())
+            .collect();
+        assert!(refusals.iter().all(|r| r == &refusals[0]), "{refusals:?}");
+        assert!(refusals[0].contains("resources.\"arn:u\".module: through the API a module is given as its bytes"), "{}", refusals[0]);
+        assert_eq!(map.entry_from_json("arn:u", &serde_json::json!({"module": "notify"}), None).unwrap_err().to_string(), refusals[0]);
+
+        let err = map.entry_from_json("arn:u", &serde_json::json!({"kv": {"namespace": "op"}}), up()).unwrap_err().to_string();
+        assert!(err.contains("resources.\"arn:u\".kv.namespace: an upload cannot choose") && err.contains("\"upload:arn:u\""), "{err}");
+        let err = map.entry_from_json("arn:u", &serde_json::json!({"http": {"allow": ["http://127.0.0.1:8083/"]}}), up()).unwrap_err().to_string();
+        assert!(err.contains("resources.\"arn:u\".http.allow: \"http://127.0.0.1:8083/\" is refused: uploads get no http"), "{err}");
+
+        assert!(map.operator_owned("arn:op").unwrap().contains("defined by the operator's config"));
+        assert!(map.operator_owned("arn:op.waitForTaskToken").is_some());
+        assert!(map.operator_owned("wasm:notify").unwrap().contains("short form"));
+        assert_eq!(map.operator_owned("arn:u"), None);
+        assert_eq!(map.operator_owned("arn:u.waitForTaskToken"), None);
+    }
+
+    #[test]
+    fn the_upload_policy_caps_limits_and_http_and_can_turn_uploads_off() {
+        let map = ResourceMap::parse(
+            r#"
+            [defaults]
+            fuel = 5000
+            [uploads]
+            fuel = 2000
+            memory_mib = 16
+            http_allow = ["http://127.0.0.1:9000/ok/"]
+            http_timeout_seconds = 2
+            "#,
+            Path::new("/cfg/s.toml"),
+        )
+        .unwrap();
+        let up = || Some(PathBuf::from("/up/x.wasm"));
+        // Unasked, a limit is the lower of [defaults] and the ceiling.
+        let spec = map.entry_from_json("arn:u", &serde_json::json!({}), up()).unwrap();
+        assert_eq!((spec.limits.fuel, spec.limits.memory_bytes, spec.limits.timeout), (2000, 16 << 20, Duration::from_secs(10)));
+        assert_eq!(spec.grants, Grants::default());
+        for (entry, says) in [
+            (serde_json::json!({"fuel": u64::MAX}), "resources.\"arn:u\".fuel = 18446744073709551615 is over this host's ceiling for uploads, 2000 (the operator's [uploads] fuel)"),
+            (serde_json::json!({"memory_mib": 4096}), ".memory_mib = 4096 is over this host's ceiling for uploads, 16"),
+            (serde_json::json!({"timeout_seconds": 31_536_000}), ".timeout_seconds = 31536000 is over this host's ceiling for uploads, 10"),
+            (serde_json::json!({"max_http_calls": 11}), ".max_http_calls = 11 is over"),
+            (serde_json::json!({"max_input_kib": 18014398509481984u64}), ".max_input_kib = 18014398509481984 is over"),
+            (serde_json::json!({"http": {"allow": ["http://127.0.0.1:9000/ok/"], "timeout_seconds": 3}}), ".http.timeout_seconds = 3 is over this host's ceiling for uploads, 2 (the operator's [uploads] http_timeout_seconds)"),
+            (serde_json::json!({"http": {"allow": ["http://127.0.0.1:9000/okay/"]}}), "may be granted only URLs under http://127.0.0.1:9000/ok/"),
+            (serde_json::json!({"http": {"allow": ["http://127.0.0.1:9000/ok/../admin/"]}}), "is refused"),
+            (serde_json::json!({"http": {"allow": ["http://127.0.0.1:9001/ok/"]}}), "is refused"),
+        ] {
+            let err = map.entry_from_json("arn:u", &entry, up()).unwrap_err().to_string();
+            assert!(err.contains(says), "{entry}: {err}");
+        }
+        let spec = map
+            .entry_from_json("arn:u", &serde_json::json!({"fuel": 2000, "http": {"allow": ["http://127.0.0.1:9000/ok/v1"]}}), up())
+            .unwrap();
+        let http = spec.grants.http.unwrap();
+        assert_eq!(http.timeout, Duration::from_secs(2), "an unasked http timeout is capped by the ceiling");
+        assert!(http.covers("http://127.0.0.1:9000/ok/v1/x").unwrap() && !http.covers("http://127.0.0.1:9000/ok/v2").unwrap());
+
+        let off = ResourceMap::parse("[uploads]\nenabled = false\n", Path::new("/cfg/s.toml")).unwrap();
+        assert_eq!(off.entry_from_json("arn:u", &serde_json::json!({}), up()), Err(EntryError::Disabled));
+        let no_kv = ResourceMap::parse("[uploads]\nkv = false\n", Path::new("/cfg/s.toml")).unwrap();
+        assert!(no_kv.entry_from_json("arn:u", &serde_json::json!({"kv": true}), up()).unwrap_err().to_string().contains("uploads get no kv"));
+        let err = ResourceMap::parse("[uploads]\nhttp_allow = [\"ftp://x/\"]\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("uploads.http_allow") && err.contains("ftp"), "{err}");
+        let err = ResourceMap::parse("[uploads]\nfuel = 0\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("uploads.fuel must be greater than 0"), "{err}");
+        let err = ResourceMap::parse("[uploads]\nnamespace = \"x\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("namespace"), "{err}");
     }
 
     #[test]

@@ -89,6 +89,12 @@ impl HttpGrant {
         })
     }
 
+    /// Whether every URL under `prefix` falls under this grant (the upload
+    /// policy checking the prefixes an upload asks for).
+    pub fn covers(&self, prefix: &str) -> Result<bool, String> {
+        Ok(self.allows(&parse_target(prefix)?))
+    }
+
     /// The allowed prefixes, for messages.
     fn allowed_list(&self) -> String {
         self.allow

@@ -10,7 +10,10 @@
 //! Concurrent invocations are isolated optimistically: a transaction
 //! remembers what it read from the store, and its commit fails with
 //! [`KvError::Conflict`] if any of it changed meanwhile (another invocation
-//! committed first), so read-modify-write never loses an update. A
+//! committed first), so read-modify-write never loses an update. That read
+//! set is capped while it grows ([`MAX_READS_PER_INVOCATION`] keys,
+//! [`MAX_READ_BYTES`]); a read past it ends the invocation (see
+//! [`KvCallError::Limit`]), as the staged writes are capped too. A
 //! conflicted invocation is rerun holding the store's [`ExclusiveCommits`]
 //! guard: no other commit lands until it has committed, so the rerun cannot
 //! conflict again and contention can never starve an invocation.
@@ -41,6 +44,11 @@ pub const MAX_VALUE_BYTES: usize = 256 << 10;
 pub const MAX_WRITES_PER_INVOCATION: usize = 1000;
 /// Most bytes (keys and values) one invocation may stage.
 pub const MAX_STAGED_BYTES: usize = 4 << 20;
+/// Most distinct keys one invocation may read from the store: each is
+/// remembered, with the value seen, for the commit's conflict check.
+pub const MAX_READS_PER_INVOCATION: usize = 10_000;
+/// Most bytes (keys and the values seen) one invocation's read set may hold.
+pub const MAX_READ_BYTES: usize = 16 << 20;
 
 /// A store problem.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,19 @@ pub enum KvError {
     Query(#[from] rusqlite::Error),
     #[error("kv conflict: {key:?} was changed by another invocation after this one read it")]
     Conflict { key: String },
+}
+
+/// Why a module's kv call was not answered with a value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KvCallError {
+    /// The call is refused (a bad key, a store error): the module gets the
+    /// message as the call's error and may go on.
+    #[error("{0}")]
+    Refused(String),
+    /// The invocation went past one of its kv limits: it ends there, failed
+    /// with this cause, like the log and http limits.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// The SQLite store shared by every kv grant (each grant sees one namespace).
@@ -264,13 +285,21 @@ pub struct KvTransaction {
     /// key → new value, or `None` for a deletion.
     staged: BTreeMap<String, Option<String>>,
     staged_bytes: usize,
-    /// key → the committed value this invocation saw (checked at commit).
+    /// key → the committed value this invocation saw (checked at commit);
+    /// capped at [`MAX_READS_PER_INVOCATION`] keys and [`MAX_READ_BYTES`].
     reads: BTreeMap<String, Option<String>>,
+    read_bytes: usize,
 }
 
 impl KvTransaction {
     pub fn new(namespace: impl Into<String>) -> KvTransaction {
-        KvTransaction { namespace: namespace.into(), staged: BTreeMap::new(), staged_bytes: 0, reads: BTreeMap::new() }
+        KvTransaction {
+            namespace: namespace.into(),
+            staged: BTreeMap::new(),
+            staged_bytes: 0,
+            reads: BTreeMap::new(),
+            read_bytes: 0,
+        }
     }
 
     /// Number of keys written or deleted.
@@ -282,16 +311,42 @@ impl KvTransaction {
         self.staged.is_empty()
     }
 
-    /// Reads through the staged writes to the store.
+    /// Reads through the staged writes to the store (a limit is an error
+    /// message too, for callers that do not tell them apart).
     pub fn get(&mut self, store: &KvStore, key: &str) -> Result<Option<String>, String> {
-        check_key(key)?;
+        self.get_checked(store, key).map_err(|e| e.to_string())
+    }
+
+    /// Reads through the staged writes to the store. A key read from the
+    /// store for the first time joins the read set, which is capped while it
+    /// grows: past [`MAX_READS_PER_INVOCATION`] keys or [`MAX_READ_BYTES`] the
+    /// read is [`KvCallError::Limit`] and nothing more is remembered.
+    pub fn get_checked(&mut self, store: &KvStore, key: &str) -> Result<Option<String>, KvCallError> {
+        check_key(key).map_err(KvCallError::Refused)?;
         if let Some(staged) = self.staged.get(key) {
             return Ok(staged.clone());
         }
-        let value = store.get(&self.namespace, key).map_err(|e| e.to_string())?;
+        let first_read = !self.reads.contains_key(key);
+        if first_read && self.reads.len() >= MAX_READS_PER_INVOCATION {
+            return Err(KvCallError::Limit(format!(
+                "kv read limit exceeded: more than {} distinct keys read in one invocation",
+                thousands(MAX_READS_PER_INVOCATION)
+            )));
+        }
+        let value = store.get(&self.namespace, key).map_err(|e| KvCallError::Refused(e.to_string()))?;
         // The first read is what the commit checks; a later read of a key
         // that changed meanwhile will conflict at commit anyway.
-        self.reads.entry(key.to_string()).or_insert_with(|| value.clone());
+        if first_read {
+            let bytes = key.len() + value.as_ref().map_or(0, String::len);
+            if self.read_bytes + bytes > MAX_READ_BYTES {
+                return Err(KvCallError::Limit(format!(
+                    "kv read limit exceeded: more than {} MiB of keys and values read in one invocation",
+                    MAX_READ_BYTES >> 20
+                )));
+            }
+            self.read_bytes += bytes;
+            self.reads.insert(key.to_string(), value.clone());
+        }
         Ok(value)
     }
 
@@ -321,6 +376,19 @@ impl KvTransaction {
         self.staged.insert(key, value);
         Ok(())
     }
+}
+
+/// `n` with a comma between each group of three digits (10,000).
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn check_key(key: &str) -> Result<(), String> {
@@ -409,6 +477,43 @@ mod tests {
         }
         assert!(tx.set("one-more".into(), "v".into()).unwrap_err().contains("keys written"));
         tx.set("k0".into(), "again".into()).unwrap();
+    }
+
+    #[test]
+    fn the_read_set_is_capped_in_keys_and_bytes_while_it_grows() {
+        let store = KvStore::in_memory().unwrap();
+        let mut tx = KvTransaction::new("n");
+        for i in 0..MAX_READS_PER_INVOCATION {
+            assert_eq!(tx.get_checked(&store, &format!("k{i}")).unwrap(), None);
+        }
+        let over = tx.get_checked(&store, "one-more").unwrap_err();
+        assert_eq!(
+            over,
+            KvCallError::Limit("kv read limit exceeded: more than 10,000 distinct keys read in one invocation".into())
+        );
+        assert_eq!(tx.reads.len(), MAX_READS_PER_INVOCATION, "the refused key is not remembered");
+        // Keys already read, and keys the invocation wrote, are read again freely.
+        assert_eq!(tx.get_checked(&store, "k0").unwrap(), None);
+        tx.set("staged".into(), "1".into()).unwrap();
+        assert_eq!(tx.get_checked(&store, "staged").unwrap().as_deref(), Some("1"));
+        // A bad key is still the module's error to handle, not a limit.
+        assert!(matches!(tx.get_checked(&store, ""), Err(KvCallError::Refused(_))));
+
+        let big = "v".repeat(MAX_VALUE_BYTES);
+        let fit = MAX_READ_BYTES / (MAX_VALUE_BYTES + 2);
+        for i in 0..=fit {
+            store.put("big", &format!("{i:02}"), &big).unwrap();
+        }
+        let mut tx = KvTransaction::new("big");
+        for i in 0..fit {
+            assert_eq!(tx.get_checked(&store, &format!("{i:02}")).unwrap().map(|v| v.len()), Some(MAX_VALUE_BYTES));
+        }
+        let over = tx.get_checked(&store, &format!("{fit:02}")).unwrap_err();
+        assert!(matches!(&over, KvCallError::Limit(m) if m.contains("more than 16 MiB of keys and values")), "{over}");
+        assert!(tx.read_bytes <= MAX_READ_BYTES);
+        assert_eq!(tx.get(&store, &format!("{fit:02}")).unwrap_err(), over.to_string(), "get says the same, as a message");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
     }
 
     #[test]

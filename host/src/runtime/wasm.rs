@@ -18,7 +18,7 @@ use super::cache::{CacheOutcome, CompileCache};
 use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
-use super::kv::{Committed, ExclusiveCommits, KvError, KvStore, KvTransaction};
+use super::kv::{Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use crate::asl::StateMachine;
 use crate::asl::ValidationError;
@@ -166,7 +166,10 @@ impl stepwasm::task::kv::Host for Invocation {
     // The store is SQLite behind a mutex: calls are short and do not await.
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, String>> {
         let (store, tx) = self.kv()?;
-        Ok(tx.get(store, &key))
+        match tx.get_checked(store, &key) {
+            Err(KvCallError::Limit(what)) => Err(limit_trap(&mut self.limiter, what)),
+            read => Ok(read.map_err(|e| e.to_string())),
+        }
     }
 
     async fn set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), String>> {
