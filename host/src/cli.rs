@@ -51,6 +51,10 @@ enum Command {
     Task(crate::callbacks::TaskCommand),
     /// Draw a definition: states, transitions, branches (SVG, DOT or Mermaid).
     Graph(GraphArgs),
+    /// Internal: compile the component on stdin in a limited process (see
+    /// runtime::compile_worker); what `serve` runs for uploaded modules.
+    #[command(name = "__compile-worker", hide = true)]
+    CompileWorker,
 }
 
 #[derive(Args)]
@@ -174,6 +178,7 @@ pub struct ConfigArg {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    crate::runtime::compile_worker::mark_binary_as_worker();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
@@ -185,6 +190,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => crate::serve::serve(args),
         Command::Task(command) => crate::callbacks::task(command),
         Command::Graph(args) => graph(args),
+        Command::CompileWorker => return crate::runtime::compile_worker::worker_main(),
     };
     match result {
         Ok(code) => code,

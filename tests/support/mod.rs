@@ -152,10 +152,16 @@ impl ApiServer {
     /// Serves `store` (created on first use) with `extra_args` (e.g.
     /// `--config`, `--api-secret`); waits until the API listens.
     pub fn start(store: &Path, extra_args: &[&str]) -> ApiServer {
+        ApiServer::start_with_env(store, extra_args, &[])
+    }
+
+    /// [`ApiServer::start`] with environment variables set for `serve`.
+    pub fn start_with_env(store: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> ApiServer {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_stepwasm"))
             .args(["serve", "--store", store.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .args(extra_args)
+            .envs(env.iter().copied())
             // The tests choose the access rule themselves.
             .env_remove("STEPWASM_API_SECRET")
             .current_dir(root())

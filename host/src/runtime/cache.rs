@@ -9,7 +9,9 @@
 //! only artefacts we wrote are loaded, and each file carries the SHA-256 of
 //! its artefact: a file that was truncated or altered is detected, reported,
 //! recompiled and replaced, never executed. The cache is an optimisation: a
-//! directory that cannot be written only costs the compile time.
+//! directory that cannot be written only costs the compile time. Uploaded
+//! components are compiled by the compile worker and stored the same way,
+//! keyed by their own bytes ([`CompileCache::load_or_compile_artefact`]).
 
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -77,32 +79,59 @@ impl CompileCache {
         compile: impl FnOnce(&[u8]) -> Result<Component, String>,
     ) -> Result<(Component, CacheOutcome), String> {
         let path = self.entry(bytes);
-        let mut damaged = None;
-        if let Ok(file) = std::fs::read(&path) {
-            match verified_artefact(&file) {
-                Some(artefact) => {
-                    // SAFETY: the artefact is one this cache wrote with
-                    // `Engine::precompile_component` for an engine of the same
-                    // compatibility hash, and its digest was just verified.
-                    if let Ok(component) = unsafe { Component::deserialize(engine, artefact) } {
-                        return Ok((component, CacheOutcome::Hit));
-                    }
-                    damaged = Some(format!("cache file {} was rejected by the engine", path.display()));
-                }
-                None => damaged = Some(format!("cache file {} failed its integrity check", path.display())),
-            }
-        }
+        let damaged = match self.lookup(engine, &path) {
+            Ok(component) => return Ok((component, CacheOutcome::Hit)),
+            Err(damaged) => damaged,
+        };
         let component = compile(bytes)?;
         let stored = component
             .serialize()
             .map_err(|e| format!("cannot serialise the compiled component: {e:#}"))
             .and_then(|artefact| self.store(&path, &artefact));
-        let outcome = match (stored, damaged) {
-            (Ok(()), Some(why)) => CacheOutcome::Replaced(why),
-            (Ok(()), None) => CacheOutcome::Stored,
-            (Err(why), _) => CacheOutcome::NotStored(why),
+        Ok((component, outcome(stored, damaged)))
+    }
+
+    /// [`CompileCache::load_or_compile`] for a compiler that produces the
+    /// artefact (the compile worker): `compile` must return bytes of
+    /// `Engine::precompile_component` for an engine of this cache's
+    /// compatibility hash, never bytes from elsewhere. The entry is keyed by
+    /// `bytes`, the component itself, so nothing an uploader says about its
+    /// module chooses what is loaded.
+    pub fn load_or_compile_artefact(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        compile: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
+    ) -> Result<(Component, CacheOutcome), String> {
+        let path = self.entry(bytes);
+        let damaged = match self.lookup(engine, &path) {
+            Ok(component) => return Ok((component, CacheOutcome::Hit)),
+            Err(damaged) => damaged,
         };
-        Ok((component, outcome))
+        let artefact = compile(bytes)?;
+        // SAFETY: per this function's contract, the artefact is what our own
+        // compile worker produced with this engine's settings.
+        let component = unsafe { Component::deserialize(engine, &artefact) }
+            .map_err(|e| format!("cannot load the compiled component: {e:#}"))?;
+        Ok((component, outcome(self.store(&path, &artefact), damaged)))
+    }
+
+    /// The component of a sound cache entry at `path`, else why it was
+    /// damaged (`None`: no entry).
+    fn lookup(&self, engine: &Engine, path: &Path) -> Result<Component, Option<String>> {
+        let Ok(file) = std::fs::read(path) else { return Err(None) };
+        match verified_artefact(&file) {
+            Some(artefact) => {
+                // SAFETY: the artefact is one this cache wrote with
+                // `Engine::precompile_component` for an engine of the same
+                // compatibility hash, and its digest was just verified.
+                if let Ok(component) = unsafe { Component::deserialize(engine, artefact) } {
+                    return Ok(component);
+                }
+                Err(Some(format!("cache file {} was rejected by the engine", path.display())))
+            }
+            None => Err(Some(format!("cache file {} failed its integrity check", path.display()))),
+        }
     }
 
     /// Writes digest + artefact to a temporary file, then renames it into
@@ -118,6 +147,15 @@ impl CompileCache {
             let _ = std::fs::remove_file(&tmp);
             format!("cannot move the cache entry into place at {}: {e}", path.display())
         })
+    }
+}
+
+/// What storing did, given whether an entry was damaged.
+fn outcome(stored: Result<(), String>, damaged: Option<String>) -> CacheOutcome {
+    match (stored, damaged) {
+        (Ok(()), Some(why)) => CacheOutcome::Replaced(why),
+        (Ok(()), None) => CacheOutcome::Stored,
+        (Err(why), _) => CacheOutcome::NotStored(why),
     }
 }
 
@@ -172,6 +210,25 @@ mod tests {
         // A truncated file too.
         std::fs::write(&entry, &file[..10]).unwrap();
         assert!(matches!(cache.load_or_compile(&engine, &bytes, compile(&engine)).unwrap().1, CacheOutcome::Replaced(_)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn artefacts_from_a_compiler_are_stored_and_hit() {
+        let dir = std::env::temp_dir().join(format!("stepwasm-cache-artefact-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let engine = engine();
+        let cache = CompileCache::new(&dir, &engine);
+        let precompile = |b: &[u8]| engine.precompile_component(b).map_err(|e| e.to_string());
+        let (_, first) = cache.load_or_compile_artefact(&engine, TINY, precompile).unwrap();
+        assert_eq!(first, CacheOutcome::Stored);
+        let (_, second) = cache.load_or_compile_artefact(&engine, TINY, |_| panic!("compiled again")).unwrap();
+        assert_eq!(second, CacheOutcome::Hit);
+        // An artefact the engine refuses is an error, and is not stored.
+        let other = [TINY, &[0x00, 0x00]].concat();
+        let err = cache.load_or_compile_artefact(&engine, &other, |_| Ok(b"not an artefact".to_vec())).unwrap_err();
+        assert!(err.contains("cannot load the compiled component"), "{err}");
+        assert!(!cache.entry(&other).exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

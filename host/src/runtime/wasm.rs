@@ -16,10 +16,12 @@
 
 use super::cache::{CacheOutcome, CompileCache};
 use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
+use super::compile_worker::{self, CompileError};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
 use super::kv::{Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
+use super::precheck::{self, MAX_INSTANCES};
 use crate::asl::StateMachine;
 use crate::asl::ValidationError;
 use crate::driver::{AsyncTaskRunner, TaskOutcome, TaskRunner};
@@ -51,6 +53,11 @@ use stepwasm::task::types::Context as WitContext;
 /// The component import names of the granted capabilities.
 const KV_IMPORT: &str = "stepwasm:task/kv@";
 const HTTP_IMPORT: &str = "stepwasm:task/http@";
+
+/// Linear memories one component instance may have (the guests: 1 or 2).
+const MAX_MEMORIES_PER_COMPONENT: u32 = 32;
+/// Tables one component instance may have (the guests: a few).
+const MAX_TABLES_PER_COMPONENT: u32 = 64;
 
 /// How often the epoch advances: the granularity of wall-clock limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -297,6 +304,11 @@ fn engine_config(max_memory_bytes: usize, pooling: bool) -> Config {
         pool.total_core_instances(2048);
         pool.total_memories(512);
         pool.total_tables(1024);
+        // Per component, whatever passed the pre-check of uploads (or came
+        // from the operator): one component cannot take the whole pool.
+        pool.max_core_instances_per_component(MAX_INSTANCES as u32);
+        pool.max_memories_per_component(MAX_MEMORIES_PER_COMPONENT);
+        pool.max_tables_per_component(MAX_TABLES_PER_COMPONENT);
         pool.max_memory_size(max_memory_bytes);
         // Reset reused slots with memset (the first MiB of a memory is about
         // what a handler touches) and batch the rest of the decommits: each
@@ -392,11 +404,30 @@ impl WasmRuntime {
             Some(c) => c.clone(),
             None => {
                 let bytes = read_module(&spec.module_path)?;
-                let c = match &self.cache {
-                    None => compile(&self.engine, &spec.module_path, &bytes)?,
-                    Some(cache) => {
+                let c = match (&self.cache, spec.untrusted) {
+                    (None, false) => compile(&self.engine, &spec.module_path, &bytes)?,
+                    (Some(cache), false) => {
                         let (c, outcome) =
                             cache.load_or_compile(&self.engine, &bytes, |b| compile(&self.engine, &spec.module_path, b))?;
+                        self.cache_report.push((spec.module_path.clone(), outcome));
+                        c
+                    }
+                    // An upload: pre-checked, then compiled in the limited
+                    // worker process, never here (see compile_worker).
+                    (None, true) => {
+                        let artefact = compile_untrusted(&spec.module_path, &bytes)?;
+                        // SAFETY: the artefact is what our own compile worker
+                        // produced, with this engine's compilation settings.
+                        unsafe { Component::deserialize(&self.engine, &artefact) }
+                            .map_err(|e| format!("module file {} cannot be loaded once compiled: {e:#}", spec.module_path.display()))?
+                    }
+                    (Some(cache), true) => {
+                        check_header(&spec.module_path, &bytes)?;
+                        precheck::precheck(&bytes).map_err(|e| refused(&spec.module_path, CompileError::from(e)))?;
+                        let in_worker = |b: &[u8]| {
+                            compile_worker::compile_in_worker(b, compile_worker::limits()).map_err(|e| refused(&spec.module_path, e))
+                        };
+                        let (c, outcome) = cache.load_or_compile_artefact(&self.engine, &bytes, in_worker)?;
                         self.cache_report.push((spec.module_path.clone(), outcome));
                         c
                     }
@@ -751,6 +782,12 @@ fn read_module(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Compiles a component's bytes, telling apart the usual ways they can be wrong.
 fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Component, String> {
+    check_header(path, bytes)?;
+    Component::new(engine, bytes).map_err(|e| format!("module file {} is not a valid component: {e:#}", path.display()))
+}
+
+/// Refuses bytes that are not WebAssembly, or a core module, by name.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let shown = path.display();
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(format!("module file {shown} is not WebAssembly"));
@@ -760,5 +797,32 @@ fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Component, Stri
     if bytes[4..8] == [1, 0, 0, 0] {
         return Err(format!("module file {shown} is a core WebAssembly module, not a component (build it for wasm32-wasip2)"));
     }
-    Component::new(engine, bytes).map_err(|e| format!("module file {shown} is not a valid component: {e:#}"))
+    Ok(())
+}
+
+/// An uploaded component's bytes, pre-checked and compiled in the worker:
+/// the artefact, or the reason (the compiler's own refusal reads as
+/// [`compile`]'s does).
+fn compile_untrusted(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    check_header(path, bytes)?;
+    compile_worker::compile_untrusted(bytes).map_err(|e| refused(path, e))
+}
+
+fn refused(path: &Path, e: CompileError) -> String {
+    let shown = path.display();
+    match e {
+        CompileError::Invalid(why) => format!("module file {shown} is not a valid component: {why}"),
+        CompileError::Precheck(why) => format!("module file {shown} is refused before compiling: {why}"),
+        other => format!("module file {shown} cannot be compiled: {other}"),
+    }
+}
+
+/// An engine with the host's compilation settings and no instance pool
+/// (the pooling allocator changes no compiled code, and its address-space
+/// reservation would not fit the worker's memory limit), compiling on one
+/// thread: the compile worker's. Its artefacts load into [`WasmRuntime`]'s engine.
+pub(crate) fn compile_engine() -> wasmtime::Result<Engine> {
+    let mut config = engine_config(Limits::default().memory_bytes, false);
+    config.parallel_compilation(false);
+    Engine::new(&config)
 }
