@@ -599,11 +599,7 @@ fn select_children<'a>(node: &'a Value, sel: &Selector, root: &'a Value, out: &m
             }
         }
         // Jayway tests an object itself, not its members.
-        (Selector::Filter(filter), Value::Object(_)) => {
-            if filter.holds(node, root, work)? {
-                out.push(node);
-            }
-        }
+        (Selector::Filter(filter), Value::Object(_)) if filter.holds(node, root, work)? => out.push(node),
         _ => {}
     }
     work.collected(out)
