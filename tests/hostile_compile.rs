@@ -192,6 +192,19 @@ fn a_compile_past_the_deadline_is_stopped_and_reaped() {
     assert!(rss_after < rss_before + 32 * 1024, "serve grew from {rss_before} KiB to {rss_after} KiB");
 }
 
+/// The CPU limit (whole seconds) cannot be reached through the API's 1 MiB
+/// bodies within the pre-check's caps, so the worker is run directly.
+#[test]
+fn a_compile_over_the_cpu_limit_is_refused() {
+    use stepwasm::runtime::compile_worker::{self, CompileError, WorkerLimits};
+    compile_worker::set_worker_program(env!("CARGO_BIN_EXE_stepwasm"));
+    // Twelve functions of 80,000 additions: about 3.5 s of CPU to compile.
+    let limits = WorkerLimits { cpu_seconds: 1, ..WorkerLimits::default() };
+    let err = compile_worker::compile_in_worker(&heavy_component(12, 80_000), &limits).unwrap_err();
+    assert!(matches!(err, CompileError::CpuTime(1)), "{err}");
+    assert!(err.to_string().contains("compiling the module used more than 1 s of CPU time"), "{err}");
+}
+
 #[test]
 fn a_compile_over_the_memory_limit_is_refused_without_growing_the_host() {
     // The real guests compile within about 110 MiB of address space; one
