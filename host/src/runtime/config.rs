@@ -307,8 +307,8 @@ impl UploadPolicy {
             }
         }
         match asked.timeout_seconds {
-            // NaN is refused too (not <=), with the same message.
-            Some(t) if !(t <= c.timeout.as_secs_f64()) => Err(EntryError::OverCeiling {
+            // NaN is refused too, with the same message.
+            Some(t) if t > c.timeout.as_secs_f64() || t.is_nan() => Err(EntryError::OverCeiling {
                 at: at.to_string(),
                 field: "timeout_seconds",
                 asked: t.to_string(),
