@@ -127,6 +127,17 @@ fn look(stream: &TcpStream) -> Seen {
     seen
 }
 
+/// What serve's descriptors are, for a failure's message.
+fn fd_list(pid: u32) -> Vec<String> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten();
+    entries.map(|e| std::fs::read_link(e.path()).map(|t| t.display().to_string()).unwrap_or_default()).collect()
+}
+
+/// serve's sockets: its listener and the connections it holds.
+fn sockets(pid: u32) -> usize {
+    fd_list(pid).iter().filter(|target| target.starts_with("socket:")).count()
+}
+
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|entries| entries.count()).unwrap_or_else(|e| panic!("serve (pid {pid}) is gone: {e}"))
 }
@@ -285,6 +296,10 @@ fn idle_keep_alive_slow_bodies_and_slow_readers_are_cut() {
     // A client that asks for the console's script 2,000 times and reads
     // nothing: serve's writes stall, and the connection is dropped.
     let rt = runtime();
+    // Counted in sockets: serve's side of the connections above may close
+    // a moment after the client saw them closed.
+    wait_for(Duration::from_secs(10), || sockets(server.pid()) <= 1);
+    let before = sockets(server.pid());
     let mut reader = connect_from(&rt, Ipv4Addr::new(127, 0, 0, 3), addr, Some(4096)).unwrap();
     reader.set_nonblocking(true).unwrap();
     let requests = "GET /app.js HTTP/1.1\r\nHost: stepwasm\r\n\r\n".repeat(2_000);
@@ -297,8 +312,9 @@ fn idle_keep_alive_slow_bodies_and_slow_readers_are_cut() {
         }
     }
     let stalled = Instant::now();
-    assert!(open_fds(server.pid()) > baseline, "serve does not hold the slow reader's connection");
-    let cut = wait_for(Duration::from_secs(40), || open_fds(server.pid()) <= baseline);
+    let held = wait_for(Duration::from_secs(5), || sockets(server.pid()) > before);
+    assert!(held.is_some(), "serve does not hold the slow reader's connection ({before} sockets before: {:?})", fd_list(server.pid()));
+    let cut = wait_for(Duration::from_secs(40), || sockets(server.pid()) <= before);
     println!("slow reader: {written} bytes of requests, connection dropped after {cut:?}");
     assert!(cut.is_some_and(|t| t < Duration::from_secs(25)), "a client reading nothing was held {:?}", stalled.elapsed());
     drop(reader);

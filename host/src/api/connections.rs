@@ -98,7 +98,10 @@ fn raise_fd_limit() -> u64 {
     if limit.rlim_cur == libc::RLIM_INFINITY {
         u64::MAX
     } else {
-        limit.rlim_cur as u64
+        // rlim_t is u64 on Linux, not on every target.
+        #[allow(clippy::unnecessary_cast)]
+        let soft = limit.rlim_cur as u64;
+        soft
     }
 }
 
