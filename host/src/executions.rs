@@ -7,7 +7,7 @@
 use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::{HistoryEvent, Outcome};
-use crate::store::{DriveStart, ExecutionStatus, ExecutionSummary, SqliteStore, Store, CRASH_LIMIT};
+use crate::store::{CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -130,7 +130,7 @@ pub struct ResumeArgs {
     no_wait: bool,
     #[command(flatten)]
     cache: CacheArg,
-    /// Crash-loop guard: an execution that was being resumed each time this
+    /// Crash-loop guard: an execution whose task was running each time this
     /// command stopped (crashed, was killed) this many times in a row, with
     /// no progress in between, is failed (`States.Runtime`) instead of being
     /// resumed again; 0 turns the guard off.
@@ -265,7 +265,10 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
         };
         // Noted before anything of it is evaluated (the crash-loop guard).
         if args.crash_limit > 0 {
-            match store.begin_drive(&execution.info.execution_arn, args.crash_limit, SystemClock.now_ms()) {
+            // `resume` does not park: any wait may be where it was stopped
+            // (Ctrl-C), so only stops during a task are counted.
+            let guard = CrashGuard { limit: args.crash_limit, waits_up_to_ms: i64::MAX };
+            match store.begin_drive(&execution.info.execution_arn, guard, SystemClock.now_ms()) {
                 Ok(DriveStart::Go { .. }) => {}
                 Ok(DriveStart::Failed { error, cause }) => {
                     println!("execution: {}\nstatus: FAILED\nerror: {error}\ncause: {cause}", execution.info.name);

@@ -20,7 +20,7 @@ use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, System
 use crate::engine::{ExecutionInfo, Outcome};
 use crate::executions::StoreArg;
 use crate::machines::StoredMachines;
-use crate::store::{DriveStart, ExecutionStatus, SqliteStore, Store, CRASH_LIMIT};
+use crate::store::{CrashGuard, DriveStart, ExecutionStatus, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use std::cmp::Reverse;
@@ -66,9 +66,10 @@ pub struct ServeArgs {
     api_secret: Option<String>,
     #[command(flatten)]
     connections: ConnectionArgs,
-    /// Crash-loop guard: an execution that was being driven each time the
-    /// host stopped (crashed, was killed) this many times in a row, with no
-    /// progress in between, is failed (`States.Runtime`) instead of being
+    /// Crash-loop guard: an execution that was being driven (running a task,
+    /// or evaluating; a stop during a short wait is not counted) each time
+    /// the host stopped (crashed, was killed) this many times in a row, with
+    /// no progress in between, is failed (`States.Runtime`) instead of being
     /// replayed again; 0 turns the guard off.
     #[arg(long, default_value_t = CRASH_LIMIT)]
     crash_limit: u32,
@@ -103,6 +104,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
 /// A wait longer than this parks its execution: `serve` keeps a timer for it
 /// instead of the execution, and replays it from the store when it is due.
 pub const PARK_WAITS_OVER_MS: i64 = 2_000;
+
+/// The longest a drive may sit in a wait it did not park (a short Wait or
+/// retry backoff), with a margin for a busy host: the crash-loop guard does
+/// not count a stop that may have come during it ([`CrashGuard`]).
+const CRASH_GUARD_WAITS_UP_TO_MS: i64 = PARK_WAITS_OVER_MS + 2_000;
 
 /// How many executions `serve` drives at once by default.
 pub const MAX_ACTIVE: usize = 10_000;
@@ -300,7 +306,8 @@ impl Host {
             // Noted before anything of it is evaluated: if it kills the host,
             // the next host knows (the crash-loop guard).
             if crash_limit > 0 {
-                match store.begin_drive(&info.execution_arn, crash_limit, SystemClock.now_ms()) {
+                let guard = CrashGuard { limit: crash_limit, waits_up_to_ms: CRASH_GUARD_WAITS_UP_TO_MS };
+                match store.begin_drive(&info.execution_arn, guard, SystemClock.now_ms()) {
                     Ok(DriveStart::Go { .. }) => {}
                     Ok(DriveStart::Failed { error, cause }) => {
                         eprintln!("error: execution {} failed: {cause}", info.execution_arn);

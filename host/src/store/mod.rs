@@ -88,17 +88,27 @@ pub fn redrive_refusal(status: ExecutionStatus, stop_ms: Option<i64>, events: u6
 /// that kills its host (a poison pill) cannot take it down at every restart.
 pub const CRASH_LIMIT: u32 = 3;
 
+/// The crash-loop guard's settings ([`Store::begin_drive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashGuard {
+    /// The host stops in a row that fail an execution ([`CRASH_LIMIT`]; 0: never).
+    pub limit: u32,
+    /// The longest wait a drive spends in memory (`serve` parks longer ones):
+    /// a drive begun sooner than this after the execution's latest settled
+    /// event may have stopped in that wait, not while evaluating, so its
+    /// stop is not counted (i64::MAX: only stops during a task are).
+    pub waits_up_to_ms: i64,
+}
+
 /// What [`Store::begin_drive`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DriveStart {
-    /// Drive it. `drives`: the drives in a row, this one included, that did
-    /// not end (1: the last ended well, or this is the first; 0: not counted,
-    /// it waits for a task token's answer or is no longer running).
-    Go { drives: u32 },
-    /// The host stopped [`CRASH_LIMIT`] (or the given limit) times in a row
-    /// while driving it without progress: it was failed instead, its history
-    /// ending with `ExecutionFailed` of this error (`States.Runtime`) and
-    /// cause ([`crash_loop_cause`]).
+    /// Drive it. `stops`: the host stops in a row counted against it so far.
+    Go { stops: u32 },
+    /// The host stopped the guard's limit of times in a row while driving
+    /// it without progress: it was failed instead, its history ending with
+    /// `ExecutionFailed` of this error (`States.Runtime`) and cause
+    /// ([`crash_loop_cause`]).
     Failed { error: String, cause: String },
 }
 
@@ -374,18 +384,22 @@ pub trait Store: Send + Sync {
     fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError>;
 
     /// Notes, before a host evaluates anything of a running execution, that
-    /// it begins driving it, and counts the drives in a row that did not end
-    /// (the host stopped during each: crashed, was killed) with no progress
-    /// in between; progress is a new event other than `TaskStarted` (which a
-    /// rerun of an interrupted task adds). A drive of an execution waiting
-    /// for a task token's answer is not counted: the host only waits there.
-    /// When `crash_limit` (0: never) such drives came before this one, the
-    /// execution is failed instead, as a stop is written (one step:
-    /// `ExecutionFailed` with `States.Runtime` and [`crash_loop_cause`],
-    /// status FAILED, tokens closed), and [`DriveStart::Failed`] returned.
-    /// A drive that ends well starts the count over: the execution ends or
-    /// parks ([`park_execution`](Self::park_execution)), or [`end_drive`](Self::end_drive).
-    fn begin_drive(&self, execution_arn: &str, crash_limit: u32, now_ms: i64) -> Result<DriveStart, StoreError>;
+    /// it begins driving it, for the crash-loop guard, which counts the host
+    /// stops (crashes, kills) in a row while the execution was being driven
+    /// with no progress in between (progress: a new event other than
+    /// `TaskStarted`, which a rerun of an interrupted task adds):
+    /// - each rerun of the same interrupted task is one stop;
+    /// - a drive begun at least `guard.waits_up_to_ms` after the latest
+    ///   settled event (so evaluating, not waiting) that did not end is one;
+    /// - nothing is counted while a task waits for its token's answer.
+    ///
+    /// When `guard.limit` stops (0: never) are counted, the execution is
+    /// failed instead, as a stop is written (one step: `ExecutionFailed` with
+    /// `States.Runtime` and [`crash_loop_cause`], status FAILED, tokens
+    /// closed), and [`DriveStart::Failed`] returned. A drive that ends well
+    /// starts the count over: the execution ends or parks
+    /// ([`park_execution`](Self::park_execution)), or [`end_drive`](Self::end_drive).
+    fn begin_drive(&self, execution_arn: &str, guard: CrashGuard, now_ms: i64) -> Result<DriveStart, StoreError>;
 
     /// A drive ended without the host stopping, and without parking or
     /// ending the execution (the host gave up on it): its count starts over.
