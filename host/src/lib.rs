@@ -10,6 +10,7 @@ pub mod asl;
 pub mod bench;
 pub mod callbacks;
 pub mod cli;
+pub mod console_out;
 pub mod driver;
 pub mod engine;
 pub mod evaluation_budget;

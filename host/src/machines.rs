@@ -96,12 +96,12 @@ impl StoredMachines {
         let mut map = self.configured.clone();
         for record in store.task_resources()? {
             if let Some(why) = self.configured.operator_owned(&record.resource) {
-                eprintln!("warning: registered resource {:?} is left unmapped: {why}, which takes precedence", record.resource);
+                crate::console_out::warn(format_args!("warning: registered resource {:?} is left unmapped: {why}, which takes precedence", record.resource));
                 continue;
             }
             match self.spec_of(store, &record) {
                 Ok(spec) => map.insert(&record.resource, spec),
-                Err(e) => eprintln!("warning: registered resource {:?} is left unmapped: {e:#}", record.resource),
+                Err(e) => crate::console_out::warn(format_args!("warning: registered resource {:?} is left unmapped: {e:#}", record.resource)),
             }
         }
         *self.map.write().unwrap_or_else(|e| e.into_inner()) = map;

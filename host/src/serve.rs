@@ -94,7 +94,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         let wake_host = Arc::new(tokio::sync::Notify::new());
         let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
-        println!("api listening on http://{}", listener.local_addr()?);
+        crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
         tokio::spawn(serve_api(listener, Arc::new(api), Policy::from_args(&args.connections)));
         drive_store(store, machines, limits, args.exit_when_idle, wake_host).await
     })?;
@@ -190,7 +190,7 @@ async fn drive_store(
     wake: Arc<tokio::sync::Notify>,
 ) -> Result<()> {
     let poll = limits.poll;
-    println!("serving {:?}", store);
+    crate::console_out::say(format_args!("serving {:?}", store));
     let mut host = Host {
         store,
         machines,
@@ -258,13 +258,13 @@ impl Host {
             };
             self.driving.remove(&info.execution_arn);
             match result {
-                Ok(Progress::Finished(outcome)) => println!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name),
+                Ok(Progress::Finished(outcome)) => crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name)),
                 Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
                 Err(e) => {
-                    eprintln!("error: execution {} stopped: {e}", info.execution_arn);
+                    crate::console_out::warn(format_args!("error: execution {} stopped: {e}", info.execution_arn));
                     // The host did not die driving it: no crash is counted.
                     if let Err(e) = self.store.end_drive(&info.execution_arn) {
-                        eprintln!("error: execution {}: {e}", info.execution_arn);
+                        crate::console_out::warn(format_args!("error: execution {}: {e}", info.execution_arn));
                     }
                     self.given_up.insert(info.execution_arn);
                 }
@@ -295,7 +295,7 @@ impl Host {
         let loaded = match self.machines.get(&self.store, &info) {
             Ok(loaded) => loaded,
             Err(e) => {
-                eprintln!("error: cannot run execution {arn}: {e:#}");
+                crate::console_out::warn(format_args!("error: cannot run execution {arn}: {e:#}"));
                 self.given_up.insert(arn);
                 return;
             }
@@ -310,7 +310,7 @@ impl Host {
                 match store.begin_drive(&info.execution_arn, guard, SystemClock.now_ms()) {
                     Ok(DriveStart::Go { .. }) => {}
                     Ok(DriveStart::Failed { error, cause }) => {
-                        eprintln!("error: execution {} failed: {cause}", info.execution_arn);
+                        crate::console_out::warn(format_args!("error: execution {} failed: {cause}", info.execution_arn));
                         return (info, Ok(Progress::Finished(Outcome::Failed { error, cause })));
                     }
                     Err(e) => return (info, Err(e.into())),
@@ -339,7 +339,7 @@ impl Host {
             }
         };
         if held {
-            println!("ABORTED {}", info.name);
+            crate::console_out::say(format_args!("ABORTED {}", info.name));
         }
     }
 }

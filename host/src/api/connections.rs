@@ -73,7 +73,7 @@ impl Policy {
         let budget = fd_budget(raise_fd_limit());
         let asked = args.api_max_connections.unwrap_or(MAX_CONNECTIONS);
         if asked > budget && args.api_max_connections.is_some() {
-            eprintln!("warning: api: --api-max-connections {asked} is more than the file limit allows; {budget} it is");
+            crate::console_out::warn(format_args!("warning: api: --api-max-connections {asked} is more than the file limit allows; {budget} it is"));
         }
         Policy { total: asked.min(budget).max(1), per_peer: args.api_connections_per_peer.max(1) }
     }

@@ -74,7 +74,7 @@ pub async fn serve_api(listener: tokio::net::TcpListener, api: Arc<Api>, policy:
             Ok(accepted) => accepted,
             // Out of file descriptors and the like: wait, then go on.
             Err(e) => {
-                eprintln!("warning: api: accept failed: {e}");
+                crate::console_out::warn(format_args!("warning: api: accept failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
