@@ -15,6 +15,7 @@ mod support;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::bombs::{fan_out_bomb, leb, nesting_bomb, status_kib};
 use support::{guest_dir, scratch, ApiServer};
 
 const NOTIFY: &str = "arn:aws:lambda:us-east-1:123456789012:function:Hello";
@@ -35,41 +36,6 @@ fn unique(bytes: &[u8], nonce: &str) -> Vec<u8> {
     leb(&mut out, payload.len());
     out.extend_from_slice(&payload);
     out
-}
-
-fn leb(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        out.push(if n == 0 { byte } else { byte | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-}
-
-/// Each level nests the previous one and instantiates it `fan_out` times.
-fn fan_out_bomb(levels: usize, fan_out: usize) -> Vec<u8> {
-    let mut inner = "(component (core module $m) (core instance (instantiate $m)))".to_string();
-    for _ in 0..levels {
-        let instances: String = (0..fan_out).map(|_| "(instance (instantiate $c))").collect();
-        inner = format!("(component {} {instances})", inner.replacen("(component", "(component $c", 1));
-    }
-    wat::parse_str(&inner).unwrap()
-}
-
-/// Empty components nested `depth` deep, built by hand.
-fn nesting_bomb(depth: usize) -> Vec<u8> {
-    const HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
-    let mut bytes = HEADER.to_vec();
-    for _ in 1..depth {
-        let mut outer = HEADER.to_vec();
-        outer.push(0x04);
-        leb(&mut outer, bytes.len());
-        outer.extend_from_slice(&bytes);
-        bytes = outer;
-    }
-    bytes
 }
 
 /// A component whose core module has `functions` functions of `ops`
@@ -93,13 +59,6 @@ fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     children
-}
-
-/// A field of /proc/<pid>/status, in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in {status}"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn is_worker(pid: u32) -> bool {

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: where things are, and running the CLI.
 #![allow(dead_code)]
 
+pub mod bombs;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
