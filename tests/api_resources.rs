@@ -14,7 +14,6 @@ mod support;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 use support::{guest_dir, scratch, ApiServer};
 
 const NOTIFY: &str = "arn:aws:lambda:us-east-1:123456789012:function:Hello";
@@ -35,17 +34,7 @@ fn run(server: &ApiServer, machine_arn: &str, name: &str) -> Value {
 
 /// Starts an execution with `input` and waits for its end; its DescribeExecution.
 fn run_with(server: &ApiServer, machine_arn: &str, name: &str, input: &str) -> Value {
-    let started = server.ok("AWSStepFunctions.StartExecution", json!({"stateMachineArn": machine_arn, "name": name, "input": input}));
-    let arn = started["executionArn"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let described = server.ok("AWSStepFunctions.DescribeExecution", json!({"executionArn": arn}));
-        if described["status"] != "RUNNING" {
-            return described;
-        }
-        assert!(Instant::now() < deadline, "{name} still running: {described}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.run_to_end(machine_arn, name, input)
 }
 
 fn refused(server: &ApiServer, params: Value) -> (String, String) {

@@ -88,17 +88,7 @@ fn still_serving(server: &ApiServer) {
 
 /// Starts an execution and waits for its end; its DescribeExecution.
 fn run(server: &ApiServer, machine_arn: &str, name: &str, input: Value) -> Value {
-    let started = server.ok("AWSStepFunctions.StartExecution", json!({"stateMachineArn": machine_arn, "name": name, "input": input.to_string()}));
-    let arn = started["executionArn"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let described = server.ok("AWSStepFunctions.DescribeExecution", json!({"executionArn": arn}));
-        if described["status"] != "RUNNING" {
-            return described;
-        }
-        assert!(Instant::now() < deadline, "{name} still running: {described}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.run_to_end(machine_arn, name, &input.to_string())
 }
 
 #[test]

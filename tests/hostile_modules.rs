@@ -122,15 +122,20 @@ fn oversized_output_exceeds_the_data_limit() {
     );
 }
 
-#[test]
-fn limit_errors_are_catchable_like_any_task_error() {
-    let host = host();
+/// `hostile` in a Task whose Catch takes `States.TaskFailed` into `$.error`.
+fn catching_task_failures() -> Arc<StateMachine> {
     let def = json!({"StartAt": "Run", "States": {
         "Run": {"Type": "Task", "Resource": "hostile",
                 "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Recovered"}],
                 "End": true},
         "Recovered": {"Type": "Pass", "End": true}}});
-    let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+    Arc::new(parse_definition(&def.to_string()).unwrap())
+}
+
+#[test]
+fn limit_errors_are_catchable_like_any_task_error() {
+    let host = host();
+    let machine = catching_task_failures();
     let rec = run(&machine, &host.runtime, json!({"mode": "alloc"}));
     let Outcome::Succeeded { output } = rec.outcome else { panic!("{:?}", rec.outcome) };
     assert_eq!(output["error"]["Error"], "States.TaskFailed");
@@ -145,12 +150,7 @@ fn a_reserved_error_name_is_refused_and_caught_as_a_task_failure() {
     assert_eq!(task_failure(&rec), ("TaskFailed", "PaymentDeclined".to_string(), "card".to_string()));
     // States.Runtime cannot be caught by a Catch; from a module it becomes
     // States.TaskFailed, which can, and the cause says what was tried.
-    let def = json!({"StartAt": "Run", "States": {
-        "Run": {"Type": "Task", "Resource": "hostile",
-                "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Recovered"}],
-                "End": true},
-        "Recovered": {"Type": "Pass", "End": true}}});
-    let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+    let machine = catching_task_failures();
     for name in ["States.Runtime", "States.Timeout", "States.ALL"] {
         let rec = run(&machine, &host.runtime, json!({"mode": "fail", "error": name, "cause": "pretending"}));
         let Outcome::Succeeded { output } = &rec.outcome else { panic!("{name}: {:?}", rec.outcome) };

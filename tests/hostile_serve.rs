@@ -88,21 +88,7 @@ fn create(server: &ApiServer, name: &str, definition: &Value) -> String {
 }
 
 fn start(server: &ApiServer, machine: &str, name: &str, input: &Value) -> String {
-    let started = server.ok("AWSStepFunctions.StartExecution", json!({"stateMachineArn": machine, "name": name, "input": input.to_string()}));
-    started["executionArn"].as_str().unwrap().to_string()
-}
-
-/// Waits for an execution's end (bounded); its DescribeExecution.
-fn ended(server: &ApiServer, arn: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let described = server.ok("AWSStepFunctions.DescribeExecution", json!({"executionArn": arn}));
-        if described["status"] != "RUNNING" {
-            return described;
-        }
-        assert!(Instant::now() < deadline, "still running after 120 s: {described}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.start_execution(machine, name, &input.to_string())
 }
 
 /// A PutTaskResource that must be refused: (error code, message).
@@ -282,24 +268,24 @@ fn the_hostile_corpus_neither_kills_nor_starves_the_host() {
 
         // Every attack ends with its own outcome.
         for (name, arn, expect) in grown {
-            let described = ended(&server, &arn);
+            let described = server.wait_for_end(&arn);
             assert_eq!(described["status"], expect["status"], "{name}: {described}");
             assert_eq!(described["error"], expect["error"], "{name}: {described}");
             let cause = described["cause"].as_str().unwrap_or_default();
             assert!(cause.contains(expect["causeContains"].as_str().unwrap()), "{name}: {cause}");
         }
         for (arn, error) in heavy {
-            let described = ended(&server, &arn);
+            let described = server.wait_for_end(&arn);
             assert_eq!((described["status"].as_str(), described["error"].as_str()), (Some("FAILED"), Some(error)), "{described}");
         }
         for answer in tested {
             let answer = answer.join().unwrap();
             assert_eq!(answer["error"], "States.QueryEvaluationError", "{answer}");
         }
-        let described = ended(&server, &reading);
+        let described = server.wait_for_end(&reading);
         assert_eq!(described["status"], "FAILED", "{described}");
         assert!(described["cause"].as_str().unwrap().contains("kv read limit exceeded"), "{described}");
-        let described = ended(&server, &pretending);
+        let described = server.wait_for_end(&pretending);
         assert_eq!(described["status"], "SUCCEEDED", "a States.TaskFailed a Catch can take: {described}");
 
         // The floods held on all along; now let go.

@@ -217,6 +217,32 @@ impl ApiServer {
         body
     }
 
+    /// Starts an execution of `machine_arn` named `name` with `input` (JSON
+    /// text); its ARN.
+    pub fn start_execution(&self, machine_arn: &str, name: &str, input: &str) -> String {
+        let started = self.ok("AWSStepFunctions.StartExecution", serde_json::json!({"stateMachineArn": machine_arn, "name": name, "input": input}));
+        started["executionArn"].as_str().unwrap().to_string()
+    }
+
+    /// Waits (at most 120 s) for execution `arn` to end; its DescribeExecution.
+    pub fn wait_for_end(&self, arn: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let described = self.ok("AWSStepFunctions.DescribeExecution", serde_json::json!({"executionArn": arn}));
+            if described["status"] != "RUNNING" {
+                return described;
+            }
+            assert!(std::time::Instant::now() < deadline, "still running after 120 s: {described}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Starts an execution and waits for its end; its DescribeExecution.
+    pub fn run_to_end(&self, machine_arn: &str, name: &str, input: &str) -> serde_json::Value {
+        let arn = self.start_execution(machine_arn, name, input);
+        self.wait_for_end(&arn)
+    }
+
     /// The process id of `serve`.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1478,7 +1478,7 @@ mod tests {
     fn arguments_are_counted_as_they_are_made() {
         let data = json!({"s": "x".repeat(98)});
         // Each $.s is 100 bytes; the array of ten, 1,011.
-        let ten = format!("States.Array({})", vec!["$.s"; 10].join(", "));
+        let ten = format!("States.Array({})", ["$.s"; 10].join(", "));
         assert_eq!(within(&ten, data.clone(), 1011).unwrap().as_array().unwrap().len(), 10);
         let many = format!("States.Array({})", vec!["$.s"; 20_000].join(", "));
         let cause = too_big(within(&many, data.clone(), 1011));
