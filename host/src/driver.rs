@@ -1174,15 +1174,16 @@ mod tests {
             "P": {"Type": "Pass", "Result": big, "End": true}}});
         let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
         assert!(matches!(&rec.outcome, Outcome::Failed { error, cause } if error == "States.DataLimitExceeded" && cause.contains("output")), "{:?}", rec.outcome);
-        // Task parameters over the limit: a catcher that names the error takes it.
+        // Task parameters over the limit (from an input within it): a catcher
+        // that names the error takes it.
         let def = json!({"StartAt": "T", "States": {
-            "T": {"Type": "Task", "Resource": "r", "Parameters": {"blob.$": "$.blob"},
+            "T": {"Type": "Task", "Resource": "r", "Parameters": {"a.$": "$.blob", "b.$": "$.blob"},
                   "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": null, "Next": "Handled"}, {"ErrorEquals": ["States.ALL"], "Next": "Wrong"}],
                   "End": true},
             "Wrong": {"Type": "Fail", "Error": "Wrong"},
             "Handled": {"Type": "Pass", "Result": "handled", "End": true}}});
         let runner = Scripted::new(vec![]);
-        let rec = run(def, json!({"blob": "y".repeat(300 * 1024)}), &runner, &VirtualClock::new(0));
+        let rec = run(def, json!({"blob": "y".repeat(200 * 1024)}), &runner, &VirtualClock::new(0));
         assert!(runner.calls.borrow().is_empty(), "the task never ran");
         assert_eq!(rec.outcome, Outcome::Succeeded { output: json!("handled") }, "{:?}", rec.outcome);
     }
