@@ -236,7 +236,7 @@ pub fn parse_json_arg(arg: &str, flag: &str, what: &str) -> Result<Value> {
         None => (arg.to_string(), flag),
     };
     let value: Value = serde_json::from_str(&text).with_context(|| format!("{from}: the {what} is not valid JSON"))?;
-    let size = crate::engine::json_size(&value);
+    let size = crate::asl::size::json_size(&value);
     if size > crate::engine::MAX_PAYLOAD_BYTES {
         anyhow::bail!("{from}: the {what} is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)", crate::engine::MAX_PAYLOAD_BYTES);
     }

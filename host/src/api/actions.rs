@@ -8,7 +8,8 @@ use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Para
 use super::Api;
 use crate::asl::parse_definition;
 use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
-use crate::engine::{json_size, ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
+use crate::asl::size::json_size;
+use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
 use crate::store::{
     redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult,
 };

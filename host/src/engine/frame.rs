@@ -810,11 +810,6 @@ fn oversized_payload(event: &EventKind) -> Option<(&'static str, TooBig)> {
     check(payload).map(|too_big| (what, too_big))
 }
 
-/// The size of a value's JSON text, without building the text.
-pub fn json_size(value: &Value) -> usize {
-    size::json_size(value)
-}
-
 /// The I/O settings of a state (Fail has none that apply; defaults stand in).
 fn io_of(state: &State) -> &crate::asl::IoSettings {
     static NONE: std::sync::OnceLock<crate::asl::IoSettings> = std::sync::OnceLock::new();

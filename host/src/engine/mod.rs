@@ -11,7 +11,7 @@ mod frame;
 pub mod history;
 
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
-pub use frame::{json_size, retry_delay_ms, MAX_PAYLOAD_BYTES};
+pub use frame::{retry_delay_ms, MAX_PAYLOAD_BYTES};
 pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 
 

@@ -31,7 +31,7 @@
 //! `STEPWASM_COMPILE_CPU_SECONDS` and `STEPWASM_COMPILE_DEADLINE_MS` lower
 //! the limits (they cannot raise them).
 
-use super::precheck::{precheck, PrecheckError};
+use super::precheck::PrecheckError;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
@@ -219,14 +219,9 @@ pub fn limits() -> &'static WorkerLimits {
     LIMITS.get_or_init(WorkerLimits::from_env)
 }
 
-/// Pre-checks `bytes` and compiles them in a worker under [`limits`]; the
-/// artefact, for `Component::deserialize` on an engine with the host's settings.
-pub fn compile_untrusted(bytes: &[u8]) -> Result<Vec<u8>, CompileError> {
-    precheck(bytes)?;
-    compile_in_worker(bytes, limits())
-}
-
-/// Compiles `bytes` in a worker under `limits` (no pre-check).
+/// Compiles `bytes` in a worker under `limits` (no pre-check: the caller
+/// runs [`super::precheck`] first); the artefact, for `Component::deserialize`
+/// on an engine with the host's settings.
 pub fn compile_in_worker(bytes: &[u8], limits: &WorkerLimits) -> Result<Vec<u8>, CompileError> {
     let program = worker_program()?;
     let _slot = GATE.enter(limits.max_concurrent, limits.queue_wait)?;

@@ -412,24 +412,26 @@ impl WasmRuntime {
                         self.cache_report.push((spec.module_path.clone(), outcome));
                         c
                     }
-                    // An upload: pre-checked, then compiled in the limited
+                    // An upload: pre-checked (on a cache hit too: the caps
+                    // may have tightened since), then compiled in the limited
                     // worker process, never here (see compile_worker).
-                    (None, true) => {
-                        let artefact = compile_untrusted(&spec.module_path, &bytes)?;
-                        // SAFETY: the artefact is what our own compile worker
-                        // produced, with this engine's compilation settings.
-                        unsafe { Component::deserialize(&self.engine, &artefact) }
-                            .map_err(|e| format!("module file {} cannot be loaded once compiled: {e:#}", spec.module_path.display()))?
-                    }
-                    (Some(cache), true) => {
-                        check_header(&spec.module_path, &bytes)?;
-                        precheck::precheck(&bytes).map_err(|e| refused(&spec.module_path, CompileError::from(e)))?;
+                    (cache, true) => {
+                        precheck_upload(&spec.module_path, &bytes)?;
                         let in_worker = |b: &[u8]| {
                             compile_worker::compile_in_worker(b, compile_worker::limits()).map_err(|e| refused(&spec.module_path, e))
                         };
-                        let (c, outcome) = cache.load_or_compile_artefact(&self.engine, &bytes, in_worker)?;
-                        self.cache_report.push((spec.module_path.clone(), outcome));
-                        c
+                        match cache {
+                            Some(cache) => {
+                                let (c, outcome) = cache.load_or_compile_artefact(&self.engine, &bytes, in_worker)?;
+                                self.cache_report.push((spec.module_path.clone(), outcome));
+                                c
+                            }
+                            // SAFETY: the artefact is what our own compile
+                            // worker produced, with this engine's settings.
+                            None => unsafe { Component::deserialize(&self.engine, &in_worker(&bytes)?) }.map_err(|e| {
+                                format!("module file {} cannot be loaded once compiled: {e:#}", spec.module_path.display())
+                            })?,
+                        }
                     }
                 };
                 self.compiled.insert(spec.module_path.clone(), c.clone());
@@ -800,12 +802,11 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// An uploaded component's bytes, pre-checked and compiled in the worker:
-/// the artefact, or the reason (the compiler's own refusal reads as
-/// [`compile`]'s does).
-fn compile_untrusted(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// Refuses an uploaded component's bytes that are not a component, or that
+/// fail the structural pre-check, before any compiler sees them.
+fn precheck_upload(path: &Path, bytes: &[u8]) -> Result<(), String> {
     check_header(path, bytes)?;
-    compile_worker::compile_untrusted(bytes).map_err(|e| refused(path, e))
+    precheck::precheck(bytes).map(drop).map_err(|e| refused(path, CompileError::from(e)))
 }
 
 fn refused(path: &Path, e: CompileError) -> String {
