@@ -36,7 +36,8 @@ fn history_types(server: &ApiServer, arn: &str) -> Vec<String> {
 
 /// Starts an execution and waits until its task is queued for a worker.
 fn start_queued(server: &ApiServer, machine: &str, name: &str, order: u32) -> String {
-    let started = call(server, "StartExecution", json!({"stateMachineArn": machine, "name": name, "input": json!({"order": order}).to_string()}));
+    let started =
+        call(server, "StartExecution", json!({"stateMachineArn": machine, "name": name, "input": json!({"order": order}).to_string()}));
     let arn = started["executionArn"].as_str().unwrap().to_string();
     wait_for(&format!("{name}'s task to be queued"), || history_types(server, &arn).iter().any(|t| t == "TaskSubmitted"));
     arn
@@ -165,7 +166,17 @@ fn a_failed_execution_is_redriven_from_the_state_that_failed() {
     let after_failure: Vec<&str> = types.iter().map(String::as_str).skip_while(|t| *t != "ExecutionFailed").collect();
     assert_eq!(
         after_failure,
-        ["ExecutionFailed", "ExecutionRedriven", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionFailed",
+            "ExecutionRedriven",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     assert_eq!(types.iter().filter(|t| *t == "PassStateEntered").count(), 1, "{types:?}");
     let events = call(&server, "GetExecutionHistory", json!({"executionArn": arn, "maxResults": 1000}));

@@ -56,15 +56,13 @@ fn exchange(endpoint: &str, head: &str, body: Vec<u8>) -> Result<Reply, String> 
     if raw.is_empty() {
         return Err(format!("no response (read: {read:?}; write: {sent:?})"));
     }
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| format!("no end of headers in {:?}", String::from_utf8_lossy(&raw)))?;
+    let split =
+        raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| format!("no end of headers in {:?}", String::from_utf8_lossy(&raw)))?;
     let head_text = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head_text.split("\r\n");
     let status_line = lines.next().unwrap_or("");
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let status: u16 =
+        status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let headers: Vec<(String, String)> =
         lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     let mut body = raw[split + 4..].to_vec();
@@ -85,7 +83,8 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     loop {
         let end = data.windows(2).position(|w| w == b"\r\n").ok_or("a chunk without its size line")?;
         let size_text = String::from_utf8_lossy(&data[..end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).map_err(|e| format!("chunk size {size_text:?}: {e}"))?;
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).map_err(|e| format!("chunk size {size_text:?}: {e}"))?;
         data = &data[end + 2..];
         if size == 0 {
             return Ok(out);
@@ -198,17 +197,41 @@ fn bodies_that_are_not_the_request_are_refused() {
     assert_refused(&server, "a body that is not JSON", &action(&server, "ListStateMachines", r#"{"maxResults": "#), ser);
     assert_refused(&server, "a JSON array body", &action(&server, "ListStateMachines", "[1, 2]"), ser);
     assert_refused(&server, "a JSON string body", &action(&server, "ListStateMachines", r#""hello""#), ser);
-    assert_refused(&server, "a body that is not UTF-8", &action(&server, "ListStateMachines", b"{\"nextToken\": \"\xff\xfe\"}".to_vec()), ser);
+    assert_refused(
+        &server,
+        "a body that is not UTF-8",
+        &action(&server, "ListStateMachines", b"{\"nextToken\": \"\xff\xfe\"}".to_vec()),
+        ser,
+    );
     let deep = format!("{{\"a\": {}{}}}", "[".repeat(200_000), "]".repeat(200_000));
     assert_refused(&server, "a body nested 200,000 deep", &action(&server, "ListStateMachines", deep), ser_or_val);
-    assert_refused(&server, "StartExecution without stateMachineArn", &action(&server, "StartExecution", r#"{"input": "{}"}"#), &["ValidationException"]);
-    assert_refused(&server, "CreateStateMachine without a definition", &action(&server, "CreateStateMachine", json!({"name": "x", "roleArn": ROLE}).to_string()), &["ValidationException"]);
+    assert_refused(
+        &server,
+        "StartExecution without stateMachineArn",
+        &action(&server, "StartExecution", r#"{"input": "{}"}"#),
+        &["ValidationException"],
+    );
+    assert_refused(
+        &server,
+        "CreateStateMachine without a definition",
+        &action(&server, "CreateStateMachine", json!({"name": "x", "roleArn": ROLE}).to_string()),
+        &["ValidationException"],
+    );
     assert_refused(&server, "maxResults: \"x\"", &action(&server, "ListStateMachines", r#"{"maxResults": "x"}"#), ser_or_val);
     assert_refused(&server, "maxResults: 1.5", &action(&server, "ListStateMachines", r#"{"maxResults": 1.5}"#), ser_or_val);
     assert_refused(&server, "maxResults: -1", &action(&server, "ListStateMachines", r#"{"maxResults": -1}"#), &["ValidationException"]);
     assert_refused(&server, "maxResults: 1001", &action(&server, "ListStateMachines", r#"{"maxResults": 1001}"#), &["ValidationException"]);
     assert_refused(&server, "stateMachineArn: 5", &action(&server, "DescribeStateMachine", r#"{"stateMachineArn": 5}"#), ser_or_val);
-    assert_refused(&server, "tags: \"x\"", &action(&server, "TagResource", json!({"resourceArn": "arn:aws:states:local:000000000000:stateMachine:x", "tags": "x"}).to_string()), ser_or_val);
+    assert_refused(
+        &server,
+        "tags: \"x\"",
+        &action(
+            &server,
+            "TagResource",
+            json!({"resourceArn": "arn:aws:states:local:000000000000:stateMachine:x", "tags": "x"}).to_string(),
+        ),
+        ser_or_val,
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -220,7 +243,15 @@ fn unknown_or_missing_actions_are_refused() {
     let unknown = &["UnknownOperationException"];
     assert_refused(&server, "AWSStepFunctions.Frobnicate", &action(&server, "Frobnicate", "{}"), unknown);
     assert_refused(&server, "no X-Amz-Target", &post(&server, None, "{}"), unknown);
-    for garbled in ["nonsense", "AWSStepFunctions.", "AWSStepFunctions", "DynamoDB_20120810.ListTables", "AWSStepFunctions.ListStateMachines.Extra", "AWSStepFunctions.liststatemachines", "awsstepfunctions.ListStateMachines"] {
+    for garbled in [
+        "nonsense",
+        "AWSStepFunctions.",
+        "AWSStepFunctions",
+        "DynamoDB_20120810.ListTables",
+        "AWSStepFunctions.ListStateMachines.Extra",
+        "AWSStepFunctions.liststatemachines",
+        "awsstepfunctions.ListStateMachines",
+    ] {
         assert_refused(&server, &format!("X-Amz-Target: {garbled}"), &post(&server, Some(garbled), "{}"), unknown);
     }
     drop(server);
@@ -233,18 +264,58 @@ fn bad_arns_are_invalid_arn() {
     let (server, dir) = start("api-errors-arns");
     let machine = create_pass_machine(&server, "arns");
     let invalid = &["InvalidArn"];
-    assert_refused(&server, "stateMachineArn: garbage", &action(&server, "DescribeStateMachine", r#"{"stateMachineArn": "garbage"}"#), invalid);
-    assert_refused(&server, "stateMachineArn: \"\"", &action(&server, "DescribeStateMachine", r#"{"stateMachineArn": ""}"#), &["InvalidArn", "ValidationException"]);
+    assert_refused(
+        &server,
+        "stateMachineArn: garbage",
+        &action(&server, "DescribeStateMachine", r#"{"stateMachineArn": "garbage"}"#),
+        invalid,
+    );
+    assert_refused(
+        &server,
+        "stateMachineArn: \"\"",
+        &action(&server, "DescribeStateMachine", r#"{"stateMachineArn": ""}"#),
+        &["InvalidArn", "ValidationException"],
+    );
     assert_refused(&server, "executionArn: garbage", &action(&server, "DescribeExecution", r#"{"executionArn": "garbage"}"#), invalid);
-    assert_refused(&server, "a state machine's ARN as an executionArn", &action(&server, "DescribeExecution", json!({"executionArn": machine}).to_string()), invalid);
+    assert_refused(
+        &server,
+        "a state machine's ARN as an executionArn",
+        &action(&server, "DescribeExecution", json!({"executionArn": machine}).to_string()),
+        invalid,
+    );
     let execution = machine.replace(":stateMachine:", ":execution:") + ":e1";
-    assert_refused(&server, "an execution's ARN as a stateMachineArn", &action(&server, "DescribeStateMachine", json!({"stateMachineArn": execution}).to_string()), invalid);
-    assert_refused(&server, "StartExecution of garbage", &action(&server, "StartExecution", r#"{"stateMachineArn": "arn:aws:states"}"#), invalid);
+    assert_refused(
+        &server,
+        "an execution's ARN as a stateMachineArn",
+        &action(&server, "DescribeStateMachine", json!({"stateMachineArn": execution}).to_string()),
+        invalid,
+    );
+    assert_refused(
+        &server,
+        "StartExecution of garbage",
+        &action(&server, "StartExecution", r#"{"stateMachineArn": "arn:aws:states"}"#),
+        invalid,
+    );
     assert_refused(&server, "ListExecutions of garbage", &action(&server, "ListExecutions", r#"{"stateMachineArn": "arn:nope"}"#), invalid);
-    assert_refused(&server, "GetExecutionHistory of garbage", &action(&server, "GetExecutionHistory", r#"{"executionArn": "x:y:z"}"#), invalid);
-    assert_refused(&server, "TagResource of garbage", &action(&server, "TagResource", r#"{"resourceArn": "garbage", "tags": []}"#), invalid);
+    assert_refused(
+        &server,
+        "GetExecutionHistory of garbage",
+        &action(&server, "GetExecutionHistory", r#"{"executionArn": "x:y:z"}"#),
+        invalid,
+    );
+    assert_refused(
+        &server,
+        "TagResource of garbage",
+        &action(&server, "TagResource", r#"{"resourceArn": "garbage", "tags": []}"#),
+        invalid,
+    );
     // Well-formed but unknown: not InvalidArn.
-    assert_refused(&server, "an unknown execution", &action(&server, "DescribeExecution", json!({"executionArn": execution}).to_string()), &["ExecutionDoesNotExist"]);
+    assert_refused(
+        &server,
+        "an unknown execution",
+        &action(&server, "DescribeExecution", json!({"executionArn": execution}).to_string()),
+        &["ExecutionDoesNotExist"],
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -292,12 +363,26 @@ fn oversized_requests_are_refused_and_the_server_goes_on() {
     );
     assert!(huge.len() > 1 << 20, "the big definition is only {} bytes", huge.len());
     let reply = action(&server, "CreateStateMachine", json!({"name": "huge", "definition": huge, "roleArn": ROLE}).to_string());
-    assert_refused(&server, "a definition over 1 MiB", &reply, &["InvalidDefinition", "ValidationException", "RequestEntityTooLargeException"]);
+    assert_refused(
+        &server,
+        "a definition over 1 MiB",
+        &reply,
+        &["InvalidDefinition", "ValidationException", "RequestEntityTooLargeException"],
+    );
     let reply = action(&server, "ValidateStateMachineDefinition", json!({"definition": huge}).to_string());
-    assert_refused(&server, "validating a definition over 1 MiB", &reply, &["ValidationException", "InvalidDefinition", "RequestEntityTooLargeException"]);
+    assert_refused(
+        &server,
+        "validating a definition over 1 MiB",
+        &reply,
+        &["ValidationException", "InvalidDefinition", "RequestEntityTooLargeException"],
+    );
 
     // Under the request limit but nested past any parser's stack: refused, not a crash.
-    let deep = format!("{{\"StartAt\": \"P\", \"States\": {{\"P\": {{\"Type\": \"Pass\", \"Result\": {}{}, \"End\": true}}}}}}", "[".repeat(300_000), "]".repeat(300_000));
+    let deep = format!(
+        "{{\"StartAt\": \"P\", \"States\": {{\"P\": {{\"Type\": \"Pass\", \"Result\": {}{}, \"End\": true}}}}}}",
+        "[".repeat(300_000),
+        "]".repeat(300_000)
+    );
     let reply = action(&server, "CreateStateMachine", json!({"name": "deep", "definition": deep, "roleArn": ROLE}).to_string());
     assert_refused(&server, "a definition nested 300,000 deep", &reply, &["InvalidDefinition"]);
     let deep_input = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));

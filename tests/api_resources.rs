@@ -50,7 +50,10 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     let store = dir.join("store.sqlite");
     let server = ApiServer::start(&store, &[]);
 
-    let put = server.ok("Stepwasm.PutTaskResource", json!({"resource": NOTIFY, "config": {"fuel": 50_000_000}, "moduleBytes": upload(&guests.join("notify.wasm"))}));
+    let put = server.ok(
+        "Stepwasm.PutTaskResource",
+        json!({"resource": NOTIFY, "config": {"fuel": 50_000_000}, "moduleBytes": upload(&guests.join("notify.wasm"))}),
+    );
     assert_eq!(put["moduleSha256"].as_str().unwrap().len(), 64, "{put}");
     assert_eq!((put["limits"]["fuel"].as_u64(), &put["kvNamespace"]), (Some(50_000_000), &Value::Null), "{put}");
     assert!(!put.to_string().contains(dir.to_str().unwrap()), "the answer shows no host path: {put}");
@@ -59,7 +62,10 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     let (code, message) = refused(&server, json!({"resource": INVENTORY, "moduleBytes": upload(&guests.join("inventory.wasm"))}));
     assert_eq!(code, "InvalidModule");
     assert!(message.contains("imports stepwasm:task/kv") && message.contains("not granted kv"), "{message}");
-    assert!(message.starts_with("the uploaded module imports") && message.contains("give \"kv\": true in the upload's config"), "{message}");
+    assert!(
+        message.starts_with("the uploaded module imports") && message.contains("give \"kv\": true in the upload's config"),
+        "{message}"
+    );
     let (code, message) = refused(&server, json!({"resource": "arn:junk", "moduleBytes": "aGVsbG8="}));
     assert_eq!(code, "InvalidModule");
     assert!(message.contains("the uploaded module is not WebAssembly"), "{message}");
@@ -67,7 +73,8 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     let core_module = base64::engine::general_purpose::STANDARD.encode(wat::parse_str("(module)").unwrap());
     let (code, message) = refused(&server, json!({"resource": "arn:core", "moduleBytes": core_module}));
     assert_eq!(code, "InvalidModule", "{message}");
-    let (code, message) = refused(&server, json!({"resource": "arn:typo", "config": {"fuell": 1}, "moduleBytes": upload(&guests.join("notify.wasm"))}));
+    let (code, message) =
+        refused(&server, json!({"resource": "arn:typo", "config": {"fuell": 1}, "moduleBytes": upload(&guests.join("notify.wasm"))}));
     assert_eq!(code, "ValidationException");
     assert!(message.contains("fuell"), "{message}");
     let (code, _) = refused(&server, json!({"resource": "arn:b64", "moduleBytes": "not base64!"}));
@@ -83,7 +90,10 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     assert_eq!(listed["resources"][1]["config"]["kv"], true);
 
     let definition = json!({"StartAt": "Tell", "States": {"Tell": {"Type": "Task", "Resource": NOTIFY, "End": true}}}).to_string();
-    let created = server.ok("AWSStepFunctions.CreateStateMachine", json!({"name": "hello", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}));
+    let created = server.ok(
+        "AWSStepFunctions.CreateStateMachine",
+        json!({"name": "hello", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
     let machine = created["stateMachineArn"].as_str().unwrap().to_string();
     let first = run(&server, &machine, "before-restart");
     assert_eq!(first["status"], "SUCCEEDED", "{first}");
@@ -101,8 +111,10 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     server.ok("Stepwasm.DeleteTaskResource", json!({"resource": NOTIFY}));
     let (status, body) = server.call("Stepwasm.DeleteTaskResource", &json!({"resource": NOTIFY}));
     assert_eq!((status, body["__type"].as_str()), (400, Some("ResourceNotFound")), "{body}");
-    let (status, body) =
-        server.call("AWSStepFunctions.CreateStateMachine", &json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}));
+    let (status, body) = server.call(
+        "AWSStepFunctions.CreateStateMachine",
+        &json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
     assert_eq!((status, body["__type"].as_str()), (400, Some("InvalidDefinition")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("no module is mapped"), "{body}");
 }
@@ -110,7 +122,10 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
 /// A one-Task state machine on `resource`; its ARN.
 fn one_task(server: &ApiServer, name: &str, resource: &str) -> String {
     let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": true}}}).to_string();
-    let created = server.ok("AWSStepFunctions.CreateStateMachine", json!({"name": name, "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}));
+    let created = server.ok(
+        "AWSStepFunctions.CreateStateMachine",
+        json!({"name": name, "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
     created["stateMachineArn"].as_str().unwrap().to_string()
 }
 
@@ -153,7 +168,10 @@ fn the_operators_resources_cannot_be_replaced_or_deleted() {
     for resource in [OPERATOR.to_string(), format!("{OPERATOR}.waitForTaskToken"), "wasm:notify".to_string()] {
         let (code, message) = refused(&server, json!({"resource": resource, "moduleBytes": notify}));
         assert_eq!(code, "ConflictException", "{resource}: {message}");
-        assert!(message.contains(&format!("resource {resource:?} is")) && message.contains("cannot be replaced or deleted through the API"), "{message}");
+        assert!(
+            message.contains(&format!("resource {resource:?} is")) && message.contains("cannot be replaced or deleted through the API"),
+            "{message}"
+        );
         let (status, body) = server.call("Stepwasm.DeleteTaskResource", &json!({"resource": resource}));
         assert_eq!((status, body["__type"].as_str()), (400, Some("ConflictException")), "{resource}: {body}");
     }
@@ -172,15 +190,23 @@ fn an_upload_gets_its_own_kv_namespace_never_another_resources() {
     let server = ApiServer::start(&dir.join("store.sqlite"), &["--config", &config]);
     let probe = upload(&guest_dir().join("probe.wasm"));
     let thief = "arn:aws:lambda:us-east-1:123456789012:function:Thief";
-    let (code, message) = refused(&server, json!({"resource": thief, "config": {"kv": {"namespace": "stock"}, "http": {"allow": [ALLOWED]}}, "moduleBytes": probe}));
+    let (code, message) = refused(
+        &server,
+        json!({"resource": thief, "config": {"kv": {"namespace": "stock"}, "http": {"allow": [ALLOWED]}}, "moduleBytes": probe}),
+    );
     assert_eq!(code, "ValidationException");
     assert!(
-        message.contains(&format!("resources.{thief:?}.kv.namespace: an upload cannot choose its kv namespace; it gets its own, \"upload:{thief}\"")),
+        message.contains(&format!(
+            "resources.{thief:?}.kv.namespace: an upload cannot choose its kv namespace; it gets its own, \"upload:{thief}\""
+        )),
         "{message}"
     );
     // Within the policy (kv, http under the allowed prefix) it is accepted,
     // with a namespace of its own.
-    let put = server.ok("Stepwasm.PutTaskResource", json!({"resource": thief, "config": {"kv": true, "http": {"allow": [ALLOWED]}}, "moduleBytes": probe}));
+    let put = server.ok(
+        "Stepwasm.PutTaskResource",
+        json!({"resource": thief, "config": {"kv": true, "http": {"allow": [ALLOWED]}}, "moduleBytes": probe}),
+    );
     assert_eq!(put["kvNamespace"], format!("upload:{thief}"), "{put}");
     assert_eq!(put["httpAllow"], json!([ALLOWED]), "{put}");
     let steal = probe_input(json!([{"get": "secret"}, {"set": ["secret", "pwned"]}, {"get": "secret"}]));
@@ -205,11 +231,20 @@ fn uploads_are_held_to_the_operators_policy() {
     // but the one about the grant in question.
     // Limits over a ceiling: refused (not clamped), naming field, value and ceiling.
     for (config, says) in [
-        (json!({"fuel": u64::MAX, "kv": true, "http": http}), ".fuel = 18446744073709551615 is over this host's ceiling for uploads, 100000000 (the operator's [uploads] fuel)"),
-        (json!({"timeout_seconds": 31_536_000, "kv": true, "http": http}), ".timeout_seconds = 31536000 is over this host's ceiling for uploads, 10"),
+        (
+            json!({"fuel": u64::MAX, "kv": true, "http": http}),
+            ".fuel = 18446744073709551615 is over this host's ceiling for uploads, 100000000 (the operator's [uploads] fuel)",
+        ),
+        (
+            json!({"timeout_seconds": 31_536_000, "kv": true, "http": http}),
+            ".timeout_seconds = 31536000 is over this host's ceiling for uploads, 10",
+        ),
         (json!({"memory_mib": 4096, "kv": true, "http": http}), ".memory_mib = 4096 is over this host's ceiling for uploads, 64"),
         (json!({"max_http_calls": 4, "kv": true, "http": http}), ".max_http_calls = 4 is over this host's ceiling for uploads, 3"),
-        (json!({"kv": true, "http": {"allow": [ALLOWED], "timeout_seconds": 300}}), ".http.timeout_seconds = 300 is over this host's ceiling for uploads, 10"),
+        (
+            json!({"kv": true, "http": {"allow": [ALLOWED], "timeout_seconds": 300}}),
+            ".http.timeout_seconds = 300 is over this host's ceiling for uploads, 10",
+        ),
     ] {
         let (code, message) = refused(&server, json!({"resource": mine, "config": config, "moduleBytes": probe}));
         assert_eq!(code, "ValidationException", "{message}");
@@ -217,7 +252,8 @@ fn uploads_are_held_to_the_operators_policy() {
     }
     // http outside the allowed prefixes, the host's own API included.
     for url in [format!("{}/", server.endpoint), "http://127.0.0.1:9/unusedx/".to_string(), "http://127.0.0.1:9/".to_string()] {
-        let (code, message) = refused(&server, json!({"resource": mine, "config": {"kv": true, "http": {"allow": [url]}}, "moduleBytes": probe}));
+        let (code, message) =
+            refused(&server, json!({"resource": mine, "config": {"kv": true, "http": {"allow": [url]}}, "moduleBytes": probe}));
         assert_eq!(code, "ValidationException", "{message}");
         assert!(message.contains(&format!("{url:?} is refused: uploads may be granted only URLs under {ALLOWED}")), "{message}");
     }
@@ -243,7 +279,10 @@ fn uploads_are_held_to_the_operators_policy() {
     assert_eq!(server.ok("Stepwasm.ListTaskResources", json!({}))["resources"], json!([]), "nothing refused was registered");
 
     // Within the policy: accepted, and it runs (its limits are the defaults').
-    let put = server.ok("Stepwasm.PutTaskResource", json!({"resource": mine, "config": {"kv": true, "http": http, "max_http_calls": 3}, "moduleBytes": probe}));
+    let put = server.ok(
+        "Stepwasm.PutTaskResource",
+        json!({"resource": mine, "config": {"kv": true, "http": http, "max_http_calls": 3}, "moduleBytes": probe}),
+    );
     assert_eq!((put["limits"]["fuel"].as_u64(), put["limits"]["max_http_calls"].as_u64()), (Some(100_000_000), Some(3)), "{put}");
     let logged = succeeded(&run_with(&server, &one_task(&server, "mine", mine), "mine", &probe_input(json!([{"log": 2}]))));
     assert_eq!(logged["results"], json!([2]));
@@ -254,7 +293,8 @@ fn uploads_can_be_turned_off() {
     let dir = scratch("api-resources-off");
     let config = write_config(&dir, "[uploads]\nenabled = false\n");
     let server = ApiServer::start(&dir.join("store.sqlite"), &["--config", &config]);
-    let (status, body) = server.call("Stepwasm.PutTaskResource", &json!({"resource": "arn:x", "moduleBytes": upload(&guest_dir().join("notify.wasm"))}));
+    let (status, body) =
+        server.call("Stepwasm.PutTaskResource", &json!({"resource": "arn:x", "moduleBytes": upload(&guest_dir().join("notify.wasm"))}));
     assert_eq!((status, body["__type"].as_str()), (400, Some("AccessDeniedException")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("uploads are turned off on this host"), "{body}");
 }
@@ -276,8 +316,10 @@ fn a_registration_the_policy_now_refuses_is_left_unmapped_at_restart() {
     let listed = server.ok("Stepwasm.ListTaskResources", json!({}));
     assert_eq!(listed["resources"][0]["resource"], mine, "{listed}");
     let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": mine, "End": true}}}).to_string();
-    let (status, body) =
-        server.call("AWSStepFunctions.CreateStateMachine", &json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}));
+    let (status, body) = server.call(
+        "AWSStepFunctions.CreateStateMachine",
+        &json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
     assert_eq!((status, body["__type"].as_str()), (400, Some("InvalidDefinition")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("no module is mapped"), "{body}");
 }

@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 use support::{guest_dir, root, scratch, ApiServer};
 
 fn test_state(server: &ApiServer, state: &Value, input: &str) -> Value {
-    server.ok("AWSStepFunctions.TestState", json!({"definition": state.to_string(), "roleArn": "arn:aws:iam::000000000000:role/r", "input": input}))
+    server.ok(
+        "AWSStepFunctions.TestState",
+        json!({"definition": state.to_string(), "roleArn": "arn:aws:iam::000000000000:role/r", "input": input}),
+    )
 }
 
 fn output(answer: &Value) -> Value {
@@ -40,7 +43,11 @@ fn each_outcome_of_a_state_tested_alone() {
     retried["Retry"] = json!([{"ErrorEquals": ["PaymentVerificationFailed"], "MaxAttempts": 3}]);
     retried.as_object_mut().unwrap().remove("Catch");
     let retriable = test_state(&server, &retried, &input("declined-payment"));
-    assert_eq!((retriable["status"].as_str(), retriable["error"].as_str()), (Some("RETRIABLE"), Some("PaymentVerificationFailed")), "{retriable}");
+    assert_eq!(
+        (retriable["status"].as_str(), retriable["error"].as_str()),
+        (Some("RETRIABLE"), Some("PaymentVerificationFailed")),
+        "{retriable}"
+    );
     retried.as_object_mut().unwrap().remove("Retry");
     let failed = test_state(&server, &retried, &input("declined-payment"));
     assert_eq!(failed["status"], "FAILED", "{failed}");
@@ -67,7 +74,8 @@ fn each_outcome_of_a_state_tested_alone() {
         (json!({"Type": "Pass", "Next": 5}), "Next"),
         (json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Unmapped", "End": true}), "no module is mapped"),
     ] {
-        let (status, body) = server.call("AWSStepFunctions.TestState", &json!({"definition": state.to_string(), "roleArn": "arn:aws:iam::0:role/r"}));
+        let (status, body) =
+            server.call("AWSStepFunctions.TestState", &json!({"definition": state.to_string(), "roleArn": "arn:aws:iam::0:role/r"}));
         assert_eq!((status, body["__type"].as_str()), (400, Some("InvalidDefinition")), "{state}: {body}");
         assert!(body["message"].as_str().unwrap().contains(says), "{state}: {body}");
     }

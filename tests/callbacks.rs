@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stepwasm::asl::parse_definition;
-use stepwasm::driver::{execution_info, resume_execution, run_execution, run_recorded, Clock, ExecutionRecord, TaskOutcome, TaskRunner, VirtualClock, MAX_HISTORY_EVENTS};
+use stepwasm::driver::{
+    execution_info, resume_execution, run_execution, run_recorded, Clock, ExecutionRecord, TaskOutcome, TaskRunner, VirtualClock,
+    MAX_HISTORY_EVENTS,
+};
 use stepwasm::engine::{EventKind, Outcome, TaskInvocation};
 use stepwasm::store::{ExecutionStatus, SqliteStore, Store, StoreError, TaskResult};
 use support::{root, scratch, stepwasm};
@@ -316,12 +319,24 @@ fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_fin
     let cache = dir.join("cache");
     let (def, store_arg, config_arg, cache_arg) =
         (definition.to_str().unwrap(), store_path.to_str().unwrap(), config.to_str().unwrap(), cache.to_str().unwrap());
-    let (code, out, err) = stepwasm(&["start", def, "--store", store_arg, "--config", config_arg, "--name", "ask", "--input", r#"{"n": 1}"#]);
+    let (code, out, err) =
+        stepwasm(&["start", def, "--store", store_arg, "--config", config_arg, "--name", "ask", "--input", r#"{"n": 1}"#]);
     assert_eq!(code, 0, "{out}{err}");
     let arn = out.trim().to_string();
     let serve = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
-            .args(["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--exit-when-idle", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--store",
+                store_arg,
+                "--config",
+                config_arg,
+                "--cache-dir",
+                cache_arg,
+                "--exit-when-idle",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap()
@@ -369,7 +384,8 @@ fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_fin
     assert_eq!(code, 2, "a token is answered once");
 
     // The hour-long Wait is cut short by a stop; serve lets go and, idle, exits.
-    let (code, out, err) = stepwasm(&["executions", "stop", "ask", "--store", store_arg, "--error", "Operator", "--cause", "done for today"]);
+    let (code, out, err) =
+        stepwasm(&["executions", "stop", "ask", "--store", store_arg, "--error", "Operator", "--cause", "done for today"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("ABORTED ask"), "{out}");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -386,7 +402,10 @@ fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_fin
     assert!(printed.contains("ABORTED ask"), "{printed}");
     let (code, described, _) = stepwasm(&["executions", "describe", "ask", "--store", store_arg]);
     assert_eq!(code, 0);
-    assert!(described.contains("status: ABORTED") && described.contains("error: Operator") && described.contains("cause: done for today"), "{described}");
+    assert!(
+        described.contains("status: ABORTED") && described.contains("error: Operator") && described.contains("cause: done for today"),
+        "{described}"
+    );
     let (code, _, err) = stepwasm(&["executions", "stop", "ask", "--store", store_arg]);
     assert_eq!(code, 2);
     assert!(err.contains("is ABORTED"), "{err}");

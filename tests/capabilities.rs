@@ -146,10 +146,14 @@ fn reads_see_own_writes_and_namespaces_are_separate() {
     ));
     let mut rt = runtime(&m, &map);
     rt.add_resource("other", map.resolve("other").unwrap()).unwrap();
-    let rec = run(&m, &rt, json!([
-        {"get": "seeded"}, {"set": ["k", "v1"]}, {"get": "k"}, {"delete": "seeded"}, {"get": "seeded"},
-        {"set": ["", "x"]}
-    ]));
+    let rec = run(
+        &m,
+        &rt,
+        json!([
+            {"get": "seeded"}, {"set": ["k", "v1"]}, {"get": "k"}, {"delete": "seeded"}, {"get": "seeded"},
+            {"set": ["", "x"]}
+        ]),
+    );
     assert_eq!(
         output(&rec),
         json!([{"value": "{\"units\":3}"}, "ok", {"value": "v1"}, "ok", {"value": null}, {"error": "the empty key is not allowed"}])
@@ -234,19 +238,28 @@ fn http_reaches_only_granted_prefixes() {
     let gw = gateway();
     let m = machine("probe", None);
     let rt = runtime(&m, &http_config(&gw, ""));
-    let results = output(&run(&m, &rt, json!([
-        {"fetch": {"url": gw.url("/ok/charge"), "method": "POST", "body": "{\"amount\":5}"}},
-        {"fetch": {"url": gw.url("/admin/")}},
-        {"fetch": {"url": gw.url("/okay")}},
-        {"fetch": {"url": format!("http://localhost:{}/ok/", gw.port)}},
-        {"fetch": {"url": format!("http://127.0.0.1:{}@127.0.0.1:{}/ok/", gw.port, gw.port)}},
-        {"fetch": {"url": "file:///etc/passwd"}}
-    ])));
+    let results = output(&run(
+        &m,
+        &rt,
+        json!([
+            {"fetch": {"url": gw.url("/ok/charge"), "method": "POST", "body": "{\"amount\":5}"}},
+            {"fetch": {"url": gw.url("/admin/")}},
+            {"fetch": {"url": gw.url("/okay")}},
+            {"fetch": {"url": format!("http://localhost:{}/ok/", gw.port)}},
+            {"fetch": {"url": format!("http://127.0.0.1:{}@127.0.0.1:{}/ok/", gw.port, gw.port)}},
+            {"fetch": {"url": "file:///etc/passwd"}}
+        ]),
+    ));
     assert_eq!(results[0]["status"], 200);
     let body: Value = serde_json::from_str(results[0]["body"].as_str().unwrap()).unwrap();
     assert_eq!(body, json!({"path": "/ok/charge", "echo": "{\"amount\":5}"}));
-    for (i, word) in [(1, "not in this resource's http grant"), (2, "not in this resource's http grant"),
-                      (3, "not in this resource's http grant"), (4, "user name"), (5, "only http")] {
+    for (i, word) in [
+        (1, "not in this resource's http grant"),
+        (2, "not in this resource's http grant"),
+        (3, "not in this resource's http grant"),
+        (4, "user name"),
+        (5, "only http"),
+    ] {
         let err = results[i]["error"].as_str().unwrap_or_else(|| panic!("step {i}: {}", results[i]));
         assert!(err.contains(word), "step {i}: {err}");
     }
@@ -258,10 +271,14 @@ fn http_timeout_response_cap_and_call_limit() {
     let gw = gateway();
     let m = machine("probe", None);
     let rt = runtime(&m, &http_config(&gw, "max_http_calls = 3\n"));
-    let results = output(&run(&m, &rt, json!([
-        {"fetch": {"url": gw.url("/big/")}},
-        {"fetch": {"url": gw.url("/slow/")}},
-    ])));
+    let results = output(&run(
+        &m,
+        &rt,
+        json!([
+            {"fetch": {"url": gw.url("/big/")}},
+            {"fetch": {"url": gw.url("/slow/")}},
+        ]),
+    ));
     assert!(results[0]["error"].as_str().unwrap().contains("over the limit of 16384 bytes"), "{}", results[0]);
     assert!(results[1]["error"].as_str().unwrap().contains("timed out after 1.000 s"), "{}", results[1]);
 
@@ -338,8 +355,9 @@ fn table_and_instance_caps_are_clean_task_failures() {
          http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\nmax_table_elements = 1\n"
     ));
     let mut rt = runtime(&m, &map);
-    for (resource, words) in [("few-instances", "instance limit exceeded: it creates more than 1 instances"),
-                              ("small-tables", "table limit exceeded")] {
+    for (resource, words) in
+        [("few-instances", "instance limit exceeded: it creates more than 1 instances"), ("small-tables", "table limit exceeded")]
+    {
         rt.add_resource(resource, map.resolve(resource).unwrap()).unwrap();
         let (error, cause) = failure(&run(&machine(resource, None), &rt, json!([])));
         assert_eq!(error, "States.TaskFailed", "{resource}");

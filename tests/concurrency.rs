@@ -12,7 +12,6 @@ use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
 use support::{guest_dir, PROBE_RESOURCES};
 
-
 fn machine(resource: &str, timeout_seconds: u64) -> Arc<StateMachine> {
     let def = json!({"StartAt": "Probe", "States": {"Probe": {
         "Type": "Task", "Resource": resource, "TimeoutSeconds": timeout_seconds, "End": true

@@ -81,8 +81,8 @@ fn check(case: &Value) -> Result<(), String> {
     let tasks = ScriptedTasks(RefCell::new(case.get("tasks").and_then(Value::as_array).cloned().unwrap_or_default()));
     let input = case.get("input").cloned().unwrap_or(Value::Object(Default::default()));
     let clock = VirtualClock::new(1_767_225_600_000); // 2026-01-01T00:00:00Z
-    let rec = run_execution(machine, execution_info("conformance", "case"), input, &tasks, &clock)
-        .map_err(|e| format!("engine error: {e}"))?;
+    let rec =
+        run_execution(machine, execution_info("conformance", "case"), input, &tasks, &clock).map_err(|e| format!("engine error: {e}"))?;
     match (&rec.outcome, expect.get("output"), expect.get("error")) {
         (Outcome::Succeeded { output }, Some(wanted), None) if output == wanted => {}
         (Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause }, None, Some(wanted))

@@ -154,7 +154,8 @@ fn chromium(profile: &Path, url: &str, extra: &[&str]) -> String {
 /// The attributes of every start tag named `tag` in serialised HTML, values
 /// unescaped (Chromium's serialiser escapes `&`, `"`, `<`, `>` and U+00A0).
 fn tags(html: &str, tag: &str) -> Vec<BTreeMap<String, String>> {
-    let unescape = |v: &str| v.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u{a0}").replace("&amp;", "&");
+    let unescape =
+        |v: &str| v.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u{a0}").replace("&amp;", "&");
     let open = format!("<{tag} ");
     let mut found = Vec::new();
     let mut rest = html;
@@ -202,8 +203,11 @@ fn execution_pages_colour_every_state_by_its_history() {
 
     let definition = std::fs::read_to_string(root.join("examples/order/order.asl.json")).unwrap();
     let states: Vec<String> = serde_json::from_str::<Value>(&definition).unwrap()["States"].as_object().unwrap().keys().cloned().collect();
-    let machine =
-        ok(endpoint, "CreateStateMachine", json!({"name": "order", "definition": definition, "roleArn": "arn:aws:iam::123456789012:role/stepwasm"}));
+    let machine = ok(
+        endpoint,
+        "CreateStateMachine",
+        json!({"name": "order", "definition": definition, "roleArn": "arn:aws:iam::123456789012:role/stepwasm"}),
+    );
     let machine_arn = machine["stateMachineArn"].as_str().unwrap().to_string();
 
     // What each example input must come to (README, "The example"); checked
@@ -271,9 +275,14 @@ fn execution_pages_colour_every_state_by_its_history() {
 
         let dom = chromium(&scratch.join(format!("profile-{input}")), &page_url(endpoint, arn), &["--dump-dom"]);
         let body = tags(&dom, "body");
-        assert_eq!(body.first().and_then(|b| b.get("data-ready")).map(String::as_str), Some("done"), "{input}: the page did not finish:\n{dom}");
+        assert_eq!(
+            body.first().and_then(|b| b.get("data-ready")).map(String::as_str),
+            Some("done"),
+            "{input}: the page did not finish:\n{dom}"
+        );
 
-        let drawn = tags(&dom, "g").into_iter().filter(|g| g.get("class").is_some_and(|c| c.split(' ').any(|c| c == "state"))).collect::<Vec<_>>();
+        let drawn =
+            tags(&dom, "g").into_iter().filter(|g| g.get("class").is_some_and(|c| c.split(' ').any(|c| c == "state"))).collect::<Vec<_>>();
         let shown: BTreeMap<String, &str> =
             drawn.iter().map(|g| (g["data-state"].clone(), g.get("data-status").map_or("(none)", String::as_str))).collect();
         assert_eq!(drawn.len(), states.len(), "{input}: one <g class=\"state\"> per state:\n{dom}");

@@ -148,13 +148,21 @@ fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() 
 
     let serve = |extra: &[&str]| {
         // At most 500 driven at once: the others wait in serve's backlog.
-        let mut args = vec!["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--max-active", "500", "--listen", "127.0.0.1:0"];
+        let mut args = vec![
+            "serve",
+            "--store",
+            store_arg,
+            "--config",
+            config_arg,
+            "--cache-dir",
+            cache_arg,
+            "--max-active",
+            "500",
+            "--listen",
+            "127.0.0.1:0",
+        ];
         args.extend_from_slice(extra);
-        std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm")).args(&args).stdout(std::process::Stdio::null()).spawn().unwrap()
     };
     // Kill -9 at random points, five times; count the kills that caught the
     // executions half-way (some still running, progress made since the last).

@@ -99,7 +99,11 @@ fn compile_bombs_are_refused_quickly_and_a_real_upload_still_runs() {
         ("fan-out", fan_out_bomb(6, 10), "core and component instances after flattening nested instantiations, more than the cap of"),
         ("nesting", nesting_bomb(5_000), "nest 17 deep"),
         ("locals", wat::parse_str(format!("(component (core module (func (local{locals}))))")).unwrap(), "locals, more than the cap of"),
-        ("functions", wat::parse_str(format!("(component (core module {}))", "(func)".repeat(50_000))).unwrap(), "50000 functions, more than the cap of"),
+        (
+            "functions",
+            wat::parse_str(format!("(component (core module {}))", "(func)".repeat(50_000))).unwrap(),
+            "50000 functions, more than the cap of",
+        ),
     ];
     for (name, bytes, reason) in &bombs {
         let (status, code, message, took) = put(&server, &format!("arn:bomb:{name}"), bytes);
@@ -118,7 +122,10 @@ fn compile_bombs_are_refused_quickly_and_a_real_upload_still_runs() {
     assert_eq!(status, 200, "{message}");
     still_serving(&server);
     let definition = json!({"StartAt": "Tell", "States": {"Tell": {"Type": "Task", "Resource": NOTIFY, "End": true}}}).to_string();
-    let created = server.ok("AWSStepFunctions.CreateStateMachine", json!({"name": "hello", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}));
+    let created = server.ok(
+        "AWSStepFunctions.CreateStateMachine",
+        json!({"name": "hello", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
     let input = json!({"kind": "order-confirmed", "orderId": "A-7", "customer": {"name": "Ada", "email": "ada@example.com"}, "amount": 5});
     let described = run(&server, created["stateMachineArn"].as_str().unwrap(), "uploaded", input);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
@@ -223,7 +230,8 @@ fn worker_artefacts_run_and_cost_one_process_start() {
         grants: Grants { kv: None, http: Some(HttpGrant::default()) },
         untrusted,
     };
-    let order: Value = serde_json::from_str(&std::fs::read_to_string(support::root().join("examples/order/inputs/paid-order.json")).unwrap()).unwrap();
+    let order: Value =
+        serde_json::from_str(&std::fs::read_to_string(support::root().join("examples/order/inputs/paid-order.json")).unwrap()).unwrap();
     let mut timings = Vec::new();
     for untrusted in [false, true, false, true] {
         let mut runtime = WasmRuntime::new(Limits::default().memory_bytes).unwrap();

@@ -96,7 +96,8 @@ fn timed_request(addr: SocketAddr) -> Result<Duration, String> {
 /// Five requests of the good client, one after another; the slowest.
 #[track_caller]
 fn assert_good_client_served(addr: SocketAddr, during: &str) -> Duration {
-    let latencies: Vec<Duration> = (0..5).map(|_| timed_request(addr).unwrap_or_else(|e| panic!("{during}: the good client: {e}"))).collect();
+    let latencies: Vec<Duration> =
+        (0..5).map(|_| timed_request(addr).unwrap_or_else(|e| panic!("{during}: the good client: {e}"))).collect();
     let worst = *latencies.iter().max().unwrap();
     println!("{during}: the good client's latencies {latencies:?}");
     assert!(worst < GOOD_CLIENT_BOUND, "{during}: the good client waited {worst:?} (bound {GOOD_CLIENT_BOUND:?}): {latencies:?}");
@@ -194,7 +195,10 @@ fn an_idle_flood_from_one_address_holds_its_share_and_delays_nobody() {
     assert!(throttled.len() >= attack.len() / 2, "only {} of {} connections were refused", throttled.len(), attack.len());
     for text in &throttled {
         assert!(text.starts_with("HTTP/1.1 503"), "a refused connection was answered {text:?}");
-        assert!(text.contains("ThrottlingException") && text.contains("too many connections from 127.0.0.2: at most 128 at once"), "{text}");
+        assert!(
+            text.contains("ThrottlingException") && text.contains("too many connections from 127.0.0.2: at most 128 at once"),
+            "{text}"
+        );
     }
 
     // Its idle connections are closed after the header (idle) deadline.
@@ -352,7 +356,10 @@ fn many_addresses_fill_the_table_yet_a_newcomer_gets_in() {
         assert!(held <= 16, "{source} holds {held}, more than 16");
     }
     let answers: Vec<&String> = seen.iter().filter_map(|(_, s)| if let Seen::Answered(text) = s { Some(text) } else { None }).collect();
-    assert!(answers.iter().any(|t| t.contains("holds its maximum of 64 connections")), "no newcomer was refused for a full table: {answers:?}");
+    assert!(
+        answers.iter().any(|t| t.contains("holds its maximum of 64 connections")),
+        "no newcomer was refused for a full table: {answers:?}"
+    );
     assert!(answers.iter().any(|t| t.contains("at most 16 at once")), "no connection was refused for its address's cap: {answers:?}");
     let evicted = seen.iter().filter(|(_, s)| *s == Seen::Closed).count();
     println!("many addresses: {open} open, {} refused, {evicted} evicted", answers.len());

@@ -162,8 +162,7 @@ fn run_on(runtime: &WasmRuntime, machine: &Arc<StateMachine>, input: Value) -> E
 
 impl Corpus {
     fn run(&self, resource: &str, input: Value) -> ExecutionRecord {
-        let machine =
-            self.machines.lock().unwrap().entry(resource.to_string()).or_insert_with(|| machine(resource)).clone();
+        let machine = self.machines.lock().unwrap().entry(resource.to_string()).or_insert_with(|| machine(resource)).clone();
         run_on(&self.runtime, &machine, input)
     }
 }
@@ -188,11 +187,7 @@ fn assert_failure(resource: &str, input: Value, event: &str, error: &str, cause_
     for part in cause_parts {
         assert!(cause.contains(part), "{resource} {input}: cause {cause:?} should mention {part:?}");
     }
-    assert!(
-        matches!(&rec.outcome, Outcome::Failed { error: e, cause: c } if e == error && c == &cause),
-        "{:?}",
-        rec.outcome
-    );
+    assert!(matches!(&rec.outcome, Outcome::Failed { error: e, cause: c } if e == error && c == &cause), "{:?}", rec.outcome);
     assert_healthy_runtime(&corpus.runtime);
     cause
 }
@@ -647,11 +642,7 @@ memory_mib = 2
         (machine("grow-memory-small"), json!({}), "memory limit exceeded"),
         (machine("start-loop-low-fuel"), json!({}), "fuel limit exhausted: used all 200000 units"),
         (machine("hostile-nostd"), json!({"mode": "panic"}), "hostile no_std module panicked on purpose"),
-        (
-            machine("hostile-nostd-small-memory"),
-            json!({"mode": "alloc", "bytes": 8u64 << 20}),
-            "memory limit exceeded",
-        ),
+        (machine("hostile-nostd-small-memory"), json!({"mode": "alloc", "bytes": 8u64 << 20}), "memory limit exceeded"),
     ];
     let started = std::time::Instant::now();
     let mut spent = [std::time::Duration::ZERO; 10];
@@ -688,21 +679,12 @@ fn ten_thousand_hostile_invocations_leak_no_memory() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
     // (The harness prints the test's name on the same line, before it.)
-    let line = stdout
-        .lines()
-        .find_map(|l| l.find("LEAK-CHECK").map(|at| &l[at..]))
-        .unwrap_or_else(|| panic!("no result in:\n{stdout}"));
-    let field = |name: &str| -> u64 {
-        line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).unwrap().parse().unwrap()
-    };
+    let line = stdout.lines().find_map(|l| l.find("LEAK-CHECK").map(|at| &l[at..])).unwrap_or_else(|| panic!("no result in:\n{stdout}"));
+    let field = |name: &str| -> u64 { line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).unwrap().parse().unwrap() };
     let (warm, end) = (field("warm-up"), field("end"));
     println!(
         "RSS after {LEAK_WARM_UP} hostile invocations: {warm} KiB; after {LEAK_TOTAL}: {end} KiB; growth {} KiB ({line})",
         end as i64 - warm as i64
     );
-    assert!(
-        end < warm + LEAK_BOUND_KIB,
-        "RSS grew from {warm} KiB to {end} KiB over {} invocations",
-        LEAK_TOTAL - LEAK_WARM_UP
-    );
+    assert!(end < warm + LEAK_BOUND_KIB, "RSS grew from {warm} KiB to {end} KiB over {} invocations", LEAK_TOTAL - LEAK_WARM_UP);
 }

@@ -76,12 +76,7 @@ fn run_case(definition: &Path, input: &Path) -> Run {
         }
         std::thread::sleep(Duration::from_millis(2));
     };
-    Run {
-        code: status.and_then(|s| s.code()),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        peak_rss: peak,
-    }
+    Run { code: status.and_then(|s| s.code()), stdout: out.join().unwrap(), stderr: err.join().unwrap(), peak_rss: peak }
 }
 
 fn cases() -> Vec<PathBuf> {

@@ -21,7 +21,8 @@ const PROMPT: Duration = Duration::from_secs(2);
 /// steps on the input's 200 KB text; none matches and there is no Default.
 fn string_matches_machine() -> Value {
     let run = "a".repeat(2_000);
-    let rules: Vec<Value> = (0..20).map(|i| json!({"Variable": "$.text", "StringMatches": format!("*{run}b{i}"), "Next": "Done"})).collect();
+    let rules: Vec<Value> =
+        (0..20).map(|i| json!({"Variable": "$.text", "StringMatches": format!("*{run}b{i}"), "Next": "Done"})).collect();
     json!({"StartAt": "Match", "States": {
         "Match": {"Type": "Choice", "Choices": rules},
         "Done": {"Type": "Succeed"}
@@ -61,14 +62,25 @@ fn heavy_evaluations_do_not_hold_up_the_api_or_other_executions() {
     let server = ApiServer::start(&dir.join("store.sqlite"), &[]);
     let matching = create(&server, "matching", &string_matches_machine(), "STANDARD");
     let jsonata_state = heavy_jsonata_state();
-    let jsonata = create(&server, "jsonata", &json!({"QueryLanguage": "JSONata", "StartAt": "Heavy", "States": {"Heavy": jsonata_state}}), "STANDARD");
-    let trivial = create(&server, "trivial", &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": true}, "End": true}}}), "EXPRESS");
+    let jsonata = create(
+        &server,
+        "jsonata",
+        &json!({"QueryLanguage": "JSONata", "StartAt": "Heavy", "States": {"Heavy": jsonata_state}}),
+        "STANDARD",
+    );
+    let trivial = create(
+        &server,
+        "trivial",
+        &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": true}, "End": true}}}),
+        "EXPRESS",
+    );
     let text_input = json!({"text": "a".repeat(200_000)}).to_string();
 
     let mut heavy = Vec::new();
     for (i, machine) in [&matching, &jsonata, &matching, &jsonata].into_iter().enumerate() {
         let input = if *machine == matching { text_input.clone() } else { "{}".to_string() };
-        let started = server.ok("AWSStepFunctions.StartExecution", json!({"stateMachineArn": machine, "name": format!("heavy-{i}"), "input": input}));
+        let started =
+            server.ok("AWSStepFunctions.StartExecution", json!({"stateMachineArn": machine, "name": format!("heavy-{i}"), "input": input}));
         heavy.push((machine.clone(), started["executionArn"].as_str().unwrap().to_string()));
     }
 
@@ -76,10 +88,8 @@ fn heavy_evaluations_do_not_hold_up_the_api_or_other_executions() {
         let tested: Vec<_> = (0..2)
             .map(|_| {
                 s.spawn(|| {
-                    server.ok(
-                        "AWSStepFunctions.TestState",
-                        json!({"definition": jsonata_state.to_string(), "roleArn": ROLE, "input": "{}"}),
-                    )
+                    server
+                        .ok("AWSStepFunctions.TestState", json!({"definition": jsonata_state.to_string(), "roleArn": ROLE, "input": "{}"}))
                 })
             })
             .collect();
@@ -92,13 +102,21 @@ fn heavy_evaluations_do_not_hold_up_the_api_or_other_executions() {
             assert_eq!(described["name"], "trivial");
             let listed = prompt(&server, "AWSStepFunctions.ListExecutions", json!({"stateMachineArn": jsonata}));
             assert_eq!(listed["executions"].as_array().map(Vec::len), Some(2), "{listed}");
-            let ran = prompt(&server, "AWSStepFunctions.StartSyncExecution", json!({"stateMachineArn": trivial, "name": format!("quick-{rounds}")}));
+            let ran = prompt(
+                &server,
+                "AWSStepFunctions.StartSyncExecution",
+                json!({"stateMachineArn": trivial, "name": format!("quick-{rounds}")}),
+            );
             assert_eq!((ran["status"].as_str(), ran["output"].as_str()), (Some("SUCCEEDED"), Some(r#"{"ok":true}"#)), "{ran}");
             rounds += 1;
         }
         for answer in tested {
             let answer = answer.join().unwrap();
-            assert_eq!((answer["status"].as_str(), answer["error"].as_str()), (Some("FAILED"), Some("States.QueryEvaluationError")), "{answer}");
+            assert_eq!(
+                (answer["status"].as_str(), answer["error"].as_str()),
+                (Some("FAILED"), Some("States.QueryEvaluationError")),
+                "{answer}"
+            );
             assert!(answer["cause"].as_str().unwrap().contains("took longer than 1 s"), "{answer}");
         }
     });

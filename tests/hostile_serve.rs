@@ -53,8 +53,11 @@ impl Tenant {
     fn run_one(&mut self, server: &ApiServer, machine: &str, n: usize) {
         let started = Instant::now();
         let input = json!({"kind": "order-confirmed", "orderId": format!("T-{n}"), "customer": {"name": "Ada", "email": "ada@example.com"}, "amount": n});
-        let arn = self.call(server, "AWSStepFunctions.StartExecution", json!({"stateMachineArn": machine, "name": format!("tenant-{n}"), "input": input.to_string()}))
-            ["executionArn"]
+        let arn = self.call(
+            server,
+            "AWSStepFunctions.StartExecution",
+            json!({"stateMachineArn": machine, "name": format!("tenant-{n}"), "input": input.to_string()}),
+        )["executionArn"]
             .as_str()
             .unwrap()
             .to_string();
@@ -83,7 +86,8 @@ impl Drop for StopWhenDropped<'_> {
 }
 
 fn create(server: &ApiServer, name: &str, definition: &Value) -> String {
-    let created = server.ok("AWSStepFunctions.CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}));
+    let created =
+        server.ok("AWSStepFunctions.CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}));
     created["stateMachineArn"].as_str().unwrap().to_string()
 }
 
@@ -172,7 +176,10 @@ fn the_hostile_corpus_neither_kills_nor_starves_the_host() {
         ),
     )
     .unwrap();
-    let server = ApiServer::start(&dir.join("store.sqlite"), &["--config", config.to_str().unwrap(), "--cache-dir", dir.join("cache").to_str().unwrap()]);
+    let server = ApiServer::start(
+        &dir.join("store.sqlite"),
+        &["--config", config.to_str().unwrap(), "--cache-dir", dir.join("cache").to_str().unwrap()],
+    );
     let address: SocketAddr = server.endpoint.trim_start_matches("http://").parse().unwrap();
     let tenant_machine = create(
         &server,
@@ -201,7 +208,12 @@ fn the_hostile_corpus_neither_kills_nor_starves_the_host() {
         // Connection floods from two other addresses, held while the rest goes on.
         let io = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let idle = io.block_on(flood(Ipv4Addr::new(127, 0, 0, 2), address, 1_100, b""));
-        let slow = io.block_on(flood(Ipv4Addr::new(127, 0, 0, 3), address, 1_030, b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\n"));
+        let slow = io.block_on(flood(
+            Ipv4Addr::new(127, 0, 0, 3),
+            address,
+            1_030,
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\n",
+        ));
         assert!(idle.len() + slow.len() > 0, "the floods opened nothing");
 
         // Compile bombs: refused by the pre-check, quickly.
@@ -235,10 +247,16 @@ fn the_hostile_corpus_neither_kills_nor_starves_the_host() {
         let grown = start_hostile_definitions(&server);
         let text = json!({"text": "a".repeat(200_000)});
         let run = "a".repeat(2_000);
-        let rules: Vec<Value> = (0..20).map(|i| json!({"Variable": "$.text", "StringMatches": format!("*{run}b{i}"), "Next": "Done"})).collect();
-        let matching = create(&server, "matching", &json!({"StartAt": "Match", "States": {"Match": {"Type": "Choice", "Choices": rules}, "Done": {"Type": "Succeed"}}}));
+        let rules: Vec<Value> =
+            (0..20).map(|i| json!({"Variable": "$.text", "StringMatches": format!("*{run}b{i}"), "Next": "Done"})).collect();
+        let matching = create(
+            &server,
+            "matching",
+            &json!({"StartAt": "Match", "States": {"Match": {"Type": "Choice", "Choices": rules}, "Done": {"Type": "Succeed"}}}),
+        );
         let heavy_state = heavy_jsonata_state();
-        let jsonata = create(&server, "jsonata", &json!({"QueryLanguage": "JSONata", "StartAt": "Heavy", "States": {"Heavy": heavy_state}}));
+        let jsonata =
+            create(&server, "jsonata", &json!({"QueryLanguage": "JSONata", "StartAt": "Heavy", "States": {"Heavy": heavy_state}}));
         let heavy: Vec<(String, &str)> = (0..2)
             .flat_map(|i| {
                 [
@@ -248,14 +266,23 @@ fn the_hostile_corpus_neither_kills_nor_starves_the_host() {
             })
             .collect();
         let tested: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| server.ok("AWSStepFunctions.TestState", json!({"definition": heavy_jsonata_state().to_string(), "roleArn": ROLE, "input": "{}"}))))
+            .map(|_| {
+                s.spawn(|| {
+                    server.ok(
+                        "AWSStepFunctions.TestState",
+                        json!({"definition": heavy_jsonata_state().to_string(), "roleArn": ROLE, "input": "{}"}),
+                    )
+                })
+            })
             .collect();
 
         // A module reading kv keys without end, and one claiming States.Runtime.
         let reader = wat::parse_file(root().join("tests/hostile/kv_read_many.wat")).unwrap();
-        let put = server.ok("Stepwasm.PutTaskResource", json!({"resource": READER, "config": {"kv": true}, "moduleBytes": base64(&reader)}));
+        let put =
+            server.ok("Stepwasm.PutTaskResource", json!({"resource": READER, "config": {"kv": true}, "moduleBytes": base64(&reader)}));
         assert!(put.to_string().contains("upload:"), "an upload's kv namespace is its own: {put}");
-        let reading = create(&server, "reading", &json!({"StartAt": "Read", "States": {"Read": {"Type": "Task", "Resource": READER, "End": true}}}));
+        let reading =
+            create(&server, "reading", &json!({"StartAt": "Read", "States": {"Read": {"Type": "Task", "Resource": READER, "End": true}}}));
         let reading = start(&server, &reading, "reading", &json!({}));
         let pretending = create(
             &server,

@@ -30,29 +30,101 @@ impl Rng {
 }
 
 const PATH_PARTS: &[&str] = &[
-    ".a", ".b", "[0]", "[-1]", "[*]", ".*", "..a", "['x y']", "[1:3]", "[::2]", "[0,1]", "[1:2:9223372036854775807]",
-    ".", "[", "]", "[?(@.a)]", "[?(@.a > 1 && !(@.b == 'x'))]", "[?(@.a <= $.b)]", "[?((((@", "[?(@.a ==)]", "@", ",", "['", "[-9223372036854775808]", "[99999999999999999999]", ".Execution.Id",
+    ".a",
+    ".b",
+    "[0]",
+    "[-1]",
+    "[*]",
+    ".*",
+    "..a",
+    "['x y']",
+    "[1:3]",
+    "[::2]",
+    "[0,1]",
+    "[1:2:9223372036854775807]",
+    ".",
+    "[",
+    "]",
+    "[?(@.a)]",
+    "[?(@.a > 1 && !(@.b == 'x'))]",
+    "[?(@.a <= $.b)]",
+    "[?((((@",
+    "[?(@.a ==)]",
+    "@",
+    ",",
+    "['",
+    "[-9223372036854775808]",
+    "[99999999999999999999]",
+    ".Execution.Id",
 ];
 const INTRINSICS: &[&str] = &[
-    "States.Format('{} and {}', $.a, $.b)", "States.Array($.a, 1, 'x')", "States.ArrayGetItem($.a, 5)",
-    "States.ArrayRange(1, $.a, 0)", "States.StringToJson($.a)", "States.MathAdd($.a, 2147483647)",
-    "States.Hash($.a, 'SHA-256')", "States.Base64Decode($.a)", "States.JsonMerge($.a, $.b, false)",
-    "States.ArrayPartition($.a, 0)", "States.Format('{}'", "States.Nope(1)", "States.UUID()",
+    "States.Format('{} and {}', $.a, $.b)",
+    "States.Array($.a, 1, 'x')",
+    "States.ArrayGetItem($.a, 5)",
+    "States.ArrayRange(1, $.a, 0)",
+    "States.StringToJson($.a)",
+    "States.MathAdd($.a, 2147483647)",
+    "States.Hash($.a, 'SHA-256')",
+    "States.Base64Decode($.a)",
+    "States.JsonMerge($.a, $.b, false)",
+    "States.ArrayPartition($.a, 0)",
+    "States.Format('{}'",
+    "States.Nope(1)",
+    "States.UUID()",
 ];
 const FIELDS: &[&str] = &[
-    "Type", "Next", "End", "Comment", "Resource", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector",
-    "Result", "Retry", "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "Choices", "Default",
-    "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Error", "Cause", "ErrorPath", "CausePath", "Bogus",
+    "Type",
+    "Next",
+    "End",
+    "Comment",
+    "Resource",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Result",
+    "Retry",
+    "Catch",
+    "TimeoutSeconds",
+    "TimeoutSecondsPath",
+    "HeartbeatSeconds",
+    "Choices",
+    "Default",
+    "Seconds",
+    "SecondsPath",
+    "Timestamp",
+    "TimestampPath",
+    "Error",
+    "Cause",
+    "ErrorPath",
+    "CausePath",
+    "Bogus",
 ];
 const TYPES: &[&str] = &["Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map", "Bogus"];
 const OPERATORS: &[&str] = &[
-    "StringEquals", "StringMatches", "NumericLessThan", "NumericEqualsPath", "BooleanEquals", "TimestampGreaterThan",
-    "IsPresent", "IsNull", "IsTimestamp", "StringLessThanEqualsPath", "NotAnOperator",
+    "StringEquals",
+    "StringMatches",
+    "NumericLessThan",
+    "NumericEqualsPath",
+    "BooleanEquals",
+    "TimestampGreaterThan",
+    "IsPresent",
+    "IsNull",
+    "IsTimestamp",
+    "StringLessThanEqualsPath",
+    "NotAnOperator",
 ];
 const ERRORS: &[&str] = &["States.ALL", "States.TaskFailed", "States.Timeout", "States.Runtime", "E1", "E2"];
 
 fn path(rng: &mut Rng) -> String {
-    let mut p = if rng.chance(10) { "$$".to_string() } else if rng.chance(3) { String::new() } else { "$".to_string() };
+    let mut p = if rng.chance(10) {
+        "$$".to_string()
+    } else if rng.chance(3) {
+        String::new()
+    } else {
+        "$".to_string()
+    };
     for _ in 0..rng.below(4) {
         let part: &str = *rng.pick(PATH_PARTS);
         p.push_str(part);
@@ -83,7 +155,8 @@ fn value(rng: &mut Rng, depth: usize) -> Value {
     } else {
         let mut m = Map::new();
         for _ in 0..rng.below(4) {
-            let key = if rng.chance(40) { format!("{}.$", ["a", "b", "c"][rng.below(3)]) } else { ["a", "b", "c"][rng.below(3)].to_string() };
+            let key =
+                if rng.chance(40) { format!("{}.$", ["a", "b", "c"][rng.below(3)]) } else { ["a", "b", "c"][rng.below(3)].to_string() };
             m.insert(key, value(rng, depth - 1));
         }
         Value::Object(m)
@@ -96,7 +169,11 @@ fn state_name(rng: &mut Rng, n: usize) -> Value {
 
 /// A name of the graph whose states are `{prefix}S0..S{n-1}`, sometimes a dangling one.
 fn prefixed_state_name(rng: &mut Rng, prefix: &str, n: usize) -> Value {
-    if rng.chance(5) { json!("Nowhere") } else { json!(format!("{prefix}S{}", rng.below(n))) }
+    if rng.chance(5) {
+        json!("Nowhere")
+    } else {
+        json!(format!("{prefix}S{}", rng.below(n)))
+    }
 }
 
 fn rule(rng: &mut Rng, n: usize, depth: usize, top: bool) -> Value {
@@ -128,9 +205,12 @@ fn field_value(rng: &mut Rng, field: &str, n: usize) -> Value {
         "Next" | "Default" => state_name(rng, n),
         "End" => json!(rng.chance(90)),
         "Resource" => json!("r"),
-        "InputPath" | "OutputPath" | "ResultPath" | "TimeoutSecondsPath" | "SecondsPath" | "TimestampPath" | "ErrorPath"
-        | "CausePath" => {
-            if rng.chance(10) { Value::Null } else { json!(path(rng)) }
+        "InputPath" | "OutputPath" | "ResultPath" | "TimeoutSecondsPath" | "SecondsPath" | "TimestampPath" | "ErrorPath" | "CausePath" => {
+            if rng.chance(10) {
+                Value::Null
+            } else {
+                json!(path(rng))
+            }
         }
         "Parameters" | "ResultSelector" | "Result" => value(rng, 3),
         "Choices" => json!((0..rng.below(3)).map(|_| rule(rng, n, 3, true)).collect::<Vec<_>>()),
@@ -219,11 +299,7 @@ fn plausible_state(rng: &mut Rng, prefix: &str, i: usize, n: usize, depth: usize
                 }
                 for f in ["Retry", "Catch"] {
                     if rng.chance(50) {
-                        state[f] = if depth < 2 || rng.chance(70) {
-                            plausible_recovery(rng, f, prefix, n)
-                        } else {
-                            field_value(rng, f, n)
-                        };
+                        state[f] = if depth < 2 || rng.chance(70) { plausible_recovery(rng, f, prefix, n) } else { field_value(rng, f, n) };
                     }
                 }
             }
@@ -289,14 +365,38 @@ fn plausible_state(rng: &mut Rng, prefix: &str, i: usize, n: usize, depth: usize
 
 /// JSONata expressions, well-formed or not, some hostile (deep, huge, slow).
 const EXPRESSIONS: &[&str] = &[
-    "{% $states.input %}", "{% $states.input.a %}", "{% $states.result %}", "{% $states.context.Execution.Name %}",
-    "{% $sum($states.input.a) %}", "{% $count($states.input.a) > 1 %}", "{% $x %}", "{% $x + 1 %}", "{% true %}",
-    "{% $states.input.a[0] %}", "{% [1..5] %}", "{% $map([1,2,3], function($v){$v*2}) %}", "{% $string($states) %}",
-    "{% $error('boom') %}", "{% $states.errorOutput.Error %}", "{% $partition([1,2,3,4], 2) %}", "{% $range(0, 10, 2) %}",
-    "{% $hash('a', 'SHA-256') %}", "{% $parse('{\"k\": 1}') %}", "{% 1/0 %}", "{% ( %}", "{% $states.input. %}",
-    "{% [1..100000000] %}", "{% (function($f){$f($f)})(function($f){$f($f)}) %}", "{% $reduce([1..100000], function($a,$b){$a+$b}) %}",
-    "{% $join($states.input.a, ',') %}", "{% $lookup($states.input, 'b') %}", "{% $keys($states.input) %}", "plain text",
-    "{% $x ? 'yes' : 'no' %}", "{% $uuid() %}", "{% $now() %}",
+    "{% $states.input %}",
+    "{% $states.input.a %}",
+    "{% $states.result %}",
+    "{% $states.context.Execution.Name %}",
+    "{% $sum($states.input.a) %}",
+    "{% $count($states.input.a) > 1 %}",
+    "{% $x %}",
+    "{% $x + 1 %}",
+    "{% true %}",
+    "{% $states.input.a[0] %}",
+    "{% [1..5] %}",
+    "{% $map([1,2,3], function($v){$v*2}) %}",
+    "{% $string($states) %}",
+    "{% $error('boom') %}",
+    "{% $states.errorOutput.Error %}",
+    "{% $partition([1,2,3,4], 2) %}",
+    "{% $range(0, 10, 2) %}",
+    "{% $hash('a', 'SHA-256') %}",
+    "{% $parse('{\"k\": 1}') %}",
+    "{% 1/0 %}",
+    "{% ( %}",
+    "{% $states.input. %}",
+    "{% [1..100000000] %}",
+    "{% (function($f){$f($f)})(function($f){$f($f)}) %}",
+    "{% $reduce([1..100000], function($a,$b){$a+$b}) %}",
+    "{% $join($states.input.a, ',') %}",
+    "{% $lookup($states.input, 'b') %}",
+    "{% $keys($states.input) %}",
+    "plain text",
+    "{% $x ? 'yes' : 'no' %}",
+    "{% $uuid() %}",
+    "{% $now() %}",
 ];
 
 /// Expressions that run into the evaluator's caps (steps, call depth) or
@@ -326,7 +426,8 @@ fn jsonata_definition(rng: &mut Rng, prefix: &str, depth: usize) -> Value {
                 // A catcher leads forward only: a loop of failing expensive
                 // expressions would run to the 25,000-event cap.
                 if i + 1 < n {
-                    task["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Output": {"e": expr(rng)}, "Next": format!("{prefix}S{}", n - 1)}]);
+                    task["Catch"] =
+                        json!([{"ErrorEquals": ["States.ALL"], "Output": {"e": expr(rng)}, "Next": format!("{prefix}S{}", n - 1)}]);
                 }
                 task
             }
@@ -338,7 +439,9 @@ fn jsonata_definition(rng: &mut Rng, prefix: &str, depth: usize) -> Value {
             4 => json!({"Type": "Fail", "Error": expr(rng), "Cause": expr(rng)}),
             5 => json!({"Type": "Map", "Items": expr(rng), "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}"},
                         "ItemProcessor": jsonata_definition(rng, &format!("{prefix}S{i}m_"), depth - 1)}),
-            _ => json!({"Type": "Parallel", "Branches": [jsonata_definition(rng, &format!("{prefix}S{i}b_"), depth - 1)], "Output": expr(rng)}),
+            _ => {
+                json!({"Type": "Parallel", "Branches": [jsonata_definition(rng, &format!("{prefix}S{i}b_"), depth - 1)], "Output": expr(rng)})
+            }
         };
         if !matches!(state["Type"].as_str(), Some("Choice" | "Fail")) {
             state.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());

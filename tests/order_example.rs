@@ -140,10 +140,7 @@ fn stock_shortage_ends_in_handle_inventory_error() {
     assert_eq!(states_entered(&rec), ["VerifyPayment", "UpdateInventory", "HandleInventoryError"]);
     assert_eq!(
         rec.outcome,
-        Outcome::Failed {
-            error: "InventoryUpdateFailed".into(),
-            cause: "The order could not be fulfilled: not enough stock.".into()
-        }
+        Outcome::Failed { error: "InventoryUpdateFailed".into(), cause: "The order could not be fulfilled: not enough stock.".into() }
     );
     let cause = rec.history.iter().find_map(|e| match &e.kind {
         EventKind::TaskFailed { cause, .. } => Some(cause.clone()),
@@ -160,7 +157,9 @@ fn cli_prints_status_output_and_history_with_exit_codes() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("status: SUCCEEDED"), "{out}");
     assert!(out.contains("\"subject\": \"Order ORD-1001 confirmed\""), "{out}");
-    for t in ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"] {
+    for t in
+        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    {
         assert!(out.contains(t), "history table lacks {t}:\n{out}");
     }
     let (code, out, _) = stepwasm(&["run", def, "--input", "@examples/order/inputs/stock-shortage.json"]);

@@ -65,12 +65,7 @@ fn crash_problems(stderr: &str) -> Option<String> {
 
 /// Fails with every problem found, each naming its file.
 fn report(kind: &str, checked: usize, failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{} of {checked} {kind} definitions failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} of {checked} {kind} definitions failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 #[test]
@@ -78,11 +73,7 @@ fn corpus_is_large_enough_and_well_formed() {
     let valid = definitions("valid");
     let invalid = definitions("invalid");
     assert!(valid.len() >= MIN_CORPUS, "only {} valid definitions in tests/validate/valid (need {MIN_CORPUS})", valid.len());
-    assert!(
-        invalid.len() >= MIN_CORPUS,
-        "only {} invalid definitions in tests/validate/invalid (need {MIN_CORPUS})",
-        invalid.len()
-    );
+    assert!(invalid.len() >= MIN_CORPUS, "only {} invalid definitions in tests/validate/invalid (need {MIN_CORPUS})", invalid.len());
     let mut problems = Vec::new();
     // Nothing else lies in the folders: a misspelt suffix would silently drop a case.
     for (kind, allowed) in [("valid", &[DEFINITION_SUFFIX][..]), ("invalid", &[DEFINITION_SUFFIX, EXPECTED_SUFFIX][..])] {

@@ -108,8 +108,7 @@ impl Request {
     /// A POST request whose body is `body` as JSON, with
     /// `content-type: application/json`.
     pub fn post_json<T: Serialize + ?Sized>(url: impl Into<String>, body: &T) -> Result<Self, HttpError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| HttpError::new(format!("cannot serialise the request body: {e}")))?;
+        let body = serde_json::to_vec(body).map_err(|e| HttpError::new(format!("cannot serialise the request body: {e}")))?;
         Ok(Request { body, ..Request::new("POST", url) }.header("content-type", "application/json"))
     }
 
@@ -148,8 +147,7 @@ impl Response {
 
     /// The body parsed as JSON into `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| HttpError::new(format!("the response body is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| HttpError::new(format!("the response body is not the expected JSON: {e}")))
     }
 
     /// The body as UTF-8 text.
@@ -170,12 +168,7 @@ mod imp {
     use crate::bindings::stepwasm::task::http as wit;
 
     pub fn fetch(req: &Request) -> Result<Response, HttpError> {
-        let req = wit::Request {
-            method: req.method.clone(),
-            url: req.url.clone(),
-            headers: req.headers.clone(),
-            body: req.body.clone(),
-        };
+        let req = wit::Request { method: req.method.clone(), url: req.url.clone(), headers: req.headers.clone(), body: req.body.clone() };
         let resp = wit::fetch(&req).map_err(HttpError::new)?;
         Ok(Response { status: resp.status, headers: resp.headers, body: resp.body })
     }
@@ -187,10 +180,7 @@ mod imp {
     use alloc::format;
 
     pub fn fetch(req: &Request) -> Result<Response, HttpError> {
-        Err(HttpError::new(format!(
-            "{} {}: http is only available inside a component (this handler runs natively)",
-            req.method, req.url
-        )))
+        Err(HttpError::new(format!("{} {}: http is only available inside a component (this handler runs natively)", req.method, req.url)))
     }
 }
 
@@ -202,18 +192,12 @@ mod tests {
     fn builders_and_response_helpers() {
         let req = Request::post_json("https://x.test/a", &serde_json::json!({"a": 1})).unwrap().header("x-id", "7");
         assert_eq!(req.method, "POST");
-        assert_eq!(
-            req.headers,
-            vec![("content-type".into(), "application/json".into()), ("x-id".into(), "7".into())]
-        );
+        assert_eq!(req.headers, vec![("content-type".into(), "application/json".into()), ("x-id".into(), "7".into())]);
         assert_eq!(req.body, br#"{"a":1}"#);
         assert_eq!(Request::get("https://x.test/").method, "GET");
 
-        let resp = Response {
-            status: 201,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: br#"{"ok":true}"#.to_vec(),
-        };
+        let resp =
+            Response { status: 201, headers: vec![("Content-Type".into(), "application/json".into())], body: br#"{"ok":true}"#.to_vec() };
         assert!(resp.is_success());
         assert_eq!(resp.header("content-type"), Some("application/json"));
         assert_eq!(resp.json::<serde_json::Value>().unwrap(), serde_json::json!({"ok": true}));

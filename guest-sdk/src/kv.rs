@@ -106,8 +106,7 @@ pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, KvError> {
 
 /// Stores `value` under `key` as JSON text.
 pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), KvError> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| KvError::new(format!("cannot serialise the value for key {key:?}: {e}")))?;
+    let text = serde_json::to_string(value).map_err(|e| KvError::new(format!("cannot serialise the value for key {key:?}: {e}")))?;
     set(key, &text)
 }
 

@@ -153,17 +153,17 @@ where
     O: Serialize,
     F: FnOnce(I, &Context) -> Result<O, TaskError>,
 {
-    let parsed: I = serde_json::from_str(input).map_err(|e| {
-        TaskError::new(INVALID_INPUT, format!("input does not match the handler's input type: {e}"))
-    })?;
+    let parsed: I = serde_json::from_str(input)
+        .map_err(|e| TaskError::new(INVALID_INPUT, format!("input does not match the handler's input type: {e}")))?;
     let output = handler(parsed, ctx)?;
-    serde_json::to_string(&output)
-        .map_err(|e| TaskError::new(INVALID_OUTPUT, format!("cannot serialise the handler's output: {e}")))
+    serde_json::to_string(&output).map_err(|e| TaskError::new(INVALID_OUTPUT, format!("cannot serialise the handler's output: {e}")))
 }
 
 /// Exports `handler` (a `fn(I, &Context) -> Result<O, TaskError>`) as the
 /// component's `stepwasm:task/handler` when built for wasm32. One per crate.
 #[macro_export]
+// rustfmt would pull the export line out of its block (it cannot format it).
+#[rustfmt::skip]
 macro_rules! handler {
     ($handler:path) => {
         #[cfg(target_arch = "wasm32")]
@@ -173,10 +173,7 @@ macro_rules! handler {
                 fn handle(
                     input: $crate::__private::String,
                     ctx: $crate::bindings::stepwasm::task::types::Context,
-                ) -> ::core::result::Result<
-                    $crate::__private::String,
-                    $crate::bindings::stepwasm::task::types::TaskError,
-                > {
+                ) -> ::core::result::Result<$crate::__private::String, $crate::bindings::stepwasm::task::types::TaskError> {
                     $crate::__private::dispatch($handler, &input, ctx)
                 }
             }
@@ -197,12 +194,7 @@ pub mod __private {
         input: &str,
         ctx: wit::Context,
     ) -> Result<String, wit::TaskError> {
-        let ctx = Context {
-            execution_id: ctx.execution_id,
-            state_name: ctx.state_name,
-            attempt: ctx.attempt,
-            task_token: ctx.task_token,
-        };
+        let ctx = Context { execution_id: ctx.execution_id, state_name: ctx.state_name, attempt: ctx.attempt, task_token: ctx.task_token };
         call(handler, input, &ctx).map_err(|e| wit::TaskError { error: e.error, cause: e.cause })
     }
 }

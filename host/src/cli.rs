@@ -9,9 +9,9 @@
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::driver::{execution_info, run_execution, run_recorded, Clock, ExecutionRecord, SystemClock, VirtualClock};
-use crate::store::Store as _;
 use crate::engine::{HistoryEvent, Outcome};
 use crate::runtime::{CacheOutcome, CompileCache, ResourceMap, WasmRuntime};
+use crate::store::Store as _;
 use anyhow::{anyhow, Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
@@ -238,7 +238,10 @@ pub fn parse_json_arg(arg: &str, flag: &str, what: &str) -> Result<Value> {
     let value: Value = serde_json::from_str(&text).with_context(|| format!("{from}: the {what} is not valid JSON"))?;
     let size = crate::asl::size::json_size(&value);
     if size > crate::engine::MAX_PAYLOAD_BYTES {
-        anyhow::bail!("{from}: the {what} is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)", crate::engine::MAX_PAYLOAD_BYTES);
+        anyhow::bail!(
+            "{from}: the {what} is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)",
+            crate::engine::MAX_PAYLOAD_BYTES
+        );
     }
     Ok(value)
 }
@@ -321,8 +324,8 @@ pub fn history_table(history: &[HistoryEvent]) -> String {
 }
 
 fn validate(args: ValidateArgs) -> Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.definition)
-        .with_context(|| format!("cannot read definition {}", args.definition.display()))?;
+    let text =
+        std::fs::read_to_string(&args.definition).with_context(|| format!("cannot read definition {}", args.definition.display()))?;
     let machine = match parse_definition(&text) {
         Ok(m) => m,
         Err(e) => {

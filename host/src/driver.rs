@@ -21,9 +21,9 @@
 //! to completion on the calling thread.
 
 use crate::asl::{errors, StateMachine};
+use crate::engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
 use crate::evaluation_budget::{self, Budget, INLINE_EVALUATION_LIMIT, STATE_EVALUATION_LIMIT};
 use crate::evaluation_pool::EvaluationPool;
-use crate::engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
 use crate::store::{ActivityTask, ExecutionStatus, Store, StoreError, TaskResult, TokenState};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -60,9 +60,14 @@ pub const MAX_HISTORY_EVENTS: usize = 25_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
     Succeeded(Value),
-    Failed { error: String, cause: String },
+    Failed {
+        error: String,
+        cause: String,
+    },
     /// The task ran out of wall-clock time (`States.Timeout`).
-    TimedOut { cause: String },
+    TimedOut {
+        cause: String,
+    },
 }
 
 /// Something that can run a Task state's resource: the WASM runtime, or native
@@ -420,7 +425,12 @@ pub async fn start_execution_async<C: Clock + ?Sized>(
 }
 
 /// A new execution with its `ExecutionStarted` event, not journaled yet.
-fn begin<C: Clock + ?Sized>(machine: Arc<StateMachine>, info: ExecutionInfo, input: Value, clock: &C) -> Result<Recorder<'_, C>, DriverError> {
+fn begin<C: Clock + ?Sized>(
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Value,
+    clock: &C,
+) -> Result<Recorder<'_, C>, DriverError> {
     let mut rec = Recorder::new(machine, info, clock, None);
     rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
     Ok(rec)
@@ -596,7 +606,9 @@ where
                     }
                 }
                 let kind = match runner.run_task_async(&task).await {
-                    TaskOutcome::Succeeded(output) if task.task_token.is_some() => EventKind::TaskSubmitted { resource, output: Arc::new(output) },
+                    TaskOutcome::Succeeded(output) if task.task_token.is_some() => {
+                        EventKind::TaskSubmitted { resource, output: Arc::new(output) }
+                    }
                     TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
                     TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
                     TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
@@ -706,10 +718,16 @@ async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: 
             _ => None,
         };
         let expired = if callback.deadline_ms.is_some_and(|d| now >= d) {
-            Some((errors::TIMEOUT, "no result was sent for the task token before its TimeoutSeconds (or the execution's) ran out".to_string()))
+            Some((
+                errors::TIMEOUT,
+                "no result was sent for the task token before its TimeoutSeconds (or the execution's) ran out".to_string(),
+            ))
         } else if heartbeat_deadline.is_some_and(|d| now >= d) {
             let seconds = callback.heartbeat_seconds.unwrap_or_default();
-            Some((errors::HEARTBEAT_TIMEOUT, format!("no heartbeat nor result was sent for the task token for {seconds} s (HeartbeatSeconds)")))
+            Some((
+                errors::HEARTBEAT_TIMEOUT,
+                format!("no heartbeat nor result was sent for the task token for {seconds} s (HeartbeatSeconds)"),
+            ))
         } else {
             None
         };
@@ -812,8 +830,9 @@ mod tests {
     /// A JSONata Pass state whose Output has `fields` fields, each an
     /// expression of about 700,000 steps (under each expression's own caps).
     fn heavy_jsonata(fields: usize) -> serde_json::Value {
-        let output: serde_json::Map<String, Value> =
-            (0..fields).map(|i| (format!("f{i}"), json!(format!("{{% $reduce([1..100000], function($a, $b) {{ $a + $b }}) + {i} %}}")))).collect();
+        let output: serde_json::Map<String, Value> = (0..fields)
+            .map(|i| (format!("f{i}"), json!(format!("{{% $reduce([1..100000], function($a, $b) {{ $a + $b }}) + {i} %}}"))))
+            .collect();
         json!({"QueryLanguage": "JSONata", "StartAt": "Heavy", "States": {"Heavy": {"Type": "Pass", "Output": output, "End": true}}})
     }
 
@@ -839,7 +858,11 @@ mod tests {
         let def = json!({"StartAt": "Scan", "States": {"Scan": {"Type": "Pass", "Parameters": parameters, "End": true}}});
         let rec = run(def, input, &Scripted::new(vec![]), &VirtualClock::new(0));
         let Outcome::Failed { error, cause } = &rec.outcome else { panic!("{:?}", rec.outcome) };
-        assert_eq!((error.as_str(), cause.split(" (").next()), (errors::RUNTIME, Some("the evaluation of this state took longer than 1 s")), "{cause}");
+        assert_eq!(
+            (error.as_str(), cause.split(" (").next()),
+            (errors::RUNTIME, Some("the evaluation of this state took longer than 1 s")),
+            "{cause}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -847,7 +870,8 @@ mod tests {
         let pooled = crate::evaluation_pool::jobs_run();
         let machine = Arc::new(parse_definition(&heavy_jsonata(3).to_string()).unwrap());
         let runner = Scripted::new(vec![]);
-        let rec = run_execution_async(machine, execution_info("sm", "e1"), json!({}), &Blocking(&runner), &VirtualClock::new(0)).await.unwrap();
+        let rec =
+            run_execution_async(machine, execution_info("sm", "e1"), json!({}), &Blocking(&runner), &VirtualClock::new(0)).await.unwrap();
         let total: i64 = (1..=100_000).sum();
         assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"f0": total, "f1": total + 1, "f2": total + 2}) });
         assert!(crate::evaluation_pool::jobs_run() > pooled, "the decision was not made on the pool");
@@ -926,8 +950,18 @@ mod tests {
         assert_eq!(
             tail,
             [
-                "ExecutionRedriven", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed", "ExecutionFailed",
-                "ExecutionRedriven", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
+                "ExecutionRedriven",
+                "TaskStateEntered",
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskFailed",
+                "ExecutionFailed",
+                "ExecutionRedriven",
+                "TaskStateEntered",
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskSucceeded",
+                "TaskStateExited",
                 "ExecutionSucceeded",
             ]
         );
@@ -1026,8 +1060,15 @@ mod tests {
         assert_eq!(
             types(&rec),
             [
-                "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
-                "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"
+                "ExecutionStarted",
+                "TaskStateEntered",
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskSucceeded",
+                "TaskStateExited",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
             ]
         );
         let call = &runner.calls.borrow()[0];
@@ -1047,10 +1088,7 @@ mod tests {
         let runner = Scripted::new(vec![failed("Flaky"), failed("Flaky"), failed("Flaky")]);
         let clock = VirtualClock::new(1_000_000);
         let rec = run(def, json!({"id": 7}), &runner, &clock);
-        assert_eq!(
-            rec.outcome,
-            Outcome::Succeeded { output: json!({"id": 7, "error": {"Error": "Flaky", "Cause": "Flaky happened"}}) }
-        );
+        assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"id": 7, "error": {"Error": "Flaky", "Cause": "Flaky happened"}}) });
         let attempts: Vec<u32> = runner.calls.borrow().iter().map(|c| c.attempt).collect();
         assert_eq!(attempts, [1, 2, 3]);
         // 2 s, then 2 × 3 = 6 s of backoff, on the virtual clock.
@@ -1173,7 +1211,11 @@ mod tests {
         let def = json!({"StartAt": "P", "States": {
             "P": {"Type": "Pass", "Result": big, "End": true}}});
         let rec = run(def, json!({}), &Scripted::new(vec![]), &VirtualClock::new(0));
-        assert!(matches!(&rec.outcome, Outcome::Failed { error, cause } if error == "States.DataLimitExceeded" && cause.contains("output")), "{:?}", rec.outcome);
+        assert!(
+            matches!(&rec.outcome, Outcome::Failed { error, cause } if error == "States.DataLimitExceeded" && cause.contains("output")),
+            "{:?}",
+            rec.outcome
+        );
         // Task parameters over the limit (from an input within it): a catcher
         // that names the error takes it.
         let def = json!({"StartAt": "T", "States": {

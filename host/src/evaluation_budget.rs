@@ -121,6 +121,9 @@ mod tests {
         assert!(!outer.exceeded());
         drop(outer);
         assert_eq!(check(), Ok(()));
-        assert_eq!(Exceeded { limit: STATE_EVALUATION_LIMIT }.to_string().split(" (").next(), Some("the evaluation of this state took longer than 1 s"));
+        assert_eq!(
+            Exceeded { limit: STATE_EVALUATION_LIMIT }.to_string().split(" (").next(),
+            Some("the evaluation of this state took longer than 1 s")
+        );
     }
 }

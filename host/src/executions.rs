@@ -143,9 +143,10 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
     match command {
         ExecutionsCommand::List { store, status } => {
             let status = match status {
-                Some(name) => Some(ExecutionStatus::parse(&name.to_ascii_uppercase()).ok_or_else(|| {
-                    anyhow!("--status {name:?}: expected RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED")
-                })?),
+                Some(name) => Some(
+                    ExecutionStatus::parse(&name.to_ascii_uppercase())
+                        .ok_or_else(|| anyhow!("--status {name:?}: expected RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"))?,
+                ),
                 None => None,
             };
             println!("{:<10} {:<24} {:<24} NAME", "STATUS", "STARTED", "STOPPED");

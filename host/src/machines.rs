@@ -96,12 +96,17 @@ impl StoredMachines {
         let mut map = self.configured.clone();
         for record in store.task_resources()? {
             if let Some(why) = self.configured.operator_owned(&record.resource) {
-                crate::console_out::warn(format_args!("warning: registered resource {:?} is left unmapped: {why}, which takes precedence", record.resource));
+                crate::console_out::warn(format_args!(
+                    "warning: registered resource {:?} is left unmapped: {why}, which takes precedence",
+                    record.resource
+                ));
                 continue;
             }
             match self.spec_of(store, &record) {
                 Ok(spec) => map.insert(&record.resource, spec),
-                Err(e) => crate::console_out::warn(format_args!("warning: registered resource {:?} is left unmapped: {e:#}", record.resource)),
+                Err(e) => {
+                    crate::console_out::warn(format_args!("warning: registered resource {:?} is left unmapped: {e:#}", record.resource))
+                }
             }
         }
         *self.map.write().unwrap_or_else(|e| e.into_inner()) = map;
@@ -141,7 +146,14 @@ impl StoredMachines {
     /// of the stepwasm:task world importing only what the entry grants),
     /// kept in the store, mapped from now on. State machines loaded before
     /// keep their mapping until they are loaded again.
-    pub fn register(&self, store: &dyn Store, resource: &str, entry: &Value, module: Option<&[u8]>, now_ms: i64) -> Result<Registered, RegisterError> {
+    pub fn register(
+        &self,
+        store: &dyn Store,
+        resource: &str,
+        entry: &Value,
+        module: Option<&[u8]>,
+        now_ms: i64,
+    ) -> Result<Registered, RegisterError> {
         if let Some(why) = self.configured.operator_owned(resource) {
             return Err(RegisterError::OperatorOwned(why));
         }
@@ -164,8 +176,12 @@ impl StoredMachines {
             }
             return Err(refused);
         }
-        let record =
-            TaskResourceRecord { resource: resource.to_string(), config: entry.clone(), module_sha256: Some(sha256.clone()), registered_ms: now_ms };
+        let record = TaskResourceRecord {
+            resource: resource.to_string(),
+            config: entry.clone(),
+            module_sha256: Some(sha256.clone()),
+            registered_ms: now_ms,
+        };
         store.put_task_resource(&record, Some(bytes))?;
         self.map.write().unwrap_or_else(|e| e.into_inner()).insert(resource, spec.clone());
         self.forget_loaded();
@@ -238,9 +254,8 @@ impl StoredMachines {
     /// it started with), loaded once per version.
     pub fn get(&self, store: &SqliteStore, execution: &ExecutionInfo) -> Result<Loaded> {
         let arn = &execution.state_machine_arn;
-        let (version, text) = store
-            .execution_definition(&execution.execution_arn)?
-            .ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
+        let (version, text) =
+            store.execution_definition(&execution.execution_arn)?.ok_or_else(|| anyhow!("the store has no definition of {arn}"))?;
         self.load(arn, version, &text)
     }
 

@@ -89,9 +89,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         builder.worker_threads(workers.max(1));
     }
     let tokio = builder.enable_all().build()?;
-    let limits = HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1), crash_limit: args.crash_limit };
+    let limits =
+        HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1), crash_limit: args.crash_limit };
     tokio.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
+        let listener =
+            tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         let wake_host = Arc::new(tokio::sync::Notify::new());
         let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
         crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
@@ -258,7 +260,9 @@ impl Host {
             };
             self.driving.remove(&info.execution_arn);
             match result {
-                Ok(Progress::Finished(outcome)) => crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name)),
+                Ok(Progress::Finished(outcome)) => {
+                    crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name))
+                }
                 Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
                 Err(e) => {
                     crate::console_out::warn(format_args!("error: execution {} stopped: {e}", info.execution_arn));
@@ -317,7 +321,8 @@ impl Host {
                 }
             }
             let (machine, runtime) = &*loaded;
-            let result = drive_stored_execution(Arc::clone(machine), info.clone(), runtime, &SystemClock, &*store, PARK_WAITS_OVER_MS).await;
+            let result =
+                drive_stored_execution(Arc::clone(machine), info.clone(), runtime, &SystemClock, &*store, PARK_WAITS_OVER_MS).await;
             (info, result)
         });
         self.driving.insert(arn, task);

@@ -35,11 +35,7 @@ pub fn scratch(name: &str) -> PathBuf {
 /// Runs the stepwasm binary; returns (exit code, stdout, stderr).
 pub fn stepwasm(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_stepwasm")).args(args).current_dir(root()).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 for the http capability's tests: each
@@ -194,10 +190,8 @@ impl ApiServer {
     /// One API call: `target` is the whole `X-Amz-Target` (e.g.
     /// `AWSStepFunctions.ListStateMachines`); returns (HTTP status, JSON body).
     pub fn call(&self, target: &str, params: &serde_json::Value) -> (u16, serde_json::Value) {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(60)))
-            .build();
+        let config =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(std::time::Duration::from_secs(60))).build();
         let mut answer = ureq::Agent::new_with_config(config)
             .post(&format!("{}/", self.endpoint))
             .header("X-Amz-Target", target)
@@ -220,7 +214,8 @@ impl ApiServer {
     /// Starts an execution of `machine_arn` named `name` with `input` (JSON
     /// text); its ARN.
     pub fn start_execution(&self, machine_arn: &str, name: &str, input: &str) -> String {
-        let started = self.ok("AWSStepFunctions.StartExecution", serde_json::json!({"stateMachineArn": machine_arn, "name": name, "input": input}));
+        let started =
+            self.ok("AWSStepFunctions.StartExecution", serde_json::json!({"stateMachineArn": machine_arn, "name": name, "input": input}));
         started["executionArn"].as_str().unwrap().to_string()
     }
 

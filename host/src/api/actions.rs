@@ -7,14 +7,15 @@
 use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params};
 use super::Api;
 use crate::asl::parse_definition;
-use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
 use crate::asl::size::json_size;
+use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
 use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
 use crate::store::{
-    redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResult,
+    redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError,
+    TaskResult,
 };
-use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Every action this API answers (others get UnknownOperationException).
@@ -87,7 +88,9 @@ fn dispatch_blocking(api: &Api, action: &str, params: &Params) -> Result<Value, 
         "DescribeActivity" => super::activities::describe(api, params),
         "ListActivities" => super::activities::list(api, params),
         "DeleteActivity" => super::activities::delete(api, params),
-        other => Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", ")))),
+        other => {
+            Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", "))))
+        }
     }
 }
 
@@ -112,7 +115,9 @@ fn checked_definition(api: &Api, definition: &str, kind: &str) -> Result<(), Api
     if kind == "EXPRESS" {
         let waits = |resource: &str| resource.ends_with(crate::asl::WAIT_FOR_TASK_TOKEN) || crate::asl::is_activity(resource);
         if let Some((state, _)) = machine.task_resources().into_iter().find(|(_, r)| waits(r)) {
-            return Err(invalid(format!("state {state:?}: an EXPRESS state machine cannot wait for a task token (.waitForTaskToken, activities)")));
+            return Err(invalid(format!(
+                "state {state:?}: an EXPRESS state machine cannot wait for a task token (.waitForTaskToken, activities)"
+            )));
         }
     }
     Ok(())
@@ -120,9 +125,10 @@ fn checked_definition(api: &Api, definition: &str, kind: &str) -> Result<(), Api
 
 fn role_arn<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ApiError> {
     match params.optional_str(name)? {
-        Some(arn) if !arn.starts_with("arn:") || arn.split(':').count() < 6 => {
-            Err(ApiError::new("InvalidArn", format!("Invalid Arn: '{name}' is {arn:?}, expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)")))
-        }
+        Some(arn) if !arn.starts_with("arn:") || arn.split(':').count() < 6 => Err(ApiError::new(
+            "InvalidArn",
+            format!("Invalid Arn: '{name}' is {arn:?}, expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+        )),
         role => Ok(role),
     }
 }
@@ -157,7 +163,10 @@ fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
         if existing.definition == definition && existing.details.kind == details.kind && existing.details.role_arn == details.role_arn {
             return Ok(json!({"stateMachineArn": arn, "creationDate": date(existing.created_ms.unwrap_or(0))}));
         }
-        return Err(ApiError::new("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}' (with another definition or settings)")));
+        return Err(ApiError::new(
+            "StateMachineAlreadyExists",
+            format!("State Machine Already Exists: '{arn}' (with another definition or settings)"),
+        ));
     }
     api.store.put_state_machine(&arn, name, definition)?;
     api.store.set_state_machine_details(&arn, &details)?;
@@ -273,10 +282,14 @@ fn validate_definition(params: &Params) -> Result<Value, ApiError> {
 /// An execution's input, as StartExecution takes it: JSON text, 256 KiB at most.
 fn execution_input(params: &Params) -> Result<(Value, String), ApiError> {
     let text = params.optional_str("input")?.unwrap_or("{}");
-    let input: Value = serde_json::from_str(text).map_err(|e| ApiError::new("InvalidExecutionInput", format!("Invalid execution input: not JSON: {e}")))?;
+    let input: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::new("InvalidExecutionInput", format!("Invalid execution input: not JSON: {e}")))?;
     let size = json_size(&input);
     if size > MAX_PAYLOAD_BYTES {
-        return Err(ApiError::new("InvalidExecutionInput", format!("Invalid execution input: {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}")));
+        return Err(ApiError::new(
+            "InvalidExecutionInput",
+            format!("Invalid execution input: {size} bytes, over the limit of {MAX_PAYLOAD_BYTES}"),
+        ));
     }
     Ok((input, text.to_string()))
 }
@@ -323,7 +336,10 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
 }
 
 fn not_express(arn: &str, action: &str) -> ApiError {
-    ApiError::new("StateMachineTypeNotSupported", format!("State Machine Type Not Supported: {action} takes EXPRESS state machines; '{arn}' is STANDARD"))
+    ApiError::new(
+        "StateMachineTypeNotSupported",
+        format!("State Machine Type Not Supported: {action} takes EXPRESS state machines; '{arn}' is STANDARD"),
+    )
 }
 
 fn already_exists(arn: &str) -> ApiError {
@@ -499,7 +515,10 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let machine = existing_state_machine(api, sm_arn)?;
     if machine.details.kind == "EXPRESS" {
         // AWS keeps no list of Express executions either.
-        return Err(ApiError::new("StateMachineTypeNotSupported", format!("State Machine Type Not Supported: ListExecutions does not list the executions of EXPRESS state machine '{sm_arn}'")));
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            format!("State Machine Type Not Supported: ListExecutions does not list the executions of EXPRESS state machine '{sm_arn}'"),
+        ));
     }
     let status = match params.optional_str("statusFilter")? {
         Some(name) => Some(ExecutionStatus::parse(name).ok_or_else(|| {
@@ -564,7 +583,8 @@ fn task_token(params: &Params) -> Result<&str, ApiError> {
     let token = params.required_str("taskToken")?;
     // Tokens this host issues are "swt" and hex digits; anything else was
     // never one of them.
-    let ours = token.len() <= 1024 && token.strip_prefix("swt").is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    let ours =
+        token.len() <= 1024 && token.strip_prefix("swt").is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
     if ours {
         Ok(token)
     } else {
@@ -574,10 +594,13 @@ fn task_token(params: &Params) -> Result<&str, ApiError> {
 
 fn token_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::InvalidToken(token) => ApiError::new("TaskDoesNotExist", format!("Task Does Not Exist: no task was given token {token:?}")),
-        StoreError::TaskNotWaiting(token) => {
-            ApiError::new("TaskTimedOut", format!("Task Timed Out: the task of token {token:?} no longer waits (answered, timed out, or its execution ended)"))
+        StoreError::InvalidToken(token) => {
+            ApiError::new("TaskDoesNotExist", format!("Task Does Not Exist: no task was given token {token:?}"))
         }
+        StoreError::TaskNotWaiting(token) => ApiError::new(
+            "TaskTimedOut",
+            format!("Task Timed Out: the task of token {token:?} no longer waits (answered, timed out, or its execution ended)"),
+        ),
         other => other.into(),
     }
 }

@@ -73,7 +73,9 @@ impl Policy {
         let budget = fd_budget(raise_fd_limit());
         let asked = args.api_max_connections.unwrap_or(MAX_CONNECTIONS);
         if asked > budget && args.api_max_connections.is_some() {
-            crate::console_out::warn(format_args!("warning: api: --api-max-connections {asked} is more than the file limit allows; {budget} it is"));
+            crate::console_out::warn(format_args!(
+                "warning: api: --api-max-connections {asked} is more than the file limit allows; {budget} it is"
+            ));
         }
         Policy { total: asked.min(budget).max(1), per_peer: args.api_connections_per_peer.max(1) }
     }
@@ -179,7 +181,9 @@ impl Table {
             .peers
             .iter()
             .filter(|(_, slots)| slots.len() > holding)
-            .filter_map(|(peer, slots)| slots.iter().find(|s| s.in_service.load(Ordering::Acquire) == 0).map(|s| (*peer, slots.len(), Arc::clone(s))))
+            .filter_map(|(peer, slots)| {
+                slots.iter().find(|s| s.in_service.load(Ordering::Acquire) == 0).map(|s| (*peer, slots.len(), Arc::clone(s)))
+            })
             .max_by_key(|(_, held, _)| *held);
         let Some((peer, _, slot)) = victim else { return false };
         self.remove(peer, slot.id);

@@ -30,11 +30,11 @@ pub use sigv4::Access;
 use crate::graph::{svg::svg, Diagram};
 use crate::machines::StoredMachines;
 use crate::store::{SqliteStore, Store};
+use connections::{Admissions, Policy, Refusal, Ticket};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use connections::{Admissions, Policy, Refusal, Ticket};
 use protocol::{check_arn, ArnKind, Params};
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,7 +158,11 @@ async fn call(api: &Api, ticket: &Ticket, request: Request<Incoming>) -> Result<
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(too_large()),
         Ok(Err(e)) => return Err(ApiError::new("SerializationException", format!("the request body could not be read: {e}"))),
         Err(_) => {
-            return Err(ApiError::with_status(408, "RequestTimeout", format!("the request body did not arrive within {} s of its headers", BODY_TIMEOUT.as_secs())))
+            return Err(ApiError::with_status(
+                408,
+                "RequestTimeout",
+                format!("the request body did not arrive within {} s of its headers", BODY_TIMEOUT.as_secs()),
+            ))
         }
     };
     let _in_service = ticket.in_service();
@@ -173,7 +177,9 @@ async fn call(api: &Api, ticket: &Ticket, request: Request<Incoming>) -> Result<
     } else {
         Err(ApiError::new(
             "UnknownOperationException",
-            format!("X-Amz-Target is {target:?}; it must be AWSStepFunctions.<Action> (AWS JSON 1.0), or Stepwasm.<Action> for stepwasm's own"),
+            format!(
+                "X-Amz-Target is {target:?}; it must be AWSStepFunctions.<Action> (AWS JSON 1.0), or Stepwasm.<Action> for stepwasm's own"
+            ),
         ))
     }
 }
@@ -183,7 +189,8 @@ fn too_large() -> ApiError {
 }
 
 fn check_access(api: &Api, method: &Method, uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let headers = headers.iter().map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())).collect();
+    let headers =
+        headers.iter().map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())).collect();
     let request = sigv4::SignedRequest {
         method: method.as_str(),
         path: uri.path(),

@@ -57,7 +57,9 @@ impl Params {
         }
         match serde_json::from_slice(body) {
             Ok(Value::Object(map)) => Ok(Params(map)),
-            Ok(other) => Err(ApiError::new("SerializationException", format!("the request body must be a JSON object, not {}", kind(&other)))),
+            Ok(other) => {
+                Err(ApiError::new("SerializationException", format!("the request body must be a JSON object, not {}", kind(&other))))
+            }
             Err(e) => Err(ApiError::new("SerializationException", format!("the request body is not valid JSON: {e}"))),
         }
     }
@@ -120,8 +122,14 @@ impl Params {
             let key = item.get("key").and_then(Value::as_str);
             let value = item.get("value").and_then(Value::as_str).unwrap_or("");
             match key {
-                Some(key) if (1..=128).contains(&key.chars().count()) && value.chars().count() <= 256 => tags.push((key.to_string(), value.to_string())),
-                _ => return Err(ApiError::validation(format!("{name}[{i}]: a tag is {{\"key\": 1 to 128 characters, \"value\": up to 256}}"))),
+                Some(key) if (1..=128).contains(&key.chars().count()) && value.chars().count() <= 256 => {
+                    tags.push((key.to_string(), value.to_string()))
+                }
+                _ => {
+                    return Err(ApiError::validation(format!(
+                        "{name}[{i}]: a tag is {{\"key\": 1 to 128 characters, \"value\": up to 256}}"
+                    )))
+                }
             }
         }
         Ok(tags)
@@ -131,7 +139,9 @@ impl Params {
     pub fn strings(&self, name: &str) -> Result<Vec<String>, ApiError> {
         let Some(value) = self.get(name) else { return Err(missing(name)) };
         match value {
-            Value::Array(items) if items.iter().all(Value::is_string) => Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+            Value::Array(items) if items.iter().all(Value::is_string) => {
+                Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            }
             other => Err(wrong_type(name, "a list of strings", other)),
         }
     }
@@ -149,7 +159,9 @@ fn kind(value: &Value) -> &'static str {
 }
 
 fn missing(name: &str) -> ApiError {
-    ApiError::validation(format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"))
+    ApiError::validation(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
 }
 
 fn wrong_type(name: &str, expected: &str, got: &Value) -> ApiError {
@@ -213,7 +225,9 @@ pub fn check_arn<'a>(field: &str, arn: &'a str, kind: ArnKind) -> Result<&'a str
 pub fn page<T: Clone>(items: &[T], token: Option<&str>, size: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
     let start = match token {
         None => 0,
-        Some(token) => decode_token(token).filter(|&at| at <= items.len()).ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: {token:?} is not a nextToken this API gave")))?,
+        Some(token) => decode_token(token)
+            .filter(|&at| at <= items.len())
+            .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: {token:?} is not a nextToken this API gave")))?,
     };
     let end = (start + size).min(items.len());
     let next = (end < items.len()).then(|| encode_token(end));
@@ -245,7 +259,8 @@ mod tests {
         assert_eq!(Params::parse(b"").unwrap().optional_str("name").unwrap(), None);
         assert_eq!(Params::parse(b"{oops").err().unwrap().code, "SerializationException");
         assert_eq!(Params::parse(b"[1]").err().unwrap().code, "SerializationException");
-        let params = Params::parse(br#"{"name": 5, "maxResults": 2000, "ok": "x", "tags": [{"key": "a", "value": "b"}, {"value": "c"}]}"#).unwrap();
+        let params =
+            Params::parse(br#"{"name": 5, "maxResults": 2000, "ok": "x", "tags": [{"key": "a", "value": "b"}, {"value": "c"}]}"#).unwrap();
         assert_eq!(params.required_str("name").unwrap_err().code, "SerializationException");
         assert_eq!(params.required_str("absent").unwrap_err().code, "ValidationException");
         assert_eq!(params.required_str("ok").unwrap(), "x");
@@ -263,7 +278,8 @@ mod tests {
         assert!(check_arn("stateMachineArn", sm, ArnKind::StateMachine).is_ok());
         assert_eq!(check_arn("executionArn", sm, ArnKind::Execution).unwrap_err().code, "InvalidArn");
         assert!(check_arn("executionArn", "arn:aws:states:local:0:execution:order:e1", ArnKind::Execution).is_ok());
-        for bad in ["order", "arn:aws:lambda:x:0:stateMachine:a", "arn:aws:states:x:0:stateMachine:", "arn:aws:states:x:0:stateMachine:a:b"] {
+        for bad in ["order", "arn:aws:lambda:x:0:stateMachine:a", "arn:aws:states:x:0:stateMachine:", "arn:aws:states:x:0:stateMachine:a:b"]
+        {
             assert_eq!(check_arn("stateMachineArn", bad, ArnKind::StateMachine).unwrap_err().code, "InvalidArn", "{bad}");
         }
     }

@@ -33,7 +33,10 @@ pub fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, ApiErr
         "PutTaskResource" => put(api, &params),
         "ListTaskResources" => list(api),
         "DeleteTaskResource" => delete(api, &params),
-        other => Err(ApiError::new("UnknownOperationException", format!("unknown action Stepwasm.{other:?}; stepwasm's own actions are {}", ACTIONS.join(", ")))),
+        other => Err(ApiError::new(
+            "UnknownOperationException",
+            format!("unknown action Stepwasm.{other:?}; stepwasm's own actions are {}", ACTIONS.join(", ")),
+        )),
     }
 }
 

@@ -54,7 +54,10 @@ impl SignedRequest<'_> {
 pub fn check(access: &Access, request: &SignedRequest) -> Result<(), ApiError> {
     let Access::SharedSecret { key_id, secret } = access else { return Ok(()) };
     let Some(authorization) = request.header("authorization") else {
-        return Err(forbidden("MissingAuthenticationToken", "Missing Authentication Token: this API needs a signed request or a bearer secret"));
+        return Err(forbidden(
+            "MissingAuthenticationToken",
+            "Missing Authentication Token: this API needs a signed request or a bearer secret",
+        ));
     };
     if let Some(bearer) = authorization.strip_prefix("Bearer ") {
         return if equal_in_constant_time(bearer.trim().as_bytes(), secret.as_bytes()) {
@@ -69,10 +72,16 @@ pub fn check(access: &Access, request: &SignedRequest) -> Result<(), ApiError> {
     let auth = parse_authorization(fields)?;
     let scope: Vec<&str> = auth.credential.split('/').collect();
     let [given_key, date, region, service, "aws4_request"] = scope[..] else {
-        return Err(forbidden("IncompleteSignatureException", format!("Credential {:?} is not KEY/DATE/REGION/SERVICE/aws4_request", auth.credential)));
+        return Err(forbidden(
+            "IncompleteSignatureException",
+            format!("Credential {:?} is not KEY/DATE/REGION/SERVICE/aws4_request", auth.credential),
+        ));
     };
     if given_key != key_id {
-        return Err(forbidden("UnrecognizedClientException", "The security token included in the request is invalid: unknown access key id"));
+        return Err(forbidden(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid: unknown access key id",
+        ));
     }
     let amz_date = request
         .header("x-amz-date")
@@ -82,7 +91,10 @@ pub fn check(access: &Access, request: &SignedRequest) -> Result<(), ApiError> {
         .and_utc()
         .timestamp_millis();
     if (signed_at - request.now_ms).abs() > MAX_CLOCK_SKEW_MS {
-        return Err(forbidden("InvalidSignatureException", format!("Signature expired: X-Amz-Date {amz_date} is more than 15 minutes from the server's time")));
+        return Err(forbidden(
+            "InvalidSignatureException",
+            format!("Signature expired: X-Amz-Date {amz_date} is more than 15 minutes from the server's time"),
+        ));
     }
     if !amz_date.starts_with(date) {
         return Err(forbidden("InvalidSignatureException", "The credential scope's date is not the day of X-Amz-Date"));
@@ -156,11 +168,8 @@ fn parse_authorization(fields: &str) -> Result<Authorization, ApiError> {
 
 /// The query string with its parameters sorted (clients send them encoded).
 fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<String> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| if p.contains('=') { p.to_string() } else { format!("{p}=") })
-        .collect();
+    let mut pairs: Vec<String> =
+        query.split('&').filter(|p| !p.is_empty()).map(|p| if p.contains('=') { p.to_string() } else { format!("{p}=") }).collect();
     pairs.sort();
     pairs.join("&")
 }

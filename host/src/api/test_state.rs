@@ -19,7 +19,8 @@ const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 pub async fn test_state(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let text = params.required_str("definition")?;
     let input_text = params.optional_str("input")?.unwrap_or("{}");
-    let input: Value = serde_json::from_str(input_text).map_err(|e| ApiError::new("InvalidExecutionInput", format!("Invalid input: not JSON: {e}")))?;
+    let input: Value =
+        serde_json::from_str(input_text).map_err(|e| ApiError::new("InvalidExecutionInput", format!("Invalid input: not JSON: {e}")))?;
     let state: Map<String, Value> = match serde_json::from_str(text) {
         Ok(Value::Object(state)) => state,
         Ok(_) => return Err(invalid("the definition must be one state: a JSON object with a Type")),
@@ -74,7 +75,15 @@ impl Wrapped {
                 .iter()
                 // A retrier of no attempts never retries.
                 .filter(|r| r.get("MaxAttempts").and_then(Value::as_u64) != Some(0))
-                .map(|r| r.get("ErrorEquals").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|r| {
+                    r.get("ErrorEquals")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -150,7 +159,8 @@ mod tests {
 
     #[test]
     fn the_state_is_wrapped_with_stand_ins_for_where_it_leads() {
-        let state = json!({"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "TestState"}], "Default": "Other"});
+        let state =
+            json!({"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "TestState"}], "Default": "Other"});
         let wrapped = Wrapped::around(state.as_object().unwrap().clone());
         assert_eq!(wrapped.name, "TestState_", "a stand-in has the plain name");
         assert_eq!(wrapped.machine["StartAt"], "TestState_");

@@ -29,7 +29,10 @@ pub enum Condition {
     And(Vec<Condition>),
     Or(Vec<Condition>),
     Not(Box<Condition>),
-    Test { variable: Path, test: Test },
+    Test {
+        variable: Path,
+        test: Test,
+    },
     /// A JSONata rule's `Condition`: a `{% %}` expression (or a literal
     /// boolean) that must give true or false.
     Jsonata(super::template::Template),
@@ -442,7 +445,10 @@ pub fn parse_rules(value: &Value, location: &str, jsonata: bool, errors: &mut Ve
         } else {
             if item.get("Output").is_some() || item.get("Condition").is_some() {
                 let key = if item.get("Output").is_some() { "Output" } else { "Condition" };
-                errors.push(ValidationError::new(&format!("{loc}.{key}"), format!("field {key:?} is only allowed in JSONata states (QueryLanguage \"JSONata\")")));
+                errors.push(ValidationError::new(
+                    &format!("{loc}.{key}"),
+                    format!("field {key:?} is only allowed in JSONata states (QueryLanguage \"JSONata\")"),
+                ));
             }
             let condition = Condition::parse(item, &loc, true, errors);
             (condition, item.get("Assign").map(|v| Template::parse_assign(v, &format!("{loc}.Assign"), errors)), None)

@@ -27,42 +27,112 @@ const MAX_DELAY_SECONDS: u64 = 31_622_400;
 const MAX_LABEL_CHARS: usize = 40;
 /// The predefined error names; any other `States.` name is reserved.
 const PREDEFINED_ERRORS: &[&str] = &[
-    "States.ALL", "States.DataLimitExceeded", "States.ExceedToleratedFailureThreshold", "States.HeartbeatTimeout",
-    "States.Http.Socket", "States.IntrinsicFailure", "States.ItemReaderFailed", "States.NoChoiceMatched",
-    "States.ParameterPathFailure", "States.Permissions", "States.ResultPathMatchFailure", "States.ResultWriterFailed",
-    "States.Runtime", "States.Timeout", "States.TaskFailed", "States.BranchFailed", "States.QueryEvaluationError",
+    "States.ALL",
+    "States.DataLimitExceeded",
+    "States.ExceedToleratedFailureThreshold",
+    "States.HeartbeatTimeout",
+    "States.Http.Socket",
+    "States.IntrinsicFailure",
+    "States.ItemReaderFailed",
+    "States.NoChoiceMatched",
+    "States.ParameterPathFailure",
+    "States.Permissions",
+    "States.ResultPathMatchFailure",
+    "States.ResultWriterFailed",
+    "States.Runtime",
+    "States.Timeout",
+    "States.TaskFailed",
+    "States.BranchFailed",
+    "States.QueryEvaluationError",
 ];
 
 const TOP_LEVEL_FIELDS: &[&str] = &["Comment", "StartAt", "States", "TimeoutSeconds", "Version", "QueryLanguage"];
 const COMMON_FIELDS: &[&str] = &["Type", "Comment", "QueryLanguage"];
 /// Fields only JSONPath states may have.
 const JSONPATH_ONLY: &[&str] = &[
-    "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Result", "ItemsPath", "TimeoutSecondsPath",
-    "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath", "MaxConcurrencyPath",
-    "ToleratedFailureCountPath", "ToleratedFailurePercentagePath",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Result",
+    "ItemsPath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
 ];
 /// Fields only JSONata states may have.
 const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 const TASK_FIELDS: &[&str] = &[
-    "Resource", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
-    "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Arguments", "Output",
+    "Resource",
+    "Next",
+    "End",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Retry",
+    "Catch",
+    "TimeoutSeconds",
+    "TimeoutSecondsPath",
+    "HeartbeatSeconds",
+    "HeartbeatSecondsPath",
+    "Arguments",
+    "Output",
 ];
 const PASS_FIELDS: &[&str] = &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Output"];
 const CHOICE_FIELDS: &[&str] = &["Choices", "Default", "InputPath", "OutputPath", "Output"];
 const SUCCEED_FIELDS: &[&str] = &["InputPath", "OutputPath", "Output"];
 const FAIL_FIELDS: &[&str] = &["Error", "Cause", "ErrorPath", "CausePath"];
-const WAIT_FIELDS: &[&str] =
-    &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "InputPath", "OutputPath", "Output"];
+const WAIT_FIELDS: &[&str] = &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "InputPath", "OutputPath", "Output"];
 const PARALLEL_FIELDS: &[&str] = &[
-    "Branches", "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch",
-    "Arguments", "Output",
+    "Branches",
+    "Next",
+    "End",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Retry",
+    "Catch",
+    "Arguments",
+    "Output",
 ];
 const BRANCH_FIELDS: &[&str] = &["StartAt", "States", "Comment"];
 const MAP_FIELDS: &[&str] = &[
-    "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch",
-    "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "ItemBatcher",
-    "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath",
-    "Label", "ItemReader", "ResultWriter", "Items", "Output",
+    "Next",
+    "End",
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Retry",
+    "Catch",
+    "ItemsPath",
+    "ItemSelector",
+    "ItemProcessor",
+    "Iterator",
+    "MaxConcurrency",
+    "MaxConcurrencyPath",
+    "ItemBatcher",
+    "ToleratedFailureCount",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentage",
+    "ToleratedFailurePercentagePath",
+    "Label",
+    "ItemReader",
+    "ResultWriter",
+    "Items",
+    "Output",
 ];
 const PROCESSOR_FIELDS: &[&str] = &["StartAt", "States", "Comment", "ProcessorConfig"];
 const ITEM_BATCHER_FIELDS: &[&str] =
@@ -78,10 +148,7 @@ const ASSIGN_FIELD: &[&str] = &["Assign"];
 /// Parses and validates a definition.
 pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        InvalidDefinition(vec![ValidationError::new(
-            &format!("line {} column {}", e.line(), e.column()),
-            format!("not valid JSON: {e}"),
-        )])
+        InvalidDefinition(vec![ValidationError::new(&format!("line {} column {}", e.line(), e.column()), format!("not valid JSON: {e}"))])
     })?;
     let mut parser = Parser { errors: Vec::new(), scope: Scope::default(), names: HashMap::new(), jsonata_default: false, jsonata: false };
     let machine = parser.machine(&value);
@@ -257,10 +324,7 @@ impl Parser {
             Some(Value::Object(map)) => Some(map),
             Some(_) => self.err(&f.at("States"), "States must be a JSON object of named states"),
         };
-        let outer = Scope {
-            declared: states.into_iter().flatten().map(|(name, _)| name.clone()).collect(),
-            targets: Vec::new(),
-        };
+        let outer = Scope { declared: states.into_iter().flatten().map(|(name, _)| name.clone()).collect(), targets: Vec::new() };
         let outer = std::mem::replace(&mut self.scope, outer);
         // The enclosing state's language, restored once the nested graph is read.
         let enclosing_jsonata = self.jsonata;
@@ -269,7 +333,10 @@ impl Parser {
         for (name, value) in states.into_iter().flatten() {
             let loc = format!("{prefix}States.{name}");
             if let Some(first) = self.names.insert(name.clone(), loc.clone()) {
-                self.err::<()>(&loc, format!("state name {name:?} is already used at {first}; names are unique in the whole state machine"));
+                self.err::<()>(
+                    &loc,
+                    format!("state name {name:?} is already used at {first}; names are unique in the whole state machine"),
+                );
             }
             if let Some(state) = self.state(name, &loc, value) {
                 parsed.insert(name.clone(), state);
@@ -306,7 +373,10 @@ impl Parser {
         let jsonata = self.jsonata;
         for key in f.map.keys() {
             if jsonata && JSONPATH_ONLY.contains(&key.as_str()) && !(key == "Parameters" && type_name == "Map") {
-                self.err::<()>(&f.at(key), format!("field {key:?} is JSONPath only; a JSONata state uses Arguments, Output and {{% %}} expressions"));
+                self.err::<()>(
+                    &f.at(key),
+                    format!("field {key:?} is JSONPath only; a JSONata state uses Arguments, Output and {{% %}} expressions"),
+                );
             } else if !jsonata && JSONATA_ONLY.contains(&key.as_str()) {
                 self.err::<()>(&f.at(key), format!("field {key:?} is only allowed in JSONata states (QueryLanguage \"JSONata\")"));
             }
@@ -460,13 +530,18 @@ impl Parser {
         f.allow(self, &[COMMON_FIELDS, MAP_FIELDS, ASSIGN_FIELD], "a Map state");
         for key in ["ItemReader", "ResultWriter"] {
             if f.get(key).is_some() {
-                self.err::<()>(&f.at(key), format!("{key} is not supported by stepwasm (it reads or writes Amazon S3); pass the items in the input"));
+                self.err::<()>(
+                    &f.at(key),
+                    format!("{key} is not supported by stepwasm (it reads or writes Amazon S3); pass the items in the input"),
+                );
             }
         }
         let mut io = self.io(f, true);
         // A Map's Parameters is the legacy name of ItemSelector.
         let item_selector = match (io.parameters.take(), f.get("ItemSelector")) {
-            (Some(_), Some(_)) => self.err(&f.loc, "Parameters and ItemSelector cannot both be set (Parameters is the legacy name of ItemSelector)"),
+            (Some(_), Some(_)) => {
+                self.err(&f.loc, "Parameters and ItemSelector cannot both be set (Parameters is the legacy name of ItemSelector)")
+            }
             (Some(legacy), None) => Some(legacy),
             (None, Some(v)) if self.jsonata => Some(Template::parse_jsonata(v, &f.at("ItemSelector"), &mut self.errors)),
             (None, Some(v)) if v.is_object() => Some(Template::parse(v, &f.at("ItemSelector"), &mut self.errors)),
@@ -480,7 +555,9 @@ impl Parser {
             None => None,
         };
         let (processor, distributed) = match (f.get("ItemProcessor"), f.get("Iterator")) {
-            (Some(_), Some(_)) => return self.err(&f.loc, "ItemProcessor and Iterator cannot both be set (Iterator is the legacy name of ItemProcessor)"),
+            (Some(_), Some(_)) => {
+                return self.err(&f.loc, "ItemProcessor and Iterator cannot both be set (Iterator is the legacy name of ItemProcessor)")
+            }
             (None, None) => return self.err(&f.loc, "missing required field ItemProcessor"),
             (Some(v), None) => {
                 let p = self.object(v, &f.at("ItemProcessor"), "ItemProcessor")?;
@@ -497,7 +574,14 @@ impl Parser {
             }
         };
         if !distributed {
-            for key in ["ItemBatcher", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label"] {
+            for key in [
+                "ItemBatcher",
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+                "Label",
+            ] {
                 if f.get(key).is_some() {
                     self.err::<()>(&f.at(key), format!("{key} is only allowed in a Map whose ProcessorConfig.Mode is DISTRIBUTED"));
                 }
@@ -658,7 +742,9 @@ impl Parser {
             return None;
         }
         match f.get(key)? {
-            v @ Value::String(s) if crate::asl::template::jsonata_source(s).is_some() => Some(Template::parse_jsonata(v, &f.at(key), &mut self.errors)),
+            v @ Value::String(s) if crate::asl::template::jsonata_source(s).is_some() => {
+                Some(Template::parse_jsonata(v, &f.at(key), &mut self.errors))
+            }
             _ => None,
         }
     }
@@ -677,7 +763,9 @@ impl Parser {
     /// `ErrorPath`/`CausePath`: a reference path, or an intrinsic function call.
     fn path_or_intrinsic(&mut self, f: &Fields, key: &str) -> Option<Template> {
         match f.get(key)? {
-            Value::String(s) if s.starts_with("States.") => Some(Template::parse_dynamic(&Value::String(s.clone()), &f.at(key), &mut self.errors)),
+            Value::String(s) if s.starts_with("States.") => {
+                Some(Template::parse_dynamic(&Value::String(s.clone()), &f.at(key), &mut self.errors))
+            }
             _ => self.reference_path(f, key).map(Template::Path),
         }
     }
@@ -725,11 +813,9 @@ impl Parser {
     fn entries<'a>(&mut self, f: &Fields<'a>, key: &str) -> Vec<Fields<'a>> {
         match f.get(key) {
             None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| self.object(v, &format!("{}[{i}]", f.at(key)), "an entry"))
-                .collect(),
+            Some(Value::Array(items)) => {
+                items.iter().enumerate().filter_map(|(i, v)| self.object(v, &format!("{}[{i}]", f.at(key)), "an entry")).collect()
+            }
             Some(_) => self.err(&f.at(key), format!("{key} must be an array")).unwrap_or_default(),
         }
     }
@@ -874,7 +960,11 @@ fn check_resource(resource: &str) -> Result<(), String> {
     }
     if let Some(module) = resource.strip_prefix("wasm:") {
         let ok = !module.is_empty() && module.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        return if ok { Ok(()) } else { Err(format!("{resource:?} is not a valid wasm:<module> resource (a module name of letters, digits, -, _ or .)")) };
+        return if ok {
+            Ok(())
+        } else {
+            Err(format!("{resource:?} is not a valid wasm:<module> resource (a module name of letters, digits, -, _ or .)"))
+        };
     }
     let parts: Vec<&str> = resource.splitn(6, ':').collect();
     if parts[0] == "arn" && !(parts.len() == 6 && !parts[1].is_empty() && !parts[2].is_empty() && !parts[5].is_empty()) {
@@ -932,7 +1022,9 @@ mod tests {
         assert_eq!(got, ["States.B: state is not reachable from StartAt"]);
         // Unreachable states are reported even when another state has errors,
         // unless an unreadable state (unknown transitions) is reachable.
-        let got = problems(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "Bogus": 1, "End": true}, "B": {"Type": "Succeed"}}}"#);
+        let got = problems(
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "Bogus": 1, "End": true}, "B": {"Type": "Succeed"}}}"#,
+        );
         assert!(got.contains(&"States.B: state is not reachable from StartAt".to_string()), "{got:#?}");
         let got = problems(r#"{"StartAt": "A", "States": {"A": {"Type": "Nope"}, "B": {"Type": "Succeed"}}}"#);
         assert!(!got.iter().any(|e| e.contains("not reachable")), "{got:#?}");
@@ -948,14 +1040,19 @@ mod tests {
         let task = |extra: &str| {
             problems(&format!(r#"{{"StartAt": "T", "States": {{"T": {{"Type": "Task", "Resource": "wasm:m", {extra} "End": true}}}}}}"#))
         };
-        assert_eq!(task(r#""Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 100000000}],"#), ["States.T.Retry[0].MaxAttempts: MaxAttempts must be an integer from 0 to 99999999, got 100000000"]);
+        assert_eq!(
+            task(r#""Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 100000000}],"#),
+            ["States.T.Retry[0].MaxAttempts: MaxAttempts must be an integer from 0 to 99999999, got 100000000"]
+        );
         assert_eq!(task(r#""Retry": [{"ErrorEquals": ["X"], "MaxDelaySeconds": 31622401}],"#).len(), 1);
         assert_eq!(task(r#""TimeoutSeconds": 100000000,"#).len(), 1);
-        assert_eq!(task(r#""Catch": [{"ErrorEquals": ["States.Bogus"], "Next": "T"}],"#), [
-            r#"States.T.Catch[0].ErrorEquals: "States.Bogus" is not a predefined error, and names starting with States. are reserved"#
-        ]);
+        assert_eq!(
+            task(r#""Catch": [{"ErrorEquals": ["States.Bogus"], "Next": "T"}],"#),
+            [r#"States.T.Catch[0].ErrorEquals: "States.Bogus" is not a predefined error, and names starting with States. are reserved"#]
+        );
         assert!(task(r#""Retry": [{"ErrorEquals": ["States.Timeout", "States.TaskFailed", "Custom.Error"]}],"#).is_empty());
-        let resource = |r: &str| problems(&format!(r#"{{"StartAt": "T", "States": {{"T": {{"Type": "Task", "Resource": {r:?}, "End": true}}}}}}"#));
+        let resource =
+            |r: &str| problems(&format!(r#"{{"StartAt": "T", "States": {{"T": {{"Type": "Task", "Resource": {r:?}, "End": true}}}}}}"#));
         assert_eq!(resource("").len(), 1);
         assert_eq!(resource("wasm:").len(), 1);
         assert_eq!(resource("arn:aws:lambda").len(), 1);

@@ -118,7 +118,9 @@ impl Template {
     /// expression (nested in objects and arrays too). Field names are plain.
     pub fn parse_jsonata(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
         match value {
-            Value::String(text) if jsonata_source(text).is_none() && (text.trim_start().starts_with("{%") || text.trim_end().ends_with("%}")) => {
+            Value::String(text)
+                if jsonata_source(text).is_none() && (text.trim_start().starts_with("{%") || text.trim_end().ends_with("%}")) =>
+            {
                 errors.push(ValidationError::new(
                     location,
                     "a JSONata expression must be written exactly \"{% expression %}\", with nothing before {% or after %}",
@@ -179,7 +181,9 @@ impl Template {
         match self {
             Template::Jsonata(expr) if expr.text().contains(needle) => out.push(location.to_string()),
             Template::Object(fields) => fields.iter().for_each(|(k, t)| t.collect_reading(needle, &format!("{location}.{k}"), out)),
-            Template::Array(items) => items.iter().enumerate().for_each(|(i, t)| t.collect_reading(needle, &format!("{location}[{i}]"), out)),
+            Template::Array(items) => {
+                items.iter().enumerate().for_each(|(i, t)| t.collect_reading(needle, &format!("{location}[{i}]"), out))
+            }
             _ => {}
         }
     }
@@ -375,7 +379,11 @@ pub fn jsonata_source(text: &str) -> Option<&str> {
 }
 
 fn field_note(field: &str) -> String {
-    if field.is_empty() { String::new() } else { format!(" (field '{field}')") }
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!(" (field '{field}')")
+    }
 }
 
 /// Evaluates a JSONata expression with `$states` and the workflow variables
@@ -386,7 +394,12 @@ pub fn evaluate_jsonata(expr: &Expression, context: &Bindings, field: &str) -> R
 
 /// [`evaluate_jsonata`] whose result may be at most about `max_result_bytes`
 /// of JSON (the evaluator refuses a bigger one while converting it).
-fn evaluate_jsonata_within(expr: &Expression, context: &Bindings, field: &str, max_result_bytes: usize) -> Result<Option<Value>, RenderError> {
+fn evaluate_jsonata_within(
+    expr: &Expression,
+    context: &Bindings,
+    field: &str,
+    max_result_bytes: usize,
+) -> Result<Option<Value>, RenderError> {
     let mut vars = jsonata::Bindings::new();
     // Outer scopes first, so inner ones win.
     for scope in context.variables {
@@ -421,9 +434,8 @@ mod tests {
     fn renders_paths_and_literals() {
         let t = parse_ok(json!({"id.$": "$.order.id", "kind": "x", "nested": {"items.$": "$.items[*].sku"}, "exec.$": "$$.Execution.Id"}));
         assert!(t.uses_context());
-        let out = t
-            .render(&json!({"order": {"id": 7}, "items": [{"sku": "A"}, {"sku": "B"}]}), &json!({"Execution": {"Id": "e1"}}))
-            .unwrap();
+        let out =
+            t.render(&json!({"order": {"id": 7}, "items": [{"sku": "A"}, {"sku": "B"}]}), &json!({"Execution": {"Id": "e1"}})).unwrap();
         assert_eq!(out, json!({"id": 7, "kind": "x", "nested": {"items": ["A", "B"]}, "exec": "e1"}));
     }
 
@@ -466,7 +478,9 @@ mod tests {
         let err = parse_ok(fields(20_000)).render(&data, &Value::Null).unwrap_err();
         assert_eq!(err.error, errors::DATA_LIMIT_EXCEEDED);
         assert!(
-            err.cause.contains("building the payload (field 'f10') would take more than 1048576 bytes of JSON (the limit on what one template builds)"),
+            err.cause.contains(
+                "building the payload (field 'f10') would take more than 1048576 bytes of JSON (the limit on what one template builds)"
+            ),
             "{err:?}"
         );
         // Literal parts count too.
@@ -494,13 +508,21 @@ mod tests {
         let err = t.render(&deep, &Value::Null).unwrap_err();
         assert_eq!(err.error, errors::PARAMETER_PATH_FAILURE);
         assert!(err.cause.starts_with("field 'found.$': the path $..a..a"), "{err:?}");
-        assert!(err.cause.contains("(the limit on the work of one path)") || err.cause.contains("(the limit on the result set of one path step)"), "{err:?}");
+        assert!(
+            err.cause.contains("(the limit on the work of one path)")
+                || err.cause.contains("(the limit on the result set of one path step)"),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn jsonata_results_count_against_the_template_budget() {
         let mut errors = Vec::new();
-        let t = Template::parse_jsonata(&json!({"a": "{% $pad('', 600000, 'x') %}", "b": "{% $pad('', 600000, 'y') %}"}), "Output", &mut errors);
+        let t = Template::parse_jsonata(
+            &json!({"a": "{% $pad('', 600000, 'x') %}", "b": "{% $pad('', 600000, 'y') %}"}),
+            "Output",
+            &mut errors,
+        );
         assert!(errors.is_empty(), "{errors:?}");
         let states = json!({"input": {}});
         let b = Bindings::context_only(&Value::Null).with_states(&states);

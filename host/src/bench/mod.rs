@@ -19,11 +19,13 @@
 mod parked;
 
 use crate::cli::{load_definition, load_resource_map, ConfigArg};
-use crate::driver::{execution_info, run_execution, run_execution_async, run_recorded, run_recorded_async, TaskOutcome, TaskRunner, VirtualClock};
-use crate::store::SqliteStore;
+use crate::driver::{
+    execution_info, run_execution, run_execution_async, run_recorded, run_recorded_async, TaskOutcome, TaskRunner, VirtualClock,
+};
 use crate::engine::TaskInvocation;
 use crate::runtime::kv::{KvError, KvStore, KvTransaction};
 use crate::runtime::{ResourceMap, ResourceSpec, WasmRuntime};
+use crate::store::SqliteStore;
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
@@ -311,12 +313,7 @@ fn measure_async(
 
 /// One module invoked directly (no workflow around it), on one thread:
 /// invocations over the time spent in them (resets excluded).
-fn measure_invocations(
-    runtime: &WasmRuntime,
-    task: &TaskInvocation,
-    reset: &dyn Fn() -> Result<()>,
-    seconds: f64,
-) -> Result<Stats> {
+fn measure_invocations(runtime: &WasmRuntime, task: &TaskInvocation, reset: &dyn Fn() -> Result<()>, seconds: f64) -> Result<Stats> {
     let run = |budget: Duration| -> Result<Vec<Duration>> {
         let mut latencies = Vec::new();
         let start = Instant::now();
@@ -431,13 +428,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     if cores > 1 {
         thread_counts.push(cores);
     }
-    println!(
-        "{}: {} input(s), {:.1} s per row, {} core(s) available",
-        args.definition.display(),
-        inputs.len(),
-        args.seconds,
-        cores
-    );
+    println!("{}: {} input(s), {:.1} s per row, {} core(s) available", args.definition.display(), inputs.len(), args.seconds, cores);
     println!();
     println!("| handlers | driven by | executions/s | p50 latency | p99 latency |");
     println!("|---|---|---:|---:|---:|");
@@ -599,9 +590,8 @@ fn invocation_tables(
         } else {
             WasmRuntime::for_machine_cached(machine, map, crate::runtime::CompileCache::default_dir().as_deref())?
         };
-        let memory = held_instance_bytes(&fresh, task)
-            .map(|b| format!("{:.0} KiB", b as f64 / 1024.0))
-            .unwrap_or_else(|e| format!("n/a ({e})"));
+        let memory =
+            held_instance_bytes(&fresh, task).map(|b| format!("{:.0} KiB", b as f64 / 1024.0)).unwrap_or_else(|e| format!("n/a ({e})"));
         println!("| {name} | {:.0} | {} | {} | {memory} |", s.per_second(), micros(s.p50), micros(s.p99));
     }
     match &trivial {

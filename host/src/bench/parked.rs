@@ -9,9 +9,11 @@
 //! is (its future and engine state).
 
 use crate::asl::parse_definition;
-use crate::driver::{drive_stored_execution, execution_info, start_execution, Blocking, Clock, Progress, SystemClock, TaskOutcome, TaskRunner, Wait};
-use crate::serve::{ParkedTimers, MAX_ACTIVE, PARK_WAITS_OVER_MS};
+use crate::driver::{
+    drive_stored_execution, execution_info, start_execution, Blocking, Clock, Progress, SystemClock, TaskOutcome, TaskRunner, Wait,
+};
 use crate::engine::TaskInvocation;
+use crate::serve::{ParkedTimers, MAX_ACTIVE, PARK_WAITS_OVER_MS};
 use crate::store::{SqliteStore, Store};
 use anyhow::{anyhow, Result};
 use serde_json::Value;

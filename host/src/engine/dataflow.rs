@@ -32,7 +32,9 @@ fn select<'a>(setting: &PathSetting, field: &str, doc: &'a Value, context: &Bind
         PathSetting::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
         PathSetting::Path(path) => match path.resolve_within(doc, context, &PATH_LIMITS) {
             Ok(Some((value, _))) => Ok(Cow::Owned(value)),
-            Ok(None) => Err(Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data"))),
+            Ok(None) => {
+                Err(Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: {field} of the state's data")))
+            }
             // The path's work, result set or result size is over its cap.
             Err(e) => Err(Failure::new(errors::RUNTIME, format!("{field}: {e}"))),
         },

@@ -31,12 +31,23 @@ pub struct ExecutionInfo {
 /// How an execution ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded { output: Value },
-    Failed { error: String, cause: String },
+    Succeeded {
+        output: Value,
+    },
+    Failed {
+        error: String,
+        cause: String,
+    },
     /// Ran past the top-level `TimeoutSeconds` (AWS's TIMED_OUT status).
-    TimedOut { error: String, cause: String },
+    TimedOut {
+        error: String,
+        cause: String,
+    },
     /// Stopped from outside (AWS's ABORTED status).
-    Aborted { error: String, cause: String },
+    Aborted {
+        error: String,
+        cause: String,
+    },
 }
 
 impl Outcome {
@@ -219,10 +230,7 @@ impl Execution {
         }
         let (Some(input), Some(root)) = (&self.input, &self.root) else {
             // Callers apply ExecutionStarted first; say so rather than guess.
-            return Decision::Finished(Outcome::Failed {
-                error: errors::RUNTIME.into(),
-                cause: "the execution was never started".into(),
-            });
+            return Decision::Finished(Outcome::Failed { error: errors::RUNTIME.into(), cause: "the execution was never started".into() });
         };
         let env = Env { info: &self.info, input, start_ms: self.start_ms, variables: Vec::new(), variable_bytes: root.variable_bytes() };
         let finish = |event| Decision::Record { scope: Scope::root(), event };
@@ -256,7 +264,8 @@ mod tests {
         let mut execution = Execution::new(machine, info);
         let mut history: Vec<HistoryEvent> = Vec::new();
         let mut record = |execution: &mut Execution, scope: Scope, kind: EventKind| {
-            let event = HistoryEvent { id: history.len() as u64 + 1, previous_event_id: history.len() as u64, timestamp_ms: 0, scope, kind };
+            let event =
+                HistoryEvent { id: history.len() as u64 + 1, previous_event_id: history.len() as u64, timestamp_ms: 0, scope, kind };
             execution.apply(&event).unwrap();
             history.push(event);
         };
@@ -300,7 +309,10 @@ mod tests {
         let (outcome, history, _) = run(def, json!({}));
         let (error, cause) = failed(&outcome);
         assert_eq!(error, "States.DataLimitExceeded");
-        assert!(cause.contains("the variable \"x\" assigned by state \"Double\" is over the limit of 262144 bytes for one variable"), "{cause}");
+        assert!(
+            cause.contains("the variable \"x\" assigned by state \"Double\" is over the limit of 262144 bytes for one variable"),
+            "{cause}"
+        );
         // Every value recorded stayed under the limit.
         let largest = history
             .iter()
@@ -348,7 +360,10 @@ mod tests {
         let (outcome, history, execution) = run(def.clone(), json!({"big": big}));
         let (error, cause) = failed(&outcome);
         assert_eq!(error, "States.DataLimitExceeded");
-        assert!(cause.contains("after state \"S51\" assigns, over the limit of 10485760 bytes for all of an execution's variables"), "{cause}");
+        assert!(
+            cause.contains("after state \"S51\" assigns, over the limit of 10485760 bytes for all of an execution's variables"),
+            "{cause}"
+        );
         assert_eq!(execution.variable_bytes(), 51 * (200 * 1024 + 2));
         // Replayed from its history, an execution counts the same.
         let mut replayed = Execution::new(Arc::new(parse_definition(&def.to_string()).unwrap()), execution.info().clone());

@@ -118,7 +118,12 @@ impl Fanout {
                         return Err(if tolerance.declared {
                             Failure::new(
                                 errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                                format!("{failed} of {} iterations failed, more than tolerated; the last: {}: {}", items.len(), failure.error, failure.cause),
+                                format!(
+                                    "{failed} of {} iterations failed, more than tolerated; the last: {}: {}",
+                                    items.len(),
+                                    failure.error,
+                                    failure.cause
+                                ),
                             )
                         } else {
                             failure.clone()
@@ -170,8 +175,7 @@ impl Tolerance {
             return failed > 0;
         }
         let over_count = self.count.is_some_and(|c| u64::from(failed) > c);
-        let over_percentage =
-            self.percentage.is_some_and(|p| total > 0 && f64::from(failed) * 100.0 / total as f64 > p);
+        let over_percentage = self.percentage.is_some_and(|p| total > 0 && f64::from(failed) * 100.0 / total as f64 > p);
         over_count || over_percentage
     }
 }
@@ -185,11 +189,16 @@ fn number(setting: &Option<NumberSetting>, input: &Value, b: &Bindings, field: &
         Some(NumberSetting::Fixed(n)) => Ok(Some(*n)),
         Some(NumberSetting::Path(path)) => match path.select(input).as_ref().and_then(Value::as_f64) {
             Some(n) if n >= min && n <= max => Ok(Some(n)),
-            _ => Err(Failure::new(errors::RUNTIME, format!("{field}Path '{path}' must select a number from {min} to {max} in the state's input"))),
+            _ => Err(Failure::new(
+                errors::RUNTIME,
+                format!("{field}Path '{path}' must select a number from {min} to {max} in the state's input"),
+            )),
         },
         Some(NumberSetting::Expr(t)) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
             Value::Number(n) if n.as_f64().is_some_and(|n| n >= min && n <= max) => Ok(n.as_f64()),
-            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a number from {min} to {max}, got {other}"))),
+            other => {
+                Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a number from {min} to {max}, got {other}")))
+            }
         },
     }
 }
@@ -265,9 +274,8 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
 const MAX_MAP_ITEMS_BYTES: usize = 16 << 20;
 
 fn select_input(path: &Path, input: &Value, b: &Bindings) -> Result<Value, Failure> {
-    path.resolve(input, b).ok_or_else(|| {
-        Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: InputPath of the state's data"))
-    })
+    path.resolve(input, b)
+        .ok_or_else(|| Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: InputPath of the state's data")))
 }
 
 /// Groups items into `{"Items": [...], "BatchInput": ...}` objects of at most

@@ -14,9 +14,9 @@ use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Payload, Scop
 use super::{task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
 use crate::asl::errors;
 use crate::asl::path::Bindings;
+use crate::asl::size::{self, TooBig, MAX_VALUE_DEPTH};
 use crate::asl::template::Template;
 use crate::asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
-use crate::asl::size::{self, TooBig, MAX_VALUE_DEPTH};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,10 +51,23 @@ impl<'a> Env<'a> {
 /// What a frame needs next.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Next {
-    Record { scope: Scope, event: EventKind },
-    RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
-    Invoke { scope: Scope, task: TaskInvocation },
-    AwaitCallback { scope: Scope, callback: Callback },
+    Record {
+        scope: Scope,
+        event: EventKind,
+    },
+    RecordAt {
+        scope: Scope,
+        event: EventKind,
+        not_before_ms: i64,
+    },
+    Invoke {
+        scope: Scope,
+        task: TaskInvocation,
+    },
+    AwaitCallback {
+        scope: Scope,
+        callback: Callback,
+    },
     /// The graph has ended: its output, or the error that ended it.
     Done(Result<Value, Failure>),
 }
@@ -62,17 +75,30 @@ pub(super) enum Next {
 #[derive(Debug, Clone)]
 enum Step {
     Entered,
-    Scheduled { input: Payload },
-    Started { input: Payload },
+    Scheduled {
+        input: Payload,
+    },
+    Started {
+        input: Payload,
+    },
     /// A `.waitForTaskToken` task's module has run; its token is awaited.
     Submitted,
     /// A Parallel or Map state's children are running.
     Running(Box<Fanout>),
-    Succeeded { result: Payload },
-    Failed { failure: Failure, retrier: Option<usize>, failed_ms: i64 },
+    Succeeded {
+        result: Payload,
+    },
+    Failed {
+        failure: Failure,
+        retrier: Option<usize>,
+        failed_ms: i64,
+    },
     /// `next` is set when the exit does not follow the state's own
     /// transition: a catcher's `Next`, or the Choice rule taken.
-    Exited { output: Payload, next: Option<String> },
+    Exited {
+        output: Payload,
+        next: Option<String>,
+    },
 }
 
 /// Where the frame is inside its current state.
@@ -306,9 +332,7 @@ impl Frame {
                 Step::Running(fanout) => fanout.apply_iteration(&event.kind)?,
                 _ => return Err("the Map state is not running".into()),
             },
-            (kind, _) => {
-                return Err(format!("{} does not fit state {:?} of type {}", kind.type_name(), state.name, state.type_name()))
-            }
+            (kind, _) => return Err(format!("{} does not fit state {:?} of type {}", kind.type_name(), state.name, state.type_name())),
         }
         Ok(())
     }
@@ -345,10 +369,13 @@ impl Frame {
         }
         let state = self.cursor.as_ref().map_or("", |c| c.state.as_str());
         if let Some((what, too_big)) = oversized_payload(event) {
-            return Some(Failure::new(errors::DATA_LIMIT_EXCEEDED, match too_big {
-                TooBig::Bytes => format!("the {what} of state {state:?} is over the limit of {MAX_PAYLOAD_BYTES} bytes"),
-                TooBig::Depth => format!("the {what} of state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"),
-            }));
+            return Some(Failure::new(
+                errors::DATA_LIMIT_EXCEEDED,
+                match too_big {
+                    TooBig::Bytes => format!("the {what} of state {state:?} is over the limit of {MAX_PAYLOAD_BYTES} bytes"),
+                    TooBig::Depth => format!("the {what} of state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"),
+                },
+            ));
         }
         let EventKind::StateExited { assigned_variables: Some(vars), .. } = event else { return None };
         self.variables_over_limits(env, state, vars).map(|cause| Failure::new(errors::DATA_LIMIT_EXCEEDED, cause))
@@ -422,9 +449,7 @@ impl Frame {
                     state_name: cursor.state.clone(),
                     attempt: cursor.attempt,
                     timeout_seconds: cursor.timeout_seconds,
-                    task_token: task
-                        .waits_for_task_token()
-                        .then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
+                    task_token: task.waits_for_task_token().then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
                     entered_event_id: cursor.entered_id,
                     journaled: false,
                 },
@@ -502,12 +527,16 @@ impl Frame {
                     Err(failure) => Next::Done(Err(failure)),
                 }
             }
-            (StateKind::Succeed(succeed), Step::Entered) if succeed.io.jsonata => match dataflow::complete(&succeed.io, &cursor.input, &b) {
-                Ok((output, _)) => record(self.exit(state, output, None, None)),
-                Err(failure) => Next::Done(Err(failure)),
-            },
+            (StateKind::Succeed(succeed), Step::Entered) if succeed.io.jsonata => {
+                match dataflow::complete(&succeed.io, &cursor.input, &b) {
+                    Ok((output, _)) => record(self.exit(state, output, None, None)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
             (StateKind::Succeed(succeed), Step::Entered) => {
-                match dataflow::effective_input(&succeed.io, &cursor.input, &b).and_then(|effective| dataflow::output(&succeed.io, effective, &b)) {
+                match dataflow::effective_input(&succeed.io, &cursor.input, &b)
+                    .and_then(|effective| dataflow::output(&succeed.io, effective, &b))
+                {
                     Ok(output) => record(self.exit(state, output, None, None)),
                     Err(failure) => Next::Done(Err(failure)),
                 }
@@ -578,7 +607,9 @@ impl Frame {
                 let failed = ErrorCause { error: failure.error.clone(), cause: failure.cause.clone() };
                 return match self.schedule(state, cursor, &b, false) {
                     Ok(mut event) => {
-                        if let EventKind::ParallelStateStarted { retry_after, .. } | EventKind::MapStateStarted { retry_after, .. } = &mut event {
+                        if let EventKind::ParallelStateStarted { retry_after, .. } | EventKind::MapStateStarted { retry_after, .. } =
+                            &mut event
+                        {
                             *retry_after = Some(failed);
                         }
                         Next::RecordAt { scope: scope.clone(), event, not_before_ms: cursor.latest_ms + delay }
@@ -605,15 +636,34 @@ impl Frame {
                 // A retry keeps what its first attempt resolved.
                 let (timeout_seconds, heartbeat_seconds) = if first {
                     (
-                        seconds_setting("TimeoutSeconds", task.timeout_seconds, &task.timeout_seconds_path, &task.timeout_seconds_expr, &cursor.input, b)?,
-                        seconds_setting("HeartbeatSeconds", task.heartbeat_seconds, &task.heartbeat_seconds_path, &task.heartbeat_seconds_expr, &cursor.input, b)?,
+                        seconds_setting(
+                            "TimeoutSeconds",
+                            task.timeout_seconds,
+                            &task.timeout_seconds_path,
+                            &task.timeout_seconds_expr,
+                            &cursor.input,
+                            b,
+                        )?,
+                        seconds_setting(
+                            "HeartbeatSeconds",
+                            task.heartbeat_seconds,
+                            &task.heartbeat_seconds_path,
+                            &task.heartbeat_seconds_expr,
+                            &cursor.input,
+                            b,
+                        )?,
                     )
                 } else {
                     (cursor.timeout_seconds, cursor.heartbeat_seconds)
                 };
                 // A heartbeat matters only while a token is awaited.
                 let heartbeat_seconds = heartbeat_seconds.filter(|_| task.waits_for_task_token());
-                Ok(EventKind::TaskScheduled { resource: task.resource.clone(), parameters: Arc::new(parameters), timeout_seconds, heartbeat_seconds })
+                Ok(EventKind::TaskScheduled {
+                    resource: task.resource.clone(),
+                    parameters: Arc::new(parameters),
+                    timeout_seconds,
+                    heartbeat_seconds,
+                })
             }
             StateKind::Parallel(_) => {
                 Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)?, retry_after: None })
@@ -650,7 +700,12 @@ impl Frame {
     /// The Choice state's target for `input` and the `Assign` that goes with
     /// it (the rule's, or the state's own for `Default`), or `States.NoChoiceMatched`.
     #[allow(clippy::type_complexity)]
-    fn choose<'s>(&self, state: &'s State, input: &Value, b: &Bindings) -> Result<(String, Option<&'s Template>, Option<&'s Template>), Failure> {
+    fn choose<'s>(
+        &self,
+        state: &'s State,
+        input: &Value,
+        b: &Bindings,
+    ) -> Result<(String, Option<&'s Template>, Option<&'s Template>), Failure> {
         let StateKind::Choice(choice) = &state.kind else { unreachable!("choose is only called for Choice states") };
         // A JSONata Condition that fails is a query error; a JSONPath rule
         // reading a missing path is States.Runtime.
@@ -664,7 +719,9 @@ impl Frame {
         }
         match &choice.default {
             Some(default) => Ok((default.clone(), choice.io.assign.as_ref(), choice.io.output.as_ref())),
-            None => Err(Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name))),
+            None => {
+                Err(Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name)))
+            }
         }
     }
 
@@ -695,22 +752,25 @@ impl Frame {
                 .and_then(|assigned| Ok((dataflow::place_result(&catcher.result_path, &cursor.input, error_output)?, assigned)))
         };
         match caught {
-            Ok((output, assigned)) => Next::Record { scope: scope.clone(), event: self.exit(state, output, assigned, Some(catcher.next.clone())) },
+            Ok((output, assigned)) => {
+                Next::Record { scope: scope.clone(), event: self.exit(state, output, assigned, Some(catcher.next.clone())) }
+            }
             Err(failure) => Next::Done(Err(failure)),
         }
     }
 
     /// The context object, when the state's fields read it (else `null`).
     fn context_for(&self, env: &Env, state: &State, cursor: &Cursor) -> Value {
-        let reads_context = state.jsonata || match &state.kind {
-            StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
-            // Rules and Map item selectors may read `$$`; building it is cheap next to them.
-            StateKind::Choice(_) | StateKind::Map(_) => true,
-            _ => {
-                let io = io_of(state);
-                dataflow::uses_context(io) || state.catchers().iter().any(|c| c.assign.as_ref().is_some_and(|t| t.uses_context()))
-            }
-        };
+        let reads_context = state.jsonata
+            || match &state.kind {
+                StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
+                // Rules and Map item selectors may read `$$`; building it is cheap next to them.
+                StateKind::Choice(_) | StateKind::Map(_) => true,
+                _ => {
+                    let io = io_of(state);
+                    dataflow::uses_context(io) || state.catchers().iter().any(|c| c.assign.as_ref().is_some_and(|t| t.uses_context()))
+                }
+            };
         if reads_context {
             self.context(env, cursor, cursor.retries.iter().sum())
         } else {
@@ -825,8 +885,6 @@ fn io_of(state: &State) -> &crate::asl::IoSettings {
     }
 }
 
-
-
 /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (named `field`): fixed,
 /// read by its `…Path` from the state's input, or a JSONata expression.
 fn seconds_setting(
@@ -875,7 +933,9 @@ fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64, b: &Bindings) -> R
                 Some(at) => Ok(at.timestamp_millis()),
                 None => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp, got {text:?}"))),
             },
-            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp string, got {other}"))),
+            other => {
+                Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp string, got {other}")))
+            }
         },
         WaitFor::TimestampPath(path) => {
             match path.select(input).as_ref().and_then(Value::as_str).and_then(crate::asl::choice::parse_timestamp) {

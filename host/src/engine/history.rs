@@ -77,17 +77,36 @@ pub struct ErrorCause {
 /// (JSON text inside `…EventDetails`) is produced by [`HistoryEvent::to_aws_json`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
-    ExecutionStarted { input: Value },
-    ExecutionSucceeded { output: Value },
-    ExecutionFailed { error: String, cause: String },
+    ExecutionStarted {
+        input: Value,
+    },
+    ExecutionSucceeded {
+        output: Value,
+    },
+    ExecutionFailed {
+        error: String,
+        cause: String,
+    },
     /// The execution ran past the definition's top-level `TimeoutSeconds`.
-    ExecutionTimedOut { error: String, cause: String },
+    ExecutionTimedOut {
+        error: String,
+        cause: String,
+    },
     /// Someone stopped the execution (`stepwasm executions stop`).
-    ExecutionAborted { error: String, cause: String },
+    ExecutionAborted {
+        error: String,
+        cause: String,
+    },
     /// A failed, timed-out or aborted execution was started again from the
     /// state that did not succeed (RedriveExecution); the `redrive_count`th time.
-    ExecutionRedriven { redrive_count: u32 },
-    StateEntered { state_type: StateType, name: String, input: Payload },
+    ExecutionRedriven {
+        redrive_count: u32,
+    },
+    StateEntered {
+        state_type: StateType,
+        name: String,
+        input: Payload,
+    },
     StateExited {
         state_type: StateType,
         name: String,
@@ -108,13 +127,29 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         heartbeat_seconds: Option<u64>,
     },
-    TaskStarted { resource: String },
+    TaskStarted {
+        resource: String,
+    },
     /// The module of a `.waitForTaskToken` task ran; the task now waits for
     /// its token to come back. `output` is what the module returned.
-    TaskSubmitted { resource: String, output: Payload },
-    TaskSucceeded { resource: String, output: Payload },
-    TaskFailed { resource: String, error: String, cause: String },
-    TaskTimedOut { resource: String, error: String, cause: String },
+    TaskSubmitted {
+        resource: String,
+        output: Payload,
+    },
+    TaskSucceeded {
+        resource: String,
+        output: Payload,
+    },
+    TaskFailed {
+        resource: String,
+        error: String,
+        cause: String,
+    },
+    TaskTimedOut {
+        resource: String,
+        error: String,
+        cause: String,
+    },
     /// The branches start, each with a copy of `input` (the effective input).
     /// `retry_after` is the children's failure this start retries (AWS
     /// records no …StateFailed between attempts, only after the last).
@@ -124,8 +159,13 @@ pub enum EventKind {
         retry_after: Option<ErrorCause>,
     },
     /// Every branch succeeded; `output` is the array of their outputs.
-    ParallelStateSucceeded { output: Value },
-    ParallelStateFailed { error: String, cause: String },
+    ParallelStateSucceeded {
+        output: Value,
+    },
+    ParallelStateFailed {
+        error: String,
+        cause: String,
+    },
     /// `items` holds each iteration's input (after ItemSelector and ItemBatcher);
     /// `retry_after` as for `ParallelStateStarted`.
     MapStateStarted {
@@ -133,12 +173,29 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after: Option<ErrorCause>,
     },
-    MapIterationStarted { name: String, index: u32 },
-    MapIterationSucceeded { name: String, index: u32, output: Value },
-    MapIterationFailed { name: String, index: u32, error: String, cause: String },
+    MapIterationStarted {
+        name: String,
+        index: u32,
+    },
+    MapIterationSucceeded {
+        name: String,
+        index: u32,
+        output: Value,
+    },
+    MapIterationFailed {
+        name: String,
+        index: u32,
+        error: String,
+        cause: String,
+    },
     /// `output` is the array of the iterations' outputs, in item order.
-    MapStateSucceeded { output: Value },
-    MapStateFailed { error: String, cause: String },
+    MapStateSucceeded {
+        output: Value,
+    },
+    MapStateFailed {
+        error: String,
+        cause: String,
+    },
 }
 
 impl EventKind {
@@ -257,9 +314,7 @@ pub struct HistoryEvent {
 
 /// Formats epoch milliseconds as RFC 3339 with milliseconds, as AWS does.
 pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl HistoryEvent {
@@ -292,22 +347,18 @@ impl HistoryEvent {
                 ("taskScheduledEventDetails", details)
             }
             EventKind::TaskStarted { resource } => ("taskStartedEventDetails", json!({"resourceType": "stepwasm", "resource": resource})),
-            EventKind::TaskSubmitted { resource, output } => (
-                "taskSubmittedEventDetails",
-                json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}),
-            ),
-            EventKind::TaskSucceeded { resource, output } => (
-                "taskSucceededEventDetails",
-                json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}),
-            ),
-            EventKind::TaskFailed { resource, error, cause } => (
-                "taskFailedEventDetails",
-                json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}),
-            ),
-            EventKind::TaskTimedOut { resource, error, cause } => (
-                "taskTimedOutEventDetails",
-                json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}),
-            ),
+            EventKind::TaskSubmitted { resource, output } => {
+                ("taskSubmittedEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
+            }
+            EventKind::TaskSucceeded { resource, output } => {
+                ("taskSucceededEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
+            }
+            EventKind::TaskFailed { resource, error, cause } => {
+                ("taskFailedEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}))
+            }
+            EventKind::TaskTimedOut { resource, error, cause } => {
+                ("taskTimedOutEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}))
+            }
             EventKind::ParallelStateStarted { .. } | EventKind::ParallelStateSucceeded { .. } | EventKind::MapStateSucceeded { .. } => {
                 ("", Value::Null)
             }

@@ -14,7 +14,6 @@ pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
 pub use frame::{retry_delay_ms, MAX_PAYLOAD_BYTES};
 pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 
-
 /// An ASL error: the name Retry/Catch match on and a human-readable cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -72,7 +72,10 @@ impl Diagram {
     /// The node id of the state called `name`.
     pub fn id_of(&self, name: &str) -> Option<&str> {
         fn find<'a>(cluster: &'a Cluster, name: &str) -> Option<&'a str> {
-            cluster.nodes.iter().find_map(|n| if n.name == name { Some(n.id.as_str()) } else { n.children.iter().find_map(|c| find(c, name)) })
+            cluster
+                .nodes
+                .iter()
+                .find_map(|n| if n.name == name { Some(n.id.as_str()) } else { n.children.iter().find_map(|c| find(c, name)) })
         }
         find(&self.root, name)
     }
@@ -87,9 +90,7 @@ fn cluster(graph: &Graph, label: String, ids: &HashMap<&str, String>) -> Cluster
         let from = id(&state.name);
         let mut edge = |to: &str, kind, label: Option<String>| edges.push(Edge { from: from.clone(), to: id(to), kind, label });
         let children = match &state.kind {
-            StateKind::Parallel(p) => {
-                p.branches.iter().enumerate().map(|(i, b)| cluster(b, format!("branch {}", i + 1), ids)).collect()
-            }
+            StateKind::Parallel(p) => p.branches.iter().enumerate().map(|(i, b)| cluster(b, format!("branch {}", i + 1), ids)).collect(),
             StateKind::Map(m) => vec![cluster(&m.processor, "item processor".into(), ids)],
             _ => Vec::new(),
         };
@@ -142,10 +143,7 @@ mod tests {
         let names: Vec<&str> = root.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["Check", "Both", "Each", "Again", "Done", "Nope"]);
         let labelled = |from: &str, to: &str| {
-            root.edges
-                .iter()
-                .find(|e| e.from == d.id_of(from).unwrap() && e.to == d.id_of(to).unwrap())
-                .map(|e| (e.kind, e.label.clone()))
+            root.edges.iter().find(|e| e.from == d.id_of(from).unwrap() && e.to == d.id_of(to).unwrap()).map(|e| (e.kind, e.label.clone()))
         };
         assert_eq!(labelled("Check", "Both"), Some((EdgeKind::Choice, Some("rule 1".into()))));
         assert_eq!(labelled("Check", "Nope"), Some((EdgeKind::Default, Some("Default".into()))));

@@ -202,7 +202,8 @@ fn draw(out: &mut String, cluster: &Cluster, laid: &Laid, ox: f64, oy: f64) {
 }
 
 fn line(out: &mut String, (x1, y1): (f64, f64), (x2, y2): (f64, f64), class: &str, label: Option<(&str, bool)>) {
-    let _ = writeln!(out, "<line class=\"{class}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" marker-end=\"url(#arrow)\"/>");
+    let _ =
+        writeln!(out, "<line class=\"{class}\" x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" marker-end=\"url(#arrow)\"/>");
     if let Some((text, catch)) = label {
         // Beside a slanted line, above a level one.
         text_at(out, ((x1 + x2) / 2.0 + 4.0, (y1 + y2) / 2.0 - 4.0), text, catch);

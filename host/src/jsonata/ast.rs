@@ -110,13 +110,6 @@ pub(crate) enum Kind {
 
 impl Node {
     pub fn new(kind: Kind, pos: usize) -> Node {
-        Node {
-            kind,
-            pos,
-            keep_array: false,
-            predicates: Vec::new(),
-            stages: Vec::new(),
-            group: None,
-        }
+        Node { kind, pos, keep_array: false, predicates: Vec::new(), stages: Vec::new(), group: None }
     }
 }

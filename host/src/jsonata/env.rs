@@ -13,10 +13,7 @@ pub(crate) struct Env {
 
 impl Env {
     pub fn new(parent: Option<Rc<Env>>) -> Env {
-        Env {
-            vars: RefCell::new(HashMap::new()),
-            parent,
-        }
+        Env { vars: RefCell::new(HashMap::new()), parent }
     }
 
     pub fn bind(&self, name: &str, value: Value) {

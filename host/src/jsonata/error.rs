@@ -22,11 +22,7 @@ pub struct JsonataError {
 
 impl JsonataError {
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> JsonataError {
-        JsonataError {
-            code,
-            message: message.into(),
-            position: None,
-        }
+        JsonataError { code, message: message.into(), position: None }
     }
 
     /// Attaches a (byte) position unless one is already set; byte offsets are
@@ -42,10 +38,7 @@ impl JsonataError {
     pub(crate) fn into_char_offset(mut self, text: &str) -> JsonataError {
         if let Some(p) = self.position {
             let p = p.min(text.len());
-            let p = (0..=p)
-                .rev()
-                .find(|i| text.is_char_boundary(*i))
-                .unwrap_or(0);
+            let p = (0..=p).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
             self.position = Some(text[..p].chars().count());
         }
         self

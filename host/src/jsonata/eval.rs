@@ -54,12 +54,7 @@ impl Drop for Evaluator {
 }
 
 /// Evaluates `node` with `input` as `$` and `$$` and the given variables.
-pub(crate) fn evaluate(
-    node: &Node,
-    input: Value,
-    bindings: Vec<(String, Value)>,
-    limits: Limits,
-) -> Result<Value, JsonataError> {
+pub(crate) fn evaluate(node: &Node, input: Value, bindings: Vec<(String, Value)>, limits: Limits) -> Result<Value, JsonataError> {
     let seed = uuid::Uuid::new_v4().as_u64_pair();
     let mut ev = Evaluator {
         limits,
@@ -77,11 +72,7 @@ pub(crate) fn evaluate(
     let root = Rc::new(Env::new(None));
     // A top-level array is wrapped as a one-item sequence (jsonata-js "outer wrapper").
     let input = match input {
-        arr @ Value::Array(..) => Value::seq(vec![arr]).with_flags(ArrFlags {
-            sequence: true,
-            outer_wrapper: true,
-            ..Default::default()
-        }),
+        arr @ Value::Array(..) => Value::seq(vec![arr]).with_flags(ArrFlags { sequence: true, outer_wrapper: true, ..Default::default() }),
         other => other,
     };
     root.bind("$", input.clone());
@@ -130,13 +121,7 @@ impl Evaluator {
     /// set one: see `crate::evaluation_budget`).
     fn check_time(&self) -> Result<(), JsonataError> {
         if self.started.elapsed() > self.limits.max_duration {
-            return err(
-                "U1005",
-                format!(
-                    "Evaluation exceeded its time limit of {} ms",
-                    self.limits.max_duration.as_millis()
-                ),
-            );
+            return err("U1005", format!("Evaluation exceeded its time limit of {} ms", self.limits.max_duration.as_millis()));
         }
         crate::evaluation_budget::check().map_err(|e| JsonataError::new("U1005", e.to_string()))
     }
@@ -149,13 +134,7 @@ impl Evaluator {
         }
         self.steps += n as u64;
         if self.steps > self.limits.max_steps {
-            return err(
-                "U1003",
-                format!(
-                    "Evaluation exceeded its budget of {} steps",
-                    self.limits.max_steps
-                ),
-            );
+            return err("U1003", format!("Evaluation exceeded its budget of {} steps", self.limits.max_steps));
         }
         Ok(())
     }
@@ -190,13 +169,7 @@ impl Evaluator {
     /// loops that charge once at the end).
     pub fn fits_len(&self, n: usize) -> Result<(), JsonataError> {
         if n > self.limits.max_sequence {
-            return err(
-                "U1004",
-                format!(
-                    "Sequence of {n} items exceeds the limit of {}",
-                    self.limits.max_sequence
-                ),
-            );
+            return err("U1004", format!("Sequence of {n} items exceeds the limit of {}", self.limits.max_sequence));
         }
         Ok(())
     }
@@ -211,13 +184,7 @@ impl Evaluator {
     /// Checks the size of a string being built, without charging.
     pub fn fits_str(&self, bytes: usize) -> Result<(), JsonataError> {
         if bytes > self.limits.max_string_bytes {
-            return err(
-                "U1004",
-                format!(
-                    "String of {bytes} bytes exceeds the limit of {}",
-                    self.limits.max_string_bytes
-                ),
-            );
+            return err("U1004", format!("String of {bytes} bytes exceeds the limit of {}", self.limits.max_string_bytes));
         }
         Ok(())
     }
@@ -233,16 +200,9 @@ impl Evaluator {
         }
     }
 
-    pub fn eval(
-        &mut self,
-        node: &Node,
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Value, JsonataError> {
+    pub fn eval(&mut self, node: &Node, input: &Value, env: &Rc<Env>) -> Result<Value, JsonataError> {
         self.tick().map_err(|e| e.at(node.pos))?;
-        let mut result = self
-            .eval_kind(node, input, env)
-            .map_err(|e| e.at(node.pos))?;
+        let mut result = self.eval_kind(node, input, env).map_err(|e| e.at(node.pos))?;
         for p in &node.predicates {
             result = self.filter(p, result, env)?;
         }
@@ -254,17 +214,9 @@ impl Evaluator {
         Ok(normalize(result, node.keep_array))
     }
 
-    fn eval_kind(
-        &mut self,
-        node: &Node,
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Value, JsonataError> {
+    fn eval_kind(&mut self, node: &Node, input: &Value, env: &Rc<Env>) -> Result<Value, JsonataError> {
         Ok(match &node.kind {
-            Kind::Path {
-                steps,
-                keep_singleton_array,
-            } => self.path(node, steps, *keep_singleton_array, input, env)?,
+            Kind::Path { steps, keep_singleton_array } => self.path(node, steps, *keep_singleton_array, input, env)?,
             Kind::Name(name) => self.lookup(input, name)?,
             Kind::Str(s) => Value::string(s.as_str()),
             Kind::Num(n) => Value::Number(*n),
@@ -298,17 +250,10 @@ impl Evaluator {
                     }
                 }
                 self.check_len(out.len())?;
-                Value::array(out).with_flags(ArrFlags {
-                    cons: *cons,
-                    ..Default::default()
-                })
+                Value::array(out).with_flags(ArrFlags { cons: *cons, ..Default::default() })
             }
             Kind::ObjectCons(pairs) => self.group(pairs, input, env)?,
-            Kind::Condition {
-                cond,
-                then,
-                otherwise,
-            } => {
+            Kind::Condition { cond, then, otherwise } => {
                 if self.truthy_of(cond, input, env)? {
                     self.eval(then, input, env)?
                 } else if let Some(o) = otherwise {
@@ -342,22 +287,9 @@ impl Evaluator {
                 env.bind(name, v.clone());
                 v
             }
-            Kind::Call {
-                proc,
-                args,
-                partial,
-            } => self.call(proc, args, *partial, input, env, None)?,
-            Kind::Placeholder => {
-                return err(
-                    "S0201",
-                    "? may only stand for an argument of a function call",
-                )
-            }
-            Kind::Lambda {
-                params,
-                signature,
-                body,
-            } => {
+            Kind::Call { proc, args, partial } => self.call(proc, args, *partial, input, env, None)?,
+            Kind::Placeholder => return err("S0201", "? may only stand for an argument of a function call"),
+            Kind::Lambda { params, signature, body } => {
                 self.capture(env);
                 Value::Function(Rc::new(Function::Lambda {
                     params: params.clone(),
@@ -370,11 +302,7 @@ impl Evaluator {
             Kind::Apply { lhs, rhs } => {
                 let l = self.eval(lhs, input, env)?;
                 match &rhs.kind {
-                    Kind::Call {
-                        proc,
-                        args,
-                        partial: false,
-                    } => self.call(proc, args, false, input, env, Some(l))?,
+                    Kind::Call { proc, args, partial: false } => self.call(proc, args, false, input, env, Some(l))?,
                     _ => {
                         let f = self.eval(rhs, input, env)?;
                         if !f.is_function() {
@@ -393,30 +321,15 @@ impl Evaluator {
     }
 
     /// Evaluates `node` and takes its effective boolean value (undefined is false).
-    fn truthy_of(
-        &mut self,
-        node: &Node,
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<bool, JsonataError> {
+    fn truthy_of(&mut self, node: &Node, input: &Value, env: &Rc<Env>) -> Result<bool, JsonataError> {
         let v = self.eval(node, input, env)?;
         Ok(self.truthy(&v)?.unwrap_or(false))
     }
 
-    fn path(
-        &mut self,
-        node: &Node,
-        steps: &[Node],
-        keep_singleton: bool,
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Value, JsonataError> {
+    fn path(&mut self, node: &Node, steps: &[Node], keep_singleton: bool, input: &Value, env: &Rc<Env>) -> Result<Value, JsonataError> {
         // A path starting with a variable is absolute; otherwise it maps over an input array.
-        let mut seq = if input.is_array() && !matches!(steps[0].kind, Kind::Variable(_)) {
-            input.clone()
-        } else {
-            Value::seq(vec![input.clone()])
-        };
+        let mut seq =
+            if input.is_array() && !matches!(steps[0].kind, Kind::Variable(_)) { input.clone() } else { Value::seq(vec![input.clone()]) };
         let mut result = Value::Undefined;
         let last = steps.len() - 1;
         for (i, step) in steps.iter().enumerate() {
@@ -437,10 +350,7 @@ impl Evaluator {
                 if f.cons && !f.sequence {
                     result = Value::seq(vec![result]);
                 }
-                let f = ArrFlags {
-                    keep_singleton: true,
-                    ..result.flags()
-                };
+                let f = ArrFlags { keep_singleton: true, ..result.flags() };
                 result = result.with_flags(f);
             }
         }
@@ -450,17 +360,9 @@ impl Evaluator {
         Ok(result)
     }
 
-    fn step(
-        &mut self,
-        step: &Node,
-        input: &Value,
-        env: &Rc<Env>,
-        last: bool,
-    ) -> Result<Value, JsonataError> {
+    fn step(&mut self, step: &Node, input: &Value, env: &Rc<Env>, last: bool) -> Result<Value, JsonataError> {
         if let Kind::Sort(terms) = &step.kind {
-            let mut r = self
-                .sort_step(terms, input, env)
-                .map_err(|e| e.at(step.pos))?;
+            let mut r = self.sort_step(terms, input, env).map_err(|e| e.at(step.pos))?;
             for s in &step.stages {
                 r = self.filter(s, r, env)?;
             }
@@ -549,12 +451,7 @@ impl Evaluator {
     /// Object construction and grouping: each item of `input` is filed under
     /// the key each pair's key expression gives it, then the value expression
     /// runs once per key over the items filed there.
-    fn group(
-        &mut self,
-        pairs: &[(Node, Node)],
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Value, JsonataError> {
+    fn group(&mut self, pairs: &[(Node, Node)], input: &Value, env: &Rc<Env>) -> Result<Value, JsonataError> {
         let mut items = match input {
             Value::Array(..) => input.items(),
             other => vec![other.clone()],
@@ -571,10 +468,7 @@ impl Evaluator {
                     Value::String(key) => match groups.get_mut(&*key) {
                         Some((first, rest, idx)) => {
                             if *idx != pi {
-                                return err(
-                                    "D1009",
-                                    format!("Multiple key definitions evaluate to same key: {key}"),
-                                );
+                                return err("D1009", format!("Multiple key definitions evaluate to same key: {key}"));
                             }
                             let acc = rest.get_or_insert_with(|| first.clone().into_items());
                             match item {
@@ -587,15 +481,7 @@ impl Evaluator {
                             groups.insert(key.to_string(), (item.clone(), None, pi));
                         }
                     },
-                    other => {
-                        return err(
-                            "T1003",
-                            format!(
-                                "Key in object structure must evaluate to a string; got: {}",
-                                other.type_name()
-                            ),
-                        )
-                    }
+                    other => return err("T1003", format!("Key in object structure must evaluate to a string; got: {}", other.type_name())),
                 }
             }
         }
@@ -613,12 +499,7 @@ impl Evaluator {
         Ok(Value::object(out))
     }
 
-    fn sort_step(
-        &mut self,
-        terms: &[(Node, bool)],
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Value, JsonataError> {
+    fn sort_step(&mut self, terms: &[(Node, bool)], input: &Value, env: &Rc<Env>) -> Result<Value, JsonataError> {
         let mut keyed = Vec::new();
         for item in input.items() {
             let mut keys = Vec::with_capacity(terms.len());
@@ -639,9 +520,7 @@ impl Evaluator {
                     (Value::Number(_) | Value::String(_), Value::Number(_) | Value::String(_)) => {
                         return err("T2007", "Type mismatch within order-by clause. All values must be of the same type");
                     }
-                    _ => {
-                        return err("T2008", "The expressions within an order-by clause must evaluate to numeric or string values")
-                    }
+                    _ => return err("T2008", "The expressions within an order-by clause must evaluate to numeric or string values"),
                 };
                 let ord = if *descending { ord.reverse() } else { ord };
                 if ord != Ordering::Equal {
@@ -653,14 +532,7 @@ impl Evaluator {
         Ok(Value::seq(sorted.into_iter().map(|(_, v)| v).collect()))
     }
 
-    fn binary(
-        &mut self,
-        op: BinOp,
-        lhs: &Node,
-        rhs: &Node,
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Value, JsonataError> {
+    fn binary(&mut self, op: BinOp, lhs: &Node, rhs: &Node, input: &Value, env: &Rc<Env>) -> Result<Value, JsonataError> {
         let l = self.eval(lhs, input, env)?;
         match op {
             BinOp::And => {
@@ -675,9 +547,7 @@ impl Evaluator {
         }
         let r = self.eval(rhs, input, env)?;
         match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-                arithmetic(op, &l, &r)
-            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => arithmetic(op, &l, &r),
             BinOp::Eq | BinOp::Ne => {
                 if l.is_undefined() || r.is_undefined() {
                     return Ok(Value::Bool(false));
@@ -721,10 +591,7 @@ impl Evaluator {
         let bound = |v: &Value, code: &'static str, side: &str| match v {
             Value::Undefined => Ok(None),
             Value::Number(n) if is_integer(*n) => Ok(Some(*n)),
-            _ => err(
-                code,
-                format!("The {side} side of the range operator (..) must evaluate to an integer"),
-            ),
+            _ => err(code, format!("The {side} side of the range operator (..) must evaluate to an integer")),
         };
         let (Some(lo), Some(hi)) = (bound(l, "T2003", "left")?, bound(r, "T2004", "right")?) else {
             return Ok(Value::Undefined);
@@ -763,10 +630,7 @@ impl Evaluator {
             if let Kind::Path { steps, .. } = &proc_node.kind {
                 if let Kind::Name(n) = &steps[0].kind {
                     if env.lookup(n).is_some() || functions::lookup(n).is_some() {
-                        return err(
-                            "T1005",
-                            format!("Attempted to invoke a non-function. Did you mean ${n}?"),
-                        );
+                        return err("T1005", format!("Attempted to invoke a non-function. Did you mean ${n}?"));
                     }
                 }
             }
@@ -782,10 +646,7 @@ impl Evaluator {
                     _ => Some(self.eval(a, input, env)?),
                 });
             }
-            return Ok(Value::Function(Rc::new(Function::Partial {
-                func: proc,
-                args: pargs,
-            })));
+            return Ok(Value::Function(Rc::new(Function::Partial { func: proc, args: pargs })));
         }
         let mut vals: Vec<Value> = apply_to.into_iter().collect();
         for a in args {
@@ -796,12 +657,7 @@ impl Evaluator {
 
     /// Calls a function value; `input` is the context at the call site (it
     /// stands in for a missing `-` argument of a builtin).
-    pub fn apply(
-        &mut self,
-        proc: &Value,
-        args: Vec<Value>,
-        input: &Value,
-    ) -> Result<Value, JsonataError> {
+    pub fn apply(&mut self, proc: &Value, args: Vec<Value>, input: &Value) -> Result<Value, JsonataError> {
         let Value::Function(f) = proc else {
             return err("T1006", "Attempted to invoke a non-function");
         };
@@ -827,8 +683,7 @@ impl Evaluator {
                 (b.imp)(self, args, input)
             }
             Function::Regex(re) => match args.first() {
-                Some(Value::String(s)) => functions::regex_match(self, re, s, 1)
-                    .map(|mut m| m.pop().unwrap_or(Value::Undefined)),
+                Some(Value::String(s)) => functions::regex_match(self, re, s, 1).map(|mut m| m.pop().unwrap_or(Value::Undefined)),
                 _ => Ok(Value::Undefined),
             },
             _ => {
@@ -850,23 +705,12 @@ impl Evaluator {
         }
     }
 
-    fn apply_nested(
-        &mut self,
-        f: &Rc<Function>,
-        args: Vec<Value>,
-        input: &Value,
-    ) -> Result<Value, JsonataError> {
+    fn apply_nested(&mut self, f: &Rc<Function>, args: Vec<Value>, input: &Value) -> Result<Value, JsonataError> {
         match &**f {
             Function::Lambda { .. } => self.apply_lambda(f.clone(), args, input),
             Function::Partial { func, args: fixed } => {
                 let mut supplied = args.into_iter();
-                let full = fixed
-                    .iter()
-                    .map(|a| {
-                        a.clone()
-                            .unwrap_or_else(|| supplied.next().unwrap_or(Value::Undefined))
-                    })
-                    .collect();
+                let full = fixed.iter().map(|a| a.clone().unwrap_or_else(|| supplied.next().unwrap_or(Value::Undefined))).collect();
                 self.apply(func, full, input)
             }
             Function::Compose { first, then } => {
@@ -881,33 +725,17 @@ impl Evaluator {
 /// A lambda body's result, or the call it ends with (tail-call elimination).
 enum Tail {
     Done(Value),
-    Call {
-        func: Rc<Function>,
-        args: Vec<Value>,
-        input: Value,
-    },
+    Call { func: Rc<Function>, args: Vec<Value>, input: Value },
 }
 
 impl Evaluator {
     /// Runs a lambda; a call to a lambda in tail position replaces the
     /// current one instead of nesting, so tail-recursive loops run in
     /// constant stack (bounded by the step budget instead).
-    fn apply_lambda(
-        &mut self,
-        mut f: Rc<Function>,
-        mut args: Vec<Value>,
-        input: &Value,
-    ) -> Result<Value, JsonataError> {
+    fn apply_lambda(&mut self, mut f: Rc<Function>, mut args: Vec<Value>, input: &Value) -> Result<Value, JsonataError> {
         let mut input = input.clone();
         loop {
-            let Function::Lambda {
-                params,
-                signature,
-                body,
-                env,
-                input: ctx,
-            } = &*f
-            else {
+            let Function::Lambda { params, signature, body, env, input: ctx } = &*f else {
                 return self.apply(&Value::Function(f.clone()), args, &input);
             };
             let args_now = match signature {
@@ -923,11 +751,7 @@ impl Evaluator {
             let ctx = ctx.clone();
             match self.eval_tail(&body, &ctx, &frame)? {
                 Tail::Done(v) => return Ok(v),
-                Tail::Call {
-                    func,
-                    args: next_args,
-                    input: next_input,
-                } => {
+                Tail::Call { func, args: next_args, input: next_input } => {
                     f = func;
                     args = next_args;
                     input = next_input;
@@ -938,20 +762,11 @@ impl Evaluator {
 
     /// Evaluates a node in tail position: a plain call to a lambda is
     /// returned rather than made; conditions and blocks pass the position on.
-    fn eval_tail(
-        &mut self,
-        node: &Node,
-        input: &Value,
-        env: &Rc<Env>,
-    ) -> Result<Tail, JsonataError> {
+    fn eval_tail(&mut self, node: &Node, input: &Value, env: &Rc<Env>) -> Result<Tail, JsonataError> {
         let plain = node.predicates.is_empty() && node.group.is_none() && !node.keep_array;
         if plain {
             match &node.kind {
-                Kind::Call {
-                    proc,
-                    args,
-                    partial: false,
-                } => {
+                Kind::Call { proc, args, partial: false } => {
                     self.tick().map_err(|e| e.at(node.pos))?;
                     let p = self.eval(proc, input, env)?;
                     if p.is_undefined() {
@@ -964,21 +779,13 @@ impl Evaluator {
                     }
                     if let Value::Function(func) = &p {
                         if matches!(**func, Function::Lambda { .. }) {
-                            return Ok(Tail::Call {
-                                func: func.clone(),
-                                args: vals,
-                                input: input.clone(),
-                            });
+                            return Ok(Tail::Call { func: func.clone(), args: vals, input: input.clone() });
                         }
                     }
                     let r = self.apply(&p, vals, input).map_err(|e| e.at(node.pos))?;
                     return Ok(Tail::Done(normalize(r, false)));
                 }
-                Kind::Condition {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
+                Kind::Condition { cond, then, otherwise } => {
                     self.tick().map_err(|e| e.at(node.pos))?;
                     if self.truthy_of(cond, input, env)? {
                         return self.eval_tail(then, input, env);
@@ -1038,16 +845,10 @@ fn arithmetic(op: BinOp, l: &Value, r: &Value) -> Result<Value, JsonataError> {
         _ => "%",
     };
     if !l.is_undefined() && !matches!(l, Value::Number(_)) {
-        return err(
-            "T2001",
-            format!("The left side of the {sym} operator must evaluate to a number"),
-        );
+        return err("T2001", format!("The left side of the {sym} operator must evaluate to a number"));
     }
     if !r.is_undefined() && !matches!(r, Value::Number(_)) {
-        return err(
-            "T2002",
-            format!("The right side of the {sym} operator must evaluate to a number"),
-        );
+        return err("T2002", format!("The right side of the {sym} operator must evaluate to a number"));
     }
     let (Value::Number(a), Value::Number(b)) = (l, r) else {
         return Ok(Value::Undefined);
@@ -1073,24 +874,15 @@ fn arithmetic(op: BinOp, l: &Value, r: &Value) -> Result<Value, JsonataError> {
 }
 
 fn compare(op: BinOp, l: &Value, r: &Value) -> Result<Value, JsonataError> {
-    let comparable =
-        |v: &Value| matches!(v, Value::Undefined | Value::Number(_) | Value::String(_));
+    let comparable = |v: &Value| matches!(v, Value::Undefined | Value::Number(_) | Value::String(_));
     if !comparable(l) || !comparable(r) {
-        return err(
-            "T2010",
-            "The expressions either side of a comparison operator must evaluate to numbers or strings",
-        );
+        return err("T2010", "The expressions either side of a comparison operator must evaluate to numbers or strings");
     }
     let ord = match (l, r) {
         (Value::Undefined, _) | (_, Value::Undefined) => return Ok(Value::Undefined),
         (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
         (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
-        _ => {
-            return err(
-                "T2009",
-                "The values either side of a comparison operator must be of the same data type",
-            )
-        }
+        _ => return err("T2009", "The values either side of a comparison operator must be of the same data type"),
     };
     let Some(ord) = ord else {
         return Ok(Value::Bool(false));

@@ -65,11 +65,7 @@ impl<'a> Lexer<'a> {
         self.skip_space_and_comments()?;
         let start = self.pos;
         let tok = self.scan(infix, start)?;
-        Ok(Token {
-            tok,
-            start,
-            end: self.pos,
-        })
+        Ok(Token { tok, start, end: self.pos })
     }
 
     fn skip_space_and_comments(&mut self) -> Result<(), JsonataError> {
@@ -80,11 +76,7 @@ impl<'a> Lexer<'a> {
                     let start = self.pos;
                     match self.src[self.pos + 2..].find("*/") {
                         Some(i) => self.pos += 2 + i + 2,
-                        None => {
-                            return Err(
-                                JsonataError::new("S0106", "Comment has no closing tag").at(start)
-                            )
-                        }
+                        None => return Err(JsonataError::new("S0106", "Comment has no closing tag").at(start)),
                     }
                 }
                 _ => return Ok(()),
@@ -124,17 +116,11 @@ impl<'a> Lexer<'a> {
                     self.pos += i + 1;
                     Ok(Tok::Name(name))
                 }
-                None => Err(JsonataError::new(
-                    "S0105",
-                    "Quoted property name must be terminated with a backquote (`)",
-                )
-                .at(start)),
+                None => Err(JsonataError::new("S0105", "Quoted property name must be terminated with a backquote (`)").at(start)),
             };
         }
         // A name or variable runs to the next whitespace or operator character.
-        let len = rest
-            .find(|ch: char| ch.is_whitespace() || one_char_op(ch).is_some())
-            .unwrap_or(rest.len());
+        let len = rest.find(|ch: char| ch.is_whitespace() || one_char_op(ch).is_some()).unwrap_or(rest.len());
         let word = &rest[..len];
         self.pos += len;
         if let Some(var) = word.strip_prefix('$') {
@@ -179,9 +165,7 @@ impl<'a> Lexer<'a> {
                         // A surrogate pair spells one character as two escapes.
                         let save = chars.clone();
                         let lo = match (chars.next(), chars.next()) {
-                            (Some((_, '\\')), Some((_, 'u'))) => {
-                                hex4(&mut chars).filter(|lo| (0xDC00..0xE000).contains(lo))
-                            }
+                            (Some((_, '\\')), Some((_, 'u'))) => hex4(&mut chars).filter(|lo| (0xDC00..0xE000).contains(lo)),
                             _ => None,
                         };
                         match lo {
@@ -196,21 +180,11 @@ impl<'a> Lexer<'a> {
                     };
                     out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
                 }
-                Some(other) => {
-                    return Err(JsonataError::new(
-                        "S0103",
-                        format!("Unsupported escape sequence: \\{other}"),
-                    )
-                    .at(esc_pos))
-                }
+                Some(other) => return Err(JsonataError::new("S0103", format!("Unsupported escape sequence: \\{other}")).at(esc_pos)),
                 None => break,
             }
         }
-        Err(JsonataError::new(
-            "S0101",
-            "String literal must be terminated by a matching quote",
-        )
-        .at(start))
+        Err(JsonataError::new("S0101", "String literal must be terminated by a matching quote").at(start))
     }
 
     fn scan_number(&mut self, start: usize) -> Result<Tok, JsonataError> {
@@ -266,11 +240,7 @@ impl<'a> Lexer<'a> {
             if c == b'/' && depth == 0 && !escaped {
                 let pattern = self.src[body..i].to_string();
                 if pattern.is_empty() {
-                    return Err(JsonataError::new(
-                        "S0301",
-                        "Empty regular expressions are not allowed",
-                    )
-                    .at(start));
+                    return Err(JsonataError::new("S0301", "Empty regular expressions are not allowed").at(start));
                 }
                 i += 1;
                 let fstart = i;
@@ -303,9 +273,5 @@ fn hex4(chars: &mut std::str::CharIndices<'_>) -> Option<u32> {
 }
 
 fn bad_unicode(pos: usize) -> JsonataError {
-    JsonataError::new(
-        "S0104",
-        "The escape sequence \\u must be followed by 4 hex digits",
-    )
-    .at(pos)
+    JsonataError::new("S0104", "The escape sequence \\u must be followed by 4 hex digits").at(pos)
 }

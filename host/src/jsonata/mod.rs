@@ -171,10 +171,7 @@ impl Expression {
     pub fn parse(text: &str) -> Result<Expression, JsonataError> {
         let parsed = catch_unwind(|| parser::parse(text).and_then(process::process));
         match parsed {
-            Ok(Ok(root)) => Ok(Expression {
-                text: text.to_string(),
-                root,
-            }),
+            Ok(Ok(root)) => Ok(Expression { text: text.to_string(), root }),
             Ok(Err(e)) => Err(e.into_char_offset(text)),
             Err(_) => Err(internal()),
         }
@@ -188,11 +185,7 @@ impl Expression {
     /// Evaluates against `input` (the context `$`, also `$$`) with the
     /// default [`Limits`]. `Ok(None)` is JSONata's undefined. Integral
     /// numbers come out as JSON integers; a non-finite number is error D1001.
-    pub fn evaluate(
-        &self,
-        input: &serde_json::Value,
-        bindings: &Bindings,
-    ) -> Result<Option<serde_json::Value>, JsonataError> {
+    pub fn evaluate(&self, input: &serde_json::Value, bindings: &Bindings) -> Result<Option<serde_json::Value>, JsonataError> {
         self.evaluate_with_limits(input, bindings, Limits::default())
     }
 
@@ -205,16 +198,14 @@ impl Expression {
     ) -> Result<Option<serde_json::Value>, JsonataError> {
         // Defence in depth: a bug must surface as an error, not take the
         // engine down (the evaluator is written not to panic).
-        let run = catch_unwind(AssertUnwindSafe(
-            || -> Result<Option<serde_json::Value>, JsonataError> {
-                let input = Value::from_json(input)?;
-                let mut vars = Vec::with_capacity(bindings.vars.len());
-                for (name, v) in &bindings.vars {
-                    vars.push((name.clone(), Value::from_json(v)?));
-                }
-                eval::evaluate(&self.root, input, vars, limits)?.to_json(limits.max_result_bytes)
-            },
-        ));
+        let run = catch_unwind(AssertUnwindSafe(|| -> Result<Option<serde_json::Value>, JsonataError> {
+            let input = Value::from_json(input)?;
+            let mut vars = Vec::with_capacity(bindings.vars.len());
+            for (name, v) in &bindings.vars {
+                vars.push((name.clone(), Value::from_json(v)?));
+            }
+            eval::evaluate(&self.root, input, vars, limits)?.to_json(limits.max_result_bytes)
+        }));
         match run {
             Ok(r) => r.map_err(|e| e.into_char_offset(&self.text)),
             Err(_) => Err(internal()),

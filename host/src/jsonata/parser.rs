@@ -96,20 +96,12 @@ impl Raw {
             | RawKind::Predicate { lhs, rhs }
             | RawKind::Elvis { lhs, rhs }
             | RawKind::Coalesce { lhs, rhs } => d(lhs).max(d(rhs)),
-            RawKind::GroupBy { lhs, pairs } => {
-                d(lhs).max(max(&mut pairs.iter().map(|(k, v)| d(k).max(d(v)))))
-            }
+            RawKind::GroupBy { lhs, pairs } => d(lhs).max(max(&mut pairs.iter().map(|(k, v)| d(k).max(d(v))))),
             RawKind::SortBy { lhs, terms } => d(lhs).max(max(&mut terms.iter().map(|(t, _)| d(t)))),
             RawKind::Neg(e) => d(e),
             RawKind::Array(items) | RawKind::Block(items) => max(&mut items.iter().map(d)),
             RawKind::Object(pairs) => max(&mut pairs.iter().map(|(k, v)| d(k).max(d(v)))),
-            RawKind::Condition {
-                cond,
-                then,
-                otherwise,
-            } => d(cond)
-                .max(d(then))
-                .max(otherwise.as_ref().map(|o| d(o)).unwrap_or(0)),
+            RawKind::Condition { cond, then, otherwise } => d(cond).max(d(then)).max(otherwise.as_ref().map(|o| d(o)).unwrap_or(0)),
             RawKind::Call { proc, args, .. } => d(proc).max(max(&mut args.iter().map(d))),
             RawKind::Lambda { body, .. } => d(body),
             _ => 0,
@@ -117,21 +109,12 @@ impl Raw {
         if child + 1 > MAX_AST_DEPTH {
             return Err(too_deep(pos));
         }
-        Ok(Raw {
-            kind,
-            pos,
-            keep_array: false,
-            depth: child + 1,
-        })
+        Ok(Raw { kind, pos, keep_array: false, depth: child + 1 })
     }
 }
 
 fn too_deep(pos: usize) -> JsonataError {
-    JsonataError::new(
-        "U1002",
-        format!("Expression is nested more than {MAX_AST_DEPTH} levels deep"),
-    )
-    .at(pos)
+    JsonataError::new("U1002", format!("Expression is nested more than {MAX_AST_DEPTH} levels deep")).at(pos)
 }
 
 /// Left binding power of a token (0: it cannot continue an expression).
@@ -171,18 +154,10 @@ fn describe(tok: &Tok) -> String {
 pub(crate) fn parse(src: &str) -> Result<Raw, JsonataError> {
     let mut lexer = Lexer::new(src);
     let node = lexer.next(false)?;
-    let mut p = Parser {
-        lexer,
-        node,
-        src,
-        nesting: 0,
-    };
+    let mut p = Parser { lexer, node, src, nesting: 0 };
     let expr = p.expression(0)?;
     if p.node.tok != Tok::End {
-        return Err(
-            JsonataError::new("S0201", format!("Syntax error: {}", describe(&p.node.tok)))
-                .at(p.node.start),
-        );
+        return Err(JsonataError::new("S0201", format!("Syntax error: {}", describe(&p.node.tok))).at(p.node.start));
     }
     Ok(expr)
 }
@@ -207,15 +182,9 @@ impl Parser<'_> {
         if let Some(want) = expect {
             if !self.is(want) {
                 let (code, msg) = if self.node.tok == Tok::End {
-                    (
-                        "S0203",
-                        format!("Expected \"{want}\" before end of expression"),
-                    )
+                    ("S0203", format!("Expected \"{want}\" before end of expression"))
                 } else {
-                    (
-                        "S0202",
-                        format!("Expected \"{want}\", got \"{}\"", describe(&self.node.tok)),
-                    )
+                    ("S0202", format!("Expected \"{want}\", got \"{}\"", describe(&self.node.tok)))
                 };
                 return Err(JsonataError::new(code, msg).at(self.node.start));
             }
@@ -248,12 +217,8 @@ impl Parser<'_> {
             Tok::Bool(b) => RawKind::Bool(b),
             Tok::Null => RawKind::Null,
             Tok::Var(v) => RawKind::Var(v),
-            Tok::Regex { pattern, flags } => {
-                RawKind::Regex(compile_regex(&pattern, &flags).map_err(|e| e.at(pos))?)
-            }
-            Tok::End => {
-                return Err(JsonataError::new("S0207", "Unexpected end of expression").at(pos))
-            }
+            Tok::Regex { pattern, flags } => RawKind::Regex(compile_regex(&pattern, &flags).map_err(|e| e.at(pos))?),
+            Tok::End => return Err(JsonataError::new("S0207", "Unexpected end of expression").at(pos)),
             Tok::Op(op) => match op {
                 "and" | "or" | "in" => RawKind::OpName(op),
                 "-" => RawKind::Neg(Box::new(self.expression(70)?)),
@@ -280,14 +245,7 @@ impl Parser<'_> {
                                 let rpos = self.node.start;
                                 self.advance(Some(".."), false)?;
                                 let rhs = self.expression(0)?;
-                                item = Raw::new(
-                                    RawKind::Binary {
-                                        op: "..",
-                                        lhs: Box::new(item),
-                                        rhs: Box::new(rhs),
-                                    },
-                                    rpos,
-                                )?;
+                                item = Raw::new(RawKind::Binary { op: "..", lhs: Box::new(item), rhs: Box::new(rhs) }, rpos)?;
                             }
                             items.push(item);
                             if !self.is(",") {
@@ -300,20 +258,8 @@ impl Parser<'_> {
                     RawKind::Array(items)
                 }
                 "{" => RawKind::Object(self.object_pairs()?),
-                "%" | "|" | "@" | "#" => {
-                    return Err(JsonataError::new(
-                        "S0216",
-                        format!("The {op} operator is not supported"),
-                    )
-                    .at(pos))
-                }
-                _ => {
-                    return Err(JsonataError::new(
-                        "S0211",
-                        format!("The symbol {op} cannot be used as a unary operator"),
-                    )
-                    .at(pos))
-                }
+                "%" | "|" | "@" | "#" => return Err(JsonataError::new("S0216", format!("The {op} operator is not supported")).at(pos)),
+                _ => return Err(JsonataError::new("S0211", format!("The symbol {op} cannot be used as a unary operator")).at(pos)),
             },
         };
         Raw::new(kind, pos)
@@ -341,9 +287,7 @@ impl Parser<'_> {
     fn led(&mut self, t: Token, left: Raw) -> Result<Raw, JsonataError> {
         let pos = t.start;
         let Tok::Op(op) = t.tok else {
-            return Err(
-                JsonataError::new("S0201", format!("Syntax error: {}", describe(&t.tok))).at(pos),
-            );
+            return Err(JsonataError::new("S0201", format!("Syntax error: {}", describe(&t.tok))).at(pos));
         };
         let kind = match op {
             "(" => return self.call(left, pos),
@@ -361,15 +305,9 @@ impl Parser<'_> {
                 }
                 let rhs = self.expression(0)?;
                 self.advance(Some("]"), true)?;
-                RawKind::Predicate {
-                    lhs: Box::new(left),
-                    rhs: Box::new(rhs),
-                }
+                RawKind::Predicate { lhs: Box::new(left), rhs: Box::new(rhs) }
             }
-            "{" => RawKind::GroupBy {
-                lhs: Box::new(left),
-                pairs: self.object_pairs()?,
-            },
+            "{" => RawKind::GroupBy { lhs: Box::new(left), pairs: self.object_pairs()? },
             "?" => {
                 let then = self.expression(0)?;
                 let otherwise = if self.is(":") {
@@ -378,20 +316,10 @@ impl Parser<'_> {
                 } else {
                     None
                 };
-                RawKind::Condition {
-                    cond: Box::new(left),
-                    then: Box::new(then),
-                    otherwise,
-                }
+                RawKind::Condition { cond: Box::new(left), then: Box::new(then), otherwise }
             }
-            "?:" => RawKind::Elvis {
-                lhs: Box::new(left),
-                rhs: Box::new(self.expression(0)?),
-            },
-            "??" => RawKind::Coalesce {
-                lhs: Box::new(left),
-                rhs: Box::new(self.expression(0)?),
-            },
+            "?:" => RawKind::Elvis { lhs: Box::new(left), rhs: Box::new(self.expression(0)?) },
+            "??" => RawKind::Coalesce { lhs: Box::new(left), rhs: Box::new(self.expression(0)?) },
             "^" => {
                 self.advance(Some("("), false)?;
                 let mut terms = Vec::new();
@@ -410,39 +338,18 @@ impl Parser<'_> {
                     self.advance(Some(","), false)?;
                 }
                 self.advance(Some(")"), true)?;
-                RawKind::SortBy {
-                    lhs: Box::new(left),
-                    terms,
-                }
+                RawKind::SortBy { lhs: Box::new(left), terms }
             }
             ":=" => {
                 if !matches!(left.kind, RawKind::Var(_)) {
-                    return Err(JsonataError::new(
-                        "S0212",
-                        "The left side of := must be a variable name (start with $)",
-                    )
-                    .at(left.pos));
+                    return Err(JsonataError::new("S0212", "The left side of := must be a variable name (start with $)").at(left.pos));
                 }
-                RawKind::Binary {
-                    op,
-                    lhs: Box::new(left),
-                    rhs: Box::new(self.expression(9)?),
-                }
+                RawKind::Binary { op, lhs: Box::new(left), rhs: Box::new(self.expression(9)?) }
             }
-            "@" | "#" => {
-                return Err(JsonataError::new(
-                    "S0216",
-                    format!("The {op} operator is not supported"),
-                )
-                .at(pos))
-            }
+            "@" | "#" => return Err(JsonataError::new("S0216", format!("The {op} operator is not supported")).at(pos)),
             _ => {
                 let rhs = self.expression(lbp(&Tok::Op(op)))?;
-                RawKind::Binary {
-                    op,
-                    lhs: Box::new(left),
-                    rhs: Box::new(rhs),
-                }
+                RawKind::Binary { op, lhs: Box::new(left), rhs: Box::new(rhs) }
             }
         };
         Raw::new(kind, pos)
@@ -470,25 +377,16 @@ impl Parser<'_> {
         self.advance(Some(")"), true)?;
         let is_lambda = matches!(&left.kind, RawKind::Name(n) if n == "function" || n == "λ");
         if !is_lambda {
-            return Raw::new(
-                RawKind::Call {
-                    proc: Box::new(left),
-                    args,
-                    partial,
-                },
-                pos,
-            );
+            return Raw::new(RawKind::Call { proc: Box::new(left), args, partial }, pos);
         }
         let mut params = Vec::new();
         for a in args {
             match a.kind {
                 RawKind::Var(v) => params.push(v),
                 _ => {
-                    return Err(JsonataError::new(
-                        "S0208",
-                        "Parameter of a function definition must be a variable name (start with $)",
+                    return Err(
+                        JsonataError::new("S0208", "Parameter of a function definition must be a variable name (start with $)").at(a.pos)
                     )
-                    .at(a.pos))
                 }
             }
         }
@@ -501,11 +399,7 @@ impl Parser<'_> {
                 match &self.node.tok {
                     Tok::Op("<") => depth += 1,
                     Tok::Op(">") => depth -= 1,
-                    Tok::Op("{") | Tok::End => {
-                        return Err(
-                            JsonataError::new("S0401", "Unterminated function signature").at(start),
-                        )
-                    }
+                    Tok::Op("{") | Tok::End => return Err(JsonataError::new("S0401", "Unterminated function signature").at(start)),
                     _ => {}
                 }
                 end = self.node.end;
@@ -519,14 +413,7 @@ impl Parser<'_> {
         self.advance(Some("{"), false)?;
         let body = self.expression(0)?;
         self.advance(Some("}"), true)?;
-        Raw::new(
-            RawKind::Lambda {
-                params,
-                signature,
-                body: Box::new(body),
-            },
-            pos,
-        )
+        Raw::new(RawKind::Lambda { params, signature, body: Box::new(body) }, pos)
     }
 }
 
@@ -540,16 +427,7 @@ fn compile_regex(pattern: &str, flags: &str) -> Result<regex::Regex, JsonataErro
         .size_limit(MAX_REGEX_SIZE)
         .build()
         .map_err(|e| {
-            let first = e
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or("invalid")
-                .trim()
-                .to_string();
-            JsonataError::new(
-                "S0303",
-                format!("Regular expression /{pattern}/ is not supported: {first}"),
-            )
+            let first = e.to_string().lines().last().unwrap_or("invalid").trim().to_string();
+            JsonataError::new("S0303", format!("Regular expression /{pattern}/ is not supported: {first}"))
         })
 }

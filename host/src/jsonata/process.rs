@@ -13,9 +13,7 @@ fn bx(raw: Raw) -> Result<Box<Node>, JsonataError> {
 }
 
 fn pairs(raw: Vec<(Raw, Raw)>) -> Result<Vec<(Node, Node)>, JsonataError> {
-    raw.into_iter()
-        .map(|(k, v)| Ok((process(k)?, process(v)?)))
-        .collect()
+    raw.into_iter().map(|(k, v)| Ok((process(k)?, process(v)?))).collect()
 }
 
 fn into_path(node: Node) -> Node {
@@ -23,13 +21,7 @@ fn into_path(node: Node) -> Node {
         return node;
     }
     let pos = node.pos;
-    Node::new(
-        Kind::Path {
-            steps: vec![node],
-            keep_singleton_array: false,
-        },
-        pos,
-    )
+    Node::new(Kind::Path { steps: vec![node], keep_singleton_array: false }, pos)
 }
 
 fn binop(op: &str) -> Option<BinOp> {
@@ -61,19 +53,9 @@ pub(crate) fn process(raw: Raw) -> Result<Node, JsonataError> {
         RawKind::Binary { op: ".", lhs, rhs } => path_step(process(*lhs)?, process(*rhs)?)?,
         RawKind::Binary { op: ":=", lhs, rhs } => {
             let RawKind::Var(name) = lhs.kind else {
-                return Err(JsonataError::new(
-                    "S0212",
-                    "The left side of := must be a variable name",
-                )
-                .at(pos));
+                return Err(JsonataError::new("S0212", "The left side of := must be a variable name").at(pos));
             };
-            Node::new(
-                Kind::Bind {
-                    name,
-                    value: bx(*rhs)?,
-                },
-                pos,
-            )
+            Node::new(Kind::Bind { name, value: bx(*rhs)? }, pos)
         }
         RawKind::Binary { op: "~>", lhs, rhs } => {
             let (lhs, rhs) = (bx(*lhs)?, bx(*rhs)?);
@@ -83,27 +65,14 @@ pub(crate) fn process(raw: Raw) -> Result<Node, JsonataError> {
             n
         }
         RawKind::Binary { op, lhs, rhs } => {
-            let op = binop(op)
-                .ok_or_else(|| JsonataError::new("S0201", format!("Syntax error: {op}")).at(pos))?;
-            Node::new(
-                Kind::Binary {
-                    op,
-                    lhs: bx(*lhs)?,
-                    rhs: bx(*rhs)?,
-                },
-                pos,
-            )
+            let op = binop(op).ok_or_else(|| JsonataError::new("S0201", format!("Syntax error: {op}")).at(pos))?;
+            Node::new(Kind::Binary { op, lhs: bx(*lhs)?, rhs: bx(*rhs)? }, pos)
         }
         RawKind::Predicate { lhs, rhs } => {
             let mut result = process(*lhs)?;
             let predicate = process(*rhs)?;
-            let no_predicate_after_group = || {
-                JsonataError::new(
-                    "S0209",
-                    "A predicate cannot follow a grouping expression in a step",
-                )
-                .at(pos)
-            };
+            let no_predicate_after_group =
+                || JsonataError::new("S0209", "A predicate cannot follow a grouping expression in a step").at(pos);
             if let Kind::Path { steps, .. } = &mut result.kind {
                 let step = steps.last_mut().expect("paths have steps");
                 if step.group.is_some() {
@@ -121,21 +90,14 @@ pub(crate) fn process(raw: Raw) -> Result<Node, JsonataError> {
         RawKind::GroupBy { lhs, pairs: p } => {
             let mut result = process(*lhs)?;
             if result.group.is_some() {
-                return Err(JsonataError::new(
-                    "S0210",
-                    "Each step can only have one grouping expression",
-                )
-                .at(pos));
+                return Err(JsonataError::new("S0210", "Each step can only have one grouping expression").at(pos));
             }
             result.group = Some(pairs(p)?);
             result
         }
         RawKind::SortBy { lhs, terms } => {
             let mut result = into_path(process(*lhs)?);
-            let terms = terms
-                .into_iter()
-                .map(|(t, desc)| Ok((process(t)?, desc)))
-                .collect::<Result<_, JsonataError>>()?;
+            let terms = terms.into_iter().map(|(t, desc)| Ok((process(t)?, desc))).collect::<Result<_, JsonataError>>()?;
             if let Kind::Path { steps, .. } = &mut result.kind {
                 steps.push(Node::new(Kind::Sort(terms), pos));
             }
@@ -144,23 +106,13 @@ pub(crate) fn process(raw: Raw) -> Result<Node, JsonataError> {
         RawKind::Neg(e) => {
             let inner = process(*e)?;
             match inner.kind {
-                Kind::Num(n)
-                    if inner.predicates.is_empty()
-                        && inner.group.is_none()
-                        && !inner.keep_array =>
-                {
-                    Node::new(Kind::Num(-n), pos)
-                }
+                Kind::Num(n) if inner.predicates.is_empty() && inner.group.is_none() && !inner.keep_array => Node::new(Kind::Num(-n), pos),
                 _ => Node::new(Kind::Neg(Box::new(inner)), pos),
             }
         }
-        RawKind::Array(items) => Node::new(
-            Kind::ArrayCons {
-                items: items.into_iter().map(process).collect::<Result<_, _>>()?,
-                cons: false,
-            },
-            pos,
-        ),
+        RawKind::Array(items) => {
+            Node::new(Kind::ArrayCons { items: items.into_iter().map(process).collect::<Result<_, _>>()?, cons: false }, pos)
+        }
         RawKind::Object(p) => Node::new(Kind::ObjectCons(pairs(p)?), pos),
         RawKind::Name(n) => name_path(n, keep, pos),
         RawKind::OpName(n) => name_path(n.to_string(), keep, pos),
@@ -173,60 +125,18 @@ pub(crate) fn process(raw: Raw) -> Result<Node, JsonataError> {
         RawKind::Var(v) => Node::new(Kind::Variable(v), pos),
         RawKind::Regex(r) => Node::new(Kind::Regex(r), pos),
         RawKind::Placeholder => Node::new(Kind::Placeholder, pos),
-        RawKind::Condition {
-            cond,
-            then,
-            otherwise,
-        } => Node::new(
-            Kind::Condition {
-                cond: bx(*cond)?,
-                then: bx(*then)?,
-                otherwise: otherwise.map(|o| bx(*o)).transpose()?,
-            },
-            pos,
-        ),
-        RawKind::Elvis { lhs, rhs } => Node::new(
-            Kind::Elvis {
-                lhs: bx(*lhs)?,
-                rhs: bx(*rhs)?,
-            },
-            pos,
-        ),
-        RawKind::Coalesce { lhs, rhs } => Node::new(
-            Kind::Coalesce {
-                lhs: bx(*lhs)?,
-                rhs: bx(*rhs)?,
-            },
-            pos,
-        ),
-        RawKind::Block(items) => Node::new(
-            Kind::Block(items.into_iter().map(process).collect::<Result<_, _>>()?),
-            pos,
-        ),
-        RawKind::Call {
-            proc,
-            args,
-            partial,
-        } => Node::new(
-            Kind::Call {
-                proc: bx(*proc)?,
-                args: args.into_iter().map(process).collect::<Result<_, _>>()?,
-                partial,
-            },
-            pos,
-        ),
-        RawKind::Lambda {
-            params,
-            signature,
-            body,
-        } => Node::new(
-            Kind::Lambda {
-                params,
-                signature: signature.map(Arc::new),
-                body: Arc::new(process(*body)?),
-            },
-            pos,
-        ),
+        RawKind::Condition { cond, then, otherwise } => {
+            Node::new(Kind::Condition { cond: bx(*cond)?, then: bx(*then)?, otherwise: otherwise.map(|o| bx(*o)).transpose()? }, pos)
+        }
+        RawKind::Elvis { lhs, rhs } => Node::new(Kind::Elvis { lhs: bx(*lhs)?, rhs: bx(*rhs)? }, pos),
+        RawKind::Coalesce { lhs, rhs } => Node::new(Kind::Coalesce { lhs: bx(*lhs)?, rhs: bx(*rhs)? }, pos),
+        RawKind::Block(items) => Node::new(Kind::Block(items.into_iter().map(process).collect::<Result<_, _>>()?), pos),
+        RawKind::Call { proc, args, partial } => {
+            Node::new(Kind::Call { proc: bx(*proc)?, args: args.into_iter().map(process).collect::<Result<_, _>>()?, partial }, pos)
+        }
+        RawKind::Lambda { params, signature, body } => {
+            Node::new(Kind::Lambda { params, signature: signature.map(Arc::new), body: Arc::new(process(*body)?) }, pos)
+        }
     };
     if keep {
         result.keep_array = true;
@@ -237,29 +147,15 @@ pub(crate) fn process(raw: Raw) -> Result<Node, JsonataError> {
 fn name_path(name: String, keep: bool, pos: usize) -> Node {
     let mut step = Node::new(Kind::Name(name), pos);
     step.keep_array = keep;
-    Node::new(
-        Kind::Path {
-            steps: vec![step],
-            keep_singleton_array: keep,
-        },
-        pos,
-    )
+    Node::new(Kind::Path { steps: vec![step], keep_singleton_array: keep }, pos)
 }
 
 /// `lhs.rhs`: appends the right side's steps to the left side's path.
 fn path_step(lhs: Node, rest: Node) -> Result<Node, JsonataError> {
     let mut path = into_path(lhs);
-    let Kind::Path {
-        steps,
-        keep_singleton_array,
-    } = &mut path.kind
-    else {
-        unreachable!("into_path returns a path")
-    };
+    let Kind::Path { steps, keep_singleton_array } = &mut path.kind else { unreachable!("into_path returns a path") };
     match rest.kind {
-        Kind::Path { steps: more, .. } if rest.group.is_none() && rest.predicates.is_empty() => {
-            steps.extend(more)
-        }
+        Kind::Path { steps: more, .. } if rest.group.is_none() && rest.predicates.is_empty() => steps.extend(more),
         _ => {
             let mut rest = rest;
             // Predicates on a step filter each item's result, not the whole.
@@ -272,11 +168,7 @@ fn path_step(lhs: Node, rest: Node) -> Result<Node, JsonataError> {
         match &step.kind {
             Kind::Str(s) => step.kind = Kind::Name(s.clone()),
             Kind::Num(_) | Kind::Bool(_) | Kind::Null => {
-                return Err(JsonataError::new(
-                    "S0213",
-                    "A literal value cannot be used as a step within a path expression",
-                )
-                .at(step.pos))
+                return Err(JsonataError::new("S0213", "A literal value cannot be used as a step within a path expression").at(step.pos))
             }
             _ => {}
         }

@@ -57,8 +57,7 @@ impl Signature {
     /// Parses `<...>`; the return type after `:` is ignored.
     pub fn parse(text: &str) -> Result<Signature, JsonataError> {
         let sig: Vec<char> = text.chars().collect();
-        let bad =
-            |m: &str| JsonataError::new("S0401", format!("Invalid function signature {text}: {m}"));
+        let bad = |m: &str| JsonataError::new("S0401", format!("Invalid function signature {text}: {m}"));
         if sig.first() != Some(&'<') || sig.last() != Some(&'>') {
             return Err(bad("must be enclosed in < >"));
         }
@@ -68,21 +67,14 @@ impl Signature {
             let c = sig[i];
             match c {
                 ':' => break,
-                's' | 'n' | 'b' | 'l' | 'o' => {
-                    params.push(Param::new(c.to_string(), format!("[{c}m]")))
-                }
+                's' | 'n' | 'b' | 'l' | 'o' => params.push(Param::new(c.to_string(), format!("[{c}m]"))),
                 'a' | 'x' => params.push(Param::new(c.to_string(), "[asnblfom]".into())),
                 'f' => params.push(Param::new("f".into(), "f".into())),
                 'j' => params.push(Param::new("j".into(), "[asnblom]".into())),
                 '-' | '?' | '+' => {
-                    let p = params
-                        .last_mut()
-                        .ok_or_else(|| bad("modifier without a parameter"))?;
+                    let p = params.last_mut().ok_or_else(|| bad("modifier without a parameter"))?;
                     if c == '-' {
-                        p.context = Some(
-                            regex::Regex::new(&format!("^{}$", p.regex))
-                                .map_err(|_| bad("bad type"))?,
-                        );
+                        p.context = Some(regex::Regex::new(&format!("^{}$", p.regex)).map_err(|_| bad("bad type"))?);
                         p.regex.push('?');
                     } else {
                         p.regex.push(c);
@@ -115,12 +107,7 @@ impl Signature {
 
     /// Checks `args` and returns them fixed up (context inserted, singletons
     /// wrapped into arrays). `name` is for the error message.
-    pub fn validate(
-        &self,
-        name: &str,
-        args: Vec<Value>,
-        context: &Value,
-    ) -> Result<Vec<Value>, JsonataError> {
+    pub fn validate(&self, name: &str, args: Vec<Value>, context: &Value) -> Result<Vec<Value>, JsonataError> {
         let supplied: String = args.iter().map(symbol).collect();
         let Some(caps) = self.regex.captures(&supplied) else {
             return Err(self.mismatch(name, &supplied));
@@ -158,19 +145,11 @@ impl Signature {
                 if let Some(sub) = &param.subtype {
                     let first = sub.chars().next().unwrap_or('x');
                     let ok = match &arg {
-                        Value::Array(a, _) => {
-                            a.items.iter().all(|v| symbol(v) == first || first == 'x')
-                        }
+                        Value::Array(a, _) => a.items.iter().all(|v| symbol(v) == first || first == 'x'),
                         other => symbol(other) == first || first == 'x',
                     };
                     if !ok {
-                        return err(
-                            "T0412",
-                            format!(
-                                "Argument {index} of function {name} must be an array of {}",
-                                type_word(first)
-                            ),
-                        );
+                        return err("T0412", format!("Argument {index} of function {name} must be an array of {}", type_word(first)));
                     }
                 }
                 out.push(match arg {
@@ -188,32 +167,18 @@ impl Signature {
         let mut good_to = 0;
         for p in &self.params {
             partial.push_str(&p.regex);
-            match regex::Regex::new(&partial)
-                .ok()
-                .and_then(|r| r.find(supplied).map(|m| m.end()))
-            {
+            match regex::Regex::new(&partial).ok().and_then(|r| r.find(supplied).map(|m| m.end())) {
                 Some(end) => good_to = end,
                 None => break,
             }
         }
-        JsonataError::new(
-            "T0410",
-            format!(
-                "Argument {} of function {name} does not match function signature",
-                good_to + 1
-            ),
-        )
+        JsonataError::new("T0410", format!("Argument {} of function {name} does not match function signature", good_to + 1))
     }
 }
 
 impl Param {
     fn new(kind: String, regex: String) -> Param {
-        Param {
-            kind,
-            regex,
-            subtype: None,
-            context: None,
-        }
+        Param { kind, regex, subtype: None, context: None }
     }
 }
 

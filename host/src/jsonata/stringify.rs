@@ -48,12 +48,7 @@ pub(crate) fn js_number(n: f64) -> String {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        let _ = write!(
-            out,
-            "e{}{}",
-            if point > 0 { "+" } else { "-" },
-            (point - 1).abs()
-        );
+        let _ = write!(out, "e{}{}", if point > 0 { "+" } else { "-" }, (point - 1).abs());
     }
     out
 }
@@ -66,21 +61,12 @@ pub(crate) fn precision15(n: f64) -> f64 {
 /// `$string(value, prettify)`; `None` for undefined. Fails once the text
 /// passes `limit` bytes (a value may share sub-values, so its text can be
 /// exponentially larger than the work that built it).
-pub(crate) fn to_string(
-    v: &Value,
-    pretty: bool,
-    limit: usize,
-) -> Result<Option<String>, JsonataError> {
+pub(crate) fn to_string(v: &Value, pretty: bool, limit: usize) -> Result<Option<String>, JsonataError> {
     Ok(Some(match v {
         Value::Undefined => return Ok(None),
         Value::String(s) => s.to_string(),
         Value::Function(_) => String::new(),
-        Value::Number(n) if !n.is_finite() => {
-            return err(
-                "D3001",
-                "Attempting to invoke string function on Infinity or NaN",
-            )
-        }
+        Value::Number(n) if !n.is_finite() => return err("D3001", "Attempting to invoke string function on Infinity or NaN"),
         other => {
             let mut out = String::new();
             write_json(&mut out, other, pretty, 0, limit)?;
@@ -117,34 +103,19 @@ fn newline(out: &mut String, pretty: bool, depth: usize) {
     }
 }
 
-fn write_json(
-    out: &mut String,
-    v: &Value,
-    pretty: bool,
-    depth: usize,
-    limit: usize,
-) -> Result<(), JsonataError> {
+fn write_json(out: &mut String, v: &Value, pretty: bool, depth: usize, limit: usize) -> Result<(), JsonataError> {
     if depth > MAX_VALUE_DEPTH {
-        return err(
-            "U1002",
-            format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"),
-        );
+        return err("U1002", format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"));
     }
     if out.len() > limit {
-        return err(
-            "U1004",
-            format!("String of more than {limit} bytes exceeds the limit"),
-        );
+        return err("U1004", format!("String of more than {limit} bytes exceeds the limit"));
     }
     match v {
         Value::Undefined | Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if !n.is_finite() {
-                return err(
-                    "D3001",
-                    "Attempting to invoke string function on Infinity or NaN",
-                );
+                return err("D3001", "Attempting to invoke string function on Infinity or NaN");
             }
             // JSONata writes positive exponents without `+` (1e21, 1e-7).
             out.push_str(&js_number(precision15(*n)).replace("e+", "e"))

@@ -81,8 +81,16 @@ const CASES: &[(&str, &str, &str)] = &[
     ("Account.Order.Product{`Product Name`: $sum(Quantity)}", "A", r#"{"Bowler Hat":6,"Trilby hat":1,"Cloak":1}"#),
     ("Account.Order.Product{`Product Name`: Price}", "A", r#"{"Bowler Hat":[34.45,34.45],"Trilby hat":21.67,"Cloak":107.99}"#),
     // Constructors.
-    ("Phone.{type: number}", "P", r#"[{"home":"0203 544 1234"},{"office":"01962 001234"},{"office":"01962 001235"},{"mobile":"077 7700 1234"}]"#),
-    ("Account.Order.{\"id\": OrderID, \"total\": $round($sum(Product.(Price*Quantity)), 2)}", "A", r#"[{"id":"order103","total":90.57},{"id":"order104","total":245.79}]"#),
+    (
+        "Phone.{type: number}",
+        "P",
+        r#"[{"home":"0203 544 1234"},{"office":"01962 001234"},{"office":"01962 001235"},{"mobile":"077 7700 1234"}]"#,
+    ),
+    (
+        "Account.Order.{\"id\": OrderID, \"total\": $round($sum(Product.(Price*Quantity)), 2)}",
+        "A",
+        r#"[{"id":"order103","total":90.57},{"id":"order104","total":245.79}]"#,
+    ),
     ("{\"a\": 1, \"b\": [true, null]}", "N", r#"{"a":1,"b":[true,null]}"#),
     ("{\"a\": nothing}", "N", "{}"),
     ("{'single': 'quotes'}", "N", r#"{"single":"quotes"}"#),
@@ -161,7 +169,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("($fact := function($n){ $n <= 1 ? 1 : $n * $fact($n-1) }; $fact(5))", "N", "120"),
     ("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100))", "N", "100"),
     ("($f := function($n, $acc){ $n = 0 ? $acc : $f($n - 1, $acc + $n) }; $f(100000, 0))", "N", "5000050000"),
-    ("($even := function($n){ $n = 0 ? true : $odd($n - 1) }; $odd := function($n){ $n = 0 ? false : $even($n - 1) }; $odd(6555))", "N", "true"),
+    (
+        "($even := function($n){ $n = 0 ? true : $odd($n - 1) }; $odd := function($n){ $n = 0 ? false : $even($n - 1) }; $odd(6555))",
+        "N",
+        "true",
+    ),
     ("($make := function($n){ function($x){ $x + $n } }; $add5 := $make(5); $add5(10))", "N", "15"),
     ("($first3 := $substring(?, 0, 3); $first3(\"Hello\"))", "N", r#""Hel""#),
     ("($p := $power(2, ?); [$p(3), $p(4)])", "N", "[8,16]"),
@@ -243,7 +255,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$string({\"a\":1})", "N", r#""{\"a\":1}""#),
     ("$string([1,\"a\"])", "N", r#""[1,\"a\"]""#),
     ("$string({\"a\":[1,2]}, true)", "N", r#""{\n  \"a\": [\n    1,\n    2\n  ]\n}""#),
-    ("$string(Account.Order[0].Product[0].Description)", "A", r#""{\"Colour\":\"Purple\",\"Width\":300,\"Height\":200,\"Depth\":210,\"Weight\":0.75}""#),
+    (
+        "$string(Account.Order[0].Product[0].Description)",
+        "A",
+        r#""{\"Colour\":\"Purple\",\"Width\":300,\"Height\":200,\"Depth\":210,\"Weight\":0.75}""#,
+    ),
     ("$string(nothing)", "N", "undefined"),
     ("$length(\"hello\")", "N", "5"),
     ("$length(\"日本\")", "N", "2"),
@@ -273,7 +289,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$split(\"one two\", \" \")[1]", "N", r#""two""#),
     ("$join([\"a\",\"b\"], \"-\")", "N", r#""a-b""#),
     ("$join($map([1,2,3], $string), \",\")", "N", r#""1,2,3""#),
-    ("$match(\"ababbabbcc\", /a(b+)/)", "N", r#"[{"match":"ab","index":0,"groups":["b"]},{"match":"abb","index":2,"groups":["bb"]},{"match":"abb","index":5,"groups":["bb"]}]"#),
+    (
+        "$match(\"ababbabbcc\", /a(b+)/)",
+        "N",
+        r#"[{"match":"ab","index":0,"groups":["b"]},{"match":"abb","index":2,"groups":["bb"]},{"match":"abb","index":5,"groups":["bb"]}]"#,
+    ),
     ("$match(\"abc\", /B/i).match", "N", r#""b""#),
     ("$match(\"The year 2024 and 2025\", /\\d{4}/).match", "N", r#"["2024","2025"]"#),
     ("$replace(\"John Smith\", \"John\", \"Mr\")", "N", r#""Mr Smith""#),
@@ -316,7 +336,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$lookup(Phone, \"type\")", "P", r#"["home","office","office","mobile"]"#),
     ("$spread({\"a\":1,\"b\":2})", "N", r#"[{"a":1},{"b":2}]"#),
     ("$merge([{\"a\":1},{\"b\":2},{\"a\":3}])", "N", r#"{"a":3,"b":2}"#),
-    ("[$type(1), $type(\"a\"), $type(null), $type([]), $type({}), $type(true), $type(function(){1})]", "N", r#"["number","string","null","array","object","boolean","function"]"#),
+    (
+        "[$type(1), $type(\"a\"), $type(null), $type([]), $type({}), $type(true), $type(function(){1})]",
+        "N",
+        r#"["number","string","null","array","object","boolean","function"]"#,
+    ),
     ("$type(nothing)", "N", "undefined"),
     ("$exists(nothing)", "N", "false"),
     ("$exists(Other.Misc)", "P", "true"),
@@ -347,8 +371,16 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$hash(\"input data\", \"MD5\")", "N", r#""812f45842bc6d66ee14572ce20db8e86""#),
     ("$hash(\"input data\", \"SHA-1\")", "N", r#""aaff4a450a104cd177d28d18d74485e8cae074b7""#),
     ("$hash(\"input data\", \"SHA-256\")", "N", r#""b4a697a057313163aee33cd8d40c66e9f0f177e00cac2de32475ffff6169c3e3""#),
-    ("$hash(\"input data\", \"SHA-384\")", "N", r#""d28a7d5cf25a74f11a50a18452b75e04bb3d70c9dd0510d6123aa008c756511b87525bdc835ebb27e1fb9e9374a15562""#),
-    ("$hash(\"input data\", \"SHA-512\")", "N", r#""6ce4adb348546d4f449c4d25aad9a7c9cb711d9e91982d3f0b29ca2f3f47d4ce2deba23bf2954f0f1d593fc50283731a533d30d425402d4f91316d871303aac4""#),
+    (
+        "$hash(\"input data\", \"SHA-384\")",
+        "N",
+        r#""d28a7d5cf25a74f11a50a18452b75e04bb3d70c9dd0510d6123aa008c756511b87525bdc835ebb27e1fb9e9374a15562""#,
+    ),
+    (
+        "$hash(\"input data\", \"SHA-512\")",
+        "N",
+        r#""6ce4adb348546d4f449c4d25aad9a7c9cb711d9e91982d3f0b29ca2f3f47d4ce2deba23bf2954f0f1d593fc50283731a533d30d425402d4f91316d871303aac4""#,
+    ),
     ("$parse('{\"a\":[1,2]}').a[1]", "N", "2"),
     ("$count($split($uuid(), \"-\"))", "N", "5"),
     ("$random(42) = $random(42)", "N", "true"),
@@ -397,10 +429,7 @@ fn input(key: &str) -> Value {
 }
 
 fn bindings() -> Bindings {
-    Bindings::new().with("bound", json!(42)).with(
-        "states",
-        json!({"input": {"x": 7}, "context": {"Execution": {"Name": "run-1"}}}),
-    )
+    Bindings::new().with("bound", json!(42)).with("states", json!({"input": {"x": 7}, "context": {"Execution": {"Name": "run-1"}}}))
 }
 
 fn run(expr: &str, data: &Value) -> Result<Option<Value>, JsonataError> {
@@ -415,25 +444,15 @@ fn documentation_examples() {
         let ok = match (*expected, &got) {
             ("undefined", Ok(None)) => true,
             (e, Err(err)) if e.starts_with("error:") => err.code == &e[6..],
-            (e, Ok(Some(v))) if !e.starts_with("error:") && e != "undefined" => {
-                serde_json::from_str::<Value>(e).unwrap() == *v
-            }
+            (e, Ok(Some(v))) if !e.starts_with("error:") && e != "undefined" => serde_json::from_str::<Value>(e).unwrap() == *v,
             _ => false,
         };
         if !ok {
-            failures.push(format!(
-                "{expr}\n    expected {expected}\n    got      {got:?}"
-            ));
+            failures.push(format!("{expr}\n    expected {expected}\n    got      {got:?}"));
         }
     }
     assert!(CASES.len() >= 150, "only {} cases", CASES.len());
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
 }
 
 #[test]
@@ -441,14 +460,9 @@ fn integral_results_are_json_integers() {
     let v = run("1 + 2", &Value::Null).unwrap().unwrap();
     assert!(v.is_i64(), "{v:?}");
     assert_eq!(serde_json::to_string(&v).unwrap(), "3");
-    let v = run("[0.5 + 0.5, 2.5 * 2, 1e3]", &Value::Null)
-        .unwrap()
-        .unwrap();
+    let v = run("[0.5 + 0.5, 2.5 * 2, 1e3]", &Value::Null).unwrap().unwrap();
     assert_eq!(serde_json::to_string(&v).unwrap(), "[1,5,1000]");
-    assert_eq!(
-        serde_json::to_string(&run("7 / 2", &Value::Null).unwrap().unwrap()).unwrap(),
-        "3.5"
-    );
+    assert_eq!(serde_json::to_string(&run("7 / 2", &Value::Null).unwrap().unwrap()).unwrap(), "3.5");
 }
 
 #[test]
@@ -463,10 +477,7 @@ fn top_level_array_input() {
 #[test]
 fn functions_become_undefined_in_json() {
     assert_eq!(run("function($x){$x}", &Value::Null).unwrap(), None);
-    assert_eq!(
-        run("{\"f\": $sum, \"a\": 1}", &Value::Null).unwrap(),
-        Some(json!({"a": 1}))
-    );
+    assert_eq!(run("{\"f\": $sum, \"a\": 1}", &Value::Null).unwrap(), Some(json!({"a": 1})));
 }
 
 #[test]
@@ -494,10 +505,7 @@ fn syntax_errors_carry_code_and_character_position() {
         assert_eq!((e.code, e.position), (*code, Some(*pos)), "{text}: {e}");
     }
     let e = Expression::parse("1 + )").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "S0211: The symbol ) cannot be used as a unary operator (at position 4)"
-    );
+    assert_eq!(e.to_string(), "S0211: The symbol ) cannot be used as a unary operator (at position 4)");
 }
 
 #[test]
@@ -525,13 +533,7 @@ fn bindings_replace_and_collect() {
     let mut b: Bindings = [("a", json!(1)), ("b", json!(2))].into_iter().collect();
     b.insert("a", json!(3));
     assert_eq!(b.get("a"), Some(&json!(3)));
-    assert_eq!(
-        Expression::parse("$a + $b")
-            .unwrap()
-            .evaluate(&Value::Null, &b)
-            .unwrap(),
-        Some(json!(5))
-    );
+    assert_eq!(Expression::parse("$a + $b").unwrap().evaluate(&Value::Null, &b).unwrap(), Some(json!(5)));
 }
 
 #[test]
@@ -553,31 +555,15 @@ fn code_of(expr: &str, limits: Limits) -> &'static str {
 fn recursion_is_capped() {
     let d = Limits::default();
     // Tail calls do not nest: an endless tail recursion ends on the step budget.
-    assert_eq!(
-        code_of("($f := function($n){ $f($n+1) }; $f(0))", d),
-        "U1003"
-    );
-    assert_eq!(
-        code_of("($f := function($n){ $f($n+1) + 1 }; $f(0))", d),
-        "U1001"
-    );
-    assert_eq!(
-        code_of("($w := function($f){ $f($f) }; $w($w))", d),
-        "U1003"
-    );
-    assert_eq!(
-        code_of("($w := function($f){ [$f($f)] }; $w($w))", d),
-        "U1001"
-    );
+    assert_eq!(code_of("($f := function($n){ $f($n+1) }; $f(0))", d), "U1003");
+    assert_eq!(code_of("($f := function($n){ $f($n+1) + 1 }; $f(0))", d), "U1001");
+    assert_eq!(code_of("($w := function($f){ $f($f) }; $w($w))", d), "U1003");
+    assert_eq!(code_of("($w := function($f){ [$f($f)] }; $w($w))", d), "U1001");
     // Within the cap, deep recursion works or stops cleanly; never crashes.
-    let r = code_of(
-        "($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(450))",
-        d,
-    );
+    let r = code_of("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(450))", d);
     assert!(r == "ok" || r == "U1001", "{r}");
     // Composition chains recurse without evaluating nodes: capped by call depth.
-    let chain =
-        "($f := $reduce([$string, 1..100000], function($acc, $v){ $acc ~> $string }); $f(1))";
+    let chain = "($f := $reduce([$string, 1..100000], function($acc, $v){ $acc ~> $string }); $f(1))";
     assert_eq!(code_of(chain, d), "U1001");
 }
 
@@ -587,30 +573,14 @@ fn sizes_and_steps_are_capped() {
     assert_eq!(code_of("[1..20000000]", d), "D2014");
     assert_eq!(code_of("$count([1..10000000].[1..10])", d), "U1003");
     assert_eq!(code_of("$pad(\"\", 100000000, \"x\")", d), "U1004");
-    assert_eq!(
-        code_of("$reduce([1..40], function($a, $v){ $a & $a }, \"xx\")", d),
-        "U1004"
-    );
-    let r = code_of(
-        "$reduce([1..40], function($a, $v){ $append($a, $a) }, [1])",
-        d,
-    );
+    assert_eq!(code_of("$reduce([1..40], function($a, $v){ $a & $a }, \"xx\")", d), "U1004");
+    let r = code_of("$reduce([1..40], function($a, $v){ $append($a, $a) }, [1])", d);
     assert!(r == "U1004" || r == "U1003", "{r}");
     let r = code_of("$range(0, 1e12, 1)", d);
     assert!(r == "D2014" || r == "U1003", "{r}");
-    let slow = Limits {
-        max_steps: u64::MAX,
-        max_duration: std::time::Duration::from_millis(1),
-        ..Limits::default()
-    };
-    assert_eq!(
-        code_of("($f := function($n){ $f($n + 1) }; $f(0))", slow),
-        "U1005"
-    );
-    let small = Limits {
-        max_steps: 1000,
-        ..Limits::default()
-    };
+    let slow = Limits { max_steps: u64::MAX, max_duration: std::time::Duration::from_millis(1), ..Limits::default() };
+    assert_eq!(code_of("($f := function($n){ $f($n + 1) }; $f(0))", slow), "U1005");
+    let small = Limits { max_steps: 1000, ..Limits::default() };
     assert_eq!(code_of("$sum([1..100000])", small), "U1003");
     assert_eq!(code_of("$sum([1..10])", small), "ok");
 }
@@ -620,50 +590,17 @@ fn deep_values_are_refused_not_overflowed() {
     let d = Limits::default();
     // Built by the expression: converting or stringifying it is refused,
     // and freeing it must not overflow the stack either.
-    assert_eq!(
-        code_of(
-            "$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1)",
-            d
-        ),
-        "U1002"
-    );
-    assert_eq!(
-        code_of(
-            "$string($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))",
-            d
-        ),
-        "U1002"
-    );
-    assert_eq!(
-        code_of(
-            "$type($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))",
-            d
-        ),
-        "ok"
-    );
-    assert_eq!(
-        code_of(
-            "$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1).a.a.a.a.b",
-            d
-        ),
-        "ok"
-    );
-    assert_eq!(
-        code_of(
-            "$count($reduce([1..5000], function($a, $v){ {\"a\": $a} }, 1).**)",
-            d
-        ),
-        "U1002"
-    );
+    assert_eq!(code_of("$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1)", d), "U1002");
+    assert_eq!(code_of("$string($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))", d), "U1002");
+    assert_eq!(code_of("$type($reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1))", d), "ok");
+    assert_eq!(code_of("$reduce([1..100000], function($a, $v){ {\"a\": $a} }, 1).a.a.a.a.b", d), "ok");
+    assert_eq!(code_of("$count($reduce([1..5000], function($a, $v){ {\"a\": $a} }, 1).**)", d), "U1002");
     // Given as input.
     let mut v = json!(1);
     for _ in 0..2000 {
         v = json!([v]);
     }
-    let e = Expression::parse("$")
-        .unwrap()
-        .evaluate(&v, &Bindings::new())
-        .unwrap_err();
+    let e = Expression::parse("$").unwrap().evaluate(&v, &Bindings::new()).unwrap_err();
     assert_eq!(e.code, "U1002");
 }
 
@@ -679,11 +616,7 @@ fn deep_expressions_are_refused() {
         "{\"a\":".repeat(5_000),
     ] {
         let e = Expression::parse(&text).unwrap_err();
-        assert!(
-            e.code == "U1002" || e.code.starts_with('S'),
-            "{}: {e}",
-            &text[..20]
-        );
+        assert!(e.code == "U1002" || e.code.starts_with('S'), "{}: {e}", &text[..20]);
     }
     // Just under the cap still parses and evaluates.
     let ok = "(".repeat(60) + "1" + &")".repeat(60);
@@ -694,9 +627,7 @@ fn deep_expressions_are_refused() {
 /// coded error: never a panic (`U1000`), never a hang.
 #[test]
 fn garbage_never_panics() {
-    let alphabet: Vec<char> = "ab$.[](){}\"'`/\\*%^~>?:;=!<>&|,0123456789 -+λ#@é\n\tfunction"
-        .chars()
-        .collect();
+    let alphabet: Vec<char> = "ab$.[](){}\"'`/\\*%^~>?:;=!<>&|,0123456789 -+λ#@é\n\tfunction".chars().collect();
     let seeds = [
         "$map([1,2],function($v){$v})",
         "a.b[0].{\"x\": $sum(c)}",
@@ -709,10 +640,7 @@ fn garbage_never_panics() {
         "$fromMillis(0, \"[Y0001]-[M01]\")",
         "$formatNumber(1234.5, \"#,##0.00\")",
     ];
-    let limits = Limits {
-        max_steps: 200_000,
-        ..Limits::default()
-    };
+    let limits = Limits { max_steps: 200_000, ..Limits::default() };
     let data: Value = serde_json::from_str(ACCOUNT).unwrap();
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -726,13 +654,9 @@ fn garbage_never_panics() {
     for i in 0..20_000 {
         let text: String = if i % 2 == 0 {
             let len = (next() % 30) as usize;
-            (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect()
+            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
         } else {
-            let mut c: Vec<char> = seeds[(next() % seeds.len() as u64) as usize]
-                .chars()
-                .collect();
+            let mut c: Vec<char> = seeds[(next() % seeds.len() as u64) as usize].chars().collect();
             for _ in 0..(1 + next() % 4) {
                 let pos = (next() % (c.len() as u64 + 1)) as usize;
                 let ch = alphabet[(next() % alphabet.len() as u64) as usize];
@@ -757,13 +681,6 @@ fn garbage_never_panics() {
             }
         }
     }
-    assert!(
-        evaluated > 1000,
-        "only {evaluated} garbled expressions parsed"
-    );
-    assert!(
-        start.elapsed().as_secs() < 60,
-        "garbage loop took {:?}",
-        start.elapsed()
-    );
+    assert!(evaluated > 1000, "only {evaluated} garbled expressions parsed");
+    assert!(start.elapsed().as_secs() < 60, "garbage loop took {:?}", start.elapsed());
 }

@@ -57,20 +57,11 @@ pub(crate) struct Object {
 /// Something callable.
 pub(crate) enum Function {
     /// `function($a, $b) { body }`, closed over its environment and context.
-    Lambda {
-        params: Vec<String>,
-        signature: Option<Arc<super::signature::Signature>>,
-        body: Arc<Node>,
-        env: Rc<Env>,
-        input: Value,
-    },
+    Lambda { params: Vec<String>, signature: Option<Arc<super::signature::Signature>>, body: Arc<Node>, env: Rc<Env>, input: Value },
     /// A built-in function such as `$sum`.
     Builtin(&'static Builtin),
     /// `$f(?, 2)`: `None` marks a placeholder argument.
-    Partial {
-        func: Value,
-        args: Vec<Option<Value>>,
-    },
+    Partial { func: Value, args: Vec<Option<Value>> },
     /// `$f ~> $g`: calls `$g($f(x))`.
     Compose { first: Value, then: Value },
     /// A regular expression literal: called on a string it yields the first match.
@@ -155,13 +146,7 @@ impl Value {
 
     /// A result sequence.
     pub fn seq(items: Vec<Value>) -> Value {
-        Value::Array(
-            Rc::new(Array { items }),
-            ArrFlags {
-                sequence: true,
-                ..Default::default()
-            },
-        )
+        Value::Array(Rc::new(Array { items }), ArrFlags { sequence: true, ..Default::default() })
     }
 
     pub fn object(map: IndexMap<String, Value>) -> Value {
@@ -264,10 +249,7 @@ impl Value {
 }
 
 fn too_deep<T>() -> Result<T, JsonataError> {
-    err(
-        "U1002",
-        format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"),
-    )
+    err("U1002", format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"))
 }
 
 fn from_json_at(v: &serde_json::Value, depth: usize) -> Result<Value, JsonataError> {
@@ -279,11 +261,7 @@ fn from_json_at(v: &serde_json::Value, depth: usize) -> Result<Value, JsonataErr
         serde_json::Value::Bool(b) => Value::Bool(*b),
         serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
         serde_json::Value::String(s) => Value::string(s.as_str()),
-        serde_json::Value::Array(a) => Value::array(
-            a.iter()
-                .map(|x| from_json_at(x, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
+        serde_json::Value::Array(a) => Value::array(a.iter().map(|x| from_json_at(x, depth + 1)).collect::<Result<_, _>>()?),
         serde_json::Value::Object(o) => {
             let mut map = IndexMap::with_capacity(o.len());
             for (k, x) in o {
@@ -302,16 +280,10 @@ pub(crate) fn json_number(n: f64) -> Result<serde_json::Value, JsonataError> {
     if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0 {
         return Ok(serde_json::Value::from(n as i64));
     }
-    Ok(serde_json::Number::from_f64(n)
-        .map(serde_json::Value::Number)
-        .unwrap_or(serde_json::Value::Null))
+    Ok(serde_json::Number::from_f64(n).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null))
 }
 
-fn to_json_at(
-    v: &Value,
-    depth: usize,
-    budget: &mut usize,
-) -> Result<Option<serde_json::Value>, JsonataError> {
+fn to_json_at(v: &Value, depth: usize, budget: &mut usize) -> Result<Option<serde_json::Value>, JsonataError> {
     if depth > MAX_VALUE_DEPTH {
         return too_deep();
     }
@@ -321,9 +293,7 @@ fn to_json_at(
         Value::Object(o) => 2 + o.map.keys().map(|k| k.len() + 4).sum::<usize>(),
         _ => 4,
     };
-    *budget = budget
-        .checked_sub(cost)
-        .ok_or_else(|| JsonataError::new("U1004", "The result is too large to convert to JSON"))?;
+    *budget = budget.checked_sub(cost).ok_or_else(|| JsonataError::new("U1004", "The result is too large to convert to JSON"))?;
     Ok(Some(match v {
         Value::Undefined | Value::Function(_) => return Ok(None),
         Value::Null => serde_json::Value::Null,

@@ -11,10 +11,7 @@ use super::eval::Evaluator;
 use super::value::{Value, MAX_VALUE_DEPTH};
 
 fn too_deep<T>() -> Result<T, JsonataError> {
-    err(
-        "U1002",
-        format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"),
-    )
+    err("U1002", format!("value is nested more than {MAX_VALUE_DEPTH} levels deep"))
 }
 
 impl Evaluator {
@@ -123,12 +120,7 @@ impl Evaluator {
     }
 
     /// Appends `v` fully flattened to `out`.
-    fn flatten_into(
-        &mut self,
-        v: &Value,
-        out: &mut Vec<Value>,
-        depth: usize,
-    ) -> Result<(), JsonataError> {
+    fn flatten_into(&mut self, v: &Value, out: &mut Vec<Value>, depth: usize) -> Result<(), JsonataError> {
         if depth > MAX_VALUE_DEPTH {
             return too_deep();
         }
@@ -175,19 +167,10 @@ impl Evaluator {
         }
         let mut out = Vec::new();
         self.descend(input, &mut out, 0)?;
-        Ok(if out.len() == 1 {
-            out.pop().unwrap_or(Value::Undefined)
-        } else {
-            Value::seq(out)
-        })
+        Ok(if out.len() == 1 { out.pop().unwrap_or(Value::Undefined) } else { Value::seq(out) })
     }
 
-    fn descend(
-        &mut self,
-        v: &Value,
-        out: &mut Vec<Value>,
-        depth: usize,
-    ) -> Result<(), JsonataError> {
+    fn descend(&mut self, v: &Value, out: &mut Vec<Value>, depth: usize) -> Result<(), JsonataError> {
         if depth > MAX_VALUE_DEPTH {
             return too_deep();
         }

@@ -111,8 +111,8 @@ impl CompileCache {
         let artefact = compile(bytes)?;
         // SAFETY: per this function's contract, the artefact is what our own
         // compile worker produced with this engine's settings.
-        let component = unsafe { Component::deserialize(engine, &artefact) }
-            .map_err(|e| format!("cannot load the compiled component: {e:#}"))?;
+        let component =
+            unsafe { Component::deserialize(engine, &artefact) }.map_err(|e| format!("cannot load the compiled component: {e:#}"))?;
         Ok((component, outcome(self.store(&path, &artefact), damaged)))
     }
 

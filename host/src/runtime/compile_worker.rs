@@ -108,7 +108,9 @@ pub enum CompileError {
     Precheck(#[from] PrecheckError),
     #[error("untrusted modules are compiled only in a separate worker process, and none can be started: {0}")]
     NoWorker(String),
-    #[error("{running} module(s) are being compiled already (the cap) and {waiting} wait; waited {waited_ms} ms for a turn: try again later")]
+    #[error(
+        "{running} module(s) are being compiled already (the cap) and {waiting} wait; waited {waited_ms} ms for a turn: try again later"
+    )]
     Busy { running: usize, waiting: usize, waited_ms: u128 },
     #[error("compiling the module took more than {} s (the compile worker was stopped)", .0.as_secs_f64())]
     Deadline(Duration),
@@ -235,13 +237,7 @@ pub fn compile_in_worker(bytes: &[u8], limits: &WorkerLimits) -> Result<Vec<u8>,
 
 fn spawn(program: &std::path::Path, limits: &WorkerLimits) -> std::io::Result<Child> {
     let mut command = Command::new(program);
-    command
-        .arg(SUBCOMMAND)
-        .env_clear()
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.arg(SUBCOMMAND).env_clear().current_dir("/").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -320,7 +316,11 @@ fn supervise(child: &mut Child, bytes: &[u8], limits: &WorkerLimits) -> Result<V
         (status, output.join().unwrap_or_default(), errors.join().unwrap_or_default())
     });
     let Some(status) = status else {
-        return Err(if over_cap.load(Ordering::Relaxed) { CompileError::TooLarge(limits.max_artefact_bytes) } else { CompileError::Deadline(limits.deadline) });
+        return Err(if over_cap.load(Ordering::Relaxed) {
+            CompileError::TooLarge(limits.max_artefact_bytes)
+        } else {
+            CompileError::Deadline(limits.deadline)
+        });
     };
     if over_cap.load(Ordering::Relaxed) {
         return Err(CompileError::TooLarge(limits.max_artefact_bytes));
@@ -328,7 +328,9 @@ fn supervise(child: &mut Child, bytes: &[u8], limits: &WorkerLimits) -> Result<V
     match status.code() {
         Some(0) => match artefact.strip_prefix(MAGIC) {
             Some(compiled) => Ok(compiled.to_vec()),
-            None => Err(CompileError::NoWorker("the worker program answered without the compile worker's header (is it the stepwasm binary?)".into())),
+            None => Err(CompileError::NoWorker(
+                "the worker program answered without the compile worker's header (is it the stepwasm binary?)".into(),
+            )),
         },
         Some(_) if out_of_memory(&said) => Err(CompileError::Memory(limits.memory_bytes)),
         Some(1) if said.starts_with("error: ") => Err(CompileError::Invalid(said.trim_start_matches("error: ").trim().to_string())),
@@ -378,7 +380,10 @@ fn tail(mut stream: impl Read) -> String {
 
 /// Whether the worker's last words are an allocation failure.
 fn out_of_memory(said: &str) -> bool {
-    said.contains("memory allocation of") || said.contains("os error 12") || said.contains("out of memory") || said.contains("Cannot allocate memory")
+    said.contains("memory allocation of")
+        || said.contains("os error 12")
+        || said.contains("out of memory")
+        || said.contains("Cannot allocate memory")
 }
 
 /// Why a worker that did not exit normally ended.

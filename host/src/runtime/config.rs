@@ -275,7 +275,13 @@ impl UploadPolicy {
             }
             None => {}
         }
-        Ok(UploadPolicy { enabled: file.enabled.unwrap_or(true), ceiling, http_allow: file.http_allow.clone(), http, kv: file.kv.unwrap_or(true) })
+        Ok(UploadPolicy {
+            enabled: file.enabled.unwrap_or(true),
+            ceiling,
+            http_allow: file.http_allow.clone(),
+            http,
+            kv: file.kv.unwrap_or(true),
+        })
     }
 
     /// Refuses a limit asked for over its ceiling, naming both.
@@ -436,9 +442,7 @@ impl LimitSettings {
         };
         // KiB → bytes, refusing what does not fit (a shift would wrap silently).
         let kib = |name: &str, k: u64| {
-            k.checked_mul(1024)
-                .and_then(|b| usize::try_from(b).ok())
-                .ok_or_else(|| invalid(format!("{at}.{name} = {k} is too large")))
+            k.checked_mul(1024).and_then(|b| usize::try_from(b).ok()).ok_or_else(|| invalid(format!("{at}.{name} = {k} is too large")))
         };
         let mut limits = base.clone();
         if let Some(f) = positive("fuel", self.fuel)? {
@@ -486,12 +490,7 @@ impl LimitSettings {
         let kv = match &self.kv {
             None => None,
             Some(g) if valid_namespace(&g.namespace) => Some(g.namespace.clone()),
-            Some(g) => {
-                return Err(invalid(format!(
-                    "{at}.kv.namespace {:?} must be 1-64 letters, digits, '-', '_' or '.'",
-                    g.namespace
-                )))
-            }
+            Some(g) => return Err(invalid(format!("{at}.kv.namespace {:?} must be 1-64 letters, digits, '-', '_' or '.'", g.namespace))),
         };
         let http = match &self.http {
             None => None,
@@ -637,7 +636,12 @@ impl ResourceMap {
     /// must lie under `http_allow`. The module is `uploaded`, a file the host
     /// wrote from the caller's bytes; `module` is refused (nothing on the
     /// host is looked up for a caller).
-    pub fn entry_from_json(&self, resource: &str, entry: &serde_json::Value, uploaded: Option<PathBuf>) -> Result<ResourceSpec, EntryError> {
+    pub fn entry_from_json(
+        &self,
+        resource: &str,
+        entry: &serde_json::Value,
+        uploaded: Option<PathBuf>,
+    ) -> Result<ResourceSpec, EntryError> {
         let policy = &self.uploads;
         if !policy.enabled {
             return Err(EntryError::Disabled);
@@ -721,10 +725,7 @@ impl ResourceMap {
 }
 
 /// `[kv.seed.<namespace>]` tables as (namespace, key, JSON text).
-fn seed_values(
-    seed: &IndexMap<String, IndexMap<String, toml::Value>>,
-    path: &Path,
-) -> Result<Vec<(String, String, String)>, ConfigError> {
+fn seed_values(seed: &IndexMap<String, IndexMap<String, toml::Value>>, path: &Path) -> Result<Vec<(String, String, String)>, ConfigError> {
     let mut out = Vec::new();
     for (namespace, values) in seed {
         if !valid_namespace(namespace) {
@@ -734,10 +735,8 @@ fn seed_values(
             });
         }
         for (key, value) in values {
-            let json = serde_json::to_string(value).map_err(|e| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("kv.seed.{namespace}.{key:?}: {e}"),
-            })?;
+            let json = serde_json::to_string(value)
+                .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: format!("kv.seed.{namespace}.{key:?}: {e}") })?;
             out.push((namespace.clone(), key.clone(), json));
         }
     }
@@ -802,7 +801,8 @@ mod tests {
 
     #[test]
     fn uploads_get_no_module_path_no_foreign_namespace_and_no_http_by_default() {
-        let map = ResourceMap::parse("[resources.\"arn:op\"]\nmodule = \"x\"\nkv = { namespace = \"op\" }\n", Path::new("/cfg/s.toml")).unwrap();
+        let map =
+            ResourceMap::parse("[resources.\"arn:op\"]\nmodule = \"x\"\nkv = { namespace = \"op\" }\n", Path::new("/cfg/s.toml")).unwrap();
         let up = || Some(PathBuf::from("/up/x.wasm"));
         // A module named or pathed is refused alike, whatever the path, before any lookup.
         let refusals: Vec<String> = ["notify", "/etc/passwd.wasm", "/cfg/s.toml", "../x.wasm"]
@@ -815,7 +815,10 @@ mod tests {
 
         let err = map.entry_from_json("arn:u", &serde_json::json!({"kv": {"namespace": "op"}}), up()).unwrap_err().to_string();
         assert!(err.contains("resources.\"arn:u\".kv.namespace: an upload cannot choose") && err.contains("\"upload:arn:u\""), "{err}");
-        let err = map.entry_from_json("arn:u", &serde_json::json!({"http": {"allow": ["http://127.0.0.1:8083/"]}}), up()).unwrap_err().to_string();
+        let err = map
+            .entry_from_json("arn:u", &serde_json::json!({"http": {"allow": ["http://127.0.0.1:8083/"]}}), up())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("resources.\"arn:u\".http.allow: \"http://127.0.0.1:8083/\" is refused: uploads get no http"), "{err}");
 
         assert!(map.operator_owned("arn:op").unwrap().contains("defined by the operator's config"));
@@ -869,7 +872,11 @@ mod tests {
         let off = ResourceMap::parse("[uploads]\nenabled = false\n", Path::new("/cfg/s.toml")).unwrap();
         assert_eq!(off.entry_from_json("arn:u", &serde_json::json!({}), up()), Err(EntryError::Disabled));
         let no_kv = ResourceMap::parse("[uploads]\nkv = false\n", Path::new("/cfg/s.toml")).unwrap();
-        assert!(no_kv.entry_from_json("arn:u", &serde_json::json!({"kv": true}), up()).unwrap_err().to_string().contains("uploads get no kv"));
+        assert!(no_kv
+            .entry_from_json("arn:u", &serde_json::json!({"kv": true}), up())
+            .unwrap_err()
+            .to_string()
+            .contains("uploads get no kv"));
         let err = ResourceMap::parse("[uploads]\nhttp_allow = [\"ftp://x/\"]\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.contains("uploads.http_allow") && err.contains("ftp"), "{err}");
         let err = ResourceMap::parse("[uploads]\nfuel = 0\n", Path::new("c.toml")).unwrap_err().to_string();
@@ -935,10 +942,7 @@ mod tests {
         assert_eq!(map.kv().path.as_deref(), Some(Path::new("/cfg/kv.sqlite")));
         assert_eq!(
             map.kv().seed,
-            vec![
-                ("inventory".into(), "sku-1".into(), "10".into()),
-                ("inventory".into(), "sku-2".into(), r#"{"units":3}"#.into())
-            ]
+            vec![("inventory".into(), "sku-1".into(), "10".into()), ("inventory".into(), "sku-2".into(), r#"{"units":3}"#.into())]
         );
     }
 }

@@ -97,11 +97,7 @@ impl HttpGrant {
 
     /// The allowed prefixes, for messages.
     fn allowed_list(&self) -> String {
-        self.allow
-            .iter()
-            .map(|p| format!("{}://{}:{}{}", p.scheme, p.host, p.port, p.path))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.allow.iter().map(|p| format!("{}://{}:{}{}", p.scheme, p.host, p.port, p.path)).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -155,22 +151,14 @@ pub fn fetch(grant: &HttpGrant, request: &OutgoingRequest, time_left: Duration) 
         .into();
     let mut response = agent.run(http_request).map_err(|e| describe(e, timeout))?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(grant.max_response_bytes as u64)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => {
-                format!("response body from {} is over the limit of {} bytes", request.url, grant.max_response_bytes)
-            }
-            other => describe(other, timeout),
-        })?;
+    let headers =
+        response.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+    let body = response.body_mut().with_config().limit(grant.max_response_bytes as u64).read_to_vec().map_err(|e| match e {
+        ureq::Error::BodyExceedsLimit(_) => {
+            format!("response body from {} is over the limit of {} bytes", request.url, grant.max_response_bytes)
+        }
+        other => describe(other, timeout),
+    })?;
     Ok(IncomingResponse { status, headers, body })
 }
 
@@ -220,12 +208,7 @@ mod tests {
     #[test]
     fn refused_before_any_network_traffic() {
         let g = grant(&["http://127.0.0.1:1/ok/"]);
-        let req = |url: &str, method: &str| OutgoingRequest {
-            method: method.into(),
-            url: url.into(),
-            headers: vec![],
-            body: vec![],
-        };
+        let req = |url: &str, method: &str| OutgoingRequest { method: method.into(), url: url.into(), headers: vec![], body: vec![] };
         let fetch = |r: &OutgoingRequest| fetch(&g, r, Duration::from_secs(1));
         let err = fetch(&req("http://10.0.0.1/", "GET")).unwrap_err();
         assert!(err.contains("not in this resource's http grant") && err.contains("http://127.0.0.1:1/ok/"), "{err}");

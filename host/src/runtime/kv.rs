@@ -293,13 +293,7 @@ pub struct KvTransaction {
 
 impl KvTransaction {
     pub fn new(namespace: impl Into<String>) -> KvTransaction {
-        KvTransaction {
-            namespace: namespace.into(),
-            staged: BTreeMap::new(),
-            staged_bytes: 0,
-            reads: BTreeMap::new(),
-            read_bytes: 0,
-        }
+        KvTransaction { namespace: namespace.into(), staged: BTreeMap::new(), staged_bytes: 0, reads: BTreeMap::new(), read_bytes: 0 }
     }
 
     /// Number of keys written or deleted.
@@ -487,10 +481,7 @@ mod tests {
             assert_eq!(tx.get_checked(&store, &format!("k{i}")).unwrap(), None);
         }
         let over = tx.get_checked(&store, "one-more").unwrap_err();
-        assert_eq!(
-            over,
-            KvCallError::Limit("kv read limit exceeded: more than 10,000 distinct keys read in one invocation".into())
-        );
+        assert_eq!(over, KvCallError::Limit("kv read limit exceeded: more than 10,000 distinct keys read in one invocation".into()));
         assert_eq!(tx.reads.len(), MAX_READS_PER_INVOCATION, "the refused key is not remembered");
         // Keys already read, and keys the invocation wrote, are read again freely.
         assert_eq!(tx.get_checked(&store, "k0").unwrap(), None);

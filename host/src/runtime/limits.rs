@@ -23,12 +23,7 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(limits: &Limits) -> Limiter {
-        Limiter {
-            memory_cap: limits.memory_bytes,
-            table_cap: limits.max_table_elements,
-            instance_cap: limits.max_instances,
-            hit: None,
-        }
+        Limiter { memory_cap: limits.memory_bytes, table_cap: limits.max_table_elements, instance_cap: limits.max_instances, hit: None }
     }
 
     /// The first limit this invocation ran into, if any.
@@ -118,14 +113,7 @@ fn said_tail(said: &[u8]) -> Option<String> {
 /// Maps an error from instantiating or calling a component to the task's
 /// outcome. `said` is what the module said before it failed (its stderr, or
 /// its last error-level log line), quoted in the cause of a trap.
-pub fn classify_trap(
-    err: &wasmtime::Error,
-    hit: &LimitHit,
-    limits: &Limits,
-    timeout: Duration,
-    said: &[u8],
-    module: &Path,
-) -> TaskOutcome {
+pub fn classify_trap(err: &wasmtime::Error, hit: &LimitHit, limits: &Limits, timeout: Duration, said: &[u8], module: &Path) -> TaskOutcome {
     let module = module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if let Some(limit) = &hit.limit {
         return failed(format!("module {module}: {limit}"));
@@ -133,23 +121,16 @@ pub fn classify_trap(
     let said = said_tail(said).map(|s| format!("; the module wrote: {s}")).unwrap_or_default();
     let text = format!("{err:#}");
     if text.contains("instance count too high") {
-        return failed(format!(
-            "module {module}: instance limit exceeded: it creates more than {} instances",
-            limits.max_instances
-        ));
+        return failed(format!("module {module}: instance limit exceeded: it creates more than {} instances", limits.max_instances));
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => {
-            failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel))
+        Some(Trap::OutOfFuel) => failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel)),
+        Some(Trap::Interrupt) => {
+            TaskOutcome::TimedOut { cause: format!("module {module}: wall-clock limit of {:.3} s exceeded", timeout.as_secs_f64()) }
         }
-        Some(Trap::Interrupt) => TaskOutcome::TimedOut {
-            cause: format!("module {module}: wall-clock limit of {:.3} s exceeded", timeout.as_secs_f64()),
-        },
         Some(Trap::StackOverflow) => failed(format!("module {module}: stack overflow (call stack exhausted)")),
         Some(trap) => failed(format!("module {module} trapped: {trap}{said}")),
-        None if hit.fuel_exhausted => {
-            failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel))
-        }
+        None if hit.fuel_exhausted => failed(format!("module {module}: fuel limit exhausted: used all {} units of fuel", limits.fuel)),
         None => failed(format!("module {module} failed: {}{said}", bounded(text, 2048))),
     }
 }
@@ -184,10 +165,7 @@ pub fn check_output(output: String, limits: &Limits) -> TaskOutcome {
     }
     match serde_json::from_str(&output) {
         Ok(value) => TaskOutcome::Succeeded(value),
-        Err(e) => failed(format!(
-            "module output is not valid JSON ({e}): {}",
-            bounded(output, 200)
-        )),
+        Err(e) => failed(format!("module output is not valid JSON ({e}): {}", bounded(output, 200))),
     }
 }
 

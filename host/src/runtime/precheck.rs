@@ -268,12 +268,24 @@ impl Walk {
                 }
             }
             Payload::ExportSection(r) => count(&mut s.exports, r.count().into(), "exports", MAX_EXPORTS)?,
-            Payload::TableSection(r) => count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?,
-            Payload::MemorySection(r) => count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?,
-            Payload::TagSection(r) => count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?,
-            Payload::GlobalSection(r) => count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?,
-            Payload::ElementSection(r) => count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?,
-            Payload::DataSection(r) => count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?,
+            Payload::TableSection(r) => {
+                count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?
+            }
+            Payload::MemorySection(r) => {
+                count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?
+            }
+            Payload::TagSection(r) => {
+                count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?
+            }
+            Payload::GlobalSection(r) => {
+                count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?
+            }
+            Payload::ElementSection(r) => {
+                count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?
+            }
+            Payload::DataSection(r) => {
+                count(&mut s.other_items, r.count().into(), "globals, tables, memories, tags and segments", MAX_OTHER_ITEMS)?
+            }
             Payload::FunctionSection(r) => count(&mut s.functions, r.count().into(), "functions", MAX_FUNCTIONS)?,
             Payload::CodeSectionStart { size, .. } => count(&mut s.code_bytes, size.into(), "bytes of code", MAX_CODE_BYTES)?,
             Payload::CodeSectionEntry(body) => {
@@ -293,7 +305,12 @@ impl Walk {
                     let (n, _) = locals.read().map_err(malformed)?;
                     declared = declared.saturating_add(n.into());
                     if declared > MAX_LOCALS_PER_FUNCTION {
-                        return Err(PrecheckError::TooManyLocals { function, module_offset, count: declared, cap: MAX_LOCALS_PER_FUNCTION });
+                        return Err(PrecheckError::TooManyLocals {
+                            function,
+                            module_offset,
+                            count: declared,
+                            cap: MAX_LOCALS_PER_FUNCTION,
+                        });
                     }
                 }
                 s.max_locals = s.max_locals.max(declared);
@@ -338,7 +355,9 @@ impl Walk {
                 for alias in r {
                     let weight = match alias.map_err(malformed)? {
                         ComponentAlias::InstanceExport { kind: ComponentExternalKind::Component, .. } => self.heaviest,
-                        ComponentAlias::Outer { kind: ComponentOuterAliasKind::Component, count, index } => self.component_weight(count, index),
+                        ComponentAlias::Outer { kind: ComponentOuterAliasKind::Component, count, index } => {
+                            self.component_weight(count, index)
+                        }
                         _ => continue,
                     };
                     self.component()?.components.push(weight);
@@ -449,7 +468,8 @@ mod tests {
     fn outer_aliases_and_re_exports_carry_their_weight() {
         // The heavy component is defined once at the top and reached from
         // inside the nested ones through outer aliases.
-        let mut text = String::from("(component (component $leaf (core module $m) (core instance (instantiate $m)) (core instance (instantiate $m)))");
+        let mut text =
+            String::from("(component (component $leaf (core module $m) (core instance (instantiate $m)) (core instance (instantiate $m)))");
         let instances: String = (0..150).map(|_| "(instance (instantiate $a))").collect();
         text.push_str(&format!("(component $mid (alias outer 1 $leaf (component $a)) {instances})"));
         text.push_str("(instance (instantiate $mid)))");

@@ -232,14 +232,12 @@ impl EpochTicker {
     fn start(engine: Engine) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("stepwasm-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })?;
+        let thread = std::thread::Builder::new().name("stepwasm-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
         Ok(EpochTicker { stop, thread: Some(thread) })
     }
 }
@@ -407,8 +405,7 @@ impl WasmRuntime {
                 let c = match (&self.cache, spec.untrusted) {
                     (None, false) => compile(&self.engine, &spec.module_path, &bytes)?,
                     (Some(cache), false) => {
-                        let (c, outcome) =
-                            cache.load_or_compile(&self.engine, &bytes, |b| compile(&self.engine, &spec.module_path, b))?;
+                        let (c, outcome) = cache.load_or_compile(&self.engine, &bytes, |b| compile(&self.engine, &spec.module_path, b))?;
                         self.cache_report.push((spec.module_path.clone(), outcome));
                         c
                     }
@@ -428,9 +425,8 @@ impl WasmRuntime {
                             }
                             // SAFETY: the artefact is what our own compile
                             // worker produced, with this engine's settings.
-                            None => unsafe { Component::deserialize(&self.engine, &in_worker(&bytes)?) }.map_err(|e| {
-                                format!("module file {} cannot be loaded once compiled: {e:#}", spec.module_path.display())
-                            })?,
+                            None => unsafe { Component::deserialize(&self.engine, &in_worker(&bytes)?) }
+                                .map_err(|e| format!("module file {} cannot be loaded once compiled: {e:#}", spec.module_path.display()))?,
                         }
                     }
                 };
@@ -441,8 +437,7 @@ impl WasmRuntime {
         let shown = spec.module_path.display();
         self.check_grants(&component, resource, &spec)?;
         let linker = self.linker(&spec.grants).map_err(|e| format!("cannot set up the capabilities: {e:#}"))?;
-        let instance_pre =
-            linker.instantiate_pre(&component).map_err(|e| format!("module {shown} cannot be linked: {e:#}"))?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| format!("module {shown} cannot be linked: {e:#}"))?;
         let pre = TaskPre::new(instance_pre).map_err(|e| {
             format!("module {shown} does not implement the stepwasm:task world (export stepwasm:task/handler@0.1.0): {e:#}")
         })?;
@@ -476,7 +471,8 @@ impl WasmRuntime {
         let mut missing = Vec::new();
         for (name, _) in component.component_type().imports(&self.engine) {
             if name.starts_with(KV_IMPORT) && spec.grants.kv.is_none() {
-                missing.push(format!("imports {name}, but resource {resource:?} is not granted kv ({})", how("kv = { namespace = \"...\" }")));
+                missing
+                    .push(format!("imports {name}, but resource {resource:?} is not granted kv ({})", how("kv = { namespace = \"...\" }")));
             }
             if name.starts_with(HTTP_IMPORT) && spec.grants.http.is_none() {
                 missing.push(format!(
@@ -641,12 +637,7 @@ impl WasmRuntime {
 
     /// A fresh store for one run: empty WASI, the resource's limits and
     /// grants, fuel and the epoch deadline set.
-    fn new_store(
-        &self,
-        task: &TaskInvocation,
-        loaded: &LoadedResource,
-        timeout: Duration,
-    ) -> wasmtime::Result<Store<Invocation>> {
+    fn new_store(&self, task: &TaskInvocation, loaded: &LoadedResource, timeout: Duration) -> wasmtime::Result<Store<Invocation>> {
         let limits = &loaded.limits;
         let kv = match (&loaded.kv_namespace, &self.kv) {
             (Some(namespace), Some(store)) => Some((Arc::clone(store), KvTransaction::new(namespace.as_str()))),
@@ -768,9 +759,7 @@ where
     if tokio::runtime::Handle::try_current().is_err() {
         return Ok(runtime.block_on(future));
     }
-    std::thread::scope(|scope| {
-        scope.spawn(|| runtime.block_on(future)).join().map_err(|_| "an invocation thread panicked".to_string())
-    })
+    std::thread::scope(|scope| scope.spawn(|| runtime.block_on(future)).join().map_err(|_| "an invocation thread panicked".to_string()))
 }
 
 /// Reads a module file, with a message that says what to do when it is missing.

@@ -299,7 +299,13 @@ pub trait Store: Send + Sync {
     fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Keeps an activity (again: nothing changes) and returns it.
-    fn put_activity(&self, arn: &str, name: &str, tags: &std::collections::BTreeMap<String, String>, now_ms: i64) -> Result<ActivityRecord, StoreError>;
+    fn put_activity(
+        &self,
+        arn: &str,
+        name: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Result<ActivityRecord, StoreError>;
 
     fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError>;
 

@@ -9,8 +9,8 @@
 
 use super::group_commit::{GroupCommit, Request};
 use super::{
-    crash_loop_cause, ActivityRecord, ActivityTask, Appending, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, Redrive, StateMachineDetails, StateMachineRecord, Store, StoreError,
-    TaskResourceRecord, TaskResult, TokenState,
+    crash_loop_cause, ActivityRecord, ActivityTask, Appending, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, Redrive,
+    StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult, TokenState,
 };
 use crate::asl::errors;
 use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
@@ -164,9 +164,7 @@ impl SqliteStore {
             self.group.submit(Request { arn: execution_arn.to_string(), create, events, reply })?;
             Ok(answer)
         });
-        Box::pin(async move {
-            submitted?.await.map_err(|_| StoreError::GroupCommit("the committer stopped without an answer".into()))?
-        })
+        Box::pin(async move { submitted?.await.map_err(|_| StoreError::GroupCommit("the committer stopped without an answer".into()))? })
     }
 }
 
@@ -234,8 +232,10 @@ pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[
     }
     let status = status.map_or("RUNNING", ExecutionStatus::as_str);
     // New events end a park: the wake-up time was about the history before them.
-    conn.prepare_cached("UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms), wake_ms = NULL WHERE arn = ?1")?
-        .execute(params![execution_arn, last, status, stop_ms])?;
+    conn.prepare_cached(
+        "UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms), wake_ms = NULL WHERE arn = ?1",
+    )?
+    .execute(params![execution_arn, last, status, stop_ms])?;
     Ok(())
 }
 
@@ -245,8 +245,11 @@ pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[
 fn insert_event_after(conn: &Connection, execution_arn: &str, last: u64, now_ms: i64, kind: EventKind) -> Result<HistoryEvent, StoreError> {
     let event = HistoryEvent { id: last + 1, previous_event_id: last, timestamp_ms: now_ms, scope: Scope::root(), kind };
     for prepared in prepare(execution_arn, std::slice::from_ref(&event))? {
-        conn.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?
-            .execute(params![execution_arn, prepared.id, prepared.text])?;
+        conn.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?.execute(params![
+            execution_arn,
+            prepared.id,
+            prepared.text
+        ])?;
     }
     Ok(event)
 }
@@ -326,7 +329,13 @@ impl SqliteStore {
         )
         .map_err(unreadable)?;
         let conn = Arc::new(Mutex::new(conn));
-        Ok(SqliteStore { group: GroupCommit::new(Arc::clone(&conn), file), conn, location, token_waiters: Waiters::default(), activity_waiters: Waiters::default() })
+        Ok(SqliteStore {
+            group: GroupCommit::new(Arc::clone(&conn), file),
+            conn,
+            location,
+            token_waiters: Waiters::default(),
+            activity_waiters: Waiters::default(),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -358,8 +367,10 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
 
 /// Deletes the uploaded modules no registered resource uses any more.
 fn forget_unused_modules(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM modules WHERE sha256 NOT IN (SELECT module_sha256 FROM task_resources WHERE module_sha256 IS NOT NULL)")?
-        .execute([])?;
+    tx.prepare_cached(
+        "DELETE FROM modules WHERE sha256 NOT IN (SELECT module_sha256 FROM task_resources WHERE module_sha256 IS NOT NULL)",
+    )?
+    .execute([])?;
     Ok(())
 }
 
@@ -468,7 +479,8 @@ impl Store for SqliteStore {
     }
 
     fn set_state_machine_details(&self, arn: &str, details: &StateMachineDetails) -> Result<bool, StoreError> {
-        let text = serde_json::to_string(details).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        let text =
+            serde_json::to_string(details).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
         let changed = self.conn().prepare_cached("UPDATE state_machines SET details = ?2 WHERE arn = ?1")?.execute(params![arn, text])?;
         Ok(changed > 0)
     }
@@ -477,12 +489,20 @@ impl Store for SqliteStore {
         Ok(self.conn().prepare_cached("DELETE FROM state_machines WHERE arn = ?1")?.execute(params![arn])? > 0)
     }
 
-    fn put_activity(&self, arn: &str, name: &str, tags: &std::collections::BTreeMap<String, String>, now_ms: i64) -> Result<ActivityRecord, StoreError> {
-        let tags_text = serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+    fn put_activity(
+        &self,
+        arn: &str,
+        name: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Result<ActivityRecord, StoreError> {
+        let tags_text =
+            serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
         self.conn()
             .prepare_cached("INSERT OR IGNORE INTO activities (arn, name, created_ms, tags) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![arn, name, now_ms, tags_text])?;
-        self.activity(arn)?.ok_or_else(|| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn} vanished") })
+        self.activity(arn)?
+            .ok_or_else(|| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn} vanished") })
     }
 
     fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
@@ -495,12 +515,15 @@ impl Store for SqliteStore {
     fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities ORDER BY name, arn")?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(|row| self.activity_record(row)).collect()
     }
 
     fn set_activity_tags(&self, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<bool, StoreError> {
-        let text = serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        let text =
+            serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
         Ok(self.conn().prepare_cached("UPDATE activities SET tags = ?2 WHERE arn = ?1")?.execute(params![arn, text])? > 0)
     }
 
@@ -568,7 +591,8 @@ impl Store for SqliteStore {
 
     fn task_resources(&self) -> Result<Vec<TaskResourceRecord>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT resource, config, module_sha256, registered_ms FROM task_resources ORDER BY resource")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT resource, config, module_sha256, registered_ms FROM task_resources ORDER BY resource")?;
         let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)))?;
         let mut records = Vec::new();
         for row in rows {
@@ -592,7 +616,11 @@ impl Store for SqliteStore {
     }
 
     fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.conn().prepare_cached("SELECT bytes FROM modules WHERE sha256 = ?1")?.query_row(params![sha256], |row| row.get(0)).optional()?)
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT bytes FROM modules WHERE sha256 = ?1")?
+            .query_row(params![sha256], |row| row.get(0))
+            .optional()?)
     }
 
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError> {
@@ -623,7 +651,6 @@ impl Store for SqliteStore {
     fn start_execution_async<'a>(&'a self, info: &'a ExecutionInfo, start_ms: i64, events: &'a [HistoryEvent]) -> Appending<'a> {
         self.submit(&info.execution_arn, Some((info.clone(), start_ms)), events)
     }
-
 
     fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         let conn = self.conn();
@@ -747,15 +774,21 @@ impl Store for SqliteStore {
         let stops = if token_waits { 0 } else { reruns.max(before) };
         if guard.limit == 0 || stops < guard.limit {
             let drives = if token_waits { 0 } else { before + u32::from(counts) };
-            tx.prepare_cached("UPDATE executions SET drives = ?2, drive_mark = ?3 WHERE arn = ?1")?.execute(params![execution_arn, drives, settled])?;
+            tx.prepare_cached("UPDATE executions SET drives = ?2, drive_mark = ?3 WHERE arn = ?1")?.execute(params![
+                execution_arn,
+                drives,
+                settled
+            ])?;
             tx.commit()?;
             return Ok(DriveStart::Go { stops });
         }
         let (error, cause) = (errors::RUNTIME.to_string(), crash_loop_cause(stops, last));
         let failed = EventKind::ExecutionFailed { error: error.clone(), cause: cause.clone() };
         let event = insert_event_after(&tx, execution_arn, last, now_ms, failed)?;
-        tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'FAILED', stop_ms = ?3, wake_ms = NULL, drives = 0 WHERE arn = ?1")?
-            .execute(params![execution_arn, event.id, now_ms])?;
+        tx.prepare_cached(
+            "UPDATE executions SET last_event_id = ?2, status = 'FAILED', stop_ms = ?3, wake_ms = NULL, drives = 0 WHERE arn = ?1",
+        )?
+        .execute(params![execution_arn, event.id, now_ms])?;
         tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
         tx.commit()?;
         Ok(DriveStart::Failed { error, cause })
@@ -776,7 +809,10 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
         let status = ExecutionStatus::parse(&status);
         if status != Some(ExecutionStatus::Running) {
-            return Err(StoreError::Closed { arn: execution_arn.into(), status: status.map_or("in an unknown state", ExecutionStatus::as_str) });
+            return Err(StoreError::Closed {
+                arn: execution_arn.into(),
+                status: status.map_or("in an unknown state", ExecutionStatus::as_str),
+            });
         }
         let aborted = EventKind::ExecutionAborted { error: error.into(), cause: cause.into() };
         let event = insert_event_after(&tx, execution_arn, last, now_ms, aborted)?;
@@ -792,7 +828,9 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         type Row = (String, u64, u32, Option<i64>, Option<i64>, Option<String>);
         let (status, last, count, stop_ms, redrive_ms, last_token): Row = tx
-            .prepare_cached("SELECT status, last_event_id, redrive_count, stop_ms, redrive_ms, redrive_token FROM executions WHERE arn = ?1")?
+            .prepare_cached(
+                "SELECT status, last_event_id, redrive_count, stop_ms, redrive_ms, redrive_token FROM executions WHERE arn = ?1",
+            )?
             .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)))
             .optional()?
             .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
@@ -836,7 +874,8 @@ impl Store for SqliteStore {
             .query_row(params![token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?;
         let Some((status, heartbeat_ms, result)) = row else { return Ok(None) };
-        let corrupt = |message: String| StoreError::Unreadable { path: self.location.clone(), message: format!("task token {token:?}: {message}") };
+        let corrupt =
+            |message: String| StoreError::Unreadable { path: self.location.clone(), message: format!("task token {token:?}: {message}") };
         Ok(Some(match (status.as_str(), result) {
             (WAITING, _) => TokenState::Waiting { heartbeat_ms },
             (COMPLETED, Some(text)) => TokenState::Completed(serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?),
@@ -846,8 +885,13 @@ impl Store for SqliteStore {
     }
 
     fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError> {
-        let text = serde_json::to_string(result).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
-        self.update_waiting_token("UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'", token, text)?;
+        let text =
+            serde_json::to_string(result).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+        self.update_waiting_token(
+            "UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'",
+            token,
+            text,
+        )?;
         self.token_waiters.wake(token);
         Ok(())
     }
@@ -863,7 +907,11 @@ impl Store for SqliteStore {
     }
 
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.update_waiting_token("UPDATE task_tokens SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE token = ?1 AND status = 'WAITING'", token, now_ms)
+        self.update_waiting_token(
+            "UPDATE task_tokens SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE token = ?1 AND status = 'WAITING'",
+            token,
+            now_ms,
+        )
     }
 
     fn close_task_token(&self, token: &str) -> Result<Option<TaskResult>, StoreError> {
@@ -883,8 +931,10 @@ impl Store for SqliteStore {
 
 impl SqliteStore {
     fn activity_record(&self, (arn, name, created_ms, tags): (String, String, i64, String)) -> Result<ActivityRecord, StoreError> {
-        let tags = serde_json::from_str(&tags)
-            .map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn}: its tags are corrupt: {e}") })?;
+        let tags = serde_json::from_str(&tags).map_err(|e| StoreError::Unreadable {
+            path: self.location.clone(),
+            message: format!("activity {arn}: its tags are corrupt: {e}"),
+        })?;
         Ok(ActivityRecord { arn, name, created_ms, tags })
     }
 
@@ -964,10 +1014,8 @@ mod tests {
         let broken = [event(3, EventKind::TaskStarted { resource: "r".into() }), event(5, EventKind::TaskStarted { resource: "r".into() })];
         assert!(matches!(store.append_all(&a.execution_arn, &broken), Err(StoreError::OutOfOrder { last: 3, got: 5, .. })));
         assert_eq!(store.history(&a.execution_arn).unwrap(), batch, "event 3 went with the refused batch");
-        let past_the_end = [
-            event(3, EventKind::ExecutionSucceeded { output: json!(1) }),
-            event(4, EventKind::TaskStarted { resource: "r".into() }),
-        ];
+        let past_the_end =
+            [event(3, EventKind::ExecutionSucceeded { output: json!(1) }), event(4, EventKind::TaskStarted { resource: "r".into() })];
         assert!(matches!(store.append_all(&a.execution_arn, &past_the_end), Err(StoreError::Closed { .. })));
         assert_eq!(store.execution(&a.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
     }
@@ -1073,7 +1121,9 @@ mod tests {
         store.append_all(arn, &[event(1, EventKind::ExecutionStarted { input: json!({}) }), started(2)]).unwrap();
         let begin = || store.begin_drive(arn, GUARD, SOON).unwrap();
         assert_eq!(begin(), go(1), "the host stopped while its task ran");
-        store.append_all(arn, &[event(3, EventKind::TaskSucceeded { resource: "r".into(), output: Arc::new(json!(1)) }), started(4)]).unwrap();
+        store
+            .append_all(arn, &[event(3, EventKind::TaskSucceeded { resource: "r".into(), output: Arc::new(json!(1)) }), started(4)])
+            .unwrap();
         assert_eq!(begin(), go(1), "the task ended: only the next one's run counts");
         store.append(arn, &started(5)).unwrap();
         assert_eq!(begin(), go(2));
@@ -1185,7 +1235,8 @@ mod tests {
         store.create_execution(&b, 20).unwrap();
         store.create_execution(&other, 30).unwrap();
         store.stop_execution(&a.execution_arn, "", "", 40).unwrap();
-        let names = |status| store.executions_of(&a.state_machine_arn, status).unwrap().into_iter().map(|e| e.info.name).collect::<Vec<_>>();
+        let names =
+            |status| store.executions_of(&a.state_machine_arn, status).unwrap().into_iter().map(|e| e.info.name).collect::<Vec<_>>();
         assert_eq!(names(None), ["b", "a"]);
         assert_eq!(names(Some(ExecutionStatus::Aborted)), ["a"]);
         assert_eq!(names(Some(ExecutionStatus::Succeeded)), Vec::<String>::new());

@@ -63,10 +63,7 @@ pub fn reserve(req: InventoryRequest, _ctx: &Context) -> Result<Reservation, Tas
         }
         let on_hand = stock.get_mut(&line.sku).expect("loaded above");
         if *on_hand < line.quantity {
-            return Err(fail(format!(
-                "insufficient stock for {}: requested {}, available {}",
-                line.sku, line.quantity, on_hand
-            )));
+            return Err(fail(format!("insufficient stock for {}: requested {}, available {}", line.sku, line.quantity, on_hand)));
         }
         *on_hand -= line.quantity;
         // Several lines for one sku merge into one reservation.
@@ -102,8 +99,7 @@ mod tests {
     }
 
     fn run(input: serde_json::Value) -> Result<serde_json::Value, TaskError> {
-        stepwasm_guest::call(reserve, &input.to_string(), &Context::default())
-            .map(|s| serde_json::from_str(&s).unwrap())
+        stepwasm_guest::call(reserve, &input.to_string(), &Context::default()).map(|s| serde_json::from_str(&s).unwrap())
     }
 
     #[test]
@@ -125,8 +121,8 @@ mod tests {
     #[test]
     fn shortage_and_unknown_sku_fail_without_writing() {
         seed(&[("A", 2), ("B", 4)]);
-        let err = run(json!({"items": [{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 2}, {"sku": "A", "quantity": 1}]}))
-            .unwrap_err();
+        let err =
+            run(json!({"items": [{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 2}, {"sku": "A", "quantity": 1}]})).unwrap_err();
         assert_eq!(err.error, "InventoryUpdateFailed");
         assert_eq!(err.cause, "insufficient stock for A: requested 1, available 0");
         let err = run(json!({"items": [{"sku": "B", "quantity": 1}, {"sku": "Z", "quantity": 1}]})).unwrap_err();

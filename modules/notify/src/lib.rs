@@ -100,8 +100,7 @@ mod tests {
     use serde_json::json;
 
     fn run(input: serde_json::Value) -> Result<serde_json::Value, TaskError> {
-        stepwasm_guest::call(compose, &input.to_string(), &Context::default())
-            .map(|s| serde_json::from_str(&s).unwrap())
+        stepwasm_guest::call(compose, &input.to_string(), &Context::default()).map(|s| serde_json::from_str(&s).unwrap())
     }
 
     #[test]

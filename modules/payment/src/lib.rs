@@ -198,11 +198,7 @@ pub fn verify(req: PaymentRequest, ctx: &Context) -> Result<Verdict, TaskError> 
     let charged = to_cents(p.amount);
     let total: i64 = req.items.iter().map(|i| to_cents(i.price) * i.quantity as i64).sum();
     if charged != total {
-        return Err(reject(format!(
-            "amount {:.2} does not match the order total {:.2}",
-            charged as f64 / 100.0,
-            total as f64 / 100.0
-        )));
+        return Err(reject(format!("amount {:.2} does not match the order total {:.2}", charged as f64 / 100.0, total as f64 / 100.0)));
     }
     if charged <= 0 {
         return Err(reject("amount must be positive".into()));
@@ -217,23 +213,14 @@ pub fn verify(req: PaymentRequest, ctx: &Context) -> Result<Verdict, TaskError> 
     let amount = charged as f64 / 100.0;
     let card_last4 = &card[card.len() - 4..];
     let authorization_code = match &req.gateway {
-        Some(url) => authorise(
-            url,
-            &GatewayRequest { order_id: &req.order_id, amount, currency: &p.currency, card_last4 },
-        )?,
+        Some(url) => authorise(url, &GatewayRequest { order_id: &req.order_id, amount, currency: &p.currency, card_last4 })?,
         None => {
             let code = fnv1a(format!("{}:{}:{}", req.order_id, charged, p.currency).as_bytes());
             format!("AUTH-{:08X}", code as u32)
         }
     };
     log::info(&format!("order {} approved on attempt {}", req.order_id, ctx.attempt));
-    Ok(Verdict {
-        approved: true,
-        authorization_code,
-        amount,
-        currency: p.currency.clone(),
-        card_last4: card_last4.to_string(),
-    })
+    Ok(Verdict { approved: true, authorization_code, amount, currency: p.currency.clone(), card_last4: card_last4.to_string() })
 }
 
 stepwasm_guest::handler!(verify);
@@ -244,8 +231,7 @@ mod tests {
     use serde_json::json;
 
     fn run(input: serde_json::Value) -> Result<serde_json::Value, TaskError> {
-        stepwasm_guest::call(verify, &input.to_string(), &Context::default())
-            .map(|s| serde_json::from_str(&s).unwrap())
+        stepwasm_guest::call(verify, &input.to_string(), &Context::default()).map(|s| serde_json::from_str(&s).unwrap())
     }
 
     fn order(card: &str, amount: f64) -> serde_json::Value {
@@ -303,10 +289,34 @@ mod tests {
     #[test]
     fn rounding_matches_std() {
         let mut values = vec![
-            0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
-            4503599627370495.5, 4503599627370497.0, 9007199254740993.0, 1e300, -1e300, f64::MAX, f64::MIN,
-            f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, 9.223372036854775e18, -9.223372036854777e18,
-            5996.999999999999, 1999.0000000000002, 59.97 * 100.0, 19.99 * 100.0, 0.03 * 100.0,
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4503599627370495.5,
+            4503599627370497.0,
+            9007199254740993.0,
+            1e300,
+            -1e300,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            9.223372036854775e18,
+            -9.223372036854777e18,
+            5996.999999999999,
+            1999.0000000000002,
+            59.97 * 100.0,
+            19.99 * 100.0,
+            0.03 * 100.0,
         ];
         // Cents of amounts with up to 4 decimals, and a spread of magnitudes.
         let mut x = 0.0001f64;

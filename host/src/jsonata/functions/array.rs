@@ -18,17 +18,11 @@ pub(super) const FUNCTIONS: &[Entry] = &[
 ];
 
 fn count(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(Value::Number(
-        arg(&args, 0).members().map_or(0, |m| m.len()) as f64,
-    ))
+    Ok(Value::Number(arg(&args, 0).members().map_or(0, |m| m.len()) as f64))
 }
 
 /// jsonata-js `fn.append`: undefined sides vanish, others concatenate.
-pub(crate) fn append_values(
-    ev: &mut Evaluator,
-    a: &Value,
-    b: &Value,
-) -> Result<Value, JsonataError> {
+pub(crate) fn append_values(ev: &mut Evaluator, a: &Value, b: &Value) -> Result<Value, JsonataError> {
     if a.is_undefined() {
         return Ok(b.clone());
     }
@@ -141,20 +135,14 @@ fn distinct(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Js
             out.push(item.clone());
         }
     }
-    Ok(if v.is_sequence() {
-        Value::seq(out)
-    } else {
-        Value::array(out)
-    })
+    Ok(if v.is_sequence() { Value::seq(out) } else { Value::array(out) })
 }
 
 fn zip(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let arrays: Vec<Vec<Value>> = args.iter().map(Value::items).collect();
     let len = arrays.iter().map(Vec::len).min().unwrap_or(0);
     ev.check_len(len * arrays.len().max(1))?;
-    let out = (0..len)
-        .map(|i| Value::array(arrays.iter().map(|a| a[i].clone()).collect()))
-        .collect();
+    let out = (0..len).map(|i| Value::array(arrays.iter().map(|a| a[i].clone()).collect())).collect();
     Ok(Value::array(out))
 }
 

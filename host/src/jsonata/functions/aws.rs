@@ -56,19 +56,11 @@ fn partition(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, J
     // AWS rounds a non-integer size down.
     let size = arg(&args, 1).as_f64().unwrap_or(0.0).floor();
     if size < 1.0 {
-        return err(
-            "D3200",
-            "The second argument of $partition must be a positive integer",
-        );
+        return err("D3200", "The second argument of $partition must be a positive integer");
     }
     ev.charge(a.items.len())?;
     let size = size.min(usize::MAX as f64) as usize;
-    Ok(Value::array(
-        a.items
-            .chunks(size)
-            .map(|c| Value::array(c.to_vec()))
-            .collect(),
-    ))
+    Ok(Value::array(a.items.chunks(size).map(|c| Value::array(c.to_vec())).collect()))
 }
 
 fn range(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -84,21 +76,11 @@ fn range(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
         return Ok(Value::array(Vec::new()));
     }
     if count > ev_limit(ev) as f64 {
-        return err(
-            "D2014",
-            format!(
-                "$range would produce {count} items, more than the limit of {}",
-                ev_limit(ev)
-            ),
-        );
+        return err("D2014", format!("$range would produce {count} items, more than the limit of {}", ev_limit(ev)));
     }
     let count = count as usize;
     ev.check_len(count)?;
-    Ok(Value::array(
-        (0..count)
-            .map(|i| Value::Number(start + step * i as f64))
-            .collect(),
-    ))
+    Ok(Value::array((0..count).map(|i| Value::Number(start + step * i as f64)).collect()))
 }
 
 fn ev_limit(ev: &Evaluator) -> usize {
@@ -120,12 +102,7 @@ fn hash(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonata
         "SHA-256" => hex(&Sha256::digest(data.as_bytes())),
         "SHA-384" => hex(&Sha384::digest(data.as_bytes())),
         "SHA-512" => hex(&Sha512::digest(data.as_bytes())),
-        other => {
-            return err(
-                "D3202",
-                format!("Unsupported hash algorithm \"{other}\": use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"),
-            )
-        }
+        other => return err("D3202", format!("Unsupported hash algorithm \"{other}\": use MD5, SHA-1, SHA-256, SHA-384 or SHA-512")),
     };
     Ok(Value::string(digest))
 }
@@ -141,9 +118,6 @@ fn parse(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
     ev.charge(s.len() / 64)?;
     match serde_json::from_str::<serde_json::Value>(s) {
         Ok(j) => Value::from_json(&j),
-        Err(e) => err(
-            "D3203",
-            format!("$parse: the string is not valid JSON: {e}"),
-        ),
+        Err(e) => err("D3203", format!("$parse: the string is not valid JSON: {e}")),
     }
 }

@@ -18,29 +18,9 @@ pub(super) const FUNCTIONS: &[Entry] = &[
 ];
 
 const DEFAULT_PICTURE: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+const MONTHS: [&str; 12] =
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 fn now(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let ms = ev.now.timestamp_millis() as f64;
@@ -60,12 +40,7 @@ fn from_millis(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, 
 
 /// Parses a `±HHMM` timezone argument.
 fn parse_zone(tz: &str) -> Result<FixedOffset, JsonataError> {
-    let bad = || {
-        JsonataError::new(
-            "D3134",
-            format!("The timezone argument \"{tz}\" must be of the form ±HHMM"),
-        )
-    };
+    let bad = || JsonataError::new("D3134", format!("The timezone argument \"{tz}\" must be of the form ±HHMM"));
     let (sign, digits) = match tz.chars().next() {
         Some('+') => (1, &tz[1..]),
         Some('-') => (-1, &tz[1..]),
@@ -80,20 +55,10 @@ fn parse_zone(tz: &str) -> Result<FixedOffset, JsonataError> {
     FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
 }
 
-fn format_millis(
-    ms: f64,
-    picture: Option<&str>,
-    zone: Option<&str>,
-) -> Result<Value, JsonataError> {
-    let utc = Utc
-        .timestamp_millis_opt(ms as i64)
-        .single()
-        .filter(|_| ms.is_finite());
+fn format_millis(ms: f64, picture: Option<&str>, zone: Option<&str>) -> Result<Value, JsonataError> {
+    let utc = Utc.timestamp_millis_opt(ms as i64).single().filter(|_| ms.is_finite());
     let Some(utc) = utc else {
-        return err(
-            "D3110",
-            format!("The millisecond value {ms} is out of range"),
-        );
+        return err("D3110", format!("The millisecond value {ms} is out of range"));
     };
     let offset = match zone {
         Some(z) => parse_zone(z)?,
@@ -101,22 +66,13 @@ fn format_millis(
     };
     let dt = utc.with_timezone(&offset);
     if picture.is_none() && zone.is_none() {
-        return Ok(Value::string(
-            utc.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        ));
+        return Ok(Value::string(utc.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()));
     }
-    Ok(Value::string(format_picture(
-        &dt,
-        picture.unwrap_or(DEFAULT_PICTURE),
-    )?))
+    Ok(Value::string(format_picture(&dt, picture.unwrap_or(DEFAULT_PICTURE))?))
 }
 
 fn pad_digits(n: i64, modifier: &str) -> String {
-    let width = modifier
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .count()
-        .max(1);
+    let width = modifier.chars().filter(|c| c.is_ascii_digit()).count().max(1);
     if n < 0 {
         format!("-{:0width$}", -n)
     } else {
@@ -158,24 +114,15 @@ fn format_picture(dt: &DateTime<FixedOffset>, picture: &str) -> Result<String, J
             continue;
         }
         let Some(end) = rest.find(']') else {
-            return err(
-                "D3135",
-                "No matching closing bracket ']' in date/time picture string",
-            );
+            return err("D3135", "No matching closing bracket ']' in date/time picture string");
         };
-        let marker: String = rest[1..end]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let marker: String = rest[1..end].chars().filter(|c| !c.is_whitespace()).collect();
         rest = &rest[end + 1..];
         let mut chars = marker.chars();
         let component = chars.next().unwrap_or(' ');
         let spec: String = chars.collect();
         let (modifier, width) = match spec.split_once(',') {
-            Some((m, w)) => (
-                m.to_string(),
-                w.rsplit('-').next().and_then(|w| w.parse().ok()),
-            ),
+            Some((m, w)) => (m.to_string(), w.rsplit('-').next().and_then(|w| w.parse().ok())),
             None => (spec.clone(), None),
         };
         let m = modifier.as_str();
@@ -234,10 +181,7 @@ fn format_picture(dt: &DateTime<FixedOffset>, picture: &str) -> Result<String, J
                 }
             }
             _ => {
-                return err(
-                    "D3133",
-                    format!("The date/time picture component [{marker}] is not supported"),
-                );
+                return err("D3133", format!("The date/time picture component [{marker}] is not supported"));
             }
         };
         out.push_str(&text);
@@ -250,28 +194,17 @@ fn to_millis(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Js
         return Ok(Value::Undefined);
     };
     if !arg(&args, 1).is_undefined() {
-        return err(
-            "D3133",
-            "$toMillis with a picture string is not supported; use an ISO 8601 timestamp",
-        );
+        return err("D3133", "$toMillis with a picture string is not supported; use an ISO 8601 timestamp");
     }
     match parse_iso(s) {
         Some(ms) => Ok(Value::Number(ms as f64)),
-        None => err(
-            "D3110",
-            format!("The timestamp \"{s}\" is not in a supported ISO 8601 format"),
-        ),
+        None => err("D3110", format!("The timestamp \"{s}\" is not in a supported ISO 8601 format")),
     }
 }
 
 /// `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]][Z|±HH[:]MM]`.
 fn parse_iso(s: &str) -> Option<i64> {
-    let num = |t: &str| -> Option<u32> {
-        t.chars()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())
-            .flatten()
-    };
+    let num = |t: &str| -> Option<u32> { t.chars().all(|c| c.is_ascii_digit()).then(|| t.parse().ok()).flatten() };
     let (date, time) = match s.split_once(['T', 't', ' ']) {
         Some((d, t)) => (d, Some(t)),
         None => (s, None),
@@ -281,14 +214,8 @@ fn parse_iso(s: &str) -> Option<i64> {
         return None;
     }
     let year = num(parts[0])? as i32;
-    let month = parts
-        .get(1)
-        .map(|m| (m.len() == 2).then(|| num(m)).flatten())
-        .unwrap_or(Some(1))?;
-    let day = parts
-        .get(2)
-        .map(|d| (d.len() == 2).then(|| num(d)).flatten())
-        .unwrap_or(Some(1))?;
+    let month = parts.get(1).map(|m| (m.len() == 2).then(|| num(m)).flatten()).unwrap_or(Some(1))?;
+    let day = parts.get(2).map(|d| (d.len() == 2).then(|| num(d)).flatten()).unwrap_or(Some(1))?;
     let date = NaiveDate::from_ymd_opt(year, month, day)?;
     let Some(time) = time else {
         return Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
@@ -315,11 +242,7 @@ fn parse_iso(s: &str) -> Option<i64> {
     if t.len() < 2 || t.len() > 3 || t.iter().any(|p| p.len() != 2) {
         return None;
     }
-    let (h, mi, sec) = (
-        num(t[0])?,
-        num(t[1])?,
-        t.get(2).map(|x| num(x)).unwrap_or(Some(0))?,
-    );
+    let (h, mi, sec) = (num(t[0])?, num(t[1])?, t.get(2).map(|x| num(x)).unwrap_or(Some(0))?);
     let nanos = match frac {
         Some(f) if !f.is_empty() && f.len() <= 9 => num(f)? * 10u32.pow(9 - f.len() as u32),
         Some(_) => return None,

@@ -27,86 +27,49 @@ struct Symbols {
 
 impl Default for Symbols {
     fn default() -> Symbols {
-        Symbols {
-            decimal: '.',
-            grouping: ',',
-            minus: "-".into(),
-            percent: "%".into(),
-            per_mille: "‰".into(),
-        }
+        Symbols { decimal: '.', grouping: ',', minus: "-".into(), percent: "%".into(), per_mille: "‰".into() }
     }
 }
 
 /// The picture rules of XPath `format-number` that jsonata-js enforces.
 fn validate_sub_picture(pic: &str, sym: &Symbols) -> Result<(), JsonataError> {
-    let fail =
-        |code: &'static str, what: &str| err(code, format!("The picture string \"{pic}\" {what}"));
+    let fail = |code: &'static str, what: &str| err(code, format!("The picture string \"{pic}\" {what}"));
     if pic.matches(sym.decimal).count() > 1 {
         return fail("D3081", "must not contain more than one decimal separator");
     }
-    let (pc, pm) = (
-        pic.matches(sym.percent.as_str()).count(),
-        pic.matches(sym.per_mille.as_str()).count(),
-    );
+    let (pc, pm) = (pic.matches(sym.percent.as_str()).count(), pic.matches(sym.per_mille.as_str()).count());
     if pc > 1 {
         return fail("D3082", "must not contain more than one percent character");
     }
     if pm > 1 {
-        return fail(
-            "D3083",
-            "must not contain more than one per-mille character",
-        );
+        return fail("D3083", "must not contain more than one per-mille character");
     }
     if pc > 0 && pm > 0 {
-        return fail(
-            "D3084",
-            "must not contain both a percent and a per-mille character",
-        );
+        return fail("D3084", "must not contain both a percent and a per-mille character");
     }
     let g = sym.grouping;
     let d = sym.decimal;
     if pic.contains(&format!("{g}{d}")) || pic.contains(&format!("{d}{g}")) {
-        return fail(
-            "D3087",
-            "must not have a grouping separator next to the decimal separator",
-        );
+        return fail("D3087", "must not have a grouping separator next to the decimal separator");
     }
     let int_part = pic.split(d).next().unwrap_or("");
-    let int_active: String = int_part
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '#' || *c == g)
-        .collect();
+    let int_active: String = int_part.chars().filter(|c| c.is_ascii_digit() || *c == '#' || *c == g).collect();
     if int_active.ends_with(g) {
-        return fail(
-            "D3088",
-            "must not end its integer part with a grouping separator",
-        );
+        return fail("D3088", "must not end its integer part with a grouping separator");
     }
     if pic.contains(&format!("{g}{g}")) {
         return fail("D3089", "must not contain two adjacent grouping separators");
     }
-    let int_digits: String = int_part
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '#')
-        .collect();
+    let int_digits: String = int_part.chars().filter(|c| c.is_ascii_digit() || *c == '#').collect();
     if let Some(first_digit) = int_digits.find(|c: char| c.is_ascii_digit()) {
         if int_digits[first_digit..].contains('#') {
-            return fail(
-                "D3090",
-                "must not have an optional digit (#) after a mandatory digit in its integer part",
-            );
+            return fail("D3090", "must not have an optional digit (#) after a mandatory digit in its integer part");
         }
     }
     if let Some(frac) = pic.split(d).nth(1) {
-        let frac_digits: String = frac
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == '#')
-            .collect();
+        let frac_digits: String = frac.chars().filter(|c| c.is_ascii_digit() || *c == '#').collect();
         if let Some(first_hash) = frac_digits.find('#') {
-            if frac_digits[first_hash..]
-                .chars()
-                .any(|c| c.is_ascii_digit())
-            {
+            if frac_digits[first_hash..].chars().any(|c| c.is_ascii_digit()) {
                 return fail("D3091", "must not have a mandatory digit after an optional digit (#) in its fractional part");
             }
         }
@@ -115,34 +78,22 @@ fn validate_sub_picture(pic: &str, sym: &Symbols) -> Result<(), JsonataError> {
 }
 
 fn unsupported<T>(picture: &str) -> Result<T, JsonataError> {
-    err(
-        "D3133",
-        format!(
-            "The picture string \"{picture}\" is not supported (only decimal digit pictures are)"
-        ),
-    )
+    err("D3133", format!("The picture string \"{picture}\" is not supported (only decimal digit pictures are)"))
 }
 
 /// Formats `n` with one decimal sub-picture (no sign handling).
 fn format_decimal(n: f64, picture: &str, sym: &Symbols) -> Result<String, JsonataError> {
-    let is_active =
-        |c: char| c.is_ascii_digit() || c == '#' || c == sym.decimal || c == sym.grouping;
+    let is_active = |c: char| c.is_ascii_digit() || c == '#' || c == sym.decimal || c == sym.grouping;
     let chars: Vec<char> = picture.chars().collect();
     let first = chars.iter().position(|c| is_active(*c));
     let last = chars.iter().rposition(|c| is_active(*c));
     let (Some(first), Some(last)) = (first, last) else {
-        return err(
-            "D3085",
-            format!("The picture string \"{picture}\" must contain at least one digit or #"),
-        );
+        return err("D3085", format!("The picture string \"{picture}\" must contain at least one digit or #"));
     };
     let prefix: String = chars[..first].iter().collect();
     let suffix: String = chars[last + 1..].iter().collect();
     let body: String = chars[first..=last].iter().collect();
-    if body
-        .chars()
-        .any(|c| c.is_alphabetic() && !c.is_ascii_digit())
-    {
+    if body.chars().any(|c| c.is_alphabetic() && !c.is_ascii_digit()) {
         return unsupported(picture);
     }
     let mut n = n;
@@ -158,10 +109,7 @@ fn format_decimal(n: f64, picture: &str, sym: &Symbols) -> Result<String, Jsonat
     };
     let min_int = int_pic.chars().filter(|c| c.is_ascii_digit()).count();
     let min_frac = frac_pic.chars().filter(|c| c.is_ascii_digit()).count();
-    let max_frac = frac_pic
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '#')
-        .count();
+    let max_frac = frac_pic.chars().filter(|c| c.is_ascii_digit() || *c == '#').count();
     // Grouping positions, counted from the right of the integer part.
     let mut groups = Vec::new();
     let mut count = 0;
@@ -205,21 +153,13 @@ fn format_decimal(n: f64, picture: &str, sym: &Symbols) -> Result<String, Jsonat
         int_digits.push('0');
     }
     // A regular grouping pattern (every 3) repeats; an irregular one does not.
-    let regular = groups.first().is_some_and(|g| *g > 0)
-        && groups
-            .iter()
-            .enumerate()
-            .all(|(i, g)| *g == groups[0] * (i + 1));
+    let regular = groups.first().is_some_and(|g| *g > 0) && groups.iter().enumerate().all(|(i, g)| *g == groups[0] * (i + 1));
     let mut grouped = String::new();
     let len = int_digits.len();
     for (i, c) in int_digits.chars().enumerate() {
         let from_right = len - i;
         if i > 0 {
-            let at = if regular {
-                from_right % groups[0] == 0
-            } else {
-                groups.contains(&from_right) && from_right > 0
-            };
+            let at = if regular { from_right % groups[0] == 0 } else { groups.contains(&from_right) && from_right > 0 };
             if at {
                 grouped.push(sym.grouping);
             }
@@ -243,12 +183,7 @@ fn format_number(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Valu
     let picture = arg(&args, 1).as_str().unwrap_or("");
     let mut sym = Symbols::default();
     if let Value::Object(o) = arg(&args, 2) {
-        let text = |k: &str| {
-            o.map
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
+        let text = |k: &str| o.map.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
         let one = |k: &str| text(k).and_then(|s| s.chars().next());
         sym.decimal = one("decimal-separator").unwrap_or('.');
         sym.grouping = one("grouping-separator").unwrap_or(',');
@@ -260,10 +195,7 @@ fn format_number(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Valu
         return unsupported(picture);
     }
     if picture.matches(';').count() > 1 {
-        return err(
-            "D3080",
-            format!("The picture string \"{picture}\" must not contain more than one ;"),
-        );
+        return err("D3080", format!("The picture string \"{picture}\" must not contain more than one ;"));
     }
     let (pos_pic, neg_pic) = match picture.split_once(';') {
         Some((p, neg)) => (p, Some(neg)),
@@ -316,12 +248,7 @@ fn format_integer(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Val
         return Ok(Value::Undefined);
     };
     let picture = arg(&args, 1).as_str().unwrap_or("");
-    if picture.is_empty()
-        || picture.len() > 1000
-        || !picture
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '#' || c == ',')
-    {
+    if picture.is_empty() || picture.len() > 1000 || !picture.chars().all(|c| c.is_ascii_digit() || c == '#' || c == ',') {
         return unsupported(picture);
     }
     let v = n.trunc();
@@ -336,11 +263,7 @@ fn parse_integer(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value
         return Ok(Value::Undefined);
     };
     let picture = arg(&args, 1).as_str().unwrap_or("");
-    if picture.is_empty()
-        || !picture
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '#' || c == ',')
-    {
+    if picture.is_empty() || !picture.chars().all(|c| c.is_ascii_digit() || c == '#' || c == ',') {
         return unsupported(picture);
     }
     let (neg, body) = match s.strip_prefix('-') {
@@ -349,10 +272,7 @@ fn parse_integer(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value
     };
     let digits: String = body.chars().filter(|c| *c != ',').collect();
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return err(
-            "D3137",
-            format!("Unable to parse \"{s}\" as an integer with picture \"{picture}\""),
-        );
+        return err("D3137", format!("Unable to parse \"{s}\" as an integer with picture \"{picture}\""));
     }
     let v: f64 = digits.parse().unwrap_or(0.0);
     Ok(Value::Number(if neg { -v } else { v }))

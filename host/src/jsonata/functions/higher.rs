@@ -7,12 +7,8 @@ use crate::jsonata::error::{err, JsonataError};
 use crate::jsonata::eval::{arity, Evaluator};
 use crate::jsonata::value::Value;
 
-pub(super) const FUNCTIONS: &[Entry] = &[
-    ("map", "<af>", 2, map),
-    ("filter", "<af>", 2, filter),
-    ("single", "<af?>", 2, single),
-    ("reduce", "<afj?:j>", 3, reduce),
-];
+pub(super) const FUNCTIONS: &[Entry] =
+    &[("map", "<af>", 2, map), ("filter", "<af>", 2, filter), ("single", "<af?>", 2, single), ("reduce", "<afj?:j>", 3, reduce)];
 
 fn item_args(f: &Value, v: &Value, i: usize, all: &Value) -> Vec<Value> {
     let mut a = vec![v.clone()];
@@ -80,12 +76,7 @@ fn single(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
             found = Some(v.clone());
         }
     }
-    found.ok_or_else(|| {
-        JsonataError::new(
-            "D3139",
-            "The $single() function expected exactly 1 matching result. Instead it matched 0.",
-        )
-    })
+    found.ok_or_else(|| JsonataError::new("D3139", "The $single() function expected exactly 1 matching result. Instead it matched 0."))
 }
 
 fn reduce(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -96,10 +87,7 @@ fn reduce(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
     let f = arg(&args, 1);
     let n = arity(f);
     if n < 2 {
-        return err(
-            "D3050",
-            "The second argument of reduce function must be a function with at least two arguments",
-        );
+        return err("D3050", "The second argument of reduce function must be a function with at least two arguments");
     }
     let init = arg(&args, 2);
     let (mut acc, start) = match (init, a.items.first()) {

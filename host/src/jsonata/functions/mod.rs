@@ -54,15 +54,7 @@ fn table() -> &'static HashMap<&'static str, Builtin> {
         for (name, sig, arity, imp) in ENTRIES.iter().flat_map(|e| e.iter()) {
             // The signatures are constants; a test checks that every one parses.
             if let Ok(signature) = Signature::parse(sig) {
-                t.insert(
-                    *name,
-                    Builtin {
-                        name,
-                        signature,
-                        arity: *arity,
-                        imp: *imp,
-                    },
-                );
+                t.insert(*name, Builtin { name, signature, arity: *arity, imp: *imp });
             }
         }
         t
@@ -77,12 +69,7 @@ pub(crate) fn lookup(name: &str) -> Option<&'static Builtin> {
 /// Built-ins whose signature constant does not parse (a test keeps this empty).
 #[cfg(test)]
 pub(crate) fn broken_signatures() -> Vec<&'static str> {
-    ENTRIES
-        .iter()
-        .flat_map(|e| e.iter())
-        .filter(|e| Signature::parse(e.1).is_err())
-        .map(|e| e.0)
-        .collect()
+    ENTRIES.iter().flat_map(|e| e.iter()).filter(|e| Signature::parse(e.1).is_err()).map(|e| e.0).collect()
 }
 
 /// The `i`th argument, or undefined when it was not supplied.

@@ -34,29 +34,20 @@ fn num(v: f64) -> Result<Value, JsonataError> {
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let radix = |p: &str, r: u32| {
         let digits = s.get(2..)?;
-        (s.get(..2)?.eq_ignore_ascii_case(p) && !digits.is_empty())
-            .then(|| u64::from_str_radix(digits, r).ok().map(|v| v as f64))
-            .flatten()
+        (s.get(..2)?.eq_ignore_ascii_case(p) && !digits.is_empty()).then(|| u64::from_str_radix(digits, r).ok().map(|v| v as f64)).flatten()
     };
-    if let Some(v) = radix("0x", 16)
-        .or_else(|| radix("0o", 8))
-        .or_else(|| radix("0b", 2))
-    {
+    if let Some(v) = radix("0x", 16).or_else(|| radix("0o", 8)).or_else(|| radix("0b", 2)) {
         return Some(v);
     }
     let body = s.strip_prefix('-').unwrap_or(s);
-    let int_len = body
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(body.len());
+    let int_len = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
     if int_len == 0 {
         return None;
     }
     let rest = &body[int_len..];
     let rest = match rest.strip_prefix('.') {
         Some(frac) => {
-            let n = frac
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(frac.len());
+            let n = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
             if n == 0 {
                 return None;
             }
@@ -81,15 +72,9 @@ fn number(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
         Value::Bool(b) => Ok(Value::Number(if *b { 1.0 } else { 0.0 })),
         Value::String(s) => match parse_number(s) {
             Some(n) => Ok(Value::Number(n)),
-            None => err(
-                "D3030",
-                format!("Unable to cast value to a number: \"{s}\""),
-            ),
+            None => err("D3030", format!("Unable to cast value to a number: \"{s}\"")),
         },
-        other => err(
-            "D3030",
-            format!("Unable to cast value to a number: {}", other.type_name()),
-        ),
+        other => err("D3030", format!("Unable to cast value to a number: {}", other.type_name())),
     }
 }
 
@@ -125,20 +110,12 @@ fn shift(n: f64, places: i32) -> f64 {
 
 /// Rounds half to even at `precision` decimal places.
 pub(crate) fn round_half_even(n: f64, precision: i32) -> f64 {
-    let x = if precision != 0 {
-        shift(n, precision)
-    } else {
-        n
-    };
+    let x = if precision != 0 { shift(n, precision) } else { n };
     let mut r = (x + 0.5).floor();
     if (r - x).abs() == 0.5 && (r % 2.0).abs() == 1.0 {
         r -= 1.0;
     }
-    let r = if precision != 0 {
-        shift(r, -precision)
-    } else {
-        r
-    };
+    let r = if precision != 0 { shift(r, -precision) } else { r };
     if r == 0.0 {
         0.0
     } else {
@@ -150,11 +127,7 @@ fn round(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
     let Value::Number(n) = arg(&args, 0) else {
         return Ok(Value::Undefined);
     };
-    let precision = arg(&args, 1)
-        .as_f64()
-        .unwrap_or(0.0)
-        .trunc()
-        .clamp(-400.0, 400.0) as i32;
+    let precision = arg(&args, 1).as_f64().unwrap_or(0.0).trunc().clamp(-400.0, 400.0) as i32;
     num(round_half_even(*n, precision))
 }
 
@@ -164,7 +137,14 @@ fn power(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
     };
     let r = b.powf(*e);
     if !r.is_finite() {
-        return err("D3061", format!("The power function has resulted in a value that cannot be represented as a JSON number: base={}, exponent={}", js_number(*b), js_number(*e)));
+        return err(
+            "D3061",
+            format!(
+                "The power function has resulted in a value that cannot be represented as a JSON number: base={}, exponent={}",
+                js_number(*b),
+                js_number(*e)
+            ),
+        );
     }
     num(r)
 }
@@ -174,13 +154,7 @@ fn sqrt(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonata
         return Ok(Value::Undefined);
     };
     if *n < 0.0 {
-        return err(
-            "D3060",
-            format!(
-                "The sqrt function cannot be applied to a negative number: {}",
-                js_number(*n)
-            ),
-        );
+        return err("D3060", format!("The sqrt function cannot be applied to a negative number: {}", js_number(*n)));
     }
     num(n.sqrt())
 }
@@ -206,10 +180,7 @@ fn max(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonata
         return Ok(Value::Undefined);
     };
     ev.charge(ns.len())?;
-    Ok(ns
-        .into_iter()
-        .reduce(f64::max)
-        .map_or(Value::Undefined, Value::Number))
+    Ok(ns.into_iter().reduce(f64::max).map_or(Value::Undefined, Value::Number))
 }
 
 fn min(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -217,10 +188,7 @@ fn min(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonata
         return Ok(Value::Undefined);
     };
     ev.charge(ns.len())?;
-    Ok(ns
-        .into_iter()
-        .reduce(f64::min)
-        .map_or(Value::Undefined, Value::Number))
+    Ok(ns.into_iter().reduce(f64::min).map_or(Value::Undefined, Value::Number))
 }
 
 fn average(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {

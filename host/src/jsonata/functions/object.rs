@@ -45,12 +45,7 @@ fn lookup(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 }
 
 fn spread(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    fn go(
-        ev: &mut Evaluator,
-        v: &Value,
-        out: &mut Vec<Value>,
-        depth: usize,
-    ) -> Result<(), JsonataError> {
+    fn go(ev: &mut Evaluator, v: &Value, out: &mut Vec<Value>, depth: usize) -> Result<(), JsonataError> {
         if depth > crate::jsonata::value::MAX_VALUE_DEPTH {
             return err("U1002", "value is nested too deeply");
         }
@@ -140,11 +135,7 @@ fn sift(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
             out.insert(k.clone(), v.clone());
         }
     }
-    Ok(if out.is_empty() {
-        Value::Undefined
-    } else {
-        Value::object(out)
-    })
+    Ok(if out.is_empty() { Value::Undefined } else { Value::object(out) })
 }
 
 fn type_(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -155,15 +146,11 @@ fn type_(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonat
 }
 
 fn boolean(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(ev
-        .truthy(arg(&args, 0))?
-        .map_or(Value::Undefined, Value::Bool))
+    Ok(ev.truthy(arg(&args, 0))?.map_or(Value::Undefined, Value::Bool))
 }
 
 fn not(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(ev
-        .truthy(arg(&args, 0))?
-        .map_or(Value::Undefined, |b| Value::Bool(!b)))
+    Ok(ev.truthy(arg(&args, 0))?.map_or(Value::Undefined, |b| Value::Bool(!b)))
 }
 
 fn exists(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -171,9 +158,7 @@ fn exists(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
 }
 
 fn error(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    let msg = arg(&args, 0)
-        .as_str()
-        .unwrap_or("$error() function evaluated");
+    let msg = arg(&args, 0).as_str().unwrap_or("$error() function evaluated");
     err("D3137", msg)
 }
 
@@ -181,10 +166,5 @@ fn assert(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
     if matches!(arg(&args, 0), Value::Bool(true)) {
         return Ok(Value::Undefined);
     }
-    err(
-        "D3141",
-        arg(&args, 1)
-            .as_str()
-            .unwrap_or("$assert() statement failed"),
-    )
+    err("D3141", arg(&args, 1).as_str().unwrap_or("$assert() statement failed"))
 }

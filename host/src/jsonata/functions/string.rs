@@ -54,10 +54,7 @@ fn string(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 }
 
 fn length(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(text(&args).map_or(
-        Value::Undefined,
-        |s| Value::Number(s.chars().count() as f64),
-    ))
+    Ok(text(&args).map_or(Value::Undefined, |s| Value::Number(s.chars().count() as f64)))
 }
 
 /// JavaScript `Array.prototype.slice` index: negative counts from the end.
@@ -86,20 +83,12 @@ fn substring(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Js
             if *l <= 0.0 {
                 return Ok(Value::string(""));
             }
-            let end = if start >= 0.0 {
-                start + l
-            } else {
-                len as f64 + start + l
-            };
+            let end = if start >= 0.0 { start + l } else { len as f64 + start + l };
             slice_index(end, len)
         }
         _ => len,
     };
-    Ok(Value::string(if from < to {
-        chars[from..to].iter().collect::<String>()
-    } else {
-        String::new()
-    }))
+    Ok(Value::string(if from < to { chars[from..to].iter().collect::<String>() } else { String::new() }))
 }
 
 fn substring_before(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -113,9 +102,7 @@ fn substring_after(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Val
     let (Some(s), Some(sep)) = (text(&args), arg(&args, 1).as_str()) else {
         return Ok(Value::Undefined);
     };
-    Ok(Value::string(
-        s.find(sep).map_or(s, |i| &s[i + sep.len()..]),
-    ))
+    Ok(Value::string(s.find(sep).map_or(s, |i| &s[i + sep.len()..])))
 }
 
 fn uppercase(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
@@ -169,11 +156,7 @@ fn pad(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsonata
     // Check the size before building: the width comes from the expression.
     ev.check_str(s.len() + (missing as usize).saturating_mul(fill.len().max(1)))?;
     let padding: String = fill.chars().cycle().take(missing as usize).collect();
-    Ok(Value::string(if width > 0.0 {
-        format!("{s}{padding}")
-    } else {
-        format!("{padding}{s}")
-    }))
+    Ok(Value::string(if width > 0.0 { format!("{s}{padding}") } else { format!("{padding}{s}") }))
 }
 
 fn regex_of(v: &Value) -> Option<&regex::Regex> {
@@ -192,12 +175,7 @@ fn char_offset(s: &str, byte: usize) -> usize {
 
 /// Up to `limit` matches of `re` in `s` as `$match` objects
 /// (`{match, index, groups}`); an empty match is an error, as in jsonata-js.
-pub(crate) fn regex_match(
-    ev: &mut Evaluator,
-    re: &regex::Regex,
-    s: &str,
-    limit: usize,
-) -> Result<Vec<Value>, JsonataError> {
+pub(crate) fn regex_match(ev: &mut Evaluator, re: &regex::Regex, s: &str, limit: usize) -> Result<Vec<Value>, JsonataError> {
     let mut out = Vec::new();
     for caps in re.captures_iter(s).take(limit) {
         if caps.get(0).is_none_or(|m| m.as_str().is_empty()) {
@@ -217,12 +195,7 @@ fn contains(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
         Value::String(p) => s.contains(&**p),
         other => match regex_of(other) {
             Some(re) => re.is_match(s),
-            None => {
-                return err(
-                    "T0410",
-                    "Argument 2 of function $contains must be a string or a regular expression",
-                )
-            }
+            None => return err("T0410", "Argument 2 of function $contains must be a string or a regular expression"),
         },
     }))
 }
@@ -230,10 +203,7 @@ fn contains(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
 /// A non-negative integer limit argument, or `usize::MAX` when absent.
 fn limit_arg(v: &Value, name: &str, code: &'static str) -> Result<usize, JsonataError> {
     match v {
-        Value::Number(n) if *n < 0.0 => err(
-            code,
-            format!("Third argument of {name} function must evaluate to a positive number"),
-        ),
+        Value::Number(n) if *n < 0.0 => err(code, format!("Third argument of {name} function must evaluate to a positive number")),
         Value::Number(n) => Ok(n.floor().min(usize::MAX as f64) as usize),
         _ => Ok(usize::MAX),
     }
@@ -245,20 +215,11 @@ fn split(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
     };
     let limit = limit_arg(arg(&args, 2), "split", "D3020")?;
     let parts: Vec<Value> = match arg(&args, 1) {
-        Value::String(sep) if sep.is_empty() => s
-            .chars()
-            .take(limit)
-            .map(|c| Value::string(c.to_string()))
-            .collect(),
+        Value::String(sep) if sep.is_empty() => s.chars().take(limit).map(|c| Value::string(c.to_string())).collect(),
         Value::String(sep) => s.split(&**sep).take(limit).map(Value::string).collect(),
         other => match regex_of(other) {
             Some(re) => re.split(s).take(limit).map(Value::string).collect(),
-            None => {
-                return err(
-                    "T0410",
-                    "Argument 2 of function $split must be a string or a regular expression",
-                )
-            }
+            None => return err("T0410", "Argument 2 of function $split must be a string or a regular expression"),
         },
     };
     ev.check_len(parts.len())?;
@@ -282,10 +243,7 @@ fn match_(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
     };
     let limit = limit_arg(arg(&args, 2), "match", "D3040")?;
     let Some(re) = regex_of(arg(&args, 1)) else {
-        return err(
-            "T0410",
-            "Argument 2 of function $match must be a regular expression",
-        );
+        return err("T0410", "Argument 2 of function $match must be a regular expression");
     };
     Ok(Value::seq(regex_match(ev, re, s, limit)?))
 }
@@ -293,11 +251,7 @@ fn match_(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Json
 /// Expands `$0`, `$1`..., `$$` in a `$replace` replacement string.
 fn substitute(replacement: &str, caps: &regex::Captures<'_>) -> String {
     let groups = caps.len() - 1;
-    let max_digits = if groups == 0 {
-        1
-    } else {
-        groups.to_string().len()
-    };
+    let max_digits = if groups == 0 { 1 } else { groups.to_string().len() };
     let mut out = String::new();
     let mut rest = replacement;
     while let Some(i) = rest.find('$') {
@@ -310,11 +264,7 @@ fn substitute(replacement: &str, caps: &regex::Captures<'_>) -> String {
             out.push_str(caps.get(0).map_or("", |m| m.as_str()));
             rest = r;
         } else {
-            let digits: String = rest
-                .chars()
-                .take(max_digits)
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
+            let digits: String = rest.chars().take(max_digits).take_while(|c| c.is_ascii_digit()).collect();
             let mut n: usize = digits.parse().unwrap_or(0);
             let mut used = digits.len();
             if used > 1 && n > groups {
@@ -345,16 +295,10 @@ fn replace(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
     match arg(&args, 1) {
         Value::String(p) => {
             if p.is_empty() {
-                return err(
-                    "D3010",
-                    "Second argument of replace function cannot be an empty string",
-                );
+                return err("D3010", "Second argument of replace function cannot be an empty string");
             }
             let Some(r) = replacement.as_str() else {
-                return err(
-                    "T0410",
-                    "Argument 3 of function $replace must be a string when the pattern is a string",
-                );
+                return err("T0410", "Argument 3 of function $replace must be a string when the pattern is a string");
             };
             let mut rest = s;
             let mut count = 0;
@@ -370,10 +314,7 @@ fn replace(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
         }
         other => {
             let Some(re) = regex_of(other) else {
-                return err(
-                    "T0410",
-                    "Argument 2 of function $replace must be a string or a regular expression",
-                );
+                return err("T0410", "Argument 2 of function $replace must be a string or a regular expression");
             };
             let mut last = 0;
             for caps in re.captures_iter(s).take(limit) {
@@ -388,20 +329,10 @@ fn replace(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
                         let obj = match_object(&caps, s);
                         match ev.apply(f, vec![obj], &Value::Null)? {
                             Value::String(r) => out.push_str(&r),
-                            _ => {
-                                return err(
-                                    "D3012",
-                                    "Attempted to replace a matched string with a non-string value",
-                                )
-                            }
+                            _ => return err("D3012", "Attempted to replace a matched string with a non-string value"),
                         }
                     }
-                    _ => {
-                        return err(
-                            "T0410",
-                            "Argument 3 of function $replace must be a string or a function",
-                        )
-                    }
+                    _ => return err("T0410", "Argument 3 of function $replace must be a string or a function"),
                 }
                 last = m.end();
                 ev.fits_str(out.len() + s.len() - last)?;
@@ -416,32 +347,18 @@ fn replace(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
 fn match_object(caps: &regex::Captures<'_>, s: &str) -> Value {
     let m = caps.get(0);
     let mut obj = IndexMap::new();
-    obj.insert(
-        "match".to_string(),
-        Value::string(m.map_or("", |m| m.as_str())),
-    );
-    obj.insert(
-        "index".to_string(),
-        Value::Number(m.map_or(0, |m| char_offset(s, m.start())) as f64),
-    );
+    obj.insert("match".to_string(), Value::string(m.map_or("", |m| m.as_str())));
+    obj.insert("index".to_string(), Value::Number(m.map_or(0, |m| char_offset(s, m.start())) as f64));
     obj.insert(
         "groups".to_string(),
-        Value::array(
-            caps.iter()
-                .skip(1)
-                .map(|g| g.map_or(Value::Undefined, |g| Value::string(g.as_str())))
-                .collect(),
-        ),
+        Value::array(caps.iter().skip(1).map(|g| g.map_or(Value::Undefined, |g| Value::string(g.as_str()))).collect()),
     );
     Value::object(obj)
 }
 
 fn base64encode(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     match text(&args) {
-        Some(s) => done(
-            ev,
-            base64::engine::general_purpose::STANDARD.encode(s.as_bytes()),
-        ),
+        Some(s) => done(ev, base64::engine::general_purpose::STANDARD.encode(s.as_bytes())),
         None => Ok(Value::Undefined),
     }
 }
@@ -474,11 +391,7 @@ fn percent_encode(s: &str, keep: &str) -> String {
     out
 }
 
-fn encode_url_component(
-    ev: &mut Evaluator,
-    args: Vec<Value>,
-    _: &Value,
-) -> Result<Value, JsonataError> {
+fn encode_url_component(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     match text(&args) {
         Some(s) => done(ev, percent_encode(s, URI_UNRESERVED)),
         None => Ok(Value::Undefined),
@@ -487,10 +400,7 @@ fn encode_url_component(
 
 fn encode_url(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     match text(&args) {
-        Some(s) => done(
-            ev,
-            percent_encode(s, &format!("{URI_UNRESERVED}{URI_RESERVED}")),
-        ),
+        Some(s) => done(ev, percent_encode(s, &format!("{URI_UNRESERVED}{URI_RESERVED}"))),
         None => Ok(Value::Undefined),
     }
 }
@@ -498,8 +408,7 @@ fn encode_url(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, 
 /// `decodeURIComponent` (`keep` empty) or `decodeURI` (escapes of reserved
 /// characters stay as they are).
 fn percent_decode(s: &str, keep: &str, name: &str) -> Result<String, JsonataError> {
-    let malformed =
-        || JsonataError::new("D3140", format!("Malformed URL passed to ${name}(): {s}"));
+    let malformed = || JsonataError::new("D3140", format!("Malformed URL passed to ${name}(): {s}"));
     let b = s.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -521,11 +430,7 @@ fn percent_decode(s: &str, keep: &str, name: &str) -> Result<String, JsonataErro
     String::from_utf8(out).map_err(|_| malformed())
 }
 
-fn decode_url_component(
-    _: &mut Evaluator,
-    args: Vec<Value>,
-    _: &Value,
-) -> Result<Value, JsonataError> {
+fn decode_url_component(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     match text(&args) {
         Some(s) => Ok(Value::string(percent_decode(s, "", "decodeUrlComponent")?)),
         None => Ok(Value::Undefined),
