@@ -1,0 +1,405 @@
+//! One execution as a pure state machine over its history.
+//!
+//! [`Execution::apply`] folds one recorded event into the state;
+//! [`Execution::decide`] looks at the state and says what must happen next:
+//! record an event the engine computed itself (a state entered or exited, the
+//! execution finished), record one no earlier than some instant (a retry's
+//! backoff, a Wait), or invoke a task whose outcome the caller records.
+//! Nothing here sleeps, calls a module or touches a disk, so replaying a
+//! stored history rebuilds exactly the state a crash interrupted.
+//!
+//! This module owns the execution's own events and the top-level
+//! `TimeoutSeconds`; the graphs themselves run in [`super::frame`].
+
+use super::frame::{Env, Frame, Next};
+use super::history::{EventKind, HistoryEvent, Scope};
+use super::{Callback, TaskInvocation};
+use stepwasm_asl::errors;
+use stepwasm_asl::StateMachine;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Names that identify an execution (AWS-style ARNs and its short name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    pub execution_arn: String,
+    pub name: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded {
+        output: Value,
+    },
+    Failed {
+        error: String,
+        cause: String,
+    },
+    /// Ran past the top-level `TimeoutSeconds` (AWS's TIMED_OUT status).
+    TimedOut {
+        error: String,
+        cause: String,
+    },
+    /// Stopped from outside (AWS's ABORTED status).
+    Aborted {
+        error: String,
+        cause: String,
+    },
+}
+
+impl Outcome {
+    /// The outcome an event that ends an execution records (None for the others).
+    pub fn ended_by(event: &EventKind) -> Option<Outcome> {
+        let (error, cause) = match event {
+            EventKind::ExecutionSucceeded { output } => return Some(Outcome::Succeeded { output: output.clone() }),
+            EventKind::ExecutionFailed { error, cause } => return Some(Outcome::Failed { error: error.clone(), cause: cause.clone() }),
+            EventKind::ExecutionTimedOut { error, cause } | EventKind::ExecutionAborted { error, cause } => (error.clone(), cause.clone()),
+            _ => return None,
+        };
+        Some(match event {
+            EventKind::ExecutionTimedOut { .. } => Outcome::TimedOut { error, cause },
+            _ => Outcome::Aborted { error, cause },
+        })
+    }
+}
+
+/// What the caller must do next. `scope` says which branch or iteration the
+/// events belong to (see [`Scope`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Record this event now (then apply it).
+    Record { scope: Scope, event: EventKind },
+    /// Record this event once the clock reaches `not_before_ms` (a retry backoff, a Wait).
+    RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
+    /// Record `TaskStarted`, run the task, record its outcome, all in `scope`
+    /// (for a task with a token: `TaskSubmitted` when its module succeeds).
+    Invoke { scope: Scope, task: TaskInvocation },
+    /// Wait for the callback of a submitted task and record its outcome
+    /// (`TaskSucceeded`, `TaskFailed` or `TaskTimedOut`) in `scope`.
+    AwaitCallback { scope: Scope, callback: Callback },
+    /// The execution has ended.
+    Finished(Outcome),
+}
+
+/// A history event that does not fit the execution's state: the history is
+/// corrupt or belongs to another definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {id} ({event}) cannot be applied: {reason}")]
+pub struct ReplayError {
+    pub id: u64,
+    pub event: &'static str,
+    pub reason: String,
+}
+
+/// An execution's state, rebuilt from its history.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    machine: Arc<StateMachine>,
+    info: ExecutionInfo,
+    input: Option<Value>,
+    start_ms: i64,
+    /// Timestamp of the last applied event: the engine's notion of "now".
+    last_event_ms: i64,
+    /// When the execution was last redriven: the top-level `TimeoutSeconds`
+    /// counts from here then.
+    redriven_ms: Option<i64>,
+    /// The top-level graph, once the execution has started.
+    root: Option<Frame>,
+    outcome: Option<Outcome>,
+}
+
+impl Execution {
+    /// A new execution; nothing has happened until `ExecutionStarted` is applied.
+    pub fn new(machine: Arc<StateMachine>, info: ExecutionInfo) -> Execution {
+        Execution { machine, info, input: None, start_ms: 0, last_event_ms: 0, redriven_ms: None, root: None, outcome: None }
+    }
+
+    pub fn info(&self) -> &ExecutionInfo {
+        &self.info
+    }
+
+    /// The JSON bytes of every workflow variable the execution holds now
+    /// (a fold over its events, capped at 10 MiB when assigned).
+    pub fn variable_bytes(&self) -> usize {
+        self.root.as_ref().map_or(0, Frame::variable_bytes)
+    }
+
+    /// The outcome, once the event that ends the execution has been applied.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Folds one recorded event into the state.
+    pub fn apply(&mut self, event: &HistoryEvent) -> Result<(), ReplayError> {
+        let bad = |reason: &str| ReplayError { id: event.id, event: event.kind.type_name(), reason: reason.to_string() };
+        if let EventKind::ExecutionRedriven { .. } = event.kind {
+            if !event.scope.is_root() {
+                return Err(bad("execution events belong to the top level"));
+            }
+            match (&self.outcome, self.root.as_mut()) {
+                (None, _) => return Err(bad("only an execution that has ended is redriven")),
+                (Some(Outcome::Succeeded { .. }), _) => return Err(bad("a succeeded execution is not redriven")),
+                (Some(_), None) => return Err(bad("the execution has not started")),
+                (Some(_), Some(root)) => root.redrive(),
+            }
+            self.outcome = None;
+            self.redriven_ms = Some(event.timestamp_ms);
+            self.last_event_ms = self.last_event_ms.max(event.timestamp_ms);
+            return Ok(());
+        }
+        if self.outcome.is_some() {
+            return Err(bad("the execution has already ended"));
+        }
+        let ending = Outcome::ended_by(&event.kind);
+        let execution_event = ending.is_some() || matches!(event.kind, EventKind::ExecutionStarted { .. });
+        if execution_event && !event.scope.is_root() {
+            return Err(bad("execution events belong to the top level"));
+        }
+        match &event.kind {
+            EventKind::ExecutionStarted { input } => {
+                if self.input.is_some() {
+                    return Err(bad("the execution has already started"));
+                }
+                self.input = Some(input.clone());
+                self.start_ms = event.timestamp_ms;
+                self.root = Some(Frame::new(Arc::clone(&self.machine.root), input.clone()));
+            }
+            _ if self.input.is_none() => return Err(bad("the execution has not started")),
+            _ if ending.is_some() => self.outcome = ending,
+            _ => {
+                let root = self.root.as_mut().ok_or_else(|| bad("the execution has not started"))?;
+                root.apply(&event.scope.0, event).map_err(|reason| bad(&reason))?;
+            }
+        }
+        self.last_event_ms = self.last_event_ms.max(event.timestamp_ms);
+        Ok(())
+    }
+
+    /// When the top-level `TimeoutSeconds` runs out, if it is set (counted
+    /// from the start, or from the latest redrive).
+    fn deadline_ms(&self) -> Option<i64> {
+        let from = self.redriven_ms.unwrap_or(self.start_ms);
+        self.machine.timeout_seconds.map(|s| from.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64))
+    }
+
+    fn timed_out(&self) -> EventKind {
+        let seconds = self.machine.timeout_seconds.unwrap_or_default();
+        EventKind::ExecutionTimedOut {
+            error: errors::TIMEOUT.into(),
+            cause: format!("the execution ran longer than its TimeoutSeconds of {seconds}"),
+        }
+    }
+
+    /// What must happen next. Pure: the same state always gives the same decision.
+    ///
+    /// The top-level `TimeoutSeconds` bounds everything: past the deadline the
+    /// execution times out, no wait is planned beyond it, and a task may run
+    /// only for the time that is left.
+    pub fn decide(&self) -> Decision {
+        let decision = self.decide_step();
+        let Some(deadline) = self.deadline_ms() else { return decision };
+        if matches!(decision, Decision::Finished(_)) {
+            return decision;
+        }
+        if self.last_event_ms >= deadline {
+            return Decision::Record { scope: Scope::root(), event: self.timed_out() };
+        }
+        match decision {
+            Decision::RecordAt { not_before_ms, .. } if not_before_ms > deadline => {
+                Decision::RecordAt { scope: Scope::root(), event: self.timed_out(), not_before_ms: deadline }
+            }
+            Decision::Invoke { scope, mut task } => {
+                let left = ((deadline - self.last_event_ms) as u64).div_ceil(1000).max(1);
+                task.timeout_seconds = Some(task.timeout_seconds.map_or(left, |t| t.min(left)));
+                Decision::Invoke { scope, task }
+            }
+            Decision::AwaitCallback { scope, mut callback } => {
+                callback.deadline_ms = Some(callback.deadline_ms.map_or(deadline, |d| d.min(deadline)));
+                Decision::AwaitCallback { scope, callback }
+            }
+            other => other,
+        }
+    }
+
+    fn decide_step(&self) -> Decision {
+        if let Some(outcome) = &self.outcome {
+            return Decision::Finished(outcome.clone());
+        }
+        let (Some(input), Some(root)) = (&self.input, &self.root) else {
+            // Callers apply ExecutionStarted first; say so rather than guess.
+            return Decision::Finished(Outcome::Failed { error: errors::RUNTIME.into(), cause: "the execution was never started".into() });
+        };
+        let env = Env { info: &self.info, input, start_ms: self.start_ms, variables: Vec::new(), variable_bytes: root.variable_bytes() };
+        let finish = |event| Decision::Record { scope: Scope::root(), event };
+        match root.decide(&env, &Scope::root()) {
+            Next::Record { scope, event } => Decision::Record { scope, event },
+            Next::RecordAt { scope, event, not_before_ms } => Decision::RecordAt { scope, event, not_before_ms },
+            Next::Invoke { scope, task } => Decision::Invoke { scope, task },
+            Next::AwaitCallback { scope, callback } => Decision::AwaitCallback { scope, callback },
+            Next::Done(Ok(output)) => finish(EventKind::ExecutionSucceeded { output }),
+            Next::Done(Err(f)) => finish(EventKind::ExecutionFailed { error: f.error, cause: f.cause }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepwasm_asl::parse_definition;
+    use serde_json::json;
+
+    /// Runs a machine without tasks to its end: the outcome, the history and
+    /// the execution.
+    fn run(def: Value, input: Value) -> (Outcome, Vec<HistoryEvent>, Execution) {
+        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+        let info = ExecutionInfo {
+            execution_arn: "arn:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:m".into(),
+            state_machine_name: "m".into(),
+        };
+        let mut execution = Execution::new(machine, info);
+        let mut history: Vec<HistoryEvent> = Vec::new();
+        let mut record = |execution: &mut Execution, scope: Scope, kind: EventKind| {
+            let event =
+                HistoryEvent { id: history.len() as u64 + 1, previous_event_id: history.len() as u64, timestamp_ms: 0, scope, kind };
+            execution.apply(&event).unwrap();
+            history.push(event);
+        };
+        record(&mut execution, Scope::root(), EventKind::ExecutionStarted { input });
+        loop {
+            match execution.decide() {
+                Decision::Record { scope, event } | Decision::RecordAt { scope, event, .. } => record(&mut execution, scope, event),
+                Decision::Finished(outcome) => return (outcome, history, execution),
+                other => panic!("no tasks here: {other:?}"),
+            }
+        }
+    }
+
+    fn failed(outcome: &Outcome) -> (&str, &str) {
+        match outcome {
+            Outcome::Failed { error, cause } => (error.as_str(), cause.as_str()),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    /// A Pass state `Assign`ing `assign` (JSONPath) `times` times in a loop.
+    fn looping(assign: Value, times: u32) -> Value {
+        let mut assign = assign;
+        assign["n.$"] = json!("States.MathAdd($n, 1)");
+        json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"n": 0}, "Next": "Loop"},
+            "Loop": {"Type": "Pass", "Assign": assign, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$n", "NumericGreaterThanEquals": times, "Next": "Done"}], "Default": "Loop"},
+            "Done": {"Type": "Succeed"}
+        }})
+    }
+
+    #[test]
+    fn one_variable_is_capped_at_256_kib() {
+        let def = json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"x": ["abcdefghijklmnopqrstuvwxyz0123456789"]}, "Next": "Double"},
+            "Double": {"Type": "Pass", "Assign": {"x.$": "States.Array($x, $x)"}, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$x", "IsNull": true, "Next": "Never"}], "Default": "Double"},
+            "Never": {"Type": "Succeed"}
+        }});
+        let (outcome, history, _) = run(def, json!({}));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(
+            cause.contains("the variable \"x\" assigned by state \"Double\" is over the limit of 262144 bytes for one variable"),
+            "{cause}"
+        );
+        // Every value recorded stayed under the limit.
+        let largest = history
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::StateExited { assigned_variables: Some(vars), .. } => vars.get("x").map(stepwasm_asl::size::json_size),
+                _ => None,
+            })
+            .max()
+            .unwrap();
+        assert!(largest <= 262_144 && largest > 262_144 / 2, "{largest}");
+    }
+
+    #[test]
+    fn one_assign_is_capped_at_256_kib_and_just_under_works() {
+        let big = |n: usize| json!({"a": "x".repeat(n), "b": "y".repeat(n)});
+        // The input is not passed on (Result): only the Assign is over a limit.
+        let def = json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Result": {},
+            "Assign": {"a.$": "$$.Execution.Input.a", "b.$": "$$.Execution.Input.b"}, "End": true}}});
+        // Each value is n + 2 bytes of JSON.
+        let (outcome, _, execution) = run(def.clone(), big(131_072 - 2));
+        assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+        assert_eq!(execution.variable_bytes(), 262_144);
+        let (outcome, _, _) = run(def, big(131_072 - 1));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(cause.contains("are over the limit of 262144 bytes for one Assign"), "{cause}");
+    }
+
+    #[test]
+    fn all_variables_of_an_execution_are_capped_at_10_mib_and_survive_replay() {
+        let big = "x".repeat(200 * 1024);
+        // Reassigning one variable replaces it: a hundred times 200 KiB is fine.
+        let (outcome, _, execution) = run(looping(json!({"x.$": "$.big"}), 100), json!({"big": big}));
+        assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+        assert_eq!(execution.variable_bytes(), 200 * 1024 + 2 + 3, "x and n (100)");
+        // New names add up: 51 of them fit, the 52nd is over 10 MiB.
+        let mut states = serde_json::Map::new();
+        for i in 0..60 {
+            let next = if i + 1 < 60 { json!({"Next": format!("S{}", i + 1)}) } else { json!({"End": true}) };
+            let mut state = json!({"Type": "Pass", "Assign": {format!("v{i}.$"): "$.big"}});
+            state.as_object_mut().unwrap().extend(next.as_object().unwrap().clone());
+            states.insert(format!("S{i}"), state);
+        }
+        let def = json!({"StartAt": "S0", "States": states});
+        let (outcome, history, execution) = run(def.clone(), json!({"big": big}));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(
+            cause.contains("after state \"S51\" assigns, over the limit of 10485760 bytes for all of an execution's variables"),
+            "{cause}"
+        );
+        assert_eq!(execution.variable_bytes(), 51 * (200 * 1024 + 2));
+        // Replayed from its history, an execution counts the same.
+        let mut replayed = Execution::new(Arc::new(parse_definition(&def.to_string()).unwrap()), execution.info().clone());
+        for event in &history {
+            replayed.apply(event).unwrap();
+        }
+        assert_eq!(replayed.variable_bytes(), execution.variable_bytes());
+        drop(history);
+    }
+
+    #[test]
+    fn a_branch_s_variables_count_while_it_runs_and_not_after() {
+        let def = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "ResultPath": null, "Next": "After", "Branches": [
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"inner.$": "$.s"}, "Next": "C"},
+                                             "C": {"Type": "Pass", "Assign": {"check.$": "$inner"}, "End": true}}}
+            ]},
+            "After": {"Type": "Pass", "Assign": {"outer.$": "$.s"}, "End": true}
+        }});
+        let (outcome, history, execution) = run(def, json!({"s": "abc"}));
+        assert!(matches!(outcome, Outcome::Succeeded { .. }), "{outcome:?}");
+        assert_eq!(execution.variable_bytes(), 5, "only outer is left");
+        assert!(history.len() > 8);
+    }
+
+    #[test]
+    fn deep_values_are_refused_before_they_are_recorded() {
+        let def = json!({"StartAt": "Init", "States": {
+            "Init": {"Type": "Pass", "Assign": {"x": 0}, "Next": "Wrap"},
+            "Wrap": {"Type": "Pass", "Assign": {"x.$": "States.Array(States.Array($x))"}, "Next": "Again"},
+            "Again": {"Type": "Choice", "Choices": [{"Variable": "$x", "IsNull": true, "Next": "Done"}], "Default": "Wrap"},
+            "Done": {"Type": "Succeed"}
+        }});
+        let (outcome, _, _) = run(def, json!({}));
+        let (error, cause) = failed(&outcome);
+        assert_eq!(error, "States.DataLimitExceeded");
+        assert!(cause.contains("nests deeper than the limit of 100 levels"), "{cause}");
+    }
+}

@@ -1,0 +1,965 @@
+//! One graph being run: the top level of an execution, a Parallel branch or a
+//! Map iteration. A frame folds the events of its own scope into a cursor
+//! (which state, which step of it) and decides what its graph needs next;
+//! events of deeper scopes go to the children of its running Parallel or Map
+//! state ([`super::fanout`]).
+//!
+//! Task, Parallel and Map share one life cycle: scheduled (`TaskScheduled`,
+//! `ParallelStateStarted`, `MapStateStarted`), then succeeded or failed, then
+//! Retry, Catch and result processing alike.
+
+use super::dataflow;
+use super::fanout::{self, Fanout};
+use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
+use super::{task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
+use stepwasm_asl::errors;
+use stepwasm_asl::path::Bindings;
+use stepwasm_asl::size::{self, TooBig, MAX_VALUE_DEPTH};
+use stepwasm_asl::template::Template;
+use stepwasm_asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Workflow variables of one scope.
+pub(super) type Variables = Map<String, Value>;
+
+/// What a frame sees of the execution around it.
+pub(super) struct Env<'a> {
+    pub info: &'a ExecutionInfo,
+    pub input: &'a Value,
+    pub start_ms: i64,
+    /// The variables of the enclosing frames, outermost first.
+    pub variables: Vec<&'a Variables>,
+    /// The JSON bytes of every variable the execution holds now (all its
+    /// live frames'), for the per-execution cap.
+    pub variable_bytes: usize,
+}
+
+impl<'a> Env<'a> {
+    /// The environment of a child frame: this one plus `inner`'s variables,
+    /// or none of them (a distributed Map's children cannot read outer variables).
+    pub fn inner<'b>(&'b self, inner: &'b Variables, sees_outer: bool) -> Env<'b> {
+        let mut variables: Vec<&'b Variables> = if sees_outer { self.variables.clone() } else { Vec::new() };
+        if sees_outer {
+            variables.push(inner);
+        }
+        Env { info: self.info, input: self.input, start_ms: self.start_ms, variables, variable_bytes: self.variable_bytes }
+    }
+}
+
+/// What a frame needs next.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Next {
+    Record {
+        scope: Scope,
+        event: EventKind,
+    },
+    RecordAt {
+        scope: Scope,
+        event: EventKind,
+        not_before_ms: i64,
+    },
+    Invoke {
+        scope: Scope,
+        task: TaskInvocation,
+    },
+    AwaitCallback {
+        scope: Scope,
+        callback: Callback,
+    },
+    /// The graph has ended: its output, or the error that ended it.
+    Done(Result<Value, Failure>),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Entered,
+    Scheduled {
+        input: Payload,
+    },
+    Started {
+        input: Payload,
+    },
+    /// A `.waitForTaskToken` task's module has run; its token is awaited.
+    Submitted,
+    /// A Parallel or Map state's children are running.
+    Running(Box<Fanout>),
+    Succeeded {
+        result: Payload,
+    },
+    Failed {
+        failure: Failure,
+        retrier: Option<usize>,
+        failed_ms: i64,
+    },
+    /// `next` is set when the exit does not follow the state's own
+    /// transition: a catcher's `Next`, or the Choice rule taken.
+    Exited {
+        output: Payload,
+        next: Option<String>,
+    },
+}
+
+/// Where the frame is inside its current state.
+#[derive(Debug, Clone)]
+struct Cursor {
+    state: String,
+    input: Payload,
+    /// The id of the `…StateEntered` event (a task token names it).
+    entered_id: u64,
+    entered_ms: i64,
+    /// One counter per retrier of the state.
+    retries: Vec<u32>,
+    attempt: u32,
+    /// The task's timeout and heartbeat as resolved when it was scheduled.
+    timeout_seconds: Option<u64>,
+    heartbeat_seconds: Option<u64>,
+    /// When the current attempt's `TaskStarted` was recorded.
+    started_ms: i64,
+    /// The time of the latest event in this state or its children: when
+    /// children fail, a retry's backoff counts from here.
+    latest_ms: i64,
+    step: Step,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Frame {
+    graph: Arc<Graph>,
+    input: Payload,
+    cursor: Option<Cursor>,
+    /// This frame's workflow variables (its scope).
+    pub variables: Variables,
+    /// The JSON size of each of them, and their sum.
+    variable_sizes: HashMap<String, usize>,
+    own_variable_bytes: usize,
+    /// `own_variable_bytes` plus that of every live frame below this one,
+    /// kept up to date by `apply`: a fold over the events, so a replay
+    /// gives the same count.
+    variable_bytes: usize,
+}
+
+/// Does a retrier or catcher of `state` handle `failure`? A Parallel state's
+/// failure always comes from a branch, so `States.BranchFailed` names it too.
+fn handles(state: &State, error_equals: &[String], failure: &Failure, from_children: bool) -> bool {
+    errors::matches(error_equals, &failure.error)
+        || (from_children
+            && matches!(state.kind, StateKind::Parallel(_))
+            && error_equals.iter().any(|e| e == errors::BRANCH_FAILED)
+            && errors::matches(&[errors::ALL.to_string()], &failure.error))
+}
+
+impl Frame {
+    pub fn new(graph: Arc<Graph>, input: Value) -> Frame {
+        Frame {
+            graph,
+            input: Arc::new(input),
+            cursor: None,
+            variables: Map::new(),
+            variable_sizes: HashMap::new(),
+            own_variable_bytes: 0,
+            variable_bytes: 0,
+        }
+    }
+
+    fn state(&self, name: &str) -> &State {
+        // Parsing guarantees every transition target exists; a replayed event
+        // naming an unknown state is rejected in `apply` before we get here.
+        self.graph.state(name).expect("validated definition")
+    }
+
+    /// After the execution ended unsuccessfully: the state it ended in (the
+    /// one that failed, or the one running when it timed out or was stopped)
+    /// is entered again with the input it had, its retry counts new; a
+    /// Parallel or Map state runs all its children again. An execution
+    /// stopped between two states goes on to the next one.
+    pub fn redrive(&mut self) {
+        if let Some(cursor) = self.cursor.as_mut() {
+            if !matches!(cursor.step, Step::Exited { .. }) {
+                cursor.step = Step::Exited { output: Arc::clone(&cursor.input), next: Some(cursor.state.clone()) };
+            }
+        }
+    }
+
+    /// Folds one event into this frame (`path` empty) or into the child the
+    /// path leads to. Err says why the event does not fit.
+    pub fn apply(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
+        let applied = self.apply_event(path, event);
+        // Children may have assigned variables, started or ended.
+        self.variable_bytes = self.own_variable_bytes.saturating_add(self.children_variable_bytes());
+        applied
+    }
+
+    /// The JSON bytes of the variables this frame and its live children hold.
+    pub fn variable_bytes(&self) -> usize {
+        self.variable_bytes
+    }
+
+    fn children_variable_bytes(&self) -> usize {
+        let Some(Cursor { step: Step::Running(fanout), .. }) = &self.cursor else { return 0 };
+        match &**fanout {
+            Fanout::Parallel { branches } => branches.iter().map(|b| b.variable_bytes).fold(0, usize::saturating_add),
+            Fanout::Map { current: Some((_, frame)), .. } => frame.variable_bytes,
+            Fanout::Map { current: None, .. } => 0,
+        }
+    }
+
+    fn apply_event(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
+        let graph = Arc::clone(&self.graph);
+        if let Some(cursor) = self.cursor.as_mut() {
+            cursor.latest_ms = cursor.latest_ms.max(event.timestamp_ms);
+        }
+        if let Some((&index, rest)) = path.split_first() {
+            let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
+            let Step::Running(fanout) = &mut cursor.step else {
+                return Err("no Parallel or Map state is running".into());
+            };
+            let child = fanout.child_mut(index).ok_or_else(|| format!("there is no running child {index}"))?;
+            return child.apply(rest, event);
+        }
+        if let EventKind::StateEntered { name, input, .. } = &event.kind {
+            let state = graph.state(name).ok_or_else(|| format!("no state named {name:?} here"))?;
+            self.cursor = Some(Cursor {
+                state: name.clone(),
+                input: input.clone(),
+                entered_id: event.id,
+                entered_ms: event.timestamp_ms,
+                retries: vec![0; state.retriers().len()],
+                attempt: 0,
+                timeout_seconds: None,
+                heartbeat_seconds: None,
+                started_ms: event.timestamp_ms,
+                latest_ms: event.timestamp_ms,
+                step: Step::Entered,
+            });
+            return Ok(());
+        }
+        let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
+        let state = graph.state(&cursor.state).ok_or("the current state is unknown")?;
+        match (&event.kind, &state.kind) {
+            (EventKind::StateExited { output, assigned_variables, catch_next, .. }, _) => {
+                let next = match (catch_next, &state.kind) {
+                    (Some(next), StateKind::Choice(choice)) => {
+                        let targets = choice.choices.iter().map(|r| &r.next).chain(&choice.default);
+                        if !targets.into_iter().any(|t| t == next) {
+                            return Err(format!("the Choice state has no rule leading to {next:?}"));
+                        }
+                        Some(next.clone())
+                    }
+                    (Some(next), _) => {
+                        if !state.catchers().iter().any(|c| &c.next == next) {
+                            return Err(format!("no catcher of the state leads to {next:?}"));
+                        }
+                        Some(next.clone())
+                    }
+                    (None, StateKind::Choice(_)) => return Err("a Choice state's exit must name the state it leads to".into()),
+                    (None, _) => None,
+                };
+                cursor.step = Step::Exited { output: output.clone(), next };
+                if let Some(vars) = assigned_variables {
+                    for (name, value) in vars {
+                        let bytes = size::json_size(value);
+                        let old = self.variable_sizes.insert(name.clone(), bytes).unwrap_or(0);
+                        self.own_variable_bytes = self.own_variable_bytes.saturating_sub(old).saturating_add(bytes);
+                        self.variables.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+            (EventKind::TaskScheduled { parameters, timeout_seconds, heartbeat_seconds, .. }, StateKind::Task(_)) => {
+                cursor.schedule(Step::Scheduled { input: parameters.clone() })?;
+                cursor.timeout_seconds = *timeout_seconds;
+                cursor.heartbeat_seconds = *heartbeat_seconds;
+            }
+            (EventKind::ParallelStateStarted { input, retry_after }, StateKind::Parallel(p)) => {
+                cursor.retry_children(state, retry_after)?;
+                let branches = p.branches.iter().map(|b| Frame::new(Arc::clone(b), input.clone())).collect();
+                cursor.schedule(Step::Running(Box::new(Fanout::Parallel { branches })))?;
+            }
+            (EventKind::MapStateStarted { items, retry_after }, StateKind::Map(m)) => {
+                cursor.retry_children(state, retry_after)?;
+                cursor.schedule(Step::Running(Box::new(Fanout::new_map(Arc::clone(&m.processor), items.clone()))))?;
+            }
+            (EventKind::TaskStarted { .. }, StateKind::Task(_)) => {
+                cursor.step = match &cursor.step {
+                    Step::Scheduled { input } | Step::Started { input } => Step::Started { input: input.clone() },
+                    _ => return Err("no task is scheduled".into()),
+                };
+                cursor.started_ms = event.timestamp_ms;
+            }
+            (EventKind::TaskSubmitted { .. }, StateKind::Task(task)) => {
+                if !task.waits_for_task_token() {
+                    return Err("only a .waitForTaskToken task is submitted".into());
+                }
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err("no task has started".into());
+                }
+                cursor.step = Step::Submitted;
+            }
+            (EventKind::TaskSucceeded { output, .. }, StateKind::Task(_)) => {
+                if !matches!(cursor.step, Step::Started { .. } | Step::Submitted) {
+                    return Err("no task has started".into());
+                }
+                cursor.step = Step::Succeeded { result: output.clone() };
+            }
+            (EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. }, StateKind::Task(_)) => {
+                if !matches!(cursor.step, Step::Started { .. } | Step::Submitted) {
+                    return Err("no task has started".into());
+                }
+                cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
+            }
+            (
+                EventKind::ParallelStateSucceeded { output } | EventKind::MapStateSucceeded { output },
+                StateKind::Parallel(_) | StateKind::Map(_),
+            ) => {
+                if !matches!(cursor.step, Step::Running(_)) {
+                    return Err("the state's children are not running".into());
+                }
+                cursor.step = Step::Succeeded { result: Arc::new(output.clone()) };
+            }
+            (
+                EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause },
+                StateKind::Parallel(_) | StateKind::Map(_),
+            ) => {
+                if !matches!(cursor.step, Step::Running(_)) {
+                    return Err("the state's children are not running".into());
+                }
+                cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
+            }
+            (
+                EventKind::MapIterationStarted { .. } | EventKind::MapIterationSucceeded { .. } | EventKind::MapIterationFailed { .. },
+                StateKind::Map(_),
+            ) => match &mut cursor.step {
+                Step::Running(fanout) => fanout.apply_iteration(&event.kind)?,
+                _ => return Err("the Map state is not running".into()),
+            },
+            (kind, _) => return Err(format!("{} does not fit state {:?} of type {}", kind.type_name(), state.name, state.type_name())),
+        }
+        Ok(())
+    }
+
+    /// What this frame needs next. Pure: the same frame always decides the same.
+    ///
+    /// A payload over AWS's 256 KiB limit (a state's output, a task's
+    /// parameters, a Parallel state's branch input, a Map item) or nested
+    /// deeper than [`MAX_VALUE_DEPTH`], and variables over AWS's limits (see
+    /// [`MAX_VARIABLE_BYTES`]), are not recorded: the state fails with
+    /// `States.DataLimitExceeded` instead, which only a catcher naming it
+    /// handles (and what that catcher records is checked the same way).
+    pub fn decide(&self, env: &Env, scope: &Scope) -> Next {
+        let next = self.decide_unchecked(env, scope);
+        let Some(failure) = self.over_limits(env, scope, &next) else { return next };
+        let Some(cursor) = &self.cursor else { return Next::Done(Err(failure)) };
+        let state = self.state(&cursor.state);
+        let mut scopes = env.variables.clone();
+        scopes.push(&self.variables);
+        let context = Value::Null;
+        let caught = self.catch(scope, state, cursor, &Bindings::new(&context, &scopes), failure);
+        match self.over_limits(env, scope, &caught) {
+            None => caught,
+            Some(failure) => Next::Done(Err(failure)),
+        }
+    }
+
+    /// Why this frame may not record the event `next` holds, if it may not.
+    /// Events of deeper frames were checked there.
+    fn over_limits(&self, env: &Env, scope: &Scope, next: &Next) -> Option<Failure> {
+        let (Next::Record { event, scope: at } | Next::RecordAt { event, scope: at, .. }) = next else { return None };
+        if at != scope {
+            return None;
+        }
+        let state = self.cursor.as_ref().map_or("", |c| c.state.as_str());
+        if let Some((what, too_big)) = oversized_payload(event) {
+            return Some(Failure::new(
+                errors::DATA_LIMIT_EXCEEDED,
+                match too_big {
+                    TooBig::Bytes => format!("the {what} of state {state:?} is over the limit of {MAX_PAYLOAD_BYTES} bytes"),
+                    TooBig::Depth => format!("the {what} of state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"),
+                },
+            ));
+        }
+        let EventKind::StateExited { assigned_variables: Some(vars), .. } = event else { return None };
+        self.variables_over_limits(env, state, vars).map(|cause| Failure::new(errors::DATA_LIMIT_EXCEEDED, cause))
+    }
+
+    /// AWS's limits on variables, for the assignments of state `state`: each
+    /// variable, all of one `Assign`, and every variable the execution would
+    /// then hold (this frame's replaced ones no longer counted).
+    fn variables_over_limits(&self, env: &Env, state: &str, vars: &Variables) -> Option<String> {
+        let mut assigned = 0usize;
+        let mut replaced = 0usize;
+        for (name, value) in vars {
+            let bytes = match size::measure(value, MAX_VARIABLE_BYTES, MAX_VALUE_DEPTH) {
+                Ok(bytes) => bytes,
+                Err(TooBig::Bytes) => {
+                    return Some(format!(
+                        "the variable {name:?} assigned by state {state:?} is over the limit of {MAX_VARIABLE_BYTES} bytes for one variable"
+                    ))
+                }
+                Err(TooBig::Depth) => {
+                    return Some(format!(
+                        "the variable {name:?} assigned by state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"
+                    ))
+                }
+            };
+            assigned += bytes;
+            if assigned > MAX_ASSIGN_BYTES {
+                return Some(format!(
+                    "the variables assigned by state {state:?} are over the limit of {MAX_ASSIGN_BYTES} bytes for one Assign"
+                ));
+            }
+            replaced += self.variable_sizes.get(name).copied().unwrap_or(0);
+        }
+        let total = env.variable_bytes.saturating_sub(replaced).saturating_add(assigned);
+        (total > MAX_EXECUTION_VARIABLE_BYTES).then(|| {
+            format!(
+                "the variables of the execution would be {total} bytes after state {state:?} assigns, over the limit of {MAX_EXECUTION_VARIABLE_BYTES} bytes for all of an execution's variables"
+            )
+        })
+    }
+
+    fn decide_unchecked(&self, env: &Env, scope: &Scope) -> Next {
+        let record = |event| Next::Record { scope: scope.clone(), event };
+        let Some(cursor) = &self.cursor else {
+            return record(self.enter(&self.graph.start_at, self.input.clone()));
+        };
+        let state = self.state(&cursor.state);
+        // The variables in scope: the enclosing frames' and this one's.
+        let mut scopes = env.variables.clone();
+        scopes.push(&self.variables);
+        let context = self.context_for(env, state, cursor);
+        // A JSONata state's expressions read `$states.input` and `$states.context`.
+        let states = if state.jsonata { json!({"input": cursor.input, "context": context}) } else { Value::Null };
+        let b = Bindings::new(&context, &scopes);
+        let b = if state.jsonata { b.with_states(&states) } else { b };
+        match (&state.kind, &cursor.step) {
+            (_, Step::Exited { output, next: Some(next) }) => record(self.enter(next, output.clone())),
+            (_, Step::Exited { output, next: None }) => self.transition(scope, state, output.clone()),
+            (StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_), Step::Entered) => {
+                match self.schedule(state, cursor, &b, true) {
+                    Ok(event) => record(event),
+                    Err(failure) => self.catch(scope, state, cursor, &b, failure),
+                }
+            }
+            (StateKind::Task(task), Step::Scheduled { input } | Step::Started { input }) => Next::Invoke {
+                scope: scope.clone(),
+                task: TaskInvocation {
+                    resource: task.resource.clone(),
+                    input: input.clone(),
+                    execution_id: env.info.execution_arn.clone(),
+                    state_name: cursor.state.clone(),
+                    attempt: cursor.attempt,
+                    timeout_seconds: cursor.timeout_seconds,
+                    task_token: task.waits_for_task_token().then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
+                    entered_event_id: cursor.entered_id,
+                    journaled: false,
+                },
+            },
+            (StateKind::Task(task), Step::Submitted) => Next::AwaitCallback {
+                scope: scope.clone(),
+                callback: Callback {
+                    resource: task.resource.clone(),
+                    token: task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt),
+                    heartbeat_seconds: cursor.heartbeat_seconds,
+                    deadline_ms: cursor
+                        .timeout_seconds
+                        .map(|t| cursor.started_ms.saturating_add(t.saturating_mul(1000).min(i64::MAX as u64) as i64)),
+                },
+            },
+            (_, Step::Running(fanout)) => {
+                let sees_outer = !matches!(&state.kind, StateKind::Map(m) if m.distributed);
+                match fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input, &b) {
+                    Ok(next) => next,
+                    Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
+                }
+            }
+            (_, Step::Succeeded { result }) => match dataflow::process_result(io_of(state), &cursor.input, (**result).clone(), &b) {
+                Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
+                Err(failure) => self.catch(scope, state, cursor, &b, failure),
+            },
+            (_, Step::Failed { failure, retrier, failed_ms }) => {
+                if let Some(i) = *retrier {
+                    let r = &state.retriers()[i];
+                    if cursor.retries[i] < r.max_attempts {
+                        let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
+                        // The input is prepared again for each attempt, so
+                        // `$$.State.RetryCount` shows the retry being made.
+                        let retry_count = cursor.retries.iter().sum::<u32>() + 1;
+                        let context = self.context(env, cursor, retry_count);
+                        let states = json!({"input": cursor.input, "context": context});
+                        let b = Bindings::new(&context, &scopes);
+                        let b = if state.jsonata { b.with_states(&states) } else { b };
+                        return match self.schedule(state, cursor, &b, false) {
+                            Ok(event) => Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay },
+                            Err(failure) => self.catch(scope, state, cursor, &b, failure),
+                        };
+                    }
+                }
+                self.catch(scope, state, cursor, &b, failure.clone())
+            }
+            (StateKind::Pass(pass), Step::Entered) if pass.io.jsonata => match dataflow::complete(&pass.io, &cursor.input, &b) {
+                Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
+                Err(failure) => Next::Done(Err(failure)),
+            },
+            (StateKind::Pass(pass), Step::Entered) => {
+                let result = dataflow::effective_input(&pass.io, &cursor.input, &b).and_then(|effective| {
+                    let result = pass.result.clone().unwrap_or(effective);
+                    let assigned = dataflow::assign(pass.io.assign.as_ref(), &result, &b)?;
+                    let placed = dataflow::place_result(&pass.io.result_path, &cursor.input, result)?;
+                    Ok((dataflow::output(&pass.io, placed, &b)?, assigned))
+                });
+                match result {
+                    Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Choice(choice), Step::Entered) => {
+                let decided = dataflow::effective_input(&choice.io, &cursor.input, &b).and_then(|effective| {
+                    let (next, assign, output) = self.choose(state, &effective, &b)?;
+                    let assigned = dataflow::assign(assign, &effective, &b)?;
+                    let output = match output {
+                        Some(t) => t.render_with(&effective, &b).map_err(|e| Failure::new(e.error, e.cause))?,
+                        None => dataflow::output(&choice.io, effective, &b)?,
+                    };
+                    Ok((output, assigned, next))
+                });
+                match decided {
+                    Ok((output, assigned, next)) => record(self.exit(state, output, assigned, Some(next))),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Succeed(succeed), Step::Entered) if succeed.io.jsonata => {
+                match dataflow::complete(&succeed.io, &cursor.input, &b) {
+                    Ok((output, _)) => record(self.exit(state, output, None, None)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Succeed(succeed), Step::Entered) => {
+                match dataflow::effective_input(&succeed.io, &cursor.input, &b)
+                    .and_then(|effective| dataflow::output(&succeed.io, effective, &b))
+                {
+                    Ok(output) => record(self.exit(state, output, None, None)),
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Fail(fail), Step::Entered) => {
+                // ErrorPath/CausePath: a reference path or an intrinsic, on the state's input.
+                let field = |fixed: &Option<String>, dynamic: &Option<stepwasm_asl::template::Template>, name: &str| match dynamic {
+                    None => Ok(fixed.clone().unwrap_or_default()),
+                    Some(t) => match t.render_with(&cursor.input, &b) {
+                        Ok(Value::String(s)) => Ok(s),
+                        Ok(other) => {
+                            let (error, field) = if state.jsonata {
+                                (errors::QUERY_EVALUATION_ERROR, name.trim_end_matches("Path"))
+                            } else {
+                                (errors::RUNTIME, name)
+                            };
+                            Err(Failure::new(error, format!("{field} must give a string, got {other}")))
+                        }
+                        Err(_) if matches!(t, stepwasm_asl::template::Template::Path(_)) => {
+                            Err(Failure::new(errors::RUNTIME, format!("{name} selects nothing in the state's input")))
+                        }
+                        Err(e) => Err(Failure::new(e.error, format!("{name}: {}", e.cause))),
+                    },
+                };
+                match (field(&fail.error, &fail.error_path, "ErrorPath"), field(&fail.cause, &fail.cause_path, "CausePath")) {
+                    (Ok(error), Ok(cause)) => Next::Done(Err(Failure::new(error, cause))),
+                    (Err(failure), _) | (_, Err(failure)) => Next::Done(Err(failure)),
+                }
+            }
+            (StateKind::Wait(wait), Step::Entered) => {
+                let planned = dataflow::effective_input(&wait.io, &cursor.input, &b).and_then(|effective| {
+                    let until = wait_until(&wait.wait, &effective, cursor.entered_ms, &b)?;
+                    if wait.io.jsonata {
+                        let (output, assigned) = dataflow::complete(&wait.io, &cursor.input, &b)?;
+                        return Ok((output, assigned, until));
+                    }
+                    let assigned = dataflow::assign(wait.io.assign.as_ref(), &effective, &b)?;
+                    Ok((dataflow::output(&wait.io, effective, &b)?, assigned, until))
+                });
+                match planned {
+                    Ok((output, assigned, until)) => {
+                        Next::RecordAt { scope: scope.clone(), event: self.exit(state, output, assigned, None), not_before_ms: until }
+                    }
+                    Err(failure) => Next::Done(Err(failure)),
+                }
+            }
+            // Only a history that does not belong to this definition gets here;
+            // end with a recorded, explained failure.
+            (_, step) => Next::Done(Err(Failure::new(
+                errors::RUNTIME,
+                format!("state {:?} of type {} cannot be in step {step:?}", cursor.state, state.type_name()),
+            ))),
+        }
+    }
+
+    /// A Parallel or Map state's children failed: start them all again after
+    /// the backoff if a retrier allows (recording no failure in between, as
+    /// AWS does), else record the state's failure for Catch to handle.
+    fn children_failed(&self, env: &Env, scope: &Scope, state: &State, cursor: &Cursor, scopes: &[&Variables], failure: Failure) -> Next {
+        if let Some(i) = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true)) {
+            let r = &state.retriers()[i];
+            if cursor.retries[i] < r.max_attempts {
+                let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
+                let context = self.context(env, cursor, cursor.retries.iter().sum::<u32>() + 1);
+                let states = json!({"input": cursor.input, "context": context});
+                let b = Bindings::new(&context, scopes);
+                let b = if state.jsonata { b.with_states(&states) } else { b };
+                let failed = ErrorCause { error: failure.error.clone(), cause: failure.cause.clone() };
+                return match self.schedule(state, cursor, &b, false) {
+                    Ok(mut event) => {
+                        if let EventKind::ParallelStateStarted { retry_after, .. } | EventKind::MapStateStarted { retry_after, .. } =
+                            &mut event
+                        {
+                            *retry_after = Some(failed);
+                        }
+                        Next::RecordAt { scope: scope.clone(), event, not_before_ms: cursor.latest_ms + delay }
+                    }
+                    Err(failure) => self.catch(scope, state, cursor, &b, failure),
+                };
+            }
+        }
+        let (error, cause) = (failure.error, failure.cause);
+        let event = match state.kind {
+            StateKind::Map(_) => EventKind::MapStateFailed { error, cause },
+            _ => EventKind::ParallelStateFailed { error, cause },
+        };
+        Next::Record { scope: scope.clone(), event }
+    }
+
+    /// The event that starts a Task, Parallel or Map state's work: on entering
+    /// it (`first`) or for a retry.
+    fn schedule(&self, state: &State, cursor: &Cursor, b: &Bindings, first: bool) -> Result<EventKind, Failure> {
+        let io = io_of(state);
+        match &state.kind {
+            StateKind::Task(task) => {
+                let parameters = dataflow::effective_input(io, &cursor.input, b)?;
+                // A retry keeps what its first attempt resolved.
+                let (timeout_seconds, heartbeat_seconds) = if first {
+                    (
+                        seconds_setting(
+                            "TimeoutSeconds",
+                            task.timeout_seconds,
+                            &task.timeout_seconds_path,
+                            &task.timeout_seconds_expr,
+                            &cursor.input,
+                            b,
+                        )?,
+                        seconds_setting(
+                            "HeartbeatSeconds",
+                            task.heartbeat_seconds,
+                            &task.heartbeat_seconds_path,
+                            &task.heartbeat_seconds_expr,
+                            &cursor.input,
+                            b,
+                        )?,
+                    )
+                } else {
+                    (cursor.timeout_seconds, cursor.heartbeat_seconds)
+                };
+                // A heartbeat matters only while a token is awaited.
+                let heartbeat_seconds = heartbeat_seconds.filter(|_| task.waits_for_task_token());
+                Ok(EventKind::TaskScheduled {
+                    resource: task.resource.clone(),
+                    parameters: Arc::new(parameters),
+                    timeout_seconds,
+                    heartbeat_seconds,
+                })
+            }
+            StateKind::Parallel(_) => {
+                Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)?, retry_after: None })
+            }
+            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, b)?, retry_after: None }),
+            _ => Err(Failure::new(errors::RUNTIME, format!("state {:?} has no work to schedule", state.name))),
+        }
+    }
+
+    fn enter(&self, name: &str, input: Payload) -> EventKind {
+        EventKind::StateEntered { state_type: StateType::of(self.state(name)), name: name.to_string(), input }
+    }
+
+    fn exit(&self, state: &State, output: Value, assigned_variables: Option<Variables>, next: Option<String>) -> EventKind {
+        EventKind::StateExited {
+            state_type: StateType::of(state),
+            name: state.name.clone(),
+            output: Arc::new(output),
+            assigned_variables,
+            catch_next: next,
+        }
+    }
+
+    /// After a state exits by its own transition: enter the next state, or end the graph.
+    fn transition(&self, scope: &Scope, state: &State, output: Payload) -> Next {
+        // A Choice's exit always names its target (see `apply`); Succeed and
+        // Fail end the graph.
+        match state.transition() {
+            Some(Transition::Next(name)) => Next::Record { scope: scope.clone(), event: self.enter(name, output) },
+            Some(Transition::End) | None => Next::Done(Ok(Arc::unwrap_or_clone(output))),
+        }
+    }
+
+    /// The Choice state's target for `input` and the `Assign` that goes with
+    /// it (the rule's, or the state's own for `Default`), or `States.NoChoiceMatched`.
+    #[allow(clippy::type_complexity)]
+    fn choose<'s>(
+        &self,
+        state: &'s State,
+        input: &Value,
+        b: &Bindings,
+    ) -> Result<(String, Option<&'s Template>, Option<&'s Template>), Failure> {
+        let StateKind::Choice(choice) = &state.kind else { unreachable!("choose is only called for Choice states") };
+        // A JSONata Condition that fails is a query error; a JSONPath rule
+        // reading a missing path is States.Runtime.
+        let failed = if state.jsonata { errors::QUERY_EVALUATION_ERROR } else { errors::RUNTIME };
+        for rule in &choice.choices {
+            match rule.condition.evaluate_with(input, b) {
+                Ok(true) => return Ok((rule.next.clone(), rule.assign.as_ref(), rule.output.as_ref())),
+                Ok(false) => {}
+                Err(e) => return Err(Failure::new(failed, e.0)),
+            }
+        }
+        match &choice.default {
+            Some(default) => Ok((default.clone(), choice.io.assign.as_ref(), choice.io.output.as_ref())),
+            None => {
+                Err(Failure::new(errors::NO_CHOICE_MATCHED, format!("no choice rule matched and state {:?} has no Default", state.name)))
+            }
+        }
+    }
+
+    /// A failure the state cannot retry: a catcher takes it (the state exits
+    /// with the `{Error, Cause}` output placed by the catcher's ResultPath and
+    /// the catcher's Assign, towards the catcher's Next), or it ends the graph.
+    /// Data-processing failures come here directly; failures of the task or
+    /// children once retries are exhausted.
+    fn catch(&self, scope: &Scope, state: &State, cursor: &Cursor, b: &Bindings, failure: Failure) -> Next {
+        let from_children = matches!(cursor.step, Step::Failed { .. });
+        let Some(catcher) = state.catchers().iter().find(|c| handles(state, &c.error_equals, &failure, from_children)) else {
+            return Next::Done(Err(failure));
+        };
+        let error_output = json!({"Error": failure.error, "Cause": failure.cause});
+        let caught = if state.jsonata {
+            // `$states.errorOutput`; the output is the error output unless the catcher's Output says otherwise.
+            let states = json!({"input": cursor.input, "context": b.context, "errorOutput": error_output});
+            let b = b.with_states(&states);
+            dataflow::assign(catcher.assign.as_ref(), &error_output, &b).and_then(|assigned| {
+                let output = match &catcher.output {
+                    Some(t) => t.render_with(&error_output, &b).map_err(|e| Failure::new(e.error, e.cause))?,
+                    None => error_output.clone(),
+                };
+                Ok((output, assigned))
+            })
+        } else {
+            dataflow::assign(catcher.assign.as_ref(), &error_output, b)
+                .and_then(|assigned| Ok((dataflow::place_result(&catcher.result_path, &cursor.input, error_output)?, assigned)))
+        };
+        match caught {
+            Ok((output, assigned)) => {
+                Next::Record { scope: scope.clone(), event: self.exit(state, output, assigned, Some(catcher.next.clone())) }
+            }
+            Err(failure) => Next::Done(Err(failure)),
+        }
+    }
+
+    /// The context object, when the state's fields read it (else `null`).
+    fn context_for(&self, env: &Env, state: &State, cursor: &Cursor) -> Value {
+        let reads_context = state.jsonata
+            || match &state.kind {
+                StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
+                // Rules and Map item selectors may read `$$`; building it is cheap next to them.
+                StateKind::Choice(_) | StateKind::Map(_) => true,
+                _ => {
+                    let io = io_of(state);
+                    dataflow::uses_context(io) || state.catchers().iter().any(|c| c.assign.as_ref().is_some_and(|t| t.uses_context()))
+                }
+            };
+        if reads_context {
+            self.context(env, cursor, cursor.retries.iter().sum())
+        } else {
+            Value::Null
+        }
+    }
+
+    /// The context object (`$$`) for the current state and attempt.
+    fn context(&self, env: &Env, cursor: &Cursor, retry_count: u32) -> Value {
+        let mut context = json!({
+            "Execution": {
+                "Id": env.info.execution_arn,
+                "Input": env.input,
+                "Name": env.info.name,
+                "StartTime": rfc3339(env.start_ms),
+                "RedriveCount": 0,
+            },
+            "State": {
+                "EnteredTime": rfc3339(cursor.entered_ms),
+                "Name": cursor.state,
+                "RetryCount": retry_count,
+            },
+            "StateMachine": {"Id": env.info.state_machine_arn, "Name": env.info.state_machine_name},
+        });
+        if matches!(&self.state(&cursor.state).kind, StateKind::Task(t) if t.waits_for_task_token()) {
+            // Parameters are prepared before the attempt they are for starts.
+            let attempt = match cursor.step {
+                Step::Entered | Step::Failed { .. } => cursor.attempt + 1,
+                _ => cursor.attempt,
+            };
+            context["Task"] = json!({"Token": task_token(&env.info.execution_arn, cursor.entered_id, attempt)});
+        }
+        context
+    }
+}
+
+impl Cursor {
+    /// A Parallel or Map state restarts its children after they failed: the
+    /// retrier that handles the failure counts one more retry.
+    fn retry_children(&mut self, state: &State, retry_after: &Option<ErrorCause>) -> Result<(), String> {
+        let Some(failed) = retry_after else { return Ok(()) };
+        if !matches!(self.step, Step::Running(_)) {
+            return Err("only running children can be retried".into());
+        }
+        let failure = Failure::new(&failed.error, failed.cause.clone());
+        let i = state
+            .retriers()
+            .iter()
+            .position(|r| handles(state, &r.error_equals, &failure, true))
+            .ok_or("no retrier handles the children's failure")?;
+        self.step = Step::Failed { failure, retrier: Some(i), failed_ms: self.latest_ms };
+        Ok(())
+    }
+
+    /// A Task, Parallel or Map state's work starts: on entering, or as a retry.
+    fn schedule(&mut self, step: Step) -> Result<(), String> {
+        match &self.step {
+            Step::Entered => {}
+            Step::Failed { retrier: Some(i), .. } => self.retries[*i] += 1,
+            _ => return Err("work is scheduled only on entering a state or to retry it".into()),
+        }
+        self.attempt += 1;
+        self.step = step;
+        Ok(())
+    }
+
+    fn fail(&mut self, state: &State, failure: Failure, at_ms: i64) {
+        let retrier = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true));
+        self.step = Step::Failed { failure, retrier, failed_ms: at_ms };
+    }
+}
+
+/// AWS's limit on any payload: state input and output, task parameters and results.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// AWS's limits on workflow variables ("Passing data between states with
+/// variables"): 256 KiB for one variable, 256 KiB for all the variables of
+/// one `Assign`, 10 MiB for all the variables an execution holds; over
+/// any, the state fails with `States.DataLimitExceeded`.
+pub const MAX_VARIABLE_BYTES: usize = 256 * 1024;
+pub const MAX_ASSIGN_BYTES: usize = 256 * 1024;
+pub const MAX_EXECUTION_VARIABLE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The payload an event would record, named, when it is over the limit or
+/// nests too deeply (measured only up to the limit).
+fn oversized_payload(event: &EventKind) -> Option<(&'static str, TooBig)> {
+    let check = |v: &Value| size::measure(v, MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH).err();
+    let (what, payload) = match event {
+        EventKind::StateExited { output, .. } => ("output", &**output),
+        EventKind::TaskScheduled { parameters, .. } => ("task parameters", &**parameters),
+        EventKind::ParallelStateStarted { input, .. } => ("branch input", input),
+        EventKind::MapStateStarted { items, .. } => {
+            return items.iter().find_map(check).map(|too_big| ("Map item input", too_big));
+        }
+        _ => return None,
+    };
+    check(payload).map(|too_big| (what, too_big))
+}
+
+/// The I/O settings of a state (Fail has none that apply; defaults stand in).
+fn io_of(state: &State) -> &stepwasm_asl::IoSettings {
+    static NONE: std::sync::OnceLock<stepwasm_asl::IoSettings> = std::sync::OnceLock::new();
+    match &state.kind {
+        StateKind::Task(t) => &t.io,
+        StateKind::Pass(p) => &p.io,
+        StateKind::Choice(c) => &c.io,
+        StateKind::Succeed(s) => &s.io,
+        StateKind::Wait(w) => &w.io,
+        StateKind::Parallel(p) => &p.io,
+        StateKind::Map(m) => &m.io,
+        StateKind::Fail(_) => NONE.get_or_init(Default::default),
+    }
+}
+
+/// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (named `field`): fixed,
+/// read by its `…Path` from the state's input, or a JSONata expression.
+fn seconds_setting(
+    field: &str,
+    fixed: Option<u64>,
+    path: &Option<stepwasm_asl::path::Path>,
+    expr: &Option<Template>,
+    input: &Value,
+    b: &Bindings,
+) -> Result<Option<u64>, Failure> {
+    match (path, expr) {
+        (Some(path), _) => Ok(Some(positive_integer_at(path, input, &format!("{field}Path"))?)),
+        (None, Some(t)) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
+            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a positive integer, got {other}"))),
+        },
+        (None, None) => Ok(fixed),
+    }
+}
+
+/// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
+fn positive_integer_at(path: &stepwasm_asl::path::Path, input: &Value, field: &str) -> Result<u64, Failure> {
+    match path.select(input).as_ref().and_then(Value::as_u64) {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(Failure::new(errors::RUNTIME, format!("{field} '{path}' must select a positive integer in the state's input"))),
+    }
+}
+
+/// When a Wait state entered at `entered_ms` ends, given its effective input.
+fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64, b: &Bindings) -> Result<i64, Failure> {
+    let runtime = |msg: String| Failure::new(errors::RUNTIME, msg);
+    let seconds_ms = |s: u64| entered_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64);
+    match wait {
+        WaitFor::Seconds(s) => Ok(seconds_ms(*s)),
+        WaitFor::Timestamp(ms) => Ok(*ms),
+        WaitFor::SecondsPath(path) => match path.select(input).as_ref().and_then(Value::as_u64) {
+            Some(s) => Ok(seconds_ms(s)),
+            None => Err(runtime(format!("SecondsPath '{path}' must select a non-negative integer in the state's input"))),
+        },
+        WaitFor::SecondsExpr(t) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::Number(n) if n.as_u64().is_some() => Ok(seconds_ms(n.as_u64().unwrap_or_default())),
+            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Seconds must be a non-negative integer, got {other}"))),
+        },
+        WaitFor::TimestampExpr(t) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
+            Value::String(text) => match stepwasm_asl::choice::parse_timestamp(&text) {
+                Some(at) => Ok(at.timestamp_millis()),
+                None => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp, got {text:?}"))),
+            },
+            other => {
+                Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp string, got {other}")))
+            }
+        },
+        WaitFor::TimestampPath(path) => {
+            match path.select(input).as_ref().and_then(Value::as_str).and_then(stepwasm_asl::choice::parse_timestamp) {
+                Some(t) => Ok(t.timestamp_millis()),
+                None => Err(runtime(format!("TimestampPath '{path}' must select an RFC 3339 timestamp in the state's input"))),
+            }
+        }
+    }
+}
+
+/// Backoff before retry number `retries_so_far + 1` of `retrier`:
+/// `IntervalSeconds × BackoffRate^retries_so_far`, capped by `MaxDelaySeconds`;
+/// with `JitterStrategy: FULL` a deterministic fraction of that (derived from
+/// the execution, state and attempt, so a replay waits the same).
+pub fn retry_delay_ms(retrier: &Retrier, retries_so_far: u32, execution: &str, state: &str, attempt: u32) -> i64 {
+    let mut delay = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(retries_so_far as i32);
+    if let Some(max) = retrier.max_delay_seconds {
+        delay = delay.min(max as f64);
+    }
+    let mut ms = (delay * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
+    if retrier.jitter == Jitter::Full {
+        let seed = format!("{execution}\u{0}{state}\u{0}{attempt}");
+        let h = seed.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        ms = (ms as f64 * ((h >> 11) as f64 / (1u64 << 53) as f64)) as i64;
+    }
+    ms
+}

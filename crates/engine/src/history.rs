@@ -1,0 +1,395 @@
+//! History events, named and shaped as Step Functions names them
+//! (`TaskStateEntered`, `TaskScheduled`, `TaskSucceeded`, ...). The history is
+//! the source of truth: an execution's state is a fold over these events.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A state's input or output as events and the engine hold it: shared, so
+/// that the event, the engine's cursor and the task invocation do not each
+/// copy a document of up to 256 KiB.
+pub type Payload = Arc<Value>;
+
+/// The state types, as they prefix `…StateEntered` / `…StateExited` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateType {
+    Task,
+    Pass,
+    Choice,
+    Succeed,
+    Fail,
+    Wait,
+    Parallel,
+    Map,
+}
+
+impl StateType {
+    pub fn of(state: &stepwasm_asl::State) -> StateType {
+        use stepwasm_asl::StateKind::*;
+        match state.kind {
+            Task(_) => StateType::Task,
+            Pass(_) => StateType::Pass,
+            Choice(_) => StateType::Choice,
+            Succeed(_) => StateType::Succeed,
+            Fail(_) => StateType::Fail,
+            Wait(_) => StateType::Wait,
+            Parallel(_) => StateType::Parallel,
+            Map(_) => StateType::Map,
+        }
+    }
+
+    fn entered(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateEntered",
+            StateType::Pass => "PassStateEntered",
+            StateType::Choice => "ChoiceStateEntered",
+            StateType::Succeed => "SucceedStateEntered",
+            StateType::Fail => "FailStateEntered",
+            StateType::Wait => "WaitStateEntered",
+            StateType::Parallel => "ParallelStateEntered",
+            StateType::Map => "MapStateEntered",
+        }
+    }
+
+    fn exited(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateExited",
+            StateType::Pass => "PassStateExited",
+            StateType::Choice => "ChoiceStateExited",
+            StateType::Succeed => "SucceedStateExited",
+            StateType::Fail => "FailStateExited",
+            StateType::Wait => "WaitStateExited",
+            StateType::Parallel => "ParallelStateExited",
+            StateType::Map => "MapStateExited",
+        }
+    }
+}
+
+/// An error name and its cause, as an event records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCause {
+    pub error: String,
+    pub cause: String,
+}
+
+/// What happened. Inputs and outputs are JSON values here; the AWS wire shape
+/// (JSON text inside `…EventDetails`) is produced by [`HistoryEvent::to_aws_json`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventKind {
+    ExecutionStarted {
+        input: Value,
+    },
+    ExecutionSucceeded {
+        output: Value,
+    },
+    ExecutionFailed {
+        error: String,
+        cause: String,
+    },
+    /// The execution ran past the definition's top-level `TimeoutSeconds`.
+    ExecutionTimedOut {
+        error: String,
+        cause: String,
+    },
+    /// Someone stopped the execution (`stepwasm executions stop`).
+    ExecutionAborted {
+        error: String,
+        cause: String,
+    },
+    /// A failed, timed-out or aborted execution was started again from the
+    /// state that did not succeed (RedriveExecution); the `redrive_count`th time.
+    ExecutionRedriven {
+        redrive_count: u32,
+    },
+    StateEntered {
+        state_type: StateType,
+        name: String,
+        input: Payload,
+    },
+    StateExited {
+        state_type: StateType,
+        name: String,
+        output: Payload,
+        /// The variables the state's (or the taken catcher's) `Assign` set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assigned_variables: Option<serde_json::Map<String, Value>>,
+        /// Set when a catcher took the state's error: the state it leads
+        /// to; on a Choice state, always: the state its rules chose.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        catch_next: Option<String>,
+    },
+    TaskScheduled {
+        resource: String,
+        parameters: Payload,
+        timeout_seconds: Option<u64>,
+        /// Resolved `HeartbeatSeconds` of a task that waits for its token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heartbeat_seconds: Option<u64>,
+    },
+    TaskStarted {
+        resource: String,
+    },
+    /// The module of a `.waitForTaskToken` task ran; the task now waits for
+    /// its token to come back. `output` is what the module returned.
+    TaskSubmitted {
+        resource: String,
+        output: Payload,
+    },
+    TaskSucceeded {
+        resource: String,
+        output: Payload,
+    },
+    TaskFailed {
+        resource: String,
+        error: String,
+        cause: String,
+    },
+    TaskTimedOut {
+        resource: String,
+        error: String,
+        cause: String,
+    },
+    /// The branches start, each with a copy of `input` (the effective input).
+    /// `retry_after` is the children's failure this start retries (AWS
+    /// records no …StateFailed between attempts, only after the last).
+    ParallelStateStarted {
+        input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<ErrorCause>,
+    },
+    /// Every branch succeeded; `output` is the array of their outputs.
+    ParallelStateSucceeded {
+        output: Value,
+    },
+    ParallelStateFailed {
+        error: String,
+        cause: String,
+    },
+    /// `items` holds each iteration's input (after ItemSelector and ItemBatcher);
+    /// `retry_after` as for `ParallelStateStarted`.
+    MapStateStarted {
+        items: Vec<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<ErrorCause>,
+    },
+    MapIterationStarted {
+        name: String,
+        index: u32,
+    },
+    MapIterationSucceeded {
+        name: String,
+        index: u32,
+        output: Value,
+    },
+    MapIterationFailed {
+        name: String,
+        index: u32,
+        error: String,
+        cause: String,
+    },
+    /// `output` is the array of the iterations' outputs, in item order.
+    MapStateSucceeded {
+        output: Value,
+    },
+    MapStateFailed {
+        error: String,
+        cause: String,
+    },
+}
+
+impl EventKind {
+    /// The Step Functions event type name, e.g. `TaskStateEntered`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::ExecutionStarted { .. } => "ExecutionStarted",
+            EventKind::ExecutionSucceeded { .. } => "ExecutionSucceeded",
+            EventKind::ExecutionFailed { .. } => "ExecutionFailed",
+            EventKind::ExecutionTimedOut { .. } => "ExecutionTimedOut",
+            EventKind::ExecutionAborted { .. } => "ExecutionAborted",
+            EventKind::ExecutionRedriven { .. } => "ExecutionRedriven",
+            EventKind::StateEntered { state_type, .. } => state_type.entered(),
+            EventKind::StateExited { state_type, .. } => state_type.exited(),
+            EventKind::TaskScheduled { .. } => "TaskScheduled",
+            EventKind::TaskStarted { .. } => "TaskStarted",
+            EventKind::TaskSubmitted { .. } => "TaskSubmitted",
+            EventKind::TaskSucceeded { .. } => "TaskSucceeded",
+            EventKind::TaskFailed { .. } => "TaskFailed",
+            EventKind::TaskTimedOut { .. } => "TaskTimedOut",
+            EventKind::ParallelStateStarted { .. } => "ParallelStateStarted",
+            EventKind::ParallelStateSucceeded { .. } => "ParallelStateSucceeded",
+            EventKind::ParallelStateFailed { .. } => "ParallelStateFailed",
+            EventKind::MapStateStarted { .. } => "MapStateStarted",
+            EventKind::MapIterationStarted { .. } => "MapIterationStarted",
+            EventKind::MapIterationSucceeded { .. } => "MapIterationSucceeded",
+            EventKind::MapIterationFailed { .. } => "MapIterationFailed",
+            EventKind::MapStateSucceeded { .. } => "MapStateSucceeded",
+            EventKind::MapStateFailed { .. } => "MapStateFailed",
+        }
+    }
+
+    /// A one-line summary for tables: the state or resource, and the payload.
+    pub fn summary(&self) -> String {
+        match self {
+            EventKind::ExecutionStarted { input } => format!("input {input}"),
+            EventKind::ExecutionSucceeded { output } => format!("output {output}"),
+            EventKind::ExecutionRedriven { redrive_count } => format!("redrive {redrive_count}"),
+            EventKind::ExecutionFailed { error, cause }
+            | EventKind::ExecutionTimedOut { error, cause }
+            | EventKind::ExecutionAborted { error, cause }
+            | EventKind::TaskFailed { error, cause, .. }
+            | EventKind::TaskTimedOut { error, cause, .. }
+            | EventKind::ParallelStateFailed { error, cause }
+            | EventKind::MapStateFailed { error, cause } => {
+                format!("{error}: {cause}")
+            }
+            EventKind::MapIterationFailed { index, error, cause, .. } => format!("item {index}: {error}: {cause}"),
+            EventKind::ParallelStateStarted { input, retry_after: None } => format!("input {input}"),
+            EventKind::ParallelStateStarted { input, retry_after: Some(f) } => format!("retry after {}: input {input}", f.error),
+            EventKind::ParallelStateSucceeded { output } | EventKind::MapStateSucceeded { output } => format!("output {output}"),
+            EventKind::MapStateStarted { items, retry_after: None } => format!("{} item(s)", items.len()),
+            EventKind::MapStateStarted { items, retry_after: Some(f) } => format!("retry after {}: {} item(s)", f.error, items.len()),
+            EventKind::MapIterationStarted { index, .. } => format!("item {index}"),
+            EventKind::MapIterationSucceeded { index, output, .. } => format!("item {index} output {output}"),
+            EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
+            EventKind::StateExited { name, output, assigned_variables: Some(vars), .. } => {
+                format!("{name} output {output} assigned {}", Value::Object(vars.clone()))
+            }
+            EventKind::StateExited { name, output, .. } => format!("{name} output {output}"),
+            EventKind::TaskScheduled { resource, parameters, .. } => format!("{resource} parameters {parameters}"),
+            EventKind::TaskStarted { resource } => resource.clone(),
+            EventKind::TaskSucceeded { output, .. } => format!("output {output}"),
+            EventKind::TaskSubmitted { output, .. } => format!("submitted, module output {output}"),
+        }
+    }
+}
+
+/// Where an event happened: the path of child indices from the top level
+/// down through Parallel branches and Map iterations. `[]` is the top level,
+/// `[1]` branch 1 (or item 1) of the Parallel (or Map) state running there,
+/// `[1, 4]` item 4 of a Map running inside that branch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope(pub Vec<u32>);
+
+impl Scope {
+    pub fn root() -> Scope {
+        Scope(Vec::new())
+    }
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The scope of child `index` of the state running in this scope.
+    pub fn child(&self, index: u32) -> Scope {
+        let mut path = self.0.clone();
+        path.push(index);
+        Scope(path)
+    }
+    /// The enclosing scope (the root is its own parent).
+    pub fn parent(&self) -> Scope {
+        Scope(self.0[..self.0.len().saturating_sub(1)].to_vec())
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+/// One entry of an execution's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    /// 1-based, consecutive.
+    pub id: u64,
+    /// The event this one follows in its own branch or iteration (the
+    /// enclosing scope's latest event for the first one; 0 for the very first).
+    pub previous_event_id: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    #[serde(default, skip_serializing_if = "Scope::is_root")]
+    pub scope: Scope,
+    pub kind: EventKind,
+}
+
+/// Formats epoch milliseconds as RFC 3339 with milliseconds, as AWS does.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl HistoryEvent {
+    /// The event as GetExecutionHistory returns it.
+    pub fn to_aws_json(&self) -> Value {
+        let (key, details) = match &self.kind {
+            EventKind::ExecutionStarted { input } => ("executionStartedEventDetails", json!({"input": input.to_string()})),
+            EventKind::ExecutionSucceeded { output } => ("executionSucceededEventDetails", json!({"output": output.to_string()})),
+            EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionAborted { error, cause } => ("executionAbortedEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionRedriven { redrive_count } => ("executionRedrivenEventDetails", json!({"redriveCount": redrive_count})),
+            EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
+            EventKind::StateExited { name, output, assigned_variables, .. } => {
+                let mut details = json!({"name": name, "output": output.to_string()});
+                if let Some(vars) = assigned_variables {
+                    // AWS gives each variable's value as JSON text.
+                    let texts: serde_json::Map<String, Value> =
+                        vars.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
+                    details["assignedVariables"] = Value::Object(texts);
+                    details["assignedVariablesDetails"] = json!({"truncated": false});
+                }
+                ("stateExitedEventDetails", details)
+            }
+            EventKind::TaskScheduled { resource, parameters, timeout_seconds, heartbeat_seconds } => {
+                let mut details = json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string(), "timeoutInSeconds": timeout_seconds});
+                if let Some(heartbeat) = heartbeat_seconds {
+                    details["heartbeatInSeconds"] = json!(heartbeat);
+                }
+                ("taskScheduledEventDetails", details)
+            }
+            EventKind::TaskStarted { resource } => ("taskStartedEventDetails", json!({"resourceType": "stepwasm", "resource": resource})),
+            EventKind::TaskSubmitted { resource, output } => {
+                ("taskSubmittedEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
+            }
+            EventKind::TaskSucceeded { resource, output } => {
+                ("taskSucceededEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
+            }
+            EventKind::TaskFailed { resource, error, cause } => {
+                ("taskFailedEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}))
+            }
+            EventKind::TaskTimedOut { resource, error, cause } => {
+                ("taskTimedOutEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}))
+            }
+            EventKind::ParallelStateStarted { .. } | EventKind::ParallelStateSucceeded { .. } | EventKind::MapStateSucceeded { .. } => {
+                ("", Value::Null)
+            }
+            EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause } => {
+                ("", json!({"error": error, "cause": cause}))
+            }
+            EventKind::MapStateStarted { items, .. } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
+            EventKind::MapIterationStarted { name, index }
+            | EventKind::MapIterationSucceeded { name, index, .. }
+            | EventKind::MapIterationFailed { name, index, .. } => {
+                let key = match &self.kind {
+                    EventKind::MapIterationStarted { .. } => "mapIterationStartedEventDetails",
+                    EventKind::MapIterationSucceeded { .. } => "mapIterationSucceededEventDetails",
+                    _ => "mapIterationFailedEventDetails",
+                };
+                (key, json!({"name": name, "index": index}))
+            }
+        };
+        // AWS gives these events no details object of their own; stepwasm's
+        // error and cause for a failed Parallel/Map ride along un-keyed.
+        let mut out = json!({
+            "id": self.id,
+            "previousEventId": self.previous_event_id,
+            "timestamp": rfc3339(self.timestamp_ms),
+            "type": self.kind.type_name(),
+        });
+        if !key.is_empty() {
+            out[key] = details;
+        } else if !details.is_null() {
+            out["stepwasmDetails"] = details;
+        }
+        out
+    }
+}
