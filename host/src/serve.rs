@@ -20,6 +20,7 @@ use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, System
 use crate::engine::{ExecutionInfo, Outcome};
 use crate::executions::StoreArg;
 use crate::machines::StoredMachines;
+use crate::runtime::instance_slots;
 use crate::store::{CrashGuard, DriveStart, ExecutionStatus, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
@@ -47,6 +48,16 @@ pub struct ServeArgs {
     /// a restart finds many executions to recover.
     #[arg(long, default_value_t = MAX_ACTIVE)]
     max_active: usize,
+    /// At most this many tasks run at once (WASM instances alive, 1 to
+    /// 4096); the others wait their turn in one FIFO queue. Every loaded
+    /// machine's instance pool is sized to it.
+    #[arg(long, default_value_t = instance_slots::DEFAULT_INSTANCES)]
+    instances: usize,
+    /// While this many tasks wait for an instance, StartExecution and
+    /// StartSyncExecution answer ThrottlingException (retryable) instead of
+    /// taking more work.
+    #[arg(long, default_value_t = instance_slots::DEFAULT_MAX_QUEUED)]
+    max_queued: usize,
     /// Exit once no execution is running (for scripts and tests).
     #[arg(long)]
     exit_when_idle: bool,
@@ -77,6 +88,9 @@ pub struct ServeArgs {
 
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    // Before any module is loaded: the pools are sized from it.
+    instance_slots::configure(args.instances)?;
+    instance_slots::set_max_queued(args.max_queued);
     let store = Arc::new(args.store.open()?);
     let machines = Arc::new(StoredMachines::new(&args.config, args.cache, &args.store.store)?);
     machines.map_registered(&*store)?;
