@@ -164,13 +164,18 @@ fn six_hundred_io_bound_tasks_on_a_pool_of_256_all_succeed() {
     // and all 600 executions are in flight, none failed.
     server.wait_for_held(256);
     assert_eq!(count_with_status(&serve, &machine, "RUNNING"), 600, "every execution is in flight while the pool is full");
+    let held_at = began.elapsed();
     server.open_gate();
     assert_all_succeed(&serve, &arns);
     let took = began.elapsed();
     assert_eq!(server.arrived.load(Ordering::SeqCst), 600, "each task made its call once");
     assert_eq!(server.most_at_once.load(Ordering::SeqCst), 256, "never more tasks at once than the pool holds");
     assert_eq!(count_with_status(&serve, &machine, "FAILED"), 0);
-    eprintln!("600 tasks of 0.5 s on 256 instances: {:.1} s from the first start to the last end", took.as_secs_f64());
+    eprintln!(
+        "600 tasks of 0.5 s on 256 instances: all started and 256 held after {:.1} s; the last ended {:.1} s after the gate opened",
+        held_at.as_secs_f64(),
+        (took - held_at).as_secs_f64()
+    );
 }
 
 #[test]
