@@ -114,17 +114,28 @@ pub struct Committed<'a> {
 }
 
 impl KvStore {
-    /// Opens (creating on first use) the store file at `path`, in WAL mode.
-    /// A file that is not a SQLite database, or not ours, is an error here,
-    /// before anything runs.
+    /// Opens (creating on first use) the store file at `path`, as the
+    /// execution store opens it (`store::connection`): its WAL checked first,
+    /// every commit synced before it returns. A file that is not a SQLite
+    /// database, not ours, or whose WAL lost committed transactions is an
+    /// error here, before anything runs.
     pub fn open(path: &Path) -> Result<KvStore, KvError> {
+        use crate::store::connection::{open_durable, OpenError};
         let shown = path.display().to_string();
         let wrap = |source| KvError::Open { path: shown.clone(), source };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        let conn = open_durable(path).map_err(|e| match e {
+            OpenError::Sqlite(source) => wrap(source),
+            other => {
+                // A WAL that cannot be read may pass; a damaged one does not.
+                let code = match other {
+                    OpenError::Unchecked(_) => rusqlite::ffi::SQLITE_IOERR,
+                    _ => rusqlite::ffi::SQLITE_CORRUPT,
+                };
+                wrap(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(other.to_string())))
+            }
+        })?;
+        // Under the write lock: processes opening a new file at once.
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(wrap)?;
         // Reading the tables proves the file is a database with our layout.
         conn.query_row("SELECT (SELECT count(*) FROM kv LIMIT 1), (SELECT count(*) FROM kv_invocations LIMIT 1)", [], |_| Ok(()))
             .map_err(wrap)?;

@@ -5,8 +5,12 @@
 //! [`SqliteStore`] is the implementation: one file in WAL mode (created on
 //! first use), or an in-memory database for tests and throw-away runs.
 
+pub(crate) mod connection;
 mod group_commit;
+mod retention;
+mod schema;
 mod sqlite;
+pub mod wal_check;
 
 pub use sqlite::SqliteStore;
 
