@@ -49,6 +49,9 @@ enum Command {
     /// Answer a task that waits for its token (`.waitForTaskToken`).
     #[command(subcommand)]
     Task(crate::callbacks::TaskCommand),
+    /// Check a store file's integrity, or prune its old executions.
+    #[command(subcommand)]
+    Store(crate::store_cli::StoreCommand),
     /// Draw a definition: states, transitions, branches (SVG, DOT or Mermaid).
     Graph(GraphArgs),
     /// Internal: compile the component on stdin in a limited process (see
@@ -189,6 +192,7 @@ pub fn main() -> ExitCode {
         Command::Start(args) => crate::executions::start(args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Task(command) => crate::callbacks::task(command),
+        Command::Store(command) => crate::store_cli::store(command),
         Command::Graph(args) => graph(args),
         Command::CompileWorker => return crate::runtime::compile_worker::worker_main(),
     };
