@@ -35,7 +35,7 @@ INSERT INTO events (execution_arn, id, event)
 SELECT x.arn, e.id,
        json_object('id', e.id, 'previous_event_id', e.id - 1, 'timestamp_ms', x.start_ms + e.id,
                    'kind', json_object('TaskSucceeded', json_object('resource', 'arn:aws:lambda:us-east-1:123456789012:function:f',
-                                                                    'output', json_object('pad', hex(randomblob(20))))))
+                                                                    'output', json_object('pad', hex(randomblob(54))))))
 FROM executions x, e;
 COMMIT;
 SQL
