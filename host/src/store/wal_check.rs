@@ -35,6 +35,7 @@
 //! and reads fail). Pages of the database file itself are checked by
 //! `quick_check` / `integrity_check` (`SqliteStore::check`).
 
+use super::connection::WAL_SIZE_LIMIT;
 use rusqlite::{ffi, Connection};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::fs::File;
@@ -301,7 +302,10 @@ fn scan(file: &File, header: &Header, up_to: u32) -> std::io::Result<Scan> {
 
 /// Has `conn` note, after each of its commits, how many frames of its WAL
 /// are committed (see the module doc), and run SQLite's automatic
-/// checkpoint, which this hook replaces. Set up before the first write.
+/// checkpoint, which this hook replaces (PASSIVE once 1000 frames are in the
+/// WAL), or a TRUNCATE checkpoint once the WAL file is over
+/// [`WAL_SIZE_LIMIT`]: readers overlapping one another can keep passive
+/// checkpoints from ever reaching its end. Set up before the first write.
 pub fn note_commits(conn: &Connection) {
     // SAFETY: the hook is a plain function with no user data; the handle is
     // the live connection's.
@@ -314,17 +318,25 @@ pub fn note_commits(conn: &Connection) {
 unsafe extern "C" fn after_commit(_: *mut c_void, db: *mut ffi::sqlite3, name: *const c_char, frames: c_int) -> c_int {
     // SAFETY: SQLite passes its connection and the database's name, valid for this call.
     let file = unsafe { ffi::sqlite3_db_filename(db, name) };
+    let mut over_limit = false;
     if !file.is_null() && frames > 0 {
         // SAFETY: a NUL-terminated string owned by the connection.
         let file = unsafe { CStr::from_ptr(file) };
         if let Ok(file) = file.to_str() {
+            let store = Path::new(file);
             // A mark not written leaves it behind: less is checked, nothing is wrong.
-            let _ = std::panic::catch_unwind(|| write_mark(Path::new(file), frames as u32));
+            let _ = std::panic::catch_unwind(|| write_mark(store, frames as u32));
+            over_limit = std::fs::metadata(wal_path(store)).is_ok_and(|m| m.len() > WAL_SIZE_LIMIT);
         }
     }
-    if frames >= AUTOCHECKPOINT_FRAMES {
-        // SAFETY: as SQLite's own automatic checkpoint does from this hook.
-        unsafe {
+    // SAFETY: as SQLite's own automatic checkpoint does from this hook.
+    unsafe {
+        if over_limit {
+            // Readers kept passive checkpoints from reaching the end: this one
+            // waits for them (the busy timeout) and empties the WAL.
+            let mode = ffi::SQLITE_CHECKPOINT_TRUNCATE;
+            ffi::sqlite3_wal_checkpoint_v2(db, name, mode, std::ptr::null_mut(), std::ptr::null_mut());
+        } else if frames >= AUTOCHECKPOINT_FRAMES {
             ffi::sqlite3_wal_checkpoint(db, name);
         }
     }
