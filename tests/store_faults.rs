@@ -345,7 +345,15 @@ fn a_disk_that_fills_up_under_serve_and_is_freed_again_finishes_every_execution_
     assert_eq!(counts.len(), N);
     let wrong: Vec<_> = counts.iter().filter(|(_, count)| *count != ROUNDS.to_string()).collect();
     assert!(wrong.is_empty(), "counts not applied exactly once per round: {wrong:?}");
-    eprintln!("disk full: filler of {filled} bytes; {stalled_at} of {} rounds done when serve first said {line:?}", N as u64 * ROUNDS);
+    let count = |what: &str| printed.lines().filter(|l| l.contains(what)).count();
+    eprintln!(
+        "disk full: filler of {filled} bytes; {stalled_at} of {} rounds done when serve first said {line:?}; \
+         {} failure lines ({} of kv commits), {} executions went on after failed drives",
+        N as u64 * ROUNDS,
+        count("disk is full"),
+        count("kv write(s) could not be committed"),
+        count("goes on after")
+    );
     drop(store);
     drop(disk);
     std::fs::remove_dir_all(&dir).unwrap();

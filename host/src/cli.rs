@@ -88,6 +88,10 @@ struct RunArgs {
     /// continue it after a crash.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// With --store: when another process drives that store, wait until it
+    /// exits instead of exiting 2.
+    #[arg(long, requires = "store")]
+    wait_for_lock: bool,
 }
 
 #[derive(Args)]
@@ -261,6 +265,11 @@ pub fn generated_name() -> String {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    // One process drives a store at a time: held until the run ends.
+    let _lock = match &args.store {
+        Some(path) => Some(crate::executions::lock_store(path, args.wait_for_lock, "stepwasm run")?),
+        None => None,
+    };
     let machine = load_definition(&args.definition)?;
     let input = parse_input(&args.input)?;
     let mut map = load_resource_map(&args.config, &args.definition)?;

@@ -26,7 +26,7 @@ use super::compile_worker::{self, CompileError};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
 use super::instance_slots::{InstanceSlots, PoolSizes, Slot};
-use super::kv::{Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
+use super::kv::{Commit, Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use super::precheck::{self, MAX_INSTANCES};
 use crate::asl::StateMachine;
@@ -571,6 +571,7 @@ impl WasmRuntime {
                     Ok(Some(Ok(output))) => return TaskOutcome::Succeeded(output),
                     Ok(None) => Some(key),
                     Ok(Some(Err(e))) => return limits::internal_failure("reading a recorded output", e.into()),
+                    Err(e) if e.is_transient() => return TaskOutcome::StoreUnavailable { cause: format!("reading the kv store: {e}") },
                     Err(e) => return limits::internal_failure("reading the kv store", e.into()),
                 }
             }
@@ -591,13 +592,22 @@ impl WasmRuntime {
                 None => store.commit_shared_recorded(&tx, done).await,
             };
             match committed {
-                Ok(()) => return outcome,
+                Ok(Commit::Applied) => return outcome,
+                // Another host committed this very attempt first: its output stands.
+                Ok(Commit::AlreadyRecorded { output }) => {
+                    return serde_json::from_str(&output)
+                        .map(TaskOutcome::Succeeded)
+                        .unwrap_or_else(|e| limits::internal_failure("reading a recorded output", e.into()))
+                }
                 Err(KvError::Conflict { .. }) if http_calls == 0 && exclusive.is_none() => {
                     exclusive = Some(store.exclusive_commits().await);
                 }
                 Err(e @ KvError::Conflict { .. }) => {
                     let why = if http_calls > 0 { "not rerun: it made http calls" } else { "even when rerun exclusively" };
                     return TaskOutcome::Failed { error: KV_CONFLICT.into(), cause: format!("{e} ({why})") };
+                }
+                Err(e) if e.is_transient() => {
+                    return TaskOutcome::StoreUnavailable { cause: format!("its {} kv write(s) could not be committed: {e}", tx.len()) }
                 }
                 Err(e) => {
                     return TaskOutcome::Failed {
