@@ -80,6 +80,30 @@ impl Waiters {
     }
 }
 
+/// The store's connection with unsynced commits ([`SqliteStore::unsynced`]);
+/// synced again when dropped.
+struct Unsynced<'a>(MutexGuard<'a, Connection>);
+
+impl Drop for Unsynced<'_> {
+    fn drop(&mut self) {
+        // Setting the flag does no I/O; it fails only on a misused handle.
+        let _ = self.0.pragma_update(None, "synchronous", "FULL");
+    }
+}
+
+impl std::ops::Deref for Unsynced<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Unsynced<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
+    }
+}
+
 /// An event ready for the `events` table.
 pub(super) struct PreparedEvent {
     id: u64,
@@ -274,6 +298,18 @@ impl SqliteStore {
         // SQLite rolls back an unfinished transaction, so a panic while the
         // lock was held leaves nothing half-written: the poison is not fatal.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection, its next commits not synced to disk (until the guard
+    /// is dropped): for the crash-loop guard's counts and the park notes,
+    /// which a host writes for every execution it starts driving and which
+    /// need not be durable (a kill -9 keeps them: they are in the OS's
+    /// cache; a power loss may take the latest, so a count restarts lower or
+    /// a parked execution is replayed). A later synced commit syncs them too.
+    fn unsynced(&self) -> Result<Unsynced<'_>, StoreError> {
+        let conn = self.conn();
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(Unsynced(conn))
     }
 }
 
@@ -711,7 +747,7 @@ impl Store for SqliteStore {
 
     fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError> {
         self.located(|| {
-            self.conn()
+            self.unsynced()?
                 .prepare_cached(
                     "UPDATE executions SET wake_ms = ?3, drives = 0 WHERE arn = ?1 AND last_event_id = ?2 AND status = 'RUNNING'",
                 )?
@@ -722,7 +758,7 @@ impl Store for SqliteStore {
 
     fn begin_drive(&self, execution_arn: &str, guard: CrashGuard, now_ms: i64) -> Result<DriveStart, StoreError> {
         self.located(|| {
-            let mut conn = self.conn();
+            let mut conn = self.unsynced()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row: Option<(u32, u64, u64, bool)> = tx
                 .prepare_cached(
@@ -787,7 +823,7 @@ impl Store for SqliteStore {
 
     fn end_drive(&self, execution_arn: &str) -> Result<(), StoreError> {
         self.located(|| {
-            self.conn().prepare_cached("UPDATE executions SET drives = 0 WHERE arn = ?1")?.execute(params![execution_arn])?;
+            self.unsynced()?.prepare_cached("UPDATE executions SET drives = 0 WHERE arn = ?1")?.execute(params![execution_arn])?;
             Ok(())
         })
     }
