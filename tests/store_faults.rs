@@ -405,3 +405,38 @@ fn a_module_missing_until_restored_is_retried_and_exit_when_idle_names_what_it_g
     assert_eq!(store.execution(&arn).unwrap().unwrap().status, ExecutionStatus::Succeeded);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn serve_with_retain_days_deletes_closed_executions_and_keeps_running_ones() {
+    let dir = scratch("retain-days");
+    let pass = dir.join("pass.asl.json");
+    std::fs::write(&pass, r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#).unwrap();
+    // Parked while serve prunes (a wait over 2 s), then it ends.
+    let waits = dir.join("waits.asl.json");
+    std::fs::write(&waits, r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "End": true}}}"#).unwrap();
+    let store_path = dir.join("store.sqlite");
+    let store_arg = store_path.to_str().unwrap();
+    for name in ["old-1", "old-2"] {
+        let (code, out, err) = stepwasm(&["run", pass.to_str().unwrap(), "--store", store_arg, "--name", name]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = stepwasm(&["start", waits.to_str().unwrap(), "--store", store_arg, "--name", "waiting"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::thread::sleep(Duration::from_millis(20)); // closed strictly before serve's cutoff
+
+    let mut host = Host::spawn(&["serve", "--store", store_arg, "--listen", "127.0.0.1:0", "--retain-days", "0", "--exit-when-idle"]);
+    host.wait_for_line("the pruning", Duration::from_secs(30), |l| l.contains("pruned 2 execution(s) closed more than 0 day(s) ago"));
+    assert_eq!(host.wait_for_exit(Duration::from_secs(60)), 0, "{}", host.output());
+    let store = SqliteStore::open(&store_path).unwrap();
+    let left: Vec<_> = store.executions(None).unwrap().into_iter().map(|e| (e.info.name, e.status)).collect();
+    assert_eq!(
+        left,
+        [("waiting".to_string(), ExecutionStatus::Succeeded)],
+        "the closed ones and their histories went; the running one ran on"
+    );
+    for old in ["old-1", "old-2"] {
+        let (code, _, err) = stepwasm(&["executions", "history", old, "--store", store_arg]);
+        assert_ne!(code, 0, "{old} is gone: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -21,6 +21,7 @@
 //! it left RUNNING (one it cannot drive, or, after `--give-up-after`, one
 //! still failing).
 
+mod pruning;
 mod retries;
 
 use crate::api::connections::{ConnectionArgs, Policy};
@@ -105,6 +106,11 @@ pub struct ServeArgs {
     /// replayed again; 0 turns the guard off.
     #[arg(long, default_value_t = CRASH_LIMIT)]
     crash_limit: u32,
+    /// Delete closed executions (succeeded, failed, timed out, aborted) with
+    /// their histories this many days after they closed, at start and then
+    /// hourly (AWS keeps them 90 days). Without it nothing is deleted.
+    #[arg(long, value_name = "DAYS")]
+    retain_days: Option<u32>,
 }
 
 /// The `serve` subcommand.
@@ -115,6 +121,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     // Taken first and held until serve exits (the kernel drops it when the
     // process dies, however it dies).
     let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm serve")?;
+    // A page-level check before anything is driven (the CLI's reads skip
+    // it; `stepwasm store check --full` also reads every event back).
+    store.check(false)?;
     let store = Arc::new(store);
     let machines = Arc::new(StoredMachines::new(&args.config, args.cache, &args.store.store)?);
     machines.map_registered(&*store)?;
@@ -140,6 +149,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
         crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
         tokio::spawn(serve_api(listener, Arc::new(api), Policy::from_args(&args.connections)));
+        if let Some(days) = args.retain_days {
+            pruning::spawn_pruner(Arc::clone(&store), days);
+        }
         drive_store(Arc::clone(&store), machines, limits, args.exit_when_idle, wake_host).await
     })?;
     // Only those still RUNNING count (one may have been stopped since).
