@@ -49,6 +49,9 @@ enum Command {
     /// Answer a task that waits for its token (`.waitForTaskToken`).
     #[command(subcommand)]
     Task(crate::callbacks::TaskCommand),
+    /// Check a store file's integrity, or prune its old executions.
+    #[command(subcommand)]
+    Store(crate::store_cli::StoreCommand),
     /// Draw a definition: states, transitions, branches (SVG, DOT or Mermaid).
     Graph(GraphArgs),
     /// Internal: compile the component on stdin in a limited process (see
@@ -85,6 +88,10 @@ struct RunArgs {
     /// continue it after a crash.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// With --store: when another process drives that store, wait until it
+    /// exits instead of exiting 2.
+    #[arg(long, requires = "store")]
+    wait_for_lock: bool,
 }
 
 #[derive(Args)]
@@ -189,6 +196,7 @@ pub fn main() -> ExitCode {
         Command::Start(args) => crate::executions::start(args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Task(command) => crate::callbacks::task(command),
+        Command::Store(command) => crate::store_cli::store(command),
         Command::Graph(args) => graph(args),
         Command::CompileWorker => return crate::runtime::compile_worker::worker_main(),
     };
@@ -257,6 +265,11 @@ pub fn generated_name() -> String {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    // One process drives a store at a time: held until the run ends.
+    let _lock = match &args.store {
+        Some(path) => Some(crate::executions::lock_store(path, args.wait_for_lock, "stepwasm run")?),
+        None => None,
+    };
     let machine = load_definition(&args.definition)?;
     let input = parse_input(&args.input)?;
     let mut map = load_resource_map(&args.config, &args.definition)?;

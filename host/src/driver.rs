@@ -50,6 +50,11 @@ pub enum DriverError {
     /// The evaluation pool could not decide the execution's next step.
     #[error("cannot decide the next step of execution {arn:?}: {reason}")]
     Evaluation { arn: String, reason: String },
+    /// A task could not keep what it did, for a cause that may pass
+    /// ([`TaskOutcome::StoreUnavailable`]); nothing of the attempt was
+    /// recorded, so driving the execution again later runs it again.
+    #[error("execution {arn:?}: task {resource} could not keep its result: {cause}")]
+    TaskStore { arn: String, resource: String, cause: String },
 }
 
 /// AWS's limit on the events in one execution's history; it also stops a
@@ -66,6 +71,13 @@ pub enum TaskOutcome {
     },
     /// The task ran out of wall-clock time (`States.Timeout`).
     TimedOut {
+        cause: String,
+    },
+    /// The task ran but its kv writes could not be committed, for a cause
+    /// that may pass (the disk is full, the store locked): the attempt left
+    /// no trace. Not the task's failure: the driver records nothing and
+    /// stops ([`DriverError::TaskStore`]) for the execution to be driven again.
+    StoreUnavailable {
         cause: String,
     },
 }
@@ -612,6 +624,9 @@ where
                     TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
                     TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
                     TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
+                    TaskOutcome::StoreUnavailable { cause } => {
+                        return Err(DriverError::TaskStore { arn: rec.execution.info().execution_arn.clone(), resource, cause })
+                    }
                 };
                 if let (Some(token), Some(store)) = (&task.task_token, rec.store) {
                     if !matches!(kind, EventKind::TaskSubmitted { .. }) {

@@ -2,15 +2,18 @@
 //! `executions list|describe|history` read what a store holds, `executions
 //! stop` aborts one, `executions redrive` starts an unsuccessful one again,
 //! and `resume` continues every execution a crash left running (or a redrive
-//! started again).
+//! started again). The commands that drive executions (`run --store`,
+//! `resume`, `serve`) hold the store's lock while they run; the others read
+//! and write beside them.
 
 use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::{HistoryEvent, Outcome};
+use crate::store::lock::{StoreLock, WhenHeld};
 use crate::store::{CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args, Clone)]
@@ -21,9 +24,39 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
+    /// Opens the store to read it or to add to it (`executions`, `start`,
+    /// `task`): these work beside the process that drives it.
     pub fn open(&self) -> Result<SqliteStore> {
         SqliteStore::open(&self.store).map_err(|e| anyhow!(e))
     }
+
+    /// Opens the store for a command that drives its executions (`serve`,
+    /// `resume`), holding its lock for as long as the lock is kept (see
+    /// [`lock_store`]).
+    pub fn open_exclusive(&self, lock: &LockArg, command: &str) -> Result<(StoreLock, SqliteStore)> {
+        let held = lock_store(&self.store, lock.wait_for_lock, command)?;
+        Ok((held, self.open()?))
+    }
+}
+
+/// How a command that drives a store's executions takes its lock.
+#[derive(Args, Clone, Default)]
+pub struct LockArg {
+    /// When another process (`serve`, `resume`, `run --store`) drives the
+    /// store, wait until it exits instead of exiting 2.
+    #[arg(long)]
+    pub wait_for_lock: bool,
+}
+
+/// Takes the lock of the store at `path` for this process, which runs
+/// `command` (`stepwasm serve`): one process drives a store at a time (see
+/// [`crate::store::lock`]). Held by another, it is an error naming that
+/// process, or (`wait`) waited for, saying so on stderr.
+pub fn lock_store(path: &Path, wait: bool, command: &str) -> Result<StoreLock> {
+    let when_held = if wait { WhenHeld::Wait } else { WhenHeld::Refuse };
+    let lock =
+        StoreLock::acquire(path, command, when_held, |holder| eprintln!("waiting for store {}: it is in use by {holder}", path.display()))?;
+    Ok(lock)
 }
 
 #[derive(Subcommand)]
@@ -121,6 +154,8 @@ pub fn start(args: StartArgs) -> Result<ExitCode> {
 pub struct ResumeArgs {
     #[command(flatten)]
     store: StoreArg,
+    #[command(flatten)]
+    lock: LockArg,
     /// Resource map of the stored state machines (default: `wasm:<name>`
     /// resources are looked up in the current directory).
     #[command(flatten)]
@@ -248,7 +283,7 @@ fn find_execution(store: &SqliteStore, name_or_arn: &str) -> Result<ExecutionSum
 /// to its end one after another. Exit 0 when all of them succeed, 1 when
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
-    let store = args.store.open()?;
+    let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm resume")?;
     let machines = crate::machines::StoredMachines::new(&args.config, args.cache, &args.store.store)?;
     machines.map_registered(&store)?;
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };

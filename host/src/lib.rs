@@ -25,3 +25,4 @@ pub mod machines;
 pub mod runtime;
 pub mod serve;
 pub mod store;
+pub mod store_cli;

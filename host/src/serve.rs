@@ -9,22 +9,35 @@
 //! It also answers the HTTP API and serves the console (`crate::api`), on
 //! `--listen` (default 127.0.0.1:8083).
 //!
-//! One `serve` per store: two would race to extend the same histories (the
-//! store refuses the loser's events, so nothing is corrupted, but work is
-//! wasted).
+//! One `serve` per store: it holds the store's lock while it runs (see
+//! [`crate::store::lock`]), so a second one (or `resume`, `run --store`)
+//! is refused naming its pid, or waits with `--wait-for-lock`.
+//!
+//! A drive that fails for a cause that may pass (the disk is full, the store
+//! locked or failing I/O, a module file missing) is not the end of its
+//! execution: it is driven again from its stored history after a backoff
+//! (0.5 s doubling to 30 s), for as long as it takes ([`retries`]).
+//! `--exit-when-idle` waits for those too, and exits 1 naming any execution
+//! it left RUNNING (one it cannot drive, or, after `--give-up-after`, one
+//! still failing).
+
+mod pruning;
+mod retries;
 
 use crate::api::connections::{ConnectionArgs, Policy};
 use crate::api::{serve_api, Access, Api};
 use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
 use crate::engine::{ExecutionInfo, Outcome};
-use crate::executions::StoreArg;
+use crate::executions::{LockArg, StoreArg};
 use crate::machines::StoredMachines;
-use crate::store::{CrashGuard, DriveStart, ExecutionStatus, SqliteStore, Store, CRASH_LIMIT};
+use crate::runtime::instance_slots;
+use crate::store::{CrashGuard, DriveStart, ExecutionStatus, SqliteStore, Store, StoreError, CRASH_LIMIT};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
+use retries::{Failure, Retries, RETRY_BACKOFF};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +46,8 @@ use std::time::Duration;
 pub struct ServeArgs {
     #[command(flatten)]
     store: StoreArg,
+    #[command(flatten)]
+    lock: LockArg,
     /// Resource map of the stored state machines (default: `wasm:<name>`
     /// resources are looked up in the current directory).
     #[command(flatten)]
@@ -47,9 +62,27 @@ pub struct ServeArgs {
     /// a restart finds many executions to recover.
     #[arg(long, default_value_t = MAX_ACTIVE)]
     max_active: usize,
-    /// Exit once no execution is running (for scripts and tests).
+    /// At most this many tasks run at once (WASM instances alive, 1 to
+    /// 4096); the others wait their turn in one FIFO queue. Every loaded
+    /// machine's instance pool is sized to it.
+    #[arg(long, default_value_t = instance_slots::DEFAULT_INSTANCES)]
+    instances: usize,
+    /// While this many tasks wait for an instance, StartExecution and
+    /// StartSyncExecution answer ThrottlingException (retryable) instead of
+    /// taking more work.
+    #[arg(long, default_value_t = instance_slots::DEFAULT_MAX_QUEUED)]
+    max_queued: usize,
+    /// Exit once no execution is running, parked, queued or waiting to be
+    /// driven again (for scripts and tests): 0 when none is left RUNNING, 1
+    /// naming those this serve could not drive.
     #[arg(long)]
     exit_when_idle: bool,
+    /// With --exit-when-idle: an execution whose drives keep failing for a
+    /// cause that may pass (disk full, store locked, module missing) for
+    /// this many seconds is given up (left RUNNING, named at exit). Without
+    /// --exit-when-idle such executions are retried for as long as serve runs.
+    #[arg(long, default_value_t = GIVE_UP_AFTER_SECS, value_name = "SECONDS")]
+    give_up_after: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -73,11 +106,25 @@ pub struct ServeArgs {
     /// replayed again; 0 turns the guard off.
     #[arg(long, default_value_t = CRASH_LIMIT)]
     crash_limit: u32,
+    /// Delete closed executions (succeeded, failed, timed out, aborted) with
+    /// their histories this many days after they closed, at start and then
+    /// hourly (AWS keeps them 90 days). Without it nothing is deleted.
+    #[arg(long, value_name = "DAYS")]
+    retain_days: Option<u32>,
 }
 
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let store = Arc::new(args.store.open()?);
+    // Before any module is loaded: the pools are sized from it.
+    instance_slots::configure(args.instances)?;
+    instance_slots::set_max_queued(args.max_queued);
+    // Taken first and held until serve exits (the kernel drops it when the
+    // process dies, however it dies).
+    let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm serve")?;
+    // A page-level check before anything is driven (the CLI's reads skip
+    // it; `stepwasm store check --full` also reads every event back).
+    store.check(false)?;
+    let store = Arc::new(store);
     let machines = Arc::new(StoredMachines::new(&args.config, args.cache, &args.store.store)?);
     machines.map_registered(&*store)?;
     let access = match &args.api_secret {
@@ -89,19 +136,42 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         builder.worker_threads(workers.max(1));
     }
     let tokio = builder.enable_all().build()?;
-    let limits =
-        HostLimits { poll: Duration::from_millis(args.poll_ms.max(1)), max_active: args.max_active.max(1), crash_limit: args.crash_limit };
-    tokio.block_on(async {
+    let limits = HostLimits {
+        poll: Duration::from_millis(args.poll_ms.max(1)),
+        max_active: args.max_active.max(1),
+        crash_limit: args.crash_limit,
+        give_up_after: args.exit_when_idle.then(|| Duration::from_secs(args.give_up_after)),
+    };
+    let left_running = tokio.block_on(async {
         let listener =
             tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         let wake_host = Arc::new(tokio::sync::Notify::new());
         let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
         crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
         tokio::spawn(serve_api(listener, Arc::new(api), Policy::from_args(&args.connections)));
-        drive_store(store, machines, limits, args.exit_when_idle, wake_host).await
+        if let Some(days) = args.retain_days {
+            pruning::spawn_pruner(Arc::clone(&store), days);
+        }
+        drive_store(Arc::clone(&store), machines, limits, args.exit_when_idle, wake_host).await
     })?;
-    Ok(ExitCode::SUCCESS)
+    // Only those still RUNNING count (one may have been stopped since).
+    let left_running: Vec<_> = left_running
+        .into_iter()
+        .filter(|(arn, _)| store.execution(arn).ok().flatten().is_none_or(|e| e.status == ExecutionStatus::Running))
+        .collect();
+    if left_running.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    crate::console_out::warn(format_args!("error: {} execution(s) left RUNNING that this serve could not drive:", left_running.len()));
+    for (arn, why) in &left_running {
+        crate::console_out::warn(format_args!("  {arn}: {why}"));
+    }
+    Ok(ExitCode::from(1))
 }
+
+/// How long `--exit-when-idle` retries an execution whose drives keep
+/// failing for a cause that may pass before it gives up on it.
+pub const GIVE_UP_AFTER_SECS: u64 = 300;
 
 /// A wait longer than this parks its execution: `serve` keeps a timer for it
 /// instead of the execution, and replays it from the store when it is due.
@@ -121,6 +191,9 @@ struct HostLimits {
     poll: Duration,
     max_active: usize,
     crash_limit: u32,
+    /// How long an execution may keep failing before it is given up; none:
+    /// retried for as long as serve runs.
+    give_up_after: Option<Duration>,
 }
 
 /// The parked executions: all `serve` keeps of an execution in a long wait.
@@ -169,7 +242,7 @@ impl ParkedTimers {
 }
 
 /// What `serve` holds: the executions it drives, those parked until a time,
-/// and those it cannot run (reported once).
+/// those to be driven again after a failure, and those it cannot run.
 struct Host {
     store: Arc<SqliteStore>,
     machines: Arc<StoredMachines>,
@@ -181,16 +254,32 @@ struct Host {
     /// See [`Store::begin_drive`]; 0: no guard.
     crash_limit: u32,
     parked: ParkedTimers,
-    given_up: HashSet<String>,
+    /// Executions whose latest drive failed for a cause that may pass.
+    retries: Retries,
+    give_up_after: Option<Duration>,
+    /// Executions this serve cannot drive (left RUNNING), by ARN, with why;
+    /// a redrive or a stop takes one out.
+    stuck: HashMap<String, String>,
 }
 
+/// Where `serve` is in its store's lists: executions started and redriven
+/// are seen once, by position; stops by time.
+#[derive(Default)]
+struct Seen {
+    started: i64,
+    redriven: i64,
+    stops_since: i64,
+}
+
+/// Drives the store's executions until idle (`exit_when_idle`) or forever;
+/// returns the executions it left RUNNING, with why.
 async fn drive_store(
     store: Arc<SqliteStore>,
     machines: Arc<StoredMachines>,
     limits: HostLimits,
     exit_when_idle: bool,
     wake: Arc<tokio::sync::Notify>,
-) -> Result<()> {
+) -> Result<Vec<(String, String)>> {
     let poll = limits.poll;
     crate::console_out::say(format_args!("serving {:?}", store));
     let mut host = Host {
@@ -202,44 +291,47 @@ async fn drive_store(
         max_active: limits.max_active,
         crash_limit: limits.crash_limit,
         parked: ParkedTimers::default(),
-        given_up: HashSet::new(),
+        retries: Retries::new(RETRY_BACKOFF),
+        give_up_after: limits.give_up_after,
+        stuck: HashMap::new(),
     };
-    // Registered executions are seen once, by position; stops by time (with
-    // a margin: the stopping process's clock may differ a little).
-    let mut seen_up_to = 0;
-    let mut redrives_seen = 0;
-    let mut stops_since = 0;
+    let mut seen = Seen::default();
+    // The latest poll's failure, said once (the store may be unreadable for a while).
+    let mut poll_failure: Option<String> = None;
     loop {
         host.reap()?;
         let now = SystemClock.now_ms();
-        for (position, execution) in host.store.executions_started_after(seen_up_to)? {
-            seen_up_to = seen_up_to.max(position);
-            match execution.wake_ms {
-                // Parked by an earlier serve: its timer, without a replay.
-                Some(at) if at > now => host.parked.park(execution.info, at),
-                _ => host.spawn(execution.info),
+        match host.poll(&mut seen, now) {
+            Ok(()) => {
+                if poll_failure.take().is_some() {
+                    crate::console_out::say(format_args!("the store answers again"));
+                }
             }
+            Err(e) if e.is_transient() => {
+                let why = e.to_string();
+                if poll_failure.as_ref() != Some(&why) {
+                    crate::console_out::warn(format_args!("error: cannot read the store (tried again at every poll): {why}"));
+                }
+                poll_failure = Some(why);
+            }
+            Err(e) => return Err(e.into()),
         }
-        // Ended executions started again (RedriveExecution): driven on from
-        // their stored history, as any other (one already taken in above is
-        // not driven twice).
-        for (position, execution) in host.store.executions_redriven_after(redrives_seen)? {
-            redrives_seen = redrives_seen.max(position);
-            host.given_up.remove(&execution.info.execution_arn);
-            host.spawn(execution.info);
-        }
-        for stopped in host.store.executions_stopped_since(stops_since)? {
-            host.let_go(&stopped.info);
-        }
-        stops_since = now - 60_000;
         for info in host.parked.due(now) {
             host.spawn(info);
         }
-        host.admit();
-        if exit_when_idle && host.tasks.is_empty() && host.parked.is_empty() && host.backlog.is_empty() {
-            return Ok(());
+        for info in host.retries.due(now) {
+            host.spawn(info);
         }
-        let next_due = host.parked.next_due_in(SystemClock.now_ms());
+        host.admit();
+        let idle = host.tasks.is_empty() && host.parked.is_empty() && host.backlog.is_empty() && host.retries.is_empty();
+        // Not before the store has answered: what it holds is not known yet.
+        if exit_when_idle && idle && poll_failure.is_none() {
+            let mut left: Vec<_> = host.stuck.into_iter().collect();
+            left.sort();
+            return Ok(left);
+        }
+        let now = SystemClock.now_ms();
+        let next_due = [host.parked.next_due_in(now), host.retries.next_due_in(now)].into_iter().flatten().min();
         // The API wakes us when it starts, stops or redrives an execution.
         tokio::select! {
             () = tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))) => {}
@@ -249,6 +341,33 @@ async fn drive_store(
 }
 
 impl Host {
+    /// Takes in what the store says changed: executions started, redriven
+    /// and stopped since `seen`.
+    fn poll(&mut self, seen: &mut Seen, now: i64) -> Result<(), StoreError> {
+        for (position, execution) in self.store.executions_started_after(seen.started)? {
+            seen.started = seen.started.max(position);
+            match execution.wake_ms {
+                // Parked by an earlier serve: its timer, without a replay.
+                Some(at) if at > now => self.parked.park(execution.info, at),
+                _ => self.spawn(execution.info),
+            }
+        }
+        // Ended executions started again (RedriveExecution): driven on from
+        // their stored history, as any other (one already taken in above is
+        // not driven twice).
+        for (position, execution) in self.store.executions_redriven_after(seen.redriven)? {
+            seen.redriven = seen.redriven.max(position);
+            self.stuck.remove(&execution.info.execution_arn);
+            self.spawn(execution.info);
+        }
+        for stopped in self.store.executions_stopped_since(seen.stops_since)? {
+            self.let_go(&stopped.info);
+        }
+        // With a margin: the stopping process's clock may differ a little.
+        seen.stops_since = now - 60_000;
+        Ok(())
+    }
+
     /// Takes in the executions whose task ended: finished, parked or failed.
     fn reap(&mut self) -> Result<()> {
         while let Some(joined) = self.tasks.try_join_next() {
@@ -259,22 +378,59 @@ impl Host {
                 Err(e) => return Err(anyhow!("an execution's task failed: {e}")),
             };
             self.driving.remove(&info.execution_arn);
+            if result.is_ok() {
+                if let Some(failures) = self.retries.succeeded(&info.execution_arn) {
+                    crate::console_out::say(format_args!("execution {} goes on after {failures} failed drive(s)", info.name));
+                }
+            }
             match result {
                 Ok(Progress::Finished(outcome)) => {
                     crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name))
                 }
                 Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
                 Err(e) => {
-                    crate::console_out::warn(format_args!("error: execution {} stopped: {e}", info.execution_arn));
                     // The host did not die driving it: no crash is counted.
-                    if let Err(e) = self.store.end_drive(&info.execution_arn) {
-                        crate::console_out::warn(format_args!("error: execution {}: {e}", info.execution_arn));
-                    }
-                    self.given_up.insert(info.execution_arn);
+                    // (Should this fail too, the next drive ends the count.)
+                    let _ = self.store.end_drive(&info.execution_arn);
+                    self.failed(info, Failure::of_drive(&e));
                 }
             }
         }
         Ok(())
+    }
+
+    /// A drive of `info`, or the load before it, failed: driven again after
+    /// a backoff, or let go of, or left RUNNING as stuck.
+    fn failed(&mut self, info: ExecutionInfo, failure: Failure) {
+        let arn = info.execution_arn.clone();
+        let (why, may_give_up) = match failure {
+            Failure::Ended(why) => {
+                self.retries.remove(&arn);
+                crate::console_out::warn(format_args!("execution {arn} is not running any more: {why}"));
+                return;
+            }
+            Failure::Permanent(why) => {
+                self.retries.remove(&arn);
+                crate::console_out::warn(format_args!("error: execution {arn} cannot be driven, it stays RUNNING: {why}"));
+                self.stuck.insert(arn, why);
+                return;
+            }
+            Failure::Passing(why) => (why, true),
+            Failure::Stale(why) => (why, false),
+        };
+        let scheduled = self.retries.failed(info, why.clone(), SystemClock.now_ms(), retries::jitter());
+        if may_give_up && self.give_up_after.is_some_and(|limit| scheduled.failing_for >= limit) {
+            self.retries.remove(&arn);
+            let why = format!("{why} (given up after {} failed drives over {})", scheduled.failures, retries::shown(scheduled.failing_for));
+            crate::console_out::warn(format_args!("error: execution {arn}: {why}"));
+            self.stuck.insert(arn, why);
+        } else if scheduled.changed {
+            crate::console_out::warn(format_args!(
+                "error: execution {arn}: {why}; driven again in {} (and after each failure, at most every {})",
+                retries::shown(scheduled.delay),
+                retries::shown(RETRY_BACKOFF.max)
+            ));
+        }
     }
 
     /// Queues `info` to be driven.
@@ -293,24 +449,32 @@ impl Host {
     /// Drives `info` from its stored history, as a task of its own.
     fn start(&mut self, info: ExecutionInfo) {
         let arn = info.execution_arn.clone();
-        if self.driving.contains_key(&arn) || self.given_up.contains(&arn) {
+        if self.driving.contains_key(&arn) || self.stuck.contains_key(&arn) {
             return;
         }
+        // A machine may load later (a module file restored, the store readable again).
         let loaded = match self.machines.get(&self.store, &info) {
             Ok(loaded) => loaded,
-            Err(e) => {
-                crate::console_out::warn(format_args!("error: cannot run execution {arn}: {e:#}"));
-                self.given_up.insert(arn);
-                return;
-            }
+            Err(e) => return self.failed(info, Failure::Passing(format!("cannot load its state machine: {e:#}"))),
         };
         let store = Arc::clone(&self.store);
         let crash_limit = self.crash_limit;
+        let after_failure = self.retries.contains(&arn);
         let task = self.tasks.spawn(async move {
             // Noted before anything of it is evaluated: if it kills the host,
             // the next host knows (the crash-loop guard).
             if crash_limit > 0 {
-                let guard = CrashGuard { limit: crash_limit, waits_up_to_ms: CRASH_GUARD_WAITS_UP_TO_MS };
+                // Driven again after this serve's own failed drive: what that
+                // left (a task started again and again while the disk was
+                // full) is no crash, so the count starts over and the guard
+                // does not fail it now; a crash during this drive still counts.
+                if after_failure {
+                    if let Err(e) = store.end_drive(&info.execution_arn) {
+                        return (info, Err(e.into()));
+                    }
+                }
+                let limit = if after_failure { 0 } else { crash_limit };
+                let guard = CrashGuard { limit, waits_up_to_ms: CRASH_GUARD_WAITS_UP_TO_MS };
                 match store.begin_drive(&info.execution_arn, guard, SystemClock.now_ms()) {
                     Ok(DriveStart::Go { .. }) => {}
                     Ok(DriveStart::Failed { error, cause }) => {
@@ -343,6 +507,8 @@ impl Host {
                 self.parked.remove(arn) || self.backlog.len() < queued
             }
         };
+        // Waiting to be driven again, or stuck: nothing more to do for it.
+        let held = self.retries.remove(arn) | self.stuck.remove(arn).is_some() | held;
         if held {
             crate::console_out::say(format_args!("ABORTED {}", info.name));
         }

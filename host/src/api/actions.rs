@@ -2,7 +2,8 @@
 //! answers with AWS's response shape, or an error with AWS's code. State
 //! machines, executions and histories live in the store; executions are run
 //! by `serve`'s host (woken when one starts or stops), except
-//! StartSyncExecution, which runs here and keeps nothing.
+//! StartSyncExecution, which runs here and keeps nothing. Both starts are
+//! refused with `ThrottlingException` while the host is saturated.
 
 use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params};
 use super::Api;
@@ -10,6 +11,7 @@ use crate::asl::parse_definition;
 use crate::asl::size::json_size;
 use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
 use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
+use crate::runtime::instance_slots::InstanceSlots;
 use crate::store::{
     redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError,
     TaskResult,
@@ -306,7 +308,22 @@ fn new_execution(params: &Params) -> Result<(String, ExecutionInfo), ApiError> {
     Ok((sm_arn, crate::driver::execution_info(&sm_name, &name)))
 }
 
+/// Refuses new work while the host is saturated: as AWS does when over a
+/// quota, `ThrottlingException` (HTTP 400), which the SDKs and the CLI retry
+/// with backoff. Saturated: `serve --max-queued` task invocations or more are
+/// waiting for an instance slot (see [`InstanceSlots::saturated`]).
+fn refuse_when_saturated(action: &str) -> Result<(), ApiError> {
+    match InstanceSlots::global().saturated() {
+        None => Ok(()),
+        Some(waiting) => Err(ApiError::new(
+            "ThrottlingException",
+            format!("Rate exceeded: {action} refused while {waiting} tasks wait for one of the host's instances; retry later"),
+        )),
+    }
+}
+
 async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    refuse_when_saturated("StartExecution")?;
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, _) = execution_input(params)?;
     let machine = existing_state_machine(api, &sm_arn)?;
@@ -352,6 +369,7 @@ const SYNC_EXECUTION_LIMIT: std::time::Duration = std::time::Duration::from_secs
 /// Runs an EXPRESS state machine's execution here, to its end (at most 5
 /// minutes), without keeping it.
 async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    refuse_when_saturated("StartSyncExecution")?;
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, input_text) = execution_input(params)?;
     let machine = existing_state_machine(api, &sm_arn)?;

@@ -445,7 +445,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             rates.push(("wasm", threads, s.per_second()));
         }
         // The same, every event journaled in a SQLite store file (WAL,
-        // synchronous=NORMAL, checkpointed in the background): an
+        // synchronous=FULL: each group's commit is on disk before its drivers go on, checkpointed in the background): an
         // execution's events in batches, the batches of all executions in
         // flight committed in groups.
         let dir = std::env::temp_dir().join(format!("stepwasm-bench-{}", std::process::id()));

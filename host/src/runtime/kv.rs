@@ -61,6 +61,28 @@ pub enum KvError {
     Conflict { key: String },
 }
 
+impl KvError {
+    /// A cause that may pass (disk full, the file locked, an I/O error): the
+    /// invocation's attempt left no trace and can be run again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            KvError::Open { source, .. } | KvError::Query(source) => crate::store::is_transient_sqlite(source),
+            KvError::Conflict { .. } => false,
+        }
+    }
+}
+
+/// What a commit that records its invocation did ([`KvStore::commit_recorded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    /// The writes were applied (and the invocation recorded with them).
+    Applied,
+    /// The same invocation's commit was recorded already (another host ran
+    /// the same attempt, or this one before a crash): nothing was applied,
+    /// and the recorded output is the attempt's output.
+    AlreadyRecorded { output: String },
+}
+
 /// Why a module's kv call was not answered with a value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KvCallError {
@@ -114,17 +136,28 @@ pub struct Committed<'a> {
 }
 
 impl KvStore {
-    /// Opens (creating on first use) the store file at `path`, in WAL mode.
-    /// A file that is not a SQLite database, or not ours, is an error here,
-    /// before anything runs.
+    /// Opens (creating on first use) the store file at `path`, as the
+    /// execution store opens it (`store::connection`): its WAL checked first,
+    /// every commit synced before it returns. A file that is not a SQLite
+    /// database, not ours, or whose WAL lost committed transactions is an
+    /// error here, before anything runs.
     pub fn open(path: &Path) -> Result<KvStore, KvError> {
+        use crate::store::connection::{open_durable, OpenError};
         let shown = path.display().to_string();
         let wrap = |source| KvError::Open { path: shown.clone(), source };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        let conn = open_durable(path).map_err(|e| match e {
+            OpenError::Sqlite(source) => wrap(source),
+            other => {
+                // A WAL that cannot be read may pass; a damaged one does not.
+                let code = match other {
+                    OpenError::Unchecked(_) => rusqlite::ffi::SQLITE_IOERR,
+                    _ => rusqlite::ffi::SQLITE_CORRUPT,
+                };
+                wrap(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(other.to_string())))
+            }
+        })?;
+        // Under the write lock: processes opening a new file at once.
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(wrap)?;
         // Reading the tables proves the file is a database with our layout.
         conn.query_row("SELECT (SELECT count(*) FROM kv LIMIT 1), (SELECT count(*) FROM kv_invocations LIMIT 1)", [], |_| Ok(()))
             .map_err(wrap)?;
@@ -197,11 +230,11 @@ impl KvStore {
 
     /// Waits until no rerun holds the store exclusively, then [commits](Self::commit).
     pub async fn commit_shared(&self, tx: &KvTransaction) -> Result<(), KvError> {
-        self.commit_shared_recorded(tx, None).await
+        self.commit_shared_recorded(tx, None).await.map(drop)
     }
 
     /// [`commit_shared`](Self::commit_shared), recording `done` with the writes.
-    pub async fn commit_shared_recorded(&self, tx: &KvTransaction, done: Option<Committed<'_>>) -> Result<(), KvError> {
+    pub async fn commit_shared_recorded(&self, tx: &KvTransaction, done: Option<Committed<'_>>) -> Result<Commit, KvError> {
         let _shared = self.commit_gate.read().await;
         self.commit_recorded(tx, done)
     }
@@ -216,15 +249,23 @@ impl KvStore {
     /// Applies a transaction's staged writes atomically, if nothing it read
     /// has changed since (else [`KvError::Conflict`], and nothing is written).
     pub fn commit(&self, tx: &KvTransaction) -> Result<(), KvError> {
-        self.commit_recorded(tx, None)
+        self.commit_recorded(tx, None).map(drop)
     }
 
     /// [`commit`](Self::commit), recording `done` in the same transaction.
-    pub fn commit_recorded(&self, tx: &KvTransaction, done: Option<Committed<'_>>) -> Result<(), KvError> {
+    ///
+    /// The record is checked first, inside that transaction: when the same
+    /// invocation's commit is recorded already (another host drove the same
+    /// attempt, or a conflict rerun raced one), nothing is applied and the
+    /// recorded output is returned ([`Commit::AlreadyRecorded`]). Checked
+    /// under SQLite's write lock, this holds across processes; the record is
+    /// a plain INSERT, so a duplicate could only ever be an error, never an
+    /// overwrite.
+    pub fn commit_recorded(&self, tx: &KvTransaction, done: Option<Committed<'_>>) -> Result<Commit, KvError> {
         if tx.staged.is_empty() {
             // A read-only invocation saw a consistent snapshot per key; there
             // is nothing to apply, to conflict with, or to apply twice.
-            return Ok(());
+            return Ok(Commit::Applied);
         }
         let conn = self.conn();
         // BEGIN and COMMIT as cached statements: rusqlite's `transaction()`
@@ -233,25 +274,35 @@ impl KvStore {
         // transaction that has read is never refused its write because
         // another connection to the file (the execution store) wrote meanwhile.
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let result = apply_checked(&conn, tx)
-            .and_then(|()| match done {
-                Some(done) => {
+        let result = recorded_output(&conn, done).and_then(|recorded| match (recorded, done) {
+            (Some(output), _) => Ok(Commit::AlreadyRecorded { output }),
+            (None, done) => {
+                apply_checked(&conn, tx)?;
+                if let Some(done) = done {
                     let now = chrono::Utc::now().timestamp_millis();
-                    conn.prepare_cached("INSERT OR REPLACE INTO kv_invocations (invocation, output, committed_ms) VALUES (?1, ?2, ?3)")?
+                    conn.prepare_cached("INSERT INTO kv_invocations (invocation, output, committed_ms) VALUES (?1, ?2, ?3)")?
                         .execute(params![done.invocation, done.output, now])?;
-                    Ok(())
                 }
-                None => Ok(()),
-            })
-            .and_then(|()| Ok(conn.prepare_cached("COMMIT")?.execute([]).map(drop)?));
-        if result.is_err() && !conn.is_autocommit() {
-            // Nothing of a refused or failed transaction may stay applied, and
-            // the connection must be free for the next one; the first error
-            // is the one worth reporting.
+                conn.prepare_cached("COMMIT")?.execute([])?;
+                Ok(Commit::Applied)
+            }
+        });
+        if !conn.is_autocommit() {
+            // Nothing of a refused, failed or already recorded transaction may
+            // stay applied, and the connection must be free for the next one;
+            // the first error is the one worth reporting.
             let _ = conn.execute_batch("ROLLBACK");
         }
         result
     }
+}
+
+/// Inside an open SQLite transaction: the output recorded for `done`'s
+/// invocation, if its commit is recorded.
+fn recorded_output(conn: &Connection, done: Option<Committed<'_>>) -> Result<Option<String>, KvError> {
+    let Some(done) = done else { return Ok(None) };
+    let mut stmt = conn.prepare_cached("SELECT output FROM kv_invocations WHERE invocation = ?1")?;
+    Ok(stmt.query_row(params![done.invocation], |row| row.get(0)).optional()?)
 }
 
 /// Inside an open SQLite transaction: checks that nothing `tx` read has
@@ -505,6 +556,88 @@ mod tests {
         assert_eq!(tx.get(&store, &format!("{fit:02}")).unwrap_err(), over.to_string(), "get says the same, as a message");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
+    }
+
+    /// A store file in a fresh directory, and that directory.
+    fn store_file(name: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("stepwasm-kv-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        (dir.join("kv.sqlite"), dir)
+    }
+
+    #[test]
+    fn an_attempt_committed_by_another_host_applies_nothing_and_returns_the_recorded_output() {
+        let (path, dir) = store_file("recorded");
+        // Two connections to one file: two hosts driving the same attempt.
+        let (first, second) = (KvStore::open(&path).unwrap(), KvStore::open(&path).unwrap());
+        let attempt = |output| Some(Committed { invocation: "exec/3/1", output });
+        let mut mine = KvTransaction::new("n");
+        let mut theirs = KvTransaction::new("n");
+        for tx in [&mut mine, &mut theirs] {
+            assert_eq!(tx.get(&first, "count").unwrap(), None);
+            tx.set("count".into(), "1".into()).unwrap();
+        }
+        assert_eq!(first.commit_recorded(&mine, attempt("{\"n\":1}")).unwrap(), Commit::Applied);
+        // Checked before the read set: not a conflict, the attempt is done.
+        let again = second.commit_recorded(&theirs, attempt("{\"n\":2}")).unwrap();
+        assert_eq!(again, Commit::AlreadyRecorded { output: "{\"n\":1}".into() });
+        // A blind write of the same attempt (nothing read, nothing to conflict) applies nothing either.
+        let mut blind = KvTransaction::new("n");
+        blind.set("other".into(), "x".into()).unwrap();
+        assert!(matches!(second.commit_recorded(&blind, attempt("{}")).unwrap(), Commit::AlreadyRecorded { .. }));
+        assert_eq!(second.entries("n").unwrap(), vec![("count".to_string(), "1".to_string())]);
+        assert_eq!(second.committed_output("exec/3/1").unwrap().as_deref(), Some("{\"n\":1}"), "the record is not overwritten");
+        // The connection is free for the next transaction.
+        second.commit(&blind).unwrap();
+        assert_eq!(first.get("n", "other").unwrap().as_deref(), Some("x"));
+        drop((first, second));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hosts_racing_the_same_attempts_apply_each_once() {
+        const HOSTS: usize = 4;
+        const ATTEMPTS: usize = 40;
+        let (path, dir) = store_file("race");
+        let start = Arc::new(std::sync::Barrier::new(HOSTS));
+        let hosts: Vec<_> = (0..HOSTS)
+            .map(|_| {
+                let (path, start) = (path.clone(), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    let store = KvStore::open(&path).unwrap();
+                    let mut applied = 0;
+                    for attempt in 0..ATTEMPTS {
+                        start.wait();
+                        let invocation = format!("exec/{attempt}/1");
+                        // As the runtime does: run, commit, rerun on a conflict.
+                        loop {
+                            let mut tx = KvTransaction::new("n");
+                            let n: u64 = tx.get(&store, "count").unwrap().map_or(0, |v| v.parse().unwrap());
+                            tx.set("count".into(), (n + 1).to_string()).unwrap();
+                            let output = (n + 1).to_string();
+                            match store.commit_recorded(&tx, Some(Committed { invocation: &invocation, output: &output })) {
+                                Ok(Commit::Applied) => applied += 1,
+                                Ok(Commit::AlreadyRecorded { .. }) => {}
+                                Err(KvError::Conflict { .. }) => continue,
+                                Err(e) => panic!("{e}"),
+                            }
+                            break;
+                        }
+                    }
+                    applied
+                })
+            })
+            .collect();
+        let applied: usize = hosts.into_iter().map(|h| h.join().unwrap()).sum();
+        let store = KvStore::open(&path).unwrap();
+        assert_eq!(store.get("n", "count").unwrap(), Some(ATTEMPTS.to_string()), "each attempt's writes applied once");
+        assert_eq!(applied, ATTEMPTS);
+        for attempt in 0..ATTEMPTS {
+            assert!(store.committed_output(&format!("exec/{attempt}/1")).unwrap().is_some());
+        }
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! ([`compile_worker`]), the mapping from traps and limits to ASL
 //! errors ([`limits`]), and the capabilities' host sides: the kv store and its
 //! per-invocation transactions ([`kv`]), allow-listed outgoing HTTP ([`http`]),
+//! the admission of invocations to the instance pool ([`instance_slots`]),
 //! and the millisecond clocks modules see ([`clocks`]).
 
 pub mod cache;
@@ -12,6 +13,7 @@ pub mod clocks;
 pub mod compile_worker;
 pub mod config;
 pub mod http;
+pub mod instance_slots;
 pub mod kv;
 pub mod limits;
 pub mod precheck;

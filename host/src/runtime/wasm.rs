@@ -13,13 +13,20 @@
 //! imports one it was not granted is refused at load with a message naming the
 //! import and the grant. kv writes are staged per invocation and committed only
 //! when the task succeeds.
+//!
+//! Instances: every invocation first takes one of the process's instance
+//! slots ([`InstanceSlots`]), waiting its turn in a fair queue when all are
+//! held, and keeps it until its store is dropped; each engine's pool is sized
+//! from the same number, so a busy host makes tasks wait, never fail. A
+//! task's time limits start once it has its slot.
 
 use super::cache::{CacheOutcome, CompileCache};
 use super::clocks::{CoarseMonotonicClock, CoarseWallClock};
 use super::compile_worker::{self, CompileError};
 use super::config::{Grants, Limits, ResourceMap, ResourceSpec};
 use super::http::{self, HttpGrant, OutgoingRequest};
-use super::kv::{Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
+use super::instance_slots::{InstanceSlots, PoolSizes, Slot};
+use super::kv::{Commit, Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use super::precheck::{self, MAX_INSTANCES};
 use crate::asl::StateMachine;
@@ -32,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -297,11 +304,15 @@ fn engine_config(max_memory_bytes: usize, pooling: bool) -> Config {
     config.epoch_interruption(true);
     config.wasm_component_model(true);
     if pooling {
+        // As many instances as the process has slots: an invocation waits
+        // for a slot before it asks the pool (see instance_slots).
+        let sizes = PoolSizes::for_instances(InstanceSlots::global().capacity());
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(256);
-        pool.total_core_instances(2048);
-        pool.total_memories(512);
-        pool.total_tables(1024);
+        pool.total_component_instances(sizes.component_instances);
+        pool.total_core_instances(sizes.core_instances);
+        pool.total_memories(sizes.memories);
+        pool.total_tables(sizes.tables);
+        pool.total_stacks(sizes.stacks);
         // Per component, whatever passed the pre-check of uploads (or came
         // from the operator): one component cannot take the whole pool.
         pool.max_core_instances_per_component(MAX_INSTANCES as u32);
@@ -560,6 +571,7 @@ impl WasmRuntime {
                     Ok(Some(Ok(output))) => return TaskOutcome::Succeeded(output),
                     Ok(None) => Some(key),
                     Ok(Some(Err(e))) => return limits::internal_failure("reading a recorded output", e.into()),
+                    Err(e) if e.is_transient() => return TaskOutcome::StoreUnavailable { cause: format!("reading the kv store: {e}") },
                     Err(e) => return limits::internal_failure("reading the kv store", e.into()),
                 }
             }
@@ -580,13 +592,22 @@ impl WasmRuntime {
                 None => store.commit_shared_recorded(&tx, done).await,
             };
             match committed {
-                Ok(()) => return outcome,
+                Ok(Commit::Applied) => return outcome,
+                // Another host committed this very attempt first: its output stands.
+                Ok(Commit::AlreadyRecorded { output }) => {
+                    return serde_json::from_str(&output)
+                        .map(TaskOutcome::Succeeded)
+                        .unwrap_or_else(|e| limits::internal_failure("reading a recorded output", e.into()))
+                }
                 Err(KvError::Conflict { .. }) if http_calls == 0 && exclusive.is_none() => {
                     exclusive = Some(store.exclusive_commits().await);
                 }
                 Err(e @ KvError::Conflict { .. }) => {
                     let why = if http_calls > 0 { "not rerun: it made http calls" } else { "even when rerun exclusively" };
                     return TaskOutcome::Failed { error: KV_CONFLICT.into(), cause: format!("{e} ({why})") };
+                }
+                Err(e) if e.is_transient() => {
+                    return TaskOutcome::StoreUnavailable { cause: format!("its {} kv write(s) could not be committed: {e}", tx.len()) }
                 }
                 Err(e) => {
                     return TaskOutcome::Failed {
@@ -608,13 +629,34 @@ impl WasmRuntime {
     ) -> (TaskOutcome, Option<(Arc<KvStore>, KvTransaction)>, u32) {
         let limits = &loaded.limits;
         let timeout = task.timeout_seconds.map(Duration::from_secs).unwrap_or(limits.timeout);
-        let mut store = match self.new_store(task, loaded, timeout) {
-            Ok(store) => store,
-            Err(e) => return (limits::internal_failure("setting fuel", e), None, 0),
+        // Held until the store is dropped, below; the wait for it is not
+        // part of the task's time: its deadline is set after.
+        let slots = InstanceSlots::global();
+        let mut slot = slots.acquire().await;
+        let (store, result) = loop {
+            let mut store = match self.new_store(task, loaded, timeout) {
+                Ok(store) => store,
+                Err(e) => return (limits::internal_failure("setting fuel", e), None, 0),
+            };
+            let result = call_handler(&mut store, loaded, task, input).await;
+            match result {
+                // The pool had no room although we had a slot: this component
+                // needs more than its share (memories, tables, core
+                // instances). No guest code ran; wait for one more slot (one
+                // instance fewer can start) and try again on a fresh store.
+                Err(e) if e.is::<PoolConcurrencyLimitError>() => {
+                    drop(store);
+                    if !slot.widen(slots).await {
+                        let cause = format!("the instance pool cannot hold this module even with every slot ({}): {e:#}", slot.places());
+                        return (TaskOutcome::Failed { error: crate::asl::errors::TASK_FAILED.into(), cause }, None, 0);
+                    }
+                }
+                result => break (store, result),
+            }
         };
-        let result = call_handler(&mut store, loaded, task, input).await;
         let fuel_left = store.get_fuel().unwrap_or(0);
         let data = store.into_data();
+        drop(slot);
         let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
         let outcome = match result {
             Ok(Ok(output)) => limits::check_output(output, limits),
@@ -675,12 +717,15 @@ impl WasmRuntime {
     /// Runs `task` and keeps its instance alive afterwards, as a concurrent
     /// invocation would be: the benchmark measures memory per live instance
     /// with it. Nothing is committed.
+    /// It takes a slot without waiting: refused when all are held.
     pub fn invoke_and_hold(&self, task: &TaskInvocation) -> Result<HeldInvocation, String> {
         let loaded = self.resources.get(&task.resource).ok_or_else(|| format!("resource {:?} was not loaded", task.resource))?;
+        let slots = InstanceSlots::global();
+        let slot = slots.try_acquire().ok_or_else(|| format!("all {} instance slots are held", slots.capacity()))?;
         let mut store = self.new_store(task, loaded, loaded.limits.timeout).map_err(|e| format!("{e:#}"))?;
         let input = task.input.to_string();
         match block_on_tokio(call_handler(&mut store, loaded, task, &input))? {
-            Ok(Ok(_)) => Ok(HeldInvocation { _store: store }),
+            Ok(Ok(_)) => Ok(HeldInvocation { _store: store, _slot: slot }),
             Ok(Err(e)) => Err(format!("{}: {}", e.error, e.cause)),
             Err(e) => Err(format!("{e:#}")),
         }
@@ -712,6 +757,8 @@ impl AsyncTaskRunner for WasmRuntime {
 /// [`WasmRuntime::invoke_and_hold`]).
 pub struct HeldInvocation {
     _store: Store<Invocation>,
+    /// Declared after the store: dropped after it.
+    _slot: Slot,
 }
 
 /// Instantiates the component in `store` and calls its handler.

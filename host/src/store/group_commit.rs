@@ -7,8 +7,17 @@
 //!
 //! For a store file, a second thread checkpoints the WAL in the background
 //! (PASSIVE, every [`CHECKPOINT_EVERY`]), so the committer seldom meets the
-//! automatic checkpoint and its fsyncs on the commit path.
+//! automatic checkpoint and its fsyncs on the commit path. Readers that
+//! overlap one another (CLI calls, the API) can keep a PASSIVE checkpoint
+//! from ever reaching the end of the WAL, which then grows without bound:
+//! once the WAL file is over [`WAL_SIZE_LIMIT`], the checkpointer runs a
+//! TRUNCATE checkpoint instead, which takes the write lock, waits (up to
+//! [`FORCED_CHECKPOINT_WAIT`]) for the readers of older snapshots to finish
+//! while new ones read the database file, and empties the WAL. A reader
+//! delays it; only a single read transaction kept open longer than the wait,
+//! again and again, could defeat it.
 
+use super::connection::WAL_SIZE_LIMIT;
 use super::sqlite::{append_prepared, insert_execution, PreparedEvent};
 use super::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -50,6 +59,10 @@ pub(super) struct GroupCommit {
 /// How often the background checkpointer runs.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
+/// How long a forced (TRUNCATE) checkpoint waits for readers and writers;
+/// writers wait for it meanwhile.
+pub const FORCED_CHECKPOINT_WAIT: Duration = Duration::from_secs(1);
+
 impl GroupCommit {
     pub fn new(conn: Arc<Mutex<Connection>>, file: Option<PathBuf>) -> GroupCommit {
         GroupCommit { shared: Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new() }), conn, file, started: OnceLock::new() }
@@ -60,7 +73,9 @@ impl GroupCommit {
         let mut start_error = None;
         self.started.get_or_init(|| {
             let (shared, conn) = (Arc::clone(&self.shared), Arc::clone(&self.conn));
-            if let Err(e) = std::thread::Builder::new().name("stepwasm-store-commit".into()).spawn(move || commit_groups(&shared, &conn)) {
+            let location = self.file.as_ref().map_or_else(|| ":memory:".to_string(), |f| f.display().to_string());
+            let committer = move || commit_groups(&shared, &conn, &location);
+            if let Err(e) = std::thread::Builder::new().name("stepwasm-store-commit".into()).spawn(committer) {
                 start_error = Some(e);
             }
             if let Some(file) = self.file.clone() {
@@ -91,11 +106,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The checkpointer thread: a PASSIVE checkpoint now and then, on a
-/// connection of its own, until the store is dropped.
+/// The checkpointer thread: a PASSIVE checkpoint now and then, a TRUNCATE
+/// one when the WAL is over its limit, on a connection of its own, until the
+/// store is dropped.
 fn checkpoint(shared: &Shared, file: &std::path::Path) {
     let Ok(conn) = Connection::open(file) else { return };
-    let _ = conn.busy_timeout(Duration::from_secs(1));
+    let _ = conn.busy_timeout(FORCED_CHECKPOINT_WAIT);
+    let wal = super::wal_check::wal_path(file);
     let mut queue = lock(&shared.queue);
     while !queue.closed {
         queue = shared.wake.wait_timeout(queue, CHECKPOINT_EVERY).map(|(q, _)| q).unwrap_or_else(|e| e.into_inner().0);
@@ -103,13 +120,16 @@ fn checkpoint(shared: &Shared, file: &std::path::Path) {
             break;
         }
         drop(queue);
-        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let over = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_SIZE_LIMIT);
+        let pragma = if over { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
+        // Busy (a reader held on past the wait): tried again next time.
+        let _ = conn.query_row(pragma, [], |_| Ok(()));
         queue = lock(&shared.queue);
     }
 }
 
 /// The committer thread: takes everything queued, commits it as one group, repeats.
-fn commit_groups(shared: &Shared, conn: &Mutex<Connection>) {
+fn commit_groups(shared: &Shared, conn: &Mutex<Connection>, location: &str) {
     loop {
         let group = {
             let mut queue = lock(&shared.queue);
@@ -121,14 +141,14 @@ fn commit_groups(shared: &Shared, conn: &Mutex<Connection>) {
             }
             std::mem::take(&mut queue.requests)
         };
-        commit_group(&mut lock(conn), group);
+        commit_group(&mut lock(conn), group, location);
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<Request>) {
+fn commit_group(conn: &mut Connection, group: Vec<Request>, location: &str) {
     let failed_all = |group: Vec<Request>, why: String| {
         for request in group {
-            let _ = request.reply.send(Err(StoreError::GroupCommit(why.clone())));
+            let _ = request.reply.send(Err(StoreError::GroupCommit(format!("{location}: {why}"))));
         }
     };
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -143,6 +163,10 @@ fn commit_group(conn: &mut Connection, group: Vec<Request>) {
             }
             append_prepared(&sp, &request.arn, &request.events)?;
             sp.commit().map_err(StoreError::from)
+        });
+        let result = result.map_err(|e| match e {
+            StoreError::Query(source) => StoreError::Open { path: location.to_string(), source },
+            other => other,
         });
         answered.push((request, result));
     }

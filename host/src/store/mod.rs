@@ -5,8 +5,13 @@
 //! [`SqliteStore`] is the implementation: one file in WAL mode (created on
 //! first use), or an in-memory database for tests and throw-away runs.
 
+pub(crate) mod connection;
 mod group_commit;
+pub mod lock;
+mod retention;
+mod schema;
 mod sqlite;
+pub mod wal_check;
 
 pub use sqlite::SqliteStore;
 
@@ -253,6 +258,31 @@ pub enum StoreError {
     TaskNotWaiting(String),
     #[error("execution {arn:?}, event {id}: stored event is corrupt: {message}")]
     CorruptEvent { arn: String, id: u64, message: String },
+}
+
+impl StoreError {
+    /// A cause that may pass (the disk is full, the file is locked by
+    /// another process, an I/O error): the same step can succeed later, so a
+    /// host retries it instead of giving up on the execution.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Open { source, .. } | StoreError::Query(source) => is_transient_sqlite(source),
+            // The committer's whole transaction failed to begin or commit (a
+            // refused batch is answered with its own error, not this one).
+            StoreError::GroupCommit(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a SQLite error may pass: disk full, busy or locked, an I/O error,
+/// a file that cannot be opened or written now, out of memory.
+pub fn is_transient_sqlite(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        error.sqlite_error_code(),
+        Some(DiskFull | DatabaseBusy | DatabaseLocked | SystemIoFailure | CannotOpen | ReadOnly | OutOfMemory)
+    )
 }
 
 /// Definitions, executions and histories. Every method is one atomic step:

@@ -7,7 +7,9 @@
 //! capability write the same file, and a transaction that read before taking
 //! the write lock could be refused it.
 
+use super::connection::{open_durable, OpenError};
 use super::group_commit::{GroupCommit, Request};
+use super::schema;
 use super::{
     crash_loop_cause, ActivityRecord, ActivityTask, Appending, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, Redrive,
     StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult, TokenState,
@@ -17,75 +19,6 @@ use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS state_machines (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    definition TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS state_machine_versions (
-    arn TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    definition TEXT NOT NULL,
-    PRIMARY KEY (arn, version)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS task_resources (
-    resource TEXT PRIMARY KEY,
-    config TEXT NOT NULL,
-    module_sha256 TEXT,
-    registered_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS modules (
-    sha256 TEXT PRIMARY KEY,
-    bytes BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS activities (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    tags TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS activity_tasks (
-    token TEXT PRIMARY KEY,
-    activity_arn TEXT NOT NULL,
-    execution_arn TEXT NOT NULL,
-    input TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    worker TEXT
-);
-CREATE INDEX IF NOT EXISTS activity_tasks_queued ON activity_tasks (activity_arn, worker, created_ms);
-CREATE TABLE IF NOT EXISTS executions (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    state_machine_arn TEXT NOT NULL,
-    state_machine_name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    start_ms INTEGER NOT NULL,
-    stop_ms INTEGER,
-    last_event_id INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
--- Each redrive of an execution, in order, for the host that drives it on.
-CREATE TABLE IF NOT EXISTS redrives (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
-    execution_arn TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS executions_by_state_machine ON executions (state_machine_arn, start_ms);
-CREATE TABLE IF NOT EXISTS events (
-    execution_arn TEXT NOT NULL,
-    id INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    PRIMARY KEY (execution_arn, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS task_tokens (
-    token TEXT PRIMARY KEY,
-    execution_arn TEXT NOT NULL,
-    status TEXT NOT NULL,
-    heartbeat_ms INTEGER NOT NULL,
-    result TEXT
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS task_tokens_by_execution ON task_tokens (execution_arn, status);";
 
 /// Token statuses in `task_tokens.status`.
 const WAITING: &str = "WAITING";
@@ -144,6 +77,30 @@ impl Waiters {
         if let Some(waiter) = waiter {
             waiter.notify_one();
         }
+    }
+}
+
+/// The store's connection with unsynced commits ([`SqliteStore::unsynced`]);
+/// synced again when dropped.
+struct Unsynced<'a>(MutexGuard<'a, Connection>);
+
+impl Drop for Unsynced<'_> {
+    fn drop(&mut self) {
+        // Setting the flag does no I/O; it fails only on a misused handle.
+        let _ = self.0.pragma_update(None, "synchronous", "FULL");
+    }
+}
+
+impl std::ops::Deref for Unsynced<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Unsynced<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
     }
 }
 
@@ -254,6 +211,12 @@ fn insert_event_after(conn: &Connection, execution_arn: &str, last: u64, now_ms:
     Ok(event)
 }
 
+/// A stored event's text read back, or why it cannot be.
+fn parse_event(bytes: &[u8]) -> Result<HistoryEvent, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("it is not UTF-8 text ({e})"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SqliteStore({})", self.location)
@@ -261,23 +224,19 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens the store file at `path`, creating it on first use. A file that
-    /// is not a SQLite database, is damaged, or holds other tables of ours in
-    /// another shape is an error here, before anything runs; the file is left
-    /// as it was.
+    /// Opens the store file at `path`, creating it on first use, and brings
+    /// its layout up to date. Cheap enough for every CLI call: the WAL is
+    /// checked against what was acknowledged ([`super::wal_check`]), not the
+    /// pages ([`check`](Self::check) does that). A file that is not a SQLite
+    /// database, a damaged WAL, or tables of ours in another shape are an
+    /// error here naming the file, before anything runs; the file is left as
+    /// it was.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let shown = path.display().to_string();
-        let open_err = |source| StoreError::Open { path: shown.clone(), source };
-        let conn = Connection::open(path).map_err(open_err)?;
-        // A page-level check before anything writes: damage found now is a
-        // clear error instead of a lost history later.
-        let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0)).map_err(open_err)?;
-        if verdict != "ok" {
-            return Err(StoreError::Unreadable { path: shown, message: format!("the database is damaged: {verdict}") });
-        }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        let conn = open_durable(path).map_err(|e| match e {
+            OpenError::Sqlite(source) => StoreError::Open { path: shown.clone(), source },
+            other => StoreError::Unreadable { path: shown.clone(), message: other.to_string() },
+        })?;
         SqliteStore::init(conn, shown, Some(path.to_path_buf()))
     }
 
@@ -286,48 +245,11 @@ impl SqliteStore {
         SqliteStore::init(Connection::open_in_memory()?, ":memory:".into(), None)
     }
 
-    fn init(conn: Connection, location: String, file: Option<std::path::PathBuf>) -> Result<SqliteStore, StoreError> {
-        let unreadable = |e: rusqlite::Error| StoreError::Unreadable { path: location.clone(), message: e.to_string() };
-        conn.execute_batch(SCHEMA).map_err(unreadable)?;
-        // Upgrades in place, for stores made before: definitions had
-        // versions (their executions run the definition kept in
-        // `state_machines`, version NULL), parked executions noted a wake-up
-        // time, state machines kept details and a creation time, executions
-        // were redriven, drives were counted (none yet: nothing is held against
-        // an execution of an older store).
-        let upgrades = [
-            ("executions", "definition_version", "INTEGER"),
-            ("executions", "wake_ms", "INTEGER"),
-            ("state_machines", "created_ms", "INTEGER"),
-            ("state_machines", "details", "TEXT"),
-            ("executions", "redrive_count", "INTEGER NOT NULL DEFAULT 0"),
-            ("executions", "redrive_ms", "INTEGER"),
-            ("executions", "redrive_token", "TEXT"),
-            // The crash-loop guard: drives that did not end, counted since
-            // the settled event `drive_mark` (see `begin_drive`).
-            ("executions", "drives", "INTEGER NOT NULL DEFAULT 0"),
-            ("executions", "drive_mark", "INTEGER NOT NULL DEFAULT 0"),
-        ];
-        for (table, column, kind) in upgrades {
-            let present = conn
-                .prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))
-                .and_then(|mut stmt| stmt.exists([column]))
-                .map_err(unreadable)?;
-            if !present {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}")).map_err(unreadable)?;
-            }
-        }
-        // Reading every table proves the layout is ours.
-        conn.query_row(
-            "SELECT (SELECT count(*) FROM state_machines WHERE definition IS NULL),
-                    (SELECT count(*) FROM state_machine_versions WHERE version < 0),
-                    (SELECT count(*) FROM executions WHERE last_event_id < 0),
-                    (SELECT count(*) FROM events WHERE id < 0),
-                    (SELECT count(*) FROM task_tokens WHERE heartbeat_ms IS NULL)",
-            [],
-            |_| Ok(()),
-        )
-        .map_err(unreadable)?;
+    fn init(mut conn: Connection, location: String, file: Option<std::path::PathBuf>) -> Result<SqliteStore, StoreError> {
+        schema::migrate(&mut conn).map_err(|e| match e {
+            schema::SchemaError::Sqlite(source) => StoreError::Open { path: location.clone(), source },
+            other => StoreError::Unreadable { path: location.clone(), message: other.to_string() },
+        })?;
         let conn = Arc::new(Mutex::new(conn));
         Ok(SqliteStore {
             group: GroupCommit::new(Arc::clone(&conn), file),
@@ -338,10 +260,56 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    /// Checks every page of the file: SQLite's `quick_check`, or with `full`
+    /// its `integrity_check` (indexes against tables too) and every stored
+    /// event read back as a history event. For `serve`'s start and
+    /// `stepwasm store check`; damage is an error naming the file and what
+    /// SQLite found.
+    pub fn check(&self, full: bool) -> Result<(), StoreError> {
+        let damaged = |message: String| StoreError::Unreadable { path: self.location.clone(), message };
+        let conn = self.conn();
+        let pragma = if full { "PRAGMA integrity_check(20)" } else { "PRAGMA quick_check(20)" };
+        let found = conn
+            .prepare(pragma)
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| damaged(format!("the database is damaged: {e}")))?;
+        if found != ["ok"] {
+            return Err(damaged(format!("the database is damaged: {}", found.join("; "))));
+        }
+        if full {
+            let mut stmt = conn.prepare("SELECT execution_arn, id, event FROM events")?;
+            let mut rows = stmt.query([]).map_err(|e| damaged(e.to_string()))?;
+            while let Some(row) = rows.next().map_err(|e| damaged(e.to_string()))? {
+                let (arn, id) = (row.get::<_, String>(0).unwrap_or_default(), row.get::<_, u64>(1).unwrap_or_default());
+                let bytes = row.get_ref(2).map_err(|e| damaged(e.to_string()))?.as_bytes().unwrap_or_default();
+                parse_event(bytes)
+                    .map_err(|message| damaged(format!("execution {arn:?}, event {id}: stored event is corrupt: {message}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The store's file (`:memory:` for a store in memory).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         // SQLite rolls back an unfinished transaction, so a panic while the
         // lock was held leaves nothing half-written: the poison is not fatal.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection, its next commits not synced to disk (until the guard
+    /// is dropped): for the crash-loop guard's counts and the park notes,
+    /// which a host writes for every execution it starts driving and which
+    /// need not be durable (a kill -9 keeps them: they are in the OS's
+    /// cache; a power loss may take the latest, so a count restarts lower or
+    /// a parked execution is replayed). A later synced commit syncs them too.
+    fn unsynced(&self) -> Result<Unsynced<'_>, StoreError> {
+        let conn = self.conn();
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(Unsynced(conn))
     }
 }
 
@@ -425,68 +393,79 @@ const SUMMARY_COLUMNS: &str =
 
 impl Store for SqliteStore {
     fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<u32, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let latest: Option<(u32, String)> = tx
-            .prepare_cached("SELECT version, definition FROM state_machine_versions WHERE arn = ?1 ORDER BY version DESC LIMIT 1")?
-            .query_row(params![arn], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
-        let version = match latest {
-            Some((version, text)) if text == definition => version,
-            latest => {
-                let version = latest.map_or(1, |(v, _)| v + 1);
-                tx.prepare_cached("INSERT INTO state_machine_versions (arn, version, definition) VALUES (?1, ?2, ?3)")?
-                    .execute(params![arn, version, definition])?;
-                version
-            }
-        };
-        tx.prepare_cached(
-            "INSERT INTO state_machines (arn, name, definition, created_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition",
-        )?
-        .execute(params![arn, name, definition, chrono::Utc::now().timestamp_millis()])?;
-        tx.commit()?;
-        Ok(version)
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let latest: Option<(u32, String)> = tx
+                .prepare_cached("SELECT version, definition FROM state_machine_versions WHERE arn = ?1 ORDER BY version DESC LIMIT 1")?
+                .query_row(params![arn], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let version = match latest {
+                Some((version, text)) if text == definition => version,
+                latest => {
+                    let version = latest.map_or(1, |(v, _)| v + 1);
+                    tx.prepare_cached("INSERT INTO state_machine_versions (arn, version, definition) VALUES (?1, ?2, ?3)")?
+                        .execute(params![arn, version, definition])?;
+                    version
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO state_machines (arn, name, definition, created_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition",
+            )?
+            .execute(params![arn, name, definition, chrono::Utc::now().timestamp_millis()])?;
+            tx.commit()?;
+            Ok(version)
+        })
     }
 
     fn execution_definition(&self, execution_arn: &str) -> Result<Option<(Option<u32>, String)>, StoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT e.definition_version, coalesce(v.definition, m.definition)
-                 FROM executions e
-                 LEFT JOIN state_machine_versions v ON v.arn = e.state_machine_arn AND v.version = e.definition_version
-                 LEFT JOIN state_machines m ON m.arn = e.state_machine_arn
-                 WHERE e.arn = ?1",
-            )?
-            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get::<_, Option<String>>(1)?)))
-            .optional()?
-            .and_then(|(version, text)| text.map(|t| (version, t))))
+        self.located(|| {
+            Ok(self
+                .conn()
+                .prepare_cached(
+                    "SELECT e.definition_version, coalesce(v.definition, m.definition)
+                     FROM executions e
+                     LEFT JOIN state_machine_versions v ON v.arn = e.state_machine_arn AND v.version = e.definition_version
+                     LEFT JOIN state_machines m ON m.arn = e.state_machine_arn
+                     WHERE e.arn = ?1",
+                )?
+                .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get::<_, Option<String>>(1)?)))
+                .optional()?
+                .and_then(|(version, text)| text.map(|t| (version, t))))
+        })
     }
 
     fn describe_state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{STATE_MACHINE_QUERY} WHERE m.arn = ?1"))?;
-        let found = stmt.query_row(params![arn], state_machine_row).optional()?;
-        found.map(|row| row.into_record(&self.location)).transpose()
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!("{STATE_MACHINE_QUERY} WHERE m.arn = ?1"))?;
+            let found = stmt.query_row(params![arn], state_machine_row).optional()?;
+            found.map(|row| row.into_record(&self.location)).transpose()
+        })
     }
 
     fn state_machines(&self) -> Result<Vec<StateMachineRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("{STATE_MACHINE_QUERY} ORDER BY m.name, m.arn"))?;
-        let rows = stmt.query_map([], state_machine_row)?.collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|row| row.into_record(&self.location)).collect()
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!("{STATE_MACHINE_QUERY} ORDER BY m.name, m.arn"))?;
+            let rows = stmt.query_map([], state_machine_row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|row| row.into_record(&self.location)).collect()
+        })
     }
 
     fn set_state_machine_details(&self, arn: &str, details: &StateMachineDetails) -> Result<bool, StoreError> {
-        let text =
-            serde_json::to_string(details).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
-        let changed = self.conn().prepare_cached("UPDATE state_machines SET details = ?2 WHERE arn = ?1")?.execute(params![arn, text])?;
-        Ok(changed > 0)
+        self.located(|| {
+            let text = serde_json::to_string(details)
+                .map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+            let changed =
+                self.conn().prepare_cached("UPDATE state_machines SET details = ?2 WHERE arn = ?1")?.execute(params![arn, text])?;
+            Ok(changed > 0)
+        })
     }
 
     fn delete_state_machine(&self, arn: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().prepare_cached("DELETE FROM state_machines WHERE arn = ?1")?.execute(params![arn])? > 0)
+        self.located(|| Ok(self.conn().prepare_cached("DELETE FROM state_machines WHERE arn = ?1")?.execute(params![arn])? > 0))
     }
 
     fn put_activity(
@@ -496,152 +475,179 @@ impl Store for SqliteStore {
         tags: &std::collections::BTreeMap<String, String>,
         now_ms: i64,
     ) -> Result<ActivityRecord, StoreError> {
-        let tags_text =
-            serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
-        self.conn()
-            .prepare_cached("INSERT OR IGNORE INTO activities (arn, name, created_ms, tags) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![arn, name, now_ms, tags_text])?;
-        self.activity(arn)?
-            .ok_or_else(|| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn} vanished") })
+        self.located(|| {
+            let tags_text =
+                serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+            self.conn()
+                .prepare_cached("INSERT OR IGNORE INTO activities (arn, name, created_ms, tags) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![arn, name, now_ms, tags_text])?;
+            self.activity(arn)?
+                .ok_or_else(|| StoreError::Unreadable { path: self.location.clone(), message: format!("activity {arn} vanished") })
+        })
     }
 
     fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities WHERE arn = ?1")?;
-        let row = stmt.query_row(params![arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?))).optional()?;
-        row.map(|row| self.activity_record(row)).transpose()
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities WHERE arn = ?1")?;
+            let row =
+                stmt.query_row(params![arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?))).optional()?;
+            row.map(|row| self.activity_record(row)).transpose()
+        })
     }
 
     fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities ORDER BY name, arn")?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|row| self.activity_record(row)).collect()
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached("SELECT arn, name, created_ms, tags FROM activities ORDER BY name, arn")?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, String>(3)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|row| self.activity_record(row)).collect()
+        })
     }
 
     fn set_activity_tags(&self, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> Result<bool, StoreError> {
-        let text =
-            serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
-        Ok(self.conn().prepare_cached("UPDATE activities SET tags = ?2 WHERE arn = ?1")?.execute(params![arn, text])? > 0)
+        self.located(|| {
+            let text =
+                serde_json::to_string(tags).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+            Ok(self.conn().prepare_cached("UPDATE activities SET tags = ?2 WHERE arn = ?1")?.execute(params![arn, text])? > 0)
+        })
     }
 
     fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let deleted = tx.prepare_cached("DELETE FROM activities WHERE arn = ?1")?.execute(params![arn])? > 0;
-        tx.prepare_cached("DELETE FROM activity_tasks WHERE activity_arn = ?1")?.execute(params![arn])?;
-        tx.commit()?;
-        Ok(deleted)
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = tx.prepare_cached("DELETE FROM activities WHERE arn = ?1")?.execute(params![arn])? > 0;
+            tx.prepare_cached("DELETE FROM activity_tasks WHERE activity_arn = ?1")?.execute(params![arn])?;
+            tx.commit()?;
+            Ok(deleted)
+        })
     }
 
     fn queue_activity_task(&self, task: &ActivityTask) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT OR IGNORE INTO activity_tasks (token, activity_arn, execution_arn, input, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![task.token, task.activity_arn, task.execution_arn, task.input.to_string(), task.created_ms])?;
-        self.activity_waiters.wake_one(&task.activity_arn);
-        Ok(())
+        self.located(|| {
+            self.conn()
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO activity_tasks (token, activity_arn, execution_arn, input, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![task.token, task.activity_arn, task.execution_arn, task.input.to_string(), task.created_ms])?;
+            self.activity_waiters.wake_one(&task.activity_arn);
+            Ok(())
+        })
     }
 
     fn take_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<ActivityTask>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Tasks whose token no longer waits (answered, timed out, stopped) go.
-        tx.prepare_cached(
-            "DELETE FROM activity_tasks WHERE activity_arn = ?1
-             AND token NOT IN (SELECT token FROM task_tokens WHERE status = 'WAITING')",
-        )?
-        .execute(params![activity_arn])?;
-        let next = tx
-            .prepare_cached(
-                "SELECT token, execution_arn, input, created_ms FROM activity_tasks
-                 WHERE activity_arn = ?1 AND worker IS NULL ORDER BY created_ms, rowid LIMIT 1",
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Tasks whose token no longer waits (answered, timed out, stopped) go.
+            tx.prepare_cached(
+                "DELETE FROM activity_tasks WHERE activity_arn = ?1
+                 AND token NOT IN (SELECT token FROM task_tokens WHERE status = 'WAITING')",
             )?
-            .query_row(params![activity_arn], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, String>(2)?, row.get(3)?)))
-            .optional()?;
-        let Some((token, execution_arn, input, created_ms)) = next else { return Ok(None) };
-        tx.prepare_cached("UPDATE activity_tasks SET worker = ?2 WHERE token = ?1")?.execute(params![token, worker])?;
-        tx.commit()?;
-        let input = serde_json::from_str(&input).map_err(|e| StoreError::Unreadable {
-            path: self.location.clone(),
-            message: format!("activity task {token}: its input is corrupt: {e}"),
-        })?;
-        Ok(Some(ActivityTask { token, activity_arn: activity_arn.to_string(), execution_arn, input, created_ms }))
+            .execute(params![activity_arn])?;
+            let next = tx
+                .prepare_cached(
+                    "SELECT token, execution_arn, input, created_ms FROM activity_tasks
+                     WHERE activity_arn = ?1 AND worker IS NULL ORDER BY created_ms, rowid LIMIT 1",
+                )?
+                .query_row(params![activity_arn], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get::<_, String>(2)?, row.get(3)?)))
+                .optional()?;
+            let Some((token, execution_arn, input, created_ms)) = next else { return Ok(None) };
+            tx.prepare_cached("UPDATE activity_tasks SET worker = ?2 WHERE token = ?1")?.execute(params![token, worker])?;
+            tx.commit()?;
+            let input = serde_json::from_str(&input).map_err(|e| StoreError::Unreadable {
+                path: self.location.clone(),
+                message: format!("activity task {token}: its input is corrupt: {e}"),
+            })?;
+            Ok(Some(ActivityTask { token, activity_arn: activity_arn.to_string(), execution_arn, input, created_ms }))
+        })
     }
 
     fn put_task_resource(&self, record: &TaskResourceRecord, module: Option<&[u8]>) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let (Some(sha256), Some(bytes)) = (&record.module_sha256, module) {
-            tx.prepare_cached("INSERT OR IGNORE INTO modules (sha256, bytes) VALUES (?1, ?2)")?.execute(params![sha256, bytes])?;
-        }
-        tx.prepare_cached(
-            "INSERT INTO task_resources (resource, config, module_sha256, registered_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (resource) DO UPDATE SET config = excluded.config, module_sha256 = excluded.module_sha256,
-                 registered_ms = excluded.registered_ms",
-        )?
-        .execute(params![record.resource, record.config.to_string(), record.module_sha256, record.registered_ms])?;
-        forget_unused_modules(&tx)?;
-        tx.commit()?;
-        Ok(())
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let (Some(sha256), Some(bytes)) = (&record.module_sha256, module) {
+                tx.prepare_cached("INSERT OR IGNORE INTO modules (sha256, bytes) VALUES (?1, ?2)")?.execute(params![sha256, bytes])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO task_resources (resource, config, module_sha256, registered_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (resource) DO UPDATE SET config = excluded.config, module_sha256 = excluded.module_sha256,
+                     registered_ms = excluded.registered_ms",
+            )?
+            .execute(params![record.resource, record.config.to_string(), record.module_sha256, record.registered_ms])?;
+            forget_unused_modules(&tx)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn task_resources(&self) -> Result<Vec<TaskResourceRecord>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT resource, config, module_sha256, registered_ms FROM task_resources ORDER BY resource")?;
-        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)))?;
-        let mut records = Vec::new();
-        for row in rows {
-            let (resource, config, module_sha256, registered_ms) = row?;
-            let config = serde_json::from_str(&config).map_err(|e| StoreError::Unreadable {
-                path: self.location.clone(),
-                message: format!("task resource {resource:?}: its config is corrupt: {e}"),
-            })?;
-            records.push(TaskResourceRecord { resource, config, module_sha256, registered_ms });
-        }
-        Ok(records)
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt =
+                conn.prepare_cached("SELECT resource, config, module_sha256, registered_ms FROM task_resources ORDER BY resource")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get(2)?, row.get(3)?)))?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (resource, config, module_sha256, registered_ms) = row?;
+                let config = serde_json::from_str(&config).map_err(|e| StoreError::Unreadable {
+                    path: self.location.clone(),
+                    message: format!("task resource {resource:?}: its config is corrupt: {e}"),
+                })?;
+                records.push(TaskResourceRecord { resource, config, module_sha256, registered_ms });
+            }
+            Ok(records)
+        })
     }
 
     fn delete_task_resource(&self, resource: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let deleted = tx.prepare_cached("DELETE FROM task_resources WHERE resource = ?1")?.execute(params![resource])? > 0;
-        forget_unused_modules(&tx)?;
-        tx.commit()?;
-        Ok(deleted)
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = tx.prepare_cached("DELETE FROM task_resources WHERE resource = ?1")?.execute(params![resource])? > 0;
+            forget_unused_modules(&tx)?;
+            tx.commit()?;
+            Ok(deleted)
+        })
     }
 
     fn module(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT bytes FROM modules WHERE sha256 = ?1")?
-            .query_row(params![sha256], |row| row.get(0))
-            .optional()?)
+        self.located(|| {
+            Ok(self
+                .conn()
+                .prepare_cached("SELECT bytes FROM modules WHERE sha256 = ?1")?
+                .query_row(params![sha256], |row| row.get(0))
+                .optional()?)
+        })
     }
 
     fn state_machine(&self, arn: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT definition FROM state_machines WHERE arn = ?1")?
-            .query_row(params![arn], |row| row.get(0))
-            .optional()?)
+        self.located(|| {
+            Ok(self
+                .conn()
+                .prepare_cached("SELECT definition FROM state_machines WHERE arn = ?1")?
+                .query_row(params![arn], |row| row.get(0))
+                .optional()?)
+        })
     }
 
     fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError> {
-        insert_execution(&self.conn(), info, start_ms)
+        self.located(|| insert_execution(&self.conn(), info, start_ms))
     }
 
     fn append_all(&self, execution_arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError> {
-        let prepared = prepare(execution_arn, events)?;
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        append_prepared(&tx, execution_arn, &prepared)?;
-        tx.commit()?;
-        Ok(())
+        self.located(|| {
+            let prepared = prepare(execution_arn, events)?;
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            append_prepared(&tx, execution_arn, &prepared)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn append_all_async<'a>(&'a self, execution_arn: &'a str, events: &'a [HistoryEvent]) -> Appending<'a> {
@@ -653,247 +659,282 @@ impl Store for SqliteStore {
     }
 
     fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT id, event FROM events WHERE execution_arn = ?1 ORDER BY id")?;
-        let rows = stmt.query_map(params![execution_arn], |row| Ok((row.get::<_, u64>(0)?, row.get::<_, String>(1)?)))?;
-        let mut history = Vec::new();
-        for row in rows {
-            let (id, text) = row?;
-            let corrupt = |message: String| StoreError::CorruptEvent { arn: execution_arn.into(), id, message };
-            let event: HistoryEvent = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
-            if event.id != id || id != history.len() as u64 + 1 {
-                return Err(corrupt(format!("it says it is event {} at position {}", event.id, history.len() + 1)));
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached("SELECT id, event FROM events WHERE execution_arn = ?1 ORDER BY id")?;
+            let mut rows = stmt.query(params![execution_arn])?;
+            let mut history = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: u64 = row.get(0)?;
+                let corrupt = |message: String| StoreError::CorruptEvent { arn: execution_arn.into(), id, message };
+                // Bytes, not a String: text that is not UTF-8 is a corrupt event, named.
+                let event = parse_event(row.get_ref(1)?.as_bytes().map_err(|e| corrupt(e.to_string()))?).map_err(corrupt)?;
+                if event.id != id || id != history.len() as u64 + 1 {
+                    return Err(corrupt(format!("it says it is event {} at position {}", event.id, history.len() + 1)));
+                }
+                history.push(event);
             }
-            history.push(event);
-        }
-        Ok(history)
+            Ok(history)
+        })
     }
 
     fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionSummary>, StoreError> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE arn = ?1"))?
-            .query_row(params![execution_arn], summary)
-            .optional()?)
+        self.located(|| {
+            Ok(self
+                .conn()
+                .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE arn = ?1"))?
+                .query_row(params![execution_arn], summary)
+                .optional()?)
+        })
     }
 
     fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE ?1 IS NULL OR status = ?1 ORDER BY start_ms, rowid"
-        ))?;
-        let rows = stmt.query_map(params![status.map(ExecutionStatus::as_str)], summary)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM executions WHERE ?1 IS NULL OR status = ?1 ORDER BY start_ms, rowid"
+            ))?;
+            let rows = stmt.query_map(params![status.map(ExecutionStatus::as_str)], summary)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn executions_of(&self, state_machine_arn: &str, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM executions WHERE state_machine_arn = ?1 AND (?2 IS NULL OR status = ?2)
-             ORDER BY start_ms DESC, rowid DESC"
-        ))?;
-        let rows = stmt.query_map(params![state_machine_arn, status.map(ExecutionStatus::as_str)], summary)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS} FROM executions WHERE state_machine_arn = ?1 AND (?2 IS NULL OR status = ?2)
+                 ORDER BY start_ms DESC, rowid DESC"
+            ))?;
+            let rows = stmt.query_map(params![state_machine_arn, status.map(ExecutionStatus::as_str)], summary)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn executions_started_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, rowid FROM executions WHERE rowid > ?1 AND status = 'RUNNING' ORDER BY rowid"
-        ))?;
-        let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS}, rowid FROM executions WHERE rowid > ?1 AND status = 'RUNNING' ORDER BY rowid"
+            ))?;
+            let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn executions_redriven_after(&self, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, position FROM executions JOIN
-               (SELECT execution_arn, max(position) AS position FROM redrives WHERE position > ?1 GROUP BY execution_arn)
-             ON arn = execution_arn WHERE status = 'RUNNING' ORDER BY position"
-        ))?;
-        let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS}, position FROM executions JOIN
+                   (SELECT execution_arn, max(position) AS position FROM redrives WHERE position > ?1 GROUP BY execution_arn)
+                 ON arn = execution_arn WHERE status = 'RUNNING' ORDER BY position"
+            ))?;
+            let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn executions_stopped_since(&self, since_ms: i64) -> Result<Vec<ExecutionSummary>, StoreError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE status = 'ABORTED' AND stop_ms >= ?1"))?;
-        let rows = stmt.query_map(params![since_ms], summary)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.located(|| {
+            let conn = self.conn();
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM executions WHERE status = 'ABORTED' AND stop_ms >= ?1"))?;
+            let rows = stmt.query_map(params![since_ms], summary)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached("UPDATE executions SET wake_ms = ?3, drives = 0 WHERE arn = ?1 AND last_event_id = ?2 AND status = 'RUNNING'")?
-            .execute(params![execution_arn, last_event_id, until_ms])?;
-        Ok(())
+        self.located(|| {
+            self.unsynced()?
+                .prepare_cached(
+                    "UPDATE executions SET wake_ms = ?3, drives = 0 WHERE arn = ?1 AND last_event_id = ?2 AND status = 'RUNNING'",
+                )?
+                .execute(params![execution_arn, last_event_id, until_ms])?;
+            Ok(())
+        })
     }
 
     fn begin_drive(&self, execution_arn: &str, guard: CrashGuard, now_ms: i64) -> Result<DriveStart, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(u32, u64, u64, bool)> = tx
-            .prepare_cached(
-                "SELECT drives, drive_mark, last_event_id,
-                        EXISTS (SELECT 1 FROM task_tokens WHERE execution_arn = ?1 AND status = 'WAITING')
-                 FROM executions WHERE arn = ?1 AND status = 'RUNNING'",
-            )?
-            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
-            .optional()?;
-        // Not running (stopped, ended) or not there: the driver finds out.
-        let Some((drives, mark, last, token_waits)) = row else { return Ok(DriveStart::Go { stops: 0 }) };
-        // The latest settled event (any but `TaskStarted`, which a driver
-        // records again for each rerun of an interrupted task) and the reruns
-        // after it: each rerun is a host stop with that task in flight.
-        let (mut reruns, mut settled, mut settled_ms) = (0u32, 0u64, 0i64);
-        {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, json_type(event, '$.kind.TaskStarted') IS NOT NULL, coalesce(json_extract(event, '$.timestamp_ms'), 0)
-                 FROM events WHERE execution_arn = ?1 ORDER BY id DESC",
-            )?;
-            let mut rows = stmt.query(params![execution_arn])?;
-            while let Some(row) = rows.next()? {
-                if row.get::<_, bool>(1)? {
-                    reruns += 1;
-                } else {
-                    (settled, settled_ms) = (row.get(0)?, row.get(2)?);
-                    break;
+        self.located(|| {
+            let mut conn = self.unsynced()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(u32, u64, u64, bool)> = tx
+                .prepare_cached(
+                    "SELECT drives, drive_mark, last_event_id,
+                            EXISTS (SELECT 1 FROM task_tokens WHERE execution_arn = ?1 AND status = 'WAITING')
+                     FROM executions WHERE arn = ?1 AND status = 'RUNNING'",
+                )?
+                .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+                .optional()?;
+            // Not running (stopped, ended) or not there: the driver finds out.
+            let Some((drives, mark, last, token_waits)) = row else { return Ok(DriveStart::Go { stops: 0 }) };
+            // The latest settled event (any but `TaskStarted`, which a driver
+            // records again for each rerun of an interrupted task) and the reruns
+            // after it: each rerun is a host stop with that task in flight.
+            let (mut reruns, mut settled, mut settled_ms) = (0u32, 0u64, 0i64);
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, json_type(event, '$.kind.TaskStarted') IS NOT NULL, coalesce(json_extract(event, '$.timestamp_ms'), 0)
+                     FROM events WHERE execution_arn = ?1 ORDER BY id DESC",
+                )?;
+                let mut rows = stmt.query(params![execution_arn])?;
+                while let Some(row) = rows.next()? {
+                    if row.get::<_, bool>(1)? {
+                        reruns += 1;
+                    } else {
+                        (settled, settled_ms) = (row.get(0)?, row.get(2)?);
+                        break;
+                    }
                 }
             }
-        }
-        // Progress since the last drive started the count over; so did a
-        // drive that ended well (parked, given up).
-        let before = if settled == mark { drives } else { 0 };
-        // A drive begun soon after the settled event may spend that time in
-        // a short wait, so its stop is not held against the execution; one
-        // begun later evaluates at once. A task waiting for its token's
-        // answer is not counted at all: the host only waits there.
-        let counts = !token_waits && reruns == 0 && now_ms.saturating_sub(settled_ms) >= guard.waits_up_to_ms;
-        let stops = if token_waits { 0 } else { reruns.max(before) };
-        if guard.limit == 0 || stops < guard.limit {
-            let drives = if token_waits { 0 } else { before + u32::from(counts) };
-            tx.prepare_cached("UPDATE executions SET drives = ?2, drive_mark = ?3 WHERE arn = ?1")?.execute(params![
-                execution_arn,
-                drives,
-                settled
-            ])?;
+            // Progress since the last drive started the count over; so did a
+            // drive that ended well (parked, given up).
+            let before = if settled == mark { drives } else { 0 };
+            // A drive begun soon after the settled event may spend that time in
+            // a short wait, so its stop is not held against the execution; one
+            // begun later evaluates at once. A task waiting for its token's
+            // answer is not counted at all: the host only waits there.
+            let counts = !token_waits && reruns == 0 && now_ms.saturating_sub(settled_ms) >= guard.waits_up_to_ms;
+            let stops = if token_waits { 0 } else { reruns.max(before) };
+            if guard.limit == 0 || stops < guard.limit {
+                let drives = if token_waits { 0 } else { before + u32::from(counts) };
+                tx.prepare_cached("UPDATE executions SET drives = ?2, drive_mark = ?3 WHERE arn = ?1")?.execute(params![
+                    execution_arn,
+                    drives,
+                    settled
+                ])?;
+                tx.commit()?;
+                return Ok(DriveStart::Go { stops });
+            }
+            let (error, cause) = (errors::RUNTIME.to_string(), crash_loop_cause(stops, last));
+            let failed = EventKind::ExecutionFailed { error: error.clone(), cause: cause.clone() };
+            let event = insert_event_after(&tx, execution_arn, last, now_ms, failed)?;
+            tx.prepare_cached(
+                "UPDATE executions SET last_event_id = ?2, status = 'FAILED', stop_ms = ?3, wake_ms = NULL, drives = 0 WHERE arn = ?1",
+            )?
+            .execute(params![execution_arn, event.id, now_ms])?;
+            tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
             tx.commit()?;
-            return Ok(DriveStart::Go { stops });
-        }
-        let (error, cause) = (errors::RUNTIME.to_string(), crash_loop_cause(stops, last));
-        let failed = EventKind::ExecutionFailed { error: error.clone(), cause: cause.clone() };
-        let event = insert_event_after(&tx, execution_arn, last, now_ms, failed)?;
-        tx.prepare_cached(
-            "UPDATE executions SET last_event_id = ?2, status = 'FAILED', stop_ms = ?3, wake_ms = NULL, drives = 0 WHERE arn = ?1",
-        )?
-        .execute(params![execution_arn, event.id, now_ms])?;
-        tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
-        tx.commit()?;
-        Ok(DriveStart::Failed { error, cause })
+            Ok(DriveStart::Failed { error, cause })
+        })
     }
 
     fn end_drive(&self, execution_arn: &str) -> Result<(), StoreError> {
-        self.conn().prepare_cached("UPDATE executions SET drives = 0 WHERE arn = ?1")?.execute(params![execution_arn])?;
-        Ok(())
+        self.located(|| {
+            self.unsynced()?.prepare_cached("UPDATE executions SET drives = 0 WHERE arn = ?1")?.execute(params![execution_arn])?;
+            Ok(())
+        })
     }
 
     fn stop_execution(&self, execution_arn: &str, error: &str, cause: &str, now_ms: i64) -> Result<HistoryEvent, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (status, last): (String, u64) = tx
-            .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
-            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
-        let status = ExecutionStatus::parse(&status);
-        if status != Some(ExecutionStatus::Running) {
-            return Err(StoreError::Closed {
-                arn: execution_arn.into(),
-                status: status.map_or("in an unknown state", ExecutionStatus::as_str),
-            });
-        }
-        let aborted = EventKind::ExecutionAborted { error: error.into(), cause: cause.into() };
-        let event = insert_event_after(&tx, execution_arn, last, now_ms, aborted)?;
-        tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'ABORTED', stop_ms = ?3 WHERE arn = ?1")?
-            .execute(params![execution_arn, event.id, now_ms])?;
-        tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
-        tx.commit()?;
-        Ok(event)
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (status, last): (String, u64) = tx
+                .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
+                .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+            let status = ExecutionStatus::parse(&status);
+            if status != Some(ExecutionStatus::Running) {
+                return Err(StoreError::Closed {
+                    arn: execution_arn.into(),
+                    status: status.map_or("in an unknown state", ExecutionStatus::as_str),
+                });
+            }
+            let aborted = EventKind::ExecutionAborted { error: error.into(), cause: cause.into() };
+            let event = insert_event_after(&tx, execution_arn, last, now_ms, aborted)?;
+            tx.prepare_cached("UPDATE executions SET last_event_id = ?2, status = 'ABORTED', stop_ms = ?3 WHERE arn = ?1")?
+                .execute(params![execution_arn, event.id, now_ms])?;
+            tx.prepare_cached(CLOSE_EXECUTION_TOKENS)?.execute(params![execution_arn])?;
+            tx.commit()?;
+            Ok(event)
+        })
     }
 
     fn redrive_execution(&self, execution_arn: &str, client_token: Option<&str>, now_ms: i64) -> Result<Redrive, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        type Row = (String, u64, u32, Option<i64>, Option<i64>, Option<String>);
-        let (status, last, count, stop_ms, redrive_ms, last_token): Row = tx
-            .prepare_cached(
-                "SELECT status, last_event_id, redrive_count, stop_ms, redrive_ms, redrive_token FROM executions WHERE arn = ?1",
-            )?
-            .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)))
-            .optional()?
-            .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
-        if let (Some(token), Some(last_token), Some(redrive_ms)) = (client_token, &last_token, redrive_ms) {
-            if token == last_token {
-                return Ok(Redrive { redrive_count: count, redrive_ms, repeated: true });
+        self.located(|| {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            type Row = (String, u64, u32, Option<i64>, Option<i64>, Option<String>);
+            let (status, last, count, stop_ms, redrive_ms, last_token): Row = tx
+                .prepare_cached(
+                    "SELECT status, last_event_id, redrive_count, stop_ms, redrive_ms, redrive_token FROM executions WHERE arn = ?1",
+                )?
+                .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
+            if let (Some(token), Some(last_token), Some(redrive_ms)) = (client_token, &last_token, redrive_ms) {
+                if token == last_token {
+                    return Ok(Redrive { redrive_count: count, redrive_ms, repeated: true });
+                }
             }
-        }
-        let refusal = match ExecutionStatus::parse(&status) {
-            Some(status) => super::redrive_refusal(status, stop_ms, last, count, now_ms),
-            None => Some(format!("its status {status:?} is unknown")),
-        };
-        if let Some(reason) = refusal {
-            return Err(StoreError::NotRedrivable { arn: execution_arn.into(), reason });
-        }
-        let event = insert_event_after(&tx, execution_arn, last, now_ms, EventKind::ExecutionRedriven { redrive_count: count + 1 })?;
-        tx.prepare_cached(
-            "UPDATE executions SET last_event_id = ?2, status = 'RUNNING', stop_ms = NULL, wake_ms = NULL,
-             redrive_count = ?3, redrive_ms = ?4, redrive_token = ?5 WHERE arn = ?1",
-        )?
-        .execute(params![execution_arn, event.id, count + 1, now_ms, client_token])?;
-        tx.prepare_cached("INSERT INTO redrives (execution_arn) VALUES (?1)")?.execute(params![execution_arn])?;
-        tx.commit()?;
-        Ok(Redrive { redrive_count: count + 1, redrive_ms: now_ms, repeated: false })
+            let refusal = match ExecutionStatus::parse(&status) {
+                Some(status) => super::redrive_refusal(status, stop_ms, last, count, now_ms),
+                None => Some(format!("its status {status:?} is unknown")),
+            };
+            if let Some(reason) = refusal {
+                return Err(StoreError::NotRedrivable { arn: execution_arn.into(), reason });
+            }
+            let event = insert_event_after(&tx, execution_arn, last, now_ms, EventKind::ExecutionRedriven { redrive_count: count + 1 })?;
+            tx.prepare_cached(
+                "UPDATE executions SET last_event_id = ?2, status = 'RUNNING', stop_ms = NULL, wake_ms = NULL,
+                 redrive_count = ?3, redrive_ms = ?4, redrive_token = ?5 WHERE arn = ?1",
+            )?
+            .execute(params![execution_arn, event.id, count + 1, now_ms, client_token])?;
+            tx.prepare_cached("INSERT INTO redrives (execution_arn) VALUES (?1)")?.execute(params![execution_arn])?;
+            tx.commit()?;
+            Ok(Redrive { redrive_count: count + 1, redrive_ms: now_ms, repeated: false })
+        })
     }
 
     fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO task_tokens (token, execution_arn, status, heartbeat_ms) VALUES (?1, ?2, 'WAITING', ?3)
-                 ON CONFLICT (token) DO NOTHING",
-            )?
-            .execute(params![token, execution_arn, now_ms])?;
-        Ok(())
+        self.located(|| {
+            self.conn()
+                .prepare_cached(
+                    "INSERT INTO task_tokens (token, execution_arn, status, heartbeat_ms) VALUES (?1, ?2, 'WAITING', ?3)
+                     ON CONFLICT (token) DO NOTHING",
+                )?
+                .execute(params![token, execution_arn, now_ms])?;
+            Ok(())
+        })
     }
 
     fn task_token(&self, token: &str) -> Result<Option<TokenState>, StoreError> {
-        let row: Option<(String, i64, Option<String>)> = self
-            .conn()
-            .prepare_cached("SELECT status, heartbeat_ms, result FROM task_tokens WHERE token = ?1")?
-            .query_row(params![token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .optional()?;
-        let Some((status, heartbeat_ms, result)) = row else { return Ok(None) };
-        let corrupt =
-            |message: String| StoreError::Unreadable { path: self.location.clone(), message: format!("task token {token:?}: {message}") };
-        Ok(Some(match (status.as_str(), result) {
-            (WAITING, _) => TokenState::Waiting { heartbeat_ms },
-            (COMPLETED, Some(text)) => TokenState::Completed(serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?),
-            (CLOSED, _) => TokenState::Closed,
-            (other, _) => return Err(corrupt(format!("unknown status {other:?}"))),
-        }))
+        self.located(|| {
+            let row: Option<(String, i64, Option<String>)> = self
+                .conn()
+                .prepare_cached("SELECT status, heartbeat_ms, result FROM task_tokens WHERE token = ?1")?
+                .query_row(params![token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .optional()?;
+            let Some((status, heartbeat_ms, result)) = row else { return Ok(None) };
+            let corrupt = |message: String| StoreError::Unreadable {
+                path: self.location.clone(),
+                message: format!("task token {token:?}: {message}"),
+            };
+            Ok(Some(match (status.as_str(), result) {
+                (WAITING, _) => TokenState::Waiting { heartbeat_ms },
+                (COMPLETED, Some(text)) => TokenState::Completed(serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?),
+                (CLOSED, _) => TokenState::Closed,
+                (other, _) => return Err(corrupt(format!("unknown status {other:?}"))),
+            }))
+        })
     }
 
     fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError> {
-        let text =
-            serde_json::to_string(result).map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
-        self.update_waiting_token(
-            "UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'",
-            token,
-            text,
-        )?;
-        self.token_waiters.wake(token);
-        Ok(())
+        self.located(|| {
+            let text = serde_json::to_string(result)
+                .map_err(|e| StoreError::Unreadable { path: self.location.clone(), message: e.to_string() })?;
+            self.update_waiting_token(
+                "UPDATE task_tokens SET status = 'COMPLETED', result = ?2 WHERE token = ?1 AND status = 'WAITING'",
+                token,
+                text,
+            )?;
+            self.token_waiters.wake(token);
+            Ok(())
+        })
     }
 
     fn token_answered<'a>(&'a self, token: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
@@ -907,29 +948,42 @@ impl Store for SqliteStore {
     }
 
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.update_waiting_token(
-            "UPDATE task_tokens SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE token = ?1 AND status = 'WAITING'",
-            token,
-            now_ms,
-        )
+        self.located(|| {
+            self.update_waiting_token(
+                "UPDATE task_tokens SET heartbeat_ms = max(heartbeat_ms, ?2) WHERE token = ?1 AND status = 'WAITING'",
+                token,
+                now_ms,
+            )
+        })
     }
 
     fn close_task_token(&self, token: &str) -> Result<Option<TaskResult>, StoreError> {
-        let updated = self
-            .conn()
-            .prepare_cached("UPDATE task_tokens SET status = 'CLOSED' WHERE token = ?1 AND status = 'WAITING'")?
-            .execute(params![token])?;
-        if updated > 0 {
-            return Ok(None);
-        }
-        Ok(match self.task_token(token)? {
-            Some(TokenState::Completed(result)) => Some(result),
-            _ => None,
+        self.located(|| {
+            let updated = self
+                .conn()
+                .prepare_cached("UPDATE task_tokens SET status = 'CLOSED' WHERE token = ?1 AND status = 'WAITING'")?
+                .execute(params![token])?;
+            if updated > 0 {
+                return Ok(None);
+            }
+            Ok(match self.task_token(token)? {
+                Some(TokenState::Completed(result)) => Some(result),
+                _ => None,
+            })
         })
     }
 }
 
 impl SqliteStore {
+    /// Runs one step of the store, its SQLite errors naming the file: a
+    /// damaged page, a row that is not UTF-8 text, a lock.
+    fn located<T>(&self, step: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        step().map_err(|e| match e {
+            StoreError::Query(source) => StoreError::Open { path: self.location.clone(), source },
+            other => other,
+        })
+    }
+
     fn activity_record(&self, (arn, name, created_ms, tags): (String, String, i64, String)) -> Result<ActivityRecord, StoreError> {
         let tags = serde_json::from_str(&tags).map_err(|e| StoreError::Unreadable {
             path: self.location.clone(),
@@ -1382,6 +1436,27 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).unwrap().history(&a.execution_arn).unwrap_err().to_string();
         assert!(err.contains("event 1") && err.contains("corrupt"), "{err}");
+        // So is one whose text is not UTF-8.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("UPDATE events SET event = CAST(X'7B22FF22' AS TEXT)", []).unwrap();
+        let (root, page_size): (u64, u64) = conn
+            .query_row("SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = 'events'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap().history(&a.execution_arn).unwrap_err().to_string();
+        assert!(err.contains("event 1") && err.contains("not UTF-8"), "{err}");
+
+        // A damaged page: the cheap open does not read it; `check` refuses
+        // the file, and a read that meets it names the file.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, &[0xEE; 64], (root - 1) * page_size).unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let err = store.check(false).unwrap_err().to_string();
+        assert!(err.contains("store.sqlite") && err.contains("damaged"), "{err}");
+        let err = store.history(&a.execution_arn).unwrap_err().to_string();
+        assert!(err.contains("store.sqlite") && err.contains("malformed"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

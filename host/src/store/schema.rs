@@ -1,0 +1,226 @@
+//! The store's tables and their upgrades: versioned migrations, numbered by
+//! SQLite's `user_version`, applied in one `BEGIN IMMEDIATE` transaction so
+//! that processes opening (or creating) the same store at once never see a
+//! half-made layout or apply a step twice: the first takes the write lock
+//! and migrates, the others find the version current once they get it.
+//!
+//! Version 0 is every store made before versions were numbered (or a new
+//! file): migration 1 creates what is missing and adds the columns older
+//! layouts lack. A new change to the layout is a new entry in
+//! [`MIGRATIONS`]; a store of a later version than this build knows is
+//! refused, not guessed at.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The tables of the first numbered layout, created where missing.
+const LAYOUT_1: &str = "
+CREATE TABLE IF NOT EXISTS state_machines (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    definition TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state_machine_versions (
+    arn TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (arn, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_resources (
+    resource TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    module_sha256 TEXT,
+    registered_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS modules (
+    sha256 TEXT PRIMARY KEY,
+    bytes BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activities (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    tags TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity_tasks (
+    token TEXT PRIMARY KEY,
+    activity_arn TEXT NOT NULL,
+    execution_arn TEXT NOT NULL,
+    input TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    worker TEXT
+);
+CREATE INDEX IF NOT EXISTS activity_tasks_queued ON activity_tasks (activity_arn, worker, created_ms);
+CREATE TABLE IF NOT EXISTS executions (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
+    state_machine_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    last_event_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+-- Each redrive of an execution, in order, for the host that drives it on.
+CREATE TABLE IF NOT EXISTS redrives (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_arn TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_state_machine ON executions (state_machine_arn, start_ms);
+CREATE TABLE IF NOT EXISTS events (
+    execution_arn TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (execution_arn, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_tokens (
+    token TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    status TEXT NOT NULL,
+    heartbeat_ms INTEGER NOT NULL,
+    result TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_tokens_by_execution ON task_tokens (execution_arn, status);";
+
+/// Columns that unnumbered stores may lack, added by migration 1: definitions
+/// had versions (their executions run the definition kept in
+/// `state_machines`, version NULL), parked executions noted a wake-up time,
+/// state machines kept details and a creation time, executions were
+/// redriven, drives were counted (none yet: nothing is held against an
+/// execution of an older store).
+const COLUMNS_1: [(&str, &str, &str); 9] = [
+    ("executions", "definition_version", "INTEGER"),
+    ("executions", "wake_ms", "INTEGER"),
+    ("state_machines", "created_ms", "INTEGER"),
+    ("state_machines", "details", "TEXT"),
+    ("executions", "redrive_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("executions", "redrive_ms", "INTEGER"),
+    ("executions", "redrive_token", "TEXT"),
+    // The crash-loop guard: drives that did not end, counted since the
+    // settled event `drive_mark` (see `begin_drive`).
+    ("executions", "drives", "INTEGER NOT NULL DEFAULT 0"),
+    ("executions", "drive_mark", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+/// One step of the layout: from version `n` to `n + 1` (its index + 1).
+type Migration = fn(&Connection) -> rusqlite::Result<()>;
+
+/// Every migration, in order; `MIGRATIONS[n]` brings version `n` to `n + 1`.
+const MIGRATIONS: [Migration; 1] = [numbered_layout];
+
+/// The version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Migration 1: the layout of unnumbered stores, completed.
+fn numbered_layout(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(LAYOUT_1)?;
+    for (table, column, kind) in COLUMNS_1 {
+        let present = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?.exists([column])?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Why the layout could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("its layout is version {found}, newer than this stepwasm knows ({LATEST}): use a newer stepwasm")]
+    Newer { found: i64 },
+    #[error("its layout is not a stepwasm store's: {0}")]
+    NotOurs(rusqlite::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Brings the layout of `conn`'s database to [`LATEST`], then proves it is
+/// ours. A store already current costs one read of its header.
+pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
+    let version = user_version(conn)?;
+    if version > LATEST {
+        return Err(SchemaError::Newer { found: version });
+    }
+    if version < LATEST {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read again under the write lock: another process may have migrated meanwhile.
+        let version = user_version(&tx)?;
+        if version > LATEST {
+            return Err(SchemaError::Newer { found: version });
+        }
+        for migration in &MIGRATIONS[version.max(0) as usize..] {
+            migration(&tx).map_err(not_ours)?;
+        }
+        // Tables of the same names but another shape are not stamped ours.
+        prove_layout(&tx).map_err(not_ours)?;
+        tx.pragma_update(None, "user_version", LATEST)?;
+        tx.commit()?;
+        return Ok(());
+    }
+    prove_layout(conn).map_err(not_ours)
+}
+
+/// A plain SQL error (no such table or column) means another layout; any
+/// other (a damaged file, a lock) is itself.
+fn not_ours(error: rusqlite::Error) -> SchemaError {
+    let plain = matches!(error, rusqlite::Error::SqlInputError { .. }) || error.sqlite_error_code() == Some(rusqlite::ErrorCode::Unknown);
+    if plain {
+        SchemaError::NotOurs(error)
+    } else {
+        SchemaError::Sqlite(error)
+    }
+}
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Every table with the columns the store reads: preparing (not running) a
+/// query of each proves it without reading a row.
+fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
+    const TABLES: [(&str, &str); 10] = [
+        ("state_machines", "arn, name, definition, created_ms, details"),
+        ("state_machine_versions", "arn, version, definition"),
+        ("task_resources", "resource, config, module_sha256, registered_ms"),
+        ("modules", "sha256, bytes"),
+        ("activities", "arn, name, created_ms, tags"),
+        ("activity_tasks", "token, activity_arn, execution_arn, input, created_ms, worker"),
+        (
+            "executions",
+            "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, last_event_id, \
+             definition_version, wake_ms, redrive_count, redrive_ms, redrive_token, drives, drive_mark",
+        ),
+        ("redrives", "position, execution_arn"),
+        ("events", "execution_arn, id, event"),
+        ("task_tokens", "token, execution_arn, status, heartbeat_ms, result"),
+    ];
+    for (table, columns) in TABLES {
+        conn.prepare(&format!("SELECT {columns} FROM {table} LIMIT 0"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_database_is_migrated_once_and_stamped() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), LATEST);
+        migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("newer than this stepwasm knows"), "{err}");
+    }
+
+    #[test]
+    fn tables_of_another_shape_are_not_ours() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE events (x INTEGER)").unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, SchemaError::NotOurs(_)), "{err}");
+        assert_eq!(user_version(&conn).unwrap(), 0, "nothing of a refused migration stays");
+    }
+}
