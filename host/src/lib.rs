@@ -5,24 +5,24 @@
 //! `cli` → [`driver`] → [`engine`] → [`asl`]; [`driver`] → [`runtime`].
 //! See ARCHITECTURE.md for the map.
 
-// The language and the engine are crates of their own (crates/); their old
-// module paths stay valid inside the host.
+// The layers below are crates of their own (crates/); their old module
+// paths stay valid inside the host.
 pub use stepwasm_asl as asl;
 pub use stepwasm_asl::graph;
+pub use stepwasm_driver as driver;
+pub use stepwasm_driver::evaluation_pool;
 pub use stepwasm_engine as engine;
 pub use stepwasm_jsonata as jsonata;
 pub use stepwasm_jsonata::evaluation_budget;
+pub use stepwasm_runtime as runtime;
+pub use stepwasm_store as store;
 
 pub mod api;
 pub mod bench;
 pub mod callbacks;
 pub mod cli;
 pub mod console_out;
-pub mod driver;
-pub mod evaluation_pool;
 pub mod executions;
 pub mod machines;
-pub mod runtime;
 pub mod serve;
-pub mod store;
 pub mod store_cli;

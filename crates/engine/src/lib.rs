@@ -4,14 +4,20 @@
 //! iteration) runs in a frame; Retry/backoff and Catch live there. Running
 //! tasks, waiting and storing events are the driver's job.
 
+pub mod arn;
 pub mod dataflow;
 pub mod execution;
 mod fanout;
 mod frame;
 pub mod history;
+pub mod limits;
+pub mod task;
 
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
+pub use arn::execution_info;
 pub use frame::{retry_delay_ms, MAX_PAYLOAD_BYTES};
+pub use limits::MAX_HISTORY_EVENTS;
+pub use task::{AsyncTaskRunner, Blocking, TaskOutcome, TaskRunner};
 pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 
 /// An ASL error: the name Retry/Catch match on and a human-readable cause.

@@ -19,7 +19,7 @@
 //! conflict again and contention can never starve an invocation.
 //!
 //! Exactly once across crashes: the commit of an invocation whose outcome is
-//! journaled (see [`TaskInvocation::journaled`](crate::engine::TaskInvocation))
+//! journaled (see [`TaskInvocation::journaled`](stepwasm_engine::TaskInvocation))
 //! also records the invocation's key and output, in the same SQLite
 //! transaction. When a crash lost the history's record of that success, the
 //! rerun of the same attempt finds the record and returns the output without
@@ -66,7 +66,7 @@ impl KvError {
     /// invocation's attempt left no trace and can be run again later.
     pub fn is_transient(&self) -> bool {
         match self {
-            KvError::Open { source, .. } | KvError::Query(source) => crate::store::is_transient_sqlite(source),
+            KvError::Open { source, .. } | KvError::Query(source) => stepwasm_sqlite::is_transient_sqlite(source),
             KvError::Conflict { .. } => false,
         }
     }
@@ -142,7 +142,7 @@ impl KvStore {
     /// database, not ours, or whose WAL lost committed transactions is an
     /// error here, before anything runs.
     pub fn open(path: &Path) -> Result<KvStore, KvError> {
-        use crate::store::connection::{open_durable, OpenError};
+        use stepwasm_sqlite::connection::{open_durable, OpenError};
         let shown = path.display().to_string();
         let wrap = |source| KvError::Open { path: shown.clone(), source };
         let conn = open_durable(path).map_err(|e| match e {

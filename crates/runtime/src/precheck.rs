@@ -397,7 +397,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn guest_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guest/wasm32-wasip2/release")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guest/wasm32-wasip2/release")
     }
 
     /// Checks `bytes`, which must be refused within a second.
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn the_hostile_corpus_echo_passes() {
-        let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile/echo.wat")).unwrap();
+        let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/hostile/echo.wat")).unwrap();
         let s = precheck(&wat::parse_str(&text).unwrap()).unwrap();
         assert_eq!(s.max_depth, 2, "{s:?}");
     }

@@ -7,18 +7,18 @@
 //! capability write the same file, and a transaction that read before taking
 //! the write lock could be refused it.
 
-use super::connection::{open_durable, OpenError};
 use super::group_commit::{GroupCommit, Request};
 use super::schema;
 use super::{
     crash_loop_cause, ActivityRecord, ActivityTask, Appending, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, Redrive,
     StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult, TokenState,
 };
-use crate::asl::errors;
-use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use stepwasm_asl::errors;
+use stepwasm_engine::{EventKind, ExecutionInfo, HistoryEvent, Scope};
+use stepwasm_sqlite::connection::{open_durable, OpenError};
 
 /// Token statuses in `task_tokens.status`.
 const WAITING: &str = "WAITING";
@@ -226,7 +226,7 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens the store file at `path`, creating it on first use, and brings
     /// its layout up to date. Cheap enough for every CLI call: the WAL is
-    /// checked against what was acknowledged ([`super::wal_check`]), not the
+    /// checked against what was acknowledged ([`stepwasm_sqlite::wal_check`]), not the
     /// pages ([`check`](Self::check) does that). A file that is not a SQLite
     /// database, a damaged WAL, or tables of ours in another shape are an
     /// error here naming the file, before anything runs; the file is left as
@@ -1007,12 +1007,12 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{EventKind, Scope};
     use serde_json::json;
     use std::sync::Arc;
+    use stepwasm_engine::{EventKind, Scope};
 
     fn info(name: &str) -> ExecutionInfo {
-        crate::driver::execution_info("sm", name)
+        stepwasm_engine::execution_info("sm", name)
     }
 
     fn event(id: u64, kind: EventKind) -> HistoryEvent {
@@ -1076,7 +1076,8 @@ mod tests {
 
     #[test]
     fn grouped_appends_are_each_kept_or_refused_on_their_own() {
-        use crate::driver::block_on;
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let block_on = |appending| runtime.block_on(appending);
         let store = SqliteStore::in_memory().unwrap();
         let infos: Vec<ExecutionInfo> = (0..12).map(|i| info(&format!("g{i}"))).collect();
         let started = [event(1, EventKind::ExecutionStarted { input: json!({}) })];
@@ -1284,7 +1285,7 @@ mod tests {
     fn a_state_machines_executions_are_listed_newest_first() {
         let store = SqliteStore::in_memory().unwrap();
         let (a, b) = (info("a"), info("b"));
-        let other = crate::driver::execution_info("other", "c");
+        let other = stepwasm_engine::execution_info("other", "c");
         store.create_execution(&a, 10).unwrap();
         store.create_execution(&b, 20).unwrap();
         store.create_execution(&other, 30).unwrap();

@@ -1,6 +1,6 @@
 //! A few threads of their own for the evaluations that are slow (a state
 //! whose paths, templates, JSONata or Choice rules take more than
-//! [`INLINE_EVALUATION_LIMIT`](crate::evaluation_budget::INLINE_EVALUATION_LIMIT)),
+//! [`INLINE_EVALUATION_LIMIT`](stepwasm_jsonata::evaluation_budget::INLINE_EVALUATION_LIMIT)),
 //! so that they never hold an async worker: the API and every other
 //! execution go on while they compute.
 //!

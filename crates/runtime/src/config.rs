@@ -375,7 +375,7 @@ impl UploadPolicy {
 /// the resource (`.waitForTaskToken` and the plain form share it). The `:`
 /// keeps it apart from every operator namespace, which cannot contain one.
 pub fn upload_namespace(resource: &str) -> String {
-    let base = resource.strip_suffix(crate::asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
+    let base = resource.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
     format!("upload:{base}")
 }
 
@@ -621,7 +621,7 @@ impl ResourceMap {
         if resource.starts_with(SHORT_FORM_PREFIX) {
             return Some(format!("resource {resource:?} is a wasm:<name> short form, which names a module the operator installed"));
         }
-        let base = resource.strip_suffix(crate::asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
+        let base = resource.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
         [resource, base]
             .iter()
             .any(|r| self.resources.contains_key(*r))
@@ -707,7 +707,7 @@ impl ResourceMap {
         if let Some(spec) = self.resources.get(resource) {
             return Ok(spec.clone());
         }
-        if let Some(base) = resource.strip_suffix(crate::asl::WAIT_FOR_TASK_TOKEN) {
+        if let Some(base) = resource.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN) {
             return self.resolve(base);
         }
         if let Some(name) = resource.strip_prefix(SHORT_FORM_PREFIX) {

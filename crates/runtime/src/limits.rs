@@ -4,8 +4,8 @@
 //! cause that names what happened.
 
 use super::config::Limits;
-use crate::asl::errors;
-use crate::driver::TaskOutcome;
+use stepwasm_asl::errors;
+use stepwasm_engine::TaskOutcome;
 use std::path::Path;
 use std::time::Duration;
 use wasmtime::{ResourceLimiter, Trap};

@@ -139,7 +139,7 @@ fn quoted(stderr: &str) -> String {
 static IS_WORKER_BINARY: AtomicBool = AtomicBool::new(false);
 
 /// Declares that the running executable is the stepwasm binary (so it can
-/// start itself as the worker). Called by [`crate::cli::main`].
+/// start itself as the worker). Called by the host's `cli::main`.
 pub fn mark_binary_as_worker() {
     IS_WORKER_BINARY.store(true, Ordering::Relaxed);
 }

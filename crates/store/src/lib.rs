@@ -5,18 +5,16 @@
 //! [`SqliteStore`] is the implementation: one file in WAL mode (created on
 //! first use), or an in-memory database for tests and throw-away runs.
 
-pub(crate) mod connection;
 mod group_commit;
 pub mod lock;
 mod retention;
 mod schema;
 mod sqlite;
-pub mod wal_check;
 
 pub use sqlite::SqliteStore;
 
-use crate::engine::{EventKind, ExecutionInfo, HistoryEvent, Outcome};
 use serde_json::Value;
+use stepwasm_engine::{EventKind, ExecutionInfo, HistoryEvent, Outcome};
 
 /// Where an execution stands, as DescribeExecution names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +71,7 @@ pub const REDRIVABLE_FOR_MS: i64 = 14 * 24 * 3600 * 1000;
 /// than [`MAX_REDRIVES`] times. (Whether its state machine allows it is the
 /// caller's question.)
 pub fn redrive_refusal(status: ExecutionStatus, stop_ms: Option<i64>, events: u64, redrive_count: u32, now_ms: i64) -> Option<String> {
-    let max_events = crate::driver::MAX_HISTORY_EVENTS as u64;
+    let max_events = stepwasm_engine::MAX_HISTORY_EVENTS as u64;
     if !matches!(status, ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) {
         Some(format!("Execution is {} and cannot be redriven", status.as_str()))
     } else if stop_ms.is_some_and(|stopped| now_ms - stopped > REDRIVABLE_FOR_MS) {
@@ -275,15 +273,7 @@ impl StoreError {
     }
 }
 
-/// Whether a SQLite error may pass: disk full, busy or locked, an I/O error,
-/// a file that cannot be opened or written now, out of memory.
-pub fn is_transient_sqlite(error: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::*;
-    matches!(
-        error.sqlite_error_code(),
-        Some(DiskFull | DatabaseBusy | DatabaseLocked | SystemIoFailure | CannotOpen | ReadOnly | OutOfMemory)
-    )
-}
+pub use stepwasm_sqlite::is_transient_sqlite;
 
 /// Definitions, executions and histories. Every method is one atomic step:
 /// after a crash the store holds each event either entirely or not at all.

@@ -20,11 +20,12 @@
 //! the same loop for synchronous callers and runners ([`TaskRunner`]), driven
 //! to completion on the calling thread.
 
-use crate::asl::{errors, StateMachine};
-use crate::engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope, TaskInvocation};
-use crate::evaluation_budget::{self, Budget, INLINE_EVALUATION_LIMIT, STATE_EVALUATION_LIMIT};
+use stepwasm_asl::{errors, StateMachine};
+use stepwasm_engine::{Callback, Decision, EventKind, Execution, ExecutionInfo, HistoryEvent, Outcome, ReplayError, Scope};
+use stepwasm_jsonata::evaluation_budget::{self, Budget, INLINE_EVALUATION_LIMIT, STATE_EVALUATION_LIMIT};
+pub mod evaluation_pool;
+
 use crate::evaluation_pool::EvaluationPool;
-use crate::store::{ActivityTask, ExecutionStatus, Store, StoreError, TaskResult, TokenState};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -32,6 +33,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use stepwasm_store::{ActivityTask, ExecutionStatus, Store, StoreError, TaskResult, TokenState};
 
 /// Why the driver stopped without an outcome.
 #[derive(Debug, thiserror::Error)]
@@ -57,51 +59,7 @@ pub enum DriverError {
     TaskStore { arn: String, resource: String, cause: String },
 }
 
-/// AWS's limit on the events in one execution's history; it also stops a
-/// definition that loops forever.
-pub const MAX_HISTORY_EVENTS: usize = 25_000;
-
-/// How a task ended, as the runtime reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TaskOutcome {
-    Succeeded(Value),
-    Failed {
-        error: String,
-        cause: String,
-    },
-    /// The task ran out of wall-clock time (`States.Timeout`).
-    TimedOut {
-        cause: String,
-    },
-    /// The task ran but its kv writes could not be committed, for a cause
-    /// that may pass (the disk is full, the store locked): the attempt left
-    /// no trace. Not the task's failure: the driver records nothing and
-    /// stops ([`DriverError::TaskStore`]) for the execution to be driven again.
-    StoreUnavailable {
-        cause: String,
-    },
-}
-
-/// Something that can run a Task state's resource: the WASM runtime, or native
-/// functions (the benchmark's baseline), or a script in tests.
-pub trait TaskRunner {
-    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome;
-}
-
-/// A runner whose tasks are futures (the WASM runtime on tokio).
-pub trait AsyncTaskRunner {
-    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a;
-}
-
-/// A synchronous runner used by the async loop: each task runs to its end
-/// when it is asked for.
-pub struct Blocking<'a, R: ?Sized>(pub &'a R);
-
-impl<R: TaskRunner + ?Sized> AsyncTaskRunner for Blocking<'_, R> {
-    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a {
-        std::future::ready(self.0.run_task(task))
-    }
-}
+pub use stepwasm_engine::{execution_info, AsyncTaskRunner, Blocking, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
 
 /// A boxed future, for the dyn-compatible [`Clock`].
 pub type Wait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -602,7 +560,7 @@ where
                     };
                     // Valid before the module runs, which may send it back itself.
                     store.open_task_token(token, &rec.execution.info().execution_arn, clock.now_ms())?;
-                    if crate::asl::is_activity(&resource) {
+                    if stepwasm_asl::is_activity(&resource) {
                         // No module: a worker takes the task (GetActivityTask)
                         // and answers with its token.
                         let queued = ActivityTask {
@@ -800,23 +758,13 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Execution names and ARNs in the AWS shape, for a state machine `name`.
-pub fn execution_info(state_machine_name: &str, execution_name: &str) -> ExecutionInfo {
-    let sm_arn = format!("arn:aws:states:local:000000000000:stateMachine:{state_machine_name}");
-    ExecutionInfo {
-        execution_arn: format!("arn:aws:states:local:000000000000:execution:{state_machine_name}:{execution_name}"),
-        name: execution_name.to_string(),
-        state_machine_arn: sm_arn,
-        state_machine_name: state_machine_name.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asl::parse_definition;
     use serde_json::json;
     use std::cell::RefCell;
+    use stepwasm_asl::parse_definition;
+    use stepwasm_engine::TaskInvocation;
 
     /// Answers each invocation from a script, recording what it was asked.
     struct Scripted {
@@ -902,9 +850,9 @@ mod tests {
 
     /// A store holding the first `keep` events of `full` only: what a crash
     /// right after event `keep` leaves behind.
-    fn crashed_after(full: &ExecutionRecord, keep: usize) -> crate::store::SqliteStore {
-        use crate::store::Store;
-        let store = crate::store::SqliteStore::in_memory().unwrap();
+    fn crashed_after(full: &ExecutionRecord, keep: usize) -> stepwasm_store::SqliteStore {
+        use stepwasm_store::Store;
+        let store = stepwasm_store::SqliteStore::in_memory().unwrap();
         store.create_execution(&full.info, full.history[0].timestamp_ms).unwrap();
         for event in &full.history[..keep] {
             store.append(&full.info.execution_arn, event).unwrap();
@@ -919,9 +867,9 @@ mod tests {
 
     #[test]
     fn a_recorded_run_journals_every_event_and_ends_the_execution() {
-        use crate::store::{ExecutionStatus, Store};
+        use stepwasm_store::{ExecutionStatus, Store};
         let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
-        let store = crate::store::SqliteStore::in_memory().unwrap();
+        let store = stepwasm_store::SqliteStore::in_memory().unwrap();
         let runner = Scripted::new(vec![TaskOutcome::Succeeded(json!(1)), TaskOutcome::Succeeded(json!(2))]);
         let info = execution_info("sm", "journaled");
         let rec = run_recorded(machine.clone(), info.clone(), json!({}), &runner, &VirtualClock::new(0), &store).unwrap();
@@ -933,9 +881,9 @@ mod tests {
 
     #[test]
     fn a_redriven_execution_reruns_only_the_state_that_failed_and_can_fail_again() {
-        use crate::store::{ExecutionStatus, Store, StoreError};
+        use stepwasm_store::{ExecutionStatus, Store, StoreError};
         let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
-        let store = crate::store::SqliteStore::in_memory().unwrap();
+        let store = stepwasm_store::SqliteStore::in_memory().unwrap();
         let info = execution_info("sm", "redriven");
         let first = Scripted::new(vec![TaskOutcome::Succeeded(json!(1)), failed("Boom")]);
         let rec = run_recorded(machine.clone(), info.clone(), json!({"n": 7}), &first, &VirtualClock::new(0), &store).unwrap();
@@ -944,10 +892,10 @@ mod tests {
 
         // Redriven: B runs again with the input it had, A does not; it fails again.
         let redriven = store.redrive_execution(&info.execution_arn, Some("t1"), 100_000).unwrap();
-        assert_eq!(redriven, crate::store::Redrive { redrive_count: 1, redrive_ms: 100_000, repeated: false });
+        assert_eq!(redriven, stepwasm_store::Redrive { redrive_count: 1, redrive_ms: 100_000, repeated: false });
         // The same request again (a client's retry): that redrive, nothing more.
         let repeated = store.redrive_execution(&info.execution_arn, Some("t1"), 100_500).unwrap();
-        assert_eq!(repeated, crate::store::Redrive { redrive_count: 1, redrive_ms: 100_000, repeated: true });
+        assert_eq!(repeated, stepwasm_store::Redrive { redrive_count: 1, redrive_ms: 100_000, repeated: true });
         assert_eq!(store.execution(&info.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
         let again = Scripted::new(vec![failed("Boom")]);
         let rec = resume_execution(machine.clone(), info.clone(), &again, &VirtualClock::new(100_000), &store).unwrap();
@@ -991,12 +939,12 @@ mod tests {
 
     #[test]
     fn a_redriven_parallel_state_runs_all_its_branches_again() {
-        use crate::store::Store;
+        use stepwasm_store::Store;
         let definition = r#"{"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
             {"StartAt": "L", "States": {"L": {"Type": "Task", "Resource": "l", "End": true}}},
             {"StartAt": "R", "States": {"R": {"Type": "Task", "Resource": "r", "End": true}}}]}}}"#;
         let machine = Arc::new(parse_definition(definition).unwrap());
-        let store = crate::store::SqliteStore::in_memory().unwrap();
+        let store = stepwasm_store::SqliteStore::in_memory().unwrap();
         let info = execution_info("sm", "parallel");
         let first = Scripted::new(vec![TaskOutcome::Succeeded(json!("l1")), failed("Boom")]);
         let rec = run_recorded(machine.clone(), info.clone(), json!({}), &first, &VirtualClock::new(0), &store).unwrap();
@@ -1015,7 +963,7 @@ mod tests {
     #[test]
     fn redriving_needs_an_execution_that_ended_unsuccessfully() {
         let machine = Arc::new(parse_definition(TWO_TASKS_AND_A_WAIT).unwrap());
-        let mut execution = crate::engine::Execution::new(machine, execution_info("sm", "e"));
+        let mut execution = stepwasm_engine::Execution::new(machine, execution_info("sm", "e"));
         let event = |id, kind| HistoryEvent { id, previous_event_id: id - 1, timestamp_ms: 0, scope: Scope::root(), kind };
         let redriven = || EventKind::ExecutionRedriven { redrive_count: 1 };
         let refused = execution.apply(&event(1, redriven())).unwrap_err();
@@ -1046,7 +994,7 @@ mod tests {
         let wait_entry = &full.history[position("WaitStateEntered", 0) - 1];
         assert_eq!(wait_exit.timestamp_ms - wait_entry.timestamp_ms, 60_000);
         assert!(resumed.history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1), "no gaps, no duplicates");
-        assert_eq!(crate::store::Store::history(&store, &full.info.execution_arn).unwrap(), resumed.history);
+        assert_eq!(stepwasm_store::Store::history(&store, &full.info.execution_arn).unwrap(), resumed.history);
 
         // Crash while A was running: A runs again, as the same attempt.
         let store = crashed_after(&full, position("TaskStarted", 0));

@@ -35,7 +35,7 @@
 //! and reads fail). Pages of the database file itself are checked by
 //! `quick_check` / `integrity_check` (`SqliteStore::check`).
 
-use super::connection::WAL_SIZE_LIMIT;
+use crate::connection::WAL_SIZE_LIMIT;
 use rusqlite::{ffi, Connection};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::fs::File;

@@ -29,10 +29,10 @@ use super::instance_slots::{InstanceSlots, PoolSizes, Slot};
 use super::kv::{Commit, Committed, ExclusiveCommits, KvCallError, KvError, KvStore, KvTransaction};
 use super::limits::{self, LimitHit, Limiter};
 use super::precheck::{self, MAX_INSTANCES};
-use crate::asl::StateMachine;
-use crate::asl::ValidationError;
-use crate::driver::{AsyncTaskRunner, TaskOutcome, TaskRunner};
-use crate::engine::TaskInvocation;
+use stepwasm_asl::StateMachine;
+use stepwasm_asl::ValidationError;
+use stepwasm_engine::{AsyncTaskRunner, TaskOutcome, TaskRunner};
+use stepwasm_engine::TaskInvocation;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +44,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../wit",
     world: "task",
     // Host functions may trap: that is how a log or http limit ends the call.
     // Everything is async so a module computing or waiting on the network
@@ -532,7 +532,7 @@ impl WasmRuntime {
     /// [`WasmRuntime::invoke_async`]).
     pub fn invoke(&self, task: &TaskInvocation) -> TaskOutcome {
         block_on_tokio(self.invoke_async(task)).unwrap_or_else(|why| TaskOutcome::Failed {
-            error: crate::asl::errors::TASK_FAILED.into(),
+            error: stepwasm_asl::errors::TASK_FAILED.into(),
             cause: format!("host error: {why}"),
         })
     }
@@ -550,7 +550,7 @@ impl WasmRuntime {
     pub async fn invoke_async(&self, task: &TaskInvocation) -> TaskOutcome {
         let Some(loaded) = self.resources.get(&task.resource) else {
             return TaskOutcome::Failed {
-                error: crate::asl::errors::TASK_FAILED.into(),
+                error: stepwasm_asl::errors::TASK_FAILED.into(),
                 cause: format!("resource {:?} was not loaded", task.resource),
             };
         };
@@ -558,7 +558,7 @@ impl WasmRuntime {
         let input = task.input.to_string();
         if input.len() > limits.max_input_bytes {
             return TaskOutcome::Failed {
-                error: crate::asl::errors::DATA_LIMIT_EXCEEDED.into(),
+                error: stepwasm_asl::errors::DATA_LIMIT_EXCEEDED.into(),
                 cause: format!("task input is {} bytes, over the limit of {} bytes", input.len(), limits.max_input_bytes),
             };
         }
@@ -611,7 +611,7 @@ impl WasmRuntime {
                 }
                 Err(e) => {
                     return TaskOutcome::Failed {
-                        error: crate::asl::errors::TASK_FAILED.into(),
+                        error: stepwasm_asl::errors::TASK_FAILED.into(),
                         cause: format!("the task succeeded but its {} kv write(s) could not be committed: {e}", tx.len()),
                     }
                 }
@@ -648,7 +648,7 @@ impl WasmRuntime {
                     drop(store);
                     if !slot.widen(slots).await {
                         let cause = format!("the instance pool cannot hold this module even with every slot ({}): {e:#}", slot.places());
-                        return (TaskOutcome::Failed { error: crate::asl::errors::TASK_FAILED.into(), cause }, None, 0);
+                        return (TaskOutcome::Failed { error: stepwasm_asl::errors::TASK_FAILED.into(), cause }, None, 0);
                     }
                 }
                 result => break (store, result),

@@ -1,11 +1,11 @@
 //! Opening a connection to a store file, the same way for the execution
 //! store and the kv capability (which share the file under `--store`): the
-//! WAL is checked before SQLite reads it ([`super::wal_check`]), then the
+//! WAL is checked before SQLite reads it ([`crate::wal_check`]), then the
 //! file is put in WAL mode with every commit synced (`synchronous=FULL`: a
 //! commit acknowledged is on disk), the WAL's size bounded, and each commit
 //! noted in the WAL mark.
 
-use super::wal_check::{self, WalDamage};
+use crate::wal_check::{self, WalDamage};
 use rusqlite::{Connection, ErrorCode};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The WAL file is truncated back to this size when SQLite restarts it
 /// (`journal_size_limit`); the background checkpointer forces a restart
-/// once it is larger ([`super::group_commit`]).
+/// once it is larger ((the store's group commit)).
 pub const WAL_SIZE_LIMIT: u64 = 64 << 20;
 
 /// Why a store file could not be opened.

@@ -17,20 +17,20 @@
 //! delays it; only a single read transaction kept open longer than the wait,
 //! again and again, could defeat it.
 
-use super::connection::WAL_SIZE_LIMIT;
 use super::sqlite::{append_prepared, insert_execution, PreparedEvent};
 use super::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
+use stepwasm_sqlite::connection::WAL_SIZE_LIMIT;
 use tokio::sync::oneshot;
 
 /// One execution's batch of events, waiting for its group.
 pub(super) struct Request {
     pub arn: String,
     /// A new execution to register before its first events.
-    pub create: Option<(crate::engine::ExecutionInfo, i64)>,
+    pub create: Option<(stepwasm_engine::ExecutionInfo, i64)>,
     pub events: Vec<PreparedEvent>,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
@@ -112,7 +112,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn checkpoint(shared: &Shared, file: &std::path::Path) {
     let Ok(conn) = Connection::open(file) else { return };
     let _ = conn.busy_timeout(FORCED_CHECKPOINT_WAIT);
-    let wal = super::wal_check::wal_path(file);
+    let wal = stepwasm_sqlite::wal_check::wal_path(file);
     let mut queue = lock(&shared.queue);
     while !queue.closed {
         queue = shared.wake.wait_timeout(queue, CHECKPOINT_EVERY).map(|(q, _)| q).unwrap_or_else(|e| e.into_inner().0);

@@ -57,9 +57,9 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{EventKind, HistoryEvent, Scope};
-    use crate::store::{ExecutionStatus, SqliteStore, Store, TaskResult, TokenState};
+    use crate::{ExecutionStatus, SqliteStore, Store, TaskResult, TokenState};
     use serde_json::json;
+    use stepwasm_engine::{EventKind, HistoryEvent, Scope};
 
     fn event(id: u64, kind: EventKind) -> HistoryEvent {
         HistoryEvent { id, previous_event_id: id - 1, timestamp_ms: id as i64, scope: Scope::root(), kind }
@@ -70,7 +70,7 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         let mut names = Vec::new();
         for n in 0..120 {
-            let info = crate::driver::execution_info("sm", &format!("e{n}"));
+            let info = stepwasm_engine::execution_info("sm", &format!("e{n}"));
             store.create_execution(&info, 0).unwrap();
             store.append(&info.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
             store.open_task_token(&format!("swt{n}"), &info.execution_arn, 0).unwrap();
