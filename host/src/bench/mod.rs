@@ -397,7 +397,8 @@ const HELD_INSTANCES: usize = 100;
 
 /// The `bench` subcommand.
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
-    if !(args.seconds > 0.0) {
+    // Also refuses NaN.
+    if args.seconds.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         bail!("--seconds must be positive");
     }
     let machine = load_definition(&args.definition)?;
