@@ -33,8 +33,9 @@
 //! - in a literal, a lone unescaped `{` or `}` is kept as text (only `{}` is a
 //!   `States.Format` placeholder);
 //! - `States.Base64Encode` does not wrap long output in 76-character MIME lines;
-//! - `States.MathRandom` uses the `java.util.Random` algorithm, so a seed is
-//!   deterministic, but whether AWS gives the same numbers for it is unknown;
+//! - `States.MathRandom` uses the `java.util.Random` algorithm
+//!   (`stepwasm_jsonata::random`), so a seed is deterministic, but whether AWS
+//!   gives the same numbers for it is unknown;
 //! - values are compared by numeric value (`1` equals `1.0`) in
 //!   `States.ArrayContains` / `States.ArrayUnique`.
 
@@ -43,6 +44,8 @@ use super::size::{self, OverBudget, SizeBudget};
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
+use stepwasm_jsonata::digest::{HashAlgorithm, UnknownHashAlgorithm};
+use stepwasm_jsonata::random::{self, JavaRandom};
 
 /// How deeply calls may nest (the outermost call is level 1), as AWS documents.
 const MAX_NESTING: usize = 10;
@@ -286,7 +289,7 @@ impl Intrinsic {
                 }
                 Value::Array(parts)
             }
-            Func::Uuid => Value::String(uuid::Uuid::new_v4().to_string()),
+            Func::Uuid => Value::String(random::uuid_v4()),
         })
     }
 
@@ -681,21 +684,14 @@ fn base64_decode(values: Vec<Value>) -> Result<Value, String> {
 }
 
 fn hash(values: Vec<Value>) -> Result<Value, String> {
-    use md5::Digest as _;
     let f = Func::Hash;
     let [data, algorithm] = fixed(f, values)?;
     let data = limited_string(f, "the data", data)?;
     let algorithm = as_string(f, "the algorithm (second argument)", algorithm)?;
-    let bytes = data.as_bytes();
-    let digest: Vec<u8> = match algorithm.as_str() {
-        "MD5" => md5::Md5::digest(bytes).to_vec(),
-        "SHA-1" => sha1::Sha1::digest(bytes).to_vec(),
-        "SHA-256" => sha2::Sha256::digest(bytes).to_vec(),
-        "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),
-        "SHA-512" => sha2::Sha512::digest(bytes).to_vec(),
-        other => return Err(format!("{}: unknown algorithm {other:?}; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512", f.name())),
-    };
-    Ok(Value::String(digest.iter().map(|b| format!("{b:02x}")).collect()))
+    let algorithm = algorithm.parse::<HashAlgorithm>().map_err(|UnknownHashAlgorithm(other)| {
+        format!("{}: unknown algorithm {other:?}; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512", f.name())
+    })?;
+    Ok(Value::String(algorithm.hex_digest(&data)))
 }
 
 fn json_merge(values: Vec<Value>) -> Result<Value, String> {
@@ -726,15 +722,11 @@ fn math_random(values: Vec<Value>) -> Result<Value, String> {
     if start >= end {
         return Err(format!("{}: the start ({start}) must be less than the end ({end})", f.name()));
     }
-    let seed = match seed {
-        Some(seed) => int_arg(f, "the seed", &seed)?,
-        None => {
-            let b = *uuid::Uuid::new_v4().as_bytes();
-            i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-        }
+    let mut generator = match seed {
+        Some(seed) => JavaRandom::new(int_arg(f, "the seed", &seed)?),
+        None => JavaRandom::from_entropy(),
     };
-    let span = end.abs_diff(start);
-    let offset = JavaRandom::new(seed).below(span);
+    let offset = generator.below(end.abs_diff(start));
     let value = i64::try_from(i128::from(start) + i128::from(offset)).map_err(|_| format!("{}: the result is out of range", f.name()))?;
     Ok(Value::from(value))
 }
@@ -753,59 +745,6 @@ fn math_add(values: Vec<Value>) -> Result<Value, String> {
         return Err(format!("{}: the sum {sum} is outside the range -2147483648 to 2147483647", f.name()));
     }
     Ok(Value::from(sum))
-}
-
-/// `java.util.Random`'s generator (documented in its Javadoc), so that a
-/// seeded `States.MathRandom` is deterministic and matches a Java
-/// implementation that calls `new Random(seed).nextInt(end - start)`.
-struct JavaRandom {
-    state: u64,
-}
-
-impl JavaRandom {
-    const MULTIPLIER: u64 = 0x5_DEEC_E66D;
-    const MASK: u64 = (1 << 48) - 1;
-
-    fn new(seed: i64) -> Self {
-        JavaRandom { state: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK }
-    }
-
-    fn next(&mut self, bits: u32) -> i32 {
-        self.state = self.state.wrapping_mul(Self::MULTIPLIER).wrapping_add(0xB) & Self::MASK;
-        (self.state >> (48 - bits)) as i32
-    }
-
-    /// A uniform number in `0..bound` (`bound > 0`).
-    fn below(&mut self, bound: u64) -> u64 {
-        if let Ok(bound) = i32::try_from(bound) {
-            return u64::try_from(self.next_int(bound)).unwrap_or(0);
-        }
-        // Wider than Java's int: 64-bit draws with rejection of the uneven tail.
-        let zone = u64::MAX - u64::MAX % bound;
-        loop {
-            let draw = ((i64::from(self.next(32)) << 32).wrapping_add(i64::from(self.next(32)))) as u64;
-            if draw < zone {
-                return draw % bound;
-            }
-        }
-    }
-
-    /// `Random.nextInt(bound)`.
-    fn next_int(&mut self, bound: i32) -> i32 {
-        let mut r = self.next(31);
-        let m = bound.wrapping_sub(1);
-        if bound & m == 0 {
-            return ((i64::from(bound) * i64::from(r)) >> 31) as i32;
-        }
-        let mut u = r;
-        loop {
-            r = u % bound;
-            if u.wrapping_sub(r).wrapping_add(m) >= 0 {
-                return r;
-            }
-            u = self.next(31);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1393,16 +1332,6 @@ mod tests {
         // Start and end are rounded: [12.5, 44.51) is [13, 45).
         let a = ok("States.MathRandom(12.5, 44.51, 9)", json!({}));
         assert_eq!(a, ok("States.MathRandom(13, 45, 9)", json!({})));
-    }
-
-    #[test]
-    fn java_random_matches_the_jdk() {
-        // new Random(0).nextInt(), new Random(42).nextInt(), new Random(11).nextLong().
-        assert_eq!(JavaRandom::new(0).next(32), -1_155_484_576);
-        assert_eq!(JavaRandom::new(42).next(32), -1_170_105_035);
-        let mut r = JavaRandom::new(11);
-        let long = (i64::from(r.next(32)) << 32).wrapping_add(i64::from(r.next(32)));
-        assert_eq!(long, -4_974_335_856_783_105_384);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::ast::{BinOp, Kind, Node};
 use super::env::Env;
 use super::error::{err, JsonataError};
 use super::functions;
+use super::random::JavaRandom;
 use super::stringify;
 use super::value::{is_integer, ArrFlags, Function, Value};
 use super::Limits;
@@ -41,8 +42,8 @@ pub(crate) struct Evaluator {
     captured_set: HashSet<*const Env>,
     /// `$now()`/`$millis()` are fixed for one evaluation, as in jsonata-js.
     pub now: chrono::DateTime<chrono::Utc>,
-    /// State of `$random()` without a seed.
-    pub rng: u64,
+    /// The generator of `$random()` and `$shuffle`, seeded on first use.
+    rng: Option<JavaRandom>,
 }
 
 impl Drop for Evaluator {
@@ -55,7 +56,6 @@ impl Drop for Evaluator {
 
 /// Evaluates `node` with `input` as `$` and `$$` and the given variables.
 pub(crate) fn evaluate(node: &Node, input: Value, bindings: Vec<(String, Value)>, limits: Limits) -> Result<Value, JsonataError> {
-    let seed = uuid::Uuid::new_v4().as_u64_pair();
     let mut ev = Evaluator {
         limits,
         steps: 0,
@@ -67,7 +67,7 @@ pub(crate) fn evaluate(node: &Node, input: Value, bindings: Vec<(String, Value)>
         captured: Vec::new(),
         captured_set: HashSet::new(),
         now: chrono::Utc::now(),
-        rng: seed.0 ^ seed.1,
+        rng: None,
     };
     let root = Rc::new(Env::new(None));
     // A top-level array is wrapped as a one-item sequence (jsonata-js "outer wrapper").
@@ -141,6 +141,11 @@ impl Evaluator {
 
     pub fn max_sequence(&self) -> usize {
         self.limits.max_sequence
+    }
+
+    /// The next number in `[0, 1)` of this evaluation's unseeded generator.
+    pub fn next_random(&mut self) -> f64 {
+        self.rng.get_or_insert_with(JavaRandom::from_entropy).next_double()
     }
 
     /// Checks the length of an array about to be built, and charges for it.

@@ -49,15 +49,17 @@
 //! 1 s per expression, within the budget of the state being evaluated:
 //! `crate::evaluation_budget`).
 
-pub mod evaluation_budget;
 mod ast;
+pub mod digest;
 mod env;
 mod error;
 mod eval;
+pub mod evaluation_budget;
 mod functions;
 mod lexer;
 mod parser;
 mod process;
+pub mod random;
 mod signature;
 mod stringify;
 mod value;

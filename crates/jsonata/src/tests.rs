@@ -385,6 +385,9 @@ const CASES: &[(&str, &str, &str)] = &[
     ("$count($split($uuid(), \"-\"))", "N", "5"),
     ("$random(42) = $random(42)", "N", "true"),
     ("$random(42) < 1 and $random(42) >= 0", "N", "true"),
+    // new java.util.Random(42).nextDouble(); a seed is truncated like Java's (long) cast.
+    ("$random(42)", "N", "0.7275636800328681"),
+    ("$random(42.9) = $random(42)", "N", "true"),
     // Errors with JSONata's codes.
     ("$sqrt(-1)", "N", "error:D3060"),
     ("$error(\"boom\")", "N", "error:D3137"),

@@ -94,7 +94,7 @@ fn shuffle(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jso
     ev.charge(items.len())?;
     let mut items = items.to_vec();
     for i in (1..items.len()).rev() {
-        let j = (super::aws::next_random(ev) * (i + 1) as f64) as usize;
+        let j = (ev.next_random() * (i + 1) as f64) as usize;
         items.swap(i, j.min(i));
     }
     Ok(Value::array(items))

@@ -2,16 +2,15 @@
 //! `States.*` intrinsics): `$partition`, `$range`, `$hash`, `$random` (with
 //! an optional seed), `$uuid` and `$parse`.
 //!
-//! AWS does not document its seeded generator; `$random(seed)` here is
-//! deterministic (SplitMix64 of the seed) but will not reproduce AWS's numbers.
+//! `$random(seed)` is `new java.util.Random(seed).nextDouble()` (see
+//! `crate::random`); AWS does not document its seeded generator.
 
 use super::{arg, Entry};
+use crate::digest::{HashAlgorithm, UnknownHashAlgorithm};
 use crate::error::{err, JsonataError};
 use crate::eval::Evaluator;
+use crate::random::{self, JavaRandom};
 use crate::value::Value;
-use md5::Md5;
-use sha1::Sha1;
-use sha2::{Digest, Sha256, Sha384, Sha512};
 
 pub(super) const FUNCTIONS: &[Entry] = &[
     ("partition", "<an:a>", 2, partition),
@@ -22,30 +21,11 @@ pub(super) const FUNCTIONS: &[Entry] = &[
     ("parse", "<s-:x>", 1, parse),
 ];
 
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn unit(bits: u64) -> f64 {
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// A number in [0, 1) from the evaluation's generator.
-pub(crate) fn next_random(ev: &mut Evaluator) -> f64 {
-    unit(splitmix(&mut ev.rng))
-}
-
 fn random(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     Ok(Value::Number(match arg(&args, 0) {
-        Value::Number(seed) => {
-            let mut state = seed.to_bits();
-            unit(splitmix(&mut state))
-        }
-        _ => next_random(ev),
+        // Java's `(long) seed`: truncated toward zero, saturated, NaN is 0.
+        Value::Number(seed) => JavaRandom::new(*seed as i64).next_double(),
+        _ => ev.next_random(),
     }))
 }
 
@@ -87,28 +67,20 @@ fn ev_limit(ev: &Evaluator) -> usize {
     ev.max_sequence()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn hash(_: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
     let Some(data) = arg(&args, 0).as_str() else {
         return Ok(Value::Undefined);
     };
-    let algorithm = arg(&args, 1).as_str().unwrap_or("SHA-256");
-    let digest = match algorithm {
-        "MD5" => hex(&Md5::digest(data.as_bytes())),
-        "SHA-1" => hex(&Sha1::digest(data.as_bytes())),
-        "SHA-256" => hex(&Sha256::digest(data.as_bytes())),
-        "SHA-384" => hex(&Sha384::digest(data.as_bytes())),
-        "SHA-512" => hex(&Sha512::digest(data.as_bytes())),
-        other => return err("D3202", format!("Unsupported hash algorithm \"{other}\": use MD5, SHA-1, SHA-256, SHA-384 or SHA-512")),
-    };
-    Ok(Value::string(digest))
+    match arg(&args, 1).as_str().unwrap_or("SHA-256").parse::<HashAlgorithm>() {
+        Ok(algorithm) => Ok(Value::string(algorithm.hex_digest(data))),
+        Err(UnknownHashAlgorithm(other)) => {
+            err("D3202", format!("Unsupported hash algorithm \"{other}\": use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"))
+        }
+    }
 }
 
 fn uuid(_: &mut Evaluator, _: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
-    Ok(Value::string(uuid::Uuid::new_v4().to_string()))
+    Ok(Value::string(random::uuid_v4()))
 }
 
 fn parse(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, JsonataError> {
