@@ -252,15 +252,9 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
 }
 
 /// AWS's limits on the error and cause that StopExecution and
-/// SendTaskFailure take.
+/// SendTaskFailure take, said as the command line's flags.
 pub fn check_error_and_cause(error: &str, cause: &str) -> Result<()> {
-    if error.chars().count() > 256 {
-        bail!("--error is {} characters long; the limit is 256", error.chars().count());
-    }
-    if cause.chars().count() > 32_768 {
-        bail!("--cause is {} characters long; the limit is 32,768", cause.chars().count());
-    }
-    Ok(())
+    crate::engine::check_error_and_cause(error, cause).map_err(|e| anyhow!("--{e}"))
 }
 
 /// An execution by ARN, or by name when exactly one has it.

@@ -16,7 +16,7 @@ pub mod task;
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
 pub use arn::execution_info;
 pub use frame::{retry_delay_ms, MAX_PAYLOAD_BYTES};
-pub use limits::MAX_HISTORY_EVENTS;
+pub use limits::{check_error_and_cause, ErrorCauseTooLong, MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_HISTORY_EVENTS};
 pub use task::{AsyncTaskRunner, Blocking, TaskOutcome, TaskRunner};
 pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 

@@ -4,10 +4,11 @@
 //! cause that names what happened.
 
 use super::config::Limits;
-use stepwasm_asl::errors;
-use stepwasm_engine::TaskOutcome;
 use std::path::Path;
 use std::time::Duration;
+use stepwasm_asl::errors;
+use stepwasm_engine::limits::{truncate_chars, MAX_CAUSE_CHARS, MAX_ERROR_CHARS};
+use stepwasm_engine::TaskOutcome;
 use wasmtime::{ResourceLimiter, Trap};
 
 /// Caps linear memory, tables and instances, and remembers the first limit an
@@ -143,12 +144,12 @@ const RESERVED_ERROR_PREFIX: &str = "States.";
 /// service reserves (`States.…`) is refused: the task fails with
 /// `States.TaskFailed`, the cause saying which name the module tried.
 pub fn module_error(error: String, cause: String) -> TaskOutcome {
-    let error = bounded(error, 256);
-    let cause = bounded(cause, 32 << 10);
+    let error = truncate_chars(error, MAX_ERROR_CHARS);
+    let cause = truncate_chars(cause, MAX_CAUSE_CHARS);
     if error.starts_with(RESERVED_ERROR_PREFIX) {
-        let cause = bounded(
+        let cause = truncate_chars(
             format!("the module failed with the reserved error name {error:?} (names starting with \"States.\" are Step Functions' own); its cause: {cause}"),
-            32 << 10,
+            MAX_CAUSE_CHARS,
         );
         return failed(cause);
     }

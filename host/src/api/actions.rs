@@ -437,7 +437,7 @@ fn stop_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let execution = existing_execution(api, params)?;
     let error = params.optional_str("error")?.unwrap_or("");
     let cause = params.optional_str("cause")?.unwrap_or("");
-    crate::executions::check_error_and_cause(error, cause).map_err(|e| ApiError::validation(e.to_string()))?;
+    crate::engine::check_error_and_cause(error, cause).map_err(|e| ApiError::validation(e.to_string()))?;
     match api.store.stop_execution(&execution.info.execution_arn, error, cause, SystemClock.now_ms()) {
         Ok(event) => {
             api.wake_host.notify_one();
@@ -638,7 +638,7 @@ fn send_task_failure(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let token = task_token(params)?;
     let error = params.optional_str("error")?.unwrap_or("");
     let cause = params.optional_str("cause")?.unwrap_or("");
-    crate::executions::check_error_and_cause(error, cause).map_err(|e| ApiError::validation(e.to_string()))?;
+    crate::engine::check_error_and_cause(error, cause).map_err(|e| ApiError::validation(e.to_string()))?;
     let failure = TaskResult::Failure { error: error.to_string(), cause: cause.to_string() };
     api.store.send_task_result(token, &failure).map_err(token_error)?;
     Ok(json!({}))
