@@ -19,10 +19,7 @@ pub use stepwasm_store as store;
 
 pub mod api;
 pub mod bench;
-pub mod callbacks;
 pub mod cli;
 pub mod console_out;
-pub mod executions;
 pub mod machines;
 pub mod serve;
-pub mod store_cli;

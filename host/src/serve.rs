@@ -26,10 +26,10 @@ mod retries;
 
 use crate::api::connections::{ConnectionArgs, Policy};
 use crate::api::{serve_api, Access, Api};
+use crate::cli::executions::{LockArg, StoreArg};
 use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
 use crate::engine::{ExecutionInfo, Outcome};
-use crate::executions::{LockArg, StoreArg};
 use crate::machines::StoredMachines;
 use crate::runtime::instance_slots;
 use crate::store::{CrashGuard, DriveStart, ExecutionStatus, SqliteStore, Store, StoreError, CRASH_LIMIT};

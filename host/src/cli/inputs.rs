@@ -1,0 +1,113 @@
+//! What the commands share: where a definition's resource map is found,
+//! the compile cache's flags, and definitions and JSON arguments read with
+//! errors that name the file or flag.
+
+use crate::asl::{parse_definition, StateMachine};
+use crate::runtime::{CacheOutcome, CompileCache, ResourceMap, WasmRuntime};
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Name of the resource map looked for beside a definition.
+pub const CONFIG_FILE_NAME: &str = "stepwasm.toml";
+
+#[derive(Args, Clone)]
+pub struct CacheArg {
+    /// Where compiled modules are kept between runs (default: $STEPWASM_CACHE_DIR,
+    /// else $XDG_CACHE_HOME/stepwasm, else ~/.cache/stepwasm).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every module afresh and keep nothing on disk.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArg {
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(CompileCache::default_dir)
+        }
+    }
+}
+
+/// Loads the machine's modules, through the compile cache when one is set;
+/// a damaged cache entry or one that could not be written is worth a warning.
+pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache: &CacheArg) -> Result<WasmRuntime> {
+    let runtime = WasmRuntime::for_machine_cached(machine, map, cache.dir().as_deref())?;
+    for (module, outcome) in runtime.cache_report() {
+        match outcome {
+            CacheOutcome::Replaced(why) => eprintln!("warning: {why}; recompiled {}", module.display()),
+            CacheOutcome::NotStored(why) => eprintln!("warning: compiled {} but cannot cache it: {why}", module.display()),
+            CacheOutcome::Hit | CacheOutcome::Stored => {}
+        }
+    }
+    Ok(runtime)
+}
+
+#[derive(Args, Clone)]
+pub struct ConfigArg {
+    /// Resource map (default: stepwasm.toml beside the definition, if present;
+    /// for serve and resume, which read definitions from the store: wasm:<name>
+    /// modules in the current directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Reads and validates a definition file; the error lists every problem.
+pub fn load_definition(path: &Path) -> Result<Arc<StateMachine>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read definition {}", path.display()))?;
+    parse_definition(&text).map(Arc::new).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// The explicit config, else `stepwasm.toml` beside the definition, else none.
+pub fn find_config(arg: &ConfigArg, definition: &Path) -> Option<PathBuf> {
+    arg.config.clone().or_else(|| {
+        let beside = definition.parent().unwrap_or(Path::new(".")).join(CONFIG_FILE_NAME);
+        beside.is_file().then_some(beside)
+    })
+}
+
+/// The resource map for a definition (see [`find_config`]); without a config
+/// file, `wasm:<name>` resources are looked up beside the definition.
+pub fn load_resource_map(arg: &ConfigArg, definition: &Path) -> Result<ResourceMap> {
+    Ok(match find_config(arg, definition) {
+        Some(path) => ResourceMap::load(&path)?,
+        None => ResourceMap::with_module_dir(definition.parent().unwrap_or(Path::new("."))),
+    })
+}
+
+pub fn parse_input(arg: &str) -> Result<Value> {
+    parse_json_arg(arg, "--input", "input")
+}
+
+/// A JSON payload given as `flag` (`what` it is, for messages): JSON text
+/// or @path to a JSON file, within the 256 KiB payload limit.
+pub fn parse_json_arg(arg: &str, flag: &str, what: &str) -> Result<Value> {
+    let (text, from) = match arg.strip_prefix('@') {
+        Some(path) => (std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {path}"))?, path),
+        None => (arg.to_string(), flag),
+    };
+    let value: Value = serde_json::from_str(&text).with_context(|| format!("{from}: the {what} is not valid JSON"))?;
+    let size = crate::asl::size::json_size(&value);
+    if size > crate::engine::MAX_PAYLOAD_BYTES {
+        anyhow::bail!(
+            "{from}: the {what} is {size} bytes, over the limit of {} bytes (States.DataLimitExceeded)",
+            crate::engine::MAX_PAYLOAD_BYTES
+        );
+    }
+    Ok(value)
+}
+
+pub fn state_machine_name(definition: &Path) -> String {
+    let stem = definition.file_name().and_then(|n| n.to_str()).unwrap_or("state-machine");
+    stem.split('.').next().unwrap_or(stem).to_string()
+}
+
+pub fn generated_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("run-{:x}-{:x}", nanos, std::process::id())
+}

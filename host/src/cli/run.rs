@@ -1,0 +1,120 @@
+//! `stepwasm run`: one execution of a definition, in this process, printed
+//! (status, output or error; with `--history` its events as a table).
+
+use super::inputs::{
+    generated_name, load_definition, load_resource_map, load_runtime, parse_input, state_machine_name, CacheArg, ConfigArg,
+};
+use crate::driver::{execution_info, run_execution, run_recorded, Clock, ExecutionRecord, SystemClock, VirtualClock};
+use crate::engine::{HistoryEvent, Outcome};
+use crate::store::Store as _;
+use anyhow::{anyhow, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The state machine definition (ASL JSON).
+    definition: PathBuf,
+    /// The execution input: JSON text, or @path to a JSON file.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Print the execution's history as a table.
+    #[arg(long)]
+    history: bool,
+    /// Print the lines task modules logged.
+    #[arg(long)]
+    logs: bool,
+    /// Execution name (default: generated).
+    #[arg(long)]
+    name: Option<String>,
+    /// Complete Wait states and retry backoffs instantly instead of really waiting.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    cache: CacheArg,
+    /// Journal the execution and its history in this store file (SQLite,
+    /// created on first use), so `executions` can show it and `resume` can
+    /// continue it after a crash.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// With --store: when another process drives that store, wait until it
+    /// exits instead of exiting 2.
+    #[arg(long, requires = "store")]
+    wait_for_lock: bool,
+}
+
+/// The `run` subcommand.
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    // One process drives a store at a time: held until the run ends.
+    let _lock = match &args.store {
+        Some(path) => Some(crate::cli::executions::lock_store(path, args.wait_for_lock, "stepwasm run")?),
+        None => None,
+    };
+    let machine = load_definition(&args.definition)?;
+    let input = parse_input(&args.input)?;
+    let mut map = load_resource_map(&args.config, &args.definition)?;
+    if let Some(store) = &args.store {
+        map.keep_kv_in(store);
+    }
+    let runtime = load_runtime(&machine, &map, &args.cache)?;
+    let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
+    let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
+    let record = match &args.store {
+        Some(path) => {
+            let store = crate::store::SqliteStore::open(path)?;
+            let text = std::fs::read_to_string(&args.definition)?;
+            store.put_state_machine(&info.state_machine_arn, &info.state_machine_name, &text)?;
+            run_recorded(machine, info, input, &runtime, clock.as_ref(), &store)?
+        }
+        None => run_execution(machine, info, input, &runtime, clock.as_ref()).map_err(|e| anyhow!("engine error: {e}"))?,
+    };
+    print_record(&record);
+    if args.logs {
+        for line in runtime.take_logs() {
+            println!("log {:5} [{}] {}", line.level, line.state, line.message);
+        }
+    }
+    if args.history {
+        print!("{}", history_table(&record.history));
+    }
+    Ok(match record.outcome {
+        Outcome::Succeeded { .. } => ExitCode::SUCCESS,
+        Outcome::Failed { .. } | Outcome::TimedOut { .. } | Outcome::Aborted { .. } => ExitCode::from(1),
+    })
+}
+
+pub fn print_record(record: &ExecutionRecord) {
+    println!("execution: {}", record.info.name);
+    match &record.outcome {
+        Outcome::Succeeded { output } => {
+            println!("status: SUCCEEDED");
+            println!("last state: {}", record.last_state().unwrap_or("-"));
+            println!("output: {}", serde_json::to_string_pretty(output).unwrap_or_default());
+        }
+        Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } | Outcome::Aborted { error, cause } => {
+            println!("status: {}", crate::store::ExecutionStatus::of(&record.outcome).as_str());
+            println!("last state: {}", record.last_state().unwrap_or("-"));
+            println!("error: {error}");
+            println!("cause: {cause}");
+        }
+    }
+}
+
+/// The history as a fixed-width table: id, scope (branch/iteration path,
+/// empty at the top level), type, time since start, details.
+pub fn history_table(history: &[HistoryEvent]) -> String {
+    let start = history.first().map(|e| e.timestamp_ms).unwrap_or(0);
+    let mut out = format!("{:>4}  {:<7} {:<22} {:>8}  {}\n", "ID", "SCOPE", "TYPE", "+MS", "DETAILS");
+    for e in history {
+        let mut details = e.kind.summary();
+        if details.chars().count() > 110 {
+            details = details.chars().take(109).collect::<String>() + "…";
+        }
+        let scope = e.scope.to_string();
+        out.push_str(&format!("{:>4}  {:<7} {:<22} {:>8}  {}\n", e.id, scope, e.kind.type_name(), e.timestamp_ms - start, details));
+    }
+    out
+}
