@@ -51,6 +51,13 @@ fn list(store: &Path) -> (i32, String, String) {
     stepwasm(&["executions", "list", "--store", store.to_str().unwrap()])
 }
 
+/// How many frames of the WAL are committed, from its mark (the WAL file
+/// may also hold stale frames of an earlier generation beyond those).
+fn committed_frames(store: &Path) -> usize {
+    let mark = std::fs::read(mark_path(store)).unwrap();
+    u32::from_be_bytes(mark[12..16].try_into().unwrap()) as usize
+}
+
 /// The WAL's page size and salts, from its header.
 fn wal_geometry(store: &Path) -> (usize, [u8; 8]) {
     let wal = std::fs::read(wal_path(store)).unwrap();
@@ -72,8 +79,10 @@ fn a_wal_left_whole_keeps_every_execution() {
 fn a_wal_cut_in_half_is_refused_at_open_naming_it_and_left_as_it_was() {
     let (dir, copy) = store_left_with_its_wal("cut");
     let wal = wal_path(&copy);
-    let len = std::fs::metadata(&wal).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(len / 2).unwrap();
+    let (page_size, _) = wal_geometry(&copy);
+    // Half of the committed frames, wherever the file itself ends.
+    let half = 32 + (committed_frames(&copy) * (24 + page_size)) / 2;
+    std::fs::OpenOptions::new().write(true).open(&wal).unwrap().set_len(half as u64).unwrap();
     let before = files(&copy);
 
     let (code, out, err) = list(&copy);
@@ -94,8 +103,9 @@ fn a_damaged_frame_in_the_middle_of_the_wal_is_refused() {
     let (dir, copy) = store_left_with_its_wal("middle");
     let (page_size, _) = wal_geometry(&copy);
     let wal = wal_path(&copy);
-    let frames = (std::fs::metadata(&wal).unwrap().len() as usize - 32) / (24 + page_size);
-    // The page data of the middle frame.
+    let frames = committed_frames(&copy);
+    assert!(frames > 2, "{frames} frames committed");
+    // The page data of the middle committed frame.
     let at = 32 + (frames / 2) * (24 + page_size) + 24 + 100;
     std::os::unix::fs::FileExt::write_all_at(&std::fs::OpenOptions::new().write(true).open(&wal).unwrap(), &[0x5a; 16], at as u64).unwrap();
     let (code, _, err) = list(&copy);
