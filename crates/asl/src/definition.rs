@@ -133,17 +133,18 @@ impl State {
     }
 }
 
-/// The eight state types.
+/// The eight state types. The two largest are boxed, so that the other
+/// states (most of a definition) do not take their size.
 #[derive(Debug, Clone)]
 pub enum StateKind {
-    Task(TaskState),
+    Task(Box<TaskState>),
     Pass(PassState),
     Choice(ChoiceState),
     Succeed(SucceedState),
     Fail(FailState),
     Wait(WaitState),
     Parallel(ParallelState),
-    Map(MapState),
+    Map(Box<MapState>),
 }
 
 /// Where a state goes when it completes normally.

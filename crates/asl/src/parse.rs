@@ -406,7 +406,7 @@ impl Parser {
                         self.err::<()>(&f.at("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
                     }
                 }
-                StateKind::Task(TaskState {
+                StateKind::Task(Box::new(TaskState {
                     io: self.io(&f, true),
                     retry: self.retriers(&f),
                     catch: self.catchers(&f, name),
@@ -418,7 +418,7 @@ impl Parser {
                     heartbeat_seconds_path,
                     timeout_seconds_expr,
                     heartbeat_seconds_expr,
-                })
+                }))
             }
             "Pass" => {
                 f.allow(self, &[COMMON_FIELDS, PASS_FIELDS, ASSIGN_FIELD], "a Pass state");
@@ -495,7 +495,7 @@ impl Parser {
                     transition: self.transition(&f, name)?,
                 })
             }
-            "Map" => StateKind::Map(self.map_state(&f, name)?),
+            "Map" => StateKind::Map(Box::new(self.map_state(&f, name)?)),
             other => {
                 return self.err(
                     &f.at("Type"),

@@ -18,13 +18,13 @@
 use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, Scope};
 use super::Failure;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::{Bindings, Path};
 use stepwasm_asl::size::SizeBudget;
 use stepwasm_asl::template::Template;
 use stepwasm_asl::{Graph, MapState, NumberSetting, PathSetting, State, StateKind};
-use serde_json::{json, Map, Value};
-use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(super) enum Fanout {
@@ -39,8 +39,9 @@ pub(super) enum Fanout {
         results: Vec<Value>,
         failed: u32,
         last_failure: Option<Failure>,
-        /// The iteration running now, with its index.
-        current: Option<(u32, Frame)>,
+        /// The iteration running now, with its index (the frame is boxed:
+        /// it is large, and the `Parallel` variant is only a `Vec`).
+        current: Option<(u32, Box<Frame>)>,
     },
 }
 
@@ -52,7 +53,7 @@ impl Fanout {
     pub fn child_mut(&mut self, index: u32) -> Option<&mut Frame> {
         match self {
             Fanout::Parallel { branches } => branches.get_mut(index as usize),
-            Fanout::Map { current: Some((i, frame)), .. } if *i == index => Some(frame),
+            Fanout::Map { current: Some((i, frame)), .. } if *i == index => Some(frame.as_mut()),
             Fanout::Map { .. } => None,
         }
     }
@@ -69,7 +70,7 @@ impl Fanout {
                     return Err(format!("iteration {index} cannot start now (next is {next_index})"));
                 }
                 let input = items.get(*index as usize).ok_or_else(|| format!("there is no item {index}"))?;
-                *current = Some((*index, Frame::new(Arc::clone(processor), input.clone())));
+                *current = Some((*index, Box::new(Frame::new(Arc::clone(processor), input.clone()))));
             }
             EventKind::MapIterationSucceeded { index, output, .. } => {
                 take_current(current, *index)?;
@@ -140,7 +141,7 @@ impl Fanout {
     }
 }
 
-fn take_current(current: &mut Option<(u32, Frame)>, index: u32) -> Result<(), String> {
+fn take_current(current: &mut Option<(u32, Box<Frame>)>, index: u32) -> Result<(), String> {
     match current.take() {
         Some((i, _)) if i == index => Ok(()),
         other => {

@@ -34,8 +34,16 @@ struct Place {
     w: f64,
     h: f64,
     row: usize,
-    /// The node's own clusters (branches), relative to the node's corner.
-    children: Vec<(f64, f64, Laid)>,
+    /// The node's own clusters (branches).
+    children: Vec<Branch>,
+}
+
+/// A branch of a Parallel or Map state, laid out, at (`x`, `y`) from the
+/// state's top-left corner.
+struct Branch {
+    x: f64,
+    y: f64,
+    laid: Laid,
 }
 
 /// Rows by distance from the start, over every kind of edge.
@@ -59,14 +67,14 @@ fn rows(cluster: &Cluster) -> HashMap<&str, usize> {
     row
 }
 
-fn node_size(node: &Node, children: &[(f64, f64, Laid)]) -> (f64, f64) {
+fn node_size(node: &Node, children: &[Branch]) -> (f64, f64) {
     let text = node.name.chars().count().max(node.kind.len()) as f64;
     let own = (text * CHAR_W + 24.0).max(MIN_W);
     if children.is_empty() {
         return (own, NODE_H);
     }
-    let inner_w = children.iter().map(|(_, _, l)| l.w).sum::<f64>() + GAP_X * (children.len() - 1) as f64;
-    let inner_h = children.iter().map(|(_, _, l)| l.h).fold(0.0, f64::max);
+    let inner_w = children.iter().map(|b| b.laid.w).sum::<f64>() + GAP_X * (children.len() - 1) as f64;
+    let inner_h = children.iter().map(|b| b.laid.h).fold(0.0, f64::max);
     (own.max(inner_w + 2.0 * PAD), NODE_H + inner_h + PAD)
 }
 
@@ -78,17 +86,17 @@ fn layout(cluster: &Cluster, top: f64) -> Laid {
     for node in &cluster.nodes {
         by_row[row[node.id.as_str()]].push(node);
     }
-    let mut sizes: HashMap<&str, (f64, f64, Vec<(f64, f64, Laid)>)> = HashMap::new();
+    let mut sizes: HashMap<&str, (f64, f64, Vec<Branch>)> = HashMap::new();
     for node in &cluster.nodes {
-        let mut children: Vec<(f64, f64, Laid)> = node.children.iter().map(|c| (0.0, 0.0, layout(c, LABEL_H))).collect();
+        let mut children: Vec<Branch> = node.children.iter().map(|c| Branch { x: 0.0, y: 0.0, laid: layout(c, LABEL_H) }).collect();
         let (w, h) = node_size(node, &children);
         // Branches side by side, centred under the state's title.
-        let inner_w = children.iter().map(|(_, _, l)| l.w).sum::<f64>() + GAP_X * children.len().saturating_sub(1) as f64;
+        let inner_w = children.iter().map(|b| b.laid.w).sum::<f64>() + GAP_X * children.len().saturating_sub(1) as f64;
         let mut x = (w - inner_w) / 2.0;
         for child in &mut children {
-            child.0 = x;
-            child.1 = NODE_H;
-            x += child.2.w + GAP_X;
+            child.x = x;
+            child.y = NODE_H;
+            x += child.laid.w + GAP_X;
         }
         sizes.insert(node.id.as_str(), (w, h, children));
     }
@@ -163,7 +171,7 @@ fn draw(out: &mut String, cluster: &Cluster, laid: &Laid, ox: f64, oy: f64) {
             y + 31.0,
             node.kind
         );
-        for (child, (cx, cy, child_laid)) in node.children.iter().zip(&p.children) {
+        for (child, Branch { x: cx, y: cy, laid: child_laid }) in node.children.iter().zip(&p.children) {
             let (bx, by) = (x + cx, y + cy);
             let _ = writeln!(
                 out,
@@ -250,7 +258,7 @@ mod tests {
         // inside the Parallel state's box.
         let laid = layout(&d.root, 2.0 * RADIUS + 20.0);
         let both = &laid.places[d.id_of("Both").unwrap()];
-        let (bx, by, branch) = &both.children[1];
+        let Branch { x: bx, y: by, laid: branch } = &both.children[1];
         let b2 = &branch.places[d.id_of("B2").unwrap()];
         assert!(bx + b2.x + b2.w <= both.w && by + b2.y + b2.h <= both.h, "B2 is inside Both");
         for p in laid.places.values() {
