@@ -4,9 +4,9 @@
 //! on it and it could be published alone.
 
 pub mod choice;
-pub mod graph;
 pub mod definition;
 pub mod errors;
+pub mod graph;
 pub mod intrinsics;
 mod parse;
 pub mod path;

@@ -15,9 +15,9 @@ use super::intrinsics::{Intrinsic, IntrinsicError};
 use super::path::{Bindings, Path, PathLimitError, PathLimits, Root, PATH_LIMITS};
 use super::size::{self, SizeBudget};
 use super::ValidationError;
-use stepwasm_jsonata::{self as jsonata, Expression};
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use stepwasm_jsonata::{self as jsonata, Expression};
 
 /// Caps on one JSONata evaluation in a state: a tenth of the evaluator's
 /// default steps (about 60 ms of CPU), so a definition that loops through a

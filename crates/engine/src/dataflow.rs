@@ -7,12 +7,12 @@
 //! that cannot be written is `States.ResultPathMatchFailure`.
 
 use super::Failure;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::{Bindings, Root, PATH_LIMITS};
 use stepwasm_asl::template::Template;
 use stepwasm_asl::{IoSettings, PathSetting, ResultPathSetting};
-use serde_json::{Map, Value};
-use std::borrow::Cow;
 
 /// True when any of the state's I/O fields reads the context object.
 pub fn uses_context(io: &IoSettings) -> bool {
@@ -128,8 +128,8 @@ pub fn process_result(io: &IoSettings, state_input: &Value, result: Value, conte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stepwasm_asl::parse_definition;
     use serde_json::json;
+    use stepwasm_asl::parse_definition;
 
     fn io_of(state: Value) -> IoSettings {
         let def = json!({"StartAt": "S", "States": {"S": state}});

@@ -14,10 +14,10 @@
 use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, HistoryEvent, Scope};
 use super::{Callback, TaskInvocation};
-use stepwasm_asl::errors;
-use stepwasm_asl::StateMachine;
 use serde_json::Value;
 use std::sync::Arc;
+use stepwasm_asl::errors;
+use stepwasm_asl::StateMachine;
 
 /// Names that identify an execution (AWS-style ARNs and its short name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,8 +248,8 @@ impl Execution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stepwasm_asl::parse_definition;
     use serde_json::json;
+    use stepwasm_asl::parse_definition;
 
     /// Runs a machine without tasks to its end: the outcome, the history and
     /// the execution.

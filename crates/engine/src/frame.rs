@@ -12,14 +12,14 @@ use super::dataflow;
 use super::fanout::{self, Fanout};
 use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 use super::{task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::Bindings;
 use stepwasm_asl::size::{self, TooBig, MAX_VALUE_DEPTH};
 use stepwasm_asl::template::Template;
 use stepwasm_asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
-use serde_json::{json, Map, Value};
-use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Workflow variables of one scope.
 pub(super) type Variables = Map<String, Value>;

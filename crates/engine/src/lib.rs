@@ -13,12 +13,12 @@ pub mod history;
 pub mod limits;
 pub mod task;
 
-pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
 pub use arn::execution_info;
+pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
 pub use frame::{retry_delay_ms, MAX_PAYLOAD_BYTES};
+pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 pub use limits::{check_error_and_cause, ErrorCauseTooLong, MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_HISTORY_EVENTS};
 pub use task::{AsyncTaskRunner, Blocking, TaskOutcome, TaskRunner};
-pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 
 /// An ASL error: the name Retry/Catch match on and a human-readable cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
