@@ -126,7 +126,7 @@ fn path(rng: &mut Rng) -> String {
         "$".to_string()
     };
     for _ in 0..rng.below(4) {
-        let part: &str = *rng.pick(PATH_PARTS);
+        let part = *rng.pick(PATH_PARTS);
         p.push_str(part);
     }
     p

@@ -10,8 +10,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use stepwasm::store::wal_check::{mark_path, wal_path};
 use stepwasm::store::SqliteStore;
+use stepwasm_sqlite::wal_check::{mark_path, wal_path};
 use support::{root, scratch, stepwasm};
 
 const PASS: &str = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"done": true}, "End": true}}}"#;
