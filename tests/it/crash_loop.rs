@@ -4,13 +4,12 @@
 //! why) instead of being replayed again; an execution that progresses between
 //! the same deaths is not touched.
 
-mod support;
-
+use crate::support;
+use crate::support::{scratch, stepwasm, ApiServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use stepwasm::engine::{EventKind, HistoryEvent};
 use stepwasm::store::{crash_loop_cause, ExecutionStatus, SqliteStore, Store};
-use support::{scratch, stepwasm, ApiServer};
 
 /// Stands in for a poison pill: its task runs (spins, stopped only by its
 /// 120 s timeout) until the host dies, at every restart.

@@ -3,12 +3,11 @@
 //! without running a recorded task again; the store's CLI reads it back, and a
 //! damaged store file is refused with a clear error.
 
-mod support;
-
+use crate::support;
+use crate::support::{root, scratch, stepwasm};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use stepwasm::store::{ExecutionStatus, SqliteStore, Store};
-use support::{root, scratch, stepwasm};
 
 /// Notify, a Wait of two seconds, notify again: the example's notify module.
 const WAIT_BETWEEN_TASKS: &str = r#"{"StartAt": "First", "States": {

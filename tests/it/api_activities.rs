@@ -3,11 +3,9 @@
 //! token; a stopped execution's task is never handed out; a failed execution
 //! is redriven (RedriveExecution) from the state that failed.
 
-mod support;
-
+use crate::support::{scratch, ApiServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{scratch, ApiServer};
 
 const SFN: &str = "AWSStepFunctions.";
 

@@ -10,13 +10,12 @@
 //! `STEPWASM_COMPILE_DEADLINE_MS` and `STEPWASM_COMPILE_MEMORY_BYTES`, set
 //! on the `serve` process only.
 
-mod support;
-
+use crate::support;
+use crate::support::bombs::{fan_out_bomb, leb, nesting_bomb, status_kib};
+use crate::support::{guest_dir, scratch, ApiServer};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::bombs::{fan_out_bomb, leb, nesting_bomb, status_kib};
-use support::{guest_dir, scratch, ApiServer};
 
 const NOTIFY: &str = "arn:aws:lambda:us-east-1:123456789012:function:Hello";
 

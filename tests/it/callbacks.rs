@@ -4,8 +4,8 @@
 //! scripted task runners; the end-to-end ones drive `stepwasm serve` and answer
 //! its waiting task with `stepwasm task …`, across a kill -9.
 
-mod support;
-
+use crate::support;
+use crate::support::{root, scratch, stepwasm};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +16,6 @@ use stepwasm::driver::{
 };
 use stepwasm::engine::{EventKind, Outcome, TaskInvocation};
 use stepwasm::store::{ExecutionStatus, SqliteStore, Store, StoreError, TaskResult};
-use support::{root, scratch, stepwasm};
 
 /// Asks for approval with a token, then notes it.
 const APPROVAL: &str = r#"{"StartAt": "Ask", "States": {

@@ -5,11 +5,9 @@
 //! is answered promptly and its own EXPRESS execution runs at once; the
 //! heavy executions end with the error their definition deserves.
 
-mod support;
-
+use crate::support::{scratch, ApiServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{scratch, ApiServer};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/stepwasm";
 

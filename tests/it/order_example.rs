@@ -1,15 +1,14 @@
 //! The order example end to end on the real components: each input ends in the
 //! expected state with the expected output, through the library and the CLI.
 
-mod support;
-
+use crate::support;
+use crate::support::{guest_dir, root, stepwasm, TestServer};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
 use stepwasm::engine::{EventKind, Outcome};
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, root, stepwasm, TestServer};
 
 fn setup() -> (Arc<StateMachine>, WasmRuntime) {
     guest_dir();

@@ -9,13 +9,11 @@
 //! The attacker connects from other loopback addresses (Linux routes all of
 //! 127.0.0.0/8 to lo), so the per-address cap can tell it from the client.
 
-mod support;
-
+use crate::support::{scratch, ApiServer};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::{scratch, ApiServer};
 
 /// What the good client may wait for an answer.
 const GOOD_CLIENT_BOUND: Duration = Duration::from_secs(2);

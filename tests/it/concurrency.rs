@@ -2,15 +2,13 @@
 //! yields its thread at every epoch tick, so other executions on the same
 //! thread finish meanwhile; its own wall-clock limit still ends it.
 
-mod support;
-
+use crate::support::{guest_dir, PROBE_RESOURCES};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution_async, VirtualClock};
 use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, PROBE_RESOURCES};
 
 fn machine(resource: &str, timeout_seconds: u64) -> Arc<StateMachine> {
     let def = json!({"StartAt": "Probe", "States": {"Probe": {

@@ -6,13 +6,11 @@
 //! a sound store and names a damaged one; stored rows that no longer read
 //! back are named with their file and execution.
 
-mod support;
-
+use crate::support::{root, scratch, stepwasm};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use stepwasm::store::SqliteStore;
 use stepwasm_sqlite::wal_check::{mark_path, wal_path};
-use support::{root, scratch, stepwasm};
 
 const PASS: &str = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"done": true}, "End": true}}}"#;
 

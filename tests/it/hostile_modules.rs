@@ -3,15 +3,13 @@
 //! next execution. Also: files that are not valid task components are refused
 //! at load time with a clear message.
 
-mod support;
-
+use crate::support::{guest_dir, one_task_machine as machine, scratch, task_failure};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
 use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, one_task_machine as machine, scratch, task_failure};
 
 const CONFIG: &str = r#"
 [defaults]

@@ -8,15 +8,13 @@
 //! (bounds loose enough for a loaded 2-core machine); the host never dies and
 //! its peak resident memory stays under [`PEAK_RSS_BOUND_KIB`].
 
-mod support;
-
+use crate::support::bombs::{fan_out_bomb, nesting_bomb, status_kib};
+use crate::support::{guest_dir, root, scratch, ApiServer};
 use serde_json::{json, Value};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::bombs::{fan_out_bomb, nesting_bomb, status_kib};
-use support::{guest_dir, root, scratch, ApiServer};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/stepwasm";
 const NOTIFY: &str = "arn:aws:lambda:us-east-1:123456789012:function:Notify";

@@ -1,10 +1,8 @@
 //! TestState through the HTTP API: one state of the order example, and
 //! states of every outcome, run on their own against the example's modules.
 
-mod support;
-
+use crate::support::{guest_dir, root, scratch, ApiServer};
 use serde_json::{json, Value};
-use support::{guest_dir, root, scratch, ApiServer};
 
 fn test_state(server: &ApiServer, state: &Value, input: &str) -> Value {
     server.ok(

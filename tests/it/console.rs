@@ -5,8 +5,7 @@
 //! history table every event. Also screenshots the declined payment's page
 //! (its error caught): docs/console.png, the README's picture of the console.
 
-mod support;
-
+use crate::support;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;

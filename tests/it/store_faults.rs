@@ -6,8 +6,8 @@
 //! restart, each task's kv writes applied once), and a module file missing
 //! until it is restored (`--exit-when-idle` exits 1 naming what it gave up).
 
-mod support;
-
+use crate::support;
+use crate::support::{root, scratch, stepwasm};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stepwasm::engine::EventKind;
 use stepwasm::store::{ExecutionStatus, SqliteStore, Store};
-use support::{root, scratch, stepwasm};
 
 /// A `serve` (or any stepwasm process) whose output lines are collected as they come.
 struct Host {

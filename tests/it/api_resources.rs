@@ -10,11 +10,9 @@
 //! file that is not WebAssembly answer alike); a registration the policy
 //! refuses after a restart is left unmapped.
 
-mod support;
-
+use crate::support::{guest_dir, scratch, ApiServer};
 use base64::Engine;
 use serde_json::{json, Value};
-use support::{guest_dir, scratch, ApiServer};
 
 const NOTIFY: &str = "arn:aws:lambda:us-east-1:123456789012:function:Hello";
 const INVENTORY: &str = "arn:aws:lambda:us-east-1:123456789012:function:Stock";

@@ -10,13 +10,11 @@
 //! A case file: `{"definition": {...}, "input": {...}, "expect": {"status":
 //! "FAILED", "error": "States.…", "causeContains": "…"}}`.
 
-mod support;
-
+use crate::support::root;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::root;
 
 /// The bound on the child's peak resident memory.
 const MAX_RSS_BYTES: u64 = 512 << 20;

@@ -11,15 +11,15 @@
 //!   granted, are refused when loaded, with a message located at
 //!   `States.<state>.Resource`; a runtime that refused one keeps working.
 //! * 10,000 hostile invocations in a row do not grow the process's memory
-//!   (measured in a child process, so other tests do not disturb it).
+//!   (measured in a child process, so other tests do not disturb it; the
+//!   environment test's secret is set in a child process too).
 //!
 //! Behaviours Rust can express use the Rust guest `modules/hostile` (built by
 //! scripts/build-guests.sh); the rest are components written by hand in the
 //! WebAssembly text format in `tests/hostile/*.wat` (see echo.wat for the
 //! canonical-ABI boilerplate), compiled here into a scratch directory.
 
-mod support;
-
+use crate::support::{guest_dir, one_task_machine as machine, root, run_test_alone, scratch, task_failure};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,6 @@ use stepwasm::asl::StateMachine;
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
 use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
-use support::{guest_dir, one_task_machine as machine, root, scratch, task_failure};
 
 /// The hand-written components, compiled from tests/hostile/<name>.wat.
 const WAT_COMPONENTS: &[&str] = &[
@@ -464,11 +463,24 @@ fn opening_a_socket_is_refused_and_nothing_connects() {
 
 #[test]
 fn environment_variables_do_not_leak_in() {
-    // Set in this process: a module must not see it, nor HOME or PATH.
-    std::env::set_var("STEPWASM_CORPUS_SECRET", "hunter2");
+    // The host process holds a secret; changing this process's environment
+    // would change every test's, so a child process of this binary has it.
+    run_test_alone(module_path!(), "environment_child", &[("STEPWASM_CORPUS_SECRET", "hunter2")]);
+}
+
+/// Runs in a child process whose environment holds the secret (see above).
+#[test]
+#[ignore = "run by environment_variables_do_not_leak_in, in a child process"]
+fn environment_child() {
+    assert_eq!(std::env::var("STEPWASM_CORPUS_SECRET").as_deref(), Ok("hunter2"), "run by environment_variables_do_not_leak_in");
     assert!(std::env::var("PATH").is_ok());
-    let out = assert_success("hostile", json!({"mode": "env", "var": "STEPWASM_CORPUS_SECRET"}));
-    assert_eq!(out, json!({"count": 0, "vars": [], "home": null, "path": null, "secret": null, "args": 0}));
+    // A module must not see it, nor HOME or PATH.
+    let (_dir, map) = module_dir("environment", "");
+    let runtime = runtime_with(&map, &["hostile", "echo"]);
+    let rec = run_on(&runtime, &machine("hostile"), json!({"mode": "env", "var": "STEPWASM_CORPUS_SECRET"}));
+    let Outcome::Succeeded { output } = rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(output, json!({"count": 0, "vars": [], "home": null, "path": null, "secret": null, "args": 0}));
+    assert_healthy_runtime(&runtime);
 }
 
 // ---------------------------------------------------------------------------
@@ -671,13 +683,7 @@ memory_mib = 2
 
 #[test]
 fn ten_thousand_hostile_invocations_leak_no_memory() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "leak_measurement_child", "--ignored", "--nocapture", "--test-threads=1"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let stdout = run_test_alone(module_path!(), "leak_measurement_child", &[]);
     // (The harness prints the test's name on the same line, before it.)
     let line = stdout.lines().find_map(|l| l.find("LEAK-CHECK").map(|at| &l[at..])).unwrap_or_else(|| panic!("no result in:\n{stdout}"));
     let field = |name: &str| -> u64 { line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).unwrap().parse().unwrap() };

@@ -16,13 +16,11 @@
 //!   `ThrottlingException`, and the refused execution does not exist; once
 //!   the queue drains, executions are accepted again.
 
-mod support;
-
+use crate::support::{guest_dir, scratch, ApiServer, TestServer};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use support::{guest_dir, scratch, ApiServer, TestServer};
 
 /// A server whose requests each hold until the gate opens, then for `hold`
 /// more; it counts requests in progress, the most at once, and all.

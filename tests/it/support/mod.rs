@@ -24,8 +24,14 @@ pub fn guest_dir() -> PathBuf {
     dir
 }
 
-/// A fresh scratch directory for one test.
+/// A fresh scratch directory for one test. Every test of the binary shares
+/// this process's id, so a name may be claimed once only.
 pub fn scratch(name: &str) -> PathBuf {
+    static CLAIMED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(!claimed.iter().any(|c| c == name), "two tests use the scratch directory {name:?}: give each its own name");
+    claimed.push(name.to_string());
+    drop(claimed);
     let dir = std::env::temp_dir().join(format!("stepwasm-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -36,6 +42,30 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn stepwasm(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_stepwasm")).args(args).current_dir(root()).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Runs the `#[ignore]`d test `name` of module `module` (its `module_path!()`)
+/// alone in a child process of this test binary, with `env` added to its
+/// environment; returns its stdout (the test's own output: it runs with
+/// `--nocapture`) and fails if the test failed. For what measures or changes
+/// the process itself (RSS, environment variables), which the other tests
+/// running in this process would disturb or see.
+pub fn run_test_alone(module: &str, name: &str, env: &[(&str, &str)]) -> String {
+    // module_path!() starts with the crate's name; test names do not.
+    let path = match module.split_once("::") {
+        Some((_crate, path)) => format!("{path}::{name}"),
+        None => name.to_string(),
+    };
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &path, "--ignored", "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{path} failed in its child process:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{path} did not run in its child process:\n{stdout}\n{stderr}");
+    stdout
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 for the http capability's tests: each

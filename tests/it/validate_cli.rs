@@ -9,10 +9,8 @@
 //! Neither kind may make the binary panic. With a config, resources are
 //! checked too (the order example).
 
-mod support;
-
+use crate::support::{guest_dir, root, scratch, stepwasm};
 use std::path::{Path, PathBuf};
-use support::{guest_dir, root, scratch, stepwasm};
 
 /// The issue asks for at least this many definitions of each kind.
 const MIN_CORPUS: usize = 50;

@@ -2,12 +2,11 @@
 //! and the AWS CLI (installed into target/pyenv by scripts/test-tools.sh, which
 //! `make test` runs) play tests/api/aws_clients.py against a served store.
 
-mod support;
-
+use crate::support;
+use crate::support::{root, scratch, ApiServer};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{root, scratch, ApiServer};
 
 /// target/pyenv's python, with boto3 and the AWS CLI; fails clearly if missing.
 fn pyenv_python() -> PathBuf {

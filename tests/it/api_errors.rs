@@ -3,13 +3,11 @@
 //! body names AWS's error code in `__type` (and `x-amzn-ErrorType` says the
 //! same), and the server answers the next request as if nothing happened.
 
-mod support;
-
+use crate::support::{root, scratch, ApiServer};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use support::{root, scratch, ApiServer};
 
 /// One HTTP response.
 #[derive(Debug)]
