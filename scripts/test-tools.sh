@@ -3,7 +3,7 @@
 # only where it is missing (a second run takes about a second):
 #   - Debian's chromium (/usr/bin/chromium), for the console's browser tests;
 #   - a Python virtualenv at target/pyenv with boto3 and the AWS CLI, which
-#     tests/api_clients.rs drives against `stepwasm serve` (tests/api/aws_clients.py).
+#     tests/it/api_clients.rs drives against `stepwasm serve` (tests/api/aws_clients.py).
 # Prints one line per tool saying what it did. Run as root (apt-get), from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 """Drives `stepwasm serve`'s Step Functions API with the real AWS clients.
 
-Run by tests/api_clients.rs (target/pyenv comes from scripts/test-tools.sh):
+Run by tests/it/api_clients.rs (target/pyenv comes from scripts/test-tools.sh):
 
     target/pyenv/bin/python tests/api/aws_clients.py <endpoint> <repo root>
         the whole scenario on a server started with

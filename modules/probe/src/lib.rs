@@ -1,5 +1,5 @@
 //! A test module that exercises the host's capabilities step by step, so the
-//! capability tests (tests/capabilities.rs) can script exactly what a module
+//! capability tests (tests/it/capabilities.rs) can script exactly what a module
 //! does: kv reads and writes, http calls, logging, failing, spinning.
 //!
 //! Input: `{"steps": [step, ...]}`, run in order. Each step is one of
