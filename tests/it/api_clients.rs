@@ -2,8 +2,7 @@
 //! and the AWS CLI (installed into target/pyenv by scripts/test-tools.sh, which
 //! `make test` runs) play tests/api/aws_clients.py against a served store.
 
-use crate::support;
-use crate::support::{root, scratch, ApiServer};
+use crate::support::{self, root, scratch, ApiServer};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

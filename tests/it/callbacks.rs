@@ -4,8 +4,7 @@
 //! scripted task runners; the end-to-end ones drive `stepwasm serve` and answer
 //! its waiting task with `stepwasm task …`, across a kill -9.
 
-use crate::support;
-use crate::support::{root, scratch, stepwasm};
+use crate::support::{self, root, scratch, stepwasm};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

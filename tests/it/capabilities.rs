@@ -12,8 +12,7 @@
 //! - A module importing a capability its resource was not granted is refused
 //!   at load, naming the import and the grant.
 
-use crate::support;
-use crate::support::{guest_dir, run_test_alone, scratch, TestServer, PROBE_RESOURCES};
+use crate::support::{self, guest_dir, run_test_alone, scratch, TestServer, PROBE_RESOURCES};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -4,8 +4,7 @@
 //! why) instead of being replayed again; an execution that progresses between
 //! the same deaths is not touched.
 
-use crate::support;
-use crate::support::{scratch, stepwasm, ApiServer};
+use crate::support::{self, scratch, stepwasm, ApiServer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use stepwasm::engine::{EventKind, HistoryEvent};

@@ -3,8 +3,7 @@
 //! without running a recorded task again; the store's CLI reads it back, and a
 //! damaged store file is refused with a clear error.
 
-use crate::support;
-use crate::support::{root, scratch, stepwasm};
+use crate::support::{self, root, scratch, stepwasm};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use stepwasm::store::{ExecutionStatus, SqliteStore, Store};

@@ -10,9 +10,8 @@
 //! `STEPWASM_COMPILE_DEADLINE_MS` and `STEPWASM_COMPILE_MEMORY_BYTES`, set
 //! on the `serve` process only.
 
-use crate::support;
 use crate::support::bombs::{fan_out_bomb, leb, nesting_bomb, status_kib};
-use crate::support::{guest_dir, scratch, ApiServer};
+use crate::support::{self, guest_dir, scratch, ApiServer};
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! The order example end to end on the real components: each input ends in the
 //! expected state with the expected output, through the library and the CLI.
 
-use crate::support;
-use crate::support::{guest_dir, root, stepwasm, TestServer};
+use crate::support::{self, guest_dir, root, stepwasm, TestServer};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};

@@ -6,8 +6,7 @@
 //! restart, each task's kv writes applied once), and a module file missing
 //! until it is restored (`--exit-when-idle` exits 1 naming what it gave up).
 
-use crate::support;
-use crate::support::{root, scratch, stepwasm};
+use crate::support::{self, root, scratch, stepwasm};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
