@@ -3,9 +3,8 @@
 //! token; a stopped execution's task is never handed out; a failed execution
 //! is redriven (RedriveExecution) from the state that failed.
 
-use crate::support::{scratch, ApiServer};
+use crate::support::{scratch, wait_for, ApiServer};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 const SFN: &str = "AWSStepFunctions.";
 
@@ -17,14 +16,6 @@ fn refused(server: &ApiServer, action: &str, params: Value) -> String {
     let (status, body) = server.call(&format!("{SFN}{action}"), &params);
     assert_eq!(status, 400, "{action}: {body}");
     body["__type"].as_str().unwrap().to_string()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn history_types(server: &ApiServer, arn: &str) -> Vec<String> {

@@ -4,7 +4,7 @@
 //! scripted task runners; the end-to-end ones drive `stepwasm serve` and answer
 //! its waiting task with `stepwasm task …`, across a kill -9.
 
-use crate::support::{self, root, scratch, stepwasm};
+use crate::support::{self, root, scratch, stepwasm, wait_for};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -287,15 +287,6 @@ fn the_history_limit_ends_a_stored_execution_and_resuming_it_changes_nothing() {
     assert_eq!(store.execution(&info.execution_arn).unwrap().unwrap().status, ExecutionStatus::Failed);
     let again = resume_execution(machine, info.clone(), &nobody, &VirtualClock::new(START_MS), &store).unwrap();
     assert_eq!((again.outcome, again.history.len()), (rec.outcome, MAX_HISTORY_EVENTS));
-}
-
-/// Waits (up to a minute) for `what` to hold of the store.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The approval flow with the example's notify module as the task that

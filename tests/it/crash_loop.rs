@@ -4,9 +4,8 @@
 //! why) instead of being replayed again; an execution that progresses between
 //! the same deaths is not touched.
 
-use crate::support::{self, scratch, stepwasm, ApiServer};
+use crate::support::{self, scratch, stepwasm, wait_for, ApiServer};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 use stepwasm::engine::{EventKind, HistoryEvent};
 use stepwasm::store::{crash_loop_cause, ExecutionStatus, SqliteStore, Store};
 
@@ -25,14 +24,6 @@ const HEALTHY: &str = r#"{"StartAt": "Init", "States": {
   "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More"},
   "More": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 1000, "Next": "Tick"}], "Default": "Done"},
   "Done": {"Type": "Succeed"}}}"#;
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// The history's events other than `TaskStarted` (which a restarted host
 /// records again for the task it reruns): what counts as progress.

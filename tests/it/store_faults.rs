@@ -6,7 +6,7 @@
 //! restart, each task's kv writes applied once), and a module file missing
 //! until it is restored (`--exit-when-idle` exits 1 naming what it gave up).
 
-use crate::support::{self, root, scratch, stepwasm};
+use crate::support::{self, root, scratch, stepwasm, wait_for};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -101,14 +101,6 @@ impl Drop for Host {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn wait_for(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -38,6 +38,16 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Waits (up to a minute, looking every 20 ms) for `done` to hold; a test
+/// failure naming `what` when it does not.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs the stepwasm binary; returns (exit code, stdout, stderr).
 pub fn stepwasm(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_stepwasm")).args(args).current_dir(root()).output().unwrap();
