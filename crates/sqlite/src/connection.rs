@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The WAL file is truncated back to this size when SQLite restarts it
-/// (`journal_size_limit`); the background checkpointer forces a restart
-/// once it is larger ((the store's group commit)).
+/// (`journal_size_limit`); the commit hook (and the store's background
+/// checkpointer) force a TRUNCATE checkpoint once it is larger
+/// ([`wal_check::note_commits`]).
 pub const WAL_SIZE_LIMIT: u64 = 64 << 20;
 
 /// Why a store file could not be opened.

@@ -11,6 +11,7 @@ mod retention;
 mod schema;
 mod sqlite;
 
+pub use retention::retention_cutoff_ms;
 pub use sqlite::SqliteStore;
 
 use serde_json::Value;

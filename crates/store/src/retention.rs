@@ -12,6 +12,14 @@ use rusqlite::{params, TransactionBehavior};
 /// Executions deleted per transaction.
 const BATCH: usize = 50;
 
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The cutoff for keeping closed executions `retain_days` days at `now_ms`:
+/// those that ended before it go ([`SqliteStore::delete_closed_before`]).
+pub fn retention_cutoff_ms(retain_days: u32, now_ms: i64) -> i64 {
+    now_ms - i64::from(retain_days) * DAY_MS
+}
+
 impl SqliteStore {
     /// Deletes every execution that ended (succeeded, failed, timed out,
     /// stopped) before `cutoff_ms` (milliseconds since the Unix epoch):

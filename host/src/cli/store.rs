@@ -7,7 +7,7 @@
 //! (a damaged WAL or page, not a database; named, with the file), 2 any
 //! other error (no such file, the store locked).
 
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{retention_cutoff_ms, SqliteStore, StoreError};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -21,11 +21,12 @@ pub struct ExistingStore {
 }
 
 impl ExistingStore {
-    fn open(&self) -> Result<SqliteStore> {
+    /// Refuses a path with no file: these commands never create a store.
+    fn require(&self) -> Result<()> {
         if !self.store.is_file() {
             bail!("no store file at {}", self.store.display());
         }
-        Ok(SqliteStore::open(&self.store)?)
+        Ok(())
     }
 }
 
@@ -57,9 +58,7 @@ pub enum StoreCommand {
 pub fn store(command: StoreCommand) -> Result<ExitCode> {
     match command {
         StoreCommand::Check { store, full } => {
-            if !store.store.is_file() {
-                bail!("no store file at {}", store.store.display());
-            }
+            store.require()?;
             let checked = SqliteStore::open(&store.store).and_then(|opened| opened.check(full));
             match checked {
                 Ok(()) => {
@@ -75,8 +74,9 @@ pub fn store(command: StoreCommand) -> Result<ExitCode> {
             }
         }
         StoreCommand::Prune { store, retain_days } => {
-            let opened = store.open()?;
-            let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(retain_days) * 24 * 3600 * 1000;
+            store.require()?;
+            let opened = SqliteStore::open(&store.store)?;
+            let cutoff = retention_cutoff_ms(retain_days, chrono::Utc::now().timestamp_millis());
             let deleted = opened.delete_closed_before(cutoff)?;
             println!("{}: deleted {deleted} execution(s) closed more than {retain_days} day(s) ago", store.store.display());
             Ok(ExitCode::SUCCESS)

@@ -4,21 +4,19 @@
 //! never held up for long.
 
 use crate::console_out;
-use crate::store::SqliteStore;
+use crate::store::{retention_cutoff_ms, SqliteStore};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the store is pruned after the first time.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
 /// Prunes `store` now and every [`PRUNE_EVERY`] for as long as serve runs.
 pub fn spawn_pruner(store: Arc<SqliteStore>, retain_days: u32) {
     tokio::spawn(async move {
         loop {
             let store = Arc::clone(&store);
-            let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(retain_days) * DAY_MS;
+            let cutoff = retention_cutoff_ms(retain_days, chrono::Utc::now().timestamp_millis());
             match tokio::task::spawn_blocking(move || store.delete_closed_before(cutoff)).await {
                 Ok(Ok(0)) => {}
                 Ok(Ok(deleted)) => {

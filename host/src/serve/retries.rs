@@ -67,13 +67,10 @@ impl Backoff {
     }
 }
 
-/// A number in [0, 1) that differs from call to call (std's randomly keyed hasher over the clock).
+/// A number in [0, 1) that differs from call to call (the query languages'
+/// generator, seeded from the operating system).
 pub fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    hasher.write_u128(nanos);
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+    crate::jsonata::random::JavaRandom::from_entropy().next_double()
 }
 
 /// One execution waiting to be driven again.
