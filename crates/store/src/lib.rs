@@ -1,18 +1,21 @@
 //! Persistence of state machines, executions and their history events,
-//! behind one trait ([`Store`]), so the driver can journal every event as it
-//! happens and an execution can be resumed from its history after a crash.
+//! behind two traits: [`Journal`], the narrow side a driver journals every
+//! event through as it happens (and resumes an execution from after a
+//! crash), and [`Store`], which extends it with everything else a host
+//! does (definitions, listings, stops, redrives, the crash-loop guard).
 //!
 //! [`SqliteStore`] is the implementation: one file in WAL mode (created on
 //! first use), or an in-memory database for tests and throw-away runs.
+//! Events are kept in a versioned [`event_format`].
 
-mod group_commit;
+pub mod event_format;
+mod journal;
 pub mod lock;
-mod retention;
-mod schema;
 mod sqlite;
 
-pub use retention::retention_cutoff_ms;
-pub use sqlite::SqliteStore;
+pub use event_format::{EventFormatError, FORMAT_VERSION};
+pub use journal::{Appending, Journal};
+pub use sqlite::{retention_cutoff_ms, SqliteStore};
 
 use serde_json::Value;
 use stepwasm_engine::{EventKind, ExecutionInfo, HistoryEvent, Outcome};
@@ -133,7 +136,7 @@ pub struct ExecutionSummary {
     pub start_ms: i64,
     pub stop_ms: Option<i64>,
     /// Set while the execution is parked: when its wait ends (see
-    /// [`Store::park_execution`]).
+    /// [`Journal::park_execution`]).
     pub wake_ms: Option<i64>,
     /// How often it was redriven, and when last ([`Store::redrive_execution`]).
     pub redrive_count: u32,
@@ -207,9 +210,6 @@ pub struct ActivityTask {
     pub created_ms: i64,
 }
 
-/// An append in progress ([`Store::append_all_async`]).
-pub type Appending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>>;
-
 /// What was sent back for a task token (`stepwasm task success|failure`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum TaskResult {
@@ -257,6 +257,10 @@ pub enum StoreError {
     TaskNotWaiting(String),
     #[error("execution {arn:?}, event {id}: stored event is corrupt: {message}")]
     CorruptEvent { arn: String, id: u64, message: String },
+    /// A stored event this build cannot read: written in a newer
+    /// [`event_format`] ([`EventFormatError::UnknownVersion`]).
+    #[error("execution {arn:?}, event {id}: {source}")]
+    EventFormat { arn: String, id: u64, source: EventFormatError },
 }
 
 impl StoreError {
@@ -276,9 +280,10 @@ impl StoreError {
 
 pub use stepwasm_sqlite::is_transient_sqlite;
 
-/// Definitions, executions and histories. Every method is one atomic step:
-/// after a crash the store holds each event either entirely or not at all.
-pub trait Store: Send + Sync {
+/// Definitions, executions and histories: the [`Journal`] and everything
+/// else a host does. Every method is one atomic step: after a crash the
+/// store holds each event either entirely or not at all.
+pub trait Store: Journal {
     /// Keeps `definition` (ASL text) under the state machine's ARN and
     /// returns its version: the latest one when the text is unchanged, else a
     /// new one (1, 2, ...). Executions keep the version they started with.
@@ -340,47 +345,9 @@ pub trait Store: Send + Sync {
     /// until their timeouts); false if there was none.
     fn delete_activity(&self, arn: &str) -> Result<bool, StoreError>;
 
-    /// Queues a task for the activity's workers (again: nothing changes, so
-    /// a resumed driver can queue it once more).
-    fn queue_activity_task(&self, task: &ActivityTask) -> Result<(), StoreError>;
-
     /// Hands the oldest queued task of an activity whose token still waits
     /// to `worker`; it is not handed out again.
     fn take_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<ActivityTask>, StoreError>;
-
-    /// Registers a new, running execution of the latest version of its state
-    /// machine (its events follow with [`append`](Self::append)).
-    fn create_execution(&self, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError>;
-
-    /// Adds the next events of a running execution's history, all or none,
-    /// in one transaction: their ids must follow on from the last one's. An
-    /// event that ends the execution sets its status (and must be the last).
-    fn append_all(&self, execution_arn: &str, events: &[HistoryEvent]) -> Result<(), StoreError>;
-
-    /// [`append_all`](Self::append_all), waiting without a thread: the store
-    /// may commit it in one transaction with other executions' appends
-    /// (group commit). Each batch is still kept whole or not at all.
-    fn append_all_async<'a>(&'a self, execution_arn: &'a str, events: &'a [HistoryEvent]) -> Appending<'a> {
-        Box::pin(std::future::ready(self.append_all(execution_arn, events)))
-    }
-
-    /// [`create_execution`](Self::create_execution) and the
-    /// [`append_all_async`](Self::append_all_async) of its first events
-    /// (`SqliteStore` does both in one step of a group commit).
-    fn start_execution_async<'a>(&'a self, info: &'a ExecutionInfo, start_ms: i64, events: &'a [HistoryEvent]) -> Appending<'a> {
-        Box::pin(std::future::ready(self.create_execution(info, start_ms).and_then(|()| self.append_all(&info.execution_arn, events))))
-    }
-
-    /// [`append_all`](Self::append_all) of one event.
-    fn append(&self, execution_arn: &str, event: &HistoryEvent) -> Result<(), StoreError> {
-        self.append_all(execution_arn, std::slice::from_ref(event))
-    }
-
-    /// An execution's history, in order.
-    fn history(&self, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError>;
-
-    /// One execution.
-    fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionSummary>, StoreError>;
 
     /// The executions with `status` (all when `None`), oldest first.
     fn executions(&self, status: Option<ExecutionStatus>) -> Result<Vec<ExecutionSummary>, StoreError>;
@@ -403,13 +370,6 @@ pub trait Store: Send + Sync {
     /// The executions stopped (ABORTED) at or after `since_ms`.
     fn executions_stopped_since(&self, since_ms: i64) -> Result<Vec<ExecutionSummary>, StoreError>;
 
-    /// Notes that a running execution whose history ends with event
-    /// `last_event_id` waits until `until_ms`, so that a restarted host can
-    /// keep it parked without replaying it. Any later event clears the note;
-    /// a note about an older history is not taken. The drive ended well: the
-    /// crash-loop count ([`begin_drive`](Self::begin_drive)) starts over.
-    fn park_execution(&self, execution_arn: &str, last_event_id: u64, until_ms: i64) -> Result<(), StoreError>;
-
     /// Notes, before a host evaluates anything of a running execution, that
     /// it begins driving it, for the crash-loop guard, which counts the host
     /// stops (crashes, kills) in a row while the execution was being driven
@@ -425,7 +385,7 @@ pub trait Store: Send + Sync {
     /// `States.Runtime` and [`crash_loop_cause`], status FAILED, tokens
     /// closed), and [`DriveStart::Failed`] returned. A drive that ends well
     /// starts the count over: the execution ends or parks
-    /// ([`park_execution`](Self::park_execution)), or [`end_drive`](Self::end_drive).
+    /// ([`Journal::park_execution`]), or [`end_drive`](Self::end_drive).
     fn begin_drive(&self, execution_arn: &str, guard: CrashGuard, now_ms: i64) -> Result<DriveStart, StoreError>;
 
     /// A drive ended without the host stopping, and without parking or
@@ -448,26 +408,10 @@ pub trait Store: Send + Sync {
     /// 14 days ago, one whose history is full, or one redriven 1,000 times.
     fn redrive_execution(&self, execution_arn: &str, client_token: Option<&str>, now_ms: i64) -> Result<Redrive, StoreError>;
 
-    /// Issues `token` for a task of a running execution (again: nothing
-    /// changes, so a resumed driver can call it once more).
-    fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError>;
-
-    /// The state of `token`, if it was ever issued.
-    fn task_token(&self, token: &str) -> Result<Option<TokenState>, StoreError>;
-
     /// Sends a waiting task its result. [`StoreError::InvalidToken`] for a
     /// token never issued, [`StoreError::TaskNotWaiting`] for one whose task
     /// no longer waits.
     fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError>;
-
-    /// Resolves when a result for `token` is sent through this same store
-    /// (an answer in-process, such as the HTTP API's), so a waiting driver
-    /// need not poll for it; results sent by other processes are only seen
-    /// through [`task_token`](Self::task_token). Ask before reading the
-    /// token's state: a result sent in between is not missed.
-    fn token_answered<'a>(&'a self, _token: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
-        Box::pin(std::future::pending())
-    }
 
     /// Resolves when a task of the activity is queued through this same
     /// store (by a driver in this process), so a waiting GetActivityTask need
@@ -480,10 +424,4 @@ pub trait Store: Send + Sync {
 
     /// A waiting task is alive: its heartbeat timeout starts over.
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
-
-    /// The driver gives up waiting for `token` (a timeout, or the task failed
-    /// before it waited): a waiting token is closed and `None` returned; one
-    /// whose result came first keeps it and returns it, so a result that won
-    /// the race is never lost.
-    fn close_task_token(&self, token: &str) -> Result<Option<TaskResult>, StoreError>;
 }

@@ -17,8 +17,9 @@
 //! delays it; only a single read transaction kept open longer than the wait,
 //! again and again, could defeat it.
 
-use super::sqlite::{append_prepared, insert_execution, PreparedEvent};
-use super::StoreError;
+use super::events::{append_prepared, PreparedEvent};
+use super::executions;
+use crate::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -159,7 +160,7 @@ fn commit_group(conn: &mut Connection, group: Vec<Request>, location: &str) {
     for request in group {
         let result = tx.savepoint().map_err(StoreError::from).and_then(|sp| {
             if let Some((info, start_ms)) = &request.create {
-                insert_execution(&sp, info, *start_ms)?;
+                executions::insert(&sp, info, *start_ms)?;
             }
             append_prepared(&sp, &request.arn, &request.events)?;
             sp.commit().map_err(StoreError::from)
@@ -177,5 +178,47 @@ fn commit_group(conn: &mut Connection, group: Vec<Request>, location: &str) {
             }
         }
         Err(e) => failed_all(answered.into_iter().map(|(request, _)| request).collect(), e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{event, info};
+    use super::super::SqliteStore;
+    use crate::{Journal, StoreError};
+    use serde_json::json;
+    use stepwasm_engine::{EventKind, ExecutionInfo};
+
+    #[test]
+    fn grouped_appends_are_each_kept_or_refused_on_their_own() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let block_on = |appending| runtime.block_on(appending);
+        let store = SqliteStore::in_memory().unwrap();
+        let infos: Vec<ExecutionInfo> = (0..12).map(|i| info(&format!("g{i}"))).collect();
+        let started = [event(1, EventKind::ExecutionStarted { input: json!({}) })];
+        let next = [event(2, EventKind::TaskStarted { resource: "r".into() })];
+        let gap = [event(5, EventKind::TaskStarted { resource: "r".into() })];
+        // Everything is handed over before the first answer is awaited, so
+        // the committer takes several batches in one group.
+        let first: Vec<_> = infos.iter().map(|i| store.start_execution_async(i, 0, &started)).collect();
+        let taken = store.start_execution_async(&infos[0], 0, &started);
+        assert!(first.into_iter().all(|f| block_on(f).is_ok()));
+        assert!(matches!(block_on(taken), Err(StoreError::ExecutionExists(_))));
+        let seconds: Vec<_> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| store.append_all_async(&info.execution_arn, if i == 3 { &gap } else { &next }))
+            .collect();
+        let results: Vec<_> = seconds.into_iter().map(block_on).collect();
+        for (i, result) in results.iter().enumerate() {
+            let history = store.history(&infos[i].execution_arn).unwrap();
+            if i == 3 {
+                assert!(matches!(result, Err(StoreError::OutOfOrder { last: 1, got: 5, .. })), "{result:?}");
+                assert_eq!(history.len(), 1, "the refused batch left nothing");
+            } else {
+                assert!(result.is_ok(), "{result:?}");
+                assert_eq!(history.len(), 2);
+            }
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! store's write lock (and this store's connection, which its committer
 //! shares) is never held long: drivers' appends go on in between.
 
-use super::{SqliteStore, StoreError};
+use super::SqliteStore;
+use crate::StoreError;
 use rusqlite::{params, TransactionBehavior};
 
 /// Executions deleted per transaction.
@@ -65,7 +66,7 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::{ExecutionStatus, SqliteStore, Store, TaskResult, TokenState};
+    use crate::{ExecutionStatus, Journal, SqliteStore, Store, TaskResult, TokenState};
     use serde_json::json;
     use stepwasm_engine::{EventKind, HistoryEvent, Scope};
 
