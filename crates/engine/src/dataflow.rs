@@ -12,7 +12,22 @@ use std::borrow::Cow;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::{Bindings, Root, PATH_LIMITS};
 use stepwasm_asl::template::Template;
-use stepwasm_asl::{IoSettings, PathSetting, ResultPathSetting};
+use stepwasm_asl::{IoSettings, PathSetting, ResultPathSetting, State, StateKind};
+
+/// The I/O settings of a state (Fail has none that apply; defaults stand in).
+pub(crate) fn io_settings(state: &State) -> &IoSettings {
+    static NONE: std::sync::OnceLock<IoSettings> = std::sync::OnceLock::new();
+    match &state.kind {
+        StateKind::Task(t) => &t.io,
+        StateKind::Pass(p) => &p.io,
+        StateKind::Choice(c) => &c.io,
+        StateKind::Succeed(s) => &s.io,
+        StateKind::Wait(w) => &w.io,
+        StateKind::Parallel(p) => &p.io,
+        StateKind::Map(m) => &m.io,
+        StateKind::Fail(_) => NONE.get_or_init(Default::default),
+    }
+}
 
 /// True when any of the state's I/O fields reads the context object.
 pub fn uses_context(io: &IoSettings) -> bool {

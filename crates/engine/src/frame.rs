@@ -7,19 +7,28 @@
 //! Task, Parallel and Map share one life cycle: scheduled (`TaskScheduled`,
 //! `ParallelStateStarted`, `MapStateStarted`), then succeeded or failed, then
 //! Retry, Catch and result processing alike.
+//!
+//! What the decisions rely on lives beside this file: retry matching and
+//! backoff in [`super::retry`], wait arithmetic in [`super::wait`], the
+//! context object in [`super::context_object`], data limits in
+//! [`super::data_limits`] and I/O processing in [`super::dataflow`].
 
-use super::dataflow;
+use super::context_object::{self, StatePosition};
+use super::data_limits;
+use super::dataflow::{self, io_settings};
 use super::fanout::{self, Fanout};
-use super::history::{rfc3339, ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
+use super::history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
+use super::retry::{handles, retrier_for, retry_delay_ms};
+use super::wait::{after_seconds, seconds_setting, wait_until};
 use super::{task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::Bindings;
-use stepwasm_asl::size::{self, TooBig, MAX_VALUE_DEPTH};
+use stepwasm_asl::size;
 use stepwasm_asl::template::Template;
-use stepwasm_asl::{Graph, Jitter, Retrier, State, StateKind, Transition, WaitFor};
+use stepwasm_asl::{Graph, State, StateKind, Transition};
 
 /// Workflow variables of one scope.
 pub(super) type Variables = Map<String, Value>;
@@ -137,16 +146,6 @@ pub(super) struct Frame {
     /// kept up to date by `apply`: a fold over the events, so a replay
     /// gives the same count.
     variable_bytes: usize,
-}
-
-/// Does a retrier or catcher of `state` handle `failure`? A Parallel state's
-/// failure always comes from a branch, so `States.BranchFailed` names it too.
-fn handles(state: &State, error_equals: &[String], failure: &Failure, from_children: bool) -> bool {
-    errors::matches(error_equals, &failure.error)
-        || (from_children
-            && matches!(state.kind, StateKind::Parallel(_))
-            && error_equals.iter().any(|e| e == errors::BRANCH_FAILED)
-            && errors::matches(&[errors::ALL.to_string()], &failure.error))
 }
 
 impl Frame {
@@ -341,10 +340,10 @@ impl Frame {
     ///
     /// A payload over AWS's 256 KiB limit (a state's output, a task's
     /// parameters, a Parallel state's branch input, a Map item) or nested
-    /// deeper than [`MAX_VALUE_DEPTH`], and variables over AWS's limits (see
-    /// [`MAX_VARIABLE_BYTES`]), are not recorded: the state fails with
-    /// `States.DataLimitExceeded` instead, which only a catcher naming it
-    /// handles (and what that catcher records is checked the same way).
+    /// deeper than [`stepwasm_asl::size::MAX_VALUE_DEPTH`], and variables over
+    /// AWS's limits (see [`super::data_limits`]), are not recorded: the state
+    /// fails with `States.DataLimitExceeded` instead, which only a catcher
+    /// naming it handles (and what that catcher records is checked the same way).
     pub fn decide(&self, env: &Env, scope: &Scope) -> Next {
         let next = self.decide_unchecked(env, scope);
         let Some(failure) = self.over_limits(env, scope, &next) else { return next };
@@ -368,53 +367,7 @@ impl Frame {
             return None;
         }
         let state = self.cursor.as_ref().map_or("", |c| c.state.as_str());
-        if let Some((what, too_big)) = oversized_payload(event) {
-            return Some(Failure::new(
-                errors::DATA_LIMIT_EXCEEDED,
-                match too_big {
-                    TooBig::Bytes => format!("the {what} of state {state:?} is over the limit of {MAX_PAYLOAD_BYTES} bytes"),
-                    TooBig::Depth => format!("the {what} of state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"),
-                },
-            ));
-        }
-        let EventKind::StateExited { assigned_variables: Some(vars), .. } = event else { return None };
-        self.variables_over_limits(env, state, vars).map(|cause| Failure::new(errors::DATA_LIMIT_EXCEEDED, cause))
-    }
-
-    /// AWS's limits on variables, for the assignments of state `state`: each
-    /// variable, all of one `Assign`, and every variable the execution would
-    /// then hold (this frame's replaced ones no longer counted).
-    fn variables_over_limits(&self, env: &Env, state: &str, vars: &Variables) -> Option<String> {
-        let mut assigned = 0usize;
-        let mut replaced = 0usize;
-        for (name, value) in vars {
-            let bytes = match size::measure(value, MAX_VARIABLE_BYTES, MAX_VALUE_DEPTH) {
-                Ok(bytes) => bytes,
-                Err(TooBig::Bytes) => {
-                    return Some(format!(
-                        "the variable {name:?} assigned by state {state:?} is over the limit of {MAX_VARIABLE_BYTES} bytes for one variable"
-                    ))
-                }
-                Err(TooBig::Depth) => {
-                    return Some(format!(
-                        "the variable {name:?} assigned by state {state:?} nests deeper than the limit of {MAX_VALUE_DEPTH} levels"
-                    ))
-                }
-            };
-            assigned += bytes;
-            if assigned > MAX_ASSIGN_BYTES {
-                return Some(format!(
-                    "the variables assigned by state {state:?} are over the limit of {MAX_ASSIGN_BYTES} bytes for one Assign"
-                ));
-            }
-            replaced += self.variable_sizes.get(name).copied().unwrap_or(0);
-        }
-        let total = env.variable_bytes.saturating_sub(replaced).saturating_add(assigned);
-        (total > MAX_EXECUTION_VARIABLE_BYTES).then(|| {
-            format!(
-                "the variables of the execution would be {total} bytes after state {state:?} assigns, over the limit of {MAX_EXECUTION_VARIABLE_BYTES} bytes for all of an execution's variables"
-            )
-        })
+        data_limits::over_limits(event, state, &self.variable_sizes, env.variable_bytes)
     }
 
     fn decide_unchecked(&self, env: &Env, scope: &Scope) -> Next {
@@ -460,9 +413,7 @@ impl Frame {
                     resource: task.resource.clone(),
                     token: task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt),
                     heartbeat_seconds: cursor.heartbeat_seconds,
-                    deadline_ms: cursor
-                        .timeout_seconds
-                        .map(|t| cursor.started_ms.saturating_add(t.saturating_mul(1000).min(i64::MAX as u64) as i64)),
+                    deadline_ms: cursor.timeout_seconds.map(|t| after_seconds(cursor.started_ms, t)),
                 },
             },
             (_, Step::Running(fanout)) => {
@@ -472,7 +423,7 @@ impl Frame {
                     Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
                 }
             }
-            (_, Step::Succeeded { result }) => match dataflow::process_result(io_of(state), &cursor.input, (**result).clone(), &b) {
+            (_, Step::Succeeded { result }) => match dataflow::process_result(io_settings(state), &cursor.input, (**result).clone(), &b) {
                 Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
                 Err(failure) => self.catch(scope, state, cursor, &b, failure),
             },
@@ -596,7 +547,7 @@ impl Frame {
     /// the backoff if a retrier allows (recording no failure in between, as
     /// AWS does), else record the state's failure for Catch to handle.
     fn children_failed(&self, env: &Env, scope: &Scope, state: &State, cursor: &Cursor, scopes: &[&Variables], failure: Failure) -> Next {
-        if let Some(i) = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true)) {
+        if let Some(i) = retrier_for(state, &failure) {
             let r = &state.retriers()[i];
             if cursor.retries[i] < r.max_attempts {
                 let delay = retry_delay_ms(r, cursor.retries[i], &env.info.execution_arn, &cursor.state, cursor.attempt);
@@ -629,7 +580,7 @@ impl Frame {
     /// The event that starts a Task, Parallel or Map state's work: on entering
     /// it (`first`) or for a retry.
     fn schedule(&self, state: &State, cursor: &Cursor, b: &Bindings, first: bool) -> Result<EventKind, Failure> {
-        let io = io_of(state);
+        let io = io_settings(state);
         match &state.kind {
             StateKind::Task(task) => {
                 let parameters = dataflow::effective_input(io, &cursor.input, b)?;
@@ -761,17 +712,7 @@ impl Frame {
 
     /// The context object, when the state's fields read it (else `null`).
     fn context_for(&self, env: &Env, state: &State, cursor: &Cursor) -> Value {
-        let reads_context = state.jsonata
-            || match &state.kind {
-                StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
-                // Rules and Map item selectors may read `$$`; building it is cheap next to them.
-                StateKind::Choice(_) | StateKind::Map(_) => true,
-                _ => {
-                    let io = io_of(state);
-                    dataflow::uses_context(io) || state.catchers().iter().any(|c| c.assign.as_ref().is_some_and(|t| t.uses_context()))
-                }
-            };
-        if reads_context {
+        if context_object::reads_context(state) {
             self.context(env, cursor, cursor.retries.iter().sum())
         } else {
             Value::Null
@@ -780,30 +721,15 @@ impl Frame {
 
     /// The context object (`$$`) for the current state and attempt.
     fn context(&self, env: &Env, cursor: &Cursor, retry_count: u32) -> Value {
-        let mut context = json!({
-            "Execution": {
-                "Id": env.info.execution_arn,
-                "Input": env.input,
-                "Name": env.info.name,
-                "StartTime": rfc3339(env.start_ms),
-                "RedriveCount": 0,
-            },
-            "State": {
-                "EnteredTime": rfc3339(cursor.entered_ms),
-                "Name": cursor.state,
-                "RetryCount": retry_count,
-            },
-            "StateMachine": {"Id": env.info.state_machine_arn, "Name": env.info.state_machine_name},
-        });
-        if matches!(&self.state(&cursor.state).kind, StateKind::Task(t) if t.waits_for_task_token()) {
-            // Parameters are prepared before the attempt they are for starts.
-            let attempt = match cursor.step {
-                Step::Entered | Step::Failed { .. } => cursor.attempt + 1,
-                _ => cursor.attempt,
-            };
-            context["Task"] = json!({"Token": task_token(&env.info.execution_arn, cursor.entered_id, attempt)});
-        }
-        context
+        let position = StatePosition {
+            name: &cursor.state,
+            entered_ms: cursor.entered_ms,
+            entered_id: cursor.entered_id,
+            retry_count,
+            attempt: cursor.attempt,
+            preparing_next_attempt: matches!(cursor.step, Step::Entered | Step::Failed { .. }),
+        };
+        context_object::context_object(env, self.state(&cursor.state), &position)
     }
 }
 
@@ -816,11 +742,7 @@ impl Cursor {
             return Err("only running children can be retried".into());
         }
         let failure = Failure::new(&failed.error, failed.cause.clone());
-        let i = state
-            .retriers()
-            .iter()
-            .position(|r| handles(state, &r.error_equals, &failure, true))
-            .ok_or("no retrier handles the children's failure")?;
+        let i = retrier_for(state, &failure).ok_or("no retrier handles the children's failure")?;
         self.step = Step::Failed { failure, retrier: Some(i), failed_ms: self.latest_ms };
         Ok(())
     }
@@ -838,128 +760,7 @@ impl Cursor {
     }
 
     fn fail(&mut self, state: &State, failure: Failure, at_ms: i64) {
-        let retrier = state.retriers().iter().position(|r| handles(state, &r.error_equals, &failure, true));
+        let retrier = retrier_for(state, &failure);
         self.step = Step::Failed { failure, retrier, failed_ms: at_ms };
     }
-}
-
-/// AWS's limit on any payload: state input and output, task parameters and results.
-pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
-
-/// AWS's limits on workflow variables ("Passing data between states with
-/// variables"): 256 KiB for one variable, 256 KiB for all the variables of
-/// one `Assign`, 10 MiB for all the variables an execution holds; over
-/// any, the state fails with `States.DataLimitExceeded`.
-pub const MAX_VARIABLE_BYTES: usize = 256 * 1024;
-pub const MAX_ASSIGN_BYTES: usize = 256 * 1024;
-pub const MAX_EXECUTION_VARIABLE_BYTES: usize = 10 * 1024 * 1024;
-
-/// The payload an event would record, named, when it is over the limit or
-/// nests too deeply (measured only up to the limit).
-fn oversized_payload(event: &EventKind) -> Option<(&'static str, TooBig)> {
-    let check = |v: &Value| size::measure(v, MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH).err();
-    let (what, payload) = match event {
-        EventKind::StateExited { output, .. } => ("output", &**output),
-        EventKind::TaskScheduled { parameters, .. } => ("task parameters", &**parameters),
-        EventKind::ParallelStateStarted { input, .. } => ("branch input", input),
-        EventKind::MapStateStarted { items, .. } => {
-            return items.iter().find_map(check).map(|too_big| ("Map item input", too_big));
-        }
-        _ => return None,
-    };
-    check(payload).map(|too_big| (what, too_big))
-}
-
-/// The I/O settings of a state (Fail has none that apply; defaults stand in).
-fn io_of(state: &State) -> &stepwasm_asl::IoSettings {
-    static NONE: std::sync::OnceLock<stepwasm_asl::IoSettings> = std::sync::OnceLock::new();
-    match &state.kind {
-        StateKind::Task(t) => &t.io,
-        StateKind::Pass(p) => &p.io,
-        StateKind::Choice(c) => &c.io,
-        StateKind::Succeed(s) => &s.io,
-        StateKind::Wait(w) => &w.io,
-        StateKind::Parallel(p) => &p.io,
-        StateKind::Map(m) => &m.io,
-        StateKind::Fail(_) => NONE.get_or_init(Default::default),
-    }
-}
-
-/// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (named `field`): fixed,
-/// read by its `…Path` from the state's input, or a JSONata expression.
-fn seconds_setting(
-    field: &str,
-    fixed: Option<u64>,
-    path: &Option<stepwasm_asl::path::Path>,
-    expr: &Option<Template>,
-    input: &Value,
-    b: &Bindings,
-) -> Result<Option<u64>, Failure> {
-    match (path, expr) {
-        (Some(path), _) => Ok(Some(positive_integer_at(path, input, &format!("{field}Path"))?)),
-        (None, Some(t)) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
-            Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
-            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a positive integer, got {other}"))),
-        },
-        (None, None) => Ok(fixed),
-    }
-}
-
-/// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
-fn positive_integer_at(path: &stepwasm_asl::path::Path, input: &Value, field: &str) -> Result<u64, Failure> {
-    match path.select(input).as_ref().and_then(Value::as_u64) {
-        Some(n) if n > 0 => Ok(n),
-        _ => Err(Failure::new(errors::RUNTIME, format!("{field} '{path}' must select a positive integer in the state's input"))),
-    }
-}
-
-/// When a Wait state entered at `entered_ms` ends, given its effective input.
-fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64, b: &Bindings) -> Result<i64, Failure> {
-    let runtime = |msg: String| Failure::new(errors::RUNTIME, msg);
-    let seconds_ms = |s: u64| entered_ms.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64);
-    match wait {
-        WaitFor::Seconds(s) => Ok(seconds_ms(*s)),
-        WaitFor::Timestamp(ms) => Ok(*ms),
-        WaitFor::SecondsPath(path) => match path.select(input).as_ref().and_then(Value::as_u64) {
-            Some(s) => Ok(seconds_ms(s)),
-            None => Err(runtime(format!("SecondsPath '{path}' must select a non-negative integer in the state's input"))),
-        },
-        WaitFor::SecondsExpr(t) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
-            Value::Number(n) if n.as_u64().is_some() => Ok(seconds_ms(n.as_u64().unwrap_or_default())),
-            other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Seconds must be a non-negative integer, got {other}"))),
-        },
-        WaitFor::TimestampExpr(t) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
-            Value::String(text) => match stepwasm_asl::choice::parse_timestamp(&text) {
-                Some(at) => Ok(at.timestamp_millis()),
-                None => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp, got {text:?}"))),
-            },
-            other => {
-                Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("Timestamp must be an RFC 3339 timestamp string, got {other}")))
-            }
-        },
-        WaitFor::TimestampPath(path) => {
-            match path.select(input).as_ref().and_then(Value::as_str).and_then(stepwasm_asl::choice::parse_timestamp) {
-                Some(t) => Ok(t.timestamp_millis()),
-                None => Err(runtime(format!("TimestampPath '{path}' must select an RFC 3339 timestamp in the state's input"))),
-            }
-        }
-    }
-}
-
-/// Backoff before retry number `retries_so_far + 1` of `retrier`:
-/// `IntervalSeconds × BackoffRate^retries_so_far`, capped by `MaxDelaySeconds`;
-/// with `JitterStrategy: FULL` a deterministic fraction of that (derived from
-/// the execution, state and attempt, so a replay waits the same).
-pub fn retry_delay_ms(retrier: &Retrier, retries_so_far: u32, execution: &str, state: &str, attempt: u32) -> i64 {
-    let mut delay = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(retries_so_far as i32);
-    if let Some(max) = retrier.max_delay_seconds {
-        delay = delay.min(max as f64);
-    }
-    let mut ms = (delay * 1000.0).min(i64::MAX as f64 / 2.0) as i64;
-    if retrier.jitter == Jitter::Full {
-        let seed = format!("{execution}\u{0}{state}\u{0}{attempt}");
-        let h = seed.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-        ms = (ms as f64 * ((h >> 11) as f64 / (1u64 << 53) as f64)) as i64;
-    }
-    ms
 }

@@ -1,24 +1,30 @@
 //! The interpreter as a pure state machine: an execution is a fold over its
 //! history events ([`history`]), and [`execution::Execution::decide`] says what
 //! must happen next. Each graph (the top level, a Parallel branch, a Map
-//! iteration) runs in a frame; Retry/backoff and Catch live there. Running
-//! tasks, waiting and storing events are the driver's job.
+//! iteration) runs in a frame, which applies Retry and Catch; what they use
+//! lives beside it: retry matching and backoff ([`retry_delay_ms`]), the
+//! context object, Wait arithmetic, data limits. Running tasks, waiting and
+//! storing events are the driver's job.
 
 pub mod arn;
+mod context_object;
+mod data_limits;
 pub mod dataflow;
 pub mod execution;
 mod fanout;
 mod frame;
 pub mod history;
 pub mod limits;
+mod retry;
 pub mod task;
+mod wait;
 
 pub use arn::execution_info;
 pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
-pub use frame::{retry_delay_ms, MAX_PAYLOAD_BYTES};
 pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
-pub use limits::{check_error_and_cause, ErrorCauseTooLong, MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_HISTORY_EVENTS};
-pub use task::{AsyncTaskRunner, Blocking, TaskOutcome, TaskRunner};
+pub use limits::{check_error_and_cause, ErrorCauseTooLong, MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES};
+pub use retry::retry_delay_ms;
+pub use task::{TaskOutcome, TaskRunner};
 
 /// An ASL error: the name Retry/Catch match on and a human-readable cause.
 #[derive(Debug, Clone, PartialEq, Eq)]

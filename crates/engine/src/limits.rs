@@ -4,7 +4,19 @@
 /// definition that loops forever.
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
 
-pub use crate::frame::MAX_PAYLOAD_BYTES;
+/// AWS's limit on any payload: state input and output, task parameters and results.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+// AWS's limits on workflow variables ("Passing data between states with
+// variables"), in JSON bytes; over any, the state that assigns fails with
+// `States.DataLimitExceeded`.
+
+/// AWS's limit on one workflow variable.
+pub const MAX_VARIABLE_BYTES: usize = 256 * 1024;
+/// AWS's limit on all the variables of one `Assign`.
+pub const MAX_ASSIGN_BYTES: usize = 256 * 1024;
+/// AWS's limit on all the variables an execution holds.
+pub const MAX_EXECUTION_VARIABLE_BYTES: usize = 10 * 1024 * 1024;
 
 /// AWS's limit on an error name (StopExecution, SendTaskFailure, a task's
 /// failure), in characters.
@@ -17,9 +29,9 @@ pub const MAX_CAUSE_CHARS: usize = 32_768;
 /// the API does, and a command line says which of its flags it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ErrorCauseTooLong {
-    #[error("error is {0} characters long; the limit is 256")]
+    #[error("error is {0} characters long; the limit is {MAX_ERROR_CHARS}")]
     Error(usize),
-    #[error("cause is {0} characters long; the limit is 32,768")]
+    #[error("cause is {0} characters long; the limit is {MAX_CAUSE_CHARS}")]
     Cause(usize),
 }
 

@@ -1,7 +1,6 @@
 //! The engine's task vocabulary, shared by whoever runs tasks (the WASM
 //! runtime, native functions, test scripts) and the driver that asks them:
-//! how a task ended ([`TaskOutcome`]) and what can run one ([`TaskRunner`],
-//! [`AsyncTaskRunner`]). The invocation itself is [`crate::TaskInvocation`].
+//! how a task ended ([`TaskOutcome`]) and what can run one ([`TaskRunner`]). The invocation itself is [`crate::TaskInvocation`].
 
 use crate::TaskInvocation;
 use serde_json::Value;
@@ -28,23 +27,10 @@ pub enum TaskOutcome {
     },
 }
 
-/// Something that can run a Task state's resource: the WASM runtime, or native
-/// functions (the benchmark's baseline), or a script in tests.
+/// Something that can run a Task state's resource: the WASM runtime, native
+/// functions (the benchmark's baseline), or a script in tests. The task is a
+/// future, so that a module computing or waiting yields its thread; a runner
+/// that answers at once returns a ready one.
 pub trait TaskRunner {
-    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome;
-}
-
-/// A runner whose tasks are futures (the WASM runtime on tokio).
-pub trait AsyncTaskRunner {
-    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a;
-}
-
-/// A synchronous runner used by the async loop: each task runs to its end
-/// when it is asked for.
-pub struct Blocking<'a, R: ?Sized>(pub &'a R);
-
-impl<R: TaskRunner + ?Sized> AsyncTaskRunner for Blocking<'_, R> {
-    fn run_task_async<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a {
-        std::future::ready(self.0.run_task(task))
-    }
+    fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a;
 }
