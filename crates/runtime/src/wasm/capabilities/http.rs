@@ -1,0 +1,32 @@
+//! The `http` capability: outgoing requests to the granted URL prefixes,
+//! limited in number per invocation and never outliving its deadline.
+
+use super::limit_trap;
+use crate::http::{self, OutgoingRequest};
+use crate::wasm::bindings::stepwasm::task::http::{Host, Request as WitRequest, Response as WitResponse};
+use crate::wasm::invocation::Invocation;
+use std::time::Instant;
+
+impl Host for Invocation {
+    async fn fetch(&mut self, req: WitRequest) -> wasmtime::Result<Result<WitResponse, String>> {
+        let Some(grant) = self.http.clone() else {
+            return Err(wasmtime::Error::msg("http called without an http grant"));
+        };
+        if self.http_calls >= self.max_http_calls {
+            return Err(limit_trap(
+                &mut self.limiter,
+                format!("http call limit exceeded: more than {} requests in one invocation", self.max_http_calls),
+            ));
+        }
+        self.http_calls += 1;
+        // A request may not outlive the invocation's own deadline.
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let request = OutgoingRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
+        // The client blocks; it runs on tokio's blocking pool, not on the
+        // thread that drives other invocations.
+        let response = tokio::task::spawn_blocking(move || http::fetch(&grant, &request, left))
+            .await
+            .unwrap_or_else(|e| Err(format!("the request was lost: {e}")));
+        Ok(response.map(|r| WitResponse { status: r.status, headers: r.headers, body: r.body }))
+    }
+}

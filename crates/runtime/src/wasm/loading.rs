@@ -1,0 +1,96 @@
+//! Loading Task resources: every resource of a state machine at once, with all
+//! problems reported together before anything runs, or one at a time. Each
+//! becomes a [`LoadedResource`]: its component, pre-instantiated with the
+//! linker of its grants, and its limits.
+
+use super::bindings::TaskPre;
+use super::invocation::Invocation;
+use super::{RuntimeError, WasmRuntime};
+use crate::config::{Limits, ResourceMap, ResourceSpec};
+use crate::http::HttpGrant;
+use crate::kv::KvStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use stepwasm_asl::{StateMachine, ValidationError};
+
+/// A component ready to instantiate, with the limits and grants of the
+/// resource using it.
+pub(super) struct LoadedResource {
+    pub(super) pre: TaskPre<Invocation>,
+    pub(super) limits: Limits,
+    pub(super) kv_namespace: Option<String>,
+    pub(super) http: Option<Arc<HttpGrant>>,
+    pub(super) module_path: PathBuf,
+}
+
+impl WasmRuntime {
+    /// A runtime with every Task resource of `machine` loaded: all problems
+    /// (unmapped resource, missing file, not a component, wrong world) are
+    /// reported together, located at `States.<name>.Resource`, before anything runs.
+    pub fn for_machine(machine: &StateMachine, map: &ResourceMap) -> Result<WasmRuntime, RuntimeError> {
+        WasmRuntime::for_machine_cached(machine, map, None)
+    }
+
+    /// [`WasmRuntime::for_machine`], keeping compiled components in `cache_dir`.
+    pub fn for_machine_cached(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime, RuntimeError> {
+        let mut specs = Vec::new();
+        let mut problems = Vec::new();
+        for (state, resource) in machine.module_resources() {
+            match map.resolve(resource) {
+                Ok(spec) => specs.push((state.to_string(), resource.to_string(), spec)),
+                Err(why) => problems.push(ValidationError::new(&format!("States.{state}.Resource"), why)),
+            }
+        }
+        let max_memory = specs.iter().map(|(_, _, s)| s.limits.memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
+        let mut runtime = WasmRuntime::new(max_memory)?;
+        if let Some(dir) = cache_dir {
+            runtime.use_cache_dir(dir);
+        }
+        if specs.iter().any(|(_, _, s)| s.grants.kv.is_some()) {
+            let kv_store = KvStore::open_or_memory(map.kv().path.as_ref())?;
+            for (namespace, key, value) in &map.kv().seed {
+                kv_store.seed(namespace, key, value)?;
+            }
+            runtime.kv_store = Some(Arc::new(kv_store));
+        }
+        for (state, resource, spec) in specs {
+            if let Err(why) = runtime.add_resource(&resource, spec) {
+                problems.push(ValidationError::new(&format!("States.{state}.Resource"), why));
+            }
+        }
+        if problems.is_empty() {
+            Ok(runtime)
+        } else {
+            Err(RuntimeError::Resources(problems))
+        }
+    }
+
+    /// Loads (or reuses) the component for `resource`.
+    pub fn add_resource(&mut self, resource: &str, spec: ResourceSpec) -> Result<(), String> {
+        if self.resources.contains_key(resource) {
+            return Ok(());
+        }
+        let component = self.component_for(&spec)?;
+        let shown = spec.module_path.display();
+        self.check_grants(&component, resource, &spec)?;
+        let linker = self.linker(&spec.grants).map_err(|e| format!("cannot set up the capabilities: {e:#}"))?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| format!("module {shown} cannot be linked: {e:#}"))?;
+        let pre = TaskPre::new(instance_pre).map_err(|e| {
+            format!("module {shown} does not implement the stepwasm:task world (export stepwasm:task/handler@0.1.0): {e:#}")
+        })?;
+        if spec.grants.kv.is_some() && self.kv_store.is_none() {
+            self.kv_store = Some(Arc::new(KvStore::in_memory().map_err(|e| e.to_string())?));
+        }
+        self.resources.insert(
+            resource.to_string(),
+            LoadedResource {
+                pre,
+                limits: spec.limits,
+                kv_namespace: spec.grants.kv,
+                http: spec.grants.http.map(Arc::new),
+                module_path: spec.module_path,
+            },
+        );
+        Ok(())
+    }
+}
