@@ -14,10 +14,9 @@
 //! left unmapped with a warning, its record kept for the operator to see.
 
 use crate::asl::{parse_definition, StateMachine};
-use crate::cli::{load_runtime, CacheArg, ConfigArg};
 use crate::engine::ExecutionInfo;
 use crate::runtime::config::EntryError;
-use crate::runtime::{ResourceMap, ResourceSpec, WasmRuntime};
+use crate::runtime::{CacheOutcome, ResourceMap, ResourceSpec, WasmRuntime};
 use crate::store::{SqliteStore, Store, StoreError, TaskResourceRecord};
 use anyhow::{anyhow, Context as _, Result};
 use serde_json::Value;
@@ -35,13 +34,39 @@ pub struct StoredMachines {
     configured: ResourceMap,
     /// The map in force: the config's, with the registered resources on top.
     map: RwLock<ResourceMap>,
-    cache: CacheArg,
+    /// Where compiled modules are cached; `None` compiles afresh.
+    cache_dir: Option<PathBuf>,
     /// Where uploaded modules are written (`<store file>.modules/<sha256>.wasm`)
     /// for wasmtime to load; the store keeps the bytes.
     upload_dir: PathBuf,
     /// By state machine ARN and definition version. Loading happens under
     /// the lock, so a version is never compiled twice at once.
     loaded: Mutex<HashMap<(String, Option<u32>), Loaded>>,
+}
+
+/// What [`StoredMachines`] runs with, whoever chose it (command-line flags,
+/// a test): the resource map of the config, and the compile cache's directory.
+pub struct MachineSettings {
+    /// The config's map, or `wasm:<name>` modules in the current directory.
+    pub resources: ResourceMap,
+    /// Where compiled modules are kept between runs; `None` compiles afresh.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Loads the machine's modules, through the compile cache when there is one;
+/// a damaged cache entry or one that could not be written is worth a warning.
+pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime> {
+    let runtime = WasmRuntime::for_machine_cached(machine, map, cache_dir)?;
+    for (module, outcome) in runtime.cache_report() {
+        match outcome {
+            CacheOutcome::Replaced(why) => crate::console_out::warn(format_args!("warning: {why}; recompiled {}", module.display())),
+            CacheOutcome::NotStored(why) => {
+                crate::console_out::warn(format_args!("warning: compiled {} but cannot cache it: {why}", module.display()))
+            }
+            CacheOutcome::Hit | CacheOutcome::Stored => {}
+        }
+    }
+    Ok(runtime)
 }
 
 /// Why a resource was not registered (or deleted).
@@ -75,17 +100,13 @@ pub struct Registered {
 }
 
 impl StoredMachines {
-    /// Resources come from `config`, else `wasm:<name>` resources are looked
-    /// up in the current directory; kv data lives in `store` unless the
-    /// config names a kv file.
-    pub fn new(config: &ConfigArg, cache: CacheArg, store: &Path) -> Result<StoredMachines> {
-        let mut map = match &config.config {
-            Some(path) => ResourceMap::load(path)?,
-            None => ResourceMap::with_module_dir(Path::new(".")),
-        };
+    /// The machines of the store file `store`, run with `settings`; kv data
+    /// lives in `store` unless the config names a kv file.
+    pub fn new(settings: MachineSettings, store: &Path) -> StoredMachines {
+        let MachineSettings { resources: mut map, cache_dir } = settings;
         map.keep_kv_in(store);
         let upload_dir = PathBuf::from(format!("{}.modules", store.display()));
-        Ok(StoredMachines { map: RwLock::new(map.clone()), configured: map, cache, upload_dir, loaded: Mutex::new(HashMap::new()) })
+        StoredMachines { map: RwLock::new(map.clone()), configured: map, cache_dir, upload_dir, loaded: Mutex::new(HashMap::new()) }
     }
 
     /// Maps the resources registered in `store` (on start), under the
@@ -209,8 +230,8 @@ impl StoredMachines {
                 )
         };
         let mut runtime = WasmRuntime::new(spec.limits.memory_bytes).map_err(|e| RegisterError::Module(hide(e.to_string())))?;
-        if let Some(dir) = self.cache.dir() {
-            runtime.use_cache_dir(dir);
+        if let Some(dir) = &self.cache_dir {
+            runtime.use_cache_dir(dir.clone());
         }
         runtime.add_resource(resource, spec.clone()).map_err(|e| RegisterError::Module(hide(e)))
     }
@@ -247,7 +268,7 @@ impl StoredMachines {
 
     /// `machine`'s modules, loaded for one use (TestState) and not kept.
     pub fn load_uncached(&self, machine: &StateMachine) -> Result<WasmRuntime> {
-        load_runtime(machine, &self.read_map(), &self.cache)
+        load_runtime(machine, &self.read_map(), self.cache_dir.as_deref())
     }
 
     /// The definition `execution` runs (its state machine, at the version
@@ -271,7 +292,8 @@ impl StoredMachines {
             None => arn.to_string(),
         };
         let machine = Arc::new(parse_definition(text).map_err(|e| anyhow!("the stored definition of {shown}: {e}"))?);
-        let runtime = load_runtime(&machine, &self.read_map(), &self.cache).with_context(|| format!("loading the modules of {shown}"))?;
+        let runtime = load_runtime(&machine, &self.read_map(), self.cache_dir.as_deref())
+            .with_context(|| format!("loading the modules of {shown}"))?;
         let loaded = Arc::new((machine, runtime));
         loaded_versions.insert(key, Arc::clone(&loaded));
         Ok(loaded)

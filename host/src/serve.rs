@@ -32,7 +32,7 @@ use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, System
 use crate::engine::{ExecutionInfo, Outcome};
 use crate::machines::StoredMachines;
 use crate::runtime::instance_slots;
-use crate::store::{CrashGuard, DriveStart, ExecutionStatus, SqliteStore, Store, StoreError, CRASH_LIMIT};
+use crate::store::{CrashGuard, DriveStart, ExecutionStatus, Journal, SqliteStore, Store, StoreError, CRASH_LIMIT};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use retries::{Failure, Retries, RETRY_BACKOFF};
@@ -125,7 +125,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     // it; `stepwasm store check --full` also reads every event back).
     store.check(false)?;
     let store = Arc::new(store);
-    let machines = Arc::new(StoredMachines::new(&args.config, args.cache, &args.store.store)?);
+    let machines = Arc::new(StoredMachines::new(args.config.machine_settings(&args.cache)?, &args.store.store));
     machines.map_registered(&*store)?;
     let access = match &args.api_secret {
         Some(spec) => Access::shared_secret(spec).map_err(|e| anyhow!(e))?,

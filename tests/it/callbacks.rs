@@ -4,17 +4,17 @@
 //! scripted task runners; the end-to-end ones drive `stepwasm serve` and answer
 //! its waiting task with `stepwasm task …`, across a kill -9.
 
-use crate::support::{self, root, scratch, stepwasm, wait_for};
+use crate::support::{block_on, stepwasm, wait_for, Site};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stepwasm::asl::parse_definition;
 use stepwasm::driver::{
-    execution_info, resume_execution, run_execution, run_recorded, Clock, ExecutionRecord, TaskOutcome, TaskRunner, VirtualClock,
+    execution_info, resume_execution, run_execution, run_recorded, Clock, ExecutionRecord, TaskOutcome, TaskRunner, VirtualClock, Wait,
     MAX_HISTORY_EVENTS,
 };
 use stepwasm::engine::{EventKind, Outcome, TaskInvocation};
-use stepwasm::store::{ExecutionStatus, SqliteStore, Store, StoreError, TaskResult};
+use stepwasm::store::{ExecutionStatus, Journal, SqliteStore, Store, StoreError, TaskResult};
 
 /// Asks for approval with a token, then notes it.
 const APPROVAL: &str = r#"{"StartAt": "Ask", "States": {
@@ -43,7 +43,13 @@ impl<F: Fn(&TaskInvocation) -> TaskOutcome> Runner<F> {
 }
 
 impl<F: Fn(&TaskInvocation) -> TaskOutcome> TaskRunner for Runner<F> {
-    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
+    fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
+        std::future::ready(self.answer(task))
+    }
+}
+
+impl<F: Fn(&TaskInvocation) -> TaskOutcome> Runner<F> {
+    fn answer(&self, task: &TaskInvocation) -> TaskOutcome {
         self.calls.lock().unwrap().push(task.clone());
         (self.answer)(task)
     }
@@ -60,9 +66,11 @@ impl<F: Fn(i64)> Clock for Acting<F> {
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
-    fn sleep_until(&self, deadline_ms: i64) {
-        self.clock.sleep_until(deadline_ms);
+    /// The virtual clock jumps at once; the world acts before the wait is awaited.
+    fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
+        let waited = self.clock.wait_until(deadline_ms);
         (self.on_wait)(self.clock.now_ms());
+        waited
     }
 }
 
@@ -76,9 +84,9 @@ fn at(rec: &ExecutionRecord, ty: &str, nth: usize) -> i64 {
     rec.history.iter().filter(|e| e.kind.type_name() == ty).nth(nth).unwrap_or_else(|| panic!("no {ty} #{nth}")).timestamp_ms
 }
 
-fn approval_run(store: &SqliteStore, runner: &dyn TaskRunner, clock: &dyn Clock) -> ExecutionRecord {
+fn approval_run(store: &SqliteStore, runner: &impl TaskRunner, clock: &dyn Clock) -> ExecutionRecord {
     let machine = Arc::new(parse_definition(APPROVAL).unwrap());
-    run_recorded(machine, execution_info("approvals", "a1"), json!({"order": 7}), runner, clock, store).unwrap()
+    block_on(run_recorded(machine, execution_info("approvals", "a1"), json!({"order": 7}), runner, clock, store)).unwrap()
 }
 
 #[test]
@@ -128,7 +136,8 @@ fn a_failure_sent_back_is_the_tasks_error() {
         TaskOutcome::Succeeded(json!(null))
     });
     let machine = Arc::new(parse_definition(def).unwrap());
-    let rec = run_recorded(machine, execution_info("approvals", "f"), json!({}), &runner, &VirtualClock::new(START_MS), &store).unwrap();
+    let rec = block_on(run_recorded(machine, execution_info("approvals", "f"), json!({}), &runner, &VirtualClock::new(START_MS), &store))
+        .unwrap();
     assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"Error": "Rejected", "Cause": "over budget"}) });
     assert!(types(&rec).contains(&"TaskFailed"));
 }
@@ -183,7 +192,8 @@ fn timeout_seconds_bounds_the_wait_for_a_token() {
     let def = r#"{"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "approver.waitForTaskToken", "TimeoutSeconds": 30, "End": true}}}"#;
     let runner = Runner::new(|_| TaskOutcome::Succeeded(json!(null)));
     let machine = Arc::new(parse_definition(def).unwrap());
-    let rec = run_recorded(machine, execution_info("approvals", "t"), json!({}), &runner, &VirtualClock::new(START_MS), &store).unwrap();
+    let rec = block_on(run_recorded(machine, execution_info("approvals", "t"), json!({}), &runner, &VirtualClock::new(START_MS), &store))
+        .unwrap();
     assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "States.Timeout"), "{:?}", rec.outcome);
     assert_eq!(at(&rec, "TaskTimedOut", 0) - at(&rec, "TaskStarted", 0), 30_000);
     // A result sent too late is refused, not lost silently.
@@ -196,7 +206,7 @@ fn without_a_store_a_token_task_fails_and_says_why() {
     let def = r#"{"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "approver.waitForTaskToken", "End": true}}}"#;
     let runner = Runner::new(|_| TaskOutcome::Succeeded(json!(null)));
     let machine = Arc::new(parse_definition(def).unwrap());
-    let rec = run_execution(machine, execution_info("approvals", "n"), json!({}), &runner, &VirtualClock::new(START_MS)).unwrap();
+    let rec = block_on(run_execution(machine, execution_info("approvals", "n"), json!({}), &runner, &VirtualClock::new(START_MS))).unwrap();
     assert!(
         matches!(&rec.outcome, Outcome::Failed { error, cause } if error == "States.Runtime" && cause.contains("store")),
         "{:?}",
@@ -228,7 +238,7 @@ fn a_resumed_execution_waits_on_for_its_token_without_rerunning_the_module() {
     };
     let nobody = Runner::new(|_| panic!("the submitted task's module must not run again"));
     let machine = Arc::new(parse_definition(APPROVAL).unwrap());
-    let rec = resume_execution(machine, full.info.clone(), &nobody, &clock, &crashed).unwrap();
+    let rec = block_on(resume_execution(machine, full.info.clone(), &nobody, &clock, &crashed)).unwrap();
     assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"order": 7, "approval": "yes, later"}) });
     assert_eq!(crashed.history(&full.info.execution_arn).unwrap(), rec.history);
 }
@@ -264,7 +274,7 @@ fn a_stopped_execution_ends_aborted_wherever_it_was() {
         TaskOutcome::Succeeded(json!(1))
     });
     let machine = Arc::new(parse_definition(def).unwrap());
-    let rec = run_recorded(machine, info.clone(), json!({}), &runner, &VirtualClock::new(START_MS), &store).unwrap();
+    let rec = block_on(run_recorded(machine, info.clone(), json!({}), &runner, &VirtualClock::new(START_MS), &store)).unwrap();
     assert!(matches!(rec.outcome, Outcome::Aborted { .. }));
     assert_eq!(runner.calls().len(), 1, "nothing runs after the stop");
     assert_eq!(types(&rec), ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "ExecutionAborted"]);
@@ -280,12 +290,12 @@ fn the_history_limit_ends_a_stored_execution_and_resuming_it_changes_nothing() {
     let machine = Arc::new(parse_definition(endless).unwrap());
     let info = execution_info("loop", "l");
     let nobody = Runner::new(|_| unreachable!("no tasks"));
-    let rec = run_recorded(machine.clone(), info.clone(), json!({}), &nobody, &VirtualClock::new(START_MS), &store).unwrap();
+    let rec = block_on(run_recorded(machine.clone(), info.clone(), json!({}), &nobody, &VirtualClock::new(START_MS), &store)).unwrap();
     assert!(matches!(&rec.outcome, Outcome::Failed { cause, .. } if cause.contains("25000 history events")), "{:?}", rec.outcome);
     let stored = store.history(&info.execution_arn).unwrap();
     assert_eq!(stored.len(), MAX_HISTORY_EVENTS);
     assert_eq!(store.execution(&info.execution_arn).unwrap().unwrap().status, ExecutionStatus::Failed);
-    let again = resume_execution(machine, info.clone(), &nobody, &VirtualClock::new(START_MS), &store).unwrap();
+    let again = block_on(resume_execution(machine, info.clone(), &nobody, &VirtualClock::new(START_MS), &store)).unwrap();
     assert_eq!((again.outcome, again.history.len()), (rec.outcome, MAX_HISTORY_EVENTS));
 }
 
@@ -300,15 +310,9 @@ const NOTIFY_AND_WAIT: &str = r#"{"StartAt": "Ask", "States": {
 
 #[test]
 fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_finishes_it() {
-    support::guest_dir();
-    let dir = scratch("callbacks");
-    let definition = dir.join("approval.asl.json");
-    std::fs::write(&definition, NOTIFY_AND_WAIT).unwrap();
-    let store_path = dir.join("store.sqlite");
-    let config = root().join("examples/order/stepwasm.toml");
-    let cache = dir.join("cache");
-    let (def, store_arg, config_arg, cache_arg) =
-        (definition.to_str().unwrap(), store_path.to_str().unwrap(), config.to_str().unwrap(), cache.to_str().unwrap());
+    let site = Site::new("callbacks", "approval.asl.json", NOTIFY_AND_WAIT);
+    let (def, store_arg, config_arg, cache_arg) = site.args();
+    let store_path = &site.store_path;
     let (code, out, err) =
         stepwasm(&["start", def, "--store", store_arg, "--config", config_arg, "--name", "ask", "--input", r#"{"n": 1}"#]);
     assert_eq!(code, 0, "{out}{err}");
@@ -331,7 +335,7 @@ fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_fin
             .spawn()
             .unwrap()
     };
-    let store = SqliteStore::open(&store_path).unwrap();
+    let store = SqliteStore::open(store_path).unwrap();
     let history_has = |ty: &str| store.history(&arn).unwrap().iter().any(|e| e.kind.type_name() == ty);
 
     let mut first = serve();

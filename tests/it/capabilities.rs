@@ -12,7 +12,7 @@
 //! - A module importing a capability its resource was not granted is refused
 //!   at load, naming the import and the grant.
 
-use crate::support::{self, guest_dir, run_test_alone, scratch, TestServer, PROBE_RESOURCES};
+use crate::support::{self, block_on, guest_dir, run_test_alone, scratch, TestServer, PROBE_RESOURCES};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ fn runtime(machine: &StateMachine, map: &ResourceMap) -> WasmRuntime {
 
 fn run(machine: &Arc<StateMachine>, runtime: &WasmRuntime, steps: Value) -> ExecutionRecord {
     let input = json!({ "steps": steps });
-    run_execution(machine.clone(), execution_info("probe", "t"), input, runtime, &VirtualClock::new(0)).unwrap()
+    block_on(run_execution(machine.clone(), execution_info("probe", "t"), input, runtime, &VirtualClock::new(0))).unwrap()
 }
 
 fn output(rec: &ExecutionRecord) -> Value {
@@ -91,14 +91,14 @@ fn a_journaled_attempt_run_again_after_a_crash_keeps_its_output_and_applies_its_
     let counted = |n: u64| TaskOutcome::Succeeded(json!({"results": [n]}));
     // A resumed driver runs the attempt again when a crash lost its recorded
     // success: the commit's record gives back the output; nothing is redone.
-    assert_eq!(rt.invoke(&attempt(2, true)), counted(1));
-    assert_eq!(rt.invoke(&attempt(2, true)), counted(1));
+    assert_eq!(block_on(rt.invoke(&attempt(2, true))), counted(1));
+    assert_eq!(block_on(rt.invoke(&attempt(2, true))), counted(1));
     assert_eq!(committed(&rt, "probe"), [("n".to_string(), "1".to_string())]);
     // Another entry into the state is another invocation.
-    assert_eq!(rt.invoke(&attempt(9, true)), counted(2));
+    assert_eq!(block_on(rt.invoke(&attempt(9, true))), counted(2));
     // Without a journal nothing is recorded: each run applies its writes.
-    assert_eq!(rt.invoke(&attempt(2, false)), counted(3));
-    assert_eq!(rt.invoke(&attempt(2, false)), counted(4));
+    assert_eq!(block_on(rt.invoke(&attempt(2, false))), counted(3));
+    assert_eq!(block_on(rt.invoke(&attempt(2, false))), counted(4));
 }
 
 #[test]

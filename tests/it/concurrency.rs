@@ -6,7 +6,7 @@ use crate::support::{guest_dir, PROBE_RESOURCES};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use stepwasm::asl::{parse_definition, StateMachine};
-use stepwasm::driver::{execution_info, run_execution_async, VirtualClock};
+use stepwasm::driver::{execution_info, run_execution, VirtualClock};
 use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
 
@@ -72,7 +72,7 @@ async fn run(
     clock: Arc<VirtualClock>,
     finished: Arc<Mutex<Vec<String>>>,
 ) -> Outcome {
-    let rec = run_execution_async(machine, execution_info("c", &name), input, &*runtime, &*clock).await.unwrap();
+    let rec = run_execution(machine, execution_info("c", &name), input, &*runtime, &*clock).await.unwrap();
     finished.lock().unwrap().push(name);
     rec.outcome
 }

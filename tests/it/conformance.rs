@@ -24,6 +24,7 @@
 //! runner reports it, and fails if it unexpectedly passes (remove the marker).
 //! All waits run on a virtual clock, so the corpus runs in well under a second.
 
+use crate::support::block_on;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -38,7 +39,13 @@ use stepwasm::engine::{Outcome, TaskInvocation};
 struct ScriptedTasks(RefCell<Vec<Value>>);
 
 impl TaskRunner for ScriptedTasks {
-    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
+    fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
+        std::future::ready(self.answer(task))
+    }
+}
+
+impl ScriptedTasks {
+    fn answer(&self, task: &TaskInvocation) -> TaskOutcome {
         let mut script = self.0.borrow_mut();
         if script.is_empty() {
             return TaskOutcome::Succeeded((*task.input).clone());
@@ -83,8 +90,8 @@ fn check(case: &Value) -> Result<(), String> {
     let tasks = ScriptedTasks(RefCell::new(case.get("tasks").and_then(Value::as_array).cloned().unwrap_or_default()));
     let input = case.get("input").cloned().unwrap_or(Value::Object(Default::default()));
     let clock = VirtualClock::new(1_767_225_600_000); // 2026-01-01T00:00:00Z
-    let rec =
-        run_execution(machine, execution_info("conformance", "case"), input, &tasks, &clock).map_err(|e| format!("engine error: {e}"))?;
+    let rec = block_on(run_execution(machine, execution_info("conformance", "case"), input, &tasks, &clock))
+        .map_err(|e| format!("engine error: {e}"))?;
     match (&rec.outcome, expect.get("output"), expect.get("error")) {
         (Outcome::Succeeded { output }, Some(wanted), None) if output == wanted => {}
         (Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause }, None, Some(wanted))

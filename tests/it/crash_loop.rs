@@ -7,7 +7,7 @@
 use crate::support::{self, scratch, stepwasm, wait_for, ApiServer};
 use serde_json::{json, Value};
 use stepwasm::engine::{EventKind, HistoryEvent};
-use stepwasm::store::{crash_loop_cause, ExecutionStatus, SqliteStore, Store};
+use stepwasm::store::{crash_loop_cause, ExecutionStatus, Journal, SqliteStore};
 
 /// Stands in for a poison pill: its task runs (spins, stopped only by its
 /// 120 s timeout) until the host dies, at every restart.

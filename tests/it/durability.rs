@@ -3,10 +3,10 @@
 //! without running a recorded task again; the store's CLI reads it back, and a
 //! damaged store file is refused with a clear error.
 
-use crate::support::{self, root, scratch, stepwasm};
+use crate::support::{self, block_on, scratch, stepwasm, Site};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-use stepwasm::store::{ExecutionStatus, SqliteStore, Store};
+use stepwasm::store::{ExecutionStatus, Journal, SqliteStore, Store};
 
 /// Notify, a Wait of two seconds, notify again: the example's notify module.
 const WAIT_BETWEEN_TASKS: &str = r#"{"StartAt": "First", "States": {
@@ -22,15 +22,9 @@ const ARN: &str = "arn:aws:states:local:000000000000:execution:wait:crashy";
 
 #[test]
 fn a_killed_run_resumes_from_its_history_without_rerunning_a_task() {
-    support::guest_dir();
-    let dir = scratch("durability");
-    let definition = dir.join("wait.asl.json");
-    std::fs::write(&definition, WAIT_BETWEEN_TASKS).unwrap();
-    let store_path = dir.join("store.sqlite");
-    let config = root().join("examples/order/stepwasm.toml");
-    let cache = dir.join("cache");
-    let (def, store_arg, config_arg, cache_arg) =
-        (definition.to_str().unwrap(), store_path.to_str().unwrap(), config.to_str().unwrap(), cache.to_str().unwrap());
+    let site = Site::new("durability", "wait.asl.json", WAIT_BETWEEN_TASKS);
+    let (def, store_arg, config_arg, cache_arg) = site.args();
+    let (dir, store_path) = (&site.dir, &site.store_path);
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
         .args(["run", def, "--config", config_arg, "--store", store_arg, "--name", "crashy", "--cache-dir", cache_arg])
@@ -41,7 +35,7 @@ fn a_killed_run_resumes_from_its_history_without_rerunning_a_task() {
     // result is recorded, the second has not started.
     let deadline = Instant::now() + Duration::from_secs(60);
     let waiting = loop {
-        let history = SqliteStore::open(&store_path).ok().and_then(|s| s.history(ARN).ok()).unwrap_or_default();
+        let history = SqliteStore::open(store_path).ok().and_then(|s| s.history(ARN).ok()).unwrap_or_default();
         if history.iter().any(|e| e.kind.type_name() == "WaitStateEntered") {
             break history;
         }
@@ -52,7 +46,7 @@ fn a_killed_run_resumes_from_its_history_without_rerunning_a_task() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let store = SqliteStore::open(&store_path).unwrap();
+    let store = SqliteStore::open(store_path).unwrap();
     assert_eq!(store.execution(ARN).unwrap().unwrap().status, ExecutionStatus::Running);
     let (code, listed, _) = stepwasm(&["executions", "list", "--store", store_arg, "--status", "running"]);
     assert_eq!(code, 0);
@@ -78,7 +72,7 @@ fn a_killed_run_resumes_from_its_history_without_rerunning_a_task() {
     assert!(described.contains("status: SUCCEEDED") && described.contains("events: 14"), "{described}");
     let (code, out, _) = stepwasm(&["resume", "--store", store_arg, "--config", config_arg]);
     assert_eq!((code, out.trim()), (0, format!("0 running execution(s) in {store_arg}").as_str()));
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -141,7 +135,7 @@ fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() 
     store.put_state_machine(&infos[0].state_machine_arn, "crash", RETRY_WAIT_RETRY).unwrap();
     for (i, info) in infos.iter().enumerate() {
         let input = serde_json::json!({ "id": i });
-        stepwasm::driver::start_execution(machine.clone(), info.clone(), input, &stepwasm::driver::SystemClock, &store).unwrap();
+        block_on(stepwasm::driver::start_execution(machine.clone(), info.clone(), input, &stepwasm::driver::SystemClock, &store)).unwrap();
     }
 
     let serve = |extra: &[&str]| {

@@ -247,7 +247,7 @@ fn worker_artefacts_run_and_cost_one_process_start() {
             entered_event_id: 2,
             journaled: false,
         };
-        let outcome = runtime.invoke(&task);
+        let outcome = crate::support::block_on(runtime.invoke(&task));
         assert!(matches!(outcome, stepwasm::driver::TaskOutcome::Succeeded(_)), "untrusted={untrusted}: {outcome:?}");
     }
     for (untrusted, took) in &timings {

@@ -3,7 +3,7 @@
 //! next execution. Also: files that are not valid task components are refused
 //! at load time with a clear message.
 
-use crate::support::{guest_dir, one_task_machine as machine, scratch, task_failure};
+use crate::support::{block_on, guest_dir, one_task_machine as machine, scratch, task_failure};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};
@@ -44,7 +44,7 @@ fn host() -> Host {
 }
 
 fn run(machine: &Arc<StateMachine>, runtime: &WasmRuntime, input: Value) -> ExecutionRecord {
-    run_execution(machine.clone(), execution_info("hostile", "t"), input, runtime, &VirtualClock::new(0)).unwrap()
+    block_on(run_execution(machine.clone(), execution_info("hostile", "t"), input, runtime, &VirtualClock::new(0))).unwrap()
 }
 
 /// After any misbehaviour, the same runtime runs a good invocation.

@@ -3,6 +3,7 @@
 //! 25,000-event cap ends endless loops). The generator is a fixed-seed
 //! xorshift, so a failure reproduces; the failing case is printed.
 
+use crate::support::block_on;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use stepwasm::asl::parse_definition;
@@ -488,7 +489,13 @@ fn definition(rng: &mut Rng) -> Value {
 struct RandomTasks(std::cell::RefCell<Rng>);
 
 impl TaskRunner for RandomTasks {
-    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
+    fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
+        std::future::ready(self.answer(task))
+    }
+}
+
+impl RandomTasks {
+    fn answer(&self, task: &TaskInvocation) -> TaskOutcome {
         let mut rng = self.0.borrow_mut();
         match rng.below(4) {
             0 => TaskOutcome::Succeeded((*task.input).clone()),
@@ -522,8 +529,9 @@ fn random_definitions_and_inputs_never_panic() {
             }
             Ok(machine) => {
                 let runner = RandomTasks(std::cell::RefCell::new(Rng(seed)));
-                let rec = run_execution(Arc::new(machine), execution_info("fuzz", "f"), input.clone(), &runner, &VirtualClock::new(0))
-                    .expect("the engine accepts the events the driver records");
+                let rec =
+                    block_on(run_execution(Arc::new(machine), execution_info("fuzz", "f"), input.clone(), &runner, &VirtualClock::new(0)))
+                        .expect("the engine accepts the events the driver records");
                 assert!(!rec.history.is_empty());
                 // Did it run anything inside a Parallel branch or Map iteration?
                 Some(rec.history.iter().any(|e| !e.scope.is_root()))

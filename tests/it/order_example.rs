@@ -1,7 +1,7 @@
 //! The order example end to end on the real components: each input ends in the
 //! expected state with the expected output, through the library and the CLI.
 
-use crate::support::{self, guest_dir, root, stepwasm, TestServer};
+use crate::support::{self, block_on, guest_dir, root, stepwasm, TestServer};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use stepwasm::asl::{parse_definition, StateMachine};
@@ -24,7 +24,7 @@ fn input(name: &str) -> Value {
 }
 
 fn run(machine: &Arc<StateMachine>, runtime: &WasmRuntime, name: &str) -> ExecutionRecord {
-    run_execution(machine.clone(), execution_info("order", name), input(name), runtime, &VirtualClock::new(0)).unwrap()
+    block_on(run_execution(machine.clone(), execution_info("order", name), input(name), runtime, &VirtualClock::new(0))).unwrap()
 }
 
 fn states_entered(rec: &ExecutionRecord) -> Vec<&str> {
@@ -101,7 +101,7 @@ fn a_payment_gateway_reached_through_the_http_grant_decides_and_stock_is_kept_in
     small["payment"]["amount"] = json!(39.98);
     small["gateway"] = json!(gw.url("/pay/authorize"));
     let run_with = |input: &Value| {
-        run_execution(machine.clone(), execution_info("order", "gw"), input.clone(), &runtime, &VirtualClock::new(0)).unwrap()
+        block_on(run_execution(machine.clone(), execution_info("order", "gw"), input.clone(), &runtime, &VirtualClock::new(0))).unwrap()
     };
 
     let rec = run_with(&small);

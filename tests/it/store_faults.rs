@@ -6,14 +6,14 @@
 //! restart, each task's kv writes applied once), and a module file missing
 //! until it is restored (`--exit-when-idle` exits 1 naming what it gave up).
 
-use crate::support::{self, root, scratch, stepwasm, wait_for};
+use crate::support::{self, block_on, root, scratch, stepwasm, wait_for, Site};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stepwasm::engine::EventKind;
-use stepwasm::store::{ExecutionStatus, SqliteStore, Store};
+use stepwasm::store::{ExecutionStatus, Journal, SqliteStore, Store};
 
 /// A `serve` (or any stepwasm process) whose output lines are collected as they come.
 struct Host {
@@ -115,15 +115,9 @@ const NOTIFY_AND_WAIT: &str = r#"{"StartAt": "Ask", "States": {
 
 #[test]
 fn one_process_drives_a_store_and_a_killed_one_leaves_no_lock() {
-    support::guest_dir();
-    let dir = scratch("store-lock");
-    let definition = dir.join("approval.asl.json");
-    std::fs::write(&definition, NOTIFY_AND_WAIT).unwrap();
-    let store_path = dir.join("store.sqlite");
-    let config = root().join("examples/order/stepwasm.toml");
-    let cache = dir.join("cache");
-    let (def, store_arg, config_arg, cache_arg) =
-        (definition.to_str().unwrap(), store_path.to_str().unwrap(), config.to_str().unwrap(), cache.to_str().unwrap());
+    let site = Site::new("store-lock", "approval.asl.json", NOTIFY_AND_WAIT);
+    let (def, store_arg, config_arg, cache_arg) = site.args();
+    let (dir, store_path) = (&site.dir, &site.store_path);
     let (code, out, err) = stepwasm(&["start", def, "--store", store_arg, "--config", config_arg, "--name", "ask"]);
     assert_eq!(code, 0, "{out}{err}");
     let arn = out.trim().to_string();
@@ -132,7 +126,7 @@ fn one_process_drives_a_store_and_a_killed_one_leaves_no_lock() {
         args.extend_from_slice(extra);
         args
     };
-    let store = SqliteStore::open(&store_path).unwrap();
+    let store = SqliteStore::open(store_path).unwrap();
     let history_has = |ty: &str| store.history(&arn).unwrap().iter().any(|e| e.kind.type_name() == ty);
 
     let mut first = Host::spawn(&serve_args(&[]));
@@ -180,7 +174,7 @@ fn one_process_drives_a_store_and_a_killed_one_leaves_no_lock() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(third.wait_for_exit(Duration::from_secs(60)), 0, "{}", third.output());
     assert!(third.output().contains("ABORTED ask"), "{}", third.output());
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A tmpfs of `size` mounted at a directory for the life of the value.
@@ -276,7 +270,7 @@ fn a_disk_that_fills_up_under_serve_and_is_freed_again_finishes_every_execution_
     store.put_state_machine(&infos[0].state_machine_arn, "counting", &definition).unwrap();
     for (i, info) in infos.iter().enumerate() {
         let input = serde_json::json!({ "id": i, "n": 0 });
-        stepwasm::driver::start_execution(machine.clone(), info.clone(), input, &stepwasm::driver::SystemClock, &store).unwrap();
+        block_on(stepwasm::driver::start_execution(machine.clone(), info.clone(), input, &stepwasm::driver::SystemClock, &store)).unwrap();
     }
     let rounds_done = |info: &stepwasm::engine::ExecutionInfo| {
         store.history(&info.execution_arn).unwrap().iter().filter(|e| e.kind.type_name() == "TaskSucceeded").count() as u64

@@ -9,12 +9,12 @@ use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Para
 use super::Api;
 use crate::asl::parse_definition;
 use crate::asl::size::json_size;
-use crate::driver::{run_execution_async, start_execution_async, Clock, SystemClock};
+use crate::driver::{run_execution, Clock, SystemClock};
 use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
 use crate::runtime::instance_slots::InstanceSlots;
 use crate::store::{
-    redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, StateMachineDetails, StateMachineRecord, Store, StoreError,
-    TaskResult,
+    redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, Journal, StateMachineDetails, StateMachineRecord, Store,
+    StoreError, TaskResult,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -343,7 +343,7 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
         .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
     let clock = SystemClock;
     let started_ms = clock.now_ms();
-    match start_execution_async(Arc::clone(&loaded.0), info.clone(), input, &clock, &*api.store).await {
+    match crate::driver::start_execution(Arc::clone(&loaded.0), info.clone(), input, &clock, &*api.store).await {
         Ok(()) => {}
         Err(crate::driver::DriverError::Store(StoreError::ExecutionExists(_))) => return Err(already_exists(&info.execution_arn)),
         Err(e) => return Err(ApiError::internal(e)),
@@ -383,7 +383,7 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
         .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
     let (state_machine, runtime) = &*loaded;
     let start_ms = SystemClock.now_ms();
-    let run = run_execution_async(Arc::clone(state_machine), info.clone(), input, runtime, &SystemClock);
+    let run = run_execution(Arc::clone(state_machine), info.clone(), input, runtime, &SystemClock);
     let outcome = match tokio::time::timeout(SYNC_EXECUTION_LIMIT, run).await {
         Ok(record) => record.map_err(ApiError::internal)?.outcome,
         Err(_) => Outcome::TimedOut {

@@ -8,7 +8,7 @@
 use super::protocol::{ApiError, Params};
 use super::Api;
 use crate::asl::{errors, parse_definition};
-use crate::driver::{execution_info, run_execution_async, VirtualClock};
+use crate::driver::{execution_info, run_execution, VirtualClock};
 use crate::engine::{EventKind, HistoryEvent, Outcome, StateType};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub async fn test_state(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let runtime = api.machines.load_uncached(&machine).map_err(|e| invalid(&format!("{e:#}")))?;
     let info = execution_info("TestState", &uuid::Uuid::new_v4().to_string());
     let clock = VirtualClock::starting_now();
-    let run = run_execution_async(Arc::new(machine), info, input.clone(), &runtime, &clock);
+    let run = run_execution(Arc::new(machine), info, input.clone(), &runtime, &clock);
     let record = match tokio::time::timeout(TEST_LIMIT, run).await {
         Ok(record) => record.map_err(ApiError::internal)?,
         Err(_) => return Ok(json!({"status": "FAILED", "error": errors::TIMEOUT, "cause": "the state ran for over 300 s"})),

@@ -10,7 +10,7 @@ use crate::cli::{history_table, print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::{HistoryEvent, Outcome};
 use crate::store::lock::{StoreLock, WhenHeld};
-use crate::store::{CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, SqliteStore, Store, CRASH_LIMIT};
+use crate::store::{CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, Journal, SqliteStore, Store, CRASH_LIMIT};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -145,7 +145,7 @@ pub fn start(args: StartArgs) -> Result<ExitCode> {
         &args.name.unwrap_or_else(crate::cli::generated_name),
     );
     store.put_state_machine(&info.state_machine_arn, &info.state_machine_name, &std::fs::read_to_string(&args.definition)?)?;
-    crate::driver::start_execution(machine, info.clone(), input, &SystemClock, &store)?;
+    crate::cli::command_runtime()?.block_on(crate::driver::start_execution(machine, info.clone(), input, &SystemClock, &store))?;
     println!("{}", info.execution_arn);
     Ok(ExitCode::SUCCESS)
 }
@@ -278,10 +278,11 @@ fn find_execution(store: &SqliteStore, name_or_arn: &str) -> Result<ExecutionSum
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm resume")?;
-    let machines = crate::machines::StoredMachines::new(&args.config, args.cache, &args.store.store)?;
+    let machines = crate::machines::StoredMachines::new(args.config.machine_settings(&args.cache)?, &args.store.store);
     machines.map_registered(&store)?;
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
     let running = store.executions(Some(ExecutionStatus::Running))?;
+    let tokio = crate::cli::command_runtime()?;
     println!("{} running execution(s) in {}", running.len(), args.store.store.display());
     let mut code = ExitCode::SUCCESS;
     for execution in running {
@@ -315,7 +316,7 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
             }
         }
         let (machine, runtime) = &*loaded;
-        let outcome = resume_execution(machine.clone(), execution.info.clone(), runtime, clock.as_ref(), &store);
+        let outcome = tokio.block_on(resume_execution(machine.clone(), execution.info.clone(), runtime, clock.as_ref(), &store));
         match outcome {
             Ok(record) => {
                 print_record(&record);

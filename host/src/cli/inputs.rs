@@ -3,7 +3,8 @@
 //! errors that name the file or flag.
 
 use crate::asl::{parse_definition, StateMachine};
-use crate::runtime::{CacheOutcome, CompileCache, ResourceMap, WasmRuntime};
+use crate::machines::MachineSettings;
+use crate::runtime::{CompileCache, ResourceMap, WasmRuntime};
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use serde_json::Value;
@@ -34,18 +35,10 @@ impl CacheArg {
     }
 }
 
-/// Loads the machine's modules, through the compile cache when one is set;
-/// a damaged cache entry or one that could not be written is worth a warning.
+/// Loads the machine's modules through the cache the flags choose
+/// ([`crate::machines::load_runtime`]).
 pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache: &CacheArg) -> Result<WasmRuntime> {
-    let runtime = WasmRuntime::for_machine_cached(machine, map, cache.dir().as_deref())?;
-    for (module, outcome) in runtime.cache_report() {
-        match outcome {
-            CacheOutcome::Replaced(why) => eprintln!("warning: {why}; recompiled {}", module.display()),
-            CacheOutcome::NotStored(why) => eprintln!("warning: compiled {} but cannot cache it: {why}", module.display()),
-            CacheOutcome::Hit | CacheOutcome::Stored => {}
-        }
-    }
-    Ok(runtime)
+    crate::machines::load_runtime(machine, map, cache.dir().as_deref())
 }
 
 #[derive(Args, Clone)]
@@ -55,6 +48,19 @@ pub struct ConfigArg {
     /// modules in the current directory).
     #[arg(long)]
     pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// What `serve` and `resume` run the store's machines with: the config's
+    /// map, else `wasm:<name>` modules in the current directory; the cache
+    /// the flags choose.
+    pub fn machine_settings(&self, cache: &CacheArg) -> Result<MachineSettings> {
+        let resources = match &self.config {
+            Some(path) => ResourceMap::load(path)?,
+            None => ResourceMap::with_module_dir(Path::new(".")),
+        };
+        Ok(MachineSettings { resources, cache_dir: cache.dir() })
+    }
 }
 
 /// Reads and validates a definition file; the error lists every problem.
@@ -110,4 +116,10 @@ pub fn state_machine_name(definition: &Path) -> String {
 pub fn generated_name() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("run-{:x}-{:x}", nanos, std::process::id())
+}
+
+/// The tokio runtime a command runs the async library on (the driver, the
+/// WASM runtime); one per command, on the calling thread.
+pub fn command_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")
 }

@@ -1,6 +1,6 @@
 //! The `stepwasm` command line: one file per command (`run`, `validate`,
-//! `graph`, `executions`/`start`/`resume`, `task`, `store`; `serve` and
-//! `bench` are modules of their own), and what they share ([`inputs`]).
+//! `graph`, `executions`/`start`/`resume`, `task`, `store`; `serve` is a
+//! module of its own; the benchmark is the `stepwasm-bench` crate), and what they share ([`inputs`]).
 //!
 //! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
 //! execution failed, timed out or was stopped, 2 a bad definition, input,
@@ -15,8 +15,8 @@ pub mod task;
 mod validate;
 
 pub use inputs::{
-    find_config, generated_name, load_definition, load_resource_map, load_runtime, parse_input, parse_json_arg, state_machine_name,
-    CacheArg, ConfigArg, CONFIG_FILE_NAME,
+    command_runtime, find_config, generated_name, load_definition, load_resource_map, load_runtime, parse_input, parse_json_arg,
+    state_machine_name, CacheArg, ConfigArg, CONFIG_FILE_NAME,
 };
 pub use run::{history_table, print_record};
 
@@ -36,8 +36,6 @@ enum Command {
     Run(run::RunArgs),
     /// Check a definition (and, with a config, its resources) and list every problem.
     Validate(validate::ValidateArgs),
-    /// Measure executions per second and latency, WASM modules vs native handlers.
-    Bench(crate::bench::BenchArgs),
     /// Read the executions a store holds.
     #[command(subcommand)]
     Executions(executions::ExecutionsCommand),
@@ -68,7 +66,6 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
-        Command::Bench(args) => crate::bench::bench(args),
         Command::Executions(command) => executions::executions(command),
         Command::Resume(args) => executions::resume(args),
         Command::Start(args) => executions::start(args),

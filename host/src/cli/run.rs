@@ -2,7 +2,7 @@
 //! (status, output or error; with `--history` its events as a table).
 
 use super::inputs::{
-    generated_name, load_definition, load_resource_map, load_runtime, parse_input, state_machine_name, CacheArg, ConfigArg,
+    command_runtime, generated_name, load_definition, load_resource_map, load_runtime, parse_input, state_machine_name, CacheArg, ConfigArg,
 };
 use crate::driver::{execution_info, run_execution, run_recorded, Clock, ExecutionRecord, SystemClock, VirtualClock};
 use crate::engine::{HistoryEvent, Outcome};
@@ -62,14 +62,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let runtime = load_runtime(&machine, &map, &args.cache)?;
     let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
+    let tokio = command_runtime()?;
     let record = match &args.store {
         Some(path) => {
             let store = crate::store::SqliteStore::open(path)?;
             let text = std::fs::read_to_string(&args.definition)?;
             store.put_state_machine(&info.state_machine_arn, &info.state_machine_name, &text)?;
-            run_recorded(machine, info, input, &runtime, clock.as_ref(), &store)?
+            tokio.block_on(run_recorded(machine, info, input, &runtime, clock.as_ref(), &store))?
         }
-        None => run_execution(machine, info, input, &runtime, clock.as_ref()).map_err(|e| anyhow!("engine error: {e}"))?,
+        None => tokio.block_on(run_execution(machine, info, input, &runtime, clock.as_ref())).map_err(|e| anyhow!("engine error: {e}"))?,
     };
     print_record(&record);
     if args.logs {

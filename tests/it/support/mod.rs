@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod bombs;
+mod site;
+
+pub use site::Site;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,6 +39,17 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Runs a future of the async library (the driver, the WASM runtime) to its
+/// end on the tests' shared tokio runtime, as the CLI runs them on its own.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("the tests' tokio runtime")
+        })
+        .block_on(future)
 }
 
 /// Waits (up to a minute, looking every 20 ms) for `done` to hold; a test
