@@ -2,23 +2,23 @@
 # Measures how large a store's write-ahead log grows while readers overlap
 # one another (issue 14, item 7: a WAL of 793 MB, 7.5x the database).
 #
-# The writer is `stepwasm bench --mode wasm` (its SQLite store rows: plain
+# The writer is `stepwasm-bench --mode wasm` (its SQLite store rows: plain
 # commits, then group commits with the background checkpointer); three
 # readers run full scans of the events table with the sqlite3 shell, one
 # after another and staggered, so that at every instant some read
 # transaction holds an older snapshot. The WAL's size is sampled 4 times a
 # second; the largest is printed at the end, with the bench's store rows.
 #
-# Usage: scripts/measure-wal-bound.sh [stepwasm binary] [seconds per bench row]
-#   (default: target/release/stepwasm, 15). Needs the sqlite3 shell; run
+# Usage: scripts/measure-wal-bound.sh [stepwasm-bench binary] [seconds per bench row]
+#   (default: target/release/stepwasm-bench, 15). Needs the sqlite3 shell; run
 #   from the repository root.
 set -euo pipefail
 
-bin=${1:-target/release/stepwasm}
+bin=${1:-target/release/stepwasm-bench}
 seconds=${2:-15}
 command -v sqlite3 >/dev/null || { echo "needs the sqlite3 shell" >&2; exit 2; }
 out=$(mktemp)
-"$bin" bench --mode wasm --seconds "$seconds" >"$out" 2>&1 &
+"$bin" --mode wasm --seconds "$seconds" >"$out" 2>&1 &
 bench=$!
 store=${TMPDIR:-/tmp}/stepwasm-bench-$bench/store.sqlite
 while [ ! -f "$store" ]; do sleep 0.05; done

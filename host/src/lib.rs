@@ -18,7 +18,6 @@ pub use stepwasm_runtime as runtime;
 pub use stepwasm_store as store;
 
 pub mod api;
-pub mod bench;
 pub mod cli;
 pub mod console_out;
 pub mod machines;

@@ -1,4 +1,4 @@
-//! `stepwasm bench --parked N`: what an execution in a long Wait costs
+//! `stepwasm-bench --parked N`: what an execution in a long Wait costs
 //! `serve`. N executions are started in a store file and driven as `serve`
 //! drives them (one tokio task each, resumed from the store, two worker
 //! threads) until every one waits on its day-long timer; the growth of the
@@ -8,18 +8,18 @@
 //! at once, as `serve` drives them), and held in memory, as a shorter wait
 //! is (its future and engine state).
 
-use crate::asl::parse_definition;
-use crate::driver::{
-    drive_stored_execution, execution_info, start_execution, Blocking, Clock, Progress, SystemClock, TaskOutcome, TaskRunner, Wait,
-};
-use crate::engine::TaskInvocation;
-use crate::serve::{ParkedTimers, MAX_ACTIVE, PARK_WAITS_OVER_MS};
-use crate::store::{SqliteStore, Store};
 use anyhow::{anyhow, Result};
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stepwasm::asl::parse_definition;
+use stepwasm::driver::{
+    drive_stored_execution, execution_info, start_execution, Clock, Progress, SystemClock, TaskOutcome, TaskRunner, Wait,
+};
+use stepwasm::engine::TaskInvocation;
+use stepwasm::serve::{ParkedTimers, MAX_ACTIVE, PARK_WAITS_OVER_MS};
+use stepwasm::store::{SqliteStore, Store};
 
 /// Receives an order, then waits a day: what a parked execution looks like.
 const PARKED: &str = r#"{"StartAt": "Receive", "States": {
@@ -35,9 +35,6 @@ impl Clock for CountingClock {
     fn now_ms(&self) -> i64 {
         SystemClock.now_ms()
     }
-    fn sleep_until(&self, deadline_ms: i64) {
-        SystemClock.sleep_until(deadline_ms)
-    }
     fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
         self.waits.fetch_add(1, Ordering::SeqCst);
         let wait = Duration::from_millis((deadline_ms - self.now_ms()).max(0) as u64);
@@ -49,8 +46,8 @@ impl Clock for CountingClock {
 struct NoTasks;
 
 impl TaskRunner for NoTasks {
-    fn run_task(&self, task: &TaskInvocation) -> TaskOutcome {
-        TaskOutcome::Failed { error: "States.Runtime".into(), cause: format!("unexpected task {}", task.resource) }
+    fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
+        std::future::ready(TaskOutcome::Failed { error: "States.Runtime".into(), cause: format!("unexpected task {}", task.resource) })
     }
 }
 
@@ -76,21 +73,21 @@ fn park(n: usize, input: &Value, store_path: &std::path::Path, parked: bool) -> 
     let store = Arc::new(SqliteStore::open(store_path)?);
     let infos: Vec<_> = (0..n).map(|i| execution_info("parked", &format!("p{i}"))).collect();
     store.put_state_machine(&infos[0].state_machine_arn, "parked", PARKED)?;
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let started = Instant::now();
     for info in &infos {
-        start_execution(machine.clone(), info.clone(), input.clone(), &SystemClock, &*store)?;
+        tokio.block_on(start_execution(machine.clone(), info.clone(), input.clone(), &SystemClock, &*store))?;
     }
     let start_time = started.elapsed();
 
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let clock = Arc::new(CountingClock { waits: AtomicUsize::new(0) });
-    let before = super::rss_bytes().ok_or_else(|| anyhow!("cannot read the process's resident memory"))?;
+    let before = crate::measure::rss_bytes().ok_or_else(|| anyhow!("cannot read the process's resident memory"))?;
     let driving = Instant::now();
     let park_over_ms = if parked { PARK_WAITS_OVER_MS } else { i64::MAX };
-    let spawn = |info: crate::engine::ExecutionInfo| {
+    let spawn = |info: stepwasm::engine::ExecutionInfo| {
         let (machine, store, clock) = (machine.clone(), Arc::clone(&store), Arc::clone(&clock));
         tokio.spawn(async move {
-            let progress = drive_stored_execution(machine, info.clone(), &Blocking(&NoTasks), &*clock, &*store, park_over_ms).await;
+            let progress = drive_stored_execution(machine, info.clone(), &NoTasks, &*clock, &*store, park_over_ms).await;
             (info, progress)
         })
     };
@@ -118,7 +115,7 @@ fn park(n: usize, input: &Value, store_path: &std::path::Path, parked: bool) -> 
         }
     }
     let park_time = driving.elapsed();
-    let after = super::rss_bytes().ok_or_else(|| anyhow!("cannot read the process's resident memory"))?;
+    let after = crate::measure::rss_bytes().ok_or_else(|| anyhow!("cannot read the process's resident memory"))?;
     let added = after.saturating_sub(before);
     let how = if parked { "parked (serve: a timer each)" } else { "held in memory (sleeping futures)" };
     println!(

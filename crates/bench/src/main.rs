@@ -1,0 +1,226 @@
+//! `stepwasm-bench` (`make bench`): executions per second and latency percentiles of a
+//! workflow run in-process, once with its tasks as WASM components and once
+//! with the same handler crates compiled natively, so the WASM overhead is a
+//! ratio. Waits complete instantly (virtual clock). The rows marked "SQLite
+//! store" journal every event in a store file, the cost of durability. `--parked N`
+//! measures something else: the memory of executions parked in a Wait
+//! ([`parked`]).
+//!
+//! The native handlers run twice: with kv in the SDK's native per-thread map
+//! (the handlers' own cost), and with kv on the host's store, read, staged and
+//! committed as for a component ([`HostKv`]), so that one ratio is the WASM
+//! overhead alone.
+//!
+//! The kv seed of the config (the example's stock levels) is written again
+//! before every execution, outside the timed part, so that every execution
+//! sees the same stock and ends the same way (a paid order would otherwise
+//! drain it).
+//!
+//! This is the only crate that links the example handlers natively; the
+//! `stepwasm` binary runs them as components only.
+
+mod invocations;
+mod measure;
+mod native;
+mod parked;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Parser, ValueEnum};
+use measure::{measure, measure_async, micros, reset_kv, reset_kv_store};
+use native::NativeRunner;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use stepwasm::cli::{load_definition, load_resource_map, ConfigArg};
+use stepwasm::runtime::kv::KvStore;
+use stepwasm::runtime::WasmRuntime;
+use stepwasm::store::SqliteStore;
+
+// Measured with the allocator the `stepwasm` binary uses, so the figures are
+// the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "stepwasm-bench",
+    about = "Executions per second and latency of a workflow, WASM components vs the same handlers compiled natively"
+)]
+struct BenchArgs {
+    /// The workflow to run.
+    #[arg(long, default_value = "examples/order/order.asl.json")]
+    definition: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A directory of JSON inputs, used in turn.
+    #[arg(long, default_value = "examples/order/inputs")]
+    inputs: PathBuf,
+    /// Measuring time per mode, in seconds (after a short warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// The trivial module of the per-module table (WebAssembly text).
+    #[arg(long, default_value = "tests/hostile/echo.wat")]
+    trivial: PathBuf,
+    /// Which handlers to measure.
+    #[arg(long, value_enum, default_value_t = Mode::Both)]
+    mode: Mode,
+    /// Instead: park this many executions in a day-long Wait, as `serve`
+    /// holds them, and report the memory each costs.
+    #[arg(long)]
+    parked: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Wasm,
+    Native,
+    Both,
+}
+
+fn main() -> ExitCode {
+    match bench(BenchArgs::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints the tables.
+fn bench(args: BenchArgs) -> Result<ExitCode> {
+    // Also refuses NaN.
+    if args.seconds.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        bail!("--seconds must be positive");
+    }
+    let machine = load_definition(&args.definition)?;
+    let map = load_resource_map(&args.config, &args.definition)?;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.inputs)
+        .with_context(|| format!("cannot read inputs directory {}", args.inputs.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no .json inputs in {}", args.inputs.display());
+    }
+    let inputs = paths
+        .iter()
+        .map(|p| -> Result<Value> {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", p.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(n) = args.parked {
+        parked::parked_memory(n.max(1), &inputs[0])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut thread_counts = vec![1];
+    if cores > 1 {
+        thread_counts.push(cores);
+    }
+    println!("{}: {} input(s), {:.1} s per row, {} core(s) available", args.definition.display(), inputs.len(), args.seconds, cores);
+    println!();
+    println!("| handlers | driven by | executions/s | p50 latency | p99 latency |");
+    println!("|---|---|---:|---:|---:|");
+    let mut rates = Vec::new();
+    let runtime = match args.mode {
+        Mode::Native => None,
+        _ => Some(Arc::new(WasmRuntime::for_machine(&machine, &map)?)),
+    };
+    if let Some(runtime) = &runtime {
+        let reset = || reset_kv(runtime, &map.kv().seed);
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds, None)?;
+            println!("| WASM components | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
+            rates.push(("wasm", threads, s.per_second()));
+        }
+        // The same, every event journaled in a SQLite store file (WAL,
+        // synchronous=FULL: each group's commit is on disk before its drivers go on, checkpointed in the background): an
+        // execution's events in batches, the batches of all executions in
+        // flight committed in groups.
+        let dir = std::env::temp_dir().join(format!("stepwasm-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?);
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &**runtime, &reset, threads, args.seconds, Some(&store))?;
+            println!(
+                "| WASM components, SQLite store | {threads} thread(s) | {:.0} | {} | {} |",
+                s.per_second(),
+                micros(s.p50),
+                micros(s.p99)
+            );
+        }
+        let in_flight = 8 * cores;
+        for store in [None, Some(&store)] {
+            let s = measure_async(&machine, &inputs, runtime, &map.kv().seed, cores, in_flight, args.seconds, store)?;
+            let journal = if store.is_some() { ", SQLite store" } else { "" };
+            println!(
+                "| WASM components{journal} | tokio, {cores} worker(s), {in_flight} in flight | {:.0} | {} | {} |",
+                s.per_second(),
+                micros(s.p50),
+                micros(s.p99)
+            );
+            if store.is_none() {
+                rates.push(("wasm-async", cores, s.per_second()));
+            }
+        }
+        drop(store);
+        std::fs::remove_dir_all(&dir)?;
+    }
+    if args.mode != Mode::Wasm {
+        let resources = || machine.task_resources().into_iter().map(|(_, r)| r);
+        let native = NativeRunner::for_resources(resources(), &map, None)?;
+        // Natively there is one map per thread, without namespaces.
+        let reset = || -> Result<()> {
+            for (_, key, value) in &map.kv().seed {
+                stepwasm_guest::kv::set(key, value).map_err(|e| anyhow!("native kv: {e}"))?;
+            }
+            Ok(())
+        };
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds, None)?;
+            println!("| native Rust | {threads} thread(s) | {:.0} | {} | {} |", s.per_second(), micros(s.p50), micros(s.p99));
+            rates.push(("native", threads, s.per_second()));
+        }
+        // The same handlers with kv on the host's store, as components have
+        // it (an in-memory SQLite store, like the WASM rows' without a path).
+        let store = Arc::new(KvStore::in_memory()?);
+        let native = NativeRunner::for_resources(resources(), &map, Some(Arc::clone(&store)))?;
+        let reset = || reset_kv_store(&store, &map.kv().seed);
+        for &threads in &thread_counts {
+            let s = measure(&machine, &inputs, &native, &reset, threads, args.seconds, None)?;
+            println!(
+                "| native Rust, kv on the host's store | {threads} thread(s) | {:.0} | {} | {} |",
+                s.per_second(),
+                micros(s.p50),
+                micros(s.p99)
+            );
+            rates.push(("native-host-kv", threads, s.per_second()));
+        }
+    }
+    println!();
+    for &threads in &thread_counts {
+        let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == threads).map(|r| r.2);
+        if let (Some(wasm), Some(native)) = (rate("wasm"), rate("native")) {
+            println!("WASM overhead, {threads} thread(s): native is {:.1}x the WASM throughput", native / wasm);
+        }
+        if let (Some(wasm), Some(native)) = (rate("wasm"), rate("native-host-kv")) {
+            println!(
+                "WASM overhead, {threads} thread(s), kv on the host's store both ways: native is {:.1}x the WASM throughput",
+                native / wasm
+            );
+        }
+    }
+    let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == cores).map(|r| r.2);
+    if let (Some(wasm), Some(native)) = (rate("wasm-async"), rate("native")) {
+        println!("WASM on tokio vs native on {cores} thread(s): native is {:.1}x the WASM throughput", native / wasm);
+    }
+    if let Some(runtime) = &runtime {
+        invocations::invocation_tables(&args.trivial, runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
