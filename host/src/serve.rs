@@ -26,7 +26,7 @@ mod retries;
 
 use crate::api::connections::{ConnectionArgs, Policy};
 use crate::api::{serve_api, Access, Api};
-use crate::cli::executions::{LockArg, StoreArg};
+use crate::cli::store_flags::{LockArg, StoreArg};
 use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
 use crate::engine::{ExecutionInfo, Outcome};

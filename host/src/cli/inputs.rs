@@ -1,6 +1,6 @@
 //! What the commands share: where a definition's resource map is found,
-//! the compile cache's flags, and definitions and JSON arguments read with
-//! errors that name the file or flag.
+//! the compile cache's flags, and definitions, JSON arguments and error
+//! names and causes read with errors that name the file or flag.
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::machines::MachineSettings;
@@ -122,4 +122,10 @@ pub fn generated_name() -> String {
 /// WASM runtime); one per command, on the calling thread.
 pub fn command_runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the tokio runtime")
+}
+
+/// AWS's limits on the error and cause that StopExecution and
+/// SendTaskFailure take, said as the command line's flags.
+pub fn check_error_and_cause(error: &str, cause: &str) -> Result<()> {
+    crate::engine::check_error_and_cause(error, cause).map_err(|e| anyhow!("--{e}"))
 }

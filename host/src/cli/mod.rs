@@ -1,22 +1,27 @@
 //! The `stepwasm` command line: one file per command (`run`, `validate`,
-//! `graph`, `executions`/`start`/`resume`, `task`, `store`; `serve` is a
-//! module of its own; the benchmark is the `stepwasm-bench` crate), and what they share ([`inputs`]).
+//! `graph`, `executions`, `start`, `resume`, `task`, `store`; `serve` is a
+//! module of its own; the benchmark is the `stepwasm-bench` crate), and what
+//! they share: [`inputs`] (definitions, configs, JSON arguments) and
+//! [`store_flags`] (`--store`, the store's lock).
 //!
 //! Exit codes: 0 the execution succeeded (or the definition is valid), 1 the
 //! execution failed, timed out or was stopped, 2 a bad definition, input,
 //! config, module, store or task token.
 
-pub mod executions;
+mod executions;
 mod graph;
 pub mod inputs;
+mod resume;
 mod run;
+mod start;
 mod store;
-pub mod task;
+pub mod store_flags;
+mod task;
 mod validate;
 
 pub use inputs::{
-    command_runtime, find_config, generated_name, load_definition, load_resource_map, load_runtime, parse_input, parse_json_arg,
-    state_machine_name, CacheArg, ConfigArg, CONFIG_FILE_NAME,
+    check_error_and_cause, command_runtime, find_config, generated_name, load_definition, load_resource_map, load_runtime, parse_input,
+    parse_json_arg, state_machine_name, CacheArg, ConfigArg, CONFIG_FILE_NAME,
 };
 pub use run::{history_table, print_record};
 
@@ -40,9 +45,9 @@ enum Command {
     #[command(subcommand)]
     Executions(executions::ExecutionsCommand),
     /// Continue every execution a store holds as running (after a crash).
-    Resume(executions::ResumeArgs),
+    Resume(resume::ResumeArgs),
     /// Add an execution to a store without running it (`serve` runs it).
-    Start(executions::StartArgs),
+    Start(start::StartArgs),
     /// Drive every running execution of a store, and those started later.
     Serve(crate::serve::ServeArgs),
     /// Answer a task that waits for its token (`.waitForTaskToken`).
@@ -67,8 +72,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::validate(args),
         Command::Executions(command) => executions::executions(command),
-        Command::Resume(args) => executions::resume(args),
-        Command::Start(args) => executions::start(args),
+        Command::Resume(args) => resume::resume(args),
+        Command::Start(args) => start::start(args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Task(command) => task::task(command),
         Command::Store(command) => store::store(command),

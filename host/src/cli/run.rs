@@ -50,7 +50,7 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     // One process drives a store at a time: held until the run ends.
     let _lock = match &args.store {
-        Some(path) => Some(crate::cli::executions::lock_store(path, args.wait_for_lock, "stepwasm run")?),
+        Some(path) => Some(crate::cli::store_flags::lock_store(path, args.wait_for_lock, "stepwasm run")?),
         None => None,
     };
     let machine = load_definition(&args.definition)?;

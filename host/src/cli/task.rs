@@ -3,7 +3,8 @@
 //! execution (`serve`, `run --store`) picks the answer up; the result is
 //! checked here, before anything is stored.
 
-use crate::cli::executions::{check_error_and_cause, StoreArg};
+use crate::cli::check_error_and_cause;
+use crate::cli::store_flags::StoreArg;
 use crate::driver::{Clock, SystemClock};
 use crate::store::{Store, TaskResult};
 use anyhow::Result;
