@@ -85,6 +85,9 @@ use serde::{de::DeserializeOwned, Serialize};
 pub mod http;
 pub mod kv;
 pub mod log;
+mod whole_input;
+
+pub use whole_input::WholeInput;
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 mod no_std_rt;
 

@@ -96,7 +96,7 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     let first = run(&server, &machine, "before-restart");
     assert_eq!(first["status"], "SUCCEEDED", "{first}");
     let output: Value = serde_json::from_str(first["output"].as_str().unwrap()).unwrap();
-    assert_eq!(output["subject"], "Order A-7 confirmed");
+    assert_eq!(output["notification"]["subject"], "Order A-7 confirmed");
 
     // A new serve maps the resource again, from the bytes in the store (the
     // files it wrote for wasmtime are gone).
@@ -178,7 +178,7 @@ fn the_operators_resources_cannot_be_replaced_or_deleted() {
     assert_eq!(server.ok("Stepwasm.ListTaskResources", json!({}))["resources"], json!([]));
     // The operator's module still runs as its resource.
     let machine = one_task(&server, "operator", OPERATOR);
-    assert_eq!(succeeded(&run(&server, &machine, "still-the-operators"))["subject"], "Order A-7 confirmed");
+    assert_eq!(succeeded(&run(&server, &machine, "still-the-operators"))["notification"]["subject"], "Order A-7 confirmed");
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn each_outcome_of_a_state_tested_alone() {
     assert_eq!((paid["status"].as_str(), paid["nextState"].as_str()), (Some("SUCCEEDED"), verify["Next"].as_str()), "{paid}");
     assert_eq!(output(&paid)["paymentResult"]["approved"], true);
     let result: Value = serde_json::from_str(paid["inspectionData"]["result"].as_str().unwrap()).unwrap();
-    assert_eq!(result["cardLast4"], "1111", "the task's own result");
+    assert_eq!(result["paymentResult"]["cardLast4"], "1111", "the task's own result");
 
     let declined = test_state(&server, verify, &input("declined-payment"));
     assert_eq!(declined["status"], "CAUGHT_ERROR", "{declined}");

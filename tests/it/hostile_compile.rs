@@ -128,7 +128,7 @@ fn compile_bombs_are_refused_quickly_and_a_real_upload_still_runs() {
     let described = run(&server, created["stateMachineArn"].as_str().unwrap(), "uploaded", input);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
-    assert_eq!(output["subject"], "Order A-7 confirmed");
+    assert_eq!(output["notification"]["subject"], "Order A-7 confirmed");
     still_serving(&server);
 }
 

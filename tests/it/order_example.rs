@@ -10,9 +10,14 @@ use stepwasm::engine::{EventKind, Outcome};
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
 
 fn setup() -> (Arc<StateMachine>, WasmRuntime) {
+    setup_definition("order.asl.json")
+}
+
+/// `definition` of examples/order/ with the example's modules.
+fn setup_definition(definition: &str) -> (Arc<StateMachine>, WasmRuntime) {
     guest_dir();
     let dir = root().join("examples/order");
-    let machine = Arc::new(parse_definition(&std::fs::read_to_string(dir.join("order.asl.json")).unwrap()).unwrap());
+    let machine = Arc::new(parse_definition(&std::fs::read_to_string(dir.join(definition)).unwrap()).unwrap());
     let map = ResourceMap::load(&dir.join("stepwasm.toml")).unwrap();
     let runtime = WasmRuntime::for_machine(&machine, &map).unwrap();
     (machine, runtime)
@@ -50,11 +55,59 @@ fn paid_order_is_charged_reserved_and_confirmed() {
     assert_eq!(output["inventoryResult"]["remainingStock"], json!({"WIDGET-1": 7, "GADGET-2": 3}));
     assert_eq!(output["notification"]["subject"], "Order ORD-1001 confirmed");
     assert_eq!(output["notification"]["to"], "ada@example.com");
-    // The original input is kept beside the results (ResultPath).
+    // Each module passes the order on with its result added.
     assert_eq!(output["orderId"], "ORD-1001");
+    let keys: Vec<&str> = output.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["orderId", "customer", "payment", "items", "paymentResult", "inventoryResult", "notification"]);
     let types: Vec<&str> = rec.history.iter().map(|e| e.kind.type_name()).collect();
     assert_eq!(types.iter().filter(|t| **t == "TaskSucceeded").count(), 3);
     assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
+}
+
+/// The seed document's definition, exactly as written there (no Parameters,
+/// no ResultPath: each state's output is the next one's input), runs with the
+/// example's modules: every input ends where the seed says.
+#[test]
+fn the_seed_definition_runs_as_written() {
+    let seed = root().join("examples/order/seed.asl.json");
+    let text = std::fs::read_to_string(&seed).unwrap();
+    for field in ["Parameters", "ResultPath", "ResultSelector", "OutputPath", "InputPath"] {
+        assert!(!text.contains(field), "the seed's definition has no {field}");
+    }
+    let (machine, runtime) = setup_definition("seed.asl.json");
+
+    let paid = run(&machine, &runtime, "paid-order.json");
+    assert_eq!(states_entered(&paid), ["VerifyPayment", "UpdateInventory", "NotifyCustomer"]);
+    let Outcome::Succeeded { output } = &paid.outcome else { panic!("{:?}", paid.outcome) };
+    assert_eq!(output["paymentResult"]["amount"], 64.97);
+    assert_eq!(output["inventoryResult"]["remainingStock"], json!({"WIDGET-1": 7, "GADGET-2": 3}));
+    assert_eq!(output["notification"]["subject"], "Order ORD-1001 confirmed");
+    assert!(output["notification"]["body"].as_str().unwrap().contains("64.97"), "{output}");
+
+    let declined = run(&machine, &runtime, "declined-payment.json");
+    assert_eq!(states_entered(&declined), ["VerifyPayment", "NotifyCustomerFailedPayment"]);
+    assert_eq!(
+        declined.outcome,
+        Outcome::Failed {
+            error: "PaymentVerificationFailed".into(),
+            cause: "Payment verification failed. Please check payment details.".into()
+        }
+    );
+
+    let short = run(&machine, &runtime, "stock-shortage.json");
+    assert_eq!(states_entered(&short), ["VerifyPayment", "UpdateInventory", "HandleInventoryError"]);
+    assert_eq!(
+        short.outcome,
+        Outcome::Failed {
+            error: "InventoryUpdateFailed".into(),
+            cause: "Inventory update failed. Please check stock availability.".into()
+        }
+    );
+
+    // And through the CLI, as a user would run it.
+    let (code, out, err) = stepwasm(&["run", "examples/order/seed.asl.json", "--input", "@examples/order/inputs/paid-order.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("SUCCEEDED"), "{out}");
 }
 
 #[test]
@@ -71,13 +124,11 @@ fn declined_payment_is_caught_and_the_customer_told() {
     assert!(matches!(&failed.kind, EventKind::TaskFailed { error, .. } if error == "PaymentVerificationFailed"));
 }
 
-/// The order workflow with VerifyPayment also passing the order's `gateway`,
-/// and a config granting payment http to `gateway_prefix` only.
+/// The order workflow (VerifyPayment reads the whole order, its `gateway`
+/// included) with a config granting payment http to `gateway_prefix` only.
 fn setup_with_gateway(gateway_prefix: &str) -> (Arc<StateMachine>, WasmRuntime) {
     let dir = root().join("examples/order");
-    let mut def: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("order.asl.json")).unwrap()).unwrap();
-    def["States"]["VerifyPayment"]["Parameters"]["gateway.$"] = json!("$.gateway");
-    let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+    let machine = Arc::new(parse_definition(&std::fs::read_to_string(dir.join("order.asl.json")).unwrap()).unwrap());
     let config = std::fs::read_to_string(dir.join("stepwasm.toml")).unwrap().replace("http://127.0.0.1:8099/", gateway_prefix);
     let map = ResourceMap::parse(&config, &dir.join("stepwasm.toml")).unwrap();
     (machine.clone(), WasmRuntime::for_machine(&machine, &map).unwrap())

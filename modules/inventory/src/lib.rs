@@ -2,8 +2,9 @@
 //!
 //! Stock lives in the host's `kv` capability (the namespace is the resource's
 //! grant in `stepwasm.toml`): the units on hand of each sku are stored under the
-//! sku as a JSON number. The input is just the order's lines
-//! (`{"items": [{"sku", "quantity"}, ...]}`; other fields are ignored).
+//! sku as a JSON number. The input is the order: its lines
+//! (`{"items": [{"sku", "quantity"}, ...]}`) are reserved, and the order is
+//! returned as it came with the reservation added as `inventoryResult`.
 //!
 //! Either every line is reserved or none is: the new levels are computed first
 //! and written only when every line fits. A shortage or an unknown sku is the
@@ -18,9 +19,10 @@
 
 extern crate alloc;
 
-use alloc::{collections::BTreeMap, format, string::String, vec::Vec};
+use alloc::{boxed::Box, collections::BTreeMap, format, string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
-use stepwasm_guest::{kv, log, Context, TaskError};
+use serde_json::value::RawValue;
+use stepwasm_guest::{kv, log, Context, TaskError, WholeInput};
 
 #[derive(Debug, Deserialize)]
 pub struct InventoryRequest {
@@ -46,8 +48,15 @@ fn fail(cause: String) -> TaskError {
     TaskError::new("InventoryUpdateFailed", cause)
 }
 
-/// The handler: decrements stock for every line, all or nothing.
-pub fn reserve(req: InventoryRequest, _ctx: &Context) -> Result<Reservation, TaskError> {
+/// The handler: decrements stock for every line of the order, all or
+/// nothing, and returns the order with the reservation as `inventoryResult`.
+pub fn reserve(order: WholeInput<InventoryRequest>, _ctx: &Context) -> Result<Box<RawValue>, TaskError> {
+    let reservation = reserve_lines(&order.request)?;
+    order.with_result("inventoryResult", &reservation)
+}
+
+/// Reserves `req`'s lines.
+fn reserve_lines(req: &InventoryRequest) -> Result<Reservation, TaskError> {
     // The touched skus' levels, read from kv once each, then decremented here.
     let mut stock: BTreeMap<String, u64> = BTreeMap::new();
     let mut reserved: Vec<Line> = Vec::new();
@@ -107,9 +116,11 @@ mod tests {
         seed(&[("A", 5), ("B", 4), ("C", 9)]);
         let out = run(json!({
             "items": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 3}],
-            "orderId": "ignored"
+            "orderId": "passed-on"
         }))
         .unwrap();
+        assert_eq!(out["orderId"], "passed-on");
+        let out = &out["inventoryResult"];
         assert_eq!(out["reserved"], json!([{"sku": "A", "quantity": 5}, {"sku": "B", "quantity": 1}]));
         assert_eq!(out["remainingStock"], json!({"A": 0, "B": 3}));
         assert_eq!((level("A"), level("B"), level("C")), (Some("0".into()), Some("3".into()), Some("9".into())));

@@ -7,8 +7,12 @@
 //! 4. the amount charged equals the order total (sum of price × quantity);
 //! 5. the amount is positive and within the per-order limit.
 //!
-//! A rejection is the ASL error `PaymentVerificationFailed`; an approval returns
-//! a deterministic authorisation code so replays give the same output.
+//! A rejection is the ASL error `PaymentVerificationFailed`; an approval is the
+//! order itself with the verdict added as `paymentResult` (a deterministic
+//! authorisation code, so replays give the same output): each step of the
+//! order workflow passes the whole order on, as the seed's definition (no
+//! `Parameters`, no `ResultPath`) needs; a definition that wants only the
+//! verdict selects it (`ResultSelector`, see examples/order/order.asl.json).
 //!
 //! With an optional `gateway` (a URL) in the input, an order that passes the
 //! local rules is then authorised by that gateway through the host's `http`
@@ -30,12 +34,14 @@
 extern crate alloc;
 
 use alloc::{
+    boxed::Box,
     format,
     string::{String, ToString},
     vec::Vec,
 };
 use serde::{Deserialize, Serialize};
-use stepwasm_guest::{http, log, Context, TaskError};
+use serde_json::value::RawValue;
+use stepwasm_guest::{http, log, Context, TaskError, WholeInput};
 
 /// Largest amount, in cents, a single order may charge.
 pub const LIMIT_CENTS: i64 = 10_000_00;
@@ -179,8 +185,15 @@ fn authorise(url: &str, body: &GatewayRequest) -> Result<String, TaskError> {
     gateway_verdict(url, &resp)
 }
 
-/// The handler: verifies `req.payment` against the rules above.
-pub fn verify(req: PaymentRequest, ctx: &Context) -> Result<Verdict, TaskError> {
+/// The handler: verifies the order's payment against the rules above and
+/// returns the order with the verdict added as `paymentResult`.
+pub fn verify(order: WholeInput<PaymentRequest>, ctx: &Context) -> Result<Box<RawValue>, TaskError> {
+    let verdict = check(&order.request, ctx)?;
+    order.with_result("paymentResult", &verdict)
+}
+
+/// The verdict on `req`'s payment.
+fn check(req: &PaymentRequest, ctx: &Context) -> Result<Verdict, TaskError> {
     let p = &req.payment;
     if !CURRENCIES.contains(&p.currency.as_str()) {
         return Err(reject(format!("currency {} is not accepted", p.currency)));
@@ -244,12 +257,15 @@ mod tests {
 
     #[test]
     fn approves_a_valid_order() {
-        let out = run(order("4111 1111 1111 1111", 60.0)).unwrap();
-        assert_eq!(out["approved"], true);
-        assert_eq!(out["amount"], 60.0);
-        assert_eq!(out["cardLast4"], "1111");
+        let input = order("4111 1111 1111 1111", 60.0);
+        let mut out = run(input.clone()).unwrap();
+        let verdict = out.as_object_mut().unwrap().remove("paymentResult").unwrap();
+        assert_eq!(out, input, "the order is passed on as it came");
+        assert_eq!(verdict["approved"], true);
+        assert_eq!(verdict["amount"], 60.0);
+        assert_eq!(verdict["cardLast4"], "1111");
         // Deterministic: the same order gives the same code.
-        assert_eq!(out["authorizationCode"], run(order("4111111111111111", 60.0)).unwrap()["authorizationCode"]);
+        assert_eq!(verdict["authorizationCode"], run(order("4111111111111111", 60.0)).unwrap()["paymentResult"]["authorizationCode"]);
     }
 
     #[test]
