@@ -394,8 +394,8 @@ impl Parser {
                 let heartbeat_seconds_expr = self.expression_field(&f, "HeartbeatSeconds");
                 let timeout_seconds = if timeout_seconds_expr.is_some() { None } else { f.uint(self, "TimeoutSeconds", 1) };
                 let heartbeat_seconds = if heartbeat_seconds_expr.is_some() { None } else { f.uint(self, "HeartbeatSeconds", 1) };
-                let timeout_seconds_path = self.reference_path(&f, "TimeoutSecondsPath");
-                let heartbeat_seconds_path = self.reference_path(&f, "HeartbeatSecondsPath");
+                let timeout_seconds_path = self.reading_path(&f, "TimeoutSecondsPath");
+                let heartbeat_seconds_path = self.reading_path(&f, "HeartbeatSecondsPath");
                 for (fixed, path) in [("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")] {
                     if f.get(fixed).is_some() && f.get(path).is_some() {
                         self.err::<()>(&f.loc, format!("{fixed} and {path} cannot both be set"));
@@ -548,7 +548,7 @@ impl Parser {
             (None, Some(_)) => self.err(&f.at("ItemSelector"), "ItemSelector must be a JSON object"),
             (None, None) => None,
         };
-        let items_path = self.reference_path(f, "ItemsPath");
+        let items_path = self.reading_path(f, "ItemsPath");
         let items = match f.get("Items") {
             Some(v @ (Value::Array(_) | Value::String(_))) => Some(Template::parse_jsonata(v, &f.at("Items"), &mut self.errors)),
             Some(_) => self.err(&f.at("Items"), "Items must be an array or a {% %} expression"),
@@ -676,7 +676,7 @@ impl Parser {
                     self.err(&f.at(key), format!("{key} must be {kind} from {min} to {max}, got {v}"))
                 }
             },
-            (None, Some(_)) => self.reference_path(f, &path_key).map(NumberSetting::Path),
+            (None, Some(_)) => self.reading_path(f, &path_key).map(NumberSetting::Path),
             (None, None) => None,
         }
     }
@@ -750,9 +750,13 @@ impl Parser {
     }
 
     /// An optional field holding a Reference Path (`...Path` fields of Wait, Fail, Task).
-    fn reference_path(&mut self, f: &Fields, key: &str) -> Option<Path> {
+    /// A reference path that is only read, never written (ItemsPath,
+    /// SecondsPath, TimestampPath, ErrorPath/CausePath, the Task's and Map's
+    /// `…Path` numbers): as on AWS it may also read the context object (`$$`)
+    /// or name a variable (`$name`).
+    fn reading_path(&mut self, f: &Fields, key: &str) -> Option<Path> {
         match f.get(key)? {
-            Value::String(s) => match Path::parse_reference(s) {
+            Value::String(s) => match Path::parse_reference_allowing_context(s) {
                 Ok(p) => Some(p),
                 Err(e) => self.err(&f.at(key), e.to_string()),
             },
@@ -766,7 +770,7 @@ impl Parser {
             Value::String(s) if s.starts_with("States.") => {
                 Some(Template::parse_dynamic(&Value::String(s.clone()), &f.at(key), &mut self.errors))
             }
-            _ => self.reference_path(f, key).map(Template::Path),
+            _ => self.reading_path(f, key).map(Template::Path),
         }
     }
 
@@ -792,8 +796,8 @@ impl Parser {
                     None => self.err(&f.at("Timestamp"), format!("{text:?} is not an RFC 3339 timestamp")),
                 }
             }
-            "SecondsPath" => self.reference_path(f, "SecondsPath").map(WaitFor::SecondsPath),
-            _ => self.reference_path(f, "TimestampPath").map(WaitFor::TimestampPath),
+            "SecondsPath" => self.reading_path(f, "SecondsPath").map(WaitFor::SecondsPath),
+            _ => self.reading_path(f, "TimestampPath").map(WaitFor::TimestampPath),
         }
     }
 

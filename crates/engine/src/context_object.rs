@@ -8,7 +8,8 @@ use super::frame::Env;
 use super::history::rfc3339;
 use super::task_token;
 use serde_json::{json, Value};
-use stepwasm_asl::{State, StateKind};
+use stepwasm_asl::path::Root;
+use stepwasm_asl::{State, StateKind, WaitFor};
 
 /// Where a frame is in its current state, as the context object tells it.
 pub(crate) struct StatePosition<'a> {
@@ -32,6 +33,10 @@ pub(crate) fn reads_context(state: &State) -> bool {
             StateKind::Fail(f) => f.error_path.iter().chain(&f.cause_path).any(|t| t.uses_context()),
             // Rules and Map item selectors may read `$$`; building it is cheap next to them.
             StateKind::Choice(_) | StateKind::Map(_) => true,
+            StateKind::Wait(w) if matches!(&w.wait, WaitFor::SecondsPath(p) | WaitFor::TimestampPath(p) if p.root() == Root::Context) => {
+                true
+            }
+            StateKind::Task(t) if t.timeout_seconds_path.iter().chain(&t.heartbeat_seconds_path).any(|p| p.root() == Root::Context) => true,
             _ => {
                 let io = dataflow::io_settings(state);
                 dataflow::uses_context(io) || state.catchers().iter().any(|c| c.assign.as_ref().is_some_and(|t| t.uses_context()))

@@ -188,7 +188,7 @@ fn number(setting: &Option<NumberSetting>, input: &Value, b: &Bindings, field: &
     match setting {
         None => Ok(None),
         Some(NumberSetting::Fixed(n)) => Ok(Some(*n)),
-        Some(NumberSetting::Path(path)) => match path.select(input).as_ref().and_then(Value::as_f64) {
+        Some(NumberSetting::Path(path)) => match path.resolve(input, b).as_ref().and_then(Value::as_f64) {
             Some(n) if n >= min && n <= max => Ok(Some(n)),
             _ => Err(Failure::new(
                 errors::RUNTIME,
@@ -229,7 +229,7 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
         };
         let items = match &map.items_path {
             None => effective.clone(),
-            Some(path) => path.select(&effective).ok_or_else(|| {
+            Some(path) => path.resolve(&effective, b).ok_or_else(|| {
                 Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: ItemsPath of the state's data"))
             })?,
         };

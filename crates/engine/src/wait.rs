@@ -22,7 +22,7 @@ pub(crate) fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64, b: &Bin
     match wait {
         WaitFor::Seconds(s) => Ok(seconds_ms(*s)),
         WaitFor::Timestamp(ms) => Ok(*ms),
-        WaitFor::SecondsPath(path) => match path.select(input).as_ref().and_then(Value::as_u64) {
+        WaitFor::SecondsPath(path) => match path.resolve(input, b).as_ref().and_then(Value::as_u64) {
             Some(s) => Ok(seconds_ms(s)),
             None => Err(runtime(format!("SecondsPath '{path}' must select a non-negative integer in the state's input"))),
         },
@@ -40,7 +40,7 @@ pub(crate) fn wait_until(wait: &WaitFor, input: &Value, entered_ms: i64, b: &Bin
             }
         },
         WaitFor::TimestampPath(path) => {
-            match path.select(input).as_ref().and_then(Value::as_str).and_then(stepwasm_asl::choice::parse_timestamp) {
+            match path.resolve(input, b).as_ref().and_then(Value::as_str).and_then(stepwasm_asl::choice::parse_timestamp) {
                 Some(t) => Ok(t.timestamp_millis()),
                 None => Err(runtime(format!("TimestampPath '{path}' must select an RFC 3339 timestamp in the state's input"))),
             }
@@ -59,7 +59,7 @@ pub(crate) fn seconds_setting(
     b: &Bindings,
 ) -> Result<Option<u64>, Failure> {
     match (path, expr) {
-        (Some(path), _) => Ok(Some(positive_integer_at(path, input, &format!("{field}Path"))?)),
+        (Some(path), _) => Ok(Some(positive_integer_at(path, input, b, &format!("{field}Path"))?)),
         (None, Some(t)) => match t.render_with(input, b).map_err(|e| Failure::new(e.error, e.cause))? {
             Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
             other => Err(Failure::new(errors::QUERY_EVALUATION_ERROR, format!("{field} must be a positive integer, got {other}"))),
@@ -68,9 +68,10 @@ pub(crate) fn seconds_setting(
     }
 }
 
-/// A positive integer read from the state's input (`TimeoutSecondsPath` and the like).
-fn positive_integer_at(path: &Path, input: &Value, field: &str) -> Result<u64, Failure> {
-    match path.select(input).as_ref().and_then(Value::as_u64) {
+/// A positive integer read from the state's input, the context object or a
+/// variable (`TimeoutSecondsPath` and the like).
+fn positive_integer_at(path: &Path, input: &Value, b: &Bindings, field: &str) -> Result<u64, Failure> {
+    match path.resolve(input, b).as_ref().and_then(Value::as_u64) {
         Some(n) if n > 0 => Ok(n),
         _ => Err(Failure::new(errors::RUNTIME, format!("{field} '{path}' must select a positive integer in the state's input"))),
     }
