@@ -110,6 +110,39 @@ fn the_seed_definition_runs_as_written() {
     assert!(out.contains("SUCCEEDED"), "{out}");
 }
 
+/// `run --output json`: one JSON object a script can read, for a success
+/// and a failure (exit 1), with the logs and the history when asked.
+#[test]
+fn run_prints_one_json_object_with_output_json() {
+    guest_dir();
+    let run_json = |input: &str, extra: &[&str]| {
+        let input = format!("@examples/order/inputs/{input}");
+        let mut args = vec!["run", "examples/order/seed.asl.json", "--input", &input, "--output", "json"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = stepwasm(&args);
+        assert_eq!(out.lines().count(), 1, "one line of JSON: {out}{err}");
+        (code, serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}")))
+    };
+    let (code, paid) = run_json("paid-order.json", &["--logs", "--history"]);
+    assert_eq!(code, 0, "{paid}");
+    assert_eq!((paid["status"].as_str(), paid["lastState"].as_str()), (Some("SUCCEEDED"), Some("NotifyCustomer")), "{paid}");
+    assert!(paid["executionArn"].as_str().unwrap().starts_with("arn:aws:states:"), "{paid}");
+    assert_eq!(paid["output"]["notification"]["subject"], "Order ORD-1001 confirmed");
+    assert!(paid["logs"].as_array().unwrap().iter().any(|l| l["state"] == "VerifyPayment"), "{paid}");
+    let events = paid["events"].as_array().unwrap();
+    assert_eq!(
+        (events[0]["type"].as_str(), events.last().unwrap()["type"].as_str()),
+        (Some("ExecutionStarted"), Some("ExecutionSucceeded"))
+    );
+
+    let (code, declined) = run_json("declined-payment.json", &[]);
+    assert_eq!(code, 1, "{declined}");
+    assert_eq!(declined["status"], "FAILED");
+    assert_eq!(declined["error"], "PaymentVerificationFailed");
+    assert_eq!(declined["cause"], "Payment verification failed. Please check payment details.");
+    assert!(declined.get("output").is_none() && declined.get("events").is_none(), "{declined}");
+}
+
 #[test]
 fn declined_payment_is_caught_and_the_customer_told() {
     let (machine, runtime) = setup();

@@ -749,7 +749,6 @@ impl Parser {
         }
     }
 
-    /// An optional field holding a Reference Path (`...Path` fields of Wait, Fail, Task).
     /// A reference path that is only read, never written (ItemsPath,
     /// SecondsPath, TimestampPath, ErrorPath/CausePath, the Task's and Map's
     /// `…Path` numbers): as on AWS it may also read the context object (`$$`)

@@ -118,9 +118,10 @@ impl Template {
     /// expression (nested in objects and arrays too). Field names are plain.
     pub fn parse_jsonata(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
         match value {
-            Value::String(text)
-                if jsonata_source(text).is_none() && (text.trim_start().starts_with("{%") || text.trim_end().ends_with("%}")) =>
-            {
+            // A string that opens an expression must be one whole `{% … %}`
+            // (AWS refuses one with a space before `{%` or after `%}`); one
+            // that merely contains or ends with `%}` is a literal, as on AWS.
+            Value::String(text) if jsonata_source(text).is_none() && text.trim_start().starts_with("{%") => {
                 errors.push(ValidationError::new(
                     location,
                     "a JSONata expression must be written exactly \"{% expression %}\", with nothing before {% or after %}",

@@ -323,9 +323,9 @@ impl HistoryEvent {
         let (key, details) = match &self.kind {
             EventKind::ExecutionStarted { input } => ("executionStartedEventDetails", json!({"input": input.to_string()})),
             EventKind::ExecutionSucceeded { output } => ("executionSucceededEventDetails", json!({"output": output.to_string()})),
-            EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", json!({"error": error, "cause": cause})),
-            EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", json!({"error": error, "cause": cause})),
-            EventKind::ExecutionAborted { error, cause } => ("executionAbortedEventDetails", json!({"error": error, "cause": cause})),
+            EventKind::ExecutionFailed { error, cause } => ("executionFailedEventDetails", error_details(error, cause)),
+            EventKind::ExecutionTimedOut { error, cause } => ("executionTimedOutEventDetails", error_details(error, cause)),
+            EventKind::ExecutionAborted { error, cause } => ("executionAbortedEventDetails", error_details(error, cause)),
             EventKind::ExecutionRedriven { redrive_count } => ("executionRedrivenEventDetails", json!({"redriveCount": redrive_count})),
             EventKind::StateEntered { name, input, .. } => ("stateEnteredEventDetails", json!({"name": name, "input": input.to_string()})),
             EventKind::StateExited { name, output, assigned_variables, .. } => {
@@ -340,7 +340,10 @@ impl HistoryEvent {
                 ("stateExitedEventDetails", details)
             }
             EventKind::TaskScheduled { resource, parameters, timeout_seconds, heartbeat_seconds } => {
-                let mut details = json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string(), "timeoutInSeconds": timeout_seconds});
+                let mut details = json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string()});
+                if let Some(timeout) = timeout_seconds {
+                    details["timeoutInSeconds"] = json!(timeout);
+                }
                 if let Some(heartbeat) = heartbeat_seconds {
                     details["heartbeatInSeconds"] = json!(heartbeat);
                 }
@@ -353,18 +356,16 @@ impl HistoryEvent {
             EventKind::TaskSucceeded { resource, output } => {
                 ("taskSucceededEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
             }
-            EventKind::TaskFailed { resource, error, cause } => {
-                ("taskFailedEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}))
-            }
-            EventKind::TaskTimedOut { resource, error, cause } => {
-                ("taskTimedOutEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "error": error, "cause": cause}))
-            }
-            EventKind::ParallelStateStarted { .. } | EventKind::ParallelStateSucceeded { .. } | EventKind::MapStateSucceeded { .. } => {
-                ("", Value::Null)
-            }
-            EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause } => {
-                ("", json!({"error": error, "cause": cause}))
-            }
+            EventKind::TaskFailed { resource, error, cause } => ("taskFailedEventDetails", task_error_details(resource, error, cause)),
+            EventKind::TaskTimedOut { resource, error, cause } => ("taskTimedOutEventDetails", task_error_details(resource, error, cause)),
+            // AWS's model gives these events no details; a failed Parallel or
+            // Map's error and cause are those of the execution's failure (or
+            // of the Catch that handles it).
+            EventKind::ParallelStateStarted { .. }
+            | EventKind::ParallelStateSucceeded { .. }
+            | EventKind::MapStateSucceeded { .. }
+            | EventKind::ParallelStateFailed { .. }
+            | EventKind::MapStateFailed { .. } => ("", Value::Null),
             EventKind::MapStateStarted { items, .. } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
             EventKind::MapIterationStarted { name, index }
             | EventKind::MapIterationSucceeded { name, index, .. }
@@ -377,8 +378,6 @@ impl HistoryEvent {
                 (key, json!({"name": name, "index": index}))
             }
         };
-        // AWS gives these events no details object of their own; stepwasm's
-        // error and cause for a failed Parallel/Map ride along un-keyed.
         let mut out = json!({
             "id": self.id,
             "previousEventId": self.previous_event_id,
@@ -387,9 +386,75 @@ impl HistoryEvent {
         });
         if !key.is_empty() {
             out[key] = details;
-        } else if !details.is_null() {
-            out["stepwasmDetails"] = details;
         }
         out
+    }
+}
+
+/// `error` and `cause` as AWS's model has them: optional members, left out
+/// when empty (a StopExecution without an error has none).
+fn error_details(error: &str, cause: &str) -> Value {
+    let mut details = serde_json::Map::new();
+    if !error.is_empty() {
+        details.insert("error".into(), json!(error));
+    }
+    if !cause.is_empty() {
+        details.insert("cause".into(), json!(cause));
+    }
+    Value::Object(details)
+}
+
+/// A task's failure: its resource, then [`error_details`].
+fn task_error_details(resource: &str, error: &str, cause: &str) -> Value {
+    let mut details = json!({"resourceType": "stepwasm", "resource": resource});
+    if let (Value::Object(out), Value::Object(errors)) = (&mut details, error_details(error, cause)) {
+        out.extend(errors);
+    }
+    details
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: EventKind) -> Value {
+        HistoryEvent { id: 2, previous_event_id: 1, timestamp_ms: 0, scope: Scope::root(), kind }.to_aws_json()
+    }
+
+    #[test]
+    fn an_empty_error_or_cause_is_left_out_as_aws_leaves_it_out() {
+        let aborted = event(EventKind::ExecutionAborted { error: String::new(), cause: String::new() });
+        assert_eq!(aborted["executionAbortedEventDetails"], json!({}));
+        let stopped = event(EventKind::ExecutionAborted { error: "Operator".into(), cause: String::new() });
+        assert_eq!(stopped["executionAbortedEventDetails"], json!({"error": "Operator"}));
+        let failed = event(EventKind::TaskFailed { resource: "r".into(), error: "E".into(), cause: String::new() });
+        assert_eq!(failed["taskFailedEventDetails"], json!({"resourceType": "stepwasm", "resource": "r", "error": "E"}));
+    }
+
+    #[test]
+    fn a_task_without_a_timeout_has_no_timeout_member() {
+        let parameters = Payload::from(json!({"a": 1}));
+        let scheduled = event(EventKind::TaskScheduled {
+            resource: "r".into(),
+            parameters: parameters.clone(),
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+        });
+        assert!(scheduled["taskScheduledEventDetails"].get("timeoutInSeconds").is_none(), "{scheduled}");
+        let bounded =
+            event(EventKind::TaskScheduled { resource: "r".into(), parameters, timeout_seconds: Some(5), heartbeat_seconds: None });
+        assert_eq!(bounded["taskScheduledEventDetails"]["timeoutInSeconds"], 5);
+    }
+
+    #[test]
+    fn a_failed_parallel_or_map_has_only_the_members_of_aws_model() {
+        for kind in [
+            EventKind::MapStateFailed { error: "E".into(), cause: "C".into() },
+            EventKind::ParallelStateFailed { error: "E".into(), cause: "C".into() },
+        ] {
+            let failed = event(kind);
+            let members: Vec<&str> = failed.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(members, ["id", "previousEventId", "timestamp", "type"], "{failed}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `stepwasm run`: one execution of a definition, in this process, printed
-//! (status, output or error; with `--history` its events as a table).
+//! (status, output or error; with `--history` its events as a table), or
+//! with `--output json` as one JSON object for scripts.
 
 use super::inputs::{
     command_runtime, generated_name, load_definition, load_resource_map, load_runtime, parse_input, state_machine_name, CacheArg, ConfigArg,
@@ -8,7 +9,8 @@ use crate::driver::{execution_info, run_execution, run_recorded, Clock, Executio
 use crate::engine::{HistoryEvent, Outcome};
 use crate::store::Store as _;
 use anyhow::{anyhow, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,6 +46,19 @@ pub struct RunArgs {
     /// exits instead of exiting 2.
     #[arg(long, requires = "store")]
     wait_for_lock: bool,
+    /// How the result is printed: `text` (lines for people) or `json` (one
+    /// object: executionArn, name, status, lastState, output or error and
+    /// cause, and with --logs / --history the logs and the history events
+    /// as GetExecutionHistory gives them).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+/// How `run` prints its result.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 /// The `run` subcommand.
@@ -72,14 +87,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         None => tokio.block_on(run_execution(machine, info, input, &runtime, clock.as_ref())).map_err(|e| anyhow!("engine error: {e}"))?,
     };
-    print_record(&record);
-    if args.logs {
-        for line in runtime.take_logs() {
-            println!("log {:5} [{}] {}", line.level, line.state, line.message);
+    let logs = if args.logs { runtime.take_logs() } else { Vec::new() };
+    match args.output {
+        OutputFormat::Text => {
+            print_record(&record);
+            for line in &logs {
+                println!("log {:5} [{}] {}", line.level, line.state, line.message);
+            }
+            if args.history {
+                print!("{}", history_table(&record.history));
+            }
         }
-    }
-    if args.history {
-        print!("{}", history_table(&record.history));
+        OutputFormat::Json => {
+            let mut result = record_json(&record);
+            if args.logs {
+                result["logs"] = logs.iter().map(|l| json!({"state": l.state, "level": l.level, "message": l.message})).collect();
+            }
+            if args.history {
+                result["events"] = record.history.iter().map(HistoryEvent::to_aws_json).collect();
+            }
+            println!("{result}");
+        }
     }
     Ok(match record.outcome {
         Outcome::Succeeded { .. } => ExitCode::SUCCESS,
@@ -102,6 +130,25 @@ pub fn print_record(record: &ExecutionRecord) {
             println!("cause: {cause}");
         }
     }
+}
+
+/// The execution's result as one JSON object, named as DescribeExecution
+/// names its members (`output` as JSON, not as text).
+fn record_json(record: &ExecutionRecord) -> Value {
+    let mut result = json!({
+        "executionArn": record.info.execution_arn,
+        "name": record.info.name,
+        "status": crate::store::ExecutionStatus::of(&record.outcome).as_str(),
+        "lastState": record.last_state(),
+    });
+    match &record.outcome {
+        Outcome::Succeeded { output } => result["output"] = output.clone(),
+        Outcome::Failed { error, cause } | Outcome::TimedOut { error, cause } | Outcome::Aborted { error, cause } => {
+            result["error"] = json!(error);
+            result["cause"] = json!(cause);
+        }
+    }
+    result
 }
 
 /// The history as a fixed-width table: id, scope (branch/iteration path,

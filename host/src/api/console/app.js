@@ -385,7 +385,7 @@ async function smPage(arn) {
 function eventDetails(ev) {
   const lines = [];
   for (const [k, v] of Object.entries(ev)) {
-    if (!(k.endsWith('EventDetails') || k === 'stepwasmDetails') || !v || typeof v !== 'object') continue;
+    if (!k.endsWith('EventDetails') || !v || typeof v !== 'object') continue;
     for (const [dk, dv] of Object.entries(v)) {
       // The state's name has its own column.
       if (dk === 'name' && k.startsWith('state')) continue;
