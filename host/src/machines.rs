@@ -260,8 +260,8 @@ impl StoredMachines {
     /// Whether every Task resource of `machine` is mapped to a module.
     pub fn check_resources(&self, machine: &StateMachine) -> Result<()> {
         let map = self.read_map();
-        for (state, resource) in machine.module_resources() {
-            map.resolve(resource).map_err(|e| anyhow!("state {state:?}: {e}"))?;
+        for (state, task) in machine.module_tasks() {
+            map.resolve_task(task).map_err(|e| anyhow!("state {state:?}: {e}"))?;
         }
         Ok(())
     }

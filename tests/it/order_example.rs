@@ -110,6 +110,75 @@ fn the_seed_definition_runs_as_written() {
     assert!(out.contains("SUCCEEDED"), "{out}");
 }
 
+/// The order workflow as most definitions call Lambda today: the optimized
+/// integration `lambda:invoke` with FunctionName (a name, a qualified ARN,
+/// and one computed from the input) and `Payload.$`, the result read from
+/// `$.Payload`; the config maps the functions by their ARNs as for direct
+/// calls.
+const LAMBDA_INVOKE_ORDER: &str = r#"{"StartAt": "VerifyPayment", "States": {
+  "VerifyPayment": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"FunctionName": "VerifyPaymentFunction", "Payload.$": "$"}, "OutputPath": "$.Payload",
+    "Catch": [{"ErrorEquals": ["PaymentVerificationFailed"], "ResultPath": "$.error", "Next": "Declined"}], "Next": "UpdateInventory"},
+  "UpdateInventory": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:UpdateInventoryFunction:$LATEST", "Payload.$": "$"},
+    "ResultSelector": {"reserved.$": "$.Payload.inventoryResult.reserved", "status.$": "$.StatusCode", "version.$": "$.ExecutedVersion"},
+    "ResultPath": "$.inventory", "Next": "NotifyCustomer"},
+  "NotifyCustomer": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"FunctionName.$": "$.notifier", "Payload.$": "$"}, "OutputPath": "$.Payload", "End": true},
+  "Declined": {"Type": "Pass", "End": true}}}"#;
+
+#[test]
+fn lambda_invoke_runs_the_mapped_function_on_its_payload_and_wraps_the_result() {
+    guest_dir();
+    let dir = root().join("examples/order");
+    let machine = Arc::new(parse_definition(LAMBDA_INVOKE_ORDER).unwrap());
+    let map = ResourceMap::load(&dir.join("stepwasm.toml")).unwrap();
+    let runtime = WasmRuntime::for_machine(&machine, &map).unwrap();
+    let with_notifier = |name: &str| {
+        let mut order = input(name);
+        order["notifier"] = json!("123456789012:function:NotifyCustomerFunction");
+        order
+    };
+    let run_on = |name: &str| {
+        block_on(run_execution(machine.clone(), execution_info("lambda", name), with_notifier(name), &runtime, &VirtualClock::new(0)))
+            .unwrap()
+    };
+
+    let paid = run_on("paid-order.json");
+    let Outcome::Succeeded { output } = &paid.outcome else { panic!("{:?}", paid.outcome) };
+    assert_eq!(
+        output["inventory"],
+        json!({"reserved": [{"sku": "WIDGET-1", "quantity": 3}, {"sku": "GADGET-2", "quantity": 1}], "status": 200, "version": "$LATEST"})
+    );
+    assert_eq!(output["notification"]["subject"], "Order ORD-1001 confirmed");
+    assert_eq!(output["paymentResult"]["amount"], 64.97);
+    let scheduled: Vec<Value> = paid
+        .history
+        .iter()
+        .map(|e| e.to_aws_json())
+        .filter(|e| e["type"] == "TaskScheduled")
+        .map(|e| e["taskScheduledEventDetails"].clone())
+        .collect();
+    assert_eq!(scheduled.len(), 3);
+    for details in &scheduled {
+        assert_eq!((details["resourceType"].as_str(), details["resource"].as_str()), (Some("lambda"), Some("invoke")), "{details}");
+    }
+
+    // A handler's error is a Lambda function error: its name, and the cause
+    // as the JSON Lambda reports.
+    let declined = run_on("declined-payment.json");
+    let Outcome::Succeeded { output } = &declined.outcome else { panic!("{:?}", declined.outcome) };
+    assert_eq!(output["error"]["Error"], "PaymentVerificationFailed");
+    let cause: Value = serde_json::from_str(output["error"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["errorType"], "PaymentVerificationFailed");
+    assert!(cause["errorMessage"].as_str().unwrap().contains("declined by the issuer"), "{cause}");
+
+    // A function that is not mapped is refused when the definition is loaded, naming what to add.
+    let unmapped = LAMBDA_INVOKE_ORDER.replace("\"VerifyPaymentFunction\"", "\"RefundFunction\"");
+    let Err(e) = WasmRuntime::for_machine(&parse_definition(&unmapped).unwrap(), &map) else { panic!("an unmapped function loaded") };
+    assert!(e.to_string().contains("States.VerifyPayment.Resource") && e.to_string().contains("function:RefundFunction"), "{e}");
+}
+
 /// `run --output json`: one JSON object a script can read, for a success
 /// and a failure (exit 1), with the logs and the history when asked.
 #[test]

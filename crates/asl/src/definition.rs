@@ -59,6 +59,19 @@ impl StateMachine {
         self.task_resources().into_iter().filter(|(_, resource)| !is_activity(resource)).collect()
     }
 
+    /// The Task states a module runs (all but activities' tasks), with
+    /// their names, in definition order.
+    pub fn module_tasks(&self) -> Vec<(&str, &TaskState)> {
+        self.root
+            .all_states()
+            .into_iter()
+            .filter_map(|state| match &state.kind {
+                StateKind::Task(task) if !is_activity(&task.resource) => Some((state.name.as_str(), &**task)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every Task state's `Resource` (nested ones included), with the state's
     /// name, in definition order.
     pub fn task_resources(&self) -> Vec<(&str, &str)> {

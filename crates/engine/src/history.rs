@@ -340,7 +340,7 @@ impl HistoryEvent {
                 ("stateExitedEventDetails", details)
             }
             EventKind::TaskScheduled { resource, parameters, timeout_seconds, heartbeat_seconds } => {
-                let mut details = json!({"resourceType": "stepwasm", "resource": resource, "parameters": parameters.to_string()});
+                let mut details = json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "parameters": parameters.to_string()});
                 if let Some(timeout) = timeout_seconds {
                     details["timeoutInSeconds"] = json!(timeout);
                 }
@@ -349,13 +349,17 @@ impl HistoryEvent {
                 }
                 ("taskScheduledEventDetails", details)
             }
-            EventKind::TaskStarted { resource } => ("taskStartedEventDetails", json!({"resourceType": "stepwasm", "resource": resource})),
-            EventKind::TaskSubmitted { resource, output } => {
-                ("taskSubmittedEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
+            EventKind::TaskStarted { resource } => {
+                ("taskStartedEventDetails", json!({"resourceType": resource_type(resource), "resource": resource_name(resource)}))
             }
-            EventKind::TaskSucceeded { resource, output } => {
-                ("taskSucceededEventDetails", json!({"resourceType": "stepwasm", "resource": resource, "output": output.to_string()}))
-            }
+            EventKind::TaskSubmitted { resource, output } => (
+                "taskSubmittedEventDetails",
+                json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "output": output.to_string()}),
+            ),
+            EventKind::TaskSucceeded { resource, output } => (
+                "taskSucceededEventDetails",
+                json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "output": output.to_string()}),
+            ),
             EventKind::TaskFailed { resource, error, cause } => ("taskFailedEventDetails", task_error_details(resource, error, cause)),
             EventKind::TaskTimedOut { resource, error, cause } => ("taskTimedOutEventDetails", task_error_details(resource, error, cause)),
             // AWS's model gives these events no details; a failed Parallel or
@@ -404,9 +408,27 @@ fn error_details(error: &str, cause: &str) -> Value {
     Value::Object(details)
 }
 
+/// The service a task's resource belongs to, as AWS's events name it:
+/// `lambda` for `arn:aws:states:::lambda:invoke`; `stepwasm` for a resource
+/// mapped to a module by the config.
+fn resource_type(resource: &str) -> &str {
+    integration(resource).map_or("stepwasm", |(service, _)| service)
+}
+
+/// The resource as AWS's events name it: the integration's action
+/// (`invoke`, `invoke.waitForTaskToken`), or the whole resource.
+fn resource_name(resource: &str) -> &str {
+    integration(resource).map_or(resource, |(_, action)| action)
+}
+
+/// `arn:aws:states:::SERVICE:ACTION` split into its service and action.
+fn integration(resource: &str) -> Option<(&str, &str)> {
+    resource.strip_prefix("arn:aws:states:::")?.split_once(':')
+}
+
 /// A task's failure: its resource, then [`error_details`].
 fn task_error_details(resource: &str, error: &str, cause: &str) -> Value {
-    let mut details = json!({"resourceType": "stepwasm", "resource": resource});
+    let mut details = json!({"resourceType": resource_type(resource), "resource": resource_name(resource)});
     if let (Value::Object(out), Value::Object(errors)) = (&mut details, error_details(error, cause)) {
         out.extend(errors);
     }
@@ -429,6 +451,24 @@ mod tests {
         assert_eq!(stopped["executionAbortedEventDetails"], json!({"error": "Operator"}));
         let failed = event(EventKind::TaskFailed { resource: "r".into(), error: "E".into(), cause: String::new() });
         assert_eq!(failed["taskFailedEventDetails"], json!({"resourceType": "stepwasm", "resource": "r", "error": "E"}));
+    }
+
+    #[test]
+    fn an_integration_is_named_by_its_service_and_action() {
+        let parameters = Payload::from(json!({}));
+        let scheduled = |resource: &str| {
+            let kind = EventKind::TaskScheduled {
+                resource: resource.into(),
+                parameters: parameters.clone(),
+                timeout_seconds: None,
+                heartbeat_seconds: None,
+            };
+            let details = event(kind)["taskScheduledEventDetails"].clone();
+            (details["resourceType"].as_str().unwrap().to_string(), details["resource"].as_str().unwrap().to_string())
+        };
+        assert_eq!(scheduled("arn:aws:states:::lambda:invoke"), ("lambda".into(), "invoke".into()));
+        assert_eq!(scheduled("arn:aws:states:::lambda:invoke.waitForTaskToken"), ("lambda".into(), "invoke.waitForTaskToken".into()));
+        assert_eq!(scheduled("wasm:echo"), ("stepwasm".into(), "wasm:echo".into()));
     }
 
     #[test]

@@ -700,6 +700,31 @@ impl ResourceMap {
         &self.origin
     }
 
+    /// What a Task state runs: its resource's module, or for
+    /// `lambda:invoke` the function its `FunctionName` names (every mapped
+    /// Lambda function when the name is computed at run time), as (resource
+    /// to load, its module and limits); or why it cannot run.
+    pub fn resolve_task(&self, task: &stepwasm_asl::TaskState) -> Result<Vec<(String, ResourceSpec)>, String> {
+        if !crate::lambda::is_lambda_invoke(&task.resource) {
+            return Ok(vec![(task.resource.clone(), self.resolve(&task.resource)?)]);
+        }
+        let keys = match crate::lambda::static_function_name(task) {
+            Some(function) => vec![crate::lambda::match_function(self.resources.keys().map(String::as_str), function)?.to_string()],
+            None => {
+                let all: Vec<String> = self.resources.keys().filter(|k| crate::lambda::configured_function(k).is_some()).cloned().collect();
+                if all.is_empty() {
+                    return Err(format!(
+                        "{}: its FunctionName is computed at run time, and no Lambda function is mapped in {}",
+                        task.resource,
+                        self.origin.display()
+                    ));
+                }
+                all
+            }
+        };
+        keys.into_iter().map(|key| Ok((key.clone(), self.resolve(&key)?))).collect()
+    }
+
     /// The module and limits for `resource`, or why there are none. A
     /// `.waitForTaskToken` resource runs the module of the resource without
     /// the suffix, unless the map names it with the suffix.

@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod instance_slots;
 pub mod kv;
+pub mod lambda;
 pub mod limits;
 pub mod precheck;
 pub mod wasm;

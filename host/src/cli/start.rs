@@ -35,8 +35,8 @@ pub fn start(args: StartArgs) -> Result<ExitCode> {
     let machine = crate::cli::load_definition(&args.definition)?;
     let input = crate::cli::parse_input(&args.input)?;
     let map = crate::cli::load_resource_map(&args.config, &args.definition)?;
-    for (state, resource) in machine.module_resources() {
-        map.resolve(resource).map_err(|e| anyhow!("state {state:?}: {e}"))?;
+    for (state, task) in machine.module_tasks() {
+        map.resolve_task(task).map_err(|e| anyhow!("state {state:?}: {e}"))?;
     }
     let store = args.store.open()?;
     let info = crate::driver::execution_info(

@@ -31,6 +31,14 @@ impl WasmRuntime {
     /// run that made http calls is not repeated, since their effects would
     /// be; that task fails with [`KV_CONFLICT`], which a Retry can match.
     pub async fn invoke(&self, task: &TaskInvocation) -> TaskOutcome {
+        if crate::lambda::is_lambda_invoke(&task.resource) {
+            return self.invoke_lambda(task).await;
+        }
+        self.invoke_module(task).await
+    }
+
+    /// [`WasmRuntime::invoke`] of a resource that is a module of its own.
+    pub(super) async fn invoke_module(&self, task: &TaskInvocation) -> TaskOutcome {
         let Some(loaded) = self.resources.get(&task.resource) else {
             return TaskOutcome::Failed {
                 error: stepwasm_asl::errors::TASK_FAILED.into(),

@@ -35,9 +35,16 @@ impl WasmRuntime {
     pub fn for_machine_cached(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime, RuntimeError> {
         let mut specs = Vec::new();
         let mut problems = Vec::new();
-        for (state, resource) in machine.module_resources() {
-            match map.resolve(resource) {
-                Ok(spec) => specs.push((state.to_string(), resource.to_string(), spec)),
+        for (state, task) in machine.module_tasks() {
+            match map.resolve_task(task) {
+                Ok(resolved) => {
+                    for (resource, spec) in resolved {
+                        // Several states (or lambda:invoke and a direct ARN) may run one resource.
+                        if !specs.iter().any(|(_, r, _)| *r == resource) {
+                            specs.push((state.to_string(), resource, spec));
+                        }
+                    }
+                }
                 Err(why) => problems.push(ValidationError::new(&format!("States.{state}.Resource"), why)),
             }
         }

@@ -44,6 +44,7 @@ mod error;
 mod held;
 mod invocation;
 mod invoke;
+mod lambda_invoke;
 mod linking;
 mod loading;
 mod log_lines;
