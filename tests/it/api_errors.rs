@@ -154,6 +154,40 @@ fn create_pass_machine(server: &ApiServer, name: &str) -> String {
     reply.json()["stateMachineArn"].as_str().unwrap().to_string()
 }
 
+/// CreateStateMachine as AWS documents it: idempotent on name, definition
+/// and type (another role or tags change nothing), a conflict with another
+/// definition; the role must be an IAM role's ARN.
+#[test]
+fn create_is_idempotent_whatever_the_role_and_refuses_a_role_that_is_not_one() {
+    let (server, dir) = start("api-errors-create");
+    let create = |role: &str, definition: &str| {
+        action(&server, "CreateStateMachine", json!({"name": "same", "definition": definition, "roleArn": role}).to_string())
+    };
+    let first = create(ROLE, PASS);
+    assert_eq!(first.status, 200, "{}", first.text());
+    let again = create("arn:aws:iam::123456789012:role/service-role/another", PASS);
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["stateMachineArn"], first.json()["stateMachineArn"]);
+    let arn = first.json()["stateMachineArn"].as_str().unwrap().to_string();
+    let described = action(&server, "DescribeStateMachine", json!({"stateMachineArn": arn}).to_string()).json();
+    assert_eq!(described["roleArn"], ROLE, "the role is not updated: {described}");
+    let other = PASS.replace("\"P\"", "\"Q\"");
+    let conflict = create(ROLE, &other);
+    assert_eq!((conflict.status, conflict.json()["__type"].as_str()), (400, Some("StateMachineAlreadyExists")), "{}", conflict.text());
+    for role in [
+        "arn:aws:iam::000000000000:user/alice",
+        "arn:aws:s3:::bucket",
+        "arn:aws:iam::12:role/r",
+        "role/r",
+        "arn:aws:iam::000000000000:role/",
+    ] {
+        let refused = action(&server, "CreateStateMachine", json!({"name": "roles", "definition": PASS, "roleArn": role}).to_string());
+        assert_eq!((refused.status, refused.json()["__type"].as_str()), (400, Some("InvalidArn")), "{role}: {}", refused.text());
+    }
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The success shape the AWS SDKs parse: 200, AWS JSON 1.0, dates as epoch
 /// seconds (numbers), a request id.
 #[test]

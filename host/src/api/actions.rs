@@ -127,11 +127,25 @@ fn checked_definition(api: &Api, definition: &str, kind: &str) -> Result<(), Api
 
 fn role_arn<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ApiError> {
     match params.optional_str(name)? {
-        Some(arn) if !arn.starts_with("arn:") || arn.split(':').count() < 6 => Err(ApiError::new(
+        Some(arn) if !is_iam_role_arn(arn) => Err(ApiError::new(
             "InvalidArn",
-            format!("Invalid Arn: '{name}' is {arn:?}, expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+            format!("Invalid Arn: '{name}' is {arn:?}, expected an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"),
         )),
         role => Ok(role),
+    }
+}
+
+/// `arn:<partition>:iam::<12-digit account>:role/<path/>name`, as AWS
+/// requires of a state machine's role.
+fn is_iam_role_arn(arn: &str) -> bool {
+    match arn.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            !partition.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+        }
+        _ => false,
     }
 }
 
@@ -160,9 +174,10 @@ fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let tags = params.tags("tags")?.into_iter().collect();
     let details = StateMachineDetails { kind, role_arn: role_arn.to_string(), tags };
     if let Some(existing) = api.store.describe_state_machine(&arn)? {
-        // AWS: the same name with the same definition and settings is the
-        // same state machine; anything else is a conflict.
-        if existing.definition == definition && existing.details.kind == details.kind && existing.details.role_arn == details.role_arn {
+        // AWS: the same name with the same definition and type is the same
+        // state machine, whatever its role and tags (they are not updated);
+        // another definition or type is a conflict.
+        if existing.definition == definition && existing.details.kind == details.kind {
             return Ok(json!({"stateMachineArn": arn, "creationDate": date(existing.created_ms.unwrap_or(0))}));
         }
         return Err(ApiError::new(
