@@ -16,7 +16,7 @@
 use crate::asl::{parse_definition, StateMachine};
 use crate::engine::ExecutionInfo;
 use crate::runtime::config::EntryError;
-use crate::runtime::{CacheOutcome, ResourceMap, ResourceSpec, WasmRuntime};
+use crate::runtime::{CacheOutcome, ResourceMap, ResourceSpec, Unmapped, WasmRuntime};
 use crate::store::{SqliteStore, Store, StoreError, TaskResourceRecord};
 use anyhow::{anyhow, Context as _, Result};
 use serde_json::Value;
@@ -53,10 +53,11 @@ pub struct MachineSettings {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// Loads the machine's modules, through the compile cache when there is one;
-/// a damaged cache entry or one that could not be written is worth a warning.
-pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime> {
-    let runtime = WasmRuntime::for_machine_cached(machine, map, cache_dir)?;
+/// Loads the machine's modules, through the compile cache when there is one,
+/// a resource nothing maps refused or left to fail when run (`unmapped`); a
+/// damaged cache entry or one that could not be written is worth a warning.
+pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>, unmapped: Unmapped) -> Result<WasmRuntime> {
+    let runtime = WasmRuntime::for_machine_with(machine, map, cache_dir, unmapped)?;
     for (module, outcome) in runtime.cache_report() {
         match outcome {
             CacheOutcome::Replaced(why) => crate::console_out::warn(format_args!("warning: {why}; recompiled {}", module.display())),
@@ -257,10 +258,12 @@ impl StoredMachines {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    /// Whether every Task resource of `machine` is mapped to a module.
+    /// Whether every Task resource of `machine` that the config maps
+    /// resolves to a module; one nothing maps is accepted, as AWS accepts
+    /// any resource (its task fails when an execution reaches it).
     pub fn check_resources(&self, machine: &StateMachine) -> Result<()> {
         let map = self.read_map();
-        for (state, task) in machine.module_tasks() {
+        for (state, task) in machine.module_tasks().into_iter().filter(|(_, task)| map.maps_task(task)) {
             map.resolve_task(task).map_err(|e| anyhow!("state {state:?}: {e}"))?;
         }
         Ok(())
@@ -268,7 +271,7 @@ impl StoredMachines {
 
     /// `machine`'s modules, loaded for one use (TestState) and not kept.
     pub fn load_uncached(&self, machine: &StateMachine) -> Result<WasmRuntime> {
-        load_runtime(machine, &self.read_map(), self.cache_dir.as_deref())
+        load_runtime(machine, &self.read_map(), self.cache_dir.as_deref(), Unmapped::FailWhenRun)
     }
 
     /// The definition `execution` runs (its state machine, at the version
@@ -292,7 +295,7 @@ impl StoredMachines {
             None => arn.to_string(),
         };
         let machine = Arc::new(parse_definition(text).map_err(|e| anyhow!("the stored definition of {shown}: {e}"))?);
-        let runtime = load_runtime(&machine, &self.read_map(), self.cache_dir.as_deref())
+        let runtime = load_runtime(&machine, &self.read_map(), self.cache_dir.as_deref(), Unmapped::FailWhenRun)
             .with_context(|| format!("loading the modules of {shown}"))?;
         let loaded = Arc::new((machine, runtime));
         loaded_versions.insert(key, Arc::clone(&loaded));

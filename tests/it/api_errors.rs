@@ -3,7 +3,7 @@
 //! body names AWS's error code in `__type` (and `x-amzn-ErrorType` says the
 //! same), and the server answers the next request as if nothing happened.
 
-use crate::support::{root, scratch, ApiServer};
+use crate::support::{root, scratch, stepwasm, ApiServer};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -184,6 +184,42 @@ fn create_is_idempotent_whatever_the_role_and_refuses_a_role_that_is_not_one() {
         let refused = action(&server, "CreateStateMachine", json!({"name": "roles", "definition": PASS, "roleArn": role}).to_string());
         assert_eq!((refused.status, refused.json()["__type"].as_str()), (400, Some("InvalidArn")), "{role}: {}", refused.text());
     }
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A definition whose tasks call services stepwasm does not map is accepted,
+/// as AWS accepts it; an execution that reaches such a task fails there,
+/// naming the state and the config entry that would map it, and one that
+/// does not reach it runs.
+#[test]
+fn an_unmapped_resource_is_accepted_and_fails_only_the_execution_that_reaches_it() {
+    let (server, dir) = start("api-errors-unmapped");
+    let definition = json!({"StartAt": "Route", "States": {
+        "Route": {"Type": "Choice", "Choices": [{"Variable": "$.save", "BooleanEquals": true, "Next": "Save"}], "Default": "Done"},
+        "Save": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                 "Parameters": {"TableName": "orders", "Item": {"id": {"S.$": "$.id"}}}, "End": true},
+        "Done": {"Type": "Pass", "End": true}}});
+    let created =
+        action(&server, "CreateStateMachine", json!({"name": "partly", "definition": definition.to_string(), "roleArn": ROLE}).to_string());
+    assert_eq!(created.status, 200, "{}", created.text());
+    let machine = created.json()["stateMachineArn"].as_str().unwrap().to_string();
+    let skipped = server.run_to_end(&machine, "skips-it", r#"{"save": false, "id": "1"}"#);
+    assert_eq!(skipped["status"], "SUCCEEDED", "{skipped}");
+    let reached = server.run_to_end(&machine, "reaches-it", r#"{"save": true, "id": "2"}"#);
+    assert_eq!((reached["status"].as_str(), reached["error"].as_str()), (Some("FAILED"), Some("States.TaskFailed")), "{reached}");
+    let cause = reached["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("state \"Save\"") && cause.contains("arn:aws:states:::dynamodb:putItem") && cause.contains("[resources."),
+        "{cause}"
+    );
+    // `run` and `validate` still refuse it before anything runs.
+    let file = dir.join("partly.asl.json");
+    std::fs::write(&file, definition.to_string()).unwrap();
+    let config = root().join("examples/order/stepwasm.toml");
+    let (code, out, err) = stepwasm(&["run", file.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("States.Save.Resource"), "{err}");
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -109,12 +109,14 @@ fn uploaded_modules_run_as_their_resource_across_a_restart() {
     server.ok("Stepwasm.DeleteTaskResource", json!({"resource": NOTIFY}));
     let (status, body) = server.call("Stepwasm.DeleteTaskResource", &json!({"resource": NOTIFY}));
     assert_eq!((status, body["__type"].as_str()), (400, Some("ResourceNotFound")), "{body}");
-    let (status, body) = server.call(
+    // Accepted, as AWS accepts any resource; an execution fails at the task.
+    let again = server.ok(
         "AWSStepFunctions.CreateStateMachine",
-        &json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+        json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
     );
-    assert_eq!((status, body["__type"].as_str()), (400, Some("InvalidDefinition")), "{body}");
-    assert!(body["message"].as_str().unwrap().contains("no module is mapped"), "{body}");
+    let ended = server.run_to_end(again["stateMachineArn"].as_str().unwrap(), "unmapped", "{}");
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    assert!(ended["cause"].as_str().unwrap().contains("no module is mapped"), "{ended}");
 }
 
 /// A one-Task state machine on `resource`; its ARN.
@@ -314,10 +316,12 @@ fn a_registration_the_policy_now_refuses_is_left_unmapped_at_restart() {
     let listed = server.ok("Stepwasm.ListTaskResources", json!({}));
     assert_eq!(listed["resources"][0]["resource"], mine, "{listed}");
     let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": mine, "End": true}}}).to_string();
-    let (status, body) = server.call(
+    // Accepted, as AWS accepts any resource; an execution fails at the task.
+    let again = server.ok(
         "AWSStepFunctions.CreateStateMachine",
-        &json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
+        json!({"name": "again", "definition": definition, "roleArn": "arn:aws:iam::000000000000:role/r"}),
     );
-    assert_eq!((status, body["__type"].as_str()), (400, Some("InvalidDefinition")), "{body}");
-    assert!(body["message"].as_str().unwrap().contains("no module is mapped"), "{body}");
+    let ended = server.run_to_end(again["stateMachineArn"].as_str().unwrap(), "unmapped", "{}");
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    assert!(ended["cause"].as_str().unwrap().contains("no module is mapped"), "{ended}");
 }

@@ -700,6 +700,21 @@ impl ResourceMap {
         &self.origin
     }
 
+    /// Whether the config (or the short form) maps what `task` runs at all;
+    /// false when nothing names its resource (or its `lambda:invoke`
+    /// function), as for an AWS service stepwasm does not perform.
+    pub fn maps_task(&self, task: &stepwasm_asl::TaskState) -> bool {
+        let resource = task.resource.as_str();
+        if crate::lambda::is_lambda_invoke(resource) {
+            return match crate::lambda::static_function_name(task) {
+                Some(function) => crate::lambda::match_function(self.resources.keys().map(String::as_str), function).is_ok(),
+                None => self.resources.keys().any(|k| crate::lambda::configured_function(k).is_some()),
+            };
+        }
+        let base = resource.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
+        self.resources.contains_key(resource) || self.resources.contains_key(base) || resource.starts_with(SHORT_FORM_PREFIX)
+    }
+
     /// What a Task state runs: its resource's module, or for
     /// `lambda:invoke` the function its `FunctionName` names (every mapped
     /// Lambda function when the name is computed at run time), as (resource

@@ -23,4 +23,4 @@ pub mod wasm;
 pub use cache::{CacheOutcome, CompileCache};
 pub use config::{Grants, Limits, ResourceMap, ResourceSpec};
 pub use kv::KvStore;
-pub use wasm::{LogLine, RuntimeError, WasmRuntime};
+pub use wasm::{LogLine, RuntimeError, Unmapped, WasmRuntime};

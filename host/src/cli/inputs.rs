@@ -38,7 +38,7 @@ impl CacheArg {
 /// Loads the machine's modules through the cache the flags choose
 /// ([`crate::machines::load_runtime`]).
 pub fn load_runtime(machine: &StateMachine, map: &ResourceMap, cache: &CacheArg) -> Result<WasmRuntime> {
-    crate::machines::load_runtime(machine, map, cache.dir().as_deref())
+    crate::machines::load_runtime(machine, map, cache.dir().as_deref(), crate::runtime::Unmapped::Refuse)
 }
 
 #[derive(Args, Clone)]

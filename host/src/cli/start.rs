@@ -35,7 +35,8 @@ pub fn start(args: StartArgs) -> Result<ExitCode> {
     let machine = crate::cli::load_definition(&args.definition)?;
     let input = crate::cli::parse_input(&args.input)?;
     let map = crate::cli::load_resource_map(&args.config, &args.definition)?;
-    for (state, task) in machine.module_tasks() {
+    // As CreateStateMachine: a resource nothing maps fails when reached.
+    for (state, task) in machine.module_tasks().into_iter().filter(|(_, task)| map.maps_task(task)) {
         map.resolve_task(task).map_err(|e| anyhow!("state {state:?}: {e}"))?;
     }
     let store = args.store.open()?;

@@ -40,10 +40,11 @@ impl WasmRuntime {
     /// [`WasmRuntime::invoke`] of a resource that is a module of its own.
     pub(super) async fn invoke_module(&self, task: &TaskInvocation) -> TaskOutcome {
         let Some(loaded) = self.resources.get(&task.resource) else {
-            return TaskOutcome::Failed {
-                error: stepwasm_asl::errors::TASK_FAILED.into(),
-                cause: format!("resource {:?} was not loaded", task.resource),
+            let cause = match self.unmapped.get(&task.resource) {
+                Some(why) => format!("state {:?}: {why}", task.state_name),
+                None => format!("resource {:?} was not loaded", task.resource),
             };
+            return TaskOutcome::Failed { error: stepwasm_asl::errors::TASK_FAILED.into(), cause };
         };
         let limits = &loaded.limits;
         let input = task.input.to_string();

@@ -20,7 +20,7 @@ impl WasmRuntime {
         };
         let resource = match match_function(self.resources.keys().map(String::as_str), function) {
             Ok(resource) => resource.to_string(),
-            Err(why) => return failed(why),
+            Err(why) => return failed(format!("state {:?}: {why}", task.state_name)),
         };
         // Without a Payload the function gets an empty event, as on AWS.
         let payload = task.input.get("Payload").cloned().unwrap_or_else(|| Value::Object(Default::default()));

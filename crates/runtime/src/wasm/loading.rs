@@ -13,6 +13,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use stepwasm_asl::{StateMachine, ValidationError};
 
+/// What loading a machine does with a Task resource nothing maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmapped {
+    /// A load error, located, before anything runs (`run`, `validate`).
+    Refuse,
+    /// Accepted, as AWS accepts any resource; the task that reaches it
+    /// fails, saying which config entry would map it (the API and `serve`).
+    FailWhenRun,
+}
+
 /// A component ready to instantiate, with the limits and grants of the
 /// resource using it.
 pub(super) struct LoadedResource {
@@ -33,9 +43,28 @@ impl WasmRuntime {
 
     /// [`WasmRuntime::for_machine`], keeping compiled components in `cache_dir`.
     pub fn for_machine_cached(machine: &StateMachine, map: &ResourceMap, cache_dir: Option<&Path>) -> Result<WasmRuntime, RuntimeError> {
+        WasmRuntime::for_machine_with(machine, map, cache_dir, Unmapped::Refuse)
+    }
+
+    /// [`WasmRuntime::for_machine_cached`], with `unmapped` saying what a
+    /// resource nothing maps is: a load error, or (as AWS accepts any
+    /// resource in a definition) a failure of the task that reaches it.
+    pub fn for_machine_with(
+        machine: &StateMachine,
+        map: &ResourceMap,
+        cache_dir: Option<&Path>,
+        unmapped: Unmapped,
+    ) -> Result<WasmRuntime, RuntimeError> {
         let mut specs = Vec::new();
         let mut problems = Vec::new();
+        let mut left_unmapped = Vec::new();
         for (state, task) in machine.module_tasks() {
+            if unmapped == Unmapped::FailWhenRun && !map.maps_task(task) {
+                if let Err(why) = map.resolve_task(task) {
+                    left_unmapped.push((task.resource.clone(), why));
+                }
+                continue;
+            }
             match map.resolve_task(task) {
                 Ok(resolved) => {
                     for (resource, spec) in resolved {
@@ -65,6 +94,7 @@ impl WasmRuntime {
                 problems.push(ValidationError::new(&format!("States.{state}.Resource"), why));
             }
         }
+        runtime.unmapped.extend(left_unmapped);
         if problems.is_empty() {
             Ok(runtime)
         } else {

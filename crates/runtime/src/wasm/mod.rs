@@ -55,6 +55,7 @@ pub use epoch::EPOCH_TICK;
 pub use error::RuntimeError;
 pub use held::HeldInvocation;
 pub use invoke::KV_CONFLICT;
+pub use loading::Unmapped;
 pub use log_lines::LogLine;
 
 use crate::cache::{CacheOutcome, CompileCache};
@@ -77,6 +78,9 @@ pub struct WasmRuntime {
     /// The kv store behind kv grants, opened when the first one is loaded.
     kv_store: Option<Arc<KvStore>>,
     resources: HashMap<String, LoadedResource>,
+    /// Resources nothing maps, loaded with [`Unmapped::FailWhenRun`]: why,
+    /// said by the task that reaches one.
+    unmapped: HashMap<String, String>,
     compiled: HashMap<PathBuf, Component>,
     /// Where compiled components are kept between processes, if anywhere.
     cache: Option<CompileCache>,
@@ -97,6 +101,7 @@ impl WasmRuntime {
             linkers: HashMap::new(),
             kv_store: None,
             resources: HashMap::new(),
+            unmapped: HashMap::new(),
             compiled: HashMap::new(),
             cache: None,
             cache_report: Vec::new(),
