@@ -224,6 +224,42 @@ fn an_unmapped_resource_is_accepted_and_fails_only_the_execution_that_reaches_it
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Page tokens are keyset: an execution started between two pages of
+/// ListExecutions shows on neither twice, and a token works only for the
+/// operation that gave it.
+#[test]
+fn pages_stay_stable_when_executions_start_between_them() {
+    let (server, dir) = start("api-errors-pages");
+    let machine = create_pass_machine(&server, "paged");
+    for name in ["e1", "e2", "e3"] {
+        server.run_to_end(&machine, name, "{}");
+        // Distinct start dates, as the listing orders by them.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let list = |token: Option<&str>| {
+        let mut params = json!({"stateMachineArn": machine, "maxResults": 2});
+        if let Some(token) = token {
+            params["nextToken"] = json!(token);
+        }
+        let reply = action(&server, "ListExecutions", params.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    };
+    let names =
+        |page: &Value| page["executions"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let first = list(None);
+    assert_eq!(names(&first), ["e3", "e2"]);
+    server.run_to_end(&machine, "e4", "{}");
+    let second = list(first["nextToken"].as_str());
+    assert_eq!(names(&second), ["e1"], "{second}");
+    assert!(second.get("nextToken").is_none(), "{second}");
+    let execution = first["executions"][0]["executionArn"].as_str().unwrap();
+    let misused = action(&server, "GetExecutionHistory", json!({"executionArn": execution, "nextToken": first["nextToken"]}).to_string());
+    assert_eq!((misused.status, misused.json()["__type"].as_str()), (400, Some("InvalidToken")), "{}", misused.text());
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The success shape the AWS SDKs parse: 200, AWS JSON 1.0, dates as epoch
 /// seconds (numbers), a request id.
 #[test]

@@ -5,7 +5,8 @@
 //! StartSyncExecution, which runs here and keeps nothing. Both starts are
 //! refused with `ThrottlingException` while the host is saturated.
 
-use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params};
+use super::pagination::{number_key, page, Order};
+use super::protocol::{check_arn, check_name, date, ApiError, ArnKind, Params};
 use super::Api;
 use crate::asl::parse_definition;
 use crate::asl::size::json_size;
@@ -242,7 +243,10 @@ fn describe_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError>
 fn list_state_machines(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let size = params.page_size(100, 1000)?;
     let machines = api.store.state_machines()?;
-    let (shown, next) = page(&machines, params.optional_str("nextToken")?, size)?;
+    // Listed by name (the store's order).
+    let (shown, next) = page(&machines, params.optional_str("nextToken")?, size, "ListStateMachines", Order::Ascending, |m| {
+        format!("{}\n{}", m.name, m.arn)
+    })?;
     let listed: Vec<Value> = shown
         .iter()
         .map(|m| json!({"stateMachineArn": m.arn, "name": m.name, "type": m.details.kind, "creationDate": date(m.created_ms.unwrap_or(0))}))
@@ -565,12 +569,14 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
         Some(other) => return Err(ApiError::validation(format!("redriveFilter {other:?}: must be REDRIVEN or NOT_REDRIVEN"))),
         None => None,
     };
-    // Newest first, as AWS lists them.
+    // Newest first, as AWS lists them; the key breaks ties by ARN.
     let mut executions = api.store.executions_of(sm_arn, status)?;
     if let Some(redriven) = redriven {
         executions.retain(|e| (e.redrive_count > 0) == redriven);
     }
-    let (shown, next) = page(&executions, params.optional_str("nextToken")?, size)?;
+    let key = |e: &ExecutionSummary| format!("{}\n{}", number_key(e.start_ms), e.info.execution_arn);
+    executions.sort_by_key(|e| std::cmp::Reverse(key(e)));
+    let (shown, next) = page(&executions, params.optional_str("nextToken")?, size, "ListExecutions", Order::Descending, key)?;
     Ok(with_next(json!({"executions": shown.iter().map(execution_listing).collect::<Vec<_>>()}), next))
 }
 
@@ -579,10 +585,15 @@ fn get_execution_history(api: &Api, params: &Params) -> Result<Value, ApiError> 
     let execution = existing_execution(api, params)?;
     let include_data = params.optional_bool("includeExecutionData")?.unwrap_or(true);
     let mut history = api.store.history(&execution.info.execution_arn)?;
-    if params.optional_bool("reverseOrder")?.unwrap_or(false) {
+    let order = if params.optional_bool("reverseOrder")?.unwrap_or(false) {
         history.reverse();
-    }
-    let (shown, next) = page(&history, params.optional_str("nextToken")?, size)?;
+        Order::Descending
+    } else {
+        Order::Ascending
+    };
+    // Bound to the execution too: a token of one history is refused by another.
+    let operation = format!("GetExecutionHistory {}", execution.info.execution_arn);
+    let (shown, next) = page(&history, params.optional_str("nextToken")?, size, &operation, order, |e| number_key(e.id as i64))?;
     let events: Vec<Value> = shown.iter().map(|event| aws_event(event, include_data)).collect();
     Ok(with_next(json!({"events": events}), next))
 }

@@ -5,7 +5,8 @@
 //! `.waitForTaskToken`.
 
 use super::actions::check_tag_count;
-use super::protocol::{check_arn, check_name, date, page, ApiError, ArnKind, Params};
+use super::pagination::{page, Order};
+use super::protocol::{check_arn, check_name, date, ApiError, ArnKind, Params};
 use super::Api;
 use crate::driver::{Clock, SystemClock};
 use crate::store::{ActivityRecord, Store};
@@ -50,7 +51,10 @@ pub fn describe(api: &Api, params: &Params) -> Result<Value, ApiError> {
 pub fn list(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let size = params.page_size(100, 1000)?;
     let activities = api.store.activities()?;
-    let (shown, next) = page(&activities, params.optional_str("nextToken")?, size)?;
+    // Listed by name (the store's order).
+    let (shown, next) = page(&activities, params.optional_str("nextToken")?, size, "ListActivities", Order::Ascending, |a| {
+        format!("{}\n{}", a.name, a.arn)
+    })?;
     let mut response = json!({"activities": shown.iter().map(listing).collect::<Vec<_>>()});
     if let Some(token) = next {
         response["nextToken"] = json!(token);

@@ -18,6 +18,7 @@ pub mod actions;
 mod activities;
 pub mod connections;
 pub mod console;
+mod pagination;
 mod protocol;
 pub mod resources;
 mod sigv4;

@@ -1,6 +1,6 @@
 //! The AWS JSON 1.0 protocol as Step Functions speaks it: the error shape
 //! (`__type` + `message`, HTTP 4xx), request fields read with AWS's error
-//! codes, names and ARNs checked, pagination tokens, dates.
+//! codes, names and ARNs checked, dates (page tokens: [`super::pagination`]).
 
 use serde_json::{json, Map, Value};
 
@@ -219,32 +219,6 @@ pub fn check_arn<'a>(field: &str, arn: &'a str, kind: ArnKind) -> Result<&'a str
     }
 }
 
-/// A page of `items` after the position in `token`, and the token of the
-/// next page if there is one. Tokens are opaque to clients; a token this
-/// API did not give is refused.
-pub fn page<T: Clone>(items: &[T], token: Option<&str>, size: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let start = match token {
-        None => 0,
-        Some(token) => decode_token(token)
-            .filter(|&at| at <= items.len())
-            .ok_or_else(|| ApiError::new("InvalidToken", format!("Invalid Token: {token:?} is not a nextToken this API gave")))?,
-    };
-    let end = (start + size).min(items.len());
-    let next = (end < items.len()).then(|| encode_token(end));
-    Ok((items[start..end].to_vec(), next))
-}
-
-fn encode_token(position: usize) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("stepwasm-page:{position}"))
-}
-
-fn decode_token(token: &str) -> Option<usize> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
-    String::from_utf8(bytes).ok()?.strip_prefix("stepwasm-page:")?.parse().ok()
-}
-
 /// A date as the JSON protocol gives it: seconds since the Unix epoch.
 pub fn date(ms: i64) -> Value {
     json!(ms as f64 / 1000.0)
@@ -282,17 +256,5 @@ mod tests {
         {
             assert_eq!(check_arn("stateMachineArn", bad, ArnKind::StateMachine).unwrap_err().code, "InvalidArn", "{bad}");
         }
-    }
-
-    #[test]
-    fn pages_follow_their_tokens_to_the_end() {
-        let items: Vec<u32> = (0..5).collect();
-        let (first, token) = page(&items, None, 2).unwrap();
-        assert_eq!(first, [0, 1]);
-        let (second, token) = page(&items, token.as_deref(), 2).unwrap();
-        assert_eq!(second, [2, 3]);
-        let (last, token) = page(&items, token.as_deref(), 2).unwrap();
-        assert_eq!((last, token), (vec![4], None));
-        assert_eq!(page(&items, Some("made-up"), 2).unwrap_err().code, "InvalidToken");
     }
 }
