@@ -110,7 +110,7 @@ fn a_task_waits_for_its_token_and_takes_the_result_sent_back() {
         _ => None,
     });
     assert_eq!(submitted, Some(json!({"queued": true})), "the module's own output is kept in TaskSubmitted");
-    let aws = rec.history.iter().find(|e| e.kind.type_name() == "TaskScheduled").unwrap().to_aws_json();
+    let aws = rec.history.iter().find(|e| e.kind.type_name() == "TaskScheduled").unwrap().to_aws_json("local");
     assert_eq!(aws["taskScheduledEventDetails"]["heartbeatInSeconds"], json!(5));
 
     // The token is used up; an unknown one was never valid.

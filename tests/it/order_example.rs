@@ -155,13 +155,14 @@ fn lambda_invoke_runs_the_mapped_function_on_its_payload_and_wraps_the_result() 
     let scheduled: Vec<Value> = paid
         .history
         .iter()
-        .map(|e| e.to_aws_json())
+        .map(|e| e.to_aws_json("local"))
         .filter(|e| e["type"] == "TaskScheduled")
         .map(|e| e["taskScheduledEventDetails"].clone())
         .collect();
     assert_eq!(scheduled.len(), 3);
     for details in &scheduled {
         assert_eq!((details["resourceType"].as_str(), details["resource"].as_str()), (Some("lambda"), Some("invoke")), "{details}");
+        assert_eq!(details["region"], "local", "the execution's region: {details}");
     }
 
     // A handler's error is a Lambda function error: its name, and the cause

@@ -12,3 +12,8 @@ pub fn execution_info(state_machine_name: &str, execution_name: &str) -> Executi
         state_machine_name: state_machine_name.to_string(),
     }
 }
+
+/// The region an ARN names (`arn:PARTITION:SERVICE:REGION:…`), empty when it has none.
+pub fn region_of(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or("")
+}

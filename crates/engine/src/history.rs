@@ -318,8 +318,9 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl HistoryEvent {
-    /// The event as GetExecutionHistory returns it.
-    pub fn to_aws_json(&self) -> Value {
+    /// The event as GetExecutionHistory returns it, for an execution in
+    /// `region` (the region its task events name: see [`crate::arn::region_of`]).
+    pub fn to_aws_json(&self, region: &str) -> Value {
         let (key, details) = match &self.kind {
             EventKind::ExecutionStarted { input } => ("executionStartedEventDetails", json!({"input": input.to_string()})),
             EventKind::ExecutionSucceeded { output } => ("executionSucceededEventDetails", json!({"output": output.to_string()})),
@@ -340,7 +341,7 @@ impl HistoryEvent {
                 ("stateExitedEventDetails", details)
             }
             EventKind::TaskScheduled { resource, parameters, timeout_seconds, heartbeat_seconds } => {
-                let mut details = json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "parameters": parameters.to_string()});
+                let mut details = json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "region": region, "parameters": parameters.to_string()});
                 if let Some(timeout) = timeout_seconds {
                     details["timeoutInSeconds"] = json!(timeout);
                 }
@@ -440,7 +441,7 @@ mod tests {
     use super::*;
 
     fn event(kind: EventKind) -> Value {
-        HistoryEvent { id: 2, previous_event_id: 1, timestamp_ms: 0, scope: Scope::root(), kind }.to_aws_json()
+        HistoryEvent { id: 2, previous_event_id: 1, timestamp_ms: 0, scope: Scope::root(), kind }.to_aws_json("us-east-1")
     }
 
     #[test]
@@ -481,6 +482,7 @@ mod tests {
             heartbeat_seconds: None,
         });
         assert!(scheduled["taskScheduledEventDetails"].get("timeoutInSeconds").is_none(), "{scheduled}");
+        assert_eq!(scheduled["taskScheduledEventDetails"]["region"], "us-east-1", "botocore's model requires it");
         let bounded =
             event(EventKind::TaskScheduled { resource: "r".into(), parameters, timeout_seconds: Some(5), heartbeat_seconds: None });
         assert_eq!(bounded["taskScheduledEventDetails"]["timeoutInSeconds"], 5);

@@ -594,14 +594,15 @@ fn get_execution_history(api: &Api, params: &Params) -> Result<Value, ApiError> 
     // Bound to the execution too: a token of one history is refused by another.
     let operation = format!("GetExecutionHistory {}", execution.info.execution_arn);
     let (shown, next) = page(&history, params.optional_str("nextToken")?, size, &operation, order, |e| number_key(e.id as i64))?;
-    let events: Vec<Value> = shown.iter().map(|event| aws_event(event, include_data)).collect();
+    let region = crate::engine::arn::region_of(&execution.info.execution_arn);
+    let events: Vec<Value> = shown.iter().map(|event| aws_event(event, region, include_data)).collect();
     Ok(with_next(json!({"events": events}), next))
 }
 
 /// An event as GetExecutionHistory gives it: dates as epoch seconds, and
 /// without inputs and outputs unless asked for.
-fn aws_event(event: &HistoryEvent, include_data: bool) -> Value {
-    let mut json = event.to_aws_json();
+fn aws_event(event: &HistoryEvent, region: &str, include_data: bool) -> Value {
+    let mut json = event.to_aws_json(region);
     json["timestamp"] = date(event.timestamp_ms);
     if !include_data {
         if let Some(fields) = json.as_object_mut() {

@@ -5,7 +5,7 @@
 use super::store_flags::StoreArg;
 use super::{check_error_and_cause, history_table};
 use crate::driver::{Clock, SystemClock};
-use crate::engine::{HistoryEvent, Outcome};
+use crate::engine::Outcome;
 use crate::store::{ExecutionStatus, ExecutionSummary, Journal, SqliteStore, Store};
 use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
@@ -131,7 +131,8 @@ pub fn executions(command: ExecutionsCommand) -> Result<ExitCode> {
             let summary = find_execution(&store, &execution)?;
             let history = store.history(&summary.info.execution_arn)?;
             if json {
-                let events: Vec<_> = history.iter().map(HistoryEvent::to_aws_json).collect();
+                let region = crate::engine::arn::region_of(&summary.info.execution_arn);
+                let events: Vec<_> = history.iter().map(|e| e.to_aws_json(region)).collect();
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "events": events }))?);
             } else {
                 print!("{}", history_table(&history));

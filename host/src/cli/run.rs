@@ -104,7 +104,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 result["logs"] = logs.iter().map(|l| json!({"state": l.state, "level": l.level, "message": l.message})).collect();
             }
             if args.history {
-                result["events"] = record.history.iter().map(HistoryEvent::to_aws_json).collect();
+                let region = crate::engine::arn::region_of(&record.info.execution_arn);
+                result["events"] = record.history.iter().map(|e| e.to_aws_json(region)).collect();
             }
             println!("{result}");
         }
