@@ -262,11 +262,7 @@ impl StoredMachines {
     /// resolves to a module; one nothing maps is accepted, as AWS accepts
     /// any resource (its task fails when an execution reaches it).
     pub fn check_resources(&self, machine: &StateMachine) -> Result<()> {
-        let map = self.read_map();
-        for (state, task) in machine.module_tasks().into_iter().filter(|(_, task)| map.maps_task(task)) {
-            map.resolve_task(task).map_err(|e| anyhow!("state {state:?}: {e}"))?;
-        }
-        Ok(())
+        self.read_map().check_mapped_tasks(machine).map_err(|e| anyhow!(e))
     }
 
     /// `machine`'s modules, loaded for one use (TestState) and not kept.

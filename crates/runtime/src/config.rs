@@ -700,68 +700,98 @@ impl ResourceMap {
         &self.origin
     }
 
-    /// Whether the config (or the short form) maps what `task` runs at all;
-    /// false when nothing names its resource (or its `lambda:invoke`
-    /// function), as for an AWS service stepwasm does not perform.
-    pub fn maps_task(&self, task: &stepwasm_asl::TaskState) -> bool {
-        let resource = task.resource.as_str();
-        if crate::lambda::is_lambda_invoke(resource) {
-            return match crate::lambda::static_function_name(task) {
-                Some(function) => crate::lambda::match_function(self.resources.keys().map(String::as_str), function).is_ok(),
-                None => self.resources.keys().any(|k| crate::lambda::configured_function(k).is_some()),
-            };
-        }
-        let base = resource.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN).unwrap_or(resource);
-        self.resources.contains_key(resource) || self.resources.contains_key(base) || resource.starts_with(SHORT_FORM_PREFIX)
-    }
-
     /// What a Task state runs: its resource's module, or for
     /// `lambda:invoke` the function its `FunctionName` names (every mapped
     /// Lambda function when the name is computed at run time), as (resource
-    /// to load, its module and limits); or why it cannot run.
-    pub fn resolve_task(&self, task: &stepwasm_asl::TaskState) -> Result<Vec<(String, ResourceSpec)>, String> {
-        if !crate::lambda::is_lambda_invoke(&task.resource) {
-            return Ok(vec![(task.resource.clone(), self.resolve(&task.resource)?)]);
+    /// to load, its module and limits); or why it cannot run, telling a
+    /// resource nothing maps (which AWS would accept) from a broken entry.
+    pub fn resolve_task(&self, task: &stepwasm_asl::TaskState) -> Result<Vec<(String, ResourceSpec)>, TaskResolveError> {
+        let resource = task.resource.as_str();
+        if !crate::lambda::is_lambda_invoke(resource) {
+            let spec = self.lookup(resource).ok_or_else(|| TaskResolveError::Unmapped(self.unmapped(resource)))?;
+            return Ok(vec![(task.resource.clone(), spec.map_err(TaskResolveError::Invalid)?)]);
         }
         let keys = match crate::lambda::static_function_name(task) {
-            Some(function) => vec![crate::lambda::match_function(self.resources.keys().map(String::as_str), function)?.to_string()],
+            Some(function) => vec![crate::lambda::match_function(self.resources.keys().map(String::as_str), function)
+                .map_err(TaskResolveError::Unmapped)?
+                .to_string()],
             None => {
                 let all: Vec<String> = self.resources.keys().filter(|k| crate::lambda::configured_function(k).is_some()).cloned().collect();
                 if all.is_empty() {
-                    return Err(format!(
-                        "{}: its FunctionName is computed at run time, and no Lambda function is mapped in {}",
-                        task.resource,
+                    return Err(TaskResolveError::Unmapped(format!(
+                        "{resource}: its FunctionName is computed at run time, and no Lambda function is mapped in {}",
                         self.origin.display()
-                    ));
+                    )));
                 }
                 all
             }
         };
-        keys.into_iter().map(|key| Ok((key.clone(), self.resolve(&key)?))).collect()
+        keys.into_iter().map(|key| Ok((key.clone(), self.resolve(&key).map_err(TaskResolveError::Invalid)?))).collect()
+    }
+
+    /// Checks that every Task state of `machine` the config maps can run
+    /// (`Unmapped::FailWhenRun`'s check at create: a resource nothing maps
+    /// is accepted, as AWS accepts any resource). The error names the state.
+    pub fn check_mapped_tasks(&self, machine: &stepwasm_asl::StateMachine) -> Result<(), String> {
+        for (state, task) in machine.module_tasks() {
+            match self.resolve_task(task) {
+                Ok(_) | Err(TaskResolveError::Unmapped(_)) => {}
+                Err(TaskResolveError::Invalid(why)) => return Err(format!("state {state:?}: {why}")),
+            }
+        }
+        Ok(())
     }
 
     /// The module and limits for `resource`, or why there are none. A
     /// `.waitForTaskToken` resource runs the module of the resource without
     /// the suffix, unless the map names it with the suffix.
     pub fn resolve(&self, resource: &str) -> Result<ResourceSpec, String> {
+        self.lookup(resource).unwrap_or_else(|| Err(self.unmapped(resource)))
+    }
+
+    /// [`ResourceMap::resolve`], `None` when nothing maps `resource`.
+    fn lookup(&self, resource: &str) -> Option<Result<ResourceSpec, String>> {
         if let Some(spec) = self.resources.get(resource) {
-            return Ok(spec.clone());
+            return Some(Ok(spec.clone()));
         }
         if let Some(base) = resource.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN) {
-            return self.resolve(base);
+            return self.lookup(base);
         }
-        if let Some(name) = resource.strip_prefix(SHORT_FORM_PREFIX) {
-            if name.ends_with(".wasm") {
-                return Err(format!("{resource:?}: the short form names a module, without .wasm"));
-            }
-            let module_path = self.module_path(name, &self.module_dir)?;
-            return Ok(ResourceSpec { module_path, limits: self.defaults.clone(), grants: Grants::default(), untrusted: false });
+        let name = resource.strip_prefix(SHORT_FORM_PREFIX)?;
+        if name.ends_with(".wasm") {
+            return Some(Err(format!("{resource:?}: the short form names a module, without .wasm")));
         }
-        Err(format!(
-            "no module is mapped to {resource:?} in {} (add a [resources.\"...\"] entry, or use the short form wasm:<module>)",
-            self.origin.display()
-        ))
+        Some(self.module_path(name, &self.module_dir).map(|module_path| ResourceSpec {
+            module_path,
+            limits: self.defaults.clone(),
+            grants: Grants::default(),
+            untrusted: false,
+        }))
     }
+
+    /// Why nothing runs `resource`: the entry that would map it.
+    fn unmapped(&self, resource: &str) -> String {
+        let mut base = resource;
+        while let Some(shorter) = base.strip_suffix(stepwasm_asl::WAIT_FOR_TASK_TOKEN) {
+            base = shorter;
+        }
+        format!(
+            "no module is mapped to {base:?} in {} (add a [resources.\"...\"] entry, or use the short form wasm:<module>)",
+            self.origin.display()
+        )
+    }
+}
+
+/// Why a Task state cannot run ([`ResourceMap::resolve_task`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskResolveError {
+    /// Nothing maps its resource or its `lambda:invoke` function: AWS would
+    /// accept the definition (see `Unmapped`).
+    #[error("{0}")]
+    Unmapped(String),
+    /// Its entry cannot be used (a bad short form, a missing module file).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// `[kv.seed.<namespace>]` tables as (namespace, key, JSON text).

@@ -36,9 +36,7 @@ pub fn start(args: StartArgs) -> Result<ExitCode> {
     let input = crate::cli::parse_input(&args.input)?;
     let map = crate::cli::load_resource_map(&args.config, &args.definition)?;
     // As CreateStateMachine: a resource nothing maps fails when reached.
-    for (state, task) in machine.module_tasks().into_iter().filter(|(_, task)| map.maps_task(task)) {
-        map.resolve_task(task).map_err(|e| anyhow!("state {state:?}: {e}"))?;
-    }
+    map.check_mapped_tasks(&machine).map_err(|e| anyhow!(e))?;
     let store = args.store.open()?;
     let info = crate::driver::execution_info(
         &crate::cli::state_machine_name(&args.definition),

@@ -6,7 +6,7 @@
 use super::bindings::TaskPre;
 use super::invocation::Invocation;
 use super::{RuntimeError, WasmRuntime};
-use crate::config::{Limits, ResourceMap, ResourceSpec};
+use crate::config::{Limits, ResourceMap, ResourceSpec, TaskResolveError};
 use crate::http::HttpGrant;
 use crate::kv::KvStore;
 use std::path::{Path, PathBuf};
@@ -59,12 +59,6 @@ impl WasmRuntime {
         let mut problems = Vec::new();
         let mut left_unmapped = Vec::new();
         for (state, task) in machine.module_tasks() {
-            if unmapped == Unmapped::FailWhenRun && !map.maps_task(task) {
-                if let Err(why) = map.resolve_task(task) {
-                    left_unmapped.push((task.resource.clone(), why));
-                }
-                continue;
-            }
             match map.resolve_task(task) {
                 Ok(resolved) => {
                     for (resource, spec) in resolved {
@@ -74,7 +68,10 @@ impl WasmRuntime {
                         }
                     }
                 }
-                Err(why) => problems.push(ValidationError::new(&format!("States.{state}.Resource"), why)),
+                Err(TaskResolveError::Unmapped(why)) if unmapped == Unmapped::FailWhenRun => {
+                    left_unmapped.push((task.resource.clone(), why))
+                }
+                Err(why) => problems.push(ValidationError::new(&format!("States.{state}.Resource"), why.to_string())),
             }
         }
         let max_memory = specs.iter().map(|(_, _, s)| s.limits.memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
