@@ -26,8 +26,9 @@
 //! ```
 
 use crate::{TaskError, INVALID_OUTPUT};
-use alloc::{boxed::Box, collections::BTreeMap, format, string::String};
-use serde::de::{DeserializeOwned, Deserializer, Error as _, IgnoredAny};
+use alloc::{boxed::Box, format, string::String};
+use core::fmt;
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -54,7 +55,7 @@ impl<T> WholeInput<T> {
     pub fn with_result<R: Serialize>(self, key: &str, result: &R) -> Result<Box<RawValue>, TaskError> {
         let cannot = |e: serde_json::Error| TaskError::new(INVALID_OUTPUT, format!("cannot serialise the handler's result: {e}"));
         let text = self.input.get();
-        let has_key = serde_json::from_str::<BTreeMap<String, IgnoredAny>>(text).map_err(cannot)?.contains_key(key);
+        let has_key = has_member(text, key).map_err(cannot)?;
         let output = if has_key {
             // Rare (a step run again on its own output): rebuilt as a value.
             let mut object: Map<String, Value> = serde_json::from_str(text).map_err(cannot)?;
@@ -70,6 +71,46 @@ impl<T> WholeInput<T> {
         };
         RawValue::from_string(output).map_err(cannot)
     }
+}
+
+/// Whether the JSON object `text` has a member named `key`: one pass that
+/// keeps nothing (no key or value is copied).
+fn has_member(text: &str, key: &str) -> Result<bool, serde_json::Error> {
+    /// Reads an object, telling whether one of its keys is `.0`.
+    struct Members<'k>(&'k str);
+    /// Reads one key, telling whether it is `.0`.
+    struct KeyIs<'k>(&'k str);
+
+    impl<'de> Visitor<'de> for Members<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut found = false;
+            while let Some(is_key) = map.next_key_seed(KeyIs(self.0))? {
+                found |= is_key;
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(found)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a member name")
+        }
+        fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
+        }
+    }
+    serde_json::Deserializer::from_str(text).deserialize_map(Members(key))
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for WholeInput<T> {

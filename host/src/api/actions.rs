@@ -575,7 +575,7 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
         executions.retain(|e| (e.redrive_count > 0) == redriven);
     }
     let key = |e: &ExecutionSummary| format!("{}\n{}", number_key(e.start_ms), e.info.execution_arn);
-    executions.sort_by_key(|e| std::cmp::Reverse(key(e)));
+    executions.sort_by_cached_key(|e| std::cmp::Reverse(key(e)));
     let (shown, next) = page(&executions, params.optional_str("nextToken")?, size, "ListExecutions", Order::Descending, key)?;
     Ok(with_next(json!({"executions": shown.iter().map(execution_listing).collect::<Vec<_>>()}), next))
 }
