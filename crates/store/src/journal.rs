@@ -64,6 +64,14 @@ pub trait Journal: Send + Sync {
     /// a resumed driver can queue it once more).
     fn queue_activity_task(&self, task: &ActivityTask) -> Result<(), StoreError>;
 
+    /// The worker that took the activity task of `token` (GetActivityTask):
+    /// the name it gave (`""` when none); `None` while no worker has taken
+    /// it (or once the task has left the queue, or in a journal that keeps
+    /// no activity tasks).
+    fn activity_task_worker(&self, _token: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
     /// Issues `token` for a task of a running execution (again: nothing
     /// changes, so a resumed driver can call it once more).
     fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError>;

@@ -177,6 +177,85 @@ pub struct StateMachineDetails {
     pub role_arn: String,
     /// Tag key to value, in key order.
     pub tags: std::collections::BTreeMap<String, String>,
+    /// AWS's loggingConfiguration (level OFF when never given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<LoggingConfiguration>,
+    /// AWS's tracingConfiguration.enabled.
+    #[serde(default)]
+    pub tracing_enabled: bool,
+}
+
+/// A state machine's loggingConfiguration, as the API validated it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct LoggingConfiguration {
+    /// `ALL`, `ERROR`, `FATAL` or `OFF`.
+    pub level: String,
+    pub include_execution_data: bool,
+    /// CloudWatch Logs log group ARNs (AWS takes at most one).
+    pub destinations: Vec<String>,
+}
+
+/// A published version of a state machine (PublishStateMachineVersion): the
+/// internal definition version it froze and the configuration it had then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedVersion {
+    pub state_machine_arn: String,
+    /// 1, 2, ...: never reused, also after a deletion.
+    pub version: u32,
+    /// The definition version (see [`Store::put_state_machine`]) it runs.
+    pub definition_version: u32,
+    pub description: Option<String>,
+    pub created_ms: i64,
+    /// The role, logging and tracing at publishing (tags are not kept).
+    pub details: StateMachineDetails,
+}
+
+impl PublishedVersion {
+    /// Its ARN: the state machine's, `:` and the number.
+    pub fn arn(&self) -> String {
+        format!("{}:{}", self.state_machine_arn, self.version)
+    }
+}
+
+/// One entry of an alias's routingConfiguration, in AWS's JSON shape.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoutingEntry {
+    #[serde(rename = "stateMachineVersionArn")]
+    pub version_arn: String,
+    pub weight: u32,
+}
+
+/// A state machine alias: a name that routes executions to one or two
+/// published versions by weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub routing: Vec<RoutingEntry>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What an execution was started through, when not its state machine's
+/// plain ARN: the published version it runs, and the alias that chose it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StartedThrough {
+    #[serde(rename = "stateMachineVersionArn")]
+    pub version_arn: String,
+    #[serde(rename = "stateMachineAliasArn", default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
+}
+
+/// What [`Store::delete_published_version`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionDeletion {
+    Deleted,
+    /// There was no such (live) version.
+    NotFound,
+    /// Refused: this alias routes executions to it.
+    RoutedBy(String),
 }
 
 /// A Task resource registered through the HTTP API (PutTaskResource): its
@@ -407,6 +486,65 @@ pub trait Store: Journal {
     /// says why not for a running or succeeded execution, one stopped over
     /// 14 days ago, one whose history is full, or one redriven 1,000 times.
     fn redrive_execution(&self, execution_arn: &str, client_token: Option<&str>, now_ms: i64) -> Result<Redrive, StoreError>;
+
+    /// Publishes the definition version `definition_version` of state
+    /// machine `arn` with `details` as its next version (numbers are never
+    /// reused) and returns it.
+    fn publish_version(
+        &self,
+        arn: &str,
+        definition_version: u32,
+        description: Option<&str>,
+        details: &StateMachineDetails,
+        now_ms: i64,
+    ) -> Result<PublishedVersion, StoreError>;
+
+    /// A state machine's live published versions, newest first.
+    fn published_versions(&self, arn: &str) -> Result<Vec<PublishedVersion>, StoreError>;
+
+    /// One live published version.
+    fn published_version(&self, arn: &str, version: u32) -> Result<Option<PublishedVersion>, StoreError>;
+
+    /// Deletes a published version, unless an alias routes to it (one step).
+    fn delete_published_version(&self, arn: &str, version: u32) -> Result<VersionDeletion, StoreError>;
+
+    /// The text of a state machine's definition version `definition_version`.
+    fn definition_at(&self, arn: &str, definition_version: u32) -> Result<Option<String>, StoreError>;
+
+    /// Creates or replaces an alias, in one step with the check that every
+    /// version it routes to is live: `Err(version ARN)` names one that is not.
+    fn put_alias(&self, alias: &AliasRecord) -> Result<Result<(), String>, StoreError>;
+
+    fn alias(&self, arn: &str) -> Result<Option<AliasRecord>, StoreError>;
+
+    /// A state machine's aliases, newest first.
+    fn aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError>;
+
+    /// False if there was none.
+    fn delete_alias(&self, arn: &str) -> Result<bool, StoreError>;
+
+    /// Forgets a state machine's published versions and aliases (with the
+    /// state machine: AWS deletes them with it).
+    fn delete_versions_and_aliases(&self, state_machine_arn: &str) -> Result<(), StoreError>;
+
+    /// Registers a new execution of a published version with its first
+    /// `events`, in one step: it runs `definition_version` (not the latest)
+    /// and remembers what it was `through`.
+    fn start_execution_through(
+        &self,
+        info: &ExecutionInfo,
+        start_ms: i64,
+        events: &[HistoryEvent],
+        definition_version: u32,
+        through: &StartedThrough,
+    ) -> Result<(), StoreError>;
+
+    /// What an execution was started through, if a version or an alias.
+    fn started_through(&self, execution_arn: &str) -> Result<Option<StartedThrough>, StoreError>;
+
+    /// Of a state machine's executions, those started through a version or
+    /// an alias, by execution ARN.
+    fn executions_started_through(&self, state_machine_arn: &str) -> Result<std::collections::HashMap<String, StartedThrough>, StoreError>;
 
     /// Sends a waiting task its result. [`StoreError::InvalidToken`] for a
     /// token never issued, [`StoreError::TaskNotWaiting`] for one whose task

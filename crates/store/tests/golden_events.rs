@@ -24,6 +24,7 @@ fn golden_lines() -> Vec<&'static str> {
 /// the one before, at the top level unless a scope is given.
 fn samples() -> Vec<HistoryEvent> {
     let resource = "arn:aws:states:local:000000000000:task:charge";
+    let activity = "arn:aws:states:us-east-1:123456789012:activity:approve";
     let input = json!({"order": {"id": "o-1", "items": [1, 2.5, -3, null, true]}, "b": 1, "a": "z"});
     let payload = |value: Value| Arc::new(value);
     let retry = Some(ErrorCause { error: "States.BranchFailed".into(), cause: "branch 1 failed".into() });
@@ -108,6 +109,9 @@ fn samples() -> Vec<HistoryEvent> {
         (Scope::root(), EventKind::ExecutionAborted { error: "".into(), cause: "stopped by hand".into() }),
         (Scope::root(), EventKind::ExecutionRedriven { redrive_count: 1 }),
         (Scope::root(), EventKind::ExecutionSucceeded { output: json!({"done": true, "big": 9007199254740993u64}) }),
+        // Kinds added after the first release: appended, so the lines above keep their ids.
+        (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: Some("worker-1".into()) }),
+        (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: None }),
     ];
     kinds
         .into_iter()

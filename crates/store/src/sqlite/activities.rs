@@ -83,6 +83,15 @@ pub(super) fn queue_task(conn: &Connection, task: &ActivityTask) -> Result<(), S
     Ok(())
 }
 
+/// The worker that took the task of `token`, if one did and it is still queued.
+pub(super) fn worker(conn: &Connection, token: &str) -> Result<Option<String>, StoreError> {
+    let worker: Option<Option<String>> = conn
+        .prepare_cached("SELECT worker FROM activity_tasks WHERE token = ?1")?
+        .query_row(params![token], |row| row.get(0))
+        .optional()?;
+    Ok(worker.flatten())
+}
+
 /// Hands the oldest queued task of an activity whose token still waits to
 /// `worker`, in one transaction.
 pub(super) fn take_task(
@@ -175,8 +184,10 @@ mod tests {
         }
         store.queue_activity_task(&task("swt01", 1)).unwrap();
         store.send_task_result("swt01", &TaskResult::Success(serde_json::json!(1))).unwrap();
+        assert_eq!(store.activity_task_worker("swt02").unwrap(), None, "not taken yet");
         let taken = store.take_activity_task(arn, "w1").unwrap().unwrap();
         assert_eq!(taken, task("swt02", 2), "the oldest whose token still waits");
+        assert_eq!(store.activity_task_worker("swt02").unwrap().as_deref(), Some("w1"), "the driver learns who took it");
         assert_eq!(store.take_activity_task(arn, "w2").unwrap().unwrap().token, "swt03");
         assert_eq!(store.take_activity_task(arn, "w3").unwrap(), None, "each is handed out once");
         assert!(store.delete_activity(arn).unwrap());

@@ -7,18 +7,30 @@ use crate::{ExecutionStatus, ExecutionSummary, Redrive, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use stepwasm_engine::{EventKind, ExecutionInfo, HistoryEvent};
 
-/// The columns [`summary`] reads, in its order.
+/// The columns [`summary`] reads, in its order; the last is the role the
+/// execution runs as: the one it started with, or for an execution of an
+/// older store (which kept none) its state machine's `roleArn`.
 const SUMMARY_COLUMNS: &str =
-    "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms, redrive_count, redrive_ms";
+    "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms, redrive_count, redrive_ms, test_case,
+     coalesce(role_arn, (SELECT json_extract(m.details, '$.role_arn') FROM state_machines AS m WHERE m.arn = executions.state_machine_arn))";
+
+/// The index of the first column a query selects after [`SUMMARY_COLUMNS`].
+const AFTER_SUMMARY: usize = 12;
 
 fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
     let status: String = row.get(4)?;
+    let state_machine_arn: String = row.get(2)?;
+    // A machine deleted since, or made without a role: the default role.
+    let role: Option<String> = row.get(11)?;
+    let role_arn = role.filter(|r| !r.is_empty()).unwrap_or_else(|| stepwasm_engine::arn::default_role_arn(&state_machine_arn));
     Ok(ExecutionSummary {
         info: ExecutionInfo {
             execution_arn: row.get(0)?,
             name: row.get(1)?,
-            state_machine_arn: row.get(2)?,
+            state_machine_arn,
             state_machine_name: row.get(3)?,
+            role_arn,
+            test_case: row.get(10)?,
         },
         status: ExecutionStatus::parse(&status).ok_or_else(|| {
             rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("unknown status {status:?}").into())
@@ -31,15 +43,17 @@ fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
     })
 }
 
-/// Registers a new, running execution of the latest version of its state machine.
+/// Registers a new, running execution of the latest version of its state
+/// machine, with the role it runs as and the mock test case it runs, if any
+/// (in the same statement: whoever drives it sees them from the start).
 pub(super) fn insert(conn: &Connection, info: &ExecutionInfo, start_ms: i64) -> Result<(), StoreError> {
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms, definition_version)
-             VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, (SELECT max(version) FROM state_machine_versions WHERE arn = ?3))
+            "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms, definition_version, test_case, role_arn)
+             VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, (SELECT max(version) FROM state_machine_versions WHERE arn = ?3), ?6, ?7)
              ON CONFLICT (arn) DO NOTHING",
         )?
-        .execute(params![info.execution_arn, info.name, info.state_machine_arn, info.state_machine_name, start_ms])?;
+        .execute(params![info.execution_arn, info.name, info.state_machine_arn, info.state_machine_name, start_ms, info.test_case, info.role_arn])?;
     if inserted == 0 {
         return Err(StoreError::ExecutionExists(info.name.clone()));
     }
@@ -80,7 +94,7 @@ pub(super) fn started_after(conn: &Connection, position: i64) -> Result<Vec<(i64
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SUMMARY_COLUMNS}, rowid FROM executions WHERE rowid > ?1 AND status = 'RUNNING' ORDER BY rowid"
     ))?;
-    let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
+    let rows = stmt.query_map(params![position], |row| Ok((row.get(AFTER_SUMMARY)?, summary(row)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -92,7 +106,7 @@ pub(super) fn redriven_after(conn: &Connection, position: i64) -> Result<Vec<(i6
            (SELECT execution_arn, max(position) AS position FROM redrives WHERE position > ?1 GROUP BY execution_arn)
          ON arn = execution_arn WHERE status = 'RUNNING' ORDER BY position"
     ))?;
-    let rows = stmt.query_map(params![position], |row| Ok((row.get(10)?, summary(row)?)))?;
+    let rows = stmt.query_map(params![position], |row| Ok((row.get(AFTER_SUMMARY)?, summary(row)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -180,6 +194,38 @@ mod tests {
     use crate::{ExecutionStatus, Journal, Store};
     use serde_json::json;
     use stepwasm_engine::EventKind;
+
+    #[test]
+    fn an_execution_keeps_its_mock_test_case_from_its_start() {
+        let store = SqliteStore::in_memory().unwrap();
+        let mocked = stepwasm_engine::ExecutionInfo { test_case: Some("HappyPath".into()), ..info("mocked") };
+        store.create_execution(&mocked, 0).unwrap();
+        store.create_execution(&info("plain"), 0).unwrap();
+        let started = store.executions_started_after(0).unwrap();
+        let test_cases: Vec<_> = started.iter().map(|(_, e)| (e.info.name.as_str(), e.info.test_case.as_deref())).collect();
+        assert_eq!(test_cases, [("mocked", Some("HappyPath")), ("plain", None)]);
+        assert_eq!(store.execution(&mocked.execution_arn).unwrap().unwrap().info, mocked);
+    }
+
+    #[test]
+    fn an_execution_keeps_the_role_it_started_with_and_an_older_one_runs_as_its_machines() {
+        use crate::StateMachineDetails;
+        let store = SqliteStore::in_memory().unwrap();
+        let started = stepwasm_engine::ExecutionInfo { role_arn: "arn:aws:iam::000000000000:role/orders".into(), ..info("started") };
+        store.create_execution(&started, 0).unwrap();
+        let older = info("older");
+        store.create_execution(&older, 0).unwrap();
+        // An execution from before roles were kept per execution.
+        store.conn().execute("UPDATE executions SET role_arn = NULL WHERE arn = ?1", [&older.execution_arn]).unwrap();
+        let role = |info: &stepwasm_engine::ExecutionInfo| store.execution(&info.execution_arn).unwrap().unwrap().info.role_arn;
+        assert_eq!(role(&older), "arn:aws:iam::000000000000:role/stepwasm-execution", "no such machine: the default role");
+        store.put_state_machine(&older.state_machine_arn, "sm", "{}").unwrap();
+        assert_eq!(role(&older), "arn:aws:iam::000000000000:role/stepwasm-execution", "a machine without a role");
+        let details = StateMachineDetails { role_arn: "arn:aws:iam::000000000000:role/billing".into(), ..StateMachineDetails::default() };
+        store.set_state_machine_details(&older.state_machine_arn, &details).unwrap();
+        assert_eq!(role(&older), "arn:aws:iam::000000000000:role/billing", "an older execution: its machine's role");
+        assert_eq!(role(&started), "arn:aws:iam::000000000000:role/orders", "the role it started with, whatever the machine has now");
+    }
 
     #[test]
     fn a_park_note_holds_until_the_next_event_and_a_stale_one_is_not_taken() {

@@ -48,6 +48,10 @@ impl Journal for SqliteStore {
         })
     }
 
+    fn activity_task_worker(&self, token: &str) -> Result<Option<String>, StoreError> {
+        self.located(|| activities::worker(&self.conn(), token))
+    }
+
     fn open_task_token(&self, token: &str, execution_arn: &str, now_ms: i64) -> Result<(), StoreError> {
         self.located(|| task_tokens::open(&self.conn(), token, execution_arn, now_ms))
     }

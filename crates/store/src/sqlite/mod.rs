@@ -15,11 +15,13 @@
 //! errors naming the file, its waiters woken.
 
 mod activities;
+mod aliases;
 mod drives;
 mod events;
 mod executions;
 mod group_commit;
 mod journal;
+mod published_versions;
 mod retention;
 mod schema;
 mod state_machines;

@@ -106,7 +106,7 @@ const COLUMNS_1: [(&str, &str, &str); 9] = [
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Every migration, in order; `MIGRATIONS[n]` brings version `n` to `n + 1`.
-const MIGRATIONS: [Migration; 1] = [numbered_layout];
+const MIGRATIONS: [Migration; 2] = [numbered_layout, versions_aliases_and_test_cases];
 
 /// The version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -121,6 +121,42 @@ fn numbered_layout(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The layout of migration 2: AWS's published versions of a state machine
+/// (each naming the definition version it froze), aliases routing to them
+/// (`routing` is the JSON of AWS's routingConfiguration), and per execution
+/// the qualified ARN it was started through (a version or an alias), the
+/// role it runs as (`$$.Execution.RoleArn`, kept as it started) and the mock
+/// test case it runs (SFN Local's `stateMachineArn#TestCase`).
+const LAYOUT_2: &str = "
+CREATE TABLE published_versions (
+    state_machine_arn TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    definition_version INTEGER NOT NULL,
+    description TEXT,
+    created_ms INTEGER NOT NULL,
+    details TEXT,
+    PRIMARY KEY (state_machine_arn, version)
+) WITHOUT ROWID;
+CREATE TABLE aliases (
+    arn TEXT PRIMARY KEY,
+    state_machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    routing TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX aliases_by_state_machine ON aliases (state_machine_arn, name);
+ALTER TABLE executions ADD COLUMN started_through TEXT;
+ALTER TABLE executions ADD COLUMN test_case TEXT;
+ALTER TABLE executions ADD COLUMN role_arn TEXT;";
+
+/// Migration 2: published versions, aliases, and what an execution was
+/// started through (see [`LAYOUT_2`]).
+fn versions_aliases_and_test_cases(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(LAYOUT_2)
 }
 
 /// Why the layout could not be brought up to date.
@@ -178,7 +214,7 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Every table with the columns the store reads: preparing (not running) a
 /// query of each proves it without reading a row.
 fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
-    const TABLES: [(&str, &str); 10] = [
+    const TABLES: [(&str, &str); 12] = [
         ("state_machines", "arn, name, definition, created_ms, details"),
         ("state_machine_versions", "arn, version, definition"),
         ("task_resources", "resource, config, module_sha256, registered_ms"),
@@ -188,11 +224,13 @@ fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
         (
             "executions",
             "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, last_event_id, \
-             definition_version, wake_ms, redrive_count, redrive_ms, redrive_token, drives, drive_mark",
+             definition_version, wake_ms, redrive_count, redrive_ms, redrive_token, drives, drive_mark, started_through, test_case, role_arn",
         ),
         ("redrives", "position, execution_arn"),
         ("events", "execution_arn, id, event"),
         ("task_tokens", "token, execution_arn, status, heartbeat_ms, result"),
+        ("published_versions", "state_machine_arn, version, definition_version, description, created_ms, details"),
+        ("aliases", "arn, state_machine_arn, name, description, routing, created_ms, updated_ms"),
     ];
     for (table, columns) in TABLES {
         conn.prepare(&format!("SELECT {columns} FROM {table} LIMIT 0"))?;

@@ -160,6 +160,7 @@ mod tests {
             kind: "EXPRESS".into(),
             role_arn: "arn:aws:iam::1:role/r".into(),
             tags: [("team".to_string(), "orders".to_string())].into(),
+            ..StateMachineDetails::default()
         };
         assert!(store.set_state_machine_details(arn, &details).unwrap());
         store.put_state_machine(arn, "sm", r#"{"v": 2}"#).unwrap();

@@ -2,15 +2,17 @@
 //! each step on the store's connection, its errors naming the file; the
 //! waiters of tokens and activities woken.
 
-use super::{activities, drives, executions, state_machines, task_resources, task_tokens, SqliteStore};
+use super::{activities, aliases, drives, executions, published_versions, state_machines, task_resources, task_tokens, SqliteStore};
 use crate::{
-    ActivityRecord, ActivityTask, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, Redrive, StateMachineDetails,
-    StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult,
+    ActivityRecord, ActivityTask, AliasRecord, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, PublishedVersion, Redrive,
+    StartedThrough, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult, VersionDeletion,
 };
+use std::collections::HashMap;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use stepwasm_engine::HistoryEvent;
+use stepwasm_engine::{ExecutionInfo, HistoryEvent};
 
 impl Store for SqliteStore {
     fn put_state_machine(&self, arn: &str, name: &str, definition: &str) -> Result<u32, StoreError> {
@@ -115,6 +117,76 @@ impl Store for SqliteStore {
 
     fn redrive_execution(&self, execution_arn: &str, client_token: Option<&str>, now_ms: i64) -> Result<Redrive, StoreError> {
         self.located(|| executions::redrive(&mut self.conn(), execution_arn, client_token, now_ms))
+    }
+
+    fn publish_version(
+        &self,
+        arn: &str,
+        definition_version: u32,
+        description: Option<&str>,
+        details: &StateMachineDetails,
+        now_ms: i64,
+    ) -> Result<PublishedVersion, StoreError> {
+        self.located(|| {
+            published_versions::publish(&mut self.conn(), &self.location, arn, definition_version, description, details, now_ms)
+        })
+    }
+
+    fn published_versions(&self, arn: &str) -> Result<Vec<PublishedVersion>, StoreError> {
+        self.located(|| published_versions::list(&self.conn(), &self.location, arn))
+    }
+
+    fn published_version(&self, arn: &str, version: u32) -> Result<Option<PublishedVersion>, StoreError> {
+        self.located(|| published_versions::get(&self.conn(), &self.location, arn, version))
+    }
+
+    fn delete_published_version(&self, arn: &str, version: u32) -> Result<VersionDeletion, StoreError> {
+        self.located(|| published_versions::delete(&mut self.conn(), arn, version))
+    }
+
+    fn definition_at(&self, arn: &str, definition_version: u32) -> Result<Option<String>, StoreError> {
+        self.located(|| published_versions::definition_at(&self.conn(), arn, definition_version))
+    }
+
+    fn put_alias(&self, alias: &AliasRecord) -> Result<Result<(), String>, StoreError> {
+        self.located(|| aliases::put(&mut self.conn(), &self.location, alias))
+    }
+
+    fn alias(&self, arn: &str) -> Result<Option<AliasRecord>, StoreError> {
+        self.located(|| aliases::get(&self.conn(), &self.location, arn))
+    }
+
+    fn aliases(&self, state_machine_arn: &str) -> Result<Vec<AliasRecord>, StoreError> {
+        self.located(|| aliases::list(&self.conn(), &self.location, state_machine_arn))
+    }
+
+    fn delete_alias(&self, arn: &str) -> Result<bool, StoreError> {
+        self.located(|| aliases::delete(&self.conn(), arn))
+    }
+
+    fn delete_versions_and_aliases(&self, state_machine_arn: &str) -> Result<(), StoreError> {
+        self.located(|| published_versions::delete_all(&mut self.conn(), state_machine_arn))
+    }
+
+    fn start_execution_through(
+        &self,
+        info: &ExecutionInfo,
+        start_ms: i64,
+        events: &[HistoryEvent],
+        definition_version: u32,
+        through: &StartedThrough,
+    ) -> Result<(), StoreError> {
+        self.located(|| {
+            published_versions::start_through(&mut self.conn(), &self.location, info, start_ms, events, definition_version, through)
+        })
+    }
+
+    fn started_through(&self, execution_arn: &str) -> Result<Option<StartedThrough>, StoreError> {
+        self.located(|| published_versions::started_through(&self.conn(), &self.location, execution_arn))
+    }
+
+    fn executions_started_through(&self, state_machine_arn: &str) -> Result<HashMap<String, StartedThrough>, StoreError> {
+        self.located(|| published_versions::executions_through(&self.conn(), &self.location, state_machine_arn))
     }
 
     fn send_task_result(&self, token: &str, result: &TaskResult) -> Result<(), StoreError> {
