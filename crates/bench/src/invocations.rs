@@ -76,6 +76,7 @@ pub(crate) fn invocation_tables(
             execution_id: "bench".into(),
             state_name: "Trivial".into(),
             attempt: 1,
+            invocation: 0,
             timeout_seconds: None,
             task_token: None,
             entered_event_id: 2,

@@ -13,6 +13,14 @@ use stepwasm_store::{ExecutionStatus, StoreError, TaskResult, TokenState};
 /// first checks come quickly, later ones back off to this.
 const CALLBACK_POLL_MAX_MS: i64 = 1_000;
 
+/// The event of a result sent back for a task's token.
+pub(crate) fn answered(resource: &str, result: TaskResult) -> EventKind {
+    match result {
+        TaskResult::Success(output) => EventKind::TaskSucceeded { resource: resource.to_string(), output: Arc::new(output) },
+        TaskResult::Failure { error, cause } => EventKind::TaskFailed { resource: resource.to_string(), error, cause },
+    }
+}
+
 /// Waits for the result of a submitted task's token: what was sent back, or
 /// `TaskTimedOut` when its heartbeat or its time runs out first.
 pub(crate) async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: &Callback) -> Result<EventKind, DriverError> {
@@ -25,10 +33,7 @@ pub(crate) async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>,
     let clock = rec.clock;
     store.open_task_token(&callback.token, &arn, clock.now_ms())?;
     let resource = &callback.resource;
-    let answered = |result: TaskResult| match result {
-        TaskResult::Success(output) => EventKind::TaskSucceeded { resource: resource.clone(), output: Arc::new(output) },
-        TaskResult::Failure { error, cause } => EventKind::TaskFailed { resource: resource.clone(), error, cause },
-    };
+    let answered = |result: TaskResult| answered(resource, result);
     let mut poll_ms = 50;
     loop {
         let answered_here = store.token_answered(&callback.token);

@@ -16,6 +16,14 @@ pub trait Clock {
     /// Completes once `now_ms() >= deadline_ms`, holding no thread while
     /// it waits.
     fn wait_until(&self, deadline_ms: i64) -> Wait<'_>;
+    /// When a Wait state entered at `entered_ms` and due at `until_ms`
+    /// really ends: `until_ms`, unless this clock scales waits
+    /// ([`ScaledWaits`]). Computed from recorded times only, so a resumed
+    /// execution ends its wait at the same instant.
+    fn wait_state_ends(&self, entered_ms: i64, until_ms: i64) -> i64 {
+        let _ = entered_ms;
+        until_ms
+    }
 }
 
 /// The wall clock: waits really wait.
@@ -30,6 +38,38 @@ impl Clock for SystemClock {
     fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
         let wait = std::time::Duration::from_millis((deadline_ms - self.now_ms()).max(0) as u64);
         Box::pin(tokio::time::sleep(wait))
+    }
+}
+
+/// The wall clock with Wait states taking `scale` times as long (SFN
+/// Local's `WAIT_TIME_SCALE`, `serve --wait-time-scale`): 0 ends them at
+/// once. Retry backoffs, task timeouts and heartbeats keep their real
+/// length, as in SFN Local.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledWaits {
+    scale: f64,
+}
+
+impl ScaledWaits {
+    /// `None` unless `scale` is finite and not negative.
+    pub fn new(scale: f64) -> Option<ScaledWaits> {
+        (scale.is_finite() && scale >= 0.0).then_some(ScaledWaits { scale })
+    }
+}
+
+impl Clock for ScaledWaits {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms()
+    }
+    fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
+        SystemClock.wait_until(deadline_ms)
+    }
+    fn wait_state_ends(&self, entered_ms: i64, until_ms: i64) -> i64 {
+        if until_ms <= entered_ms {
+            return until_ms;
+        }
+        let scaled = ((until_ms - entered_ms) as f64 * self.scale).ceil();
+        entered_ms.saturating_add(scaled.min(i64::MAX as f64) as i64)
     }
 }
 
@@ -54,5 +94,20 @@ impl Clock for VirtualClock {
     fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
         self.0.fetch_max(deadline_ms, Ordering::SeqCst);
         Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_waits_scale_from_the_entry_and_leave_past_deadlines_alone() {
+        let half = ScaledWaits::new(0.5).unwrap();
+        assert_eq!(half.wait_state_ends(1_000, 3_601_000), 1_801_000);
+        assert_eq!(ScaledWaits::new(0.0).unwrap().wait_state_ends(1_000, 3_601_000), 1_000);
+        assert_eq!(half.wait_state_ends(5_000, 4_000), 4_000, "a timestamp already past");
+        assert_eq!(SystemClock.wait_state_ends(1_000, 3_601_000), 3_601_000);
+        assert!(ScaledWaits::new(-1.0).is_none() && ScaledWaits::new(f64::NAN).is_none() && ScaledWaits::new(f64::INFINITY).is_none());
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! A `.waitForTaskToken` task runs its module (`TaskSubmitted`), then waits
 //! for its token's result in the store (`stepwasm task success|failure`),
-//! within its `HeartbeatSeconds` and `TimeoutSeconds`. An execution stopped in
+//! within its `HeartbeatSeconds` and `TimeoutSeconds`. An activity's task is
+//! queued for its workers instead, and starts when one takes it. An execution stopped in
 //! the store (`stepwasm executions stop`) ends its driver at the next append
 //! or token check, with the stored `ExecutionAborted` as its outcome.
 //!
@@ -21,9 +22,10 @@
 //!
 //! Files: [`run`] (the entry points), [`steps`] (the loop), [`decide`]
 //! (decisions within the evaluation budget), [`callback`] (waiting for a
-//! task token), [`recorder`] (numbering, applying and journaling events),
+//! task token), [`activity`] (an activity's task queued until a worker takes it), [`recorder`] (numbering, applying and journaling events),
 //! [`clock`], [`evaluation_pool`], [`error`].
 
+mod activity;
 mod callback;
 mod clock;
 mod decide;
@@ -33,7 +35,7 @@ mod recorder;
 mod run;
 mod steps;
 
-pub use clock::{Clock, SystemClock, VirtualClock, Wait};
+pub use clock::{Clock, ScaledWaits, SystemClock, VirtualClock, Wait};
 pub use error::DriverError;
 pub use run::{drive_stored_execution, resume_execution, run_execution, run_recorded, start_execution, ExecutionRecord, Progress};
 pub use stepwasm_engine::{execution_info, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};

@@ -1,16 +1,16 @@
 //! The loop: decide, record, invoke or wait, until the engine says the
 //! execution finished, it parks on a long wait, or it was stopped in the store.
 
+use crate::activity::await_worker;
 use crate::callback::await_callback;
 use crate::decide::decide;
 use crate::recorder::Recorder;
 use crate::run::{ExecutionRecord, Progress};
 use crate::{Clock, DriverError};
-use serde_json::Value;
 use std::sync::Arc;
 use stepwasm_asl::errors;
-use stepwasm_engine::{Decision, EventKind, Scope, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
-use stepwasm_store::{ActivityTask, ExecutionStatus, StoreError};
+use stepwasm_engine::{Decision, EventKind, Scope, StateType, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
+use stepwasm_store::{ExecutionStatus, StoreError};
 
 /// The loop: decide, record, invoke or wait, until the engine says finished
 /// (or the execution was stopped in the store).
@@ -64,6 +64,14 @@ where
         match decision {
             Decision::Record { scope, event } => rec.record(scope, event)?,
             Decision::RecordAt { scope, event, not_before_ms } => {
+                // A Wait state is decided as soon as it is entered (branches and
+                // iterations run one after another), so the latest event is its entry.
+                let not_before_ms = match &event {
+                    EventKind::StateExited { state_type: StateType::Wait, .. } => {
+                        clock.wait_state_ends(rec.execution.last_event_ms(), not_before_ms)
+                    }
+                    _ => not_before_ms,
+                };
                 if not_before_ms > clock.now_ms() {
                     // A wait can be long: what led to it must survive it.
                     rec.flush_grouped().await?;
@@ -81,6 +89,14 @@ where
             Decision::Invoke { scope, mut task } => {
                 task.journaled = rec.store.is_some();
                 let resource = task.resource.clone();
+                if stepwasm_asl::is_activity(&resource) {
+                    // No module: a worker takes the task (GetActivityTask)
+                    // and answers with its token.
+                    for kind in await_worker(rec, &task).await? {
+                        rec.record(scope.clone(), kind)?;
+                    }
+                    continue;
+                }
                 rec.record(scope.clone(), EventKind::TaskStarted { resource: resource.clone() })?;
                 // The previous task's result is kept before the next task
                 // runs: a crash during this one never repeats that one.
@@ -93,26 +109,14 @@ where
                     };
                     // Valid before the module runs, which may send it back itself.
                     store.open_task_token(token, &rec.execution.info().execution_arn, clock.now_ms())?;
-                    if stepwasm_asl::is_activity(&resource) {
-                        // No module: a worker takes the task (GetActivityTask)
-                        // and answers with its token.
-                        let queued = ActivityTask {
-                            token: token.clone(),
-                            activity_arn: resource.clone(),
-                            execution_arn: rec.execution.info().execution_arn.clone(),
-                            input: (*task.input).clone(),
-                            created_ms: clock.now_ms(),
-                        };
-                        store.queue_activity_task(&queued)?;
-                        rec.record(scope, EventKind::TaskSubmitted { resource, output: Arc::new(Value::Null) })?;
-                        continue;
-                    }
                 }
                 let kind = match runner.run_task(&task).await {
                     TaskOutcome::Succeeded(output) if task.task_token.is_some() => {
                         EventKind::TaskSubmitted { resource, output: Arc::new(output) }
                     }
-                    TaskOutcome::Succeeded(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
+                    TaskOutcome::Succeeded(output) | TaskOutcome::Answered(output) => {
+                        EventKind::TaskSucceeded { resource, output: Arc::new(output) }
+                    }
                     TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
                     TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
                     TaskOutcome::StoreUnavailable { cause } => {

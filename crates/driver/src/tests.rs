@@ -484,3 +484,85 @@ async fn replaying_a_history_rebuilds_the_same_decisions() {
     let err = exec.apply(&rec.history[2]).unwrap_err();
     assert!(err.to_string().contains("has not started"), "{err}");
 }
+
+const ACTIVITY: &str = "arn:aws:states:us-east-1:123456789012:activity:approve";
+
+fn activity_machine(timeout_seconds: u64) -> Arc<stepwasm_asl::StateMachine> {
+    let def = json!({"StartAt": "Work", "States": {"Work": {
+        "Type": "Task", "Resource": ACTIVITY, "TimeoutSeconds": timeout_seconds, "HeartbeatSeconds": 3, "End": true}}});
+    Arc::new(parse_definition(&def.to_string()).unwrap())
+}
+
+#[tokio::test]
+async fn an_activity_task_starts_when_a_worker_takes_it_and_names_the_worker() {
+    use stepwasm_store::{Store, TaskResult};
+    let store = stepwasm_store::SqliteStore::in_memory().unwrap();
+    let info = execution_info("sm", "taken");
+    let runner = Scripted::new(vec![]);
+    let worker = async {
+        // The worker polls as GetActivityTask does, then answers.
+        loop {
+            if let Some(task) = store.take_activity_task(ACTIVITY, "worker-1").unwrap() {
+                assert_eq!(task.input, json!({"job": 1}));
+                store.send_task_result(&task.token, &TaskResult::Success(json!({"done": true}))).unwrap();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let driving = run_recorded(activity_machine(300), info, json!({"job": 1}), &runner, &SystemClock, &store);
+    let (rec, ()) = tokio::join!(driving, worker);
+    let rec = rec.unwrap();
+    assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"done": true}) });
+    assert_eq!(
+        types(&rec),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert!(runner.calls.borrow().is_empty(), "an activity runs no module");
+    let started = &rec.history[3].kind;
+    assert_eq!(started, &EventKind::ActivityStarted { resource: ACTIVITY.into(), worker_name: Some("worker-1".into()) });
+    let aws = rec.history[3].to_aws_json("us-east-1");
+    assert_eq!(aws["activityStartedEventDetails"], json!({"workerName": "worker-1"}));
+    // The history folds again as it was recorded (a resumed driver's replay).
+    let mut replayed = Execution::new(activity_machine(300), rec.info.clone());
+    for event in &rec.history {
+        replayed.apply(event).unwrap();
+    }
+    assert!(matches!(replayed.decide(), Decision::Finished(Outcome::Succeeded { .. })));
+}
+
+#[tokio::test]
+async fn an_activity_task_no_worker_takes_times_out_from_its_scheduling() {
+    let store = stepwasm_store::SqliteStore::in_memory().unwrap();
+    let clock = VirtualClock::new(1_000);
+    let rec =
+        run_recorded(activity_machine(5), execution_info("sm", "idle"), json!({}), &Scripted::new(vec![]), &clock, &store).await.unwrap();
+    assert_eq!(types(&rec), ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled", "ActivityTimedOut", "ExecutionFailed"]);
+    let Outcome::Failed { error, cause } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(error, errors::TIMEOUT);
+    assert!(cause.contains("no worker took"), "{cause}");
+    assert_eq!(rec.history[3].timestamp_ms - rec.history[2].timestamp_ms, 5_000, "TimeoutSeconds counts from the scheduling");
+}
+
+#[tokio::test]
+async fn an_activity_without_a_store_fails_saying_why() {
+    let rec = run(
+        json!({"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": ACTIVITY, "End": true}}}),
+        json!({}),
+        &Scripted::new(vec![]),
+        &VirtualClock::new(0),
+    )
+    .await;
+    let Outcome::Failed { error, cause } = &rec.outcome else { panic!("{:?}", rec.outcome) };
+    assert_eq!(error, errors::RUNTIME);
+    assert!(cause.contains("only by an execution kept in a store"), "{cause}");
+    assert_eq!(types(&rec)[2..4], ["ActivityScheduled", "ActivityFailed"]);
+}

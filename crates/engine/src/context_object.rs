@@ -51,6 +51,7 @@ pub(crate) fn context_object(env: &Env, state: &State, position: &StatePosition)
             "Id": env.info.execution_arn,
             "Input": env.input,
             "Name": env.info.name,
+            "RoleArn": env.info.role_arn,
             "StartTime": rfc3339(env.start_ms),
             "RedriveCount": 0,
         },

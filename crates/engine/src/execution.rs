@@ -15,6 +15,7 @@ use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, HistoryEvent, Scope};
 use super::{Callback, TaskInvocation};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_asl::StateMachine;
@@ -26,6 +27,13 @@ pub struct ExecutionInfo {
     pub name: String,
     pub state_machine_arn: String,
     pub state_machine_name: String,
+    /// The IAM role the execution runs as (`$$.Execution.RoleArn`): the
+    /// state machine's `roleArn`, or [`crate::arn::default_role_arn`].
+    pub role_arn: String,
+    /// The mock test case the execution runs (SFN Local's
+    /// `stateMachineArn#TestCase`), kept with it in the store; the engine
+    /// itself never reads it.
+    pub test_case: Option<String>,
 }
 
 /// How an execution ended.
@@ -75,7 +83,8 @@ pub enum Decision {
     /// Record this event once the clock reaches `not_before_ms` (a retry backoff, a Wait).
     RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
     /// Record `TaskStarted`, run the task, record its outcome, all in `scope`
-    /// (for a task with a token: `TaskSubmitted` when its module succeeds).
+    /// (for a task with a token: `TaskSubmitted` when its module succeeds;
+    /// for an activity's: queue it, and record `ActivityStarted` when a worker takes it).
     Invoke { scope: Scope, task: TaskInvocation },
     /// Wait for the callback of a submitted task and record its outcome
     /// (`TaskSucceeded`, `TaskFailed` or `TaskTimedOut`) in `scope`.
@@ -109,12 +118,26 @@ pub struct Execution {
     /// The top-level graph, once the execution has started.
     root: Option<Frame>,
     outcome: Option<Outcome>,
+    /// How many times each Task state's task has been scheduled, by state
+    /// name (unique across a machine), over the whole execution: a fold, so
+    /// a replay counts the same ([`TaskInvocation::invocation`]).
+    scheduled: HashMap<String, u32>,
 }
 
 impl Execution {
     /// A new execution; nothing has happened until `ExecutionStarted` is applied.
     pub fn new(machine: Arc<StateMachine>, info: ExecutionInfo) -> Execution {
-        Execution { machine, info, input: None, start_ms: 0, last_event_ms: 0, redriven_ms: None, root: None, outcome: None }
+        Execution {
+            machine,
+            info,
+            input: None,
+            start_ms: 0,
+            last_event_ms: 0,
+            redriven_ms: None,
+            root: None,
+            outcome: None,
+            scheduled: HashMap::new(),
+        }
     }
 
     pub fn info(&self) -> &ExecutionInfo {
@@ -125,6 +148,11 @@ impl Execution {
     /// (a fold over its events, capped at 10 MiB when assigned).
     pub fn variable_bytes(&self) -> usize {
         self.root.as_ref().map_or(0, Frame::variable_bytes)
+    }
+
+    /// The timestamp of the latest event applied: the engine's "now".
+    pub fn last_event_ms(&self) -> i64 {
+        self.last_event_ms
     }
 
     /// The outcome, once the event that ends the execution has been applied.
@@ -172,6 +200,10 @@ impl Execution {
             _ => {
                 let root = self.root.as_mut().ok_or_else(|| bad("the execution has not started"))?;
                 root.apply(&event.scope.0, event).map_err(|reason| bad(&reason))?;
+                if let Some(state) = root.scheduled_task_at(&event.scope.0) {
+                    let count = self.scheduled.entry(state.to_string()).or_default();
+                    *count = count.saturating_add(1);
+                }
             }
         }
         self.last_event_ms = self.last_event_ms.max(event.timestamp_ms);
@@ -200,6 +232,14 @@ impl Execution {
     /// only for the time that is left.
     pub fn decide(&self) -> Decision {
         let decision = self.decide_step();
+        let decision = match decision {
+            Decision::Invoke { scope, mut task } => {
+                // This attempt's own scheduling is counted: the ones before it.
+                task.invocation = self.scheduled.get(&task.state_name).map_or(0, |n| n.saturating_sub(1));
+                Decision::Invoke { scope, task }
+            }
+            other => other,
+        };
         let Some(deadline) = self.deadline_ms() else { return decision };
         if matches!(decision, Decision::Finished(_)) {
             return decision;
@@ -260,6 +300,8 @@ mod tests {
             name: "e".into(),
             state_machine_arn: "arn:m".into(),
             state_machine_name: "m".into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            test_case: None,
         };
         let mut execution = Execution::new(machine, info);
         let mut history: Vec<HistoryEvent> = Vec::new();

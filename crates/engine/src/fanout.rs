@@ -58,6 +58,15 @@ impl Fanout {
         }
     }
 
+    /// The running child `index`, read only.
+    pub fn child(&self, index: u32) -> Option<&Frame> {
+        match self {
+            Fanout::Parallel { branches } => branches.get(index as usize),
+            Fanout::Map { current: Some((i, frame)), .. } if *i == index => Some(frame.as_ref()),
+            Fanout::Map { .. } => None,
+        }
+    }
+
     /// Folds a `MapIteration…` event.
     pub fn apply_iteration(&mut self, event: &EventKind) -> Result<(), String> {
         let Fanout::Map { processor, items, results, failed, last_failure, current } = self else {

@@ -28,7 +28,7 @@ use stepwasm_asl::errors;
 use stepwasm_asl::path::Bindings;
 use stepwasm_asl::size;
 use stepwasm_asl::template::Template;
-use stepwasm_asl::{Graph, State, StateKind, Transition};
+use stepwasm_asl::{is_activity, Graph, State, StateKind, Transition};
 
 /// Workflow variables of one scope.
 pub(super) type Variables = Map<String, Value>;
@@ -124,7 +124,8 @@ struct Cursor {
     /// The task's timeout and heartbeat as resolved when it was scheduled.
     timeout_seconds: Option<u64>,
     heartbeat_seconds: Option<u64>,
-    /// When the current attempt's `TaskStarted` was recorded.
+    /// When the current attempt's `TaskStarted` was recorded (an
+    /// activity's: its `TaskScheduled`).
     started_ms: i64,
     /// The time of the latest event in this state or its children: when
     /// children fail, a retry's backoff counts from here.
@@ -187,6 +188,18 @@ impl Frame {
         // Children may have assigned variables, started or ended.
         self.variable_bytes = self.own_variable_bytes.saturating_add(self.children_variable_bytes());
         applied
+    }
+
+    /// The Task state whose task the frame at `path` (this one when empty)
+    /// has just scheduled: its cursor is at the scheduled step, which only
+    /// the event scheduling it leads to.
+    pub fn scheduled_task_at(&self, path: &[u32]) -> Option<&str> {
+        let cursor = self.cursor.as_ref()?;
+        match (path.split_first(), &cursor.step) {
+            (None, Step::Scheduled { .. }) => Some(&cursor.state),
+            (Some((&index, rest)), Step::Running(fanout)) => fanout.child(index)?.scheduled_task_at(rest),
+            _ => None,
+        }
     }
 
     /// The JSON bytes of the variables this frame and its live children hold.
@@ -268,6 +281,9 @@ impl Frame {
                 cursor.schedule(Step::Scheduled { input: parameters.clone() })?;
                 cursor.timeout_seconds = *timeout_seconds;
                 cursor.heartbeat_seconds = *heartbeat_seconds;
+                // An activity's TimeoutSeconds counts from here (its task
+                // has no TaskStarted); another task's from its TaskStarted.
+                cursor.started_ms = event.timestamp_ms;
             }
             (EventKind::ParallelStateStarted { input, retry_after }, StateKind::Parallel(p)) => {
                 cursor.retry_children(state, retry_after)?;
@@ -285,6 +301,16 @@ impl Frame {
                 };
                 cursor.started_ms = event.timestamp_ms;
             }
+            (EventKind::ActivityStarted { .. }, StateKind::Task(task)) => {
+                if !is_activity(&task.resource) {
+                    return Err("only an activity's task is taken by a worker".into());
+                }
+                if !matches!(cursor.step, Step::Scheduled { .. }) {
+                    return Err("no activity task is scheduled".into());
+                }
+                // The worker holds the task: its token is awaited.
+                cursor.step = Step::Submitted;
+            }
             (EventKind::TaskSubmitted { .. }, StateKind::Task(task)) => {
                 if !task.waits_for_task_token() {
                     return Err("only a .waitForTaskToken task is submitted".into());
@@ -300,8 +326,10 @@ impl Frame {
                 }
                 cursor.step = Step::Succeeded { result: output.clone() };
             }
-            (EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. }, StateKind::Task(_)) => {
-                if !matches!(cursor.step, Step::Started { .. } | Step::Submitted) {
+            (EventKind::TaskFailed { error, cause, .. } | EventKind::TaskTimedOut { error, cause, .. }, StateKind::Task(task)) => {
+                // An activity's task can time out (or fail) before a worker takes it.
+                let waiting_activity = matches!(cursor.step, Step::Scheduled { .. }) && is_activity(&task.resource);
+                if !matches!(cursor.step, Step::Started { .. } | Step::Submitted) && !waiting_activity {
                     return Err("no task has started".into());
                 }
                 cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
@@ -401,6 +429,7 @@ impl Frame {
                     execution_id: env.info.execution_arn.clone(),
                     state_name: cursor.state.clone(),
                     attempt: cursor.attempt,
+                    invocation: 0,
                     timeout_seconds: cursor.timeout_seconds,
                     task_token: task.waits_for_task_token().then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
                     entered_event_id: cursor.entered_id,

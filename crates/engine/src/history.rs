@@ -75,6 +75,12 @@ pub struct ErrorCause {
 
 /// What happened. Inputs and outputs are JSON values here; the AWS wire shape
 /// (JSON text inside `…EventDetails`) is produced by [`HistoryEvent::to_aws_json`].
+///
+/// A Task state's work is kept as `Task…` events whatever its resource; AWS
+/// names them after the resource's kind ([`TaskResourceKind`]): a Lambda
+/// function's ARN records `LambdaFunction…` events, an activity's ARN
+/// `Activity…` events, and [`EventKind::type_name`] and
+/// [`HistoryEvent::to_aws_json`] name and shape them so.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
     ExecutionStarted {
@@ -129,6 +135,14 @@ pub enum EventKind {
     },
     TaskStarted {
         resource: String,
+    },
+    /// A worker took an activity's task (GetActivityTask); its token is now
+    /// awaited. An activity's task has no `TaskStarted`: it starts when taken.
+    ActivityStarted {
+        resource: String,
+        /// The name the worker gave, when it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worker_name: Option<String>,
     },
     /// The module of a `.waitForTaskToken` task ran; the task now waits for
     /// its token to come back. `output` is what the module returned.
@@ -210,12 +224,13 @@ impl EventKind {
             EventKind::ExecutionRedriven { .. } => "ExecutionRedriven",
             EventKind::StateEntered { state_type, .. } => state_type.entered(),
             EventKind::StateExited { state_type, .. } => state_type.exited(),
-            EventKind::TaskScheduled { .. } => "TaskScheduled",
-            EventKind::TaskStarted { .. } => "TaskStarted",
+            EventKind::TaskScheduled { resource, .. } => TaskResourceKind::of(resource).names()[0],
+            EventKind::TaskStarted { resource } => TaskResourceKind::of(resource).names()[1],
+            EventKind::ActivityStarted { .. } => "ActivityStarted",
             EventKind::TaskSubmitted { .. } => "TaskSubmitted",
-            EventKind::TaskSucceeded { .. } => "TaskSucceeded",
-            EventKind::TaskFailed { .. } => "TaskFailed",
-            EventKind::TaskTimedOut { .. } => "TaskTimedOut",
+            EventKind::TaskSucceeded { resource, .. } => TaskResourceKind::of(resource).names()[2],
+            EventKind::TaskFailed { resource, .. } => TaskResourceKind::of(resource).names()[3],
+            EventKind::TaskTimedOut { resource, .. } => TaskResourceKind::of(resource).names()[4],
             EventKind::ParallelStateStarted { .. } => "ParallelStateStarted",
             EventKind::ParallelStateSucceeded { .. } => "ParallelStateSucceeded",
             EventKind::ParallelStateFailed { .. } => "ParallelStateFailed",
@@ -258,6 +273,8 @@ impl EventKind {
             EventKind::StateExited { name, output, .. } => format!("{name} output {output}"),
             EventKind::TaskScheduled { resource, parameters, .. } => format!("{resource} parameters {parameters}"),
             EventKind::TaskStarted { resource } => resource.clone(),
+            EventKind::ActivityStarted { resource, worker_name: Some(worker) } => format!("{resource} taken by {worker}"),
+            EventKind::ActivityStarted { resource, worker_name: None } => format!("{resource} taken"),
             EventKind::TaskSucceeded { output, .. } => format!("output {output}"),
             EventKind::TaskSubmitted { output, .. } => format!("submitted, module output {output}"),
         }
@@ -341,28 +358,63 @@ impl HistoryEvent {
                 ("stateExitedEventDetails", details)
             }
             EventKind::TaskScheduled { resource, parameters, timeout_seconds, heartbeat_seconds } => {
-                let mut details = json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "region": region, "parameters": parameters.to_string()});
+                let kind = TaskResourceKind::of(resource);
+                let mut details = match kind {
+                    TaskResourceKind::Service => {
+                        json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "region": region, "parameters": parameters.to_string()})
+                    }
+                    TaskResourceKind::LambdaFunction | TaskResourceKind::Activity => {
+                        json!({"resource": resource, "input": parameters.to_string(), "inputDetails": {"truncated": false}})
+                    }
+                };
                 if let Some(timeout) = timeout_seconds {
                     details["timeoutInSeconds"] = json!(timeout);
                 }
-                if let Some(heartbeat) = heartbeat_seconds {
+                // A Lambda function has no heartbeat in AWS's model.
+                if let (Some(heartbeat), false) = (heartbeat_seconds, kind == TaskResourceKind::LambdaFunction) {
                     details["heartbeatInSeconds"] = json!(heartbeat);
                 }
-                ("taskScheduledEventDetails", details)
+                (kind.details_keys()[0], details)
             }
             EventKind::TaskStarted { resource } => {
-                ("taskStartedEventDetails", json!({"resourceType": resource_type(resource), "resource": resource_name(resource)}))
+                let kind = TaskResourceKind::of(resource);
+                let details = match kind {
+                    TaskResourceKind::Service => json!({"resourceType": resource_type(resource), "resource": resource_name(resource)}),
+                    TaskResourceKind::LambdaFunction | TaskResourceKind::Activity => json!({}),
+                };
+                (kind.details_keys()[1], details)
+            }
+            EventKind::ActivityStarted { worker_name, .. } => {
+                let details = match worker_name {
+                    Some(worker) if !worker.is_empty() => json!({"workerName": worker}),
+                    _ => json!({}),
+                };
+                ("activityStartedEventDetails", details)
             }
             EventKind::TaskSubmitted { resource, output } => (
                 "taskSubmittedEventDetails",
                 json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "output": output.to_string()}),
             ),
-            EventKind::TaskSucceeded { resource, output } => (
-                "taskSucceededEventDetails",
-                json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "output": output.to_string()}),
-            ),
-            EventKind::TaskFailed { resource, error, cause } => ("taskFailedEventDetails", task_error_details(resource, error, cause)),
-            EventKind::TaskTimedOut { resource, error, cause } => ("taskTimedOutEventDetails", task_error_details(resource, error, cause)),
+            EventKind::TaskSucceeded { resource, output } => {
+                let kind = TaskResourceKind::of(resource);
+                let details = match kind {
+                    TaskResourceKind::Service => {
+                        json!({"resourceType": resource_type(resource), "resource": resource_name(resource), "output": output.to_string()})
+                    }
+                    TaskResourceKind::LambdaFunction | TaskResourceKind::Activity => {
+                        json!({"output": output.to_string(), "outputDetails": {"truncated": false}})
+                    }
+                };
+                (kind.details_keys()[2], details)
+            }
+            EventKind::TaskFailed { resource, error, cause } => {
+                let kind = TaskResourceKind::of(resource);
+                (kind.details_keys()[3], task_error_details(kind, resource, error, cause))
+            }
+            EventKind::TaskTimedOut { resource, error, cause } => {
+                let kind = TaskResourceKind::of(resource);
+                (kind.details_keys()[4], task_error_details(kind, resource, error, cause))
+            }
             // AWS's model gives these events no details; a failed Parallel or
             // Map's error and cause are those of the execution's failure (or
             // of the Catch that handles it).
@@ -409,6 +461,89 @@ fn error_details(error: &str, cause: &str) -> Value {
     Value::Object(details)
 }
 
+/// What a Task state's resource is, which decides how AWS names and shapes
+/// its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskResourceKind {
+    /// A Lambda function's ARN called directly
+    /// (`arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`):
+    /// `LambdaFunctionScheduled`, `…Started`, `…Succeeded`, `…Failed`, `…TimedOut`.
+    LambdaFunction,
+    /// An activity's ARN: `ActivityScheduled`, `ActivityStarted` (a worker
+    /// took it), `…Succeeded`, `…Failed`, `…TimedOut`.
+    Activity,
+    /// A service integration (`arn:aws:states:::SERVICE:ACTION`) or a
+    /// resource the config maps to a module: `Task…` events.
+    Service,
+}
+
+impl TaskResourceKind {
+    pub fn of(resource: &str) -> TaskResourceKind {
+        if stepwasm_asl::is_activity(resource) {
+            return TaskResourceKind::Activity;
+        }
+        // stepwasm's `<resource>.waitForTaskToken` is a module that submits
+        // and then waits: Task events (there is no LambdaFunctionSubmitted).
+        let parts: Vec<&str> = resource.split(':').collect();
+        let lambda = !resource.ends_with(".waitForTaskToken")
+            && matches!(parts.len(), 7 | 8)
+            && parts[0] == "arn"
+            && parts[2] == "lambda"
+            && parts[5] == "function"
+            && parts[6..].iter().all(|p| !p.is_empty());
+        if lambda {
+            TaskResourceKind::LambdaFunction
+        } else {
+            TaskResourceKind::Service
+        }
+    }
+
+    /// The event types of a task's scheduling, start, success, failure and timeout.
+    fn names(self) -> [&'static str; 5] {
+        match self {
+            TaskResourceKind::LambdaFunction => [
+                "LambdaFunctionScheduled",
+                "LambdaFunctionStarted",
+                "LambdaFunctionSucceeded",
+                "LambdaFunctionFailed",
+                "LambdaFunctionTimedOut",
+            ],
+            TaskResourceKind::Activity => {
+                ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "ActivityFailed", "ActivityTimedOut"]
+            }
+            TaskResourceKind::Service => ["TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed", "TaskTimedOut"],
+        }
+    }
+
+    /// The details member of each of [`Self::names`] (`""`: the model gives
+    /// the event none).
+    fn details_keys(self) -> [&'static str; 5] {
+        match self {
+            TaskResourceKind::LambdaFunction => [
+                "lambdaFunctionScheduledEventDetails",
+                "",
+                "lambdaFunctionSucceededEventDetails",
+                "lambdaFunctionFailedEventDetails",
+                "lambdaFunctionTimedOutEventDetails",
+            ],
+            TaskResourceKind::Activity => [
+                "activityScheduledEventDetails",
+                "activityStartedEventDetails",
+                "activitySucceededEventDetails",
+                "activityFailedEventDetails",
+                "activityTimedOutEventDetails",
+            ],
+            TaskResourceKind::Service => [
+                "taskScheduledEventDetails",
+                "taskStartedEventDetails",
+                "taskSucceededEventDetails",
+                "taskFailedEventDetails",
+                "taskTimedOutEventDetails",
+            ],
+        }
+    }
+}
+
 /// The service a task's resource belongs to, as AWS's events name it:
 /// `lambda` for `arn:aws:states:::lambda:invoke`; `stepwasm` for a resource
 /// mapped to a module by the config.
@@ -417,18 +552,31 @@ fn resource_type(resource: &str) -> &str {
 }
 
 /// The resource as AWS's events name it: the integration's action
-/// (`invoke`, `invoke.waitForTaskToken`), or the whole resource.
+/// (`invoke`, `invoke.waitForTaskToken`), or the whole resource; one longer
+/// than the model's 80 characters by its last `:` part, cut at 80.
 fn resource_name(resource: &str) -> &str {
-    integration(resource).map_or(resource, |(_, action)| action)
+    let name = integration(resource).map_or(resource, |(_, action)| action);
+    if name.chars().count() <= MAX_NAME_CHARS {
+        return name;
+    }
+    let last = name.rsplit(':').next().unwrap_or(name);
+    last.char_indices().nth(MAX_NAME_CHARS).map_or(last, |(cut, _)| &last[..cut])
 }
+
+/// The model's bound on a `Name` (`resourceType`, `resource`).
+const MAX_NAME_CHARS: usize = 80;
 
 /// `arn:aws:states:::SERVICE:ACTION` split into its service and action.
 fn integration(resource: &str) -> Option<(&str, &str)> {
     resource.strip_prefix("arn:aws:states:::")?.split_once(':')
 }
 
-/// A task's failure: its resource, then [`error_details`].
-fn task_error_details(resource: &str, error: &str, cause: &str) -> Value {
+/// A task's failure: its resource (a Lambda function's or an activity's
+/// events do not name it), then [`error_details`].
+fn task_error_details(kind: TaskResourceKind, resource: &str, error: &str, cause: &str) -> Value {
+    if kind != TaskResourceKind::Service {
+        return error_details(error, cause);
+    }
     let mut details = json!({"resourceType": resource_type(resource), "resource": resource_name(resource)});
     if let (Value::Object(out), Value::Object(errors)) = (&mut details, error_details(error, cause)) {
         out.extend(errors);
@@ -486,6 +634,76 @@ mod tests {
         let bounded =
             event(EventKind::TaskScheduled { resource: "r".into(), parameters, timeout_seconds: Some(5), heartbeat_seconds: None });
         assert_eq!(bounded["taskScheduledEventDetails"]["timeoutInSeconds"], 5);
+    }
+
+    #[test]
+    fn a_lambda_functions_arn_records_lambda_function_events() {
+        let function = "arn:aws:lambda:us-east-1:123456789012:function:Charge";
+        let input = Payload::from(json!({"a": 1}));
+        let scheduled = event(EventKind::TaskScheduled {
+            resource: function.into(),
+            parameters: input,
+            timeout_seconds: Some(5),
+            heartbeat_seconds: None,
+        });
+        assert_eq!(scheduled["type"], "LambdaFunctionScheduled");
+        assert_eq!(
+            scheduled["lambdaFunctionScheduledEventDetails"],
+            json!({"resource": function, "input": "{\"a\":1}", "inputDetails": {"truncated": false}, "timeoutInSeconds": 5})
+        );
+        let started = event(EventKind::TaskStarted { resource: function.into() });
+        assert_eq!(started.as_object().unwrap().len(), 4, "LambdaFunctionStarted has no details: {started}");
+        assert_eq!(started["type"], "LambdaFunctionStarted");
+        let succeeded = event(EventKind::TaskSucceeded { resource: function.into(), output: Payload::from(json!(2)) });
+        assert_eq!(succeeded["lambdaFunctionSucceededEventDetails"], json!({"output": "2", "outputDetails": {"truncated": false}}));
+        let failed = event(EventKind::TaskFailed { resource: function.into(), error: "E".into(), cause: "C".into() });
+        assert_eq!(failed["lambdaFunctionFailedEventDetails"], json!({"error": "E", "cause": "C"}));
+        let timed_out = event(EventKind::TaskTimedOut { resource: function.into(), error: "States.Timeout".into(), cause: String::new() });
+        assert_eq!(
+            (timed_out["type"].as_str(), &timed_out["lambdaFunctionTimedOutEventDetails"]),
+            (Some("LambdaFunctionTimedOut"), &json!({"error": "States.Timeout"}))
+        );
+        // A qualified ARN is a Lambda function's too; the optimized integration is not.
+        assert_eq!(TaskResourceKind::of("arn:aws:lambda:eu-west-1:123456789012:function:Charge:live"), TaskResourceKind::LambdaFunction);
+        assert_eq!(TaskResourceKind::of("arn:aws:states:::lambda:invoke"), TaskResourceKind::Service);
+        assert_eq!(TaskResourceKind::of(&format!("{function}.waitForTaskToken")), TaskResourceKind::Service);
+        assert_eq!(TaskResourceKind::of("arn:aws:lambda:us-east-1:123456789012:layer:x"), TaskResourceKind::Service);
+    }
+
+    #[test]
+    fn an_activitys_arn_records_activity_events() {
+        let activity = "arn:aws:states:us-east-1:123456789012:activity:approve";
+        let scheduled = event(EventKind::TaskScheduled {
+            resource: activity.into(),
+            parameters: Payload::from(json!({})),
+            timeout_seconds: Some(60),
+            heartbeat_seconds: Some(10),
+        });
+        assert_eq!(scheduled["type"], "ActivityScheduled");
+        assert_eq!(
+            scheduled["activityScheduledEventDetails"],
+            json!({"resource": activity, "input": "{}", "inputDetails": {"truncated": false}, "timeoutInSeconds": 60, "heartbeatInSeconds": 10})
+        );
+        let taken = event(EventKind::ActivityStarted { resource: activity.into(), worker_name: Some("w-1".into()) });
+        assert_eq!(
+            (taken["type"].as_str(), &taken["activityStartedEventDetails"]),
+            (Some("ActivityStarted"), &json!({"workerName": "w-1"}))
+        );
+        let anonymous = event(EventKind::ActivityStarted { resource: activity.into(), worker_name: None });
+        assert_eq!(anonymous["activityStartedEventDetails"], json!({}));
+        let failed = event(EventKind::TaskFailed { resource: activity.into(), error: "E".into(), cause: String::new() });
+        assert_eq!((failed["type"].as_str(), &failed["activityFailedEventDetails"]), (Some("ActivityFailed"), &json!({"error": "E"})));
+        let timed_out = event(EventKind::TaskTimedOut { resource: activity.into(), error: "States.Timeout".into(), cause: "c".into() });
+        assert_eq!(timed_out["type"], "ActivityTimedOut");
+        let succeeded = event(EventKind::TaskSucceeded { resource: activity.into(), output: Payload::from(json!({})) });
+        assert_eq!(succeeded["type"], "ActivitySucceeded");
+    }
+
+    #[test]
+    fn a_resource_name_over_80_characters_is_cut_to_its_last_part() {
+        let long = format!("arn:aws:states:local:000000000000:task:{}", "x".repeat(100));
+        let started = event(EventKind::TaskStarted { resource: long });
+        assert_eq!(started["taskStartedEventDetails"]["resource"], "x".repeat(80));
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub struct TaskInvocation {
     pub state_name: String,
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
+    /// How many times this execution scheduled this state's task before this
+    /// attempt (0 the first time; retries and re-entries count, across Map
+    /// iterations too): what picks a mocked response (SFN Local's
+    /// `"0"`, `"1-2"` keys). Counted from the history, so a resumed
+    /// execution picks the same one.
+    pub invocation: u32,
     /// The state's `TimeoutSeconds`, when set.
     pub timeout_seconds: Option<u64>,
     /// For a `.waitForTaskToken` task: its token (`$$.Task.Token`). The

@@ -9,7 +9,11 @@ use std::future::Future;
 /// How a task ended, as the runtime reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
+    /// The task ran; a `.waitForTaskToken` task now waits for its token.
     Succeeded(Value),
+    /// The whole task's result, a `.waitForTaskToken` one's included: no
+    /// token is waited for (a mocked response, as SFN Local answers one).
+    Answered(Value),
     Failed {
         error: String,
         cause: String,
