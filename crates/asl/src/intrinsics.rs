@@ -16,7 +16,15 @@
 //! `Base64Encode`, `Base64Decode`, `Hash`, `JsonMerge`, `MathRandom`, `MathAdd`,
 //! `StringSplit` and `UUID`. Arguments are single-quoted strings (escapes `\'`,
 //! `\{`, `\}`, `\\`), JSON numbers, `true`, `false`, `null`, JSONPaths (`$...`,
-//! `$$...`, resolved by [`super::path`]) and nested calls.
+//! `$$...`, `$name...`, resolved by [`super::path`]) and nested calls.
+//!
+//! A path argument is read the way AWS reads it, when the call is evaluated
+//! (AWS hands it to Jayway then; its failures surface in recorded executions
+//! as `States.Runtime` with the cause "The function '<call>' had the
+//! following error: The JsonPath argument for the field '<path>' could not
+//! be found in the input '<input>'"): a path that selects nothing, or that is
+//! not a valid JSONPath at all (`$.a[`), fails the state with
+//! `States.Runtime`, not `States.IntrinsicFailure` ([`IntrinsicError::Runtime`]).
 //!
 //! Where AWS's behaviour is documented or was observed (recorded executions),
 //! it is followed: non-integer numbers are rounded half up like Java's
@@ -26,7 +34,6 @@
 //! Known deviations / guesses, each marked where it is implemented:
 //! - nesting is capped at 10 levels of calls (AWS documents "up to 10
 //!   nested"; whether it counts depth or calls is not stated);
-//! - JSONPath variables (`$name`) are not supported (the path parser rejects them);
 //! - a bad escape (`\n`, a lone `\`) is a syntax error here, found when the
 //!   definition is loaded; AWS documents it as a runtime error;
 //! - `States.JsonToString` accepts any argument, not only a path;
@@ -64,6 +71,8 @@ pub struct IntrinsicSyntaxError(pub String);
 pub struct Intrinsic {
     func: Func,
     args: Vec<Arg>,
+    /// The call as written (AWS's causes quote the whole expression).
+    text: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +87,12 @@ enum Arg {
     Bool(bool),
     Null,
     Path(Path),
+    /// A path argument that is no valid JSONPath: kept, and failing with
+    /// `States.Runtime` when evaluated, as on AWS.
+    InvalidPath {
+        text: String,
+        reason: String,
+    },
     Call(Intrinsic),
 }
 
@@ -179,6 +194,11 @@ impl Intrinsic {
         Ok(call)
     }
 
+    /// The call as written, e.g. `"States.Format('{}', $.a)"`.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The called function's full name, e.g. `"States.Format"`.
     pub fn function_name(&self) -> &'static str {
         self.func.name()
@@ -204,7 +224,7 @@ impl Intrinsic {
     /// `States.IntrinsicFailure` (or of the size cap, [`MAX_BUILD_BYTES`]).
     pub fn evaluate_with(&self, data: &Value, context: &Bindings) -> Result<Value, String> {
         self.evaluate_within(data, context, &mut SizeBudget::new(MAX_BUILD_BYTES)).map_err(|e| match e {
-            IntrinsicError::Failure(cause) | IntrinsicError::TooBig(cause) => cause,
+            IntrinsicError::Failure(cause) | IntrinsicError::Runtime(cause) | IntrinsicError::TooBig(cause) => cause,
         })
     }
 
@@ -338,6 +358,10 @@ pub const MAX_BUILD_BYTES: usize = super::template::MAX_RENDER_BYTES;
 pub enum IntrinsicError {
     #[error("{0}")]
     Failure(String),
+    /// A path argument selected nothing or is no valid JSONPath: AWS's
+    /// `States.Runtime` (the cause says which argument and why).
+    #[error("{0}")]
+    Runtime(String),
     #[error("{0}")]
     TooBig(String),
 }
@@ -366,12 +390,18 @@ impl Arg {
                         budget.charge(bytes).map_err(|e| too_big(f, e))?;
                         Ok(value)
                     }
-                    Ok(None) => Err(format!("{}: the path {path} selected nothing", f.name()).into()),
+                    Ok(None) => Err(IntrinsicError::Runtime(format!(
+                        "The JsonPath argument for the field '{path}' could not be found in the input '{}'",
+                        input_excerpt(data)
+                    ))),
                     Err(PathLimitError::Bytes { .. }) if limits.max_bytes < PATH_LIMITS.max_bytes => {
                         Err(too_big(f, OverBudget { limit: budget.limit() }))
                     }
                     Err(e) => Err(format!("{}: {e}", f.name()).into()),
                 };
+            }
+            Arg::InvalidPath { text, reason } => {
+                return Err(IntrinsicError::Runtime(format!("The JsonPath argument '{text}' is not a valid JSONPath: {reason}")))
             }
             Arg::Call(call) => return call.evaluate_within(data, context, budget),
         };
@@ -473,7 +503,7 @@ impl Parser<'_> {
                 );
             }
         }
-        Ok(Intrinsic { func, args })
+        Ok(Intrinsic { func, args, text: self.text[start..self.pos].to_string() })
     }
 
     fn arg(&mut self, depth: usize) -> Result<Arg, IntrinsicSyntaxError> {
@@ -581,10 +611,18 @@ impl Parser<'_> {
                 _ => {}
             }
         }
+        if end == self.text.len() && (brackets > 0 || quote.is_some()) {
+            // An unclosed `[` or quote: the path ends at the next `,` or `)`
+            // all the same, and is an invalid path argument, not a call
+            // missing its `)`.
+            end = self.rest().find([',', ')']).map_or(self.text.len(), |i| start + i);
+        }
         let text = &self.text[start..end];
-        let path = Path::parse(text).or_else(|e| self.err(start, e.to_string()))?;
         self.pos = end;
-        Ok(Arg::Path(path))
+        Ok(match Path::parse(text) {
+            Ok(path) => Arg::Path(path),
+            Err(e) => Arg::InvalidPath { text: text.to_string(), reason: e.reason },
+        })
     }
 
     /// A JSON number. An integer literal stays an integer (`-0` is `0`).
@@ -598,6 +636,17 @@ impl Parser<'_> {
         let number = if number.as_f64() == Some(0.0) && !token.contains(['.', 'e', 'E']) { Number::from(0) } else { number };
         self.pos += len;
         Ok(Arg::Number(number))
+    }
+}
+
+/// The input as AWS's causes quote it: its JSON text, cut after 1,000
+/// characters so that a cause stays short.
+fn input_excerpt(data: &Value) -> String {
+    const MAX_CHARS: usize = 1000;
+    let text = data.to_string();
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -1008,8 +1057,8 @@ mod tests {
         assert!(syntax("States.Array(1e999)").contains("invalid number"));
         assert!(syntax("States.Array($.a b)").contains("unexpected 'b'"));
         assert!(syntax("States.Array(a.b)").contains("unexpected \"a\""));
-        assert!(syntax("States.Array($.)").contains("invalid path"));
-        assert!(syntax("States.Array($1var)").contains("invalid path"));
+        // An invalid path argument is not a syntax error: it fails when evaluated (below).
+        assert!(Intrinsic::parse("States.Array($.)").is_ok() && Intrinsic::parse("States.Array($1var)").is_ok());
         // `$name` is a workflow variable.
         let call = Intrinsic::parse("States.Format('{} {}', $greeting, $who.name)").unwrap();
         let vars: Map<String, Value> = json!({"greeting": "hi", "who": {"name": "Ada"}}).as_object().cloned().unwrap();
@@ -1018,6 +1067,28 @@ mod tests {
         assert_eq!(got, Ok(json!("hi Ada")));
         assert!(syntax("").contains("expected an intrinsic function"));
         assert!(syntax("States.Array(").contains("expected an argument, found the end of the text"));
+    }
+
+    #[test]
+    fn path_arguments_that_select_nothing_or_are_invalid_fail_at_run_time_as_states_runtime() {
+        let runtime = |text: &str, data: Value| {
+            let call = Intrinsic::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(call.text(), text);
+            match call.evaluate_within(&data, &Bindings::context_only(&Value::Null), &mut SizeBudget::new(MAX_BUILD_BYTES)) {
+                Err(IntrinsicError::Runtime(cause)) => cause,
+                other => panic!("{text}: expected a runtime failure, got {other:?}"),
+            }
+        };
+        assert!(runtime("States.Format('{}', $.a[)", json!({"a": [1]})).contains("The JsonPath argument '$.a[' is not a valid JSONPath"));
+        assert!(runtime("States.ArrayLength($..[)", json!({})).contains("The JsonPath argument '$..[' is not a valid JSONPath"));
+        assert!(runtime("States.Array(1, States.Array($.b.))", json!({})).contains("'$.b.' is not a valid JSONPath"));
+        assert!(runtime("States.Array($['x)", json!({})).contains("'$['x' is not a valid JSONPath"));
+        let cause = runtime("States.Format('{}', $.missing)", json!({"other": 1}));
+        assert_eq!(cause, "The JsonPath argument for the field '$.missing' could not be found in the input '{\"other\":1}'");
+        let long = runtime("States.Array($.x)", json!({"pad": "y".repeat(5000)}));
+        assert!(long.ends_with("…'") && long.chars().count() < 1200, "{long}");
+        // Nested calls keep their own text; an unclosed ( is still a syntax error.
+        assert!(syntax("States.Format('{}', $.a[").contains("missing ) to close"));
     }
 
     #[test]
@@ -1033,7 +1104,10 @@ mod tests {
         assert_eq!(call.evaluate(&json!({}), &ctx), Ok(json!("id=arn:exec")));
         assert!(Intrinsic::parse("States.Array(States.Array($$))").unwrap().uses_context());
         assert!(!Intrinsic::parse("States.Array($.a, 1, '$$')").unwrap().uses_context());
-        assert_eq!(fails("States.Array($.missing)", json!({})), "States.Array: the path $.missing selected nothing");
+        assert_eq!(
+            fails("States.Array($.missing)", json!({"a": 1})),
+            "The JsonPath argument for the field '$.missing' could not be found in the input '{\"a\":1}'"
+        );
         assert_eq!(Intrinsic::parse("States.MathAdd(1, 2)").unwrap().function_name(), "States.MathAdd");
     }
 
@@ -1116,7 +1190,10 @@ mod tests {
         assert_eq!(ok("States.JsonToString($.s)", json!({"s": "HelloWorld"})), json!("\"HelloWorld\""));
         assert_eq!(ok("States.JsonToString(-0)", json!({})), json!("0"));
         assert_eq!(ok("States.JsonToString(null)", json!({})), json!("null"));
-        assert_eq!(fails("States.JsonToString($.nope)", json!({})), "States.JsonToString: the path $.nope selected nothing");
+        assert_eq!(
+            fails("States.JsonToString($.nope)", json!({})),
+            "The JsonPath argument for the field '$.nope' could not be found in the input '{}'"
+        );
     }
 
     // --- arrays ---
@@ -1126,7 +1203,10 @@ mod tests {
         assert_eq!(ok("States.Array($.Id)", json!({"Id": 123456})), json!([123456]));
         assert_eq!(ok("States.Array()", json!({})), json!([]));
         assert_eq!(ok("States.Array(States.Array(1), 'two')", json!({})), json!([[1], "two"]));
-        assert_eq!(fails("States.Array(1, $.x)", json!({})), "States.Array: the path $.x selected nothing");
+        assert_eq!(
+            fails("States.Array(1, $.x)", json!({})),
+            "The JsonPath argument for the field '$.x' could not be found in the input '{}'"
+        );
     }
 
     #[test]

@@ -275,7 +275,11 @@ impl<'a> Fields<'a> {
         if names.iter().any(|n| n == ALL) && names.len() > 1 {
             p.err::<()>(&loc, "States.ALL must appear alone in ErrorEquals");
         }
-        for name in names.iter().filter(|n| n.starts_with("States.") && !PREDEFINED_ERRORS.contains(&n.as_str())) {
+        // The HTTP Task's `States.Http.StatusCode.<code>` is predefined too.
+        let http_status =
+            |n: &str| n.strip_prefix("States.Http.StatusCode.").is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()));
+        let reserved = |n: &&String| n.starts_with("States.") && !PREDEFINED_ERRORS.contains(&n.as_str()) && !http_status(n);
+        for name in names.iter().filter(reserved) {
             p.err::<()>(&loc, format!("{name:?} is not a predefined error, and names starting with States. are reserved"));
         }
         names

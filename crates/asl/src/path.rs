@@ -864,23 +864,49 @@ impl Parser<'_> {
         while self.eat(" ") {}
     }
 
+    /// A quoted name (`'a'` or `"a"`), its escapes read as Jayway's
+    /// `Utils.unescape` reads them: `\\`, `\'`, `\"`, `\b`, `\f`, `\n`,
+    /// `\r`, `\t`, `\uXXXX` (UTF-16 units, so a surrogate pair makes one
+    /// character); any other escaped character stands for itself.
     fn quoted(&mut self) -> Result<String, PathSyntaxError> {
-        let quote = self.rest().chars().next().unwrap();
-        self.pos += 1;
-        let mut out = String::new();
+        let open = self.pos;
+        let quote = self.rest().chars().next().unwrap_or('\'');
+        self.pos += quote.len_utf8();
+        let mut units: Vec<u16> = Vec::new();
         let mut chars = self.rest().char_indices();
+        let mut buf = [0u16; 2];
         while let Some((i, c)) = chars.next() {
-            match c {
+            let unit = match c {
                 '\\' => match chars.next() {
-                    Some((_, e)) => out.push(e),
+                    Some((_, 'b')) => 0x08,
+                    Some((_, 'f')) => 0x0c,
+                    Some((_, 'n')) => u16::from(b'\n'),
+                    Some((_, 'r')) => u16::from(b'\r'),
+                    Some((_, 't')) => u16::from(b'\t'),
+                    Some((at, 'u')) => {
+                        let hex: String = (&mut chars).take(4).map(|(_, h)| h).collect();
+                        match u16::from_str_radix(&hex, 16) {
+                            Ok(unit) if hex.len() == 4 => unit,
+                            _ => return self.err(format!("bad unicode escape \\u{hex} at offset {}", self.pos + at - 1)),
+                        }
+                    }
+                    Some((_, e)) => {
+                        units.extend_from_slice(e.encode_utf16(&mut buf));
+                        continue;
+                    }
                     None => break,
                 },
                 c if c == quote => {
-                    self.pos += i + 1;
-                    return Ok(out);
+                    self.pos += i + c.len_utf8();
+                    return String::from_utf16(&units)
+                        .or_else(|_| self.err(format!("a lone surrogate in the quoted name at offset {open}")));
                 }
-                c => out.push(c),
-            }
+                c => {
+                    units.extend_from_slice(c.encode_utf16(&mut buf));
+                    continue;
+                }
+            };
+            units.push(unit);
         }
         self.err("unterminated quoted name")
     }
@@ -1095,6 +1121,25 @@ mod tests {
         let doc = json!({"l": [{"s": "\u{1F600}"}, {"s": "\u{FF21}"}]});
         assert_eq!(sel("$.l[?(@.s < '\u{FF21}')].s", &doc), Some(json!(["\u{1F600}"])));
         assert_eq!(sel("$.l[?(@.s > '\u{1F600}')].s", &doc), Some(json!(["\u{FF21}"])));
+    }
+
+    #[test]
+    fn quoted_names_read_escapes_as_jayway_does() {
+        let doc = json!({"a'b": 1, "x\"y": 2, "back\\slash": 3, "tab\there": 4, "é": 5, "😀": 6, "a]b": 7});
+        assert_eq!(sel(r"$['a\'b']", &doc), Some(json!(1)));
+        assert_eq!(sel(r#"$["x\"y"]"#, &doc), Some(json!(2)));
+        assert_eq!(sel(r"$['back\\slash']", &doc), Some(json!(3)));
+        assert_eq!(sel(r"$['tab\there']", &doc), Some(json!(4)));
+        assert_eq!(sel(r"$['\u00e9']", &doc), Some(json!(5)));
+        assert_eq!(sel(r"$['\ud83d\ude00']", &doc), Some(json!(6)));
+        assert_eq!(sel(r"$['a]b']", &doc), Some(json!(7)));
+        assert_eq!(sel(r#"$["a'b"]"#, &doc), Some(json!(1)));
+        assert_eq!(sel(r"$['a\'b','x\u0022y']", &doc), Some(json!({"a'b": 1, "x\"y": 2})));
+        let p = Path::parse_reference(r"$['a\'b']['back\\slash']").unwrap();
+        assert_eq!(p.set(json!({}), json!(9)).unwrap(), json!({"a'b": {"back\\slash": 9}}));
+        assert!(Path::parse(r"$['\u00g1']").unwrap_err().reason.contains("bad unicode escape"));
+        assert!(Path::parse(r"$['\ud83d']").unwrap_err().reason.contains("lone surrogate"));
+        assert!(Path::parse(r"$['a\']").is_err(), "the escaped quote does not close the name");
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl std::ops::Deref for JsonataExpr {
 /// Why a template could not be filled: the ASL error to raise and its cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError {
-    /// `States.ParameterPathFailure`, `States.IntrinsicFailure`,
+    /// `States.ParameterPathFailure`, `States.IntrinsicFailure`, `States.Runtime`,
     /// `States.QueryEvaluationError` or `States.DataLimitExceeded`.
     pub error: &'static str,
     pub cause: String,
@@ -118,16 +118,9 @@ impl Template {
     /// expression (nested in objects and arrays too). Field names are plain.
     pub fn parse_jsonata(value: &Value, location: &str, errors: &mut Vec<ValidationError>) -> Template {
         match value {
-            // A string that opens an expression must be one whole `{% … %}`
-            // (AWS refuses one with a space before `{%` or after `%}`); one
-            // that merely contains or ends with `%}` is a literal, as on AWS.
-            Value::String(text) if jsonata_source(text).is_none() && text.trim_start().starts_with("{%") => {
-                errors.push(ValidationError::new(
-                    location,
-                    "a JSONata expression must be written exactly \"{% expression %}\", with nothing before {% or after %}",
-                ));
-                Template::Literal(Value::Null)
-            }
+            // Only a string that is one whole `{% … %}` is an expression; any
+            // other string (one that merely contains `{%` or `%}`, or has
+            // text before or after them) is a literal, as on AWS.
             Value::String(text) => match jsonata_source(text) {
                 None => Template::Literal(value.clone()),
                 Some(source) => match Expression::parse(source) {
@@ -340,6 +333,12 @@ impl Template {
                 Err(IntrinsicError::Failure(cause)) => {
                     return Err(RenderError { error: errors::INTRINSIC_FAILURE, cause: format!("field '{field}.$': {cause}") })
                 }
+                Err(IntrinsicError::Runtime(cause)) => {
+                    return Err(RenderError {
+                        error: errors::RUNTIME,
+                        cause: format!("The function '{}' had the following error: {cause}", call.text()),
+                    })
+                }
                 Err(IntrinsicError::TooBig(cause)) => {
                     return Err(RenderError { error: errors::DATA_LIMIT_EXCEEDED, cause: format!("field '{field}.$': {cause}") })
                 }
@@ -460,6 +459,25 @@ mod tests {
         let err = t.render(&json!({"name": "Ada", "ids": [7]}), &Value::Null).unwrap_err();
         assert_eq!(err.error, errors::INTRINSIC_FAILURE);
         assert!(err.cause.starts_with("field 'id.$': States.ArrayGetItem"), "{err:?}");
+    }
+
+    #[test]
+    fn a_path_argument_that_selects_nothing_or_is_invalid_is_states_runtime_naming_the_whole_call() {
+        let t = parse_ok(json!({"v.$": "States.Format('{}', States.Array($.nope))", "w.$": "States.ArrayLength($..[)"}));
+        let err = t.render(&json!({"other": 1}), &Value::Null).unwrap_err();
+        assert_eq!(err.error, errors::RUNTIME);
+        assert_eq!(
+            err.cause,
+            "The function 'States.Format('{}', States.Array($.nope))' had the following error: \
+             The JsonPath argument for the field '$.nope' could not be found in the input '{\"other\":1}'"
+        );
+        let t = parse_ok(json!({"w.$": "States.ArrayLength($..[)"}));
+        let err = t.render(&json!({}), &Value::Null).unwrap_err();
+        assert_eq!(err.error, errors::RUNTIME);
+        assert!(
+            err.cause.starts_with("The function 'States.ArrayLength($..[)' had the following error: The JsonPath argument '$..['"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -687,3 +687,39 @@ fn garbage_never_panics() {
     assert!(evaluated > 1000, "only {evaluated} garbled expressions parsed");
     assert!(start.elapsed().as_secs() < 60, "garbage loop took {:?}", start.elapsed());
 }
+
+/// JSONata's sequence rule (docs.jsonata.org, "Path Operators" / "Predicate
+/// queries": a sequence of one value is that value, `[]` keeps it an
+/// array), wherever the sequence starts: a path rooted at a variable (how
+/// every Step Functions expression reads `$states`), a function that builds
+/// a sequence (`$filter`, `$map`, `$keys`, `$range`), and never for a value
+/// that is a JSON array to begin with.
+#[test]
+fn a_sequence_of_one_item_is_the_item_and_a_json_array_stays_an_array() {
+    let states = json!({"input": {"items": [{"price": 5, "n": "a"}, {"price": 20, "n": "b"}, {"price": 30, "n": "c"}], "one": [7]}});
+    let b = Bindings::new().with("states", states).with("list", json!([{"price": 20}]));
+    let cases: &[(&str, Value)] = &[
+        ("$states.input.items[price > 25]", json!({"price": 30, "n": "c"})),
+        ("$states.input.items[price > 10]", json!([{"price": 20, "n": "b"}, {"price": 30, "n": "c"}])),
+        ("$states.input.items[price > 25][]", json!([{"price": 30, "n": "c"}])),
+        ("$states.input.items[price > 25].n", json!("c")),
+        ("$states.input.items[n = 'a'].price", json!(5)),
+        ("$list[price > 10]", json!({"price": 20})),
+        ("$filter($states.input.items, function($v) { $v.price > 25 })", json!({"price": 30, "n": "c"})),
+        ("$map($states.input.one, function($v) { $v * 2 })", json!(14)),
+        ("$keys($states.input.items[0])", json!(["price", "n"])),
+        ("$keys({'only': 1})", json!("only")),
+        ("$range(1, 1, 1)", json!(1)),
+        ("$range(3, 1, 1)", Value::Null),
+        // A JSON array is no sequence: it stays an array, one item or not.
+        ("$states.input.one", json!([7])),
+        ("$list", json!([{"price": 20}])),
+        ("[$states.input.items[price > 25]]", json!([{"price": 30, "n": "c"}])),
+        ("$append([], 1)", json!([1])),
+    ];
+    for (expr, want) in cases {
+        let got = Expression::parse(expr).unwrap().evaluate(&Value::Null, &b).unwrap();
+        let want = if want.is_null() { None } else { Some(want.clone()) };
+        assert_eq!(got, want, "{expr}");
+    }
+}

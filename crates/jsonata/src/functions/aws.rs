@@ -52,15 +52,18 @@ fn range(ev: &mut Evaluator, args: Vec<Value>, _: &Value) -> Result<Value, Jsona
         return err("D3201", "The step of $range must not be zero");
     }
     let count = ((end - start) / step).floor() + 1.0;
+    // The numbers are a result sequence, as a path's matches are: one number
+    // comes out as the number itself, none as undefined (AWS: a
+    // single-element range collapses to the bare number).
     if count <= 0.0 {
-        return Ok(Value::array(Vec::new()));
+        return Ok(Value::Undefined);
     }
     if count > ev_limit(ev) as f64 {
         return err("D2014", format!("$range would produce {count} items, more than the limit of {}", ev_limit(ev)));
     }
     let count = count as usize;
     ev.check_len(count)?;
-    Ok(Value::array((0..count).map(|i| Value::Number(start + step * i as f64)).collect()))
+    Ok(Value::seq((0..count).map(|i| Value::Number(start + step * i as f64)).collect()))
 }
 
 fn ev_limit(ev: &Evaluator) -> usize {
