@@ -22,3 +22,4 @@ pub mod cli;
 pub mod console_out;
 pub mod machines;
 pub mod serve;
+pub mod tasks;

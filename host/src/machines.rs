@@ -18,6 +18,7 @@ use crate::engine::ExecutionInfo;
 use crate::runtime::config::EntryError;
 use crate::runtime::{CacheOutcome, ResourceMap, ResourceSpec, Unmapped, WasmRuntime};
 use crate::store::{SqliteStore, Store, StoreError, TaskResourceRecord};
+use crate::tasks::mocks::{MockConfig, TestCase};
 use anyhow::{anyhow, Context as _, Result};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -42,6 +43,8 @@ pub struct StoredMachines {
     /// By state machine ARN and definition version. Loading happens under
     /// the lock, so a version is never compiled twice at once.
     loaded: Mutex<HashMap<(String, Option<u32>), Loaded>>,
+    /// SFN Local's mock config: the test cases executions may run.
+    mocks: Option<Arc<MockConfig>>,
 }
 
 /// What [`StoredMachines`] runs with, whoever chose it (command-line flags,
@@ -51,6 +54,8 @@ pub struct MachineSettings {
     pub resources: ResourceMap,
     /// Where compiled modules are kept between runs; `None` compiles afresh.
     pub cache_dir: Option<PathBuf>,
+    /// SFN Local's mock config (`--mock-config`), if any.
+    pub mocks: Option<Arc<MockConfig>>,
 }
 
 /// Loads the machine's modules, through the compile cache when there is one,
@@ -104,10 +109,29 @@ impl StoredMachines {
     /// The machines of the store file `store`, run with `settings`; kv data
     /// lives in `store` unless the config names a kv file.
     pub fn new(settings: MachineSettings, store: &Path) -> StoredMachines {
-        let MachineSettings { resources: mut map, cache_dir } = settings;
+        let MachineSettings { resources: mut map, cache_dir, mocks } = settings;
         map.keep_kv_in(store);
         let upload_dir = PathBuf::from(format!("{}.modules", store.display()));
-        StoredMachines { map: RwLock::new(map.clone()), configured: map, cache_dir, upload_dir, loaded: Mutex::new(HashMap::new()) }
+        StoredMachines { map: RwLock::new(map.clone()), configured: map, cache_dir, upload_dir, loaded: Mutex::new(HashMap::new()), mocks }
+    }
+
+    /// The mock test case `name` of the state machine `machine_name`, or
+    /// why it cannot be run (no mock config, or none of that name).
+    pub fn test_case(&self, machine_name: &str, name: &str) -> Result<Arc<TestCase>, String> {
+        match &self.mocks {
+            Some(mocks) => mocks.test_case(machine_name, name),
+            None => Err(format!(
+                "test case {name:?} was asked for, but no mock config is loaded (serve --mock-config FILE, or SFN_MOCK_CONFIG)"
+            )),
+        }
+    }
+
+    /// The mock test case `execution` runs, if it runs one.
+    pub fn test_case_of(&self, execution: &ExecutionInfo) -> Result<Option<Arc<TestCase>>> {
+        let Some(name) = &execution.test_case else { return Ok(None) };
+        self.test_case(&execution.state_machine_name, name)
+            .map(Some)
+            .map_err(|why| anyhow!("execution {} runs mock test case {name:?}: {why}", execution.execution_arn))
     }
 
     /// Maps the resources registered in `store` (on start), under the

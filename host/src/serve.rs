@@ -28,11 +28,14 @@ use crate::api::connections::{ConnectionArgs, Policy};
 use crate::api::{serve_api, Access, Api};
 use crate::cli::store_flags::{LockArg, StoreArg};
 use crate::cli::{CacheArg, ConfigArg};
-use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, SystemClock};
+use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, ScaledWaits, SystemClock};
 use crate::engine::{ExecutionInfo, Outcome};
 use crate::machines::StoredMachines;
+use crate::runtime::config::HttpTaskGrants;
 use crate::runtime::instance_slots;
 use crate::store::{CrashGuard, DriveStart, ExecutionStatus, Journal, SqliteStore, Store, StoreError, CRASH_LIMIT};
+use crate::tasks::nested::NestedExecutions;
+use crate::tasks::HostTasks;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use retries::{Failure, Retries, RETRY_BACKOFF};
@@ -97,6 +100,14 @@ pub struct ServeArgs {
     /// API takes any request that reaches it.
     #[arg(long, env = "STEPWASM_API_SECRET", hide_env_values = true)]
     api_secret: Option<String>,
+    /// The region in the ARNs the API makes for a request that is not
+    /// SigV4-signed; a signed request's ARNs carry the region it is signed
+    /// for (the client's).
+    #[arg(long, default_value = crate::engine::arn::DEFAULT_REGION)]
+    region: String,
+    /// The account (12 digits) in the ARNs the API makes.
+    #[arg(long, default_value = crate::engine::arn::DEFAULT_ACCOUNT)]
+    account: String,
     #[command(flatten)]
     connections: ConnectionArgs,
     /// Crash-loop guard: an execution that was being driven (running a task,
@@ -111,6 +122,11 @@ pub struct ServeArgs {
     /// hourly (AWS keeps them 90 days). Without it nothing is deleted.
     #[arg(long, value_name = "DAYS")]
     retain_days: Option<u32>,
+    /// Wait states take this many times as long (SFN Local's
+    /// WAIT_TIME_SCALE): 0 ends them at once, 0.01 makes an hour 36 s.
+    /// Retry backoffs and task timeouts keep their length, as in SFN Local.
+    #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0)]
+    wait_time_scale: f64,
 }
 
 /// The `serve` subcommand.
@@ -125,12 +141,15 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     // it; `stepwasm store check --full` also reads every event back).
     store.check(false)?;
     let store = Arc::new(store);
-    let machines = Arc::new(StoredMachines::new(args.config.machine_settings(&args.cache)?, &args.store.store));
+    let settings = args.config.machine_settings(&args.cache)?;
+    let http_tasks = Arc::new(settings.resources.http_tasks().clone());
+    let machines = Arc::new(StoredMachines::new(settings, &args.store.store));
     machines.map_registered(&*store)?;
     let access = match &args.api_secret {
         Some(spec) => Access::shared_secret(spec).map_err(|e| anyhow!(e))?,
         None => Access::Open,
     };
+    let arns = crate::engine::arn::ArnScope::new(&args.region, &args.account).map_err(|e| anyhow!("--region/--account: {e}"))?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
         builder.worker_threads(workers.max(1));
@@ -141,18 +160,24 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         max_active: args.max_active.max(1),
         crash_limit: args.crash_limit,
         give_up_after: args.exit_when_idle.then(|| Duration::from_secs(args.give_up_after)),
+        clock: ScaledWaits::new(args.wait_time_scale).ok_or_else(|| {
+            anyhow!("--wait-time-scale {}: a number 0 or more (1 waits as long as the definition says)", args.wait_time_scale)
+        })?,
     };
     let left_running = tokio.block_on(async {
         let listener =
             tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         let wake_host = Arc::new(tokio::sync::Notify::new());
-        let api = Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access };
+        let api =
+            Arc::new(Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access, arns });
+        // Nested executions start through the API's own StartExecution.
+        let integrations = Integrations { nested: Arc::new(NestedExecutions::new(Arc::clone(&api))), http_tasks };
         crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
-        tokio::spawn(serve_api(listener, Arc::new(api), Policy::from_args(&args.connections)));
+        tokio::spawn(serve_api(listener, api, Policy::from_args(&args.connections)));
         if let Some(days) = args.retain_days {
             pruning::spawn_pruner(Arc::clone(&store), days);
         }
-        drive_store(Arc::clone(&store), machines, limits, args.exit_when_idle, wake_host).await
+        drive_store(Arc::clone(&store), machines, integrations, limits, args.exit_when_idle, wake_host).await
     })?;
     // Only those still RUNNING count (one may have been stopped since).
     let left_running: Vec<_> = left_running
@@ -194,6 +219,8 @@ struct HostLimits {
     /// How long an execution may keep failing before it is given up; none:
     /// retried for as long as serve runs.
     give_up_after: Option<Duration>,
+    /// The wall clock, with Wait states scaled by `--wait-time-scale`.
+    clock: ScaledWaits,
 }
 
 /// The parked executions: all `serve` keeps of an execution in a long wait.
@@ -260,6 +287,17 @@ struct Host {
     /// Executions this serve cannot drive (left RUNNING), by ARN, with why;
     /// a redrive or a stop takes one out.
     stuck: HashMap<String, String>,
+    integrations: Integrations,
+    /// What executions are driven with: see [`HostLimits::clock`].
+    clock: ScaledWaits,
+}
+
+/// What a Task may reach beyond its modules: nested executions (through the
+/// API) and the HTTP Task's grants (`crate::tasks`).
+#[derive(Clone)]
+struct Integrations {
+    nested: Arc<NestedExecutions>,
+    http_tasks: Arc<HttpTaskGrants>,
 }
 
 /// Where `serve` is in its store's lists: executions started and redriven
@@ -276,6 +314,7 @@ struct Seen {
 async fn drive_store(
     store: Arc<SqliteStore>,
     machines: Arc<StoredMachines>,
+    integrations: Integrations,
     limits: HostLimits,
     exit_when_idle: bool,
     wake: Arc<tokio::sync::Notify>,
@@ -294,6 +333,8 @@ async fn drive_store(
         retries: Retries::new(RETRY_BACKOFF),
         give_up_after: limits.give_up_after,
         stuck: HashMap::new(),
+        integrations,
+        clock: limits.clock,
     };
     let mut seen = Seen::default();
     // The latest poll's failure, said once (the store may be unreadable for a while).
@@ -457,7 +498,13 @@ impl Host {
             Ok(loaded) => loaded,
             Err(e) => return self.failed(info, Failure::Passing(format!("cannot load its state machine: {e:#}"))),
         };
+        let test_case = match self.machines.test_case_of(&info) {
+            Ok(test_case) => test_case,
+            Err(e) => return self.failed(info, Failure::Passing(format!("{e:#}"))),
+        };
+        let clock = self.clock;
         let store = Arc::clone(&self.store);
+        let integrations = self.integrations.clone();
         let crash_limit = self.crash_limit;
         let after_failure = self.retries.contains(&arn);
         let task = self.tasks.spawn(async move {
@@ -485,8 +532,11 @@ impl Host {
                 }
             }
             let (machine, runtime) = &*loaded;
-            let result =
-                drive_stored_execution(Arc::clone(machine), info.clone(), runtime, &SystemClock, &*store, PARK_WAITS_OVER_MS).await;
+            let tasks = HostTasks::wasm_only(runtime)
+                .with_nested(&integrations.nested)
+                .with_http_tasks(&integrations.http_tasks)
+                .with_mock(test_case.as_deref());
+            let result = drive_stored_execution(Arc::clone(machine), info.clone(), &tasks, &clock, &*store, PARK_WAITS_OVER_MS).await;
             (info, result)
         });
         self.driving.insert(arn, task);

@@ -46,6 +46,11 @@
 //! http_timeout_seconds = 10       # ceiling of an upload's http.timeout_seconds
 //! http_max_response_kib = 256     # ceiling of an upload's http.max_response_kib
 //! kv = true               # an upload may ask for kv ("kv": true) in its own namespace
+//!
+//! [http_tasks."orders"]   # HTTP Tasks (arn:aws:states:::http:invoke) of state machine "orders"
+//! allow = ["https://api.example.com/v1/"]   # timeout_seconds, max_response_kib as for http
+//! [http_tasks."arn:aws:events:us-east-1:123456789012:connection/stripe/1a2b"]
+//! allow = ["https://api.stripe.com/"]       # HTTP Tasks naming this ConnectionArn
 //! ```
 //!
 //! Capabilities are granted per resource and denied by default: `log` is
@@ -188,6 +193,8 @@ struct ConfigFile {
     kv: KvSettingsFile,
     #[serde(default)]
     uploads: UploadSettingsFile,
+    #[serde(default)]
+    http_tasks: IndexMap<String, HttpGrantSettings>,
 }
 
 /// A problem with the config file.
@@ -431,6 +438,73 @@ pub struct ResourceMap {
     resources: IndexMap<String, ResourceSpec>,
     kv: KvSettings,
     uploads: UploadPolicy,
+    http_tasks: HttpTaskGrants,
+}
+
+/// The `[http_tasks."…"]` grants: where the HTTP Task (`arn:aws:states:::http:invoke`)
+/// may go, keyed by state machine name or by EventBridge connection ARN.
+#[derive(Debug, Clone, Default)]
+pub struct HttpTaskGrants {
+    origin: PathBuf,
+    grants: IndexMap<String, HttpGrant>,
+}
+
+impl HttpTaskGrants {
+    /// The grants that apply to an HTTP Task of state machine `state_machine`
+    /// naming `connection_arn`, with their keys: the connection's first.
+    pub fn for_task(&self, state_machine: &str, connection_arn: Option<&str>) -> Vec<(&str, &HttpGrant)> {
+        connection_arn
+            .into_iter()
+            .chain([state_machine])
+            .filter_map(|key| self.grants.get_key_value(key).map(|(k, g)| (k.as_str(), g)))
+            .collect()
+    }
+
+    /// The config file they come from (for messages).
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+}
+
+/// Task resources the host runs itself, never a module: nested executions
+/// (`arn:aws:states:::states:startExecution…`) and the HTTP Task.
+pub fn runs_on_host(resource: &str) -> bool {
+    let Some(rest) = resource.strip_prefix("arn:").and_then(|r| r.split_once(":states:::")).map(|(_, rest)| rest) else {
+        return false;
+    };
+    rest == "http:invoke"
+        || rest.strip_prefix("states:startExecution").is_some_and(|s| matches!(s, "" | ".sync" | ".sync:2" | ".waitForTaskToken"))
+}
+
+impl HttpGrantSettings {
+    /// The grant these settings describe; `at` locates errors.
+    fn grant(&self, path: &Path, at: &str) -> Result<HttpGrant, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let mut grant = HttpGrant::default();
+        if self.allow.is_empty() {
+            return Err(invalid(format!("{at}.allow must list at least one URL prefix")));
+        }
+        for prefix in &self.allow {
+            grant.allow_prefix(prefix).map_err(|why| invalid(format!("{at}.allow: {why}")))?;
+        }
+        if let Some(t) = self.timeout_seconds {
+            if !(t > 0.0 && t <= 300.0) {
+                return Err(invalid(format!("{at}.timeout_seconds must be between 0 and 300, got {t}")));
+            }
+            grant.timeout = Duration::from_secs_f64(t);
+        }
+        match self.max_response_kib {
+            Some(0) => return Err(invalid(format!("{at}.max_response_kib must be greater than 0"))),
+            Some(k) => {
+                grant.max_response_bytes = k
+                    .checked_mul(1024)
+                    .and_then(|b| usize::try_from(b).ok())
+                    .ok_or_else(|| invalid(format!("{at}.max_response_kib = {k} is too large")))?
+            }
+            None => {}
+        }
+        Ok(grant)
+    }
 }
 
 impl LimitSettings {
@@ -494,32 +568,7 @@ impl LimitSettings {
         };
         let http = match &self.http {
             None => None,
-            Some(g) => {
-                let mut grant = HttpGrant::default();
-                if g.allow.is_empty() {
-                    return Err(invalid(format!("{at}.http.allow must list at least one URL prefix")));
-                }
-                for prefix in &g.allow {
-                    grant.allow_prefix(prefix).map_err(|why| invalid(format!("{at}.http.allow: {why}")))?;
-                }
-                if let Some(t) = g.timeout_seconds {
-                    if !(t > 0.0 && t <= 300.0) {
-                        return Err(invalid(format!("{at}.http.timeout_seconds must be between 0 and 300, got {t}")));
-                    }
-                    grant.timeout = Duration::from_secs_f64(t);
-                }
-                match g.max_response_kib {
-                    Some(0) => return Err(invalid(format!("{at}.http.max_response_kib must be greater than 0"))),
-                    Some(k) => {
-                        grant.max_response_bytes = k
-                            .checked_mul(1024)
-                            .and_then(|b| usize::try_from(b).ok())
-                            .ok_or_else(|| invalid(format!("{at}.http.max_response_kib = {k} is too large")))?
-                    }
-                    None => {}
-                }
-                Some(grant)
-            }
+            Some(g) => Some(g.grant(path, &format!("{at}.http"))?),
         };
         Ok(Grants { kv, http })
     }
@@ -540,6 +589,7 @@ impl ResourceMap {
             resources: IndexMap::new(),
             kv: KvSettings::default(),
             uploads: UploadPolicy::default_for(&Limits::default()),
+            http_tasks: HttpTaskGrants::default(),
         }
     }
 
@@ -565,7 +615,11 @@ impl ResourceMap {
         let defaults = file.defaults.apply(&Limits::default(), path, "defaults")?;
         let kv = KvSettings { path: file.kv.path.map(|p| base_dir.join(p)), seed: seed_values(&file.kv.seed, path)? };
         let uploads = UploadPolicy::from_file(&file.uploads, &defaults, path)?;
-        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new(), kv, uploads };
+        let mut http_tasks = HttpTaskGrants { origin: path.to_path_buf(), grants: IndexMap::new() };
+        for (key, settings) in &file.http_tasks {
+            http_tasks.grants.insert(key.clone(), settings.grant(path, &format!("http_tasks.{key:?}"))?);
+        }
+        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new(), kv, uploads, http_tasks };
         for (resource, entry) in file.resources {
             let at = format!("resources.{resource:?}");
             let limits = entry.apply(&map.defaults, path, &at)?;
@@ -611,6 +665,11 @@ impl ResourceMap {
     /// The upload policy (`[uploads]`).
     pub fn uploads(&self) -> &UploadPolicy {
         &self.uploads
+    }
+
+    /// The HTTP Tasks' grants (`[http_tasks."…"]`).
+    pub fn http_tasks(&self) -> &HttpTaskGrants {
+        &self.http_tasks
     }
 
     /// Why `resource` belongs to the operator, if it does: the config
@@ -707,6 +766,9 @@ impl ResourceMap {
     /// resource nothing maps (which AWS would accept) from a broken entry.
     pub fn resolve_task(&self, task: &stepwasm_asl::TaskState) -> Result<Vec<(String, ResourceSpec)>, TaskResolveError> {
         let resource = task.resource.as_str();
+        if runs_on_host(resource) {
+            return Ok(Vec::new());
+        }
         if !crate::lambda::is_lambda_invoke(resource) {
             let spec = self.lookup(resource).ok_or_else(|| TaskResolveError::Unmapped(self.unmapped(resource)))?;
             return Ok(vec![(task.resource.clone(), spec.map_err(TaskResolveError::Invalid)?)]);
@@ -776,7 +838,7 @@ impl ResourceMap {
             base = shorter;
         }
         format!(
-            "no module is mapped to {base:?} in {} (add a [resources.\"...\"] entry, or use the short form wasm:<module>)",
+            "no module is mapped to {base:?} in {} (add [resources.{base:?}] to it, use the short form wasm:<module>, or mock the state in a --mock-config test case)",
             self.origin.display()
         )
     }
@@ -1014,5 +1076,27 @@ mod tests {
             map.kv().seed,
             vec![("inventory".into(), "sku-1".into(), "10".into()), ("inventory".into(), "sku-2".into(), r#"{"units":3}"#.into())]
         );
+    }
+
+    #[test]
+    fn http_task_grants_are_keyed_by_machine_or_connection_and_host_integrations_need_no_module() {
+        let conn = "arn:aws:events:us-east-1:1:connection/c/1";
+        let map = ResourceMap::parse(
+            &format!(
+                "[http_tasks.\"orders\"]\nallow = [\"http://127.0.0.1:1/a/\"]\n[http_tasks.\"{conn}\"]\nallow = [\"http://127.0.0.1:1/b/\"]\ntimeout_seconds = 2\n"
+            ),
+            Path::new("/cfg/stepwasm.toml"),
+        )
+        .unwrap();
+        let keys = |machine: &str, c: Option<&str>| {
+            map.http_tasks().for_task(machine, c).into_iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(keys("orders", Some(conn)), [conn, "orders"]);
+        assert_eq!(keys("other", None), Vec::<String>::new());
+        assert_eq!(map.http_tasks().for_task("x", Some(conn))[0].1.timeout, Duration::from_secs(2));
+        let err = ResourceMap::parse("[http_tasks.\"m\"]\nallow = []\n", Path::new("/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("http_tasks.\"m\".allow must list"), "{err}");
+        assert!(runs_on_host("arn:aws:states:::http:invoke") && runs_on_host("arn:aws:states:::states:startExecution.sync:2"));
+        assert!(!runs_on_host("arn:aws:states:::states:startExecution.sync:3") && !runs_on_host("arn:aws:states:::lambda:invoke"));
     }
 }

@@ -5,6 +5,7 @@
 use crate::asl::{parse_definition, StateMachine};
 use crate::machines::MachineSettings;
 use crate::runtime::{CompileCache, ResourceMap, WasmRuntime};
+use crate::tasks::mocks::MockConfig;
 use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use serde_json::Value;
@@ -48,6 +49,11 @@ pub struct ConfigArg {
     /// modules in the current directory).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// SFN Local's mock config (MockConfigFile.json): an execution started
+    /// as `<state machine ARN>#<test case>` (or `run --test-case`) answers the
+    /// Task states its test case mocks from it.
+    #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
 }
 
 impl ConfigArg {
@@ -59,7 +65,15 @@ impl ConfigArg {
             Some(path) => ResourceMap::load(path)?,
             None => ResourceMap::with_module_dir(Path::new(".")),
         };
-        Ok(MachineSettings { resources, cache_dir: cache.dir() })
+        Ok(MachineSettings { resources, cache_dir: cache.dir(), mocks: self.mocks()? })
+    }
+
+    /// The mock config `--mock-config` (or `SFN_MOCK_CONFIG`) names, checked.
+    pub fn mocks(&self) -> Result<Option<Arc<MockConfig>>> {
+        Ok(match &self.mock_config {
+            Some(path) => Some(Arc::new(MockConfig::load(path)?)),
+            None => None,
+        })
     }
 }
 

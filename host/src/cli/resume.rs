@@ -7,6 +7,7 @@ use super::{print_record, CacheArg, ConfigArg};
 use crate::driver::{resume_execution, Clock, SystemClock, VirtualClock};
 use crate::engine::Outcome;
 use crate::store::{CrashGuard, DriveStart, ExecutionStatus, Store, CRASH_LIMIT};
+use crate::tasks::HostTasks;
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;
@@ -39,7 +40,9 @@ pub struct ResumeArgs {
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm resume")?;
-    let machines = crate::machines::StoredMachines::new(args.config.machine_settings(&args.cache)?, &args.store.store);
+    let settings = args.config.machine_settings(&args.cache)?;
+    let http_tasks = settings.resources.http_tasks().clone();
+    let machines = crate::machines::StoredMachines::new(settings, &args.store.store);
     machines.map_registered(&store)?;
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
     let running = store.executions(Some(ExecutionStatus::Running))?;
@@ -49,6 +52,14 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     for execution in running {
         let loaded = match machines.get(&store, &execution.info) {
             Ok(loaded) => loaded,
+            Err(e) => {
+                eprintln!("error: cannot resume {}: {e:#}", execution.info.execution_arn);
+                code = ExitCode::from(2);
+                continue;
+            }
+        };
+        let test_case = match machines.test_case_of(&execution.info) {
+            Ok(test_case) => test_case,
             Err(e) => {
                 eprintln!("error: cannot resume {}: {e:#}", execution.info.execution_arn);
                 code = ExitCode::from(2);
@@ -77,7 +88,8 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
             }
         }
         let (machine, runtime) = &*loaded;
-        let outcome = tokio.block_on(resume_execution(machine.clone(), execution.info.clone(), runtime, clock.as_ref(), &store));
+        let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref()).with_http_tasks(&http_tasks);
+        let outcome = tokio.block_on(resume_execution(machine.clone(), execution.info.clone(), &tasks, clock.as_ref(), &store));
         match outcome {
             Ok(record) => {
                 print_record(&record);

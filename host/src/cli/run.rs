@@ -6,8 +6,9 @@ use super::inputs::{
     command_runtime, generated_name, load_definition, load_resource_map, load_runtime, parse_input, state_machine_name, CacheArg, ConfigArg,
 };
 use crate::driver::{execution_info, run_execution, run_recorded, Clock, ExecutionRecord, SystemClock, VirtualClock};
-use crate::engine::{HistoryEvent, Outcome};
+use crate::engine::{ExecutionInfo, HistoryEvent, Outcome};
 use crate::store::Store as _;
+use crate::tasks::HostTasks;
 use anyhow::{anyhow, Result};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
@@ -52,6 +53,16 @@ pub struct RunArgs {
     /// as GetExecutionHistory gives them).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
+    /// Run this test case of the mock config (--mock-config or
+    /// SFN_MOCK_CONFIG) for this state machine, named after the definition
+    /// file (`orders.asl.json` is `orders`): the states it mocks answer from
+    /// it; a resource neither mapped nor mocked fails when it is reached.
+    #[arg(long, value_name = "NAME")]
+    test_case: Option<String>,
+    /// The role the execution runs as (`$$.Execution.RoleArn`); default
+    /// `arn:aws:iam::<account>:role/stepwasm-execution`.
+    #[arg(long, value_name = "ARN")]
+    role_arn: Option<String>,
 }
 
 /// How `run` prints its result.
@@ -74,18 +85,41 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(store) = &args.store {
         map.keep_kv_in(store);
     }
-    let runtime = load_runtime(&machine, &map, &args.cache)?;
-    let info = execution_info(&state_machine_name(&args.definition), &args.name.unwrap_or_else(generated_name));
+    let sm_name = state_machine_name(&args.definition);
+    let test_case = match &args.test_case {
+        Some(name) => {
+            let mocks = args
+                .config
+                .mocks()?
+                .ok_or_else(|| anyhow!("--test-case {name}: no mock config was given (--mock-config FILE, or SFN_MOCK_CONFIG)"))?;
+            Some(mocks.test_case(&sm_name, name).map_err(|why| anyhow!("--test-case {name}: {why}"))?)
+        }
+        None => None,
+    };
+    let runtime = match test_case {
+        // Mocked states need no module; an unmapped one that is not mocked fails when reached.
+        Some(_) => crate::machines::load_runtime(&machine, &map, args.cache.dir().as_deref(), crate::runtime::Unmapped::FailWhenRun)?,
+        None => load_runtime(&machine, &map, &args.cache)?,
+    };
+    let mut info =
+        ExecutionInfo { test_case: args.test_case.clone(), ..execution_info(&sm_name, &args.name.unwrap_or_else(generated_name)) };
+    if let Some(role_arn) = &args.role_arn {
+        if !crate::engine::arn::is_iam_role_arn(role_arn) {
+            anyhow::bail!("--role-arn {role_arn:?} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)");
+        }
+        info.role_arn = role_arn.clone();
+    }
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
+    let tasks = HostTasks::wasm_only(&runtime).with_mock(test_case.as_deref()).with_http_tasks(map.http_tasks());
     let tokio = command_runtime()?;
     let record = match &args.store {
         Some(path) => {
             let store = crate::store::SqliteStore::open(path)?;
             let text = std::fs::read_to_string(&args.definition)?;
             store.put_state_machine(&info.state_machine_arn, &info.state_machine_name, &text)?;
-            tokio.block_on(run_recorded(machine, info, input, &runtime, clock.as_ref(), &store))?
+            tokio.block_on(run_recorded(machine, info, input, &tasks, clock.as_ref(), &store))?
         }
-        None => tokio.block_on(run_execution(machine, info, input, &runtime, clock.as_ref())).map_err(|e| anyhow!("engine error: {e}"))?,
+        None => tokio.block_on(run_execution(machine, info, input, &tasks, clock.as_ref())).map_err(|e| anyhow!("engine error: {e}"))?,
     };
     let logs = if args.logs { runtime.take_logs() } else { Vec::new() };
     match args.output {
