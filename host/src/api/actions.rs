@@ -7,16 +7,21 @@
 
 use super::pagination::{number_key, page, Order};
 use super::protocol::{check_arn, check_name, date, ApiError, ArnKind, Params};
-use super::Api;
+use super::state_machine_config::{logging_json, tracing_json};
+use super::versions::{self, Target};
+use super::{aliases, state_machine_config, Api};
 use crate::asl::parse_definition;
 use crate::asl::size::json_size;
 use crate::driver::{run_execution, Clock, SystemClock};
+use crate::engine::arn::ArnScope;
 use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
 use crate::runtime::instance_slots::InstanceSlots;
 use crate::store::{
     redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, Journal, StateMachineDetails, StateMachineRecord, Store,
     StoreError, TaskResult,
 };
+use crate::tasks::mocks::TestCase;
+use crate::tasks::HostTasks;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,10 +54,23 @@ pub const ACTIONS: &[&str] = &[
     "ListActivities",
     "DeleteActivity",
     "GetActivityTask",
+    "PublishStateMachineVersion",
+    "ListStateMachineVersions",
+    "DeleteStateMachineVersion",
+    "CreateStateMachineAlias",
+    "DescribeStateMachineAlias",
+    "UpdateStateMachineAlias",
+    "ListStateMachineAliases",
+    "DeleteStateMachineAlias",
 ];
 
-/// Runs `action`.
+/// Runs `action`, making ARNs in the API's own region and account.
 pub async fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, ApiError> {
+    dispatch_in(api, &api.arns, action, params).await
+}
+
+/// Runs `action`, making ARNs (of new state machines) in `scope`.
+pub async fn dispatch_in(api: &Api, scope: &ArnScope, action: &str, params: Params) -> Result<Value, ApiError> {
     match action {
         "StartExecution" => start_execution(api, &params).await,
         "StartSyncExecution" => start_sync_execution(api, &params).await,
@@ -61,15 +79,15 @@ pub async fn dispatch(api: &Api, action: &str, params: Params) -> Result<Value, 
         // The rest read and write SQLite, and Create/UpdateStateMachine may
         // compile modules: blocking work, done so that the worker's other
         // tasks (executions, other requests) move to another thread meanwhile.
-        _ => tokio::task::block_in_place(|| dispatch_blocking(api, action, &params)),
+        _ => tokio::task::block_in_place(|| dispatch_blocking(api, scope, action, &params)),
     }
 }
 
 /// The actions that run to completion without waiting on anything but the
 /// store and the compiler.
-fn dispatch_blocking(api: &Api, action: &str, params: &Params) -> Result<Value, ApiError> {
+fn dispatch_blocking(api: &Api, scope: &ArnScope, action: &str, params: &Params) -> Result<Value, ApiError> {
     match action {
-        "CreateStateMachine" => create_state_machine(api, params),
+        "CreateStateMachine" => create_state_machine(api, scope, params),
         "UpdateStateMachine" => update_state_machine(api, params),
         "DeleteStateMachine" => delete_state_machine(api, params),
         "DescribeStateMachine" => describe_state_machine(api, params),
@@ -87,20 +105,22 @@ fn dispatch_blocking(api: &Api, action: &str, params: &Params) -> Result<Value, 
         "TagResource" => tag_resource(api, params),
         "UntagResource" => untag_resource(api, params),
         "ListTagsForResource" => list_tags(api, params),
-        "CreateActivity" => super::activities::create(api, params),
+        "CreateActivity" => super::activities::create(api, scope, params),
         "DescribeActivity" => super::activities::describe(api, params),
         "ListActivities" => super::activities::list(api, params),
         "DeleteActivity" => super::activities::delete(api, params),
+        "PublishStateMachineVersion" => versions::publish_state_machine_version(api, params),
+        "ListStateMachineVersions" => versions::list_state_machine_versions(api, params),
+        "DeleteStateMachineVersion" => versions::delete_state_machine_version(api, params),
+        "CreateStateMachineAlias" => aliases::create(api, params),
+        "DescribeStateMachineAlias" => aliases::describe(api, params),
+        "UpdateStateMachineAlias" => aliases::update(api, params),
+        "ListStateMachineAliases" => aliases::list(api, params),
+        "DeleteStateMachineAlias" => aliases::delete(api, params),
         other => {
             Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", "))))
         }
     }
-}
-
-/// The ARN a state machine named `name` gets (the account and region are
-/// stepwasm's own, as for `stepwasm start`).
-fn state_machine_arn(name: &str) -> String {
-    crate::driver::execution_info(name, "-").state_machine_arn
 }
 
 /// Parses and checks a definition: valid ASL, size, and every Task resource
@@ -128,25 +148,11 @@ fn checked_definition(api: &Api, definition: &str, kind: &str) -> Result<(), Api
 
 fn role_arn<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ApiError> {
     match params.optional_str(name)? {
-        Some(arn) if !is_iam_role_arn(arn) => Err(ApiError::new(
+        Some(arn) if !crate::engine::arn::is_iam_role_arn(arn) => Err(ApiError::new(
             "InvalidArn",
             format!("Invalid Arn: '{name}' is {arn:?}, expected an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"),
         )),
         role => Ok(role),
-    }
-}
-
-/// `arn:<partition>:iam::<12-digit account>:role/<path/>name`, as AWS
-/// requires of a state machine's role.
-fn is_iam_role_arn(arn: &str) -> bool {
-    match arn.split(':').collect::<Vec<_>>().as_slice() {
-        ["arn", partition, "iam", "", account, resource] => {
-            !partition.is_empty()
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
-        }
-        _ => false,
     }
 }
 
@@ -163,23 +169,48 @@ fn existing_state_machine(api: &Api, arn: &str) -> Result<StateMachineRecord, Ap
         .ok_or_else(|| ApiError::new("StateMachineDoesNotExist", format!("State Machine Does Not Exist: '{arn}'")))
 }
 
-fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
+/// `versionDescription`, which AWS takes only with `publish`.
+fn version_description(params: &Params, publish: bool) -> Result<Option<&str>, ApiError> {
+    let description = params.optional_str("versionDescription")?;
+    if description.is_some() && !publish {
+        return Err(ApiError::validation("versionDescription can only be given with publish: true"));
+    }
+    Ok(description)
+}
+
+fn create_state_machine(api: &Api, scope: &ArnScope, params: &Params) -> Result<Value, ApiError> {
     let name = params.required_str("name")?;
     check_name("state machine", name)?;
     let definition = params.required_str("definition")?;
     params.required_str("roleArn")?;
     let role_arn = role_arn(params, "roleArn")?.unwrap_or_default();
     let kind = state_machine_type(params)?;
+    let logging = state_machine_config::logging(params.optional_object("loggingConfiguration")?.as_ref())?;
+    let tracing_enabled = state_machine_config::tracing(params.optional_object("tracingConfiguration")?.as_ref())?.unwrap_or(false);
+    let publish = params.optional_bool("publish")?.unwrap_or(false);
+    let version_description = version_description(params, publish)?;
     checked_definition(api, definition, &kind)?;
-    let arn = state_machine_arn(name);
+    // The region the client signs for (else the host's) and the host's account.
+    let arn = scope.state_machine_arn(name);
     let tags = params.tags("tags")?.into_iter().collect();
-    let details = StateMachineDetails { kind, role_arn: role_arn.to_string(), tags };
+    let details = StateMachineDetails { kind, role_arn: role_arn.to_string(), tags, logging, tracing_enabled };
+    let answer = |machine: &StateMachineRecord| -> Result<Value, ApiError> {
+        let mut response = json!({"stateMachineArn": machine.arn, "creationDate": date(machine.created_ms.unwrap_or(0))});
+        if publish {
+            response["stateMachineVersionArn"] = json!(versions::publish(api, machine, version_description)?.arn());
+        }
+        Ok(response)
+    };
     if let Some(existing) = api.store.describe_state_machine(&arn)? {
-        // AWS: the same name with the same definition and type is the same
-        // state machine, whatever its role and tags (they are not updated);
-        // another definition or type is a conflict.
-        if existing.definition == definition && existing.details.kind == details.kind {
-            return Ok(json!({"stateMachineArn": arn, "creationDate": date(existing.created_ms.unwrap_or(0))}));
+        // AWS: the same name with the same definition, type, logging and
+        // tracing is the same state machine, whatever its role and tags
+        // (they are not updated); anything else is a conflict.
+        let same = existing.definition == definition
+            && existing.details.kind == details.kind
+            && logging_json(existing.details.logging.as_ref()) == logging_json(details.logging.as_ref())
+            && existing.details.tracing_enabled == details.tracing_enabled;
+        if same {
+            return answer(&existing);
         }
         return Err(ApiError::new(
             "StateMachineAlreadyExists",
@@ -188,44 +219,68 @@ fn create_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
     }
     api.store.put_state_machine(&arn, name, definition)?;
     api.store.set_state_machine_details(&arn, &details)?;
-    let created = existing_state_machine(api, &arn)?;
-    Ok(json!({"stateMachineArn": arn, "creationDate": date(created.created_ms.unwrap_or(0))}))
+    answer(&existing_state_machine(api, &arn)?)
 }
 
 fn update_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
-    let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
+    let arn = versions::unqualified("stateMachineArn", params.required_str("stateMachineArn")?)?.base;
     let definition = params.optional_str("definition")?;
     let role_arn = role_arn(params, "roleArn")?;
+    let logging = state_machine_config::logging(params.optional_object("loggingConfiguration")?.as_ref())?;
+    let tracing_enabled = state_machine_config::tracing(params.optional_object("tracingConfiguration")?.as_ref())?;
     let publish = params.optional_bool("publish")?.unwrap_or(false);
-    if definition.is_none() && role_arn.is_none() {
-        return Err(ApiError::new("MissingRequiredParameter", "give a definition or a roleArn (or both) to update"));
+    let version_description = version_description(params, publish)?;
+    if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing_enabled.is_none() {
+        return Err(ApiError::new(
+            "MissingRequiredParameter",
+            "give a definition, roleArn, loggingConfiguration or tracingConfiguration to update",
+        ));
     }
     let existing = existing_state_machine(api, arn)?;
     if let Some(definition) = definition {
         checked_definition(api, definition, &existing.details.kind)?;
         api.store.put_state_machine(arn, &existing.name, definition)?;
     }
-    if let Some(role_arn) = role_arn {
-        api.store.set_state_machine_details(arn, &StateMachineDetails { role_arn: role_arn.to_string(), ..existing.details })?;
+    if role_arn.is_some() || logging.is_some() || tracing_enabled.is_some() {
+        let details = StateMachineDetails {
+            role_arn: role_arn.map_or(existing.details.role_arn.clone(), str::to_string),
+            logging: logging.or(existing.details.logging.clone()),
+            tracing_enabled: tracing_enabled.unwrap_or(existing.details.tracing_enabled),
+            ..existing.details
+        };
+        api.store.set_state_machine_details(arn, &details)?;
     }
     let updated = existing_state_machine(api, arn)?;
-    let mut response = json!({"updateDate": date(SystemClock.now_ms()), "revisionId": updated.version.to_string()});
+    let mut response = json!({"updateDate": date(SystemClock.now_ms()), "revisionId": versions::current_revision(&updated)});
     if publish {
-        response["stateMachineVersionArn"] = json!(format!("{arn}:{}", updated.version));
+        response["stateMachineVersionArn"] = json!(versions::publish(api, &updated, version_description)?.arn());
     }
     Ok(response)
 }
 
 fn delete_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
-    // AWS answers a deletion of a machine that is not there with success too.
+    // AWS answers a deletion of a machine that is not there with success
+    // too, and deletes its versions and aliases with it.
     api.store.delete_state_machine(arn)?;
+    api.store.delete_versions_and_aliases(arn)?;
     Ok(json!({}))
 }
 
 fn describe_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError> {
-    let arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
-    let machine = existing_state_machine(api, arn)?;
+    let machine = match versions::resolve(api, "stateMachineArn", params.required_str("stateMachineArn")?)? {
+        Target::Latest(machine) => machine,
+        Target::Version(machine, version) => return versions::describe_version(api, &machine, &version),
+        Target::Alias(_, alias) => {
+            return Err(ApiError::new(
+                "InvalidArn",
+                format!(
+                    "Invalid Arn: '{}' is an alias: DescribeStateMachineAlias describes it, DescribeStateMachine its versions",
+                    alias.arn
+                ),
+            ))
+        }
+    };
     Ok(json!({
         "stateMachineArn": machine.arn,
         "name": machine.name,
@@ -234,9 +289,9 @@ fn describe_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError>
         "roleArn": machine.details.role_arn,
         "type": machine.details.kind,
         "creationDate": date(machine.created_ms.unwrap_or(0)),
-        "revisionId": machine.version.to_string(),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-        "tracingConfiguration": {"enabled": false},
+        "revisionId": versions::current_revision(&machine),
+        "loggingConfiguration": logging_json(machine.details.logging.as_ref()),
+        "tracingConfiguration": tracing_json(machine.details.tracing_enabled),
     }))
 }
 
@@ -266,18 +321,30 @@ fn describe_state_machine_for_execution(api: &Api, params: &Params) -> Result<Va
     let (version, definition) = api.store.execution_definition(&execution.info.execution_arn)?.ok_or_else(|| {
         ApiError::new("StateMachineDoesNotExist", format!("the definition of {} is not in the store", execution.info.execution_arn))
     })?;
-    let role_arn = api.store.describe_state_machine(&execution.info.state_machine_arn)?.map(|m| m.details.role_arn).unwrap_or_default();
+    // The configuration of the version it was started through, else the
+    // state machine's as it is now.
+    let through = api.store.started_through(&execution.info.execution_arn)?;
+    let frozen = match through.as_ref().and_then(|t| crate::engine::arn::StateMachineArn::parse(&t.version_arn)) {
+        Some(crate::engine::arn::StateMachineArn { base, qualifier: Some(crate::engine::arn::Qualifier::Version(n)), .. }) => {
+            api.store.published_version(base, n)?.map(|v| v.details)
+        }
+        _ => None,
+    };
+    let details = match frozen {
+        Some(details) => details,
+        None => api.store.describe_state_machine(&execution.info.state_machine_arn)?.map(|m| m.details).unwrap_or_default(),
+    };
     let mut response = json!({
         "stateMachineArn": execution.info.state_machine_arn,
         "name": execution.info.state_machine_name,
         "definition": definition,
-        "roleArn": role_arn,
+        "roleArn": details.role_arn,
         "updateDate": date(execution.start_ms),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-        "tracingConfiguration": {"enabled": false},
+        "loggingConfiguration": logging_json(details.logging.as_ref()),
+        "tracingConfiguration": tracing_json(details.tracing_enabled),
     });
     if let Some(version) = version {
-        response["revisionId"] = json!(version.to_string());
+        response["revisionId"] = json!(versions::revision_id(version, &details));
     }
     Ok(response)
 }
@@ -316,15 +383,33 @@ fn execution_input(params: &Params) -> Result<(Value, String), ApiError> {
 }
 
 /// The execution a StartExecution names (a fresh UUID when it names none).
+/// A `stateMachineArn` of `<ARN>#<TestCase>` runs that mock test case (as
+/// SFN Local reads it): `info.test_case`, checked by [`check_test_case`].
 fn new_execution(params: &Params) -> Result<(String, ExecutionInfo), ApiError> {
-    let sm_arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?.to_string();
+    let (sm_arn, test_case) = match params.required_str("stateMachineArn")?.split_once('#') {
+        Some((arn, test_case)) => (arn, Some(test_case.to_string())),
+        None => (params.required_str("stateMachineArn")?, None),
+    };
+    // A version or alias ARN names the state machine's executions too.
+    let base = versions::parse_arn("stateMachineArn", sm_arn)?.base;
     let name = match params.optional_str("name")? {
         Some(name) => name.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
     };
     check_name("execution", &name)?;
-    let sm_name = sm_arn.rsplit(':').next().unwrap_or_default().to_string();
-    Ok((sm_arn, crate::driver::execution_info(&sm_name, &name)))
+    // The execution's ARN is its state machine's region and account.
+    let info = crate::engine::arn::execution_of(base, &name)
+        .ok_or_else(|| ApiError::new("InvalidArn", format!("Invalid Arn: 'stateMachineArn' is {sm_arn:?}")))?;
+    let info = ExecutionInfo { test_case, ..info };
+    Ok((sm_arn.to_string(), info))
+}
+
+/// The mock test case `info` asks for (`stateMachineArn#TestCase`), if
+/// any: one the mock config has for its state machine, else a
+/// `ValidationException` saying what there is.
+fn check_test_case(api: &Api, info: &ExecutionInfo) -> Result<Option<Arc<TestCase>>, ApiError> {
+    let Some(name) = &info.test_case else { return Ok(None) };
+    api.machines.test_case(&info.state_machine_name, name).map(Some).map_err(|why| ApiError::new("ValidationException", why))
 }
 
 /// Refuses new work while the host is saturated: as AWS does when over a
@@ -345,9 +430,14 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
     refuse_when_saturated("StartExecution")?;
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, _) = execution_input(params)?;
-    let machine = existing_state_machine(api, &sm_arn)?;
+    let target = versions::resolve(api, "stateMachineArn", &sm_arn)?;
+    let machine = target.machine();
     // The ARN is the stored machine's (its name decides it).
     info.state_machine_arn = machine.arn.clone();
+    if !machine.details.role_arn.is_empty() {
+        info.role_arn = machine.details.role_arn.clone();
+    }
+    check_test_case(api, &info)?;
     if let Some(existing) = api.store.execution(&info.execution_arn)? {
         // AWS: starting a RUNNING execution again with the same input is
         // idempotent; anything else is a conflict.
@@ -356,13 +446,22 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
         }
         return Err(already_exists(&info.execution_arn));
     }
+    // The latest definition, or the version's (an alias picks one by weight).
+    let chosen = versions::chosen(api, &target, aliases::roll())?;
     let loaded = api
         .machines
-        .load(&machine.arn, Some(machine.version), &machine.definition)
+        .load(&machine.arn, Some(chosen.definition_version), &chosen.definition)
         .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
     let clock = SystemClock;
     let started_ms = clock.now_ms();
-    match crate::driver::start_execution(Arc::clone(&loaded.0), info.clone(), input, &clock, &*api.store).await {
+    let started = match chosen.through {
+        None => crate::driver::start_execution(Arc::clone(&loaded.0), info.clone(), input, &clock, &*api.store).await,
+        Some(through) => {
+            let journal = versions::StartThrough { store: &api.store, definition_version: chosen.definition_version, through };
+            crate::driver::start_execution(Arc::clone(&loaded.0), info.clone(), input, &clock, &journal).await
+        }
+    };
+    match started {
         Ok(()) => {}
         Err(crate::driver::DriverError::Store(StoreError::ExecutionExists(_))) => return Err(already_exists(&info.execution_arn)),
         Err(e) => return Err(ApiError::internal(e)),
@@ -391,18 +490,26 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
     refuse_when_saturated("StartSyncExecution")?;
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, input_text) = execution_input(params)?;
-    let machine = existing_state_machine(api, &sm_arn)?;
+    let target = versions::resolve(api, "stateMachineArn", &sm_arn)?;
+    let machine = target.machine();
     if machine.details.kind != "EXPRESS" {
         return Err(not_express(&machine.arn, "StartSyncExecution"));
     }
     info.state_machine_arn = machine.arn.clone();
+    if !machine.details.role_arn.is_empty() {
+        info.role_arn = machine.details.role_arn.clone();
+    }
+    let test_case = check_test_case(api, &info)?;
+    // The latest definition, or the version's (an alias picks one by weight).
+    let chosen = versions::chosen(api, &target, aliases::roll())?;
     let loaded = api
         .machines
-        .load(&machine.arn, Some(machine.version), &machine.definition)
+        .load(&machine.arn, Some(chosen.definition_version), &chosen.definition)
         .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
     let (state_machine, runtime) = &*loaded;
     let start_ms = SystemClock.now_ms();
-    let run = run_execution(Arc::clone(state_machine), info.clone(), input, runtime, &SystemClock);
+    let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref());
+    let run = run_execution(Arc::clone(state_machine), info.clone(), input, &tasks, &SystemClock);
     let outcome = match tokio::time::timeout(SYNC_EXECUTION_LIMIT, run).await {
         Ok(record) => record.map_err(ApiError::internal)?.outcome,
         Err(_) => Outcome::TimedOut {
@@ -508,6 +615,7 @@ fn describe_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
         _ => "{}".to_string(),
     };
     let mut response = execution_listing(&execution);
+    versions::add_started_through(&mut response, api.store.started_through(&execution.info.execution_arn)?.as_ref());
     response["input"] = json!(input);
     response["inputDetails"] = json!({"included": true});
     if let Some(outcome) = history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
@@ -548,8 +656,10 @@ fn execution_listing(execution: &ExecutionSummary) -> Value {
 
 fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let size = params.page_size(100, 1000)?;
-    let sm_arn = check_arn("stateMachineArn", params.required_str("stateMachineArn")?, ArnKind::StateMachine)?;
-    let machine = existing_state_machine(api, sm_arn)?;
+    let sm_arn = params.required_str("stateMachineArn")?;
+    // A version or alias ARN lists the executions started through it.
+    let target = versions::resolve(api, "stateMachineArn", sm_arn)?;
+    let machine = target.machine();
     if machine.details.kind == "EXPRESS" {
         // AWS keeps no list of Express executions either.
         return Err(ApiError::new(
@@ -569,15 +679,36 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
         Some(other) => return Err(ApiError::validation(format!("redriveFilter {other:?}: must be REDRIVEN or NOT_REDRIVEN"))),
         None => None,
     };
-    // Newest first, as AWS lists them; the key breaks ties by ARN.
-    let mut executions = api.store.executions_of(sm_arn, status)?;
+    // Newest first by start date, as AWS documents ("sorted by time, with the
+    // most recent execution first"); a start date never changes, so page
+    // tokens stay valid while executions close. The key breaks ties by ARN.
+    let mut executions = api.store.executions_of(&machine.arn, status)?;
     if let Some(redriven) = redriven {
         executions.retain(|e| (e.redrive_count > 0) == redriven);
+    }
+    let through = api.store.executions_started_through(&machine.arn)?;
+    match &target {
+        Target::Latest(_) => {}
+        Target::Version(_, version) => {
+            let version_arn = version.arn();
+            executions.retain(|e| through.get(&e.info.execution_arn).is_some_and(|t| t.version_arn == version_arn));
+        }
+        Target::Alias(_, alias) => {
+            executions.retain(|e| through.get(&e.info.execution_arn).is_some_and(|t| t.alias_arn.as_ref() == Some(&alias.arn)));
+        }
     }
     let key = |e: &ExecutionSummary| format!("{}\n{}", number_key(e.start_ms), e.info.execution_arn);
     executions.sort_by_cached_key(|e| std::cmp::Reverse(key(e)));
     let (shown, next) = page(&executions, params.optional_str("nextToken")?, size, "ListExecutions", Order::Descending, key)?;
-    Ok(with_next(json!({"executions": shown.iter().map(execution_listing).collect::<Vec<_>>()}), next))
+    let listed: Vec<Value> = shown
+        .iter()
+        .map(|e| {
+            let mut item = execution_listing(e);
+            versions::add_started_through(&mut item, through.get(&e.info.execution_arn));
+            item
+        })
+        .collect();
+    Ok(with_next(json!({"executions": listed}), next))
 }
 
 fn get_execution_history(api: &Api, params: &Params) -> Result<Value, ApiError> {

@@ -1,7 +1,8 @@
 //! Activities: task queues that workers poll (GetActivityTask, a long poll
 //! of up to 60 s) and answer with the task token (SendTaskSuccess/Failure/
 //! Heartbeat). A Task whose resource is an activity's ARN runs no module:
-//! the driver queues its input and waits for the token, as for
+//! the driver queues its input, records `ActivityStarted` (naming the
+//! worker) once one takes it, then waits for the token, as for
 //! `.waitForTaskToken`.
 
 use super::actions::check_tag_count;
@@ -9,7 +10,8 @@ use super::pagination::{page, Order};
 use super::protocol::{check_arn, check_name, date, ApiError, ArnKind, Params};
 use super::Api;
 use crate::driver::{Clock, SystemClock};
-use crate::store::{ActivityRecord, Store};
+use crate::engine::arn::ArnScope;
+use crate::store::{ActivityRecord, Store, StoreError};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -21,11 +23,6 @@ const LONG_POLL: Duration = Duration::from_secs(60);
 /// by another process (this process's drivers wake it at once).
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
-fn activity_arn(name: &str) -> String {
-    let machine = crate::driver::execution_info(name, "-").state_machine_arn;
-    machine.replace(":stateMachine:", ":activity:")
-}
-
 fn listing(activity: &ActivityRecord) -> Value {
     json!({"activityArn": activity.arn, "name": activity.name, "creationDate": date(activity.created_ms)})
 }
@@ -35,12 +32,13 @@ fn existing(api: &Api, params: &Params) -> Result<ActivityRecord, ApiError> {
     api.store.activity(arn)?.ok_or_else(|| ApiError::new("ActivityDoesNotExist", format!("Activity Does Not Exist: '{arn}'")))
 }
 
-pub fn create(api: &Api, params: &Params) -> Result<Value, ApiError> {
+/// An activity in the region the client signs for (else the host's) and the host's account.
+pub fn create(api: &Api, scope: &ArnScope, params: &Params) -> Result<Value, ApiError> {
     let name = params.required_str("name")?;
     check_name("activity", name)?;
     let tags = params.tags("tags")?.into_iter().collect();
     check_tag_count(&tags)?;
-    let activity = api.store.put_activity(&activity_arn(name), name, &tags, SystemClock.now_ms())?;
+    let activity = api.store.put_activity(&scope.activity_arn(name), name, &tags, SystemClock.now_ms())?;
     Ok(json!({"activityArn": activity.arn, "creationDate": date(activity.created_ms)}))
 }
 
@@ -81,6 +79,13 @@ pub async fn get_task(api: &Api, params: &Params) -> Result<Value, ApiError> {
         // Registered before looking, so a task queued in between wakes us.
         let queued = api.store.activity_task_queued(&activity.arn);
         if let Some(task) = tokio::task::block_in_place(|| api.store.take_activity_task(&activity.arn, worker))? {
+            // Taken is the task's first sign of life: its HeartbeatSeconds
+            // count from here, not from its scheduling.
+            // (A token that stopped waiting meanwhile answers the worker's call with TaskTimedOut.)
+            match tokio::task::block_in_place(|| api.store.send_task_heartbeat(&task.token, SystemClock.now_ms())) {
+                Ok(()) | Err(StoreError::TaskNotWaiting(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             return Ok(json!({"taskToken": task.token, "input": task.input.to_string()}));
         }
         let now = Instant::now();

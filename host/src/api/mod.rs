@@ -16,15 +16,20 @@
 
 pub mod actions;
 mod activities;
+mod aliases;
 pub mod connections;
 pub mod console;
 mod pagination;
 mod protocol;
 pub mod resources;
 mod sigv4;
+mod state_machine_config;
 mod test_state;
+mod versions;
 mod write_deadline;
 
+/// For host integrations that call the actions in process (nested executions).
+pub use protocol::Params;
 pub use protocol::{ApiError, MAX_BODY_BYTES};
 pub use sigv4::Access;
 
@@ -36,7 +41,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use protocol::{check_arn, ArnKind, Params};
+use protocol::{check_arn, ArnKind};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +65,9 @@ pub struct Api {
     /// does not wait for its next poll.
     pub wake_host: Arc<tokio::sync::Notify>,
     pub access: Access,
+    /// The region and account of the ARNs this API makes (`serve --region`,
+    /// `--account`); a signed request's own region replaces the region.
+    pub arns: crate::engine::arn::ArnScope,
 }
 
 /// Answers connections on `listener` until the process ends, each
@@ -167,10 +175,13 @@ async fn call(api: &Api, ticket: &Ticket, request: Request<Incoming>) -> Result<
         }
     };
     let _in_service = ticket.in_service();
-    check_access(api, &parts.method, &parts.uri, &parts.headers, &body)?;
+    let signed_for = check_access(api, &parts.method, &parts.uri, &parts.headers, &body)?;
+    // ARNs carry the region the client signs for (the one it builds ARNs
+    // from), else the host's; the account is always the host's.
+    let scope = crate::engine::arn::ArnScope { region: signed_for.unwrap_or_else(|| api.arns.region.clone()), ..api.arns.clone() };
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     if let Some(action) = target.strip_prefix("AWSStepFunctions.") {
-        actions::dispatch(api, action, Params::parse(&body)?).await
+        actions::dispatch_in(api, &scope, action, Params::parse(&body)?).await
     } else if let Some(action) = target.strip_prefix("Stepwasm.") {
         let params = Params::parse(&body)?;
         // Loads (and may compile) a module: blocking, as in actions::dispatch.
@@ -189,7 +200,8 @@ fn too_large() -> ApiError {
     ApiError::with_status(413, "RequestEntityTooLargeException", format!("the request body is over the limit of {MAX_BODY_BYTES} bytes"))
 }
 
-fn check_access(api: &Api, method: &Method, uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+/// Checks the request's access and returns the region it is signed for, if it is.
+fn check_access(api: &Api, method: &Method, uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &[u8]) -> Result<Option<String>, ApiError> {
     let headers =
         headers.iter().map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())).collect();
     let request = sigv4::SignedRequest {
@@ -200,7 +212,8 @@ fn check_access(api: &Api, method: &Method, uri: &hyper::Uri, headers: &hyper::H
         body,
         now_ms: chrono::Utc::now().timestamp_millis(),
     };
-    sigv4::check(&api.access, &request)
+    sigv4::check(&api.access, &request)?;
+    Ok(sigv4::signing_region(&request))
 }
 
 /// `/graph.svg?stateMachineArn=…` (its latest definition) or

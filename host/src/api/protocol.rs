@@ -89,6 +89,19 @@ impl Params {
         }
     }
 
+    pub fn optional_list(&self, name: &str) -> Result<Option<Value>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(list @ Value::Array(_)) => Ok(Some(list.clone())),
+            Some(other) => Err(wrong_type(name, "a list", other)),
+        }
+    }
+
+    /// A list field that must be there.
+    pub fn required_list(&self, name: &str) -> Result<Value, ApiError> {
+        self.optional_list(name)?.ok_or_else(|| missing(name))
+    }
+
     pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.get(name) {
             None => Ok(None),

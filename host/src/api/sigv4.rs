@@ -3,7 +3,8 @@
 //! with a shared secret (`--api-secret KEY_ID:SECRET`), a request must carry
 //! an AWS Signature Version 4 made with that key, as the CLI and SDKs make
 //! it when given those credentials, or `Authorization: Bearer <SECRET>` (the
-//! console).
+//! console). The region a request is signed for is the region of the ARNs
+//! it is answered with ([`signing_region`]).
 
 use super::protocol::ApiError;
 use hmac::{Hmac, Mac};
@@ -140,6 +141,19 @@ pub fn check(access: &Access, request: &SignedRequest) -> Result<(), ApiError> {
     })
 }
 
+/// The region a request is signed for (its SigV4 credential scope,
+/// `KEY/DATE/REGION/SERVICE/aws4_request`): the region the client uses, so
+/// the ARNs it is answered with carry it. `None` when the request is not
+/// SigV4-signed or the scope names no valid region. Under a shared secret
+/// [`check`] has verified the scope with the signature; open access takes
+/// it as given, as it takes any signature.
+pub fn signing_region(request: &SignedRequest) -> Option<String> {
+    let fields = request.header("authorization")?.strip_prefix("AWS4-HMAC-SHA256 ")?;
+    let credential = parse_authorization(fields).ok()?.credential;
+    let region = credential.split('/').nth(2)?;
+    crate::engine::arn::is_region(region).then(|| region.to_string())
+}
+
 fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::with_status(403, code, message)
 }
@@ -236,6 +250,19 @@ mod tests {
         assert!(late.message.contains("expired"), "{late:?}");
         let other_key = Access::shared_secret("AKIDOTHER:x").unwrap();
         assert_eq!(check(&other_key, &vanilla(VANILLA_SIGNATURE, SIGNED_AT_MS)).unwrap_err().code, "UnrecognizedClientException");
+    }
+
+    #[test]
+    fn the_signing_region_is_the_credential_scopes() {
+        assert_eq!(signing_region(&vanilla(VANILLA_SIGNATURE, SIGNED_AT_MS)).as_deref(), Some("us-east-1"));
+        let mut unsigned = vanilla("", SIGNED_AT_MS);
+        unsigned.headers.retain(|(n, _)| n != "Authorization");
+        assert_eq!(signing_region(&unsigned), None);
+        unsigned.headers.push(("Authorization".into(), "Bearer x".into()));
+        assert_eq!(signing_region(&unsigned), None);
+        let odd = "AWS4-HMAC-SHA256 Credential=K/20150830/EU WEST/states/aws4_request, SignedHeaders=host, Signature=00";
+        unsigned.headers.last_mut().unwrap().1 = odd.into();
+        assert_eq!(signing_region(&unsigned), None, "not a region an ARN can carry");
     }
 
     #[test]

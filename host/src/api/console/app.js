@@ -202,10 +202,16 @@ const execLink = (arn, text) => `<a href="#/exec/${esc(encodeURIComponent(arn))}
 // succeeded (after retries, perhaps).
 const RESULT = {
   TaskSucceeded: 'ok',
+  LambdaFunctionSucceeded: 'ok',
+  ActivitySucceeded: 'ok',
   ParallelStateSucceeded: 'ok',
   MapStateSucceeded: 'ok',
   TaskFailed: 'fail',
   TaskTimedOut: 'fail',
+  LambdaFunctionFailed: 'fail',
+  LambdaFunctionTimedOut: 'fail',
+  ActivityFailed: 'fail',
+  ActivityTimedOut: 'fail',
   ParallelStateFailed: 'fail',
   MapStateFailed: 'fail',
 };
