@@ -28,7 +28,7 @@ fn start_queued(server: &ApiServer, machine: &str, name: &str, order: u32) -> St
     let started =
         call(server, "StartExecution", json!({"stateMachineArn": machine, "name": name, "input": json!({"order": order}).to_string()}));
     let arn = started["executionArn"].as_str().unwrap().to_string();
-    wait_for(&format!("{name}'s task to be queued"), || history_types(server, &arn).iter().any(|t| t == "TaskSubmitted"));
+    wait_for(&format!("{name}'s task to be queued"), || history_types(server, &arn).iter().any(|t| t == "ActivityScheduled"));
     arn
 }
 
@@ -159,10 +159,9 @@ fn a_failed_execution_is_redriven_from_the_state_that_failed() {
             "ExecutionFailed",
             "ExecutionRedriven",
             "TaskStateEntered",
-            "TaskScheduled",
-            "TaskStarted",
-            "TaskSubmitted",
-            "TaskSucceeded",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
             "TaskStateExited",
             "ExecutionSucceeded"
         ]

@@ -2,65 +2,19 @@
 //! and the AWS CLI (installed into target/pyenv by scripts/test-tools.sh, which
 //! `make test` runs) play tests/api/aws_clients.py against a served store.
 
+use crate::support::python::{pyenv_python, run_python};
 use crate::support::{self, root, scratch, ApiServer};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// target/pyenv's python, with boto3 and the AWS CLI; fails clearly if missing.
-fn pyenv_python() -> PathBuf {
-    let python = root().join("target/pyenv/bin/python");
-    let aws = root().join("target/pyenv/bin/aws");
-    assert!(
-        python.is_file() && aws.is_file(),
-        "{} (boto3) or {} is missing: `make test` installs them via scripts/test-tools.sh (run it once by hand: scripts/test-tools.sh)",
-        python.display(),
-        aws.display()
-    );
-    python
-}
+use std::time::Duration;
 
 /// Runs tests/api/aws_clients.py against `server` with `extra` arguments;
 /// panics with its output and the server's if it does not exit 0 within `limit`.
 fn run_script(name: &str, server: &ApiServer, extra: &[&str], limit: Duration) {
-    let python = pyenv_python();
     let dir = scratch(&format!("{name}-script"));
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
-    let mut child = Command::new(&python)
-        .arg(root().join("tests/api/aws_clients.py"))
-        .arg(&server.endpoint)
-        .arg(root())
-        .args(extra)
-        .current_dir(root())
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let report = format!(
-        "--- aws_clients.py stdout ---\n{stdout}\n--- aws_clients.py stderr ---\n{stderr}\n--- stepwasm serve printed ---\n{}",
-        server.lines().join("\n")
-    );
-    match status {
-        None => panic!("tests/api/aws_clients.py took over {limit:?} and was killed\n{report}"),
-        Some(status) => assert!(status.success(), "tests/api/aws_clients.py {extra:?} ended {status}\n{report}"),
-    }
-    assert!(stdout.lines().any(|l| l == "PASS"), "tests/api/aws_clients.py exited 0 without PASS\n{report}");
+    let script = "tests/api/aws_clients.py";
+    let output = run_python(script, &dir, limit, Some(server), |command| {
+        command.arg(root().join(script)).arg(&server.endpoint).arg(root()).args(extra);
+    });
+    output.expect_line("PASS");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

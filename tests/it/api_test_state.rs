@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 fn test_state(server: &ApiServer, state: &Value, input: &str) -> Value {
     server.ok(
         "AWSStepFunctions.TestState",
-        json!({"definition": state.to_string(), "roleArn": "arn:aws:iam::000000000000:role/r", "input": input}),
+        // DEBUG: with inspectionData (the task's result); INFO has none.
+        json!({"definition": state.to_string(), "roleArn": "arn:aws:iam::000000000000:role/r", "input": input, "inspectionLevel": "DEBUG"}),
     )
 }
 

@@ -83,6 +83,7 @@ fn a_journaled_attempt_run_again_after_a_crash_keeps_its_output_and_applies_its_
         execution_id: "arn:aws:states:local:000000000000:execution:probe:t".into(),
         state_name: "Probe".into(),
         attempt: 1,
+        invocation: 0,
         timeout_seconds: None,
         task_token: None,
         entered_event_id,

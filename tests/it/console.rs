@@ -72,8 +72,15 @@ fn statuses_from_history(events: &[Value], states: &[String]) -> BTreeMap<String
                 (Some(i), _) if events[i]["type"] == "FailStateEntered" => "failed",
                 (Some(i), Some(j)) => {
                     let last_result = events[i..j].iter().rev().find_map(|e| match e["type"].as_str() {
-                        Some("TaskSucceeded") => Some(true),
-                        Some("TaskFailed" | "TaskTimedOut") => Some(false),
+                        Some("TaskSucceeded" | "LambdaFunctionSucceeded" | "ActivitySucceeded") => Some(true),
+                        Some(
+                            "TaskFailed"
+                            | "TaskTimedOut"
+                            | "LambdaFunctionFailed"
+                            | "LambdaFunctionTimedOut"
+                            | "ActivityFailed"
+                            | "ActivityTimedOut",
+                        ) => Some(false),
                         _ => None,
                     });
                     if last_result == Some(false) {

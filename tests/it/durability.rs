@@ -60,7 +60,7 @@ fn a_killed_run_resumes_from_its_history_without_rerunning_a_task() {
     let history = store.history(ARN).unwrap();
     assert_eq!(history[..waiting.len()], waiting[..], "what was recorded before the kill is kept as it was");
     assert!(history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1), "no gaps or duplicates");
-    let started = history.iter().filter(|e| e.kind.type_name() == "TaskStarted").count();
+    let started = history.iter().filter(|e| e.kind.type_name() == "LambdaFunctionStarted").count();
     assert_eq!(started, 2, "each task ran once: the first was not run again");
     let entered = waiting.iter().find(|e| e.kind.type_name() == "WaitStateEntered").unwrap();
     let exited = history.iter().find(|e| e.kind.type_name() == "WaitStateExited").unwrap();

@@ -242,6 +242,7 @@ fn worker_artefacts_run_and_cost_one_process_start() {
             execution_id: "arn:aws:states:local:000000000000:execution:pay:t".into(),
             state_name: "Pay".into(),
             attempt: 1,
+            invocation: 0,
             timeout_seconds: None,
             task_token: None,
             entered_event_id: 2,

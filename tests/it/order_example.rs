@@ -60,7 +60,7 @@ fn paid_order_is_charged_reserved_and_confirmed() {
     let keys: Vec<&str> = output.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["orderId", "customer", "payment", "items", "paymentResult", "inventoryResult", "notification"]);
     let types: Vec<&str> = rec.history.iter().map(|e| e.kind.type_name()).collect();
-    assert_eq!(types.iter().filter(|t| **t == "TaskSucceeded").count(), 3);
+    assert_eq!(types.iter().filter(|t| **t == "LambdaFunctionSucceeded").count(), 3, "direct Lambda ARNs: {types:?}");
     assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
 }
 
@@ -223,7 +223,7 @@ fn declined_payment_is_caught_and_the_customer_told() {
     assert_eq!(output["notification"]["subject"], "Payment for order ORD-1002 failed");
     assert!(output["notification"]["body"].as_str().unwrap().contains("declined by the issuer"));
     assert!(output.get("inventoryResult").is_none(), "inventory must not be touched");
-    let failed = rec.history.iter().find(|e| e.kind.type_name() == "TaskFailed").unwrap();
+    let failed = rec.history.iter().find(|e| e.kind.type_name() == "LambdaFunctionFailed").unwrap();
     assert!(matches!(&failed.kind, EventKind::TaskFailed { error, .. } if error == "PaymentVerificationFailed"));
 }
 
@@ -309,9 +309,15 @@ fn cli_prints_status_output_and_history_with_exit_codes() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("status: SUCCEEDED"), "{out}");
     assert!(out.contains("\"subject\": \"Order ORD-1001 confirmed\""), "{out}");
-    for t in
-        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
-    {
+    for t in [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "LambdaFunctionSucceeded",
+        "TaskStateExited",
+        "ExecutionSucceeded",
+    ] {
         assert!(out.contains(t), "history table lacks {t}:\n{out}");
     }
     let (code, out, _) = stepwasm(&["run", def, "--input", "@examples/order/inputs/stock-shortage.json"]);

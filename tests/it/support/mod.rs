@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bombs;
+pub mod python;
 mod site;
 
 pub use site::Site;
