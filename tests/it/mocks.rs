@@ -311,9 +311,10 @@ fn an_sfn_local_test_suite_runs_unchanged_against_serve() {
 
 /// A mocked `.waitForTaskToken` task answers at once, as in SFN Local: its
 /// `Return` is the task's result and no token is waited for (the state's
-/// `TimeoutSeconds` would fail it if one were).
+/// `TimeoutSeconds` would fail it if one were); so does a mocked activity,
+/// with no worker, its history in AWS's Activity events.
 #[test]
-fn a_mocked_task_that_waits_for_its_token_answers_at_once() {
+fn a_mocked_task_that_waits_for_its_token_or_a_worker_answers_at_once() {
     let dir = scratch("mocks-token");
     let definition = dir.join("Approval.asl.json");
     std::fs::write(
@@ -322,14 +323,17 @@ fn a_mocked_task_that_waits_for_its_token_answers_at_once() {
             "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "TimeoutSeconds": 5,
             "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/approvals",
                            "MessageBody": {"token.$": "$$.Task.Token"}},
-            "End": true}}}"#,
+            "ResultPath": "$.approval", "Next": "Ship"},
+          "Ship": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:shipping",
+            "TimeoutSeconds": 5, "ResultPath": "$.shipping", "End": true}}}"#,
     )
     .unwrap();
     let config = dir.join("MockConfigFile.json");
     std::fs::write(
         &config,
-        r#"{"StateMachines": {"Approval": {"TestCases": {"Approved": {"AskApproval": "ApprovedResponse"}}}},
-            "MockedResponses": {"ApprovedResponse": {"0": {"Return": {"approved": true}}}}}"#,
+        r#"{"StateMachines": {"Approval": {"TestCases": {"Approved": {"AskApproval": "ApprovedResponse", "Ship": "Shipped"}}}},
+            "MockedResponses": {"ApprovedResponse": {"0": {"Return": {"approved": true}}},
+                                "Shipped": {"0": {"Return": {"parcel": "P-1"}}}}}"#,
     )
     .unwrap();
     let store = dir.join("s.sqlite");
@@ -348,7 +352,10 @@ fn a_mocked_task_that_waits_for_its_token_answers_at_once() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let record: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((record["status"].as_str(), &record["output"]), (Some("SUCCEEDED"), &json!({"approved": true})), "{record}");
+    let output = json!({"approval": {"approved": true}, "shipping": {"parcel": "P-1"}});
+    assert_eq!((record["status"].as_str(), &record["output"]), (Some("SUCCEEDED"), &output), "{record}");
     let types: Vec<&str> = record["events"].as_array().unwrap().iter().filter_map(|e| e["type"].as_str()).collect();
     assert!(types.contains(&"TaskSucceeded") && !types.contains(&"TaskSubmitted"), "{types:?}");
+    let activity: Vec<&str> = types.iter().copied().filter(|t| t.starts_with("Activity")).collect();
+    assert_eq!(activity, ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"], "{types:?}");
 }

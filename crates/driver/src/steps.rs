@@ -90,6 +90,13 @@ where
                 task.journaled = rec.store.is_some();
                 let resource = task.resource.clone();
                 if stepwasm_asl::is_activity(&resource) {
+                    if let Some(outcome) = runner.mocked(&task) {
+                        // A mocked activity (SFN Local) is answered with no worker.
+                        rec.record(scope.clone(), EventKind::ActivityStarted { resource: resource.clone(), worker_name: None })?;
+                        let kind = outcome_event(rec, resource, outcome)?;
+                        rec.record(scope, kind)?;
+                        continue;
+                    }
                     // No module: a worker takes the task (GetActivityTask)
                     // and answers with its token.
                     for kind in await_worker(rec, &task).await? {
@@ -114,14 +121,7 @@ where
                     TaskOutcome::Succeeded(output) if task.task_token.is_some() => {
                         EventKind::TaskSubmitted { resource, output: Arc::new(output) }
                     }
-                    TaskOutcome::Succeeded(output) | TaskOutcome::Answered(output) => {
-                        EventKind::TaskSucceeded { resource, output: Arc::new(output) }
-                    }
-                    TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
-                    TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
-                    TaskOutcome::StoreUnavailable { cause } => {
-                        return Err(DriverError::TaskStore { arn: rec.execution.info().execution_arn.clone(), resource, cause })
-                    }
+                    outcome => outcome_event(rec, resource, outcome)?,
                 };
                 if let (Some(token), Some(store)) = (&task.task_token, rec.store) {
                     if !matches!(kind, EventKind::TaskSubmitted { .. }) {
@@ -141,4 +141,18 @@ where
             }
         }
     }
+}
+
+/// The event of a task that ended with `outcome` (one that waits for its
+/// token and was only submitted is the caller's); a store that cannot take
+/// the task's kv writes stops the drive.
+fn outcome_event<C: Clock + ?Sized>(rec: &Recorder<'_, C>, resource: String, outcome: TaskOutcome) -> Result<EventKind, DriverError> {
+    Ok(match outcome {
+        TaskOutcome::Succeeded(output) | TaskOutcome::Answered(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
+        TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
+        TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
+        TaskOutcome::StoreUnavailable { cause } => {
+            return Err(DriverError::TaskStore { arn: rec.execution.info().execution_arn.clone(), resource, cause })
+        }
+    })
 }

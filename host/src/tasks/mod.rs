@@ -51,7 +51,7 @@ impl<'a> HostTasks<'a> {
     }
 
     async fn run(&self, task: &TaskInvocation) -> TaskOutcome {
-        if let Some(outcome) = self.mock.and_then(|m| m.answer(&task.state_name, task.invocation)) {
+        if let Some(outcome) = self.mocked(task) {
             return outcome;
         }
         if let Some(pattern) = nested::pattern_of(&task.resource) {
@@ -70,5 +70,9 @@ impl<'a> HostTasks<'a> {
 impl TaskRunner for HostTasks<'_> {
     fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl Future<Output = TaskOutcome> + Send + 'a {
         self.run(task)
+    }
+
+    fn mocked(&self, task: &TaskInvocation) -> Option<TaskOutcome> {
+        self.mock.and_then(|m| m.answer(&task.state_name, task.invocation))
     }
 }
