@@ -1,7 +1,8 @@
 //! Activities through the HTTP API: a Task on an activity's ARN queues its
 //! input; workers take each task once (GetActivityTask) and answer with its
 //! token; a stopped execution's task is never handed out; a failed execution
-//! is redriven (RedriveExecution) from the state that failed.
+//! is redriven (RedriveExecution) from the state that failed, and a failed
+//! Parallel state runs again only the branch that failed.
 
 use crate::support::{scratch, wait_for, ApiServer};
 use serde_json::{json, Value};
@@ -183,4 +184,68 @@ fn a_failed_execution_is_redriven_from_the_state_that_failed() {
     let missing = arn.replace("redriven", "nobody");
     assert_eq!(refused(&server, "RedriveExecution", json!({"executionArn": missing})), "ExecutionDoesNotExist");
     call(&server, "StopExecution", json!({"executionArn": other}));
+}
+
+/// A Parallel state whose second branch fails, redriven through the API:
+/// only that branch runs again. The first branch's module task, which
+/// counts its invocations in the kv store, is not invoked again: the count
+/// stays 1, the history schedules it once, and its output is kept in the
+/// state's result, in branch order.
+#[test]
+fn a_redriven_parallel_runs_again_only_the_branch_that_failed() {
+    let dir = scratch("api-redrive-parallel");
+    let config = dir.join("stepwasm.toml");
+    let modules = crate::support::guest_dir();
+    std::fs::write(&config, format!("module_dir = {modules:?}\n{}", crate::support::PROBE_RESOURCES)).unwrap();
+    let store = dir.join("store.sqlite");
+    let server = ApiServer::start(&store, &["--config", config.to_str().unwrap()]);
+    let activity = call(&server, "CreateActivity", json!({"name": "sign"}))["activityArn"].as_str().unwrap().to_string();
+    let definition = json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "Count", "States": {"Count": {"Type": "Task", "Resource": "probe",
+            "Parameters": {"steps": [{"incr": "counted"}]}, "End": true}}},
+        {"StartAt": "Sign", "States": {"Sign": {"Type": "Task", "Resource": activity, "End": true}}}]}}});
+    let machine = call(
+        &server,
+        "CreateStateMachine",
+        json!({"name": "both", "definition": definition.to_string(), "roleArn": "arn:aws:iam::000000000000:role/r"}),
+    );
+    let machine = machine["stateMachineArn"].as_str().unwrap();
+    let arn = start_queued(&server, machine, "both-1", 1);
+    let token =
+        |server: &ApiServer| call(server, "GetActivityTask", json!({"activityArn": activity}))["taskToken"].as_str().unwrap().to_string();
+    call(&server, "SendTaskFailure", json!({"taskToken": token(&server), "error": "Unsigned", "cause": "not yet"}));
+    let failed = finished(&server, &arn);
+    assert_eq!((failed["status"].as_str(), failed["error"].as_str()), (Some("FAILED"), Some("Unsigned")), "{failed}");
+
+    call(&server, "RedriveExecution", json!({"executionArn": arn}));
+    wait_for("the redriven branch's task to be queued", || {
+        history_types(&server, &arn).iter().filter(|t| *t == "ActivityScheduled").count() == 2
+    });
+    call(&server, "SendTaskSuccess", json!({"taskToken": token(&server), "output": r#""signed""#}));
+    let done = finished(&server, &arn);
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!([{"results": [1]}, "signed"]), "the first branch's output kept, in branch order");
+
+    let types = history_types(&server, &arn);
+    assert_eq!(types.iter().filter(|t| *t == "TaskScheduled").count(), 1, "the module's task is scheduled once: {types:?}");
+    let after_redrive: Vec<&str> = types.iter().map(String::as_str).skip_while(|t| *t != "ExecutionRedriven").collect();
+    assert_eq!(
+        after_redrive,
+        [
+            "ExecutionRedriven",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ParallelStateSucceeded",
+            "ParallelStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    drop(server);
+    let counted = stepwasm::runtime::KvStore::open(&store).unwrap().entries("probe").unwrap();
+    assert!(counted.iter().any(|(k, v)| k == "counted" && v == "1"), "invoked once: {counted:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

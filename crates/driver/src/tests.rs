@@ -180,7 +180,7 @@ async fn a_redriven_execution_reruns_only_the_state_that_failed_and_can_fail_aga
 }
 
 #[tokio::test]
-async fn a_redriven_parallel_state_runs_all_its_branches_again() {
+async fn a_redriven_parallel_state_runs_again_only_the_branch_that_failed() {
     use stepwasm_store::Store;
     let definition = r#"{"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true, "Branches": [
         {"StartAt": "L", "States": {"L": {"Type": "Task", "Resource": "l", "End": true}}},
@@ -195,11 +195,12 @@ async fn a_redriven_parallel_state_runs_all_its_branches_again() {
     let too_late = store.redrive_execution(&info.execution_arn, None, fifteen_days_on).unwrap_err();
     assert!(too_late.to_string().contains("redrivable period exceeded"), "{too_late}");
     store.redrive_execution(&info.execution_arn, None, 1_000).unwrap();
-    let second = Scripted::new(vec![TaskOutcome::Succeeded(json!("l2")), TaskOutcome::Succeeded(json!("r2"))]);
+    // L succeeded: its output is kept and it is not invoked again.
+    let second = Scripted::new(vec![TaskOutcome::Succeeded(json!("r2"))]);
     let rec = resume_execution(machine, info, &second, &VirtualClock::new(1_000), &store).await.unwrap();
-    assert_eq!(rec.outcome, Outcome::Succeeded { output: json!(["l2", "r2"]) });
+    assert_eq!(rec.outcome, Outcome::Succeeded { output: json!(["l1", "r2"]) });
     let resources: Vec<String> = second.calls.borrow().iter().map(|t| t.resource.clone()).collect();
-    assert_eq!(resources, ["l", "r"]);
+    assert_eq!(resources, ["r"]);
 }
 
 #[tokio::test]

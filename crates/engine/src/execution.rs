@@ -444,4 +444,237 @@ mod tests {
         assert_eq!(error, "States.DataLimitExceeded");
         assert!(cause.contains("nests deeper than the limit of 100 levels"), "{cause}");
     }
+
+    /// Records `kind` in `scope` as the next event of `history` and applies it.
+    fn record(execution: &mut Execution, history: &mut Vec<HistoryEvent>, scope: Scope, kind: EventKind) {
+        let n = history.len() as u64;
+        let event = HistoryEvent { id: n + 1, previous_event_id: n, timestamp_ms: 0, scope, kind };
+        execution.apply(&event).unwrap();
+        history.push(event);
+    }
+
+    /// Runs an execution on until it ends, each task answered by `answer`
+    /// from its input (an Err fails it with that error); the inputs of the
+    /// tasks invoked, in order.
+    fn drive(
+        execution: &mut Execution,
+        history: &mut Vec<HistoryEvent>,
+        answer: &dyn Fn(&Value) -> Result<Value, String>,
+    ) -> (Outcome, Vec<Value>) {
+        let mut calls = Vec::new();
+        loop {
+            match execution.decide() {
+                Decision::Record { scope, event } | Decision::RecordAt { scope, event, .. } => record(execution, history, scope, event),
+                Decision::Invoke { scope, task } => {
+                    let resource = task.resource.clone();
+                    record(execution, history, scope.clone(), EventKind::TaskStarted { resource: resource.clone() });
+                    calls.push((*task.input).clone());
+                    let outcome = match answer(&task.input) {
+                        Ok(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
+                        Err(error) => EventKind::TaskFailed { resource, error, cause: "broken".into() },
+                    };
+                    record(execution, history, scope, outcome);
+                }
+                Decision::Finished(outcome) => return (outcome, calls),
+                other => panic!("no callbacks here: {other:?}"),
+            }
+        }
+    }
+
+    fn started(def: &Value, input: Value) -> (Execution, Vec<HistoryEvent>) {
+        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+        let info = ExecutionInfo {
+            execution_arn: "arn:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            test_case: None,
+        };
+        let mut execution = Execution::new(machine, info);
+        let mut history = Vec::new();
+        record(&mut execution, &mut history, Scope::root(), EventKind::ExecutionStarted { input });
+        (execution, history)
+    }
+
+    fn redrive(execution: &mut Execution, history: &mut Vec<HistoryEvent>, count: u32) {
+        record(execution, history, Scope::root(), EventKind::ExecutionRedriven { redrive_count: count });
+    }
+
+    /// The whole history folded into a new execution decides as `execution` does.
+    fn assert_replays(def: &Value, execution: &Execution, history: &[HistoryEvent]) {
+        let mut replayed = Execution::new(Arc::new(parse_definition(&def.to_string()).unwrap()), execution.info().clone());
+        for event in history {
+            replayed.apply(event).unwrap();
+        }
+        assert_eq!(replayed.decide(), execution.decide());
+        assert_eq!(replayed.outcome(), execution.outcome());
+    }
+
+    /// A task that answers `{"done": <its input's id>}` unless its id is in `broken`.
+    fn answer_unless(broken: &'static [&'static str]) -> impl Fn(&Value) -> Result<Value, String> {
+        move |input| {
+            let id = input["id"].as_str().unwrap_or_default().to_string();
+            if broken.contains(&id.as_str()) {
+                Err(format!("Broken.{id}"))
+            } else {
+                Ok(json!({"done": id}))
+            }
+        }
+    }
+
+    fn branch(id: &str) -> Value {
+        let name = format!("Work {id}");
+        json!({"StartAt": name, "States": {name: {"Type": "Task", "Resource": "work", "Parameters": {"id": id}, "End": true}}})
+    }
+
+    #[test]
+    fn a_redriven_parallel_reruns_only_the_branch_that_failed() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [branch("a"), branch("b"), branch("c")]}}});
+        let (mut execution, mut history) = started(&def, json!({}));
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&["b"]));
+        assert_eq!(failed(&outcome).0, "Broken.b");
+        assert_eq!(calls, [json!({"id": "a"}), json!({"id": "b"})], "branches run in order; the first failure ends the state");
+        let redriven_at = history.len();
+        redrive(&mut execution, &mut history, 1);
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&[]));
+        assert_eq!(calls, [json!({"id": "b"}), json!({"id": "c"})], "a, which succeeded, is not run again");
+        assert_eq!(outcome, Outcome::Succeeded { output: json!([{"done": "a"}, {"done": "b"}, {"done": "c"}]) });
+        // After the redrive: only the failed and unfinished branches' events,
+        // then the Parallel state's end; the state is not entered again.
+        let after: Vec<(Vec<u32>, &str)> = history[redriven_at + 1..].iter().map(|e| (e.scope.0.clone(), e.kind.type_name())).collect();
+        assert!(after.iter().all(|(scope, _)| scope.first() != Some(&0)), "{after:?}");
+        assert_eq!(after.first(), Some(&(vec![1], "TaskStateEntered")), "{after:?}");
+        let top: Vec<&str> = after.iter().filter(|(scope, _)| scope.is_empty()).map(|(_, t)| *t).collect();
+        assert_eq!(top, ["ParallelStateSucceeded", "ParallelStateExited", "ExecutionSucceeded"]);
+        assert_replays(&def, &execution, &history);
+    }
+
+    #[test]
+    fn a_redriven_map_reruns_only_the_iterations_that_failed_or_did_not_run() {
+        let mut processor = branch("unused");
+        processor["States"]["Work unused"]["Parameters"] = json!({"id.$": "$"});
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemProcessor": processor}}});
+        let items = json!(["i0", "i1", "i2", "i3", "i4"]);
+        let (mut execution, mut history) = started(&def, items);
+        let mut runs: Vec<Value> = Vec::new();
+        // i1 and i3 fail: an inline Map tolerates no failure, so it fails
+        // with i1's error (i2..i4 never started).
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&["i1", "i3"]));
+        assert_eq!(failed(&outcome).0, "Broken.i1");
+        runs.extend(calls);
+        // Redriven with i3 still broken: i1 runs again, i2 and i3 for the first time.
+        redrive(&mut execution, &mut history, 1);
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&["i3"]));
+        assert_eq!(failed(&outcome).0, "Broken.i3");
+        assert_eq!(calls, [json!({"id": "i1"}), json!({"id": "i2"}), json!({"id": "i3"})]);
+        runs.extend(calls);
+        assert_replays(&def, &execution, &history);
+        // Redriven again: only i3 (failed) and i4 (never started).
+        let redriven_at = history.len();
+        redrive(&mut execution, &mut history, 2);
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&[]));
+        assert_eq!(calls, [json!({"id": "i3"}), json!({"id": "i4"})]);
+        runs.extend(calls);
+        let done: Vec<Value> = (0..5).map(|i| json!({"done": format!("i{i}")})).collect();
+        assert_eq!(outcome, Outcome::Succeeded { output: Value::Array(done) }, "results in item order");
+        let ids = |id: &str| runs.iter().filter(|r| r["id"] == id).count();
+        assert_eq!((ids("i0"), ids("i1"), ids("i2"), ids("i3"), ids("i4")), (1, 2, 1, 2, 1), "no succeeded item ran again");
+        let iterations: Vec<&str> = history[redriven_at..].iter().filter(|e| e.scope.is_root()).map(|e| e.kind.type_name()).collect();
+        assert_eq!(
+            iterations,
+            [
+                "ExecutionRedriven",
+                "MapIterationStarted",
+                "MapIterationSucceeded",
+                "MapIterationStarted",
+                "MapIterationSucceeded",
+                "MapStateSucceeded",
+                "MapStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+        assert_replays(&def, &execution, &history);
+    }
+
+    #[test]
+    fn a_map_whose_tolerated_failures_ran_out_reruns_only_those_failures() {
+        let mut processor = branch("unused");
+        processor["States"]["Work unused"]["Parameters"] = json!({"id.$": "$"});
+        processor["ProcessorConfig"] = json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ToleratedFailureCount": 1,
+            "ItemProcessor": processor}}});
+        let (mut execution, mut history) = started(&def, json!(["i0", "i1", "i2", "i3", "i4"]));
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&["i3", "i4"]));
+        assert_eq!(failed(&outcome).0, "States.ExceedToleratedFailureThreshold");
+        assert_eq!(calls.len(), 5);
+        redrive(&mut execution, &mut history, 1);
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&[]));
+        assert_eq!(calls, [json!({"id": "i3"}), json!({"id": "i4"})]);
+        let done: Vec<Value> = (0..5).map(|i| json!({"done": format!("i{i}")})).collect();
+        assert_eq!(outcome, Outcome::Succeeded { output: Value::Array(done) });
+        assert_replays(&def, &execution, &history);
+    }
+
+    #[test]
+    fn a_failed_parallel_nested_in_a_branch_and_a_map_iteration_is_redriven_the_same_way() {
+        let inner = json!({"StartAt": "Inner", "States": {"Inner": {"Type": "Parallel", "End": true,
+            "Branches": [branch("y0"), branch("y1")]}}});
+        let map = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemsPath": "$.items", "ItemProcessor": inner}}});
+        let def = json!({"StartAt": "Outer", "States": {"Outer": {"Type": "Parallel", "End": true,
+            "Branches": [branch("x"), map]}}});
+        let (mut execution, mut history) = started(&def, json!({"items": [1, 2]}));
+        // The second iteration's y1 fails: x, y0, y1, y0, y1 ran.
+        let broken_once = std::cell::Cell::new(0);
+        let first = |input: &Value| {
+            if input["id"] == "y1" {
+                broken_once.set(broken_once.get() + 1);
+                if broken_once.get() == 2 {
+                    return Err("Broken.y1".to_string());
+                }
+            }
+            answer_unless(&[])(input)
+        };
+        let (outcome, calls) = drive(&mut execution, &mut history, &first);
+        assert_eq!(failed(&outcome).0, "Broken.y1");
+        assert_eq!(calls.len(), 5);
+        redrive(&mut execution, &mut history, 1);
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&[]));
+        assert_eq!(calls, [json!({"id": "y1"})], "only the failed task of the failed branch of the failed iteration");
+        let pair = json!([{"done": "y0"}, {"done": "y1"}]);
+        assert_eq!(outcome, Outcome::Succeeded { output: json!([{"done": "x"}, [pair, pair]]) });
+        assert_replays(&def, &execution, &history);
+    }
+
+    #[test]
+    fn a_parallel_stopped_while_its_branches_run_is_redriven_where_they_were() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [branch("a"), branch("b")]}}});
+        let (mut execution, mut history) = started(&def, json!({}));
+        // a succeeds, then b's task is started when the execution is stopped.
+        let answer = answer_unless(&[]);
+        loop {
+            match execution.decide() {
+                Decision::Record { scope, event } => record(&mut execution, &mut history, scope, event),
+                Decision::Invoke { scope, task } if task.input["id"] == "a" => {
+                    record(&mut execution, &mut history, scope.clone(), EventKind::TaskStarted { resource: task.resource.clone() });
+                    let output = Arc::new(answer(&task.input).unwrap());
+                    record(&mut execution, &mut history, scope, EventKind::TaskSucceeded { resource: task.resource, output });
+                }
+                Decision::Invoke { scope, task } => {
+                    record(&mut execution, &mut history, scope, EventKind::TaskStarted { resource: task.resource });
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let stop = EventKind::ExecutionAborted { error: "Stopped".into(), cause: String::new() };
+        record(&mut execution, &mut history, Scope::root(), stop);
+        redrive(&mut execution, &mut history, 1);
+        let (outcome, calls) = drive(&mut execution, &mut history, &answer);
+        assert_eq!(calls, [json!({"id": "b"})]);
+        assert_eq!(outcome, Outcome::Succeeded { output: json!([{"done": "a"}, {"done": "b"}]) });
+        assert_replays(&def, &execution, &history);
+    }
 }

@@ -13,12 +13,15 @@
 //! tolerated failure contributes its `{"Error", "Cause"}` object to the
 //! result array in the item's place. Children's failures go back to the
 //! frame, which retries the state or records its failure (see
-//! `Frame::children_failed`).
+//! `Frame::children_failed`). A failed state keeps its children, so that a
+//! redrive runs again only those that failed or did not finish
+//! ([`Fanout::redrive`]); a retry runs them all again.
 
 use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, Scope};
 use super::Failure;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::{Bindings, Path};
@@ -35,10 +38,19 @@ pub(super) enum Fanout {
         processor: Arc<Graph>,
         /// Each iteration's input.
         items: Vec<Value>,
-        /// Outputs of the finished iterations, in item order.
-        results: Vec<Value>,
-        failed: u32,
+        /// Each iteration's result once it has ended (a failed one's
+        /// `{"Error", "Cause"}`), in item order; None while it has not.
+        results: Vec<Option<Value>>,
+        /// The first iteration that has neither ended nor started: the next
+        /// to start (iterations start in index order, a redrive's too).
+        next_pending: usize,
+        /// The frames of the iterations that failed, by index: a redrive
+        /// runs each again from where it failed (see [`Fanout::redrive`]).
+        failed: BTreeMap<u32, Box<Frame>>,
         last_failure: Option<Failure>,
+        /// The frames a redrive left to run again (failed or unfinished
+        /// iterations), each taken up by its next `MapIterationStarted`.
+        redriven: BTreeMap<u32, Box<Frame>>,
         /// The iteration running now, with its index (the frame is boxed:
         /// it is large, and the `Parallel` variant is only a `Vec`).
         current: Option<(u32, Box<Frame>)>,
@@ -47,7 +59,45 @@ pub(super) enum Fanout {
 
 impl Fanout {
     pub fn new_map(processor: Arc<Graph>, items: Vec<Value>) -> Fanout {
-        Fanout::Map { processor, items, results: Vec::new(), failed: 0, last_failure: None, current: None }
+        let results = vec![None; items.len()];
+        Fanout::Map {
+            processor,
+            items,
+            results,
+            next_pending: 0,
+            failed: BTreeMap::new(),
+            last_failure: None,
+            redriven: BTreeMap::new(),
+            current: None,
+        }
+    }
+
+    /// After the execution was redriven: the children that succeeded keep
+    /// their results, the others run again. A Parallel branch that failed or
+    /// did not finish goes on from the state it ended in
+    /// ([`Frame::redrive`]); one that never started starts. A Map iteration
+    /// that failed or was running is started again (`MapIterationStarted`)
+    /// and goes on from the state it ended in; one that never started starts.
+    /// Everything here is the fold of recorded events, so a replay redrives
+    /// the same children.
+    pub fn redrive(&mut self) {
+        match self {
+            Fanout::Parallel { branches } => branches.iter_mut().for_each(Frame::redrive),
+            Fanout::Map { results, next_pending, failed, last_failure, redriven, current, .. } => {
+                redriven.append(failed);
+                if let Some((index, frame)) = current.take() {
+                    redriven.insert(index, frame);
+                }
+                for (index, frame) in redriven.iter_mut() {
+                    frame.redrive();
+                    if let Some(result) = results.get_mut(*index as usize) {
+                        *result = None;
+                    }
+                }
+                *last_failure = None;
+                *next_pending = results.iter().position(Option::is_none).unwrap_or(results.len());
+            }
+        }
     }
 
     pub fn child_mut(&mut self, index: u32) -> Option<&mut Frame> {
@@ -69,26 +119,27 @@ impl Fanout {
 
     /// Folds a `MapIteration…` event.
     pub fn apply_iteration(&mut self, event: &EventKind) -> Result<(), String> {
-        let Fanout::Map { processor, items, results, failed, last_failure, current } = self else {
+        let Fanout::Map { processor, items, results, next_pending, failed, last_failure, redriven, current } = self else {
             return Err("a Parallel state has no iterations".into());
         };
-        let next_index = results.len() as u32;
         match event {
             EventKind::MapIterationStarted { index, .. } => {
-                if current.is_some() || *index != next_index {
-                    return Err(format!("iteration {index} cannot start now (next is {next_index})"));
+                if current.is_some() || *index as usize != *next_pending {
+                    return Err(format!("iteration {index} cannot start now (next is {next_pending})"));
                 }
                 let input = items.get(*index as usize).ok_or_else(|| format!("there is no item {index}"))?;
-                *current = Some((*index, Box::new(Frame::new(Arc::clone(processor), input.clone()))));
+                let frame = redriven.remove(index).unwrap_or_else(|| Box::new(Frame::new(Arc::clone(processor), input.clone())));
+                *current = Some((*index, frame));
+                *next_pending = (*next_pending + 1..results.len()).find(|&i| results[i].is_none()).unwrap_or(results.len());
             }
             EventKind::MapIterationSucceeded { index, output, .. } => {
                 take_current(current, *index)?;
-                results.push(output.clone());
+                results[*index as usize] = Some(output.clone());
             }
             EventKind::MapIterationFailed { index, error, cause, .. } => {
-                take_current(current, *index)?;
-                results.push(json!({"Error": error, "Cause": cause}));
-                *failed += 1;
+                let frame = take_current(current, *index)?;
+                results[*index as usize] = Some(json!({"Error": error, "Cause": cause}));
+                failed.insert(*index, frame);
                 *last_failure = Some(Failure::new(error, cause.clone()));
             }
             other => return Err(format!("{} is not an iteration event", other.type_name())),
@@ -112,7 +163,7 @@ impl Fanout {
                 }
                 Ok(record(EventKind::ParallelStateSucceeded { output: Value::Array(outputs) }))
             }
-            Fanout::Map { items, results, failed, last_failure, current, .. } => {
+            Fanout::Map { items, results, next_pending, failed, last_failure, current, .. } => {
                 let name = state.name.clone();
                 if let Some((index, frame)) = current {
                     let index = *index;
@@ -122,9 +173,10 @@ impl Fanout {
                         other => other,
                     });
                 }
+                let failed = failed.len() as u32;
                 if let (Some(failure), StateKind::Map(map)) = (last_failure, &state.kind) {
                     let tolerance = Tolerance::of(map, state_input, b)?;
-                    if tolerance.exceeded(*failed, items.len()) {
+                    if tolerance.exceeded(failed, items.len()) {
                         return Err(if tolerance.declared {
                             Failure::new(
                                 errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -140,19 +192,19 @@ impl Fanout {
                         });
                     }
                 }
-                Ok(if results.len() < items.len() {
-                    record(EventKind::MapIterationStarted { name, index: results.len() as u32 })
+                Ok(if *next_pending < items.len() {
+                    record(EventKind::MapIterationStarted { name, index: *next_pending as u32 })
                 } else {
-                    record(EventKind::MapStateSucceeded { output: Value::Array(results.clone()) })
+                    record(EventKind::MapStateSucceeded { output: Value::Array(results.iter().flatten().cloned().collect()) })
                 })
             }
         }
     }
 }
 
-fn take_current(current: &mut Option<(u32, Box<Frame>)>, index: u32) -> Result<(), String> {
+fn take_current(current: &mut Option<(u32, Box<Frame>)>, index: u32) -> Result<Box<Frame>, String> {
     match current.take() {
-        Some((i, _)) if i == index => Ok(()),
+        Some((i, frame)) if i == index => Ok(frame),
         other => {
             let running = other.as_ref().map(|(i, _)| *i);
             *current = other;

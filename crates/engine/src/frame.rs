@@ -101,6 +101,9 @@ enum Step {
         failure: Failure,
         retrier: Option<usize>,
         failed_ms: i64,
+        /// A Parallel or Map state's children as they were when they
+        /// failed it: what a redrive keeps of them.
+        children: Option<Box<Fanout>>,
     },
     /// `next` is set when the exit does not follow the state's own
     /// transition: a catcher's `Next`, or the Choice rule taken.
@@ -170,15 +173,25 @@ impl Frame {
 
     /// After the execution ended unsuccessfully: the state it ended in (the
     /// one that failed, or the one running when it timed out or was stopped)
-    /// is entered again with the input it had, its retry counts new; a
-    /// Parallel or Map state runs all its children again. An execution
-    /// stopped between two states goes on to the next one.
+    /// is entered again with the input it had, its retry counts new. A
+    /// Parallel or Map state whose children failed or were running is not
+    /// entered again: its children are redriven in place ([`Fanout::redrive`]:
+    /// the ones that succeeded keep their output, the others go on from where
+    /// they ended, so nested states are redriven the same way) and its retry
+    /// counts are new. An execution stopped between two states goes on to
+    /// the next one; a graph that has ended successfully is left as it is.
     pub fn redrive(&mut self) {
-        if let Some(cursor) = self.cursor.as_mut() {
-            if !matches!(cursor.step, Step::Exited { .. }) {
-                cursor.step = Step::Exited { output: Arc::clone(&cursor.input), next: Some(cursor.state.clone()) };
+        let Some(cursor) = self.cursor.as_mut() else { return };
+        let step = std::mem::replace(&mut cursor.step, Step::Entered);
+        cursor.step = match step {
+            Step::Exited { .. } => step,
+            Step::Running(mut children) | Step::Failed { children: Some(mut children), .. } => {
+                children.redrive();
+                cursor.retries.iter_mut().for_each(|r| *r = 0);
+                Step::Running(children)
             }
-        }
+            _ => Step::Exited { output: Arc::clone(&cursor.input), next: Some(cursor.state.clone()) },
+        };
     }
 
     /// Folds one event into this frame (`path` empty) or into the child the
@@ -347,10 +360,17 @@ impl Frame {
                 EventKind::ParallelStateFailed { error, cause } | EventKind::MapStateFailed { error, cause },
                 StateKind::Parallel(_) | StateKind::Map(_),
             ) => {
-                if !matches!(cursor.step, Step::Running(_)) {
-                    return Err("the state's children are not running".into());
-                }
+                let children = match std::mem::replace(&mut cursor.step, Step::Entered) {
+                    Step::Running(children) => children,
+                    other => {
+                        cursor.step = other;
+                        return Err("the state's children are not running".into());
+                    }
+                };
                 cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
+                if let Step::Failed { children: kept, .. } = &mut cursor.step {
+                    *kept = Some(children);
+                }
             }
             (
                 EventKind::MapIterationStarted { .. } | EventKind::MapIterationSucceeded { .. } | EventKind::MapIterationFailed { .. },
@@ -456,7 +476,7 @@ impl Frame {
                 Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
                 Err(failure) => self.catch(scope, state, cursor, &b, failure),
             },
-            (_, Step::Failed { failure, retrier, failed_ms }) => {
+            (_, Step::Failed { failure, retrier, failed_ms, .. }) => {
                 if let Some(i) = *retrier {
                     let r = &state.retriers()[i];
                     if cursor.retries[i] < r.max_attempts {
@@ -772,7 +792,7 @@ impl Cursor {
         }
         let failure = Failure::new(&failed.error, failed.cause.clone());
         let i = retrier_for(state, &failure).ok_or("no retrier handles the children's failure")?;
-        self.step = Step::Failed { failure, retrier: Some(i), failed_ms: self.latest_ms };
+        self.step = Step::Failed { failure, retrier: Some(i), failed_ms: self.latest_ms, children: None };
         Ok(())
     }
 
@@ -790,6 +810,6 @@ impl Cursor {
 
     fn fail(&mut self, state: &State, failure: Failure, at_ms: i64) {
         let retrier = retrier_for(state, &failure);
-        self.step = Step::Failed { failure, retrier, failed_ms: at_ms };
+        self.step = Step::Failed { failure, retrier, failed_ms: at_ms, children: None };
     }
 }
