@@ -25,6 +25,7 @@ mod pruning;
 mod retries;
 
 use crate::api::connections::{ConnectionArgs, Policy};
+use crate::api::open_executions::{OpenExecutions, DEFAULT_MAX_OPEN_EXECUTIONS};
 use crate::api::{serve_api, Access, Api};
 use crate::cli::store_flags::{LockArg, StoreArg};
 use crate::cli::{CacheArg, ConfigArg};
@@ -75,6 +76,13 @@ pub struct ServeArgs {
     /// taking more work.
     #[arg(long, default_value_t = instance_slots::DEFAULT_MAX_QUEUED)]
     max_queued: usize,
+    /// At most this many executions are open (driven, queued, parked,
+    /// waiting to be driven again); past it StartExecution answers
+    /// ExecutionLimitExceeded, as AWS does past its quota, so that nothing
+    /// (a definition starting executions of itself included) can grow
+    /// serve's memory and store without bound.
+    #[arg(long, default_value_t = DEFAULT_MAX_OPEN_EXECUTIONS)]
+    max_open_executions: usize,
     /// Exit once no execution is running, parked, queued or waiting to be
     /// driven again (for scripts and tests): 0 when none is left RUNNING, 1
     /// naming those this serve could not drive.
@@ -168,8 +176,15 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listener =
             tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         let wake_host = Arc::new(tokio::sync::Notify::new());
-        let api =
-            Arc::new(Api { store: Arc::clone(&store), machines: Arc::clone(&machines), wake_host: Arc::clone(&wake_host), access, arns });
+        let open_executions = Arc::new(OpenExecutions::new(args.max_open_executions));
+        let api = Arc::new(Api {
+            store: Arc::clone(&store),
+            machines: Arc::clone(&machines),
+            wake_host: Arc::clone(&wake_host),
+            access,
+            arns,
+            open_executions: Arc::clone(&open_executions),
+        });
         // Nested executions start through the API's own StartExecution.
         let integrations = Integrations { nested: Arc::new(NestedExecutions::new(Arc::clone(&api))), http_tasks };
         crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
@@ -177,7 +192,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         if let Some(days) = args.retain_days {
             pruning::spawn_pruner(Arc::clone(&store), days);
         }
-        drive_store(Arc::clone(&store), machines, integrations, limits, args.exit_when_idle, wake_host).await
+        drive_store(Arc::clone(&store), machines, integrations, limits, args.exit_when_idle, wake_host, open_executions).await
     })?;
     // Only those still RUNNING count (one may have been stopped since).
     let left_running: Vec<_> = left_running
@@ -318,6 +333,7 @@ async fn drive_store(
     limits: HostLimits,
     exit_when_idle: bool,
     wake: Arc<tokio::sync::Notify>,
+    open_executions: Arc<OpenExecutions>,
 ) -> Result<Vec<(String, String)>> {
     let poll = limits.poll;
     crate::console_out::say(format_args!("serving {:?}", store));
@@ -364,6 +380,7 @@ async fn drive_store(
             host.spawn(info);
         }
         host.admit();
+        open_executions.set(host.open());
         let idle = host.tasks.is_empty() && host.parked.is_empty() && host.backlog.is_empty() && host.retries.is_empty();
         // Not before the store has answered: what it holds is not known yet.
         if exit_when_idle && idle && poll_failure.is_none() {
@@ -477,6 +494,12 @@ impl Host {
     /// Queues `info` to be driven.
     fn spawn(&mut self, info: ExecutionInfo) {
         self.backlog.push_back(info);
+    }
+
+    /// The executions this host holds open: driven, queued, parked, waiting
+    /// for a retry's backoff, stuck.
+    fn open(&self) -> usize {
+        self.driving.len() + self.backlog.len() + self.parked.len() + self.retries.waiting() + self.stuck.len()
     }
 
     /// Drives executions from the backlog while there is room.

@@ -236,3 +236,51 @@ fn http_tasks_call_allowed_urls_with_awss_request_and_response_shape() {
     assert!(refusal.contains(&format!("[http_tasks.\"{connection}\"]")), "{refusal}");
     assert!(!http.seen().iter().any(|p| p.starts_with("/secret")), "{:?}", http.seen());
 }
+
+/// A definition that starts two executions of itself and ends would double
+/// its open executions each generation, without end. Under
+/// `--max-open-executions 16` the starts past the cap are refused with
+/// `ExecutionLimitExceeded` (the task fails with
+/// `StepFunctions.ExecutionLimitExceeded`), so the cascade ends after a
+/// bounded number of executions and `serve` goes on answering.
+#[test]
+fn a_definition_starting_itself_without_end_stops_at_the_open_executions_cap() {
+    let dir = scratch("nested-fork-bomb");
+    let server = ApiServer::start(&dir.join("store.sqlite"), &["--max-open-executions", "16"]);
+    let again = |name: &str| {
+        json!({"StartAt": name, "States": {name: {
+            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+            "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "Input": {}}, "End": true}}})
+    };
+    let bomb = create(
+        &server,
+        "bomb",
+        json!({"StartAt": "Fork", "States": {"Fork": {"Type": "Parallel", "Branches": [again("Left"), again("Right")], "End": true}}}),
+    );
+    call(&server, "StartExecution", json!({"stateMachineArn": bomb, "name": "first"}));
+    let all = || {
+        let listed = call(&server, "ListExecutions", json!({"stateMachineArn": bomb, "maxResults": 1000}));
+        listed["executions"].as_array().unwrap().clone()
+    };
+    wait_for("the cascade to end", || {
+        let executions = all();
+        executions.len() > 1 && executions.iter().all(|e| e["status"] != "RUNNING")
+    });
+    let executions = all();
+    // Each generation is at most the cap (plus what arrives between two of
+    // the host's passes); without the cap the count doubles without end.
+    assert!(executions.len() < 500, "{} executions", executions.len());
+    let refused = executions.iter().filter(|e| e["status"] == "FAILED").find_map(|e| {
+        let described = call(&server, "DescribeExecution", json!({"executionArn": e["executionArn"]}));
+        described["cause"].as_str().filter(|c| c.contains("ExecutionLimitExceeded")).map(str::to_string)
+    });
+    assert!(refused.is_some(), "no execution failed on the cap: {executions:?}");
+    // And the host takes work again once it has counted the ended ones
+    // (at its next pass, within its poll interval).
+    let after = create(&server, "after", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+    wait_for("a start to be taken again", || {
+        let (status, answer) = server.call("AWSStepFunctions.StartExecution", &json!({"stateMachineArn": after, "name": "still-served"}));
+        assert!(status == 200 || answer["__type"] == "ExecutionLimitExceeded", "{status} {answer}");
+        status == 200
+    });
+}

@@ -428,6 +428,9 @@ fn refuse_when_saturated(action: &str) -> Result<(), ApiError> {
 
 async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     refuse_when_saturated("StartExecution")?;
+    if let Some(why) = api.open_executions.refusal() {
+        return Err(ApiError::new("ExecutionLimitExceeded", why));
+    }
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, _) = execution_input(params)?;
     let target = versions::resolve(api, "stateMachineArn", &sm_arn)?;

@@ -19,6 +19,7 @@ mod activities;
 mod aliases;
 pub mod connections;
 pub mod console;
+pub mod open_executions;
 mod pagination;
 mod protocol;
 pub mod resources;
@@ -68,6 +69,8 @@ pub struct Api {
     /// The region and account of the ARNs this API makes (`serve --region`,
     /// `--account`); a signed request's own region replaces the region.
     pub arns: crate::engine::arn::ArnScope,
+    /// The host's open executions and their cap (`--max-open-executions`).
+    pub open_executions: Arc<open_executions::OpenExecutions>,
 }
 
 /// Answers connections on `listener` until the process ends, each

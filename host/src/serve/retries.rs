@@ -162,6 +162,11 @@ impl Retries {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// How many wait for their backoff to end (the others are being driven).
+    pub fn waiting(&self) -> usize {
+        self.entries.values().filter(|r| r.due_ms.is_some()).count()
+    }
 }
 
 /// Milliseconds as a short human duration (`750 ms`, `4.5 s`).
