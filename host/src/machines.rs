@@ -15,7 +15,7 @@
 
 use crate::asl::{parse_definition, StateMachine};
 use crate::engine::ExecutionInfo;
-use crate::runtime::config::EntryError;
+use crate::runtime::config::{EntryError, HttpTaskGrants};
 use crate::runtime::{CacheOutcome, ResourceMap, ResourceSpec, Unmapped, WasmRuntime};
 use crate::store::{SqliteStore, Store, StoreError, TaskResourceRecord};
 use crate::tasks::mocks::{MockConfig, TestCase};
@@ -272,6 +272,12 @@ impl StoredMachines {
         }
         self.map_registered(store).map_err(RegisterError::Remap)?;
         Ok(true)
+    }
+
+    /// The HTTP Tasks' grants: the config's `[http_tasks]` (never registered
+    /// through the API).
+    pub fn http_tasks(&self) -> &HttpTaskGrants {
+        self.configured.http_tasks()
     }
 
     fn read_map(&self) -> std::sync::RwLockReadGuard<'_, ResourceMap> {

@@ -32,7 +32,6 @@ use crate::cli::{CacheArg, ConfigArg};
 use crate::driver::{drive_stored_execution, Clock, DriverError, Progress, ScaledWaits, SystemClock};
 use crate::engine::{ExecutionInfo, Outcome};
 use crate::machines::StoredMachines;
-use crate::runtime::config::HttpTaskGrants;
 use crate::runtime::instance_slots;
 use crate::store::{CrashGuard, DriveStart, ExecutionStatus, Journal, SqliteStore, Store, StoreError, CRASH_LIMIT};
 use crate::tasks::nested::NestedExecutions;
@@ -150,7 +149,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     store.check(false)?;
     let store = Arc::new(store);
     let settings = args.config.machine_settings(&args.cache)?;
-    let http_tasks = Arc::new(settings.resources.http_tasks().clone());
     let machines = Arc::new(StoredMachines::new(settings, &args.store.store));
     machines.map_registered(&*store)?;
     let access = match &args.api_secret {
@@ -186,13 +184,13 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             open_executions: Arc::clone(&open_executions),
         });
         // Nested executions start through the API's own StartExecution.
-        let integrations = Integrations { nested: Arc::new(NestedExecutions::new(Arc::clone(&api))), http_tasks };
+        let nested = Arc::new(NestedExecutions::new(Arc::clone(&api)));
         crate::console_out::say(format_args!("api listening on http://{}", listener.local_addr()?));
         tokio::spawn(serve_api(listener, api, Policy::from_args(&args.connections)));
         if let Some(days) = args.retain_days {
             pruning::spawn_pruner(Arc::clone(&store), days);
         }
-        drive_store(Arc::clone(&store), machines, integrations, limits, args.exit_when_idle, wake_host, open_executions).await
+        drive_store(Arc::clone(&store), machines, nested, limits, args.exit_when_idle, wake_host, open_executions).await
     })?;
     // Only those still RUNNING count (one may have been stopped since).
     let left_running: Vec<_> = left_running
@@ -302,17 +300,10 @@ struct Host {
     /// Executions this serve cannot drive (left RUNNING), by ARN, with why;
     /// a redrive or a stop takes one out.
     stuck: HashMap<String, String>,
-    integrations: Integrations,
+    /// Nested executions start through the API (`crate::tasks::nested`).
+    nested: Arc<NestedExecutions>,
     /// What executions are driven with: see [`HostLimits::clock`].
     clock: ScaledWaits,
-}
-
-/// What a Task may reach beyond its modules: nested executions (through the
-/// API) and the HTTP Task's grants (`crate::tasks`).
-#[derive(Clone)]
-struct Integrations {
-    nested: Arc<NestedExecutions>,
-    http_tasks: Arc<HttpTaskGrants>,
 }
 
 /// Where `serve` is in its store's lists: executions started and redriven
@@ -329,7 +320,7 @@ struct Seen {
 async fn drive_store(
     store: Arc<SqliteStore>,
     machines: Arc<StoredMachines>,
-    integrations: Integrations,
+    nested: Arc<NestedExecutions>,
     limits: HostLimits,
     exit_when_idle: bool,
     wake: Arc<tokio::sync::Notify>,
@@ -349,7 +340,7 @@ async fn drive_store(
         retries: Retries::new(RETRY_BACKOFF),
         give_up_after: limits.give_up_after,
         stuck: HashMap::new(),
-        integrations,
+        nested,
         clock: limits.clock,
     };
     let mut seen = Seen::default();
@@ -527,7 +518,8 @@ impl Host {
         };
         let clock = self.clock;
         let store = Arc::clone(&self.store);
-        let integrations = self.integrations.clone();
+        let nested = Arc::clone(&self.nested);
+        let machines = Arc::clone(&self.machines);
         let crash_limit = self.crash_limit;
         let after_failure = self.retries.contains(&arn);
         let task = self.tasks.spawn(async move {
@@ -555,10 +547,8 @@ impl Host {
                 }
             }
             let (machine, runtime) = &*loaded;
-            let tasks = HostTasks::wasm_only(runtime)
-                .with_nested(&integrations.nested)
-                .with_http_tasks(&integrations.http_tasks)
-                .with_mock(test_case.as_deref());
+            let tasks =
+                HostTasks::wasm_only(runtime).with_nested(&nested).with_http_tasks(machines.http_tasks()).with_mock(test_case.as_deref());
             let result = drive_stored_execution(Arc::clone(machine), info.clone(), &tasks, &clock, &*store, PARK_WAITS_OVER_MS).await;
             (info, result)
         });

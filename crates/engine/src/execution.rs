@@ -291,19 +291,23 @@ mod tests {
     use serde_json::json;
     use stepwasm_asl::parse_definition;
 
-    /// Runs a machine without tasks to its end: the outcome, the history and
-    /// the execution.
-    fn run(def: Value, input: Value) -> (Outcome, Vec<HistoryEvent>, Execution) {
-        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
-        let info = ExecutionInfo {
+    /// The execution every test here runs as.
+    fn test_info() -> ExecutionInfo {
+        ExecutionInfo {
             execution_arn: "arn:e".into(),
             name: "e".into(),
             state_machine_arn: "arn:m".into(),
             state_machine_name: "m".into(),
             role_arn: "arn:aws:iam::1:role/r".into(),
             test_case: None,
-        };
-        let mut execution = Execution::new(machine, info);
+        }
+    }
+
+    /// Runs a machine without tasks to its end: the outcome, the history and
+    /// the execution.
+    fn run(def: Value, input: Value) -> (Outcome, Vec<HistoryEvent>, Execution) {
+        let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
+        let mut execution = Execution::new(machine, test_info());
         let mut history: Vec<HistoryEvent> = Vec::new();
         let mut record = |execution: &mut Execution, scope: Scope, kind: EventKind| {
             let event =
@@ -483,15 +487,7 @@ mod tests {
 
     fn started(def: &Value, input: Value) -> (Execution, Vec<HistoryEvent>) {
         let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
-        let info = ExecutionInfo {
-            execution_arn: "arn:e".into(),
-            name: "e".into(),
-            state_machine_arn: "arn:m".into(),
-            state_machine_name: "m".into(),
-            role_arn: "arn:aws:iam::1:role/r".into(),
-            test_case: None,
-        };
-        let mut execution = Execution::new(machine, info);
+        let mut execution = Execution::new(machine, test_info());
         let mut history = Vec::new();
         record(&mut execution, &mut history, Scope::root(), EventKind::ExecutionStarted { input });
         (execution, history)

@@ -15,6 +15,7 @@ use crate::asl::size::json_size;
 use crate::driver::{run_execution, Clock, SystemClock};
 use crate::engine::arn::ArnScope;
 use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
+use crate::machines::Loaded;
 use crate::runtime::instance_slots::InstanceSlots;
 use crate::store::{
     redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, Journal, StateMachineDetails, StateMachineRecord, Store,
@@ -435,11 +436,7 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
     let (input, _) = execution_input(params)?;
     let target = versions::resolve(api, "stateMachineArn", &sm_arn)?;
     let machine = target.machine();
-    // The ARN is the stored machine's (its name decides it).
-    info.state_machine_arn = machine.arn.clone();
-    if !machine.details.role_arn.is_empty() {
-        info.role_arn = machine.details.role_arn.clone();
-    }
+    runs_as(&mut info, machine);
     check_test_case(api, &info)?;
     if let Some(existing) = api.store.execution(&info.execution_arn)? {
         // AWS: starting a RUNNING execution again with the same input is
@@ -449,12 +446,7 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
         }
         return Err(already_exists(&info.execution_arn));
     }
-    // The latest definition, or the version's (an alias picks one by weight).
-    let chosen = versions::chosen(api, &target, aliases::roll())?;
-    let loaded = api
-        .machines
-        .load(&machine.arn, Some(chosen.definition_version), &chosen.definition)
-        .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
+    let (chosen, loaded) = load_chosen(api, &target)?;
     let clock = SystemClock;
     let started_ms = clock.now_ms();
     let started = match chosen.through {
@@ -471,6 +463,26 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
     }
     api.wake_host.notify_one();
     Ok(json!({"executionArn": info.execution_arn, "startDate": date(started_ms)}))
+}
+
+/// A new execution of `machine`: under its stored ARN (its name decides it)
+/// and as its role, when it has one.
+fn runs_as(info: &mut ExecutionInfo, machine: &StateMachineRecord) {
+    info.state_machine_arn = machine.arn.clone();
+    if !machine.details.role_arn.is_empty() {
+        info.role_arn = machine.details.role_arn.clone();
+    }
+}
+
+/// The definition a start of `target` runs, loaded: the latest, or the
+/// version's (an alias picks one by weight).
+fn load_chosen(api: &Api, target: &Target) -> Result<(versions::Chosen, Loaded), ApiError> {
+    let chosen = versions::chosen(api, target, aliases::roll())?;
+    let loaded = api
+        .machines
+        .load(&target.machine().arn, Some(chosen.definition_version), &chosen.definition)
+        .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
+    Ok((chosen, loaded))
 }
 
 fn not_express(arn: &str, action: &str) -> ApiError {
@@ -498,17 +510,9 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
     if machine.details.kind != "EXPRESS" {
         return Err(not_express(&machine.arn, "StartSyncExecution"));
     }
-    info.state_machine_arn = machine.arn.clone();
-    if !machine.details.role_arn.is_empty() {
-        info.role_arn = machine.details.role_arn.clone();
-    }
+    runs_as(&mut info, machine);
     let test_case = check_test_case(api, &info)?;
-    // The latest definition, or the version's (an alias picks one by weight).
-    let chosen = versions::chosen(api, &target, aliases::roll())?;
-    let loaded = api
-        .machines
-        .load(&machine.arn, Some(chosen.definition_version), &chosen.definition)
-        .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
+    let (_, loaded) = load_chosen(api, &target)?;
     let (state_machine, runtime) = &*loaded;
     let start_ms = SystemClock.now_ms();
     let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref());

@@ -40,9 +40,7 @@ pub struct ResumeArgs {
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
     let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm resume")?;
-    let settings = args.config.machine_settings(&args.cache)?;
-    let http_tasks = settings.resources.http_tasks().clone();
-    let machines = crate::machines::StoredMachines::new(settings, &args.store.store);
+    let machines = crate::machines::StoredMachines::new(args.config.machine_settings(&args.cache)?, &args.store.store);
     machines.map_registered(&store)?;
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
     let running = store.executions(Some(ExecutionStatus::Running))?;
@@ -88,7 +86,7 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
             }
         }
         let (machine, runtime) = &*loaded;
-        let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref()).with_http_tasks(&http_tasks);
+        let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref()).with_http_tasks(machines.http_tasks());
         let outcome = tokio.block_on(resume_execution(machine.clone(), execution.info.clone(), &tasks, clock.as_ref(), &store));
         match outcome {
             Ok(record) => {
