@@ -200,9 +200,16 @@ impl Execution {
             _ => {
                 let root = self.root.as_mut().ok_or_else(|| bad("the execution has not started"))?;
                 root.apply(&event.scope.0, event).map_err(|reason| bad(&reason))?;
-                if let Some(state) = root.scheduled_task_at(&event.scope.0) {
-                    let count = self.scheduled.entry(state.to_string()).or_default();
-                    *count = count.saturating_add(1);
+                // Counted where a task is scheduled, not looked for after every event.
+                if let EventKind::TaskScheduled { .. } = event.kind {
+                    if let Some(state) = root.scheduled_task_at(&event.scope.0) {
+                        match self.scheduled.get_mut(state) {
+                            Some(count) => *count = count.saturating_add(1),
+                            None => {
+                                self.scheduled.insert(state.to_string(), 1);
+                            }
+                        }
+                    }
                 }
             }
         }
