@@ -134,10 +134,13 @@ pub struct ServeArgs {
     /// Retry backoffs and task timeouts keep their length, as in SFN Local.
     #[arg(long, env = "WAIT_TIME_SCALE", value_name = "F", default_value_t = 1.0)]
     wait_time_scale: f64,
+    #[command(flatten)]
+    fanout: crate::cli::inputs::FanoutArg,
 }
 
 /// The `serve` subcommand.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    args.fanout.apply();
     // Before any module is loaded: the pools are sized from it.
     instance_slots::configure(args.instances)?;
     instance_slots::set_max_queued(args.max_queued);

@@ -28,12 +28,12 @@ const APPROVAL: &str = r#"{"StartAt": "Ask", "States": {
   "Done": {"Type": "Pass", "End": true}}}"#;
 
 /// Runs tasks with `answer`, which sees the invocation; keeps every invocation.
-struct Runner<F: Fn(&TaskInvocation) -> TaskOutcome> {
+struct Runner<F: Fn(&TaskInvocation) -> TaskOutcome + Sync> {
     answer: F,
     calls: Mutex<Vec<TaskInvocation>>,
 }
 
-impl<F: Fn(&TaskInvocation) -> TaskOutcome> Runner<F> {
+impl<F: Fn(&TaskInvocation) -> TaskOutcome + Sync> Runner<F> {
     fn new(answer: F) -> Self {
         Runner { answer, calls: Mutex::new(Vec::new()) }
     }
@@ -42,13 +42,13 @@ impl<F: Fn(&TaskInvocation) -> TaskOutcome> Runner<F> {
     }
 }
 
-impl<F: Fn(&TaskInvocation) -> TaskOutcome> TaskRunner for Runner<F> {
+impl<F: Fn(&TaskInvocation) -> TaskOutcome + Sync> TaskRunner for Runner<F> {
     fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
         std::future::ready(self.answer(task))
     }
 }
 
-impl<F: Fn(&TaskInvocation) -> TaskOutcome> Runner<F> {
+impl<F: Fn(&TaskInvocation) -> TaskOutcome + Sync> Runner<F> {
     fn answer(&self, task: &TaskInvocation) -> TaskOutcome {
         self.calls.lock().unwrap().push(task.clone());
         (self.answer)(task)
@@ -57,12 +57,12 @@ impl<F: Fn(&TaskInvocation) -> TaskOutcome> Runner<F> {
 
 /// A virtual clock that calls `on_wait` with the time after every wait: the
 /// world acting while the driver waits.
-struct Acting<F: Fn(i64)> {
+struct Acting<F: Fn(i64) + Send + Sync> {
     clock: VirtualClock,
     on_wait: F,
 }
 
-impl<F: Fn(i64)> Clock for Acting<F> {
+impl<F: Fn(i64) + Send + Sync> Clock for Acting<F> {
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
@@ -84,7 +84,7 @@ fn at(rec: &ExecutionRecord, ty: &str, nth: usize) -> i64 {
     rec.history.iter().filter(|e| e.kind.type_name() == ty).nth(nth).unwrap_or_else(|| panic!("no {ty} #{nth}")).timestamp_ms
 }
 
-fn approval_run(store: &SqliteStore, runner: &impl TaskRunner, clock: &dyn Clock) -> ExecutionRecord {
+fn approval_run(store: &SqliteStore, runner: &(impl TaskRunner + Sync), clock: &dyn Clock) -> ExecutionRecord {
     let machine = Arc::new(parse_definition(APPROVAL).unwrap());
     block_on(run_recorded(machine, execution_info("approvals", "a1"), json!({"order": 7}), runner, clock, store)).unwrap()
 }

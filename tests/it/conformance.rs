@@ -26,17 +26,17 @@
 
 use crate::support::block_on;
 use serde_json::Value;
-use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::Mutex;
 use stepwasm::asl::parse_definition;
 use stepwasm::driver::{execution_info, run_execution, TaskOutcome, TaskRunner, VirtualClock};
 use stepwasm::engine::{Outcome, TaskInvocation};
 
 /// Answers tasks from the case's script, then echoes the input.
-struct ScriptedTasks(RefCell<Vec<Value>>);
+struct ScriptedTasks(Mutex<Vec<Value>>);
 
 impl TaskRunner for ScriptedTasks {
     fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
@@ -46,7 +46,7 @@ impl TaskRunner for ScriptedTasks {
 
 impl ScriptedTasks {
     fn answer(&self, task: &TaskInvocation) -> TaskOutcome {
-        let mut script = self.0.borrow_mut();
+        let mut script = self.0.lock().unwrap();
         if script.is_empty() {
             return TaskOutcome::Succeeded((*task.input).clone());
         }
@@ -87,7 +87,7 @@ fn check(case: &Value) -> Result<(), String> {
     if expect.get("invalid").is_some() {
         return Err("definition was accepted but should be invalid".into());
     }
-    let tasks = ScriptedTasks(RefCell::new(case.get("tasks").and_then(Value::as_array).cloned().unwrap_or_default()));
+    let tasks = ScriptedTasks(Mutex::new(case.get("tasks").and_then(Value::as_array).cloned().unwrap_or_default()));
     let input = case.get("input").cloned().unwrap_or(Value::Object(Default::default()));
     let clock = VirtualClock::new(1_767_225_600_000); // 2026-01-01T00:00:00Z
     let rec = block_on(run_execution(machine, execution_info("conformance", "case"), input, &tasks, &clock))

@@ -486,7 +486,7 @@ fn definition(rng: &mut Rng) -> Value {
 }
 
 /// Tasks succeed with random output, fail with random errors, or time out.
-struct RandomTasks(std::cell::RefCell<Rng>);
+struct RandomTasks(std::sync::Mutex<Rng>);
 
 impl TaskRunner for RandomTasks {
     fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
@@ -496,7 +496,7 @@ impl TaskRunner for RandomTasks {
 
 impl RandomTasks {
     fn answer(&self, task: &TaskInvocation) -> TaskOutcome {
-        let mut rng = self.0.borrow_mut();
+        let mut rng = self.0.lock().unwrap();
         match rng.below(4) {
             0 => TaskOutcome::Succeeded((*task.input).clone()),
             1 => TaskOutcome::Succeeded(value(&mut rng, 3)),
@@ -528,7 +528,7 @@ fn random_definitions_and_inputs_never_panic() {
                 None
             }
             Ok(machine) => {
-                let runner = RandomTasks(std::cell::RefCell::new(Rng(seed)));
+                let runner = RandomTasks(std::sync::Mutex::new(Rng(seed)));
                 let rec =
                     block_on(run_execution(Arc::new(machine), execution_info("fuzz", "f"), input.clone(), &runner, &VirtualClock::new(0)))
                         .expect("the engine accepts the events the driver records");

@@ -6,49 +6,47 @@
 //! worker comes (`ActivityTimedOut`).
 
 use crate::callback::answered;
-use crate::recorder::Recorder;
 use crate::{Clock, DriverError};
 use stepwasm_asl::errors;
 use stepwasm_engine::{EventKind, TaskInvocation};
-use stepwasm_store::{ActivityTask, ExecutionStatus, StoreError, TokenState};
+use stepwasm_store::{ActivityTask, ExecutionStatus, Journal, StoreError, TokenState};
 
 /// How often, at most, the store is asked whether a worker took the task
 /// (a worker in another process cannot wake this driver).
 const WORKER_POLL_MAX_MS: i64 = 1_000;
 
-/// Queues `task` for its activity's workers and waits until one takes it:
-/// the events to record, in order (`ActivityStarted`; with the answer too
-/// when it came as the task's time ran out; `TaskTimedOut` when no worker
-/// came in time).
-pub(crate) async fn await_worker<C: Clock + ?Sized>(
-    rec: &mut Recorder<'_, C>,
+/// Queues `task` for its activity's workers, its token open. The caller
+/// journals what led to it next, so a history showing the task scheduled
+/// means a worker can take it; a resumed driver queues it again (a no-op).
+pub(crate) fn queue_for_workers<C: Clock + ?Sized>(
+    store: &dyn Journal,
+    clock: &C,
+    arn: &str,
     task: &TaskInvocation,
-) -> Result<Vec<EventKind>, DriverError> {
-    let resource = task.resource.clone();
-    let failed = |cause: String| Ok(vec![EventKind::TaskFailed { resource: resource.clone(), error: errors::RUNTIME.into(), cause }]);
-    let (Some(store), Some(token)) = (rec.store, &task.task_token) else {
-        return failed(format!(
-            "{resource} is an activity: its task is handed to a worker only by an execution kept in a store (start it and serve)"
-        ));
-    };
-    let clock = rec.clock;
-    let arn = rec.execution.info().execution_arn.clone();
-    store.open_task_token(token, &arn, clock.now_ms())?;
+    token: &str,
+) -> Result<(), DriverError> {
+    store.open_task_token(token, arn, clock.now_ms())?;
     let queued = ActivityTask {
-        token: token.clone(),
-        activity_arn: resource.clone(),
-        execution_arn: arn.clone(),
+        token: token.to_string(),
+        activity_arn: task.resource.clone(),
+        execution_arn: arn.to_string(),
         input: (*task.input).clone(),
         created_ms: clock.now_ms(),
     };
-    store.queue_activity_task(&queued)?;
-    // Journaled once queued, so a history showing the task scheduled means a
-    // worker can take it; a resumed driver queues it again (a no-op). An
-    // execution stopped meanwhile leaves no task to hand out.
-    if let Err(e) = rec.flush_grouped().await {
-        let _ = store.close_task_token(token);
-        return Err(e);
-    }
+    Ok(store.queue_activity_task(&queued)?)
+}
+
+/// Waits until a worker takes the queued `task`: the events to record, in
+/// order (`ActivityStarted`; with the answer too when it came as the task's
+/// time ran out; `TaskTimedOut` when no worker came in time).
+pub(crate) async fn await_worker<C: Clock + Sync + ?Sized>(
+    store: &dyn Journal,
+    clock: &C,
+    arn: String,
+    task: &TaskInvocation,
+    token: &str,
+) -> Result<Vec<EventKind>, DriverError> {
+    let resource = task.resource.clone();
     let started = |worker: Option<String>| EventKind::ActivityStarted {
         resource: resource.clone(),
         worker_name: worker.filter(|name| !name.is_empty()),

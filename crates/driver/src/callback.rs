@@ -2,12 +2,11 @@
 //! its token (`SendTaskSuccess`/`Failure`, `stepwasm task`), or a timeout when
 //! its heartbeat or its time runs out first.
 
-use crate::recorder::Recorder;
 use crate::{Clock, DriverError};
 use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_engine::{Callback, EventKind};
-use stepwasm_store::{ExecutionStatus, StoreError, TaskResult, TokenState};
+use stepwasm_store::{ExecutionStatus, Journal, StoreError, TaskResult, TokenState};
 
 /// How often, at most, a waiting task's token is checked for a result: the
 /// first checks come quickly, later ones back off to this.
@@ -22,15 +21,14 @@ pub(crate) fn answered(resource: &str, result: TaskResult) -> EventKind {
 }
 
 /// Waits for the result of a submitted task's token: what was sent back, or
-/// `TaskTimedOut` when its heartbeat or its time runs out first.
-pub(crate) async fn await_callback<C: Clock + ?Sized>(rec: &mut Recorder<'_, C>, callback: &Callback) -> Result<EventKind, DriverError> {
-    let arn = rec.execution.info().execution_arn.clone();
-    let Some(store) = rec.store else {
-        return Err(DriverError::NotResumable { arn, reason: "a task waits for its token, and there is no store to receive it".into() });
-    };
-    // The submission survives a crash; a resumed driver waits on.
-    rec.flush_grouped().await?;
-    let clock = rec.clock;
+/// `TaskTimedOut` when its heartbeat or its time runs out first. The caller
+/// has journaled the submission (it survives a crash: a resumed driver waits on).
+pub(crate) async fn await_callback<C: Clock + Sync + ?Sized>(
+    store: &dyn Journal,
+    clock: &C,
+    arn: String,
+    callback: &Callback,
+) -> Result<EventKind, DriverError> {
     store.open_task_token(&callback.token, &arn, clock.now_ms())?;
     let resource = &callback.resource;
     let answered = |result: TaskResult| answered(resource, result);

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub type Wait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Time as the driver sees it.
-pub trait Clock {
+/// `Send + Sync`: the concurrent children of one execution share it.
+pub trait Clock: Send + Sync {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
     /// Completes once `now_ms() >= deadline_ms`, holding no thread while
@@ -23,6 +24,11 @@ pub trait Clock {
     fn wait_state_ends(&self, entered_ms: i64, until_ms: i64) -> i64 {
         let _ = entered_ms;
         until_ms
+    }
+    /// True when a wait jumps to its deadline ([`VirtualClock`]): work in
+    /// flight then takes no time, so a timer fires only once none is left.
+    fn waits_jump(&self) -> bool {
+        false
     }
 }
 
@@ -91,9 +97,15 @@ impl Clock for VirtualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+    fn waits_jump(&self) -> bool {
+        true
+    }
+    /// Jumps when first polled, not when made: a wait raced against work
+    /// that is ready (a concurrent branch's task) must not move time on.
     fn wait_until(&self, deadline_ms: i64) -> Wait<'_> {
-        self.0.fetch_max(deadline_ms, Ordering::SeqCst);
-        Box::pin(std::future::ready(()))
+        Box::pin(async move {
+            self.0.fetch_max(deadline_ms, Ordering::SeqCst);
+        })
     }
 }
 

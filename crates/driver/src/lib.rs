@@ -1,6 +1,9 @@
 //! The loop that joins the pieces: it asks the engine what to do, runs tasks on
 //! a task runner, waits on a [`Clock`], numbers and timestamps the events,
-//! and feeds each one back to the engine. With a store, the events are
+//! and feeds each one back to the engine. The branches of a Parallel state
+//! and the iterations of a Map state run at the same time: their tasks,
+//! callbacks and timers are concurrent futures of one drive, and their
+//! events are recorded in the order they happen. With a store, the events are
 //! journaled in batches, one transaction each, before every task invocation,
 //! before every real wait and at the end: so whatever a crash loses can only
 //! be redone, never lost, since [`resume_execution`] continues an
@@ -39,6 +42,26 @@ pub use clock::{Clock, ScaledWaits, SystemClock, VirtualClock, Wait};
 pub use error::DriverError;
 pub use run::{drive_stored_execution, resume_execution, run_execution, run_recorded, start_execution, ExecutionRecord, Progress};
 pub use stepwasm_engine::{execution_info, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The host-wide cap on children in flight per execution
+/// ([`set_max_concurrent_children`]).
+static MAX_CONCURRENT_CHILDREN: AtomicUsize = AtomicUsize::new(stepwasm_engine::DEFAULT_MAX_CHILDREN);
+
+/// Caps, for every execution this process drives from now on, the Map
+/// iterations one Map state runs at once when its `MaxConcurrency` is 0,
+/// absent or larger, and the tasks, callbacks and activity tasks one
+/// execution has in flight at once (at least 1; default
+/// [`stepwasm_engine::DEFAULT_MAX_CHILDREN`]): `serve`/`run --max-concurrent-children`.
+pub fn set_max_concurrent_children(max: usize) {
+    MAX_CONCURRENT_CHILDREN.store(max.max(1), Ordering::Relaxed);
+}
+
+/// The cap [`set_max_concurrent_children`] set.
+pub fn max_concurrent_children() -> usize {
+    MAX_CONCURRENT_CHILDREN.load(Ordering::Relaxed)
+}
 
 #[cfg(test)]
 mod tests;

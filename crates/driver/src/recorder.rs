@@ -36,12 +36,19 @@ pub(crate) struct Recorder<'a, C: ?Sized> {
     /// Set while the execution is not registered in the store yet: its first
     /// grouped flush registers it (at this start time) with its first events.
     pub(crate) unregistered_start_ms: Option<i64>,
+    /// The host's cap on children in flight: Map iterations one Map state
+    /// runs at once, and tasks, callbacks and activity tasks this execution
+    /// has in flight at once ([`crate::set_max_concurrent_children`]).
+    pub(crate) max_children: usize,
 }
 
 impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
     pub(crate) fn new(machine: Arc<StateMachine>, info: ExecutionInfo, clock: &'a C, store: Option<&'a dyn Journal>) -> Self {
+        let max_children = crate::max_concurrent_children();
+        let mut execution = Execution::new(Arc::clone(&machine), info);
+        execution.set_max_children(max_children);
         Recorder {
-            execution: Execution::new(Arc::clone(&machine), info),
+            execution,
             machine,
             decide_on_pool: false,
             history: Vec::new(),
@@ -53,6 +60,7 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
             forgotten: 0,
             park_waits_over_ms: None,
             unregistered_start_ms: None,
+            max_children,
         }
     }
 

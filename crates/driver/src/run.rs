@@ -52,8 +52,8 @@ pub async fn run_execution<R, C>(
     clock: &C,
 ) -> Result<ExecutionRecord, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
     drive(begin(machine, info, input, clock)?, runner).await
 }
@@ -72,8 +72,8 @@ pub async fn run_recorded<R, C>(
     store: &dyn Journal,
 ) -> Result<ExecutionRecord, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
     let mut rec = begin(machine, info, input, clock)?;
     rec.journal_in(store);
@@ -118,8 +118,8 @@ pub async fn resume_execution<R, C>(
     store: &dyn Journal,
 ) -> Result<ExecutionRecord, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
     // An execution whose history is complete ends at once, recording nothing.
     drive(replayed(machine, info, clock, store)?, runner).await
@@ -141,8 +141,8 @@ pub async fn drive_stored_execution<R, C>(
     park_waits_over_ms: i64,
 ) -> Result<Progress, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
     let mut rec = replayed(machine, info, clock, store)?;
     rec.forget_journaled = true;

@@ -1,23 +1,38 @@
-//! The loop: decide, record, invoke or wait, until the engine says the
-//! execution finished, it parks on a long wait, or it was stopped in the store.
+//! The loop: record what the engine decided, start what can run at once
+//! (every Parallel branch's and Map iteration's tasks, callbacks and
+//! activity tasks, as concurrent futures), wait for the first of them or of
+//! the timers to end, record its events, until the engine says the execution
+//! finished, it parks on a long wait, or it was stopped in the store.
+//!
+//! The engine gives at most one decision per scope (branch or iteration).
+//! The loop keeps them in [`Pending`], and after each event asks the engine
+//! only for the decisions that event can have changed
+//! ([`stepwasm_engine::Execution::decide_after`]), so the cost of an event
+//! does not grow with the number of children in flight. A decision replaced
+//! by a different one (a branch stopped by its sibling's failure, a Map
+//! state that failed, a timeout) drops the work in flight for it; a token it
+//! held is closed, so a late answer is refused.
 
-use crate::activity::await_worker;
+use crate::activity::{await_worker, queue_for_workers};
 use crate::callback::await_callback;
 use crate::decide::decide;
 use crate::recorder::Recorder;
 use crate::run::{ExecutionRecord, Progress};
 use crate::{Clock, DriverError};
+use futures_util::future::{AbortHandle, Abortable, BoxFuture};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use stepwasm_asl::errors;
-use stepwasm_engine::{Decision, EventKind, Scope, StateType, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
-use stepwasm_store::{ExecutionStatus, StoreError};
+use stepwasm_engine::{Decision, EventKind, Outcome, Scope, StateType, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
+use stepwasm_store::{ExecutionStatus, Journal, StoreError};
 
 /// The loop: decide, record, invoke or wait, until the engine says finished
 /// (or the execution was stopped in the store).
 pub(crate) async fn drive<R, C>(mut rec: Recorder<'_, C>, runner: &R) -> Result<ExecutionRecord, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
     match drive_to_halt(&mut rec, runner).await? {
         Progress::Finished(outcome) => Ok(ExecutionRecord { info: rec.execution.info().clone(), history: rec.history, outcome }),
@@ -32,8 +47,8 @@ where
 /// [`drive_steps`], with a stop found in the store as the outcome.
 pub(crate) async fn drive_to_halt<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Progress, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
     match drive_steps(rec, runner).await {
         Err(DriverError::Store(StoreError::Closed { status, .. })) if status == ExecutionStatus::Aborted.as_str() => {
@@ -43,116 +58,441 @@ where
     }
 }
 
+/// What the loop is doing for a decision now: work in flight is matched to
+/// the decision of its scope by this, so deciding again after each event
+/// neither starts it twice nor loses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Work {
+    /// A task's module runs (its attempt key).
+    Task(String),
+    /// An activity's task waits for a worker (its token).
+    Activity(String),
+    /// A submitted task waits for its token's result.
+    Callback(String),
+}
+
+impl Work {
+    fn of(decision: &Decision) -> Option<Work> {
+        match decision {
+            Decision::Invoke { task, .. } if stepwasm_asl::is_activity(&task.resource) => {
+                Some(Work::Activity(task.task_token.clone().unwrap_or_default()))
+            }
+            Decision::Invoke { task, .. } => Some(Work::Task(task.attempt_key())),
+            Decision::AwaitCallback { callback, .. } => Some(Work::Callback(callback.token.clone())),
+            _ => None,
+        }
+    }
+
+    /// The token a dropped piece of work leaves open.
+    fn token(&self) -> Option<&str> {
+        match self {
+            Work::Activity(token) | Work::Callback(token) => Some(token),
+            Work::Task(_) => None,
+        }
+    }
+}
+
+/// Work in flight for one scope.
+struct Flight {
+    work: Work,
+    /// A `.waitForTaskToken` task's token (its module runs).
+    token: Option<String>,
+    abort: AbortHandle,
+}
+
+/// How a piece of work ended: its scope, what it was, the events to record.
+type Landed = (Scope, Work, Result<Vec<EventKind>, DriverError>);
+
+/// The decisions not carried out yet, one per scope, and the work in flight for some of them.
+#[derive(Default)]
+struct Pending {
+    decisions: BTreeMap<Scope, Decision>,
+    flights: HashMap<Scope, Flight>,
+}
+
+impl Pending {
+    /// Takes in the decisions after an event that changed `changed`: those
+    /// of `changed`, of the scopes below it and of the scopes above it are
+    /// replaced by `decisions`; work in flight whose decision is gone or
+    /// changed is dropped (returned, for their tokens to be closed).
+    fn merge(&mut self, changed: Option<&Scope>, decisions: Vec<Decision>) -> Vec<Flight> {
+        let mut touched: Vec<Scope> = Vec::new();
+        match changed {
+            None => touched.extend(std::mem::take(&mut self.decisions).into_keys()),
+            Some(changed) => {
+                for depth in 0..changed.0.len() {
+                    let above = Scope(changed.0[..depth].to_vec());
+                    if self.decisions.remove(&above).is_some() {
+                        touched.push(above);
+                    }
+                }
+                let below: Vec<Scope> = self
+                    .decisions
+                    .range(changed.clone()..)
+                    .take_while(|(scope, _)| scope.0.starts_with(&changed.0))
+                    .map(|(s, _)| s.clone())
+                    .collect();
+                for scope in below {
+                    self.decisions.remove(&scope);
+                    touched.push(scope);
+                }
+            }
+        }
+        for decision in decisions {
+            let scope = decision.scope().clone();
+            if self.decisions.insert(scope.clone(), decision).is_some() {
+                touched.push(scope);
+            }
+        }
+        let mut dropped = Vec::new();
+        for scope in touched {
+            let Some(flight) = self.flights.get(&scope) else { continue };
+            if self.decisions.get(&scope).and_then(Work::of).as_ref() != Some(&flight.work) {
+                if let Some(flight) = self.flights.remove(&scope) {
+                    flight.abort.abort();
+                    dropped.push(flight);
+                }
+            }
+        }
+        dropped
+    }
+
+    /// The first decision to record now, taken out (parents' before their
+    /// children's: a scope sorts before those below it).
+    fn take_record(&mut self) -> Option<(Scope, EventKind)> {
+        let scope = self.decisions.iter().find(|(_, d)| matches!(d, Decision::Record { .. } | Decision::Finished(_)))?.0.clone();
+        match self.decisions.remove(&scope) {
+            Some(Decision::Record { scope, event }) => Some((scope, event)),
+            Some(Decision::Finished(outcome)) => Some((Scope::root(), finished_event(outcome))),
+            _ => None,
+        }
+    }
+
+    /// The decisions to start work for now: not in flight yet, at most
+    /// `room` of them.
+    fn to_start(&self, room: usize) -> Vec<Decision> {
+        self.decisions
+            .iter()
+            .filter(|(scope, decision)| Work::of(decision).is_some() && !self.flights.contains_key(*scope))
+            .take(room)
+            .map(|(_, decision)| decision.clone())
+            .collect()
+    }
+}
+
+/// An outcome the engine reports as its decision once the execution has
+/// ended: only reached when the history ended already (nothing to record).
+fn finished_event(outcome: Outcome) -> EventKind {
+    match outcome {
+        Outcome::Succeeded { output } => EventKind::ExecutionSucceeded { output },
+        Outcome::Failed { error, cause } => EventKind::ExecutionFailed { error, cause },
+        Outcome::TimedOut { error, cause } => EventKind::ExecutionTimedOut { error, cause },
+        Outcome::Aborted { error, cause } => EventKind::ExecutionAborted { error, cause },
+    }
+}
+
 async fn drive_steps<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Progress, DriverError>
 where
-    R: TaskRunner + ?Sized,
-    C: Clock + ?Sized,
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
 {
-    let clock = rec.clock;
+    let (clock, store) = (rec.clock, rec.store);
+    let mut pending = Pending::default();
+    let mut running: FuturesUnordered<Abortable<BoxFuture<'_, Landed>>> = FuturesUnordered::new();
+    let initial = decide(rec, None).await?;
+    close_tokens(rec, pending.merge(None, initial))?;
     loop {
-        let decision = decide(rec).await?;
-        if !matches!(decision, Decision::Finished(_)) && rec.len() >= MAX_HISTORY_EVENTS - 1 {
-            rec.record(
-                Scope::root(),
-                EventKind::ExecutionFailed {
-                    error: errors::RUNTIME.into(),
-                    cause: format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events"),
-                },
-            )?;
+        if let Some(outcome) = rec.execution.outcome() {
+            let outcome = outcome.clone();
+            rec.flush_grouped().await?;
+            return Ok(Progress::Finished(outcome));
+        }
+        if let Some((scope, event)) = pending.take_record() {
+            record(rec, &mut pending, scope, event).await?;
             continue;
         }
-        match decision {
-            Decision::Record { scope, event } => rec.record(scope, event)?,
-            Decision::RecordAt { scope, event, not_before_ms } => {
-                // A Wait state is decided as soon as it is entered (branches and
-                // iterations run one after another), so the latest event is its entry.
-                let not_before_ms = match &event {
-                    EventKind::StateExited { state_type: StateType::Wait, .. } => {
-                        clock.wait_state_ends(rec.execution.last_event_ms(), not_before_ms)
-                    }
-                    _ => not_before_ms,
-                };
-                if not_before_ms > clock.now_ms() {
-                    // A wait can be long: what led to it must survive it.
-                    rec.flush_grouped().await?;
-                    if rec.park_waits_over_ms.is_some_and(|over| not_before_ms - clock.now_ms() > over) {
-                        if let Some(store) = rec.store {
-                            // A restarted host keeps it parked without a replay.
-                            store.park_execution(&rec.execution.info().execution_arn, rec.len() as u64, not_before_ms)?;
+        // Start what can start, within the host's cap on work in flight.
+        let room = rec.max_children.saturating_sub(pending.flights.len());
+        let starting = pending.to_start(room);
+        let mut started = Vec::new();
+        for decision in starting {
+            if let Some(work) = start(rec, &mut pending, Tools { runner, clock, store }, decision).await? {
+                started.push(work);
+            }
+        }
+        if rec.execution.outcome().is_some() || pending.decisions.values().any(|d| matches!(d, Decision::Record { .. })) {
+            // Starting recorded events (a task's start, a mocked answer):
+            // record what they led to first.
+            for (scope, work, future) in started {
+                launch(&mut pending, &mut running, scope, work, future);
+            }
+            continue;
+        }
+        // Everything recorded so far is journaled before any task runs or
+        // any wait begins: a crash never repeats a task whose end is recorded.
+        rec.flush_grouped().await?;
+        for (scope, work, future) in started {
+            launch(&mut pending, &mut running, scope, work, future);
+        }
+        let timer = next_timer(rec, &pending);
+        if pending.flights.is_empty() {
+            let Some((due_ms, _)) = &timer else {
+                // Nothing to do, nothing in flight: a bug, not a hang.
+                let Decision::Record { scope, event } = rec.execution.nothing_left() else { unreachable!("nothing_left records") };
+                record(rec, &mut pending, scope, event).await?;
+                continue;
+            };
+            let due_ms = *due_ms;
+            if due_ms > clock.now_ms() && rec.park_waits_over_ms.is_some_and(|over| due_ms - clock.now_ms() > over) {
+                if let Some(store) = rec.store {
+                    // A restarted host keeps it parked without a replay.
+                    store.park_execution(&rec.execution.info().execution_arn, rec.len() as u64, due_ms)?;
+                }
+                return Ok(Progress::Parked { until_ms: due_ms });
+            }
+        }
+        let landed = match &timer {
+            Some((due_ms, _)) if *due_ms <= clock.now_ms() => None,
+            // On a clock whose waits jump, work in flight ends first.
+            Some(_) if clock.waits_jump() && !pending.flights.is_empty() => running.next().await,
+            Some((due_ms, _)) => tokio::select! {
+                biased;
+                Some(landed) = running.next() => Some(landed),
+                () = clock.wait_until(*due_ms) => None,
+            },
+            None => running.next().await,
+        };
+        match landed {
+            // A timer came due: its event (or the execution's timeout).
+            None => {
+                let Some((_, due)) = timer else { continue };
+                match due {
+                    Due::Deadline => record(rec, &mut pending, Scope::root(), rec.execution.timed_out()).await?,
+                    Due::Scope(scope) => {
+                        if let Some(Decision::RecordAt { scope, event, .. }) = pending.decisions.remove(&scope) {
+                            record(rec, &mut pending, scope, event).await?;
                         }
-                        return Ok(Progress::Parked { until_ms: not_before_ms });
                     }
                 }
-                clock.wait_until(not_before_ms).await;
-                rec.record(scope, event)?;
             }
-            Decision::Invoke { scope, mut task } => {
-                task.journaled = rec.store.is_some();
-                let resource = task.resource.clone();
-                if stepwasm_asl::is_activity(&resource) {
-                    if let Some(outcome) = runner.mocked(&task) {
-                        // A mocked activity (SFN Local) is answered with no worker.
-                        rec.record(scope.clone(), EventKind::ActivityStarted { resource: resource.clone(), worker_name: None })?;
-                        let kind = outcome_event(rec, resource, outcome)?;
-                        rec.record(scope, kind)?;
-                        continue;
-                    }
-                    // No module: a worker takes the task (GetActivityTask)
-                    // and answers with its token.
-                    for kind in await_worker(rec, &task).await? {
-                        rec.record(scope.clone(), kind)?;
-                    }
+            // Dropped work (its decision changed) ends as aborted: nothing to record.
+            Some(Err(_aborted)) => {}
+            Some(Ok((scope, work, result))) => {
+                if pending.flights.get(&scope).map(|f| &f.work) != Some(&work) {
                     continue;
                 }
-                rec.record(scope.clone(), EventKind::TaskStarted { resource: resource.clone() })?;
-                // The previous task's result is kept before the next task
-                // runs: a crash during this one never repeats that one.
-                rec.flush_grouped().await?;
-                if let Some(token) = &task.task_token {
-                    let Some(store) = rec.store else {
-                        let cause = format!("{resource} waits for its task token, which only an execution kept in a store can receive (run --store, or start and serve)");
-                        rec.record(scope, EventKind::TaskFailed { resource, error: errors::RUNTIME.into(), cause })?;
-                        continue;
-                    };
-                    // Valid before the module runs, which may send it back itself.
-                    store.open_task_token(token, &rec.execution.info().execution_arn, clock.now_ms())?;
-                }
-                let kind = match runner.run_task(&task).await {
-                    TaskOutcome::Succeeded(output) if task.task_token.is_some() => {
-                        EventKind::TaskSubmitted { resource, output: Arc::new(output) }
+                pending.flights.remove(&scope);
+                for event in result? {
+                    if rec.execution.outcome().is_some() {
+                        break;
                     }
-                    outcome => outcome_event(rec, resource, outcome)?,
-                };
-                if let (Some(token), Some(store)) = (&task.task_token, rec.store) {
-                    if !matches!(kind, EventKind::TaskSubmitted { .. }) {
-                        // The attempt failed before it could wait; a retry has a token of its own.
-                        store.close_task_token(token)?;
-                    }
+                    record(rec, &mut pending, scope.clone(), event).await?;
                 }
-                rec.record(scope, kind)?;
-            }
-            Decision::AwaitCallback { scope, callback } => {
-                let kind = await_callback(rec, &callback).await?;
-                rec.record(scope, kind)?;
-            }
-            Decision::Finished(outcome) => {
-                rec.flush_grouped().await?;
-                return Ok(Progress::Finished(outcome));
             }
         }
     }
 }
 
+/// Which timer comes due first.
+enum Due {
+    /// The top-level `TimeoutSeconds`.
+    Deadline,
+    /// The `RecordAt` decision of this scope (a Wait, a retry's backoff).
+    Scope(Scope),
+}
+
+/// The earliest timer: the decisions to record at an instant, and the
+/// execution's deadline. A Wait state ends when the clock says (it may scale waits).
+fn next_timer<C: Clock + ?Sized>(rec: &Recorder<'_, C>, pending: &Pending) -> Option<(i64, Due)> {
+    let mut earliest: Option<(i64, Due)> = rec.execution.deadline_ms().map(|deadline| (deadline, Due::Deadline));
+    for (scope, decision) in &pending.decisions {
+        if let Decision::RecordAt { event, not_before_ms, since_ms, .. } = decision {
+            let due = match event {
+                EventKind::StateExited { state_type: StateType::Wait, .. } => rec.clock.wait_state_ends(*since_ms, *not_before_ms),
+                _ => *not_before_ms,
+            };
+            if earliest.as_ref().is_none_or(|(at, _)| due < *at) {
+                earliest = Some((due, Due::Scope(scope.clone())));
+            }
+        }
+    }
+    earliest
+}
+
+/// Records `event` in `scope` (the history's limit permitting), then takes
+/// in the decisions it changed.
+async fn record<C: Clock + ?Sized>(
+    rec: &mut Recorder<'_, C>,
+    pending: &mut Pending,
+    scope: Scope,
+    event: EventKind,
+) -> Result<(), DriverError> {
+    let (scope, event) = if rec.len() >= MAX_HISTORY_EVENTS - 1 && Outcome::ended_by(&event).is_none() {
+        let cause = format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events");
+        (Scope::root(), EventKind::ExecutionFailed { error: errors::RUNTIME.into(), cause })
+    } else {
+        (scope, event)
+    };
+    rec.record(scope, event)?;
+    let changed = rec.history.last().map(stepwasm_engine::Execution::changed_scope);
+    let decisions = decide(rec, changed.clone()).await?;
+    let dropped = pending.merge(changed.as_ref(), decisions);
+    close_tokens(rec, dropped)
+}
+
+/// Work dropped because its decision changed: a token it held is closed,
+/// so an answer that comes later is refused.
+fn close_tokens<C: Clock + ?Sized>(rec: &Recorder<'_, C>, dropped: Vec<Flight>) -> Result<(), DriverError> {
+    let Some(store) = rec.store else { return Ok(()) };
+    for flight in dropped {
+        if let Some(token) = flight.work.token().or(flight.token.as_deref()) {
+            store.close_task_token(token)?;
+        }
+    }
+    Ok(())
+}
+
+/// A future that has not been launched yet: its scope, its work, itself.
+type Starting<'f> = (Scope, Work, BoxFuture<'f, Landed>);
+
+/// What the futures of work in flight borrow.
+struct Tools<'f, R: ?Sized, C: ?Sized> {
+    runner: &'f R,
+    clock: &'f C,
+    store: Option<&'f dyn Journal>,
+}
+
+/// Does what starting `decision`'s work takes before it can run (a task's
+/// `TaskStarted`, a token opened, an activity's task queued) and returns its
+/// future; or answers it at once (a mocked activity, a task with a token and
+/// no store), returning None.
+async fn start<'f, R, C>(
+    rec: &mut Recorder<'_, C>,
+    pending: &mut Pending,
+    tools: Tools<'f, R, C>,
+    decision: Decision,
+) -> Result<Option<Starting<'f>>, DriverError>
+where
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
+{
+    let Some(work) = Work::of(&decision) else { return Ok(None) };
+    // Starting an earlier one may have changed this decision.
+    if pending.decisions.get(decision.scope()).and_then(Work::of).as_ref() != Some(&work) {
+        return Ok(None);
+    }
+    let Tools { runner, clock, store } = tools;
+    let arn = rec.execution.info().execution_arn.clone();
+    match decision {
+        Decision::Invoke { scope, mut task } => {
+            task.journaled = rec.store.is_some();
+            let resource = task.resource.clone();
+            if stepwasm_asl::is_activity(&resource) {
+                if let Some(outcome) = runner.mocked(&task) {
+                    // A mocked activity (SFN Local) is answered with no worker.
+                    record(rec, pending, scope.clone(), EventKind::ActivityStarted { resource: resource.clone(), worker_name: None })
+                        .await?;
+                    let kind = outcome_event(&arn, resource, outcome)?;
+                    record(rec, pending, scope, kind).await?;
+                    return Ok(None);
+                }
+                let (Some(store), Some(token)) = (store, task.task_token.clone()) else {
+                    let cause = format!(
+                        "{resource} is an activity: its task is handed to a worker only by an execution kept in a store (start it and serve)"
+                    );
+                    record(rec, pending, scope, EventKind::TaskFailed { resource, error: errors::RUNTIME.into(), cause }).await?;
+                    return Ok(None);
+                };
+                // No module: a worker takes the task (GetActivityTask) and answers with its token.
+                queue_for_workers(store, clock, &arn, &task, &token)?;
+                let (at, key) = (scope.clone(), work.clone());
+                let future: BoxFuture<'f, Landed> = Box::pin(async move {
+                    let landed = await_worker(store, clock, arn, &task, &token).await;
+                    (scope, key, landed)
+                });
+                return Ok(Some((at, work, future)));
+            }
+            record(rec, pending, scope.clone(), EventKind::TaskStarted { resource: resource.clone() }).await?;
+            if let Some(token) = &task.task_token {
+                let Some(store) = store else {
+                    let cause = format!("{resource} waits for its task token, which only an execution kept in a store can receive (run --store, or start and serve)");
+                    record(rec, pending, scope, EventKind::TaskFailed { resource, error: errors::RUNTIME.into(), cause }).await?;
+                    return Ok(None);
+                };
+                // Valid before the module runs, which may send it back itself.
+                store.open_task_token(token, &arn, clock.now_ms())?;
+            }
+            let (at, key) = (scope.clone(), work.clone());
+            let future: BoxFuture<'f, Landed> = Box::pin(async move {
+                let landed = async {
+                    let kind = match runner.run_task(&task).await {
+                        TaskOutcome::Succeeded(output) if task.task_token.is_some() => {
+                            EventKind::TaskSubmitted { resource: resource.clone(), output: Arc::new(output) }
+                        }
+                        outcome => outcome_event(&arn, resource.clone(), outcome)?,
+                    };
+                    if let (Some(token), Some(store)) = (&task.task_token, store) {
+                        if !matches!(kind, EventKind::TaskSubmitted { .. }) {
+                            // The attempt failed before it could wait; a retry has a token of its own.
+                            store.close_task_token(token)?;
+                        }
+                    }
+                    Ok(vec![kind])
+                }
+                .await;
+                (scope, key, landed)
+            });
+            Ok(Some((at, work, future)))
+        }
+        Decision::AwaitCallback { scope, callback } => {
+            let Some(store) = store else {
+                return Err(DriverError::NotResumable {
+                    arn,
+                    reason: "a task waits for its token, and there is no store to receive it".into(),
+                });
+            };
+            let (at, key) = (scope.clone(), work.clone());
+            let future: BoxFuture<'f, Landed> = Box::pin(async move {
+                let landed = await_callback(store, clock, arn, &callback).await.map(|kind| vec![kind]);
+                (scope, key, landed)
+            });
+            Ok(Some((at, work, future)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Puts a started future in flight, unless its decision changed meanwhile.
+fn launch<'f>(
+    pending: &mut Pending,
+    running: &mut FuturesUnordered<Abortable<BoxFuture<'f, Landed>>>,
+    scope: Scope,
+    work: Work,
+    future: BoxFuture<'f, Landed>,
+) {
+    if pending.decisions.get(&scope).and_then(Work::of).as_ref() != Some(&work) {
+        return;
+    }
+    let (abort, registration) = AbortHandle::new_pair();
+    let token = match &work {
+        Work::Task(_) => match pending.decisions.get(&scope) {
+            Some(Decision::Invoke { task, .. }) => task.task_token.clone(),
+            _ => None,
+        },
+        _ => None,
+    };
+    pending.flights.insert(scope, Flight { work, token, abort });
+    running.push(Abortable::new(future, registration));
+}
+
 /// The event of a task that ended with `outcome` (one that waits for its
 /// token and was only submitted is the caller's); a store that cannot take
 /// the task's kv writes stops the drive.
-fn outcome_event<C: Clock + ?Sized>(rec: &Recorder<'_, C>, resource: String, outcome: TaskOutcome) -> Result<EventKind, DriverError> {
+fn outcome_event(arn: &str, resource: String, outcome: TaskOutcome) -> Result<EventKind, DriverError> {
     Ok(match outcome {
         TaskOutcome::Succeeded(output) | TaskOutcome::Answered(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
         TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
         TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
-        TaskOutcome::StoreUnavailable { cause } => {
-            return Err(DriverError::TaskStore { arn: rec.execution.info().execution_arn.clone(), resource, cause })
-        }
+        TaskOutcome::StoreUnavailable { cause } => return Err(DriverError::TaskStore { arn: arn.to_string(), resource, cause }),
     })
 }

@@ -3,28 +3,28 @@
 
 use super::*;
 use serde_json::{json, Value};
-use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::Mutex;
 use stepwasm_asl::{errors, parse_definition};
 use stepwasm_engine::{Decision, EventKind, Execution, HistoryEvent, Outcome, Scope, TaskInvocation};
 use stepwasm_jsonata::evaluation_budget;
 
 /// Answers each invocation from a script, recording what it was asked.
 struct Scripted {
-    answers: RefCell<Vec<TaskOutcome>>,
-    calls: RefCell<Vec<TaskInvocation>>,
+    answers: Mutex<Vec<TaskOutcome>>,
+    calls: Mutex<Vec<TaskInvocation>>,
 }
 
 impl Scripted {
     fn new(answers: Vec<TaskOutcome>) -> Scripted {
-        Scripted { answers: RefCell::new(answers), calls: RefCell::new(Vec::new()) }
+        Scripted { answers: Mutex::new(answers), calls: Mutex::new(Vec::new()) }
     }
 }
 
 impl TaskRunner for Scripted {
     fn run_task<'a>(&'a self, task: &'a TaskInvocation) -> impl std::future::Future<Output = TaskOutcome> + Send + 'a {
-        self.calls.borrow_mut().push(task.clone());
-        std::future::ready(self.answers.borrow_mut().remove(0))
+        self.calls.lock().unwrap().push(task.clone());
+        std::future::ready(self.answers.lock().unwrap().remove(0))
     }
 }
 
@@ -130,7 +130,7 @@ async fn a_redriven_execution_reruns_only_the_state_that_failed_and_can_fail_aga
     let first = Scripted::new(vec![TaskOutcome::Succeeded(json!(1)), failed("Boom")]);
     let rec = run_recorded(machine.clone(), info.clone(), json!({"n": 7}), &first, &VirtualClock::new(0), &store).await.unwrap();
     assert!(matches!(&rec.outcome, Outcome::Failed { error, .. } if error == "Boom"), "{:?}", rec.outcome);
-    let b_input = first.calls.borrow()[1].input.clone();
+    let b_input = first.calls.lock().unwrap()[1].input.clone();
 
     // Redriven: B runs again with the input it had, A does not; it fails again.
     let redriven = store.redrive_execution(&info.execution_arn, Some("t1"), 100_000).unwrap();
@@ -142,9 +142,9 @@ async fn a_redriven_execution_reruns_only_the_state_that_failed_and_can_fail_aga
     let again = Scripted::new(vec![failed("Boom")]);
     let rec = resume_execution(machine.clone(), info.clone(), &again, &VirtualClock::new(100_000), &store).await.unwrap();
     assert!(matches!(&rec.outcome, Outcome::Failed { .. }));
-    assert_eq!(again.calls.borrow().len(), 1);
-    assert_eq!(again.calls.borrow()[0].resource, "b");
-    assert_eq!(again.calls.borrow()[0].input, b_input);
+    assert_eq!(again.calls.lock().unwrap().len(), 1);
+    assert_eq!(again.calls.lock().unwrap()[0].resource, "b");
+    assert_eq!(again.calls.lock().unwrap()[0].input, b_input);
 
     // The second redrive succeeds; the history tells it all, in order.
     store.redrive_execution(&info.execution_arn, Some("t2"), 200_000).unwrap();
@@ -199,7 +199,7 @@ async fn a_redriven_parallel_state_runs_again_only_the_branch_that_failed() {
     let second = Scripted::new(vec![TaskOutcome::Succeeded(json!("r2"))]);
     let rec = resume_execution(machine, info, &second, &VirtualClock::new(1_000), &store).await.unwrap();
     assert_eq!(rec.outcome, Outcome::Succeeded { output: json!(["l1", "r2"]) });
-    let resources: Vec<String> = second.calls.borrow().iter().map(|t| t.resource.clone()).collect();
+    let resources: Vec<String> = second.calls.lock().unwrap().iter().map(|t| t.resource.clone()).collect();
     assert_eq!(resources, ["r"]);
 }
 
@@ -232,7 +232,7 @@ async fn resuming_never_reruns_a_recorded_completion_and_reruns_what_was_in_flig
     let resumed_clock = VirtualClock::new(1_000_000 + 5_000);
     let resumed = resume_execution(machine.clone(), full.info.clone(), &runner, &resumed_clock, &store).await.unwrap();
     assert_eq!(resumed.outcome, full.outcome);
-    assert_eq!(runner.calls.borrow().iter().map(|c| c.resource.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(runner.calls.lock().unwrap().iter().map(|c| c.resource.as_str()).collect::<Vec<_>>(), ["b"]);
     let wait_exit = resumed.history.iter().find(|e| e.kind.type_name() == "WaitStateExited").unwrap();
     let wait_entry = &full.history[position("WaitStateEntered", 0) - 1];
     assert_eq!(wait_exit.timestamp_ms - wait_entry.timestamp_ms, 60_000);
@@ -244,7 +244,7 @@ async fn resuming_never_reruns_a_recorded_completion_and_reruns_what_was_in_flig
     let runner = both();
     let resumed = resume_execution(machine.clone(), full.info.clone(), &runner, &VirtualClock::new(1_000_000), &store).await.unwrap();
     assert_eq!(resumed.outcome, full.outcome);
-    let calls: Vec<(String, u32)> = runner.calls.borrow().iter().map(|c| (c.resource.clone(), c.attempt)).collect();
+    let calls: Vec<(String, u32)> = runner.calls.lock().unwrap().iter().map(|c| (c.resource.clone(), c.attempt)).collect();
     assert_eq!(calls, [("a".to_string(), 1), ("b".to_string(), 1)]);
 
     // A finished execution resumes to its outcome without running anything.
@@ -252,7 +252,7 @@ async fn resuming_never_reruns_a_recorded_completion_and_reruns_what_was_in_flig
     let runner = Scripted::new(vec![]);
     let resumed = resume_execution(machine, full.info.clone(), &runner, &clock, &store).await.unwrap();
     assert_eq!((resumed.outcome, resumed.history.len()), (full.outcome.clone(), full.history.len()));
-    assert!(runner.calls.borrow().is_empty());
+    assert!(runner.calls.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -277,7 +277,7 @@ async fn task_then_pass_with_data_flow() {
             "ExecutionSucceeded"
         ]
     );
-    let call = &runner.calls.borrow()[0];
+    let call = &runner.calls.lock().unwrap()[0];
     assert_eq!(((*call.input).clone(), call.attempt, call.state_name.as_str()), (json!({"n": 1}), 1, "T"));
     // Ids are consecutive and each points at its predecessor.
     assert!(rec.history.iter().enumerate().all(|(i, e)| e.id == i as u64 + 1 && e.previous_event_id == i as u64));
@@ -295,7 +295,7 @@ async fn retries_back_off_on_the_clock_then_catch() {
     let clock = VirtualClock::new(1_000_000);
     let rec = run(def, json!({"id": 7}), &runner, &clock).await;
     assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"id": 7, "error": {"Error": "Flaky", "Cause": "Flaky happened"}}) });
-    let attempts: Vec<u32> = runner.calls.borrow().iter().map(|c| c.attempt).collect();
+    let attempts: Vec<u32> = runner.calls.lock().unwrap().iter().map(|c| c.attempt).collect();
     assert_eq!(attempts, [1, 2, 3]);
     // 2 s, then 2 × 3 = 6 s of backoff, on the virtual clock.
     assert_eq!(clock.now_ms(), 1_000_000 + 2_000 + 6_000);
@@ -309,7 +309,7 @@ async fn max_attempts_zero_and_uncaught_errors_fail_the_execution() {
     let runner = Scripted::new(vec![failed("Boom")]);
     let rec = run(def, json!({}), &runner, &VirtualClock::new(0)).await;
     assert_eq!(rec.outcome, Outcome::Failed { error: "Boom".into(), cause: "Boom happened".into() });
-    assert_eq!(runner.calls.borrow().len(), 1);
+    assert_eq!(runner.calls.lock().unwrap().len(), 1);
     assert_eq!(types(&rec).last(), Some(&"ExecutionFailed"));
 }
 
@@ -388,7 +388,7 @@ async fn fail_paths_and_timeout_paths_read_the_input() {
         "Retry": [{"ErrorEquals": ["X"]}], "End": true}}});
     let runner = Scripted::new(vec![failed("X"), TaskOutcome::Succeeded(json!(1))]);
     run(def, json!({"t": 7}), &runner, &VirtualClock::new(0)).await;
-    let timeouts: Vec<Option<u64>> = runner.calls.borrow().iter().map(|c| c.timeout_seconds).collect();
+    let timeouts: Vec<Option<u64>> = runner.calls.lock().unwrap().iter().map(|c| c.timeout_seconds).collect();
     assert_eq!(timeouts, [Some(7), Some(7)], "the retry keeps the resolved timeout");
 }
 
@@ -400,7 +400,7 @@ async fn execution_timeout_cuts_waits_and_bounds_tasks() {
     let runner = Scripted::new(vec![TaskOutcome::Succeeded(json!(1))]);
     let clock = VirtualClock::new(5_000);
     let rec = run(def, json!({}), &runner, &clock).await;
-    assert_eq!(runner.calls.borrow()[0].timeout_seconds, Some(10), "the task gets only the time left");
+    assert_eq!(runner.calls.lock().unwrap()[0].timeout_seconds, Some(10), "the task gets only the time left");
     assert!(matches!(&rec.outcome, Outcome::TimedOut { error, .. } if error == "States.Timeout"), "{:?}", rec.outcome);
     assert_eq!(types(&rec).last(), Some(&"ExecutionTimedOut"));
     assert_eq!(clock.now_ms(), 15_000, "timed out at the deadline, not after the 100 s wait");
@@ -432,7 +432,7 @@ async fn payloads_over_256_kib_fail_with_data_limit_exceeded() {
         "Handled": {"Type": "Pass", "Result": "handled", "End": true}}});
     let runner = Scripted::new(vec![]);
     let rec = run(def, json!({"blob": "y".repeat(200 * 1024)}), &runner, &VirtualClock::new(0)).await;
-    assert!(runner.calls.borrow().is_empty(), "the task never ran");
+    assert!(runner.calls.lock().unwrap().is_empty(), "the task never ran");
     assert_eq!(rec.outcome, Outcome::Succeeded { output: json!("handled") }, "{:?}", rec.outcome);
 }
 
@@ -527,7 +527,7 @@ async fn an_activity_task_starts_when_a_worker_takes_it_and_names_the_worker() {
             "ExecutionSucceeded"
         ]
     );
-    assert!(runner.calls.borrow().is_empty(), "an activity runs no module");
+    assert!(runner.calls.lock().unwrap().is_empty(), "an activity runs no module");
     let started = &rec.history[3].kind;
     assert_eq!(started, &EventKind::ActivityStarted { resource: ACTIVITY.into(), worker_name: Some("worker-1".into()) });
     let aws = rec.history[3].to_aws_json("us-east-1");
@@ -566,4 +566,17 @@ async fn an_activity_without_a_store_fails_saying_why() {
     assert_eq!(error, errors::RUNTIME);
     assert!(cause.contains("only by an execution kept in a store"), "{cause}");
     assert_eq!(types(&rec)[2..4], ["ActivityScheduled", "ActivityFailed"]);
+}
+
+#[tokio::test]
+async fn retries_that_fit_in_the_execution_s_timeout_run_on_a_virtual_clock() {
+    let def = json!({"StartAt": "T", "TimeoutSeconds": 8, "States": {"T": {"Type": "Task", "Resource": "work",
+        "Retry": [{"ErrorEquals": ["E"]}], "End": true}}});
+    let failure = || TaskOutcome::Failed { error: "E".into(), cause: "c".into() };
+    let runner = Scripted::new(vec![failure(), failure(), failure(), TaskOutcome::Succeeded(json!({"a": 1}))]);
+    let rec = run(def, json!({}), &runner, &VirtualClock::new(0)).await;
+    let kinds: Vec<(&str, i64)> = rec.history.iter().map(|e| (e.kind.type_name(), e.timestamp_ms)).collect();
+    assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"a": 1}) }, "{kinds:?}");
+    // Backoffs of 1, 2 and 4 s: the last attempt starts at 7 s, within the 8 s.
+    assert_eq!(rec.history.last().map(|e| e.timestamp_ms), Some(7_000), "{kinds:?}");
 }

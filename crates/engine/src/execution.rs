@@ -1,16 +1,23 @@
 //! One execution as a pure state machine over its history.
 //!
 //! [`Execution::apply`] folds one recorded event into the state;
-//! [`Execution::decide`] looks at the state and says what must happen next:
+//! [`Execution::decide_all`] looks at the state and says everything that
+//! must happen next, one [`Decision`] per branch or iteration that needs
+//! something (Parallel branches and Map iterations run at the same time):
 //! record an event the engine computed itself (a state entered or exited, the
 //! execution finished), record one no earlier than some instant (a retry's
-//! backoff, a Wait), or invoke a task whose outcome the caller records.
+//! backoff, a Wait), invoke a task whose outcome the caller records, or wait
+//! for a task token. After each event, [`Execution::decide_after`] gives only
+//! the decisions that event can have changed (those of its own branch or
+//! iteration and of the states around it), so that a Map with many
+//! iterations in flight costs the same per event as one with a few.
 //! Nothing here sleeps, calls a module or touches a disk, so replaying a
 //! stored history rebuilds exactly the state a crash interrupted.
 //!
 //! This module owns the execution's own events and the top-level
 //! `TimeoutSeconds`; the graphs themselves run in [`super::frame`].
 
+use super::fanout::Focus;
 use super::frame::{Env, Frame, Next};
 use super::history::{EventKind, HistoryEvent, Scope};
 use super::{Callback, TaskInvocation};
@@ -75,13 +82,15 @@ impl Outcome {
 }
 
 /// What the caller must do next. `scope` says which branch or iteration the
-/// events belong to (see [`Scope`]).
+/// events belong to (see [`Scope`]); there is at most one decision per scope
+/// at a time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Record this event now (then apply it).
     Record { scope: Scope, event: EventKind },
-    /// Record this event once the clock reaches `not_before_ms` (a retry backoff, a Wait).
-    RecordAt { scope: Scope, event: EventKind, not_before_ms: i64 },
+    /// Record this event once the clock reaches `not_before_ms` (a retry
+    /// backoff, a Wait), a wait that began at `since_ms`.
+    RecordAt { scope: Scope, event: EventKind, not_before_ms: i64, since_ms: i64 },
     /// Record `TaskStarted`, run the task, record its outcome, all in `scope`
     /// (for a task with a token: `TaskSubmitted` when its module succeeds;
     /// for an activity's: queue it, and record `ActivityStarted` when a worker takes it).
@@ -92,6 +101,25 @@ pub enum Decision {
     /// The execution has ended.
     Finished(Outcome),
 }
+
+impl Decision {
+    /// The branch or iteration the decision is for (the top level for `Finished`).
+    pub fn scope(&self) -> &Scope {
+        static ROOT: Scope = Scope(Vec::new());
+        match self {
+            Decision::Record { scope, .. }
+            | Decision::RecordAt { scope, .. }
+            | Decision::Invoke { scope, .. }
+            | Decision::AwaitCallback { scope, .. } => scope,
+            Decision::Finished(_) => &ROOT,
+        }
+    }
+}
+
+/// How many Map iterations one Map state runs at once when its
+/// `MaxConcurrency` is 0 or absent, unless the host says otherwise
+/// ([`Execution::set_max_children`]).
+pub const DEFAULT_MAX_CHILDREN: usize = 1000;
 
 /// A history event that does not fit the execution's state: the history is
 /// corrupt or belongs to another definition.
@@ -122,6 +150,8 @@ pub struct Execution {
     /// name (unique across a machine), over the whole execution: a fold, so
     /// a replay counts the same ([`TaskInvocation::invocation`]).
     scheduled: HashMap<String, u32>,
+    /// The host's cap on the iterations one Map state runs at once.
+    max_children: usize,
 }
 
 impl Execution {
@@ -137,7 +167,15 @@ impl Execution {
             root: None,
             outcome: None,
             scheduled: HashMap::new(),
+            max_children: DEFAULT_MAX_CHILDREN,
         }
+    }
+
+    /// Caps the iterations one Map state runs at once (its `MaxConcurrency`
+    /// when that is smaller and not 0); at least 1. A setting of the host,
+    /// not of the history: a resumed execution may run under another cap.
+    pub fn set_max_children(&mut self, max_children: usize) {
+        self.max_children = max_children.max(1);
     }
 
     pub fn info(&self) -> &ExecutionInfo {
@@ -202,14 +240,7 @@ impl Execution {
                 root.apply(&event.scope.0, event).map_err(|reason| bad(&reason))?;
                 // Counted where a task is scheduled, not looked for after every event.
                 if let EventKind::TaskScheduled { .. } = event.kind {
-                    if let Some(state) = root.scheduled_task_at(&event.scope.0) {
-                        match self.scheduled.get_mut(state) {
-                            Some(count) => *count = count.saturating_add(1),
-                            None => {
-                                self.scheduled.insert(state.to_string(), 1);
-                            }
-                        }
-                    }
+                    root.count_scheduling(&event.scope.0, &mut self.scheduled);
                 }
             }
         }
@@ -218,13 +249,15 @@ impl Execution {
     }
 
     /// When the top-level `TimeoutSeconds` runs out, if it is set (counted
-    /// from the start, or from the latest redrive).
-    fn deadline_ms(&self) -> Option<i64> {
+    /// from the start, or from the latest redrive). The caller records
+    /// [`Self::timed_out`] then, whatever is in flight.
+    pub fn deadline_ms(&self) -> Option<i64> {
         let from = self.redriven_ms.unwrap_or(self.start_ms);
         self.machine.timeout_seconds.map(|s| from.saturating_add(s.saturating_mul(1000).min(i64::MAX as u64) as i64))
     }
 
-    fn timed_out(&self) -> EventKind {
+    /// The event that ends the execution at its deadline.
+    pub fn timed_out(&self) -> EventKind {
         let seconds = self.machine.timeout_seconds.unwrap_or_default();
         EventKind::ExecutionTimedOut {
             error: errors::TIMEOUT.into(),
@@ -232,63 +265,130 @@ impl Execution {
         }
     }
 
-    /// What must happen next. Pure: the same state always gives the same decision.
-    ///
-    /// The top-level `TimeoutSeconds` bounds everything: past the deadline the
-    /// execution times out, no wait is planned beyond it, and a task may run
-    /// only for the time that is left.
+    /// One thing that must happen next, for a caller that does one thing at
+    /// a time: of [`Self::decide_all`], an event to record now before
+    /// anything else (the outermost scope's first, as the driver takes them),
+    /// else the outermost scope's decision; a wait past the top-level
+    /// deadline is the execution's timeout at the deadline.
     pub fn decide(&self) -> Decision {
-        let decision = self.decide_step();
-        let decision = match decision {
-            Decision::Invoke { scope, mut task } => {
-                // This attempt's own scheduling is counted: the ones before it.
-                task.invocation = self.scheduled.get(&task.state_name).map_or(0, |n| n.saturating_sub(1));
-                Decision::Invoke { scope, task }
+        let all = self.decide_all();
+        let records_now = all.iter().any(|d| matches!(d, Decision::Record { .. } | Decision::Finished(_)));
+        let first = all
+            .into_iter()
+            .filter(|d| !records_now || matches!(d, Decision::Record { .. } | Decision::Finished(_)))
+            .min_by(|a, b| a.scope().cmp(b.scope()))
+            .unwrap_or_else(|| self.nothing_left());
+        match (first, self.deadline_ms()) {
+            (Decision::RecordAt { not_before_ms, .. }, Some(deadline)) if not_before_ms > deadline => {
+                Decision::RecordAt { scope: Scope::root(), event: self.timed_out(), not_before_ms: deadline, since_ms: self.last_event_ms }
             }
-            other => other,
-        };
-        let Some(deadline) = self.deadline_ms() else { return decision };
-        if matches!(decision, Decision::Finished(_)) {
-            return decision;
-        }
-        if self.last_event_ms >= deadline {
-            return Decision::Record { scope: Scope::root(), event: self.timed_out() };
-        }
-        match decision {
-            Decision::RecordAt { not_before_ms, .. } if not_before_ms > deadline => {
-                Decision::RecordAt { scope: Scope::root(), event: self.timed_out(), not_before_ms: deadline }
-            }
-            Decision::Invoke { scope, mut task } => {
-                let left = ((deadline - self.last_event_ms) as u64).div_ceil(1000).max(1);
-                task.timeout_seconds = Some(task.timeout_seconds.map_or(left, |t| t.min(left)));
-                Decision::Invoke { scope, task }
-            }
-            Decision::AwaitCallback { scope, mut callback } => {
-                callback.deadline_ms = Some(callback.deadline_ms.map_or(deadline, |d| d.min(deadline)));
-                Decision::AwaitCallback { scope, callback }
-            }
-            other => other,
+            (first, _) => first,
         }
     }
 
-    fn decide_step(&self) -> Decision {
+    /// Everything that must happen next, at most one decision per scope,
+    /// children's before their parents'. Pure: the same state always gives
+    /// the same decisions.
+    ///
+    /// The top-level `TimeoutSeconds` bounds everything: once the latest
+    /// event is past the deadline the execution times out, and a task may
+    /// run only for the time that is left. (A wait beyond the deadline is
+    /// left as it is: the caller ends the execution at [`Self::deadline_ms`].)
+    pub fn decide_all(&self) -> Vec<Decision> {
+        self.decide_within(Focus::All)
+    }
+
+    /// The decisions an event just applied can have changed, given the
+    /// scope it changed ([`Self::changed_scope`]): those of that scope and
+    /// everything below it, and those of the scopes above it (their Parallel
+    /// or Map state's own next event). Every other decision made before
+    /// stays as it was.
+    pub fn decide_after(&self, changed: &Scope) -> Vec<Decision> {
+        self.decide_within(Focus::Path(&changed.0))
+    }
+
+    /// The scope whose decisions `event` changes: its own, or for an
+    /// iteration's start or end (recorded in the Map state's scope) the
+    /// iteration's.
+    pub fn changed_scope(event: &HistoryEvent) -> Scope {
+        match &event.kind {
+            EventKind::MapIterationStarted { index, .. }
+            | EventKind::MapIterationSucceeded { index, .. }
+            | EventKind::MapIterationFailed { index, .. }
+            | EventKind::MapIterationAborted { index, .. } => event.scope.child(*index),
+            _ => event.scope.clone(),
+        }
+    }
+
+    /// What a caller with nothing to do and nothing in flight records: a
+    /// history that leaves no branch anything to do is a bug, not a hang.
+    pub fn nothing_left(&self) -> Decision {
+        Decision::Record {
+            scope: Scope::root(),
+            event: EventKind::ExecutionFailed {
+                error: errors::RUNTIME.into(),
+                cause: "the execution has nothing left to do and has not ended (this is a bug of stepwasm)".into(),
+            },
+        }
+    }
+
+    fn decide_within(&self, focus: Focus) -> Vec<Decision> {
         if let Some(outcome) = &self.outcome {
-            return Decision::Finished(outcome.clone());
+            return vec![Decision::Finished(outcome.clone())];
         }
         let (Some(input), Some(root)) = (&self.input, &self.root) else {
             // Callers apply ExecutionStarted first; say so rather than guess.
-            return Decision::Finished(Outcome::Failed { error: errors::RUNTIME.into(), cause: "the execution was never started".into() });
+            return vec![Decision::Finished(Outcome::Failed {
+                error: errors::RUNTIME.into(),
+                cause: "the execution was never started".into(),
+            })];
         };
-        let env = Env { info: &self.info, input, start_ms: self.start_ms, variables: Vec::new(), variable_bytes: root.variable_bytes() };
-        let finish = |event| Decision::Record { scope: Scope::root(), event };
-        match root.decide(&env, &Scope::root()) {
-            Next::Record { scope, event } => Decision::Record { scope, event },
-            Next::RecordAt { scope, event, not_before_ms } => Decision::RecordAt { scope, event, not_before_ms },
-            Next::Invoke { scope, task } => Decision::Invoke { scope, task },
-            Next::AwaitCallback { scope, callback } => Decision::AwaitCallback { scope, callback },
-            Next::Done(Ok(output)) => finish(EventKind::ExecutionSucceeded { output }),
-            Next::Done(Err(f)) => finish(EventKind::ExecutionFailed { error: f.error, cause: f.cause }),
+        let deadline = self.deadline_ms();
+        if deadline.is_some_and(|deadline| self.last_event_ms >= deadline) {
+            return vec![Decision::Record { scope: Scope::root(), event: self.timed_out() }];
         }
+        let env = Env {
+            info: &self.info,
+            input,
+            start_ms: self.start_ms,
+            variables: Vec::new(),
+            variable_bytes: root.variable_bytes(),
+            max_children: self.max_children,
+        };
+        let mut actions = Vec::new();
+        let ended = root.decide(&env, &Scope::root(), focus, &mut actions);
+        let mut decisions: Vec<Decision> = actions.into_iter().filter_map(|next| self.decision(next, deadline)).collect();
+        let finish = |event| Decision::Record { scope: Scope::root(), event };
+        match ended {
+            Some(Ok(output)) => decisions.push(finish(EventKind::ExecutionSucceeded { output: Arc::unwrap_or_clone(output) })),
+            Some(Err(f)) => decisions.push(finish(EventKind::ExecutionFailed { error: f.error, cause: f.cause })),
+            None => {}
+        }
+        decisions
+    }
+
+    /// A frame's action as the caller's decision, a task's time cut to what
+    /// is left before the deadline.
+    fn decision(&self, next: Next, deadline: Option<i64>) -> Option<Decision> {
+        let left_ms = deadline.map(|deadline| deadline - self.last_event_ms);
+        Some(match next {
+            Next::Record { scope, event } => Decision::Record { scope, event },
+            Next::RecordAt { scope, event, not_before_ms, since_ms } => Decision::RecordAt { scope, event, not_before_ms, since_ms },
+            Next::Invoke { scope, mut task } => {
+                if let Some(left_ms) = left_ms {
+                    let left = (left_ms.max(0) as u64).div_ceil(1000).max(1);
+                    task.timeout_seconds = Some(task.timeout_seconds.map_or(left, |t| t.min(left)));
+                }
+                Decision::Invoke { scope, task }
+            }
+            Next::AwaitCallback { scope, mut callback } => {
+                if let Some(deadline) = deadline {
+                    callback.deadline_ms = Some(callback.deadline_ms.map_or(deadline, |d| d.min(deadline)));
+                }
+                Decision::AwaitCallback { scope, callback }
+            }
+            Next::Busy | Next::Done(_) => return None,
+        })
     }
 }
 
@@ -563,7 +663,7 @@ mod tests {
         let (mut execution, mut history) = started(&def, items);
         let mut runs: Vec<Value> = Vec::new();
         // i1 and i3 fail: an inline Map tolerates no failure, so it fails
-        // with i1's error (i2..i4 never started).
+        // with i1's error (i2..i4, started with it, are stopped before their tasks run).
         let (outcome, calls) = drive(&mut execution, &mut history, &answer_unless(&["i1", "i3"]));
         assert_eq!(failed(&outcome).0, "Broken.i1");
         runs.extend(calls);
@@ -589,9 +689,10 @@ mod tests {
             iterations,
             [
                 "ExecutionRedriven",
+                // Both run at once: started together, then each ends.
+                "MapIterationStarted",
                 "MapIterationStarted",
                 "MapIterationSucceeded",
-                "MapIterationStarted",
                 "MapIterationSucceeded",
                 "MapStateSucceeded",
                 "MapStateExited",

@@ -1,17 +1,21 @@
 //! The children of a running Parallel or Map state, and how their results
 //! come together.
 //!
-//! Children run one after another in a fixed order (branch 0 first, item 0
-//! first), so an execution is deterministic and its history replays exactly;
-//! `MaxConcurrency` is validated and resolved but changes nothing yet. A
-//! Parallel state fails with the first failing branch's error. A Map state
+//! Children run at the same time: every branch of a Parallel state, and as
+//! many Map iterations as `MaxConcurrency` allows (0 or absent: the host's
+//! cap, [`Env::max_children`]), started in item order as slots free up.
+//! Their events interleave in the history in the order things happened; the
+//! state is a fold of that order, so a replay reaches the same state. A
+//! Parallel state fails with the first failing branch's error, once the
+//! branches still working are stopped (`…StateAborted`). A Map state
 //! records each iteration's end (`MapIterationSucceeded`/`Failed`); an inline
 //! Map fails with the failing iteration's error, while a Map that declares a
 //! tolerated failure count or percentage, or runs in DISTRIBUTED mode (which
 //! tolerates none by default), fails with
 //! `States.ExceedToleratedFailureThreshold` once the failures go beyond it. A
 //! tolerated failure contributes its `{"Error", "Cause"}` object to the
-//! result array in the item's place. Children's failures go back to the
+//! result array in the item's place; once the state fails, the iterations
+//! still running are stopped (`MapIterationAborted`). Children's failures go back to the
 //! frame, which retries the state or records its failure (see
 //! `Frame::children_failed`). A failed state keeps its children, so that a
 //! redrive runs again only those that failed or did not finish
@@ -24,7 +28,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use stepwasm_asl::errors;
-use stepwasm_asl::path::{Bindings, Path};
+use stepwasm_asl::path::{Bindings, Path, Root};
 use stepwasm_asl::size::SizeBudget;
 use stepwasm_asl::template::Template;
 use stepwasm_asl::{Graph, MapState, NumberSetting, PathSetting, State, StateKind};
@@ -41,20 +45,57 @@ pub(super) enum Fanout {
         /// Each iteration's result once it has ended (a failed one's
         /// `{"Error", "Cause"}`), in item order; None while it has not.
         results: Vec<Option<Value>>,
+        /// How many of `results` are set: all of them ends the state.
+        ended: usize,
         /// The first iteration that has neither ended nor started: the next
         /// to start (iterations start in index order, a redrive's too).
         next_pending: usize,
+        /// The iterations running now, by index (each frame boxed: it is
+        /// large, and the `Parallel` variant is only a `Vec`).
+        running: BTreeMap<u32, Box<Frame>>,
         /// The frames of the iterations that failed, by index: a redrive
         /// runs each again from where it failed (see [`Fanout::redrive`]).
         failed: BTreeMap<u32, Box<Frame>>,
+        /// The frames of the iterations stopped when the state failed
+        /// (`MapIterationAborted`): a redrive runs them again too.
+        stopped: BTreeMap<u32, Box<Frame>>,
         last_failure: Option<Failure>,
         /// The frames a redrive left to run again (failed or unfinished
         /// iterations), each taken up by its next `MapIterationStarted`.
         redriven: BTreeMap<u32, Box<Frame>>,
-        /// The iteration running now, with its index (the frame is boxed:
-        /// it is large, and the `Parallel` variant is only a `Vec`).
-        current: Option<(u32, Box<Frame>)>,
     },
+}
+
+/// Which part of a frame's tree a decision covers (see
+/// [`crate::Execution::decide_after`]): after an event, only the frames it
+/// can have changed are decided again.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Focus<'p> {
+    /// The frame and everything below it.
+    All,
+    /// Along this path of child indices (empty: [`Focus::All`]): the child
+    /// it leads to is decided, the others only asked whether they have ended.
+    Path(&'p [u32]),
+    /// The frame's own level: a running Parallel or Map state is busy.
+    Shallow,
+}
+
+impl<'p> Focus<'p> {
+    /// The focus of child `index` of a frame decided with this focus.
+    fn of_child(self, index: u32) -> Focus<'p> {
+        match self {
+            Focus::All => Focus::All,
+            Focus::Path([first, rest @ ..]) if *first == index => {
+                if rest.is_empty() {
+                    Focus::All
+                } else {
+                    Focus::Path(rest)
+                }
+            }
+            Focus::Path([]) => Focus::All,
+            Focus::Path(_) | Focus::Shallow => Focus::Shallow,
+        }
+    }
 }
 
 impl Fanout {
@@ -64,11 +105,13 @@ impl Fanout {
             processor,
             items,
             results,
+            ended: 0,
             next_pending: 0,
+            running: BTreeMap::new(),
             failed: BTreeMap::new(),
+            stopped: BTreeMap::new(),
             last_failure: None,
             redriven: BTreeMap::new(),
-            current: None,
         }
     }
 
@@ -76,22 +119,23 @@ impl Fanout {
     /// their results, the others run again. A Parallel branch that failed or
     /// did not finish goes on from the state it ended in
     /// ([`Frame::redrive`]); one that never started starts. A Map iteration
-    /// that failed or was running is started again (`MapIterationStarted`)
-    /// and goes on from the state it ended in; one that never started starts.
-    /// Everything here is the fold of recorded events, so a replay redrives
-    /// the same children.
+    /// that failed, was stopped or was running is started again
+    /// (`MapIterationStarted`) and goes on from the state it ended in; one
+    /// that never started starts. Everything here is the fold of recorded
+    /// events, so a replay redrives the same children.
     pub fn redrive(&mut self) {
         match self {
             Fanout::Parallel { branches } => branches.iter_mut().for_each(Frame::redrive),
-            Fanout::Map { results, next_pending, failed, last_failure, redriven, current, .. } => {
+            Fanout::Map { results, ended, next_pending, running, failed, stopped, last_failure, redriven, .. } => {
                 redriven.append(failed);
-                if let Some((index, frame)) = current.take() {
-                    redriven.insert(index, frame);
-                }
+                redriven.append(stopped);
+                redriven.append(running);
                 for (index, frame) in redriven.iter_mut() {
                     frame.redrive();
                     if let Some(result) = results.get_mut(*index as usize) {
-                        *result = None;
+                        if result.take().is_some() {
+                            *ended -= 1;
+                        }
                     }
                 }
                 *last_failure = None;
@@ -103,80 +147,161 @@ impl Fanout {
     pub fn child_mut(&mut self, index: u32) -> Option<&mut Frame> {
         match self {
             Fanout::Parallel { branches } => branches.get_mut(index as usize),
-            Fanout::Map { current: Some((i, frame)), .. } if *i == index => Some(frame.as_mut()),
-            Fanout::Map { .. } => None,
+            Fanout::Map { running, .. } => running.get_mut(&index).map(Box::as_mut),
         }
     }
 
-    /// The running child `index`, read only.
-    pub fn child(&self, index: u32) -> Option<&Frame> {
+    /// The running children, for the variables they hold.
+    pub fn children(&self) -> Box<dyn Iterator<Item = &Frame> + '_> {
         match self {
-            Fanout::Parallel { branches } => branches.get(index as usize),
-            Fanout::Map { current: Some((i, frame)), .. } if *i == index => Some(frame.as_ref()),
-            Fanout::Map { .. } => None,
+            Fanout::Parallel { branches } => Box::new(branches.iter()),
+            Fanout::Map { running, .. } => Box::new(running.values().map(Box::as_ref)),
         }
     }
 
     /// Folds a `MapIteration…` event.
     pub fn apply_iteration(&mut self, event: &EventKind) -> Result<(), String> {
-        let Fanout::Map { processor, items, results, next_pending, failed, last_failure, redriven, current } = self else {
+        let Fanout::Map { processor, items, results, ended, next_pending, running, failed, stopped, last_failure, redriven } = self else {
             return Err("a Parallel state has no iterations".into());
         };
         match event {
             EventKind::MapIterationStarted { index, .. } => {
-                if current.is_some() || *index as usize != *next_pending {
+                if *index as usize != *next_pending {
                     return Err(format!("iteration {index} cannot start now (next is {next_pending})"));
                 }
                 let input = items.get(*index as usize).ok_or_else(|| format!("there is no item {index}"))?;
                 let frame = redriven.remove(index).unwrap_or_else(|| Box::new(Frame::new(Arc::clone(processor), input.clone())));
-                *current = Some((*index, frame));
+                running.insert(*index, frame);
                 *next_pending = (*next_pending + 1..results.len()).find(|&i| results[i].is_none()).unwrap_or(results.len());
             }
             EventKind::MapIterationSucceeded { index, output, .. } => {
-                take_current(current, *index)?;
+                take_running(running, *index)?;
                 results[*index as usize] = Some(output.clone());
+                *ended += 1;
             }
             EventKind::MapIterationFailed { index, error, cause, .. } => {
-                let frame = take_current(current, *index)?;
+                let frame = take_running(running, *index)?;
                 results[*index as usize] = Some(json!({"Error": error, "Cause": cause}));
+                *ended += 1;
                 failed.insert(*index, frame);
                 *last_failure = Some(Failure::new(error, cause.clone()));
+            }
+            EventKind::MapIterationAborted { index, .. } => {
+                if last_failure.is_none() {
+                    return Err(format!("iteration {index} is stopped only when the state fails"));
+                }
+                let frame = take_running(running, *index)?;
+                stopped.insert(*index, frame);
             }
             other => return Err(format!("{} is not an iteration event", other.type_name())),
         }
         Ok(())
     }
 
-    /// What the running children need next, or the state's own result; Err
-    /// when the children failed (the frame decides on Retry and Catch).
-    pub fn decide(&self, env: &Env, scope: &Scope, state: &State, state_input: &Value, b: &Bindings) -> Result<Next, Failure> {
-        let record = |event| Next::Record { scope: scope.clone(), event };
+    /// What the running children need next: their actions go to `out`
+    /// (those `focus` covers), and the state's own next event, if it has
+    /// one now, is returned (an iteration's end, a branch or iteration
+    /// stopped, the next iteration started, the state's result); Err when
+    /// the children failed and none is left running (the frame decides on
+    /// Retry and Catch).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide(
+        &self,
+        env: &Env,
+        scope: &Scope,
+        state: &State,
+        state_input: &Value,
+        b: &Bindings,
+        focus: Focus,
+        out: &mut Vec<Next>,
+    ) -> Result<Option<Next>, Failure> {
+        let record = |event| Some(Next::Record { scope: scope.clone(), event });
         match self {
             Fanout::Parallel { branches } => {
+                let mut ended = vec![false; branches.len()];
+                let mut failure = None;
+                let mut scratch = Vec::new();
+                for (i, branch) in branches.iter().enumerate() {
+                    let child_focus = focus.of_child(i as u32);
+                    // Branches off the focus are asked only whether they ended:
+                    // their actions are known to the caller already.
+                    let actions = if matches!(child_focus, Focus::Shallow) { &mut scratch } else { &mut *out };
+                    match branch.decide(env, &scope.child(i as u32), child_focus, actions) {
+                        Some(Ok(_)) => ended[i] = true,
+                        Some(Err(f)) => {
+                            ended[i] = true;
+                            failure.get_or_insert(f);
+                        }
+                        None => {}
+                    }
+                    scratch.clear();
+                }
+                if let Some(failure) = failure {
+                    // The first failure fails the state; the branches still
+                    // in a state that does work are stopped first (one
+                    // between two states goes on until it enters one).
+                    for (i, branch) in branches.iter().enumerate() {
+                        if let (false, Some(event)) = (ended[i], branch.abort_event()) {
+                            return Ok(Some(Next::Record { scope: scope.child(i as u32), event }));
+                        }
+                    }
+                    if ended.iter().zip(branches).any(|(ended, branch)| !ended && !branch.stopped()) {
+                        return Ok(None);
+                    }
+                    return Err(failure);
+                }
+                if ended.iter().any(|e| !e) {
+                    return Ok(None);
+                }
                 let mut outputs = Vec::with_capacity(branches.len());
                 for (i, branch) in branches.iter().enumerate() {
-                    match branch.decide(env, &scope.child(i as u32)) {
-                        Next::Done(Ok(output)) => outputs.push(output),
-                        Next::Done(Err(f)) => return Err(f),
-                        other => return Ok(other),
+                    if let Some(Ok(output)) = branch.decide(env, &scope.child(i as u32), Focus::Shallow, &mut scratch) {
+                        outputs.push(Arc::unwrap_or_clone(output));
                     }
                 }
                 Ok(record(EventKind::ParallelStateSucceeded { output: Value::Array(outputs) }))
             }
-            Fanout::Map { items, results, next_pending, failed, last_failure, current, .. } => {
-                let name = state.name.clone();
-                if let Some((index, frame)) = current {
-                    let index = *index;
-                    return Ok(match frame.decide(env, &scope.child(index)) {
-                        Next::Done(Ok(output)) => record(EventKind::MapIterationSucceeded { name, index, output }),
-                        Next::Done(Err(f)) => record(EventKind::MapIterationFailed { name, index, error: f.error, cause: f.cause }),
-                        other => other,
-                    });
+            Fanout::Map { items, results, ended, next_pending, running, failed, last_failure, .. } => {
+                let name = &state.name;
+                let map = match &state.kind {
+                    StateKind::Map(map) => map,
+                    _ => return Err(Failure::new(errors::RUNTIME, "a Map state's children under another state type")),
+                };
+                // Iterations that ended: the first is recorded now, the others
+                // are decided again after it.
+                let mut iteration_ended = None;
+                let mut decide_child = |index: u32, frame: &Frame, child_focus: Focus, out: &mut Vec<Next>| {
+                    let ended = match frame.decide(env, &scope.child(index), child_focus, out)? {
+                        Ok(output) => EventKind::MapIterationSucceeded { name: name.clone(), index, output: Arc::unwrap_or_clone(output) },
+                        Err(f) => EventKind::MapIterationFailed { name: name.clone(), index, error: f.error, cause: f.cause },
+                    };
+                    iteration_ended.get_or_insert(ended);
+                    Some(())
+                };
+                match focus {
+                    Focus::All | Focus::Path([]) => {
+                        for (index, frame) in running {
+                            decide_child(*index, frame, Focus::All, out);
+                        }
+                    }
+                    Focus::Path([index, ..]) => {
+                        if let Some(frame) = running.get(index) {
+                            decide_child(*index, frame, focus.of_child(*index), out);
+                        }
+                    }
+                    Focus::Shallow => return Ok(None),
+                }
+                if let Some(event) = iteration_ended {
+                    return Ok(record(event));
                 }
                 let failed = failed.len() as u32;
-                if let (Some(failure), StateKind::Map(map)) = (last_failure, &state.kind) {
+                if let Some(failure) = last_failure {
                     let tolerance = Tolerance::of(map, state_input, b)?;
                     if tolerance.exceeded(failed, items.len()) {
+                        // The state fails: the iterations still running are stopped first.
+                        if let Some(&index) = running.keys().next() {
+                            return Ok(record(EventKind::MapIterationAborted { name: name.clone(), index }));
+                        }
                         return Err(if tolerance.declared {
                             Failure::new(
                                 errors::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -192,25 +317,42 @@ impl Fanout {
                         });
                     }
                 }
-                Ok(if *next_pending < items.len() {
-                    record(EventKind::MapIterationStarted { name, index: *next_pending as u32 })
-                } else {
-                    record(EventKind::MapStateSucceeded { output: Value::Array(results.iter().flatten().cloned().collect()) })
-                })
+                if *next_pending < items.len() && running.len() < max_concurrency(map, state_input, b, env.max_children)? {
+                    return Ok(record(EventKind::MapIterationStarted { name: name.clone(), index: *next_pending as u32 }));
+                }
+                if *ended == items.len() {
+                    return Ok(record(EventKind::MapStateSucceeded { output: Value::Array(results.iter().flatten().cloned().collect()) }));
+                }
+                Ok(None)
             }
         }
     }
 }
 
-fn take_current(current: &mut Option<(u32, Box<Frame>)>, index: u32) -> Result<Box<Frame>, String> {
-    match current.take() {
-        Some((i, frame)) if i == index => Ok(frame),
-        other => {
-            let running = other.as_ref().map(|(i, _)| *i);
-            *current = other;
-            Err(format!("iteration {index} is not the one running ({running:?})"))
-        }
-    }
+/// How many iterations of `map` may run at once: its `MaxConcurrency` (0 or
+/// absent: no limit of its own), never more than the host's `host_cap`.
+fn max_concurrency(map: &MapState, state_input: &Value, b: &Bindings, host_cap: usize) -> Result<usize, Failure> {
+    let declared = number(&map.max_concurrency, state_input, b, "MaxConcurrency", 0.0, f64::from(u32::MAX))?;
+    let cap = host_cap.max(1);
+    Ok(match declared {
+        Some(n) if n >= 1.0 => (n as usize).min(cap),
+        _ => cap,
+    })
+}
+
+/// Whether a Map state's own settings (`MaxConcurrency…`,
+/// `ToleratedFailure…`), decided while its iterations run, may read the
+/// context object or `$states` (a JSONata expression may).
+pub(super) fn settings_read_context(map: &MapState) -> bool {
+    [&map.max_concurrency, &map.tolerated_failure_count, &map.tolerated_failure_percentage].into_iter().any(|setting| match setting {
+        Some(NumberSetting::Path(path)) => path.root() == Root::Context,
+        Some(NumberSetting::Expr(_)) => true,
+        Some(NumberSetting::Fixed(_)) | None => false,
+    })
+}
+
+fn take_running(running: &mut BTreeMap<u32, Box<Frame>>, index: u32) -> Result<Box<Frame>, String> {
+    running.remove(&index).ok_or_else(|| format!("iteration {index} is not running"))
 }
 
 /// How many failed iterations a Map accepts.

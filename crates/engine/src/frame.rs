@@ -16,7 +16,7 @@
 use super::context_object::{self, StatePosition};
 use super::data_limits;
 use super::dataflow::{self, io_settings};
-use super::fanout::{self, Fanout};
+use super::fanout::{self, Fanout, Focus};
 use super::history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 use super::retry::{handles, retrier_for, retry_delay_ms};
 use super::wait::{after_seconds, seconds_setting, wait_until};
@@ -43,6 +43,9 @@ pub(super) struct Env<'a> {
     /// The JSON bytes of every variable the execution holds now (all its
     /// live frames'), for the per-execution cap.
     pub variable_bytes: usize,
+    /// The most Map iterations one Map state runs at once when its
+    /// `MaxConcurrency` is 0 or absent (or larger): the host's cap.
+    pub max_children: usize,
 }
 
 impl<'a> Env<'a> {
@@ -53,7 +56,14 @@ impl<'a> Env<'a> {
         if sees_outer {
             variables.push(inner);
         }
-        Env { info: self.info, input: self.input, start_ms: self.start_ms, variables, variable_bytes: self.variable_bytes }
+        Env {
+            info: self.info,
+            input: self.input,
+            start_ms: self.start_ms,
+            variables,
+            variable_bytes: self.variable_bytes,
+            max_children: self.max_children,
+        }
     }
 }
 
@@ -68,6 +78,8 @@ pub(super) enum Next {
         scope: Scope,
         event: EventKind,
         not_before_ms: i64,
+        /// When the wait began: a Wait state's entry, a retry's failure.
+        since_ms: i64,
     },
     Invoke {
         scope: Scope,
@@ -77,8 +89,11 @@ pub(super) enum Next {
         scope: Scope,
         callback: Callback,
     },
+    /// Nothing at this frame's own level: its running Parallel or Map
+    /// state's children are busy (their actions are given apart).
+    Busy,
     /// The graph has ended: its output, or the error that ended it.
-    Done(Result<Value, Failure>),
+    Done(Result<Payload, Failure>),
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +109,9 @@ enum Step {
     Submitted,
     /// A Parallel or Map state's children are running.
     Running(Box<Fanout>),
+    /// A sibling branch's failure stopped this branch in this state
+    /// (`…StateAborted`): nothing more happens in the frame.
+    Aborted,
     Succeeded {
         result: Payload,
     },
@@ -124,6 +142,9 @@ struct Cursor {
     /// One counter per retrier of the state.
     retries: Vec<u32>,
     attempt: u32,
+    /// How many times the execution had scheduled this Task state's task
+    /// before the current attempt ([`TaskInvocation::invocation`]).
+    invocation: u32,
     /// The task's timeout and heartbeat as resolved when it was scheduled.
     timeout_seconds: Option<u64>,
     heartbeat_seconds: Option<u64>,
@@ -203,16 +224,47 @@ impl Frame {
         applied
     }
 
-    /// The Task state whose task the frame at `path` (this one when empty)
-    /// has just scheduled: its cursor is at the scheduled step, which only
+    /// Counts a task just scheduled by the frame at `path` (this one when
+    /// empty) in `counts`, by state name, and notes the count before it in
+    /// the frame's cursor: its cursor is at the scheduled step, which only
     /// the event scheduling it leads to.
-    pub fn scheduled_task_at(&self, path: &[u32]) -> Option<&str> {
-        let cursor = self.cursor.as_ref()?;
-        match (path.split_first(), &cursor.step) {
-            (None, Step::Scheduled { .. }) => Some(&cursor.state),
-            (Some((&index, rest)), Step::Running(fanout)) => fanout.child(index)?.scheduled_task_at(rest),
-            _ => None,
+    pub fn count_scheduling(&mut self, path: &[u32], counts: &mut HashMap<String, u32>) {
+        let Some(cursor) = self.cursor.as_mut() else { return };
+        match (path.split_first(), &mut cursor.step) {
+            (None, Step::Scheduled { .. }) => {
+                let count = match counts.get_mut(&cursor.state) {
+                    Some(count) => count,
+                    None => counts.entry(cursor.state.clone()).or_insert(0),
+                };
+                cursor.invocation = *count;
+                *count = count.saturating_add(1);
+            }
+            (Some((&index, rest)), Step::Running(fanout)) => {
+                if let Some(child) = fanout.child_mut(index) {
+                    child.count_scheduling(rest, counts);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// The event that stops this branch where it is, when a sibling's
+    /// failure fails the Parallel state: None unless it is inside a state
+    /// that does work (Task, Wait, Parallel, Map; AWS names no other
+    /// `…StateAborted`).
+    pub fn abort_event(&self) -> Option<EventKind> {
+        let cursor = self.cursor.as_ref()?;
+        if matches!(cursor.step, Step::Exited { .. } | Step::Aborted) {
+            return None;
+        }
+        let state = self.state(&cursor.state);
+        matches!(state.kind, StateKind::Task(_) | StateKind::Wait(_) | StateKind::Parallel(_) | StateKind::Map(_))
+            .then(|| EventKind::StateAborted { state_type: StateType::of(state), name: cursor.state.clone() })
+    }
+
+    /// Never started, or stopped by a sibling's failure: nothing of it is left to wait for.
+    pub fn stopped(&self) -> bool {
+        self.cursor.as_ref().is_none_or(|c| matches!(c.step, Step::Aborted))
     }
 
     /// The JSON bytes of the variables this frame and its live children hold.
@@ -222,11 +274,7 @@ impl Frame {
 
     fn children_variable_bytes(&self) -> usize {
         let Some(Cursor { step: Step::Running(fanout), .. }) = &self.cursor else { return 0 };
-        match &**fanout {
-            Fanout::Parallel { branches } => branches.iter().map(|b| b.variable_bytes).fold(0, usize::saturating_add),
-            Fanout::Map { current: Some((_, frame)), .. } => frame.variable_bytes,
-            Fanout::Map { current: None, .. } => 0,
-        }
+        fanout.children().map(|child| child.variable_bytes).fold(0, usize::saturating_add)
     }
 
     fn apply_event(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
@@ -242,6 +290,16 @@ impl Frame {
             let child = fanout.child_mut(index).ok_or_else(|| format!("there is no running child {index}"))?;
             return child.apply(rest, event);
         }
+        if let EventKind::StateAborted { name, .. } = &event.kind {
+            let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
+            if &cursor.state != name || self.abort_event().is_none() {
+                return Err(format!("state {name:?} is not one a branch can be stopped in now"));
+            }
+            if let Some(cursor) = self.cursor.as_mut() {
+                cursor.step = Step::Aborted;
+            }
+            return Ok(());
+        }
         if let EventKind::StateEntered { name, input, .. } = &event.kind {
             let state = graph.state(name).ok_or_else(|| format!("no state named {name:?} here"))?;
             self.cursor = Some(Cursor {
@@ -251,6 +309,7 @@ impl Frame {
                 entered_ms: event.timestamp_ms,
                 retries: vec![0; state.retriers().len()],
                 attempt: 0,
+                invocation: 0,
                 timeout_seconds: None,
                 heartbeat_seconds: None,
                 started_ms: event.timestamp_ms,
@@ -373,7 +432,10 @@ impl Frame {
                 }
             }
             (
-                EventKind::MapIterationStarted { .. } | EventKind::MapIterationSucceeded { .. } | EventKind::MapIterationFailed { .. },
+                EventKind::MapIterationStarted { .. }
+                | EventKind::MapIterationSucceeded { .. }
+                | EventKind::MapIterationFailed { .. }
+                | EventKind::MapIterationAborted { .. },
                 StateKind::Map(_),
             ) => match &mut cursor.step {
                 Step::Running(fanout) => fanout.apply_iteration(&event.kind)?,
@@ -392,8 +454,24 @@ impl Frame {
     /// AWS's limits (see [`super::data_limits`]), are not recorded: the state
     /// fails with `States.DataLimitExceeded` instead, which only a catcher
     /// naming it handles (and what that catcher records is checked the same way).
-    pub fn decide(&self, env: &Env, scope: &Scope) -> Next {
-        let next = self.decide_unchecked(env, scope);
+    ///
+    /// The actions of this frame and of the children `focus` covers go to
+    /// `out` (the children's first, then this frame's own); the graph's end
+    /// (its output or the error that ended it) is returned once it has ended.
+    pub fn decide(&self, env: &Env, scope: &Scope, focus: Focus, out: &mut Vec<Next>) -> Option<Result<Payload, Failure>> {
+        let next = self.decide_checked(env, scope, focus, out);
+        match next {
+            Next::Done(ended) => Some(ended),
+            Next::Busy => None,
+            action => {
+                out.push(action);
+                None
+            }
+        }
+    }
+
+    fn decide_checked(&self, env: &Env, scope: &Scope, focus: Focus, out: &mut Vec<Next>) -> Next {
+        let next = self.decide_unchecked(env, scope, focus, out);
         let Some(failure) = self.over_limits(env, scope, &next) else { return next };
         let Some(cursor) = &self.cursor else { return Next::Done(Err(failure)) };
         let state = self.state(&cursor.state);
@@ -418,12 +496,18 @@ impl Frame {
         data_limits::over_limits(event, state, &self.variable_sizes, env.variable_bytes)
     }
 
-    fn decide_unchecked(&self, env: &Env, scope: &Scope) -> Next {
+    fn decide_unchecked(&self, env: &Env, scope: &Scope, focus: Focus, out: &mut Vec<Next>) -> Next {
         let record = |event| Next::Record { scope: scope.clone(), event };
         let Some(cursor) = &self.cursor else {
             return record(self.enter(&self.graph.start_at, self.input.clone()));
         };
         let state = self.state(&cursor.state);
+        if let Step::Running(fanout) = &cursor.step {
+            return self.decide_children(env, scope, state, cursor, fanout, focus, out);
+        }
+        if let Step::Aborted = cursor.step {
+            return Next::Busy;
+        }
         // The variables in scope: the enclosing frames' and this one's.
         let mut scopes = env.variables.clone();
         scopes.push(&self.variables);
@@ -449,7 +533,7 @@ impl Frame {
                     execution_id: env.info.execution_arn.clone(),
                     state_name: cursor.state.clone(),
                     attempt: cursor.attempt,
-                    invocation: 0,
+                    invocation: cursor.invocation,
                     timeout_seconds: cursor.timeout_seconds,
                     task_token: task.waits_for_task_token().then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
                     entered_event_id: cursor.entered_id,
@@ -465,13 +549,6 @@ impl Frame {
                     deadline_ms: cursor.timeout_seconds.map(|t| after_seconds(cursor.started_ms, t)),
                 },
             },
-            (_, Step::Running(fanout)) => {
-                let sees_outer = !matches!(&state.kind, StateKind::Map(m) if m.distributed);
-                match fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input, &b) {
-                    Ok(next) => next,
-                    Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
-                }
-            }
             (_, Step::Succeeded { result }) => match dataflow::process_result(io_settings(state), &cursor.input, (**result).clone(), &b) {
                 Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
                 Err(failure) => self.catch(scope, state, cursor, &b, failure),
@@ -489,7 +566,9 @@ impl Frame {
                         let b = Bindings::new(&context, &scopes);
                         let b = if state.jsonata { b.with_states(&states) } else { b };
                         return match self.schedule(state, cursor, &b, false) {
-                            Ok(event) => Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay },
+                            Ok(event) => {
+                                Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay, since_ms: *failed_ms }
+                            }
                             Err(failure) => self.catch(scope, state, cursor, &b, failure),
                         };
                     }
@@ -578,7 +657,8 @@ impl Frame {
                 });
                 match planned {
                     Ok((output, assigned, until)) => {
-                        Next::RecordAt { scope: scope.clone(), event: self.exit(state, output, assigned, None), not_before_ms: until }
+                        let event = self.exit(state, output, assigned, None);
+                        Next::RecordAt { scope: scope.clone(), event, not_before_ms: until, since_ms: cursor.entered_ms }
                     }
                     Err(failure) => Next::Done(Err(failure)),
                 }
@@ -589,6 +669,42 @@ impl Frame {
                 errors::RUNTIME,
                 format!("state {:?} of type {} cannot be in step {step:?}", cursor.state, state.type_name()),
             ))),
+        }
+    }
+
+    /// A running Parallel or Map state: its children's actions (those `focus`
+    /// covers) go to `out`; the state's own next event, or its children's
+    /// failure handed to Retry and Catch.
+    ///
+    /// The context object and `$states` are built only when the Map's own
+    /// settings read them (they hold the execution's input: building them
+    /// for every event of every iteration would cost the items' size each time).
+    #[allow(clippy::too_many_arguments)]
+    fn decide_children(
+        &self,
+        env: &Env,
+        scope: &Scope,
+        state: &State,
+        cursor: &Cursor,
+        fanout: &Fanout,
+        focus: Focus,
+        out: &mut Vec<Next>,
+    ) -> Next {
+        if let Focus::Shallow = focus {
+            return Next::Busy;
+        }
+        let mut scopes = env.variables.clone();
+        scopes.push(&self.variables);
+        let reads_settings = matches!(&state.kind, StateKind::Map(m) if fanout::settings_read_context(m));
+        let context = if reads_settings { self.context_for(env, state, cursor) } else { Value::Null };
+        let states = if state.jsonata && reads_settings { json!({"input": cursor.input, "context": context}) } else { Value::Null };
+        let b = Bindings::new(&context, &scopes);
+        let b = if state.jsonata { b.with_states(&states) } else { b };
+        let sees_outer = !matches!(&state.kind, StateKind::Map(m) if m.distributed);
+        match fanout.decide(&env.inner(&self.variables, sees_outer), scope, state, &cursor.input, &b, focus, out) {
+            Ok(Some(next)) => next,
+            Ok(None) => Next::Busy,
+            Err(failure) => self.children_failed(env, scope, state, cursor, &scopes, failure),
         }
     }
 
@@ -612,7 +728,7 @@ impl Frame {
                         {
                             *retry_after = Some(failed);
                         }
-                        Next::RecordAt { scope: scope.clone(), event, not_before_ms: cursor.latest_ms + delay }
+                        Next::RecordAt { scope: scope.clone(), event, not_before_ms: cursor.latest_ms + delay, since_ms: cursor.latest_ms }
                     }
                     Err(failure) => self.catch(scope, state, cursor, &b, failure),
                 };
@@ -693,7 +809,7 @@ impl Frame {
         // Fail end the graph.
         match state.transition() {
             Some(Transition::Next(name)) => Next::Record { scope: scope.clone(), event: self.enter(name, output) },
-            Some(Transition::End) | None => Next::Done(Ok(Arc::unwrap_or_clone(output))),
+            Some(Transition::End) | None => Next::Done(Ok(output)),
         }
     }
 

@@ -52,6 +52,19 @@ impl StateType {
         }
     }
 
+    fn aborted(self) -> &'static str {
+        match self {
+            StateType::Task => "TaskStateAborted",
+            StateType::Pass => "PassStateAborted",
+            StateType::Choice => "ChoiceStateAborted",
+            StateType::Succeed => "SucceedStateAborted",
+            StateType::Fail => "FailStateAborted",
+            StateType::Wait => "WaitStateAborted",
+            StateType::Parallel => "ParallelStateAborted",
+            StateType::Map => "MapStateAborted",
+        }
+    }
+
     fn exited(self) -> &'static str {
         match self {
             StateType::Task => "TaskStateExited",
@@ -124,6 +137,13 @@ pub enum EventKind {
         /// to; on a Choice state, always: the state its rules chose.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         catch_next: Option<String>,
+    },
+    /// The state a Parallel branch was in when a sibling's failure stopped
+    /// the branch (`TaskStateAborted`, `WaitStateAborted`, ...): its work
+    /// was dropped, and the branch records nothing more.
+    StateAborted {
+        state_type: StateType,
+        name: String,
     },
     TaskScheduled {
         resource: String,
@@ -202,6 +222,11 @@ pub enum EventKind {
         error: String,
         cause: String,
     },
+    /// The Map state failed while this iteration ran: it was stopped.
+    MapIterationAborted {
+        name: String,
+        index: u32,
+    },
     /// `output` is the array of the iterations' outputs, in item order.
     MapStateSucceeded {
         output: Value,
@@ -224,6 +249,7 @@ impl EventKind {
             EventKind::ExecutionRedriven { .. } => "ExecutionRedriven",
             EventKind::StateEntered { state_type, .. } => state_type.entered(),
             EventKind::StateExited { state_type, .. } => state_type.exited(),
+            EventKind::StateAborted { state_type, .. } => state_type.aborted(),
             EventKind::TaskScheduled { resource, .. } => TaskResourceKind::of(resource).names()[0],
             EventKind::TaskStarted { resource } => TaskResourceKind::of(resource).names()[1],
             EventKind::ActivityStarted { .. } => "ActivityStarted",
@@ -238,6 +264,7 @@ impl EventKind {
             EventKind::MapIterationStarted { .. } => "MapIterationStarted",
             EventKind::MapIterationSucceeded { .. } => "MapIterationSucceeded",
             EventKind::MapIterationFailed { .. } => "MapIterationFailed",
+            EventKind::MapIterationAborted { .. } => "MapIterationAborted",
             EventKind::MapStateSucceeded { .. } => "MapStateSucceeded",
             EventKind::MapStateFailed { .. } => "MapStateFailed",
         }
@@ -265,6 +292,8 @@ impl EventKind {
             EventKind::MapStateStarted { items, retry_after: None } => format!("{} item(s)", items.len()),
             EventKind::MapStateStarted { items, retry_after: Some(f) } => format!("retry after {}: {} item(s)", f.error, items.len()),
             EventKind::MapIterationStarted { index, .. } => format!("item {index}"),
+            EventKind::MapIterationAborted { index, .. } => format!("item {index} stopped"),
+            EventKind::StateAborted { name, .. } => format!("{name} stopped"),
             EventKind::MapIterationSucceeded { index, output, .. } => format!("item {index} output {output}"),
             EventKind::StateEntered { name, input, .. } => format!("{name} input {input}"),
             EventKind::StateExited { name, output, assigned_variables: Some(vars), .. } => {
@@ -285,7 +314,8 @@ impl EventKind {
 /// down through Parallel branches and Map iterations. `[]` is the top level,
 /// `[1]` branch 1 (or item 1) of the Parallel (or Map) state running there,
 /// `[1, 4]` item 4 of a Map running inside that branch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Ordered by path: a scope sorts before the scopes below it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Scope(pub Vec<u32>);
 
 impl Scope {
@@ -422,14 +452,17 @@ impl HistoryEvent {
             | EventKind::ParallelStateSucceeded { .. }
             | EventKind::MapStateSucceeded { .. }
             | EventKind::ParallelStateFailed { .. }
-            | EventKind::MapStateFailed { .. } => ("", Value::Null),
+            | EventKind::MapStateFailed { .. }
+            | EventKind::StateAborted { .. } => ("", Value::Null),
             EventKind::MapStateStarted { items, .. } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
             EventKind::MapIterationStarted { name, index }
             | EventKind::MapIterationSucceeded { name, index, .. }
-            | EventKind::MapIterationFailed { name, index, .. } => {
+            | EventKind::MapIterationFailed { name, index, .. }
+            | EventKind::MapIterationAborted { name, index } => {
                 let key = match &self.kind {
                     EventKind::MapIterationStarted { .. } => "mapIterationStartedEventDetails",
                     EventKind::MapIterationSucceeded { .. } => "mapIterationSucceededEventDetails",
+                    EventKind::MapIterationAborted { .. } => "mapIterationAbortedEventDetails",
                     _ => "mapIterationFailedEventDetails",
                 };
                 (key, json!({"name": name, "index": index}))

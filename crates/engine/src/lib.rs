@@ -20,7 +20,7 @@ pub mod task;
 mod wait;
 
 pub use arn::execution_info;
-pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError};
+pub use execution::{Decision, Execution, ExecutionInfo, Outcome, ReplayError, DEFAULT_MAX_CHILDREN};
 pub use history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 pub use limits::{check_error_and_cause, ErrorCauseTooLong, MAX_CAUSE_CHARS, MAX_ERROR_CHARS, MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES};
 pub use retry::retry_delay_ms;

@@ -112,6 +112,8 @@ fn samples() -> Vec<HistoryEvent> {
         // Kinds added after the first release: appended, so the lines above keep their ids.
         (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: Some("worker-1".into()) }),
         (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: None }),
+        (Scope(vec![1]), EventKind::StateAborted { state_type: StateType::Wait, name: "Hold".into() }),
+        (Scope::root(), EventKind::MapIterationAborted { name: "Each".into(), index: 3 }),
     ];
     kinds
         .into_iter()

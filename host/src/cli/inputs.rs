@@ -12,6 +12,24 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// `--max-concurrent-children`: how much of a fan-out runs at once.
+#[derive(Args, Clone, Copy)]
+pub struct FanoutArg {
+    /// At most this many Map iterations of one Map state run at once when
+    /// its MaxConcurrency is 0, absent or larger, and at most this many
+    /// tasks, callbacks and activity tasks of one execution are in flight
+    /// at once (Parallel branches and Map iterations run concurrently).
+    #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_MAX_CHILDREN)]
+    pub max_concurrent_children: usize,
+}
+
+impl FanoutArg {
+    /// Sets the cap for every execution this process drives.
+    pub fn apply(self) {
+        crate::driver::set_max_concurrent_children(self.max_concurrent_children);
+    }
+}
+
 /// Name of the resource map looked for beside a definition.
 pub const CONFIG_FILE_NAME: &str = "stepwasm.toml";
 

@@ -33,12 +33,15 @@ pub struct ResumeArgs {
     /// resumed again; 0 turns the guard off.
     #[arg(long, default_value_t = CRASH_LIMIT)]
     crash_limit: u32,
+    #[command(flatten)]
+    fanout: crate::cli::inputs::FanoutArg,
 }
 
 /// The `resume` subcommand: every RUNNING execution in the store, continued
 /// to its end one after another. Exit 0 when all of them succeed, 1 when
 /// one fails, 2 when one cannot be resumed (the others still are).
 pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
+    args.fanout.apply();
     let (_lock, store) = args.store.open_exclusive(&args.lock, "stepwasm resume")?;
     let machines = crate::machines::StoredMachines::new(args.config.machine_settings(&args.cache)?, &args.store.store);
     machines.map_registered(&store)?;

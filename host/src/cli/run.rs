@@ -63,6 +63,8 @@ pub struct RunArgs {
     /// `arn:aws:iam::<account>:role/stepwasm-execution`.
     #[arg(long, value_name = "ARN")]
     role_arn: Option<String>,
+    #[command(flatten)]
+    fanout: crate::cli::inputs::FanoutArg,
 }
 
 /// How `run` prints its result.
@@ -74,6 +76,7 @@ enum OutputFormat {
 
 /// The `run` subcommand.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    args.fanout.apply();
     // One process drives a store at a time: held until the run ends.
     let _lock = match &args.store {
         Some(path) => Some(crate::cli::store_flags::lock_store(path, args.wait_for_lock, "stepwasm run")?),
