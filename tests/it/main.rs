@@ -25,6 +25,7 @@ mod conformance;
 mod console;
 mod crash_loop;
 mod durability;
+mod fanout;
 mod hostile_compile;
 mod hostile_connections;
 mod hostile_corpus;
