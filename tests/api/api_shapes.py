@@ -40,7 +40,8 @@ EXPECTED_TYPES = {
     "FailStateEntered", "ParallelStateEntered", "ParallelStateExited", "MapStateEntered", "MapStateExited",
     "ParallelStateStarted", "ParallelStateSucceeded", "ParallelStateFailed",
     "MapStateStarted", "MapStateSucceeded", "MapStateFailed",
-    "MapIterationStarted", "MapIterationSucceeded", "MapIterationFailed",
+    "MapIterationStarted", "MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted",
+    "TaskStateAborted", "WaitStateAborted",
     "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskFailed", "TaskTimedOut",
     "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "LambdaFunctionFailed",
     "LambdaFunctionTimedOut",
@@ -50,7 +51,8 @@ EXPECTED_TYPES = {
 # The details member each event type may carry (AWS's naming: the type with a
 # lower-case first letter; a state's entry and exit share one).
 NO_DETAILS = {"ParallelStateStarted", "ParallelStateSucceeded", "ParallelStateFailed", "MapStateSucceeded",
-              "MapStateFailed", "LambdaFunctionStarted", "ParallelStateAborted", "MapStateAborted"}
+              "MapStateFailed", "LambdaFunctionStarted", "ParallelStateAborted", "MapStateAborted",
+              "TaskStateAborted", "WaitStateAborted"}
 
 
 def details_key(event_type):
@@ -153,6 +155,25 @@ class Api:
             if key.endswith("EventDetails") and key != allowed:
                 self.problems.append(f"{where}: {key} on a {kind} event (its details are {allowed or 'none'})")
 
+    def fail_when_under_way(self, arn, waits, submitted):
+        """Once `arn`'s history has `waits` WaitStateEntered and `submitted`
+        TaskSubmitted events (its children under way at once), fails the task
+        whose payload is marked "break" by its token."""
+        deadline = time.time() + POLL_SECONDS
+        while True:
+            events = self.call("GetExecutionHistory", executionArn=arn, maxResults=1000)["events"]
+            types = [e["type"] for e in events]
+            if types.count("WaitStateEntered") >= waits and types.count("TaskSubmitted") >= submitted:
+                break
+            check(time.time() < deadline, f"{arn}: children not under way at once after {POLL_SECONDS} s: {types}")
+            time.sleep(0.1)
+        for event in events:
+            payload = json.loads(event.get("taskScheduledEventDetails", {}).get("parameters", "{}")).get("Payload", {})
+            if payload.get("mark") == "break":
+                self.call("SendTaskFailure", taskToken=payload["token"], error="Broke", cause="failed on purpose")
+                return
+        raise Failure(f"{arn}: no task marked break: {types}")
+
     def waiting_token(self, arn, kind):
         """The task token of `arn`'s task once it waits (`kind` is TaskSubmitted, or ActivityScheduled)."""
         deadline = time.time() + POLL_SECONDS
@@ -184,11 +205,14 @@ def hostile_task(mode, **extra):
     return state
 
 
-def waiting_task(**extra):
+def waiting_task(mark=None, **extra):
+    payload = {"mode": "ok", "token.$": "$$.Task.Token"}
+    if mark:
+        payload["mark"] = mark
     state = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": "Hostile", "Payload": {"mode": "ok", "token.$": "$$.Task.Token"}},
+        "Parameters": {"FunctionName": "Hostile", "Payload": payload},
     }
     state.update(extra)
     return state
@@ -255,6 +279,37 @@ def failing_definition():
     }
 
 
+def aborting_definition():
+    """A Parallel whose branches run at once: a 60-s Wait, a task waiting for
+    its token, and a task the script fails (by its token) once both others
+    are under way: the Parallel state fails at once, the Wait and the waiting
+    task are stopped (WaitStateAborted, TaskStateAborted)."""
+    return {
+        "StartAt": "Fan",
+        "States": {"Fan": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": True}}},
+            {"StartAt": "Ask", "States": {"Ask": waiting_task("ask", End=True)}},
+            {"StartAt": "Break", "States": {"Break": waiting_task("break", End=True)}},
+        ]}},
+    }
+
+
+def map_aborting_definition():
+    """A Map whose iterations run at once: items that wait 60 s, and one whose
+    task the script fails once the others wait: the Map state fails, the
+    waiting iterations are stopped (MapIterationAborted)."""
+    return {
+        "StartAt": "Each",
+        "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Which", "States": {
+                "Which": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Break"}],
+                          "Default": "Hold"},
+                "Hold": {"Type": "Wait", "Seconds": 60, "End": True},
+                "Break": waiting_task("break", End=True),
+            }}}},
+    }
+
+
 def jsonata_definition():
     return {
         "QueryLanguage": "JSONata",
@@ -288,6 +343,8 @@ def run(endpoint, root):
     kitchen = machine(api, "kitchen", kitchen_definition())
     failing = machine(api, "failing", failing_definition())
     jsonata = machine(api, "jsonata", jsonata_definition())
+    aborting = machine(api, "aborting", aborting_definition())
+    map_aborting = machine(api, "map-aborting", map_aborting_definition())
     waiting = machine(api, "waiting", {"StartAt": "Ask", "States": {"Ask": waiting_task(HeartbeatSeconds=60, End=True)}})
     heartbeat = machine(api, "heartbeat", {"StartAt": "Ask", "States": {"Ask": waiting_task(HeartbeatSeconds=1, TimeoutSeconds=60, End=True)}})
     slow = machine(api, "slow", {"StartAt": "Ask", "States": {"Ask": waiting_task(TimeoutSeconds=1, End=True)}})
@@ -335,6 +392,13 @@ def run(endpoint, root):
     api.call("StopExecution", executionArn=executions["stopped-plain"])
     step("task tokens: heartbeat, success, failure; stops")
 
+    # Children running at once stopped by a sibling's failure.
+    executions["aborting"] = start(api, aborting, "aborting", {})
+    api.fail_when_under_way(executions["aborting"], waits=1, submitted=2)
+    executions["map-aborting"] = start(api, map_aborting, "map-aborting", {"items": [{"fail": False}, {"fail": True}, {"fail": False}]})
+    api.fail_when_under_way(executions["map-aborting"], waits=2, submitted=1)
+    step("a Parallel branch and Map iterations stopped by a sibling's failure")
+
     # An activity: a worker takes the task, beats, answers; another refuses.
     for name, answer in (("worked", "success"), ("work-refused", "failure")):
         executions[name] = start(api, worker, name, {"job": name})
@@ -364,9 +428,12 @@ def run(endpoint, root):
     expected = {"paid-order": "SUCCEEDED", "declined-payment": "FAILED", "stock-shortage": "FAILED", "kitchen": "SUCCEEDED",
                 "failing": "FAILED", "jsonata": "SUCCEEDED", "late": "TIMED_OUT", "slow": "FAILED", "heartbeat": "FAILED",
                 "unattended": "FAILED", "approved": "SUCCEEDED", "refused": "FAILED", "stopped": "ABORTED",
-                "stopped-plain": "ABORTED", "worked": "SUCCEEDED", "work-refused": "FAILED"}
+                "stopped-plain": "ABORTED", "worked": "SUCCEEDED", "work-refused": "FAILED",
+                "aborting": "FAILED", "map-aborting": "FAILED"}
     for name, status in expected.items():
         check(described[name]["status"] == status, f"{name} ended {described[name]['status']}, expected {status}: {described[name]}")
+    for name in ("aborting", "map-aborting"):
+        check(described[name].get("error") == "Broke", f"{name} failed with another error: {described[name]}")
     step("every execution ended as expected")
 
     # A redrive of a failed execution.

@@ -4,6 +4,9 @@
 //! of the graph must carry the `data-status` its history implies, and the
 //! history table every event. Also screenshots the declined payment's page
 //! (its error caught): docs/console.png, the README's picture of the console.
+//! And concurrency: branches and Map iterations at work at the same time all
+//! shown in progress, a Map state's iteration counts, a branch stopped by its
+//! sibling's failure shown stopped.
 
 use crate::support;
 use serde_json::{json, Value};
@@ -339,6 +342,111 @@ fn the_console_asks_for_the_api_secret_when_the_server_wants_one() {
     let body = tags(&dom, "body");
     assert_eq!(body.first().and_then(|b| b.get("data-ready")).map(String::as_str), Some("auth"), "{dom}");
     assert!(dom.contains("id=\"auth-form\"") && dom.contains("type=\"password\""), "{dom}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Each state of the graph on a page Chromium finished, by name: its
+/// `data-status`.
+fn shown_states(dom: &str) -> BTreeMap<String, String> {
+    let body = tags(dom, "body");
+    assert_eq!(body.first().and_then(|b| b.get("data-ready")).map(String::as_str), Some("done"), "the page did not finish:\n{dom}");
+    tags(dom, "g")
+        .into_iter()
+        .filter(|g| g.get("class").is_some_and(|c| c.split(' ').any(|c| c == "state")))
+        .map(|g| (g["data-state"].clone(), g.get("data-status").cloned().unwrap_or_else(|| "(none)".into())))
+        .collect()
+}
+
+/// Counts `type` events in a history.
+fn count(events: &[Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["type"] == kind).count()
+}
+
+/// Branches and Map iterations run at once: with two branches in their
+/// Waits and a Map whose iterations are partly done, every state at work is
+/// coloured in progress (not only the latest entered), and the Map state
+/// carries its iteration counts. A branch a sibling's failure stopped is
+/// shown stopped. Each expectation is first checked against the history.
+#[test]
+fn concurrent_branches_and_map_iterations_are_coloured_and_counted() {
+    need_chromium();
+    let scratch = support::scratch("console-concurrent");
+    let server = support::ApiServer::start(&scratch.join("store.db"), &[]);
+    let endpoint = server.endpoint.as_str();
+    let role = "arn:aws:iam::123456789012:role/stepwasm";
+
+    // Two branches wait 60 s; the third maps five items: two pass, one
+    // fails (tolerated), two wait 60 s. The test never waits for them.
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "HoldA", "States": {"HoldA": {"Type": "Wait", "Seconds": 60, "End": true}}},
+        {"StartAt": "HoldB", "States": {"HoldB": {"Type": "Wait", "Seconds": 60, "End": true}}},
+        {"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "ToleratedFailureCount": 1, "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Which", "States": {
+                "Which": {"Type": "Choice", "Choices": [
+                    {"Variable": "$.do", "StringEquals": "fail", "Next": "Bad"},
+                    {"Variable": "$.do", "StringEquals": "hold", "Next": "Hold"}], "Default": "Quick"},
+                "Quick": {"Type": "Pass", "End": true},
+                "Hold": {"Type": "Wait", "Seconds": 60, "End": true},
+                "Bad": {"Type": "Fail", "Error": "Bad", "Cause": "on purpose"}}}}}}]}}});
+    let machine = ok(endpoint, "CreateStateMachine", json!({"name": "concurrent", "definition": definition.to_string(), "roleArn": role}));
+    let items = json!({"items": [{"do": "pass"}, {"do": "pass"}, {"do": "fail"}, {"do": "hold"}, {"do": "hold"}]});
+    let arn = server.start_execution(machine["stateMachineArn"].as_str().unwrap(), "at-once", &items.to_string());
+    let mut events = Vec::new();
+    support::wait_for("two branches and two iterations in their Waits, three iterations ended", || {
+        events = history(endpoint, &arn);
+        count(&events, "WaitStateEntered") == 4 && count(&events, "MapIterationSucceeded") == 2 && count(&events, "MapIterationFailed") == 1
+    });
+    assert_eq!(count(&events, "MapIterationStarted"), 5, "{events:#?}");
+    assert_eq!(count(&events, "WaitStateExited"), 0, "{events:#?}");
+    assert_eq!(ok(endpoint, "DescribeExecution", json!({"executionArn": arn}))["status"], "RUNNING");
+
+    let dom = chromium(&scratch.join("profile-running"), &page_url(endpoint, &arn), &["--dump-dom"]);
+    let want: BTreeMap<String, String> = [
+        ("Fan", "in-progress"),
+        ("HoldA", "in-progress"),
+        ("HoldB", "in-progress"),
+        ("Each", "in-progress"),
+        ("Which", "succeeded"),
+        ("Quick", "succeeded"),
+        ("Hold", "in-progress"),
+        ("Bad", "failed"),
+    ]
+    .into_iter()
+    .map(|(s, v)| (s.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(shown_states(&dom), want, "the graph's colours while branches and iterations run at once");
+    // The counts: on the graph, and listed with each number.
+    assert!(dom.contains(">2/5 ✓ · 1 ✗ · 2 running</text>"), "the Map's counts label on the graph:\n{dom}");
+    let listed = tags(&dom, "li").into_iter().find(|li| li.get("data-state").map(String::as_str) == Some("Each"));
+    let listed = listed.unwrap_or_else(|| panic!("no counts listed for Each:\n{dom}"));
+    let numbers: Vec<&str> =
+        ["data-started", "data-succeeded", "data-failed", "data-aborted", "data-running"].iter().map(|k| listed[*k].as_str()).collect();
+    assert_eq!(numbers, ["5", "2", "1", "0", "2"], "{listed:?}");
+    ok(endpoint, "StopExecution", json!({"executionArn": arn}));
+
+    // A branch stopped by its sibling's failure: the sibling's activity task
+    // is failed once the Wait has begun.
+    let activity = ok(endpoint, "CreateActivity", json!({"name": "work"}))["activityArn"].as_str().unwrap().to_string();
+    let definition = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": true}}},
+        {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": true}}}]}}});
+    let machine = ok(endpoint, "CreateStateMachine", json!({"name": "stops", "definition": definition.to_string(), "roleArn": role}));
+    let arn = server.start_execution(machine["stateMachineArn"].as_str().unwrap(), "stopped-branch", "{}");
+    support::wait_for("the Wait begun and the activity task queued", || {
+        let events = history(endpoint, &arn);
+        count(&events, "WaitStateEntered") == 1 && count(&events, "ActivityScheduled") == 1
+    });
+    let task = ok(endpoint, "GetActivityTask", json!({"activityArn": activity, "workerName": "test"}));
+    ok(endpoint, "SendTaskFailure", json!({"taskToken": task["taskToken"], "error": "Broke", "cause": "on purpose"}));
+    let described = server.wait_for_end(&arn);
+    assert_eq!(described["status"], "FAILED", "{described}");
+    let events = history(endpoint, &arn);
+    assert_eq!((count(&events, "WaitStateAborted"), count(&events, "WaitStateExited")), (1, 0), "{events:#?}");
+    let dom = chromium(&scratch.join("profile-stopped"), &page_url(endpoint, &arn), &["--dump-dom"]);
+    let want: BTreeMap<String, String> =
+        [("Fan", "failed"), ("Hold", "aborted"), ("Work", "failed")].into_iter().map(|(s, v)| (s.to_string(), v.to_string())).collect();
+    assert_eq!(shown_states(&dom), want, "the graph's colours after a sibling's failure");
     drop(server);
     let _ = std::fs::remove_dir_all(&scratch);
 }

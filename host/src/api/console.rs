@@ -2,7 +2,10 @@
 //! `app.js`, `style.css`, plain HTML/JS/CSS, no external URLs) compiled into
 //! the binary. The page lists the state machines, their executions and each
 //! execution's history, and colours the graph (`GET /graph.svg`) by what
-//! happened; all it reads comes through the same JSON API as the SDKs use.
+//! happened (every state at work in concurrent branches and Map iterations
+//! shown in progress, a branch a sibling's failure stopped shown stopped) and
+//! labels each Map state with its iteration counts; all it reads comes
+//! through the same JSON API as the SDKs use.
 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";

@@ -12,7 +12,7 @@
 const SECRET_KEY = 'stepwasm.apiSecret';
 // What serve answers (403) when a request lacks the API secret or has a wrong one.
 const AUTH_CODES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'MissingAuthenticationToken']);
-const STATUSES = ['succeeded', 'caught', 'failed', 'in-progress', 'not-run'];
+const STATUSES = ['succeeded', 'caught', 'failed', 'aborted', 'in-progress', 'not-run'];
 const REFRESH_MS = 3000;
 
 class ApiError extends Error {
@@ -216,76 +216,98 @@ const RESULT = {
   MapStateFailed: 'fail',
 };
 
+// A Map iteration's last event -> what became of it.
+const ITERATION = {
+  MapIterationStarted: 'running',
+  MapIterationSucceeded: 'succeeded',
+  MapIterationFailed: 'failed',
+  MapIterationAborted: 'aborted',
+};
+
 // The history folded into runs: one per …StateEntered event, with the run
-// it is nested in (a Parallel or Map state's), whether it exited and its
-// last result. Returns {runs, owner}: owner maps an event id to its run.
+// it is nested in (a Parallel or Map state's), whether it exited, its last
+// result, whether a sibling's failure stopped it, and for a Map state what
+// became of each iteration. Returns {runs, owner}: owner maps an event id
+// to its run.
 //
 // An event belongs to the run its previousEventId leads to: the engine
 // chains each event to the latest one of its own branch or iteration, and
-// the first of a branch to its parent's …StateStarted. A run's exit is its
-// name's latest open run: names are unique in a machine and the engine runs
-// a Parallel's branches and a Map's iterations one after another.
+// the first of a branch to its parent's latest event (…StateStarted,
+// MapIterationStarted). Branches and iterations run at the same time, so
+// their events interleave: nothing here may assume the latest run is the
+// one an event is about; the chain says which.
 function foldHistory(events) {
   const sorted = events.filter((e) => e && typeof e === 'object' && Number.isFinite(e.id)).sort((a, b) => a.id - b.id);
   const runs = [];
   const owner = new Map(); // event id -> the run it belongs to (null: none)
   const after = new Map(); // event id -> the run the next event of its chain is in
-  const ROOT = {};
-  // Failed, not exited runs by parent: if their parent's graph goes on, the
-  // failure was final (a tolerated Map item, a branch a catcher took).
-  const failedOpen = new Map();
-  const key = (run) => run ?? ROOT;
   const latestOpen = () => {
-    for (let i = runs.length - 1; i >= 0; i--) if (!runs[i].exited && !runs[i].over) return runs[i];
+    for (let i = runs.length - 1; i >= 0; i--) if (!runs[i].exited && !runs[i].over && !runs[i].superseded) return runs[i];
     return null;
   };
   const runBefore = (ev) => {
     const prev = ev.previousEventId;
     // A chain that leads nowhere known: the latest open run is the best guess.
-    return after.has(prev) ? after.get(prev) : latestOpen();
+    let run = after.has(prev) ? after.get(prev) : latestOpen();
+    // A redrive entered that run's state again: what follows is its parent's.
+    while (run && run.superseded) run = run.parent;
+    return run;
   };
-  const goOn = (parent) => {
-    const set = failedOpen.get(key(parent));
-    if (!set) return;
-    for (const run of set) run.over = true;
-    failedOpen.delete(key(parent));
-  };
-  const settleResult = (run, result) => {
-    run.lastResult = result;
-    const set = failedOpen.get(key(run.parent)) ?? new Set();
-    if (result === 'fail' && !run.exited) set.add(run);
-    else set.delete(run);
-    failedOpen.set(key(run.parent), set);
+  // The open run named `name` an exit or abort is about: the run its chain
+  // leads to, else (a chain this page cannot follow) the latest such run.
+  const openRun = (before, name) => {
+    if (before && before.name === name && !before.exited) return before;
+    for (let i = runs.length - 1; i >= 0; i--) if (runs[i].name === name && !runs[i].exited && !runs[i].superseded) return runs[i];
+    return null;
   };
   for (const ev of sorted) {
     const type = String(ev.type ?? '');
     if (type === 'ExecutionRedriven') {
-      // The state the execution ended in is entered again: its unfinished
-      // run, and everything inside it, no longer count.
-      const unfinished = (run) => { for (let r = run; r; r = r.parent) if (!r.exited) return true; return false; };
-      for (const run of runs) if (unfinished(run)) { run.superseded = true; run.over = true; }
-      failedOpen.clear();
+      // Each unfinished branch or iteration enters again the state it ended
+      // in (those runs, and everything inside them, no longer count); a
+      // Parallel or Map state it ended in is not entered again: it goes on
+      // in place, its finished children kept.
+      let resumed = null;
+      for (const run of runs) {
+        if (run.superseded) continue;
+        const p = run.parent;
+        if (p && p.superseded) {
+          run.superseded = true;
+          continue;
+        }
+        run.live = (!p || p.live) && !run.exited;
+        if (!run.live) continue;
+        if (run.kind === 'Parallel' || run.kind === 'Map') {
+          Object.assign(run, { lastResult: null, over: false, aborted: false, stopping: false });
+          if (!p) resumed = run;
+        } else {
+          run.superseded = true;
+        }
+      }
       owner.set(ev.id, null);
-      after.set(ev.id, null);
+      after.set(ev.id, resumed);
       continue;
     }
     const before = runBefore(ev);
-    goOn(before);
+    if (before) before.lastEventId = ev.id;
     if (type.endsWith('StateEntered')) {
       const name = String(ev.stateEnteredEventDetails?.name ?? '');
-      const run = { name, kind: type.slice(0, -'StateEntered'.length), parent: before, exited: false, lastResult: null, over: false };
+      const run = { name, kind: type.slice(0, -'StateEntered'.length), parent: before, exited: false, lastResult: null, over: false, aborted: false, lastEventId: ev.id };
       runs.push(run);
       owner.set(ev.id, run);
       after.set(ev.id, run);
-    } else if (type.endsWith('StateExited')) {
-      const name = String(ev.stateExitedEventDetails?.name ?? '');
-      let run = null;
-      for (let i = runs.length - 1; i >= 0 && !run; i--) if (runs[i].name === name && !runs[i].exited) run = runs[i];
+    } else if (type.endsWith('StateExited') || type.endsWith('StateAborted')) {
+      // An abort (TaskStateAborted, WaitStateAborted, …) has no details: it
+      // is about the state its branch is in, the run its chain leads to.
+      const exited = type.endsWith('StateExited');
+      const name = exited ? String(ev.stateExitedEventDetails?.name ?? '') : before?.name;
+      const run = openRun(before, name);
       if (run) {
-        run.exited = true;
-        failedOpen.get(key(run.parent))?.delete(run);
+        if (exited) run.exited = true;
+        else run.aborted = true;
+        run.lastEventId = ev.id;
         owner.set(ev.id, run);
-        after.set(ev.id, run.parent);
+        after.set(ev.id, exited ? run.parent : run);
       } else {
         owner.set(ev.id, before);
         after.set(ev.id, before);
@@ -293,16 +315,61 @@ function foldHistory(events) {
     } else {
       owner.set(ev.id, before);
       after.set(ev.id, before);
-      if (before && RESULT[type]) settleResult(before, RESULT[type]);
+      if (!before) continue;
+      if (RESULT[type]) before.lastResult = RESULT[type];
+      if (type === 'MapStateStarted') {
+        // A retry of the Map state runs every item again.
+        const length = Number(ev.mapStateStartedEventDetails?.length);
+        before.iterations = { length: Number.isFinite(length) ? length : null, byIndex: new Map() };
+        before.stopping = false;
+      } else if (ITERATION[type]) {
+        const details = ev[type[0].toLowerCase() + type.slice(1) + 'EventDetails'] ?? {};
+        before.iterations ??= { length: null, byIndex: new Map() };
+        before.iterations.byIndex.set(String(details.index ?? `#${ev.id}`), ITERATION[type]);
+        // Iterations are stopped only when the Map state fails: those
+        // still at work are being stopped.
+        if (type === 'MapIterationAborted') before.stopping = true;
+        if (type === 'MapIterationFailed') finalFailure(runs, before);
+      }
     }
   }
   return { runs, owner };
+}
+
+// A Map iteration failed: of the Map run's children that failed and are
+// still open, the one that failed last is the iteration's failure, final
+// (a tolerated failure; the others may be waiting to retry).
+function finalFailure(runs, map) {
+  let last = null;
+  for (const run of runs) {
+    if (run.parent !== map || run.exited || run.over || run.superseded) continue;
+    if ((run.lastResult === 'fail' || run.kind === 'Fail') && (!last || run.lastEventId > last.lastEventId)) last = run;
+  }
+  if (last) last.over = true;
+}
+
+// A Map run's iterations counted by what became of them.
+function iterationCounts(run) {
+  const counts = { length: run.iterations?.length ?? null, started: 0, succeeded: 0, failed: 0, aborted: 0, running: 0 };
+  for (const status of run.iterations?.byIndex.values() ?? []) {
+    counts.started += 1;
+    counts[status] += 1;
+  }
+  return counts;
 }
 
 // One run's status (see the legend); `running`: the execution is RUNNING.
 function runStatus(run, running) {
   if (run.kind === 'Fail') return 'failed';
   if (run.exited) return run.lastResult === 'fail' ? 'caught' : 'succeeded';
+  if (run.aborted) return 'aborted';
+  // Inside a state a sibling's failure stopped, or an iteration of a Map
+  // state stopping its iterations (unless this one's own work failed).
+  let failedOnPath = run.lastResult === 'fail';
+  for (let p = run.parent; p; p = p.parent) {
+    if (p.aborted || (p.stopping && !failedOnPath)) return 'aborted';
+    if (p.lastResult === 'fail') failedOnPath = true;
+  }
   // Entered, never exited: the execution ended in it, or it failed and its
   // graph went on without it, or it is still at work (a retry, a wait...).
   if (!running || run.over) return 'failed';
@@ -310,10 +377,11 @@ function runStatus(run, running) {
   return 'in-progress';
 }
 
-// State name -> status, over every run of the state (Map items, loops): what
-// is running now first, then any failure, then a caught one.
+// State name -> status, over every run of the state (branches and Map
+// iterations at once, loops): what is running now first, then any failure,
+// then one stopped, then a caught one.
 function stateStatuses(runs, running) {
-  const rank = { 'in-progress': 4, failed: 3, caught: 2, succeeded: 1 };
+  const rank = { 'in-progress': 5, failed: 4, aborted: 3, caught: 2, succeeded: 1 };
   const out = new Map();
   for (const run of runs.filter((r) => !r.superseded)) {
     const s = runStatus(run, running);
@@ -322,10 +390,43 @@ function stateStatuses(runs, running) {
   return out;
 }
 
+// Map state name -> its iterations' counts, summed over its runs (a Map
+// inside a Map's iterations runs once per outer item).
+function mapCounts(runs) {
+  const out = new Map();
+  for (const run of runs) {
+    if (run.superseded || run.kind !== 'Map' || !run.iterations) continue;
+    const c = iterationCounts(run);
+    const sum = out.get(run.name);
+    if (!sum) {
+      out.set(run.name, c);
+      continue;
+    }
+    for (const k of ['started', 'succeeded', 'failed', 'aborted', 'running']) sum[k] += c[k];
+    sum.length = sum.length != null && c.length != null ? sum.length + c.length : null;
+  }
+  return out;
+}
+
+// "2/5 ✓ · 1 ✗ · 2 running": succeeded of all items, then what failed, was
+// stopped or runs (each only when there is some).
+function countsLabel(c) {
+  const parts = [`${c.succeeded}/${c.length ?? c.started} ✓`];
+  if (c.failed) parts.push(`${c.failed} ✗`);
+  if (c.aborted) parts.push(`${c.aborted} stopped`);
+  if (c.running) parts.push(`${c.running} running`);
+  return parts.join(' · ');
+}
+
+function countsText(c) {
+  const of = c.length != null ? ` of ${c.length}` : '';
+  return `${c.started}${of} iterations started: ${c.succeeded} succeeded, ${c.failed} failed, ${c.aborted} stopped, ${c.running} running`;
+}
+
 // ---- pages -----------------------------------------------------------------
 
 function legend() {
-  const label = { succeeded: 'succeeded', caught: 'failed, caught', failed: 'failed', 'in-progress': 'in progress', 'not-run': 'not run' };
+  const label = { succeeded: 'succeeded', caught: 'failed, caught', failed: 'failed', aborted: 'stopped (a sibling failed)', 'in-progress': 'in progress', 'not-run': 'not run' };
   return `<ul class="legend">${STATUSES.map((s) => `<li><span class="swatch" data-status="${s}"></span>${label[s]}</li>`).join('')}</ul>`;
 }
 
@@ -425,15 +526,22 @@ async function execPage(arn) {
   const running = exec.status === 'RUNNING';
   const { runs, owner } = foldHistory(history.items);
   const statuses = stateStatuses(runs, running);
+  const counts = mapCounts(runs);
   const box = graphBox(graph);
   for (const g of box.querySelectorAll('g.state')) {
     const name = g.getAttribute('data-state') ?? '';
     const status = statuses.get(name) ?? 'not-run';
     g.setAttribute('data-status', status);
+    const c = counts.get(name);
     const tip = document.createElementNS(g.namespaceURI, 'title');
-    tip.textContent = `${name}: ${status}`;
+    tip.textContent = `${name}: ${status}${c ? '; ' + countsText(c) : ''}`;
     g.prepend(tip);
+    if (c) labelCounts(g, c);
   }
+  const countsList = [...counts].map(
+    ([name, c]) =>
+      `<li data-state="${esc(name)}" data-started="${c.started}" data-succeeded="${c.succeeded}" data-failed="${c.failed}" data-aborted="${c.aborted}" data-running="${c.running}"><b>${esc(name)}</b> ${esc(countsText(c))}</li>`,
+  );
   const t0 = toDate(history.items[0]?.timestamp)?.getTime();
   const rows = history.items
     .map((ev) => {
@@ -456,7 +564,7 @@ async function execPage(arn) {
     <h1>${esc(exec.name ?? arnName(arn))} ${badge(exec.status)}</h1>
     <p class="arn">${esc(arn)}</p>
     <div class="columns">
-      <section class="panel"><h2>Graph</h2><div id="graph-slot"></div>${legend()}</section>
+      <section class="panel"><h2>Graph</h2><div id="graph-slot"></div>${legend()}${countsList.length ? `<ul class="map-counts" id="map-counts">${countsList.join('')}</ul>` : ''}</section>
       <section class="panel grow" id="summary"><h2>Execution</h2>
         <dl>
           <dt>Started</dt><dd>${esc(fmtDate(exec.startDate))}</dd>
@@ -471,6 +579,21 @@ async function execPage(arn) {
       <table class="list history" id="history"><thead><tr><th>ID</th><th>Type</th><th>Timestamp</th><th>State</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table>
     </section>`;
   return { title: exec.name ?? arnName(arn), html, graph: box, refresh: running, wire: wire };
+}
+
+// A Map state's iteration counts as a small label just above its box (its
+// name and type are centred inside, its item processor fills the rest).
+function labelCounts(g, counts) {
+  const rect = g.querySelector('rect');
+  const x = Number(rect?.getAttribute('x'));
+  const y = Number(rect?.getAttribute('y'));
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+  const text = document.createElementNS(g.namespaceURI, 'text');
+  text.setAttribute('class', 'map-counts');
+  text.setAttribute('x', String(x + 2));
+  text.setAttribute('y', String(y - 4));
+  text.textContent = countsLabel(counts);
+  g.append(text);
 }
 
 // Clicking a state in the graph marks its rows in the history; clicking a
