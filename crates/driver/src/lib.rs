@@ -23,7 +23,7 @@
 //! computes) or wait. A synchronous caller (the CLI) runs the future on its
 //! own runtime.
 //!
-//! Files: [`run`] (the entry points), [`steps`] (the loop), [`decide`]
+//! Files: [`run`] (the entry points), [`steps`] (the loop), [`pending`] (its decisions and work in flight, indexed), [`decide`]
 //! (decisions within the evaluation budget), [`callback`] (waiting for a
 //! task token), [`activity`] (an activity's task queued until a worker takes it), [`recorder`] (numbering, applying and journaling events),
 //! [`clock`], [`evaluation_pool`], [`error`].
@@ -34,6 +34,7 @@ mod clock;
 mod decide;
 mod error;
 pub mod evaluation_pool;
+mod pending;
 mod recorder;
 mod run;
 mod steps;

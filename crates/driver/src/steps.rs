@@ -19,9 +19,9 @@ use crate::decide::decide;
 use crate::recorder::Recorder;
 use crate::run::{ExecutionRecord, Progress};
 use crate::{Clock, DriverError};
+use crate::pending::{Flight, Pending, Work};
 use futures_util::future::{AbortHandle, Abortable, BoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use stepwasm_asl::errors;
 use stepwasm_engine::{Decision, EventKind, Outcome, Scope, StateType, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
@@ -58,138 +58,8 @@ where
     }
 }
 
-/// What the loop is doing for a decision now: work in flight is matched to
-/// the decision of its scope by this, so deciding again after each event
-/// neither starts it twice nor loses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Work {
-    /// A task's module runs (its attempt key).
-    Task(String),
-    /// An activity's task waits for a worker (its token).
-    Activity(String),
-    /// A submitted task waits for its token's result.
-    Callback(String),
-}
-
-impl Work {
-    fn of(decision: &Decision) -> Option<Work> {
-        match decision {
-            Decision::Invoke { task, .. } if stepwasm_asl::is_activity(&task.resource) => {
-                Some(Work::Activity(task.task_token.clone().unwrap_or_default()))
-            }
-            Decision::Invoke { task, .. } => Some(Work::Task(task.attempt_key())),
-            Decision::AwaitCallback { callback, .. } => Some(Work::Callback(callback.token.clone())),
-            _ => None,
-        }
-    }
-
-    /// The token a dropped piece of work leaves open.
-    fn token(&self) -> Option<&str> {
-        match self {
-            Work::Activity(token) | Work::Callback(token) => Some(token),
-            Work::Task(_) => None,
-        }
-    }
-}
-
-/// Work in flight for one scope.
-struct Flight {
-    work: Work,
-    /// A `.waitForTaskToken` task's token (its module runs).
-    token: Option<String>,
-    abort: AbortHandle,
-}
-
 /// How a piece of work ended: its scope, what it was, the events to record.
 type Landed = (Scope, Work, Result<Vec<EventKind>, DriverError>);
-
-/// The decisions not carried out yet, one per scope, and the work in flight for some of them.
-#[derive(Default)]
-struct Pending {
-    decisions: BTreeMap<Scope, Decision>,
-    flights: HashMap<Scope, Flight>,
-}
-
-impl Pending {
-    /// Takes in the decisions after an event that changed `changed`: those
-    /// of `changed`, of the scopes below it and of the scopes above it are
-    /// replaced by `decisions`; work in flight whose decision is gone or
-    /// changed is dropped (returned, for their tokens to be closed).
-    fn merge(&mut self, changed: Option<&Scope>, decisions: Vec<Decision>) -> Vec<Flight> {
-        let mut touched: Vec<Scope> = Vec::new();
-        match changed {
-            None => touched.extend(std::mem::take(&mut self.decisions).into_keys()),
-            Some(changed) => {
-                for depth in 0..changed.0.len() {
-                    let above = Scope(changed.0[..depth].to_vec());
-                    if self.decisions.remove(&above).is_some() {
-                        touched.push(above);
-                    }
-                }
-                let below: Vec<Scope> = self
-                    .decisions
-                    .range(changed.clone()..)
-                    .take_while(|(scope, _)| scope.0.starts_with(&changed.0))
-                    .map(|(s, _)| s.clone())
-                    .collect();
-                for scope in below {
-                    self.decisions.remove(&scope);
-                    touched.push(scope);
-                }
-            }
-        }
-        for decision in decisions {
-            let scope = decision.scope().clone();
-            if self.decisions.insert(scope.clone(), decision).is_some() {
-                touched.push(scope);
-            }
-        }
-        let mut dropped = Vec::new();
-        for scope in touched {
-            let Some(flight) = self.flights.get(&scope) else { continue };
-            if self.decisions.get(&scope).and_then(Work::of).as_ref() != Some(&flight.work) {
-                if let Some(flight) = self.flights.remove(&scope) {
-                    flight.abort.abort();
-                    dropped.push(flight);
-                }
-            }
-        }
-        dropped
-    }
-
-    /// The first decision to record now, taken out (parents' before their
-    /// children's: a scope sorts before those below it).
-    fn take_record(&mut self) -> Option<(Scope, EventKind)> {
-        let scope = self.decisions.iter().find(|(_, d)| matches!(d, Decision::Record { .. } | Decision::Finished(_)))?.0.clone();
-        match self.decisions.remove(&scope) {
-            Some(Decision::Record { scope, event }) => Some((scope, event)),
-            Some(Decision::Finished(outcome)) => Some((Scope::root(), finished_event(outcome))),
-            _ => None,
-        }
-    }
-
-    /// The decisions to start work for now: not in flight yet, at most
-    /// `room` of them.
-    fn to_start(&self, room: usize) -> Vec<Decision> {
-        self.decisions
-            .iter()
-            .filter(|(scope, decision)| Work::of(decision).is_some() && !self.flights.contains_key(*scope))
-            .take(room)
-            .map(|(_, decision)| decision.clone())
-            .collect()
-    }
-}
-
-/// An outcome the engine reports as its decision once the execution has
-/// ended: only reached when the history ended already (nothing to record).
-fn finished_event(outcome: Outcome) -> EventKind {
-    match outcome {
-        Outcome::Succeeded { output } => EventKind::ExecutionSucceeded { output },
-        Outcome::Failed { error, cause } => EventKind::ExecutionFailed { error, cause },
-        Outcome::TimedOut { error, cause } => EventKind::ExecutionTimedOut { error, cause },
-        Outcome::Aborted { error, cause } => EventKind::ExecutionAborted { error, cause },
-    }
-}
 
 async fn drive_steps<R, C>(rec: &mut Recorder<'_, C>, runner: &R) -> Result<Progress, DriverError>
 where
@@ -200,7 +70,8 @@ where
     let mut pending = Pending::default();
     let mut running: FuturesUnordered<Abortable<BoxFuture<'_, Landed>>> = FuturesUnordered::new();
     let initial = decide(rec, None).await?;
-    close_tokens(rec, pending.merge(None, initial))?;
+    let dropped = pending.merge(None, initial, |d| due(clock, d));
+    close_tokens(rec, dropped)?;
     loop {
         if let Some(outcome) = rec.execution.outcome() {
             let outcome = outcome.clone();
@@ -212,7 +83,7 @@ where
             continue;
         }
         // Start what can start, within the host's cap on work in flight.
-        let room = rec.max_children.saturating_sub(pending.flights.len());
+        let room = rec.max_children.saturating_sub(pending.in_flight());
         let starting = pending.to_start(room);
         let mut started = Vec::new();
         for decision in starting {
@@ -220,7 +91,7 @@ where
                 started.push(work);
             }
         }
-        if rec.execution.outcome().is_some() || pending.decisions.values().any(|d| matches!(d, Decision::Record { .. })) {
+        if rec.execution.outcome().is_some() || pending.has_record() {
             // Starting recorded events (a task's start, a mocked answer):
             // record what they led to first.
             for (scope, work, future) in started {
@@ -235,7 +106,7 @@ where
             launch(&mut pending, &mut running, scope, work, future);
         }
         let timer = next_timer(rec, &pending);
-        if pending.flights.is_empty() {
+        if pending.in_flight() == 0 {
             let Some((due_ms, _)) = &timer else {
                 // Nothing to do, nothing in flight: a bug, not a hang.
                 let Decision::Record { scope, event } = rec.execution.nothing_left() else { unreachable!("nothing_left records") };
@@ -254,7 +125,7 @@ where
         let landed = match &timer {
             Some((due_ms, _)) if *due_ms <= clock.now_ms() => None,
             // On a clock whose waits jump, work in flight ends first.
-            Some(_) if clock.waits_jump() && !pending.flights.is_empty() => running.next().await,
+            Some(_) if clock.waits_jump() && pending.in_flight() > 0 => running.next().await,
             Some((due_ms, _)) => tokio::select! {
                 biased;
                 Some(landed) = running.next() => Some(landed),
@@ -269,7 +140,7 @@ where
                 match due {
                     Due::Deadline => record(rec, &mut pending, Scope::root(), rec.execution.timed_out()).await?,
                     Due::Scope(scope) => {
-                        if let Some(Decision::RecordAt { scope, event, .. }) = pending.decisions.remove(&scope) {
+                        if let Some((scope, event)) = pending.take_timer(&scope) {
                             record(rec, &mut pending, scope, event).await?;
                         }
                     }
@@ -278,10 +149,9 @@ where
             // Dropped work (its decision changed) ends as aborted: nothing to record.
             Some(Err(_aborted)) => {}
             Some(Ok((scope, work, result))) => {
-                if pending.flights.get(&scope).map(|f| &f.work) != Some(&work) {
+                if !pending.land(&scope, &work) {
                     continue;
                 }
-                pending.flights.remove(&scope);
                 for event in result? {
                     if rec.execution.outcome().is_some() {
                         break;
@@ -302,21 +172,26 @@ enum Due {
 }
 
 /// The earliest timer: the decisions to record at an instant, and the
-/// execution's deadline. A Wait state ends when the clock says (it may scale waits).
+/// execution's deadline.
 fn next_timer<C: Clock + ?Sized>(rec: &Recorder<'_, C>, pending: &Pending) -> Option<(i64, Due)> {
-    let mut earliest: Option<(i64, Due)> = rec.execution.deadline_ms().map(|deadline| (deadline, Due::Deadline));
-    for (scope, decision) in &pending.decisions {
-        if let Decision::RecordAt { event, not_before_ms, since_ms, .. } = decision {
-            let due = match event {
-                EventKind::StateExited { state_type: StateType::Wait, .. } => rec.clock.wait_state_ends(*since_ms, *not_before_ms),
-                _ => *not_before_ms,
-            };
-            if earliest.as_ref().is_none_or(|(at, _)| due < *at) {
-                earliest = Some((due, Due::Scope(scope.clone())));
-            }
-        }
+    let deadline = rec.execution.deadline_ms().map(|deadline| (deadline, Due::Deadline));
+    match (pending.next_timer(), deadline) {
+        (Some((at, scope)), Some((deadline, _))) if at < deadline => Some((at, Due::Scope(scope))),
+        (Some((at, scope)), None) => Some((at, Due::Scope(scope))),
+        (_, deadline) => deadline,
     }
-    earliest
+}
+
+/// When a `RecordAt` decision comes due: a Wait state ends when the clock
+/// says (it may scale waits).
+fn due<C: Clock + ?Sized>(clock: &C, decision: &Decision) -> i64 {
+    match decision {
+        Decision::RecordAt { event: EventKind::StateExited { state_type: StateType::Wait, .. }, not_before_ms, since_ms, .. } => {
+            clock.wait_state_ends(*since_ms, *not_before_ms)
+        }
+        Decision::RecordAt { not_before_ms, .. } => *not_before_ms,
+        _ => i64::MAX,
+    }
 }
 
 /// Records `event` in `scope` (the history's limit permitting), then takes
@@ -336,7 +211,8 @@ async fn record<C: Clock + ?Sized>(
     rec.record(scope, event)?;
     let changed = rec.history.last().map(stepwasm_engine::Execution::changed_scope);
     let decisions = decide(rec, changed.clone()).await?;
-    let dropped = pending.merge(changed.as_ref(), decisions);
+    let clock = rec.clock;
+    let dropped = pending.merge(changed.as_ref(), decisions, |d| due(clock, d));
     close_tokens(rec, dropped)
 }
 
@@ -345,7 +221,7 @@ async fn record<C: Clock + ?Sized>(
 fn close_tokens<C: Clock + ?Sized>(rec: &Recorder<'_, C>, dropped: Vec<Flight>) -> Result<(), DriverError> {
     let Some(store) = rec.store else { return Ok(()) };
     for flight in dropped {
-        if let Some(token) = flight.work.token().or(flight.token.as_deref()) {
+        if let Some(token) = &flight.token {
             store.close_task_token(token)?;
         }
     }
@@ -378,7 +254,7 @@ where
 {
     let Some(work) = Work::of(&decision) else { return Ok(None) };
     // Starting an earlier one may have changed this decision.
-    if pending.decisions.get(decision.scope()).and_then(Work::of).as_ref() != Some(&work) {
+    if !pending.wants(decision.scope(), &work) {
         return Ok(None);
     }
     let Tools { runner, clock, store } = tools;
@@ -470,18 +346,15 @@ fn launch<'f>(
     work: Work,
     future: BoxFuture<'f, Landed>,
 ) {
-    if pending.decisions.get(&scope).and_then(Work::of).as_ref() != Some(&work) {
+    if !pending.wants(&scope, &work) {
         return;
     }
     let (abort, registration) = AbortHandle::new_pair();
     let token = match &work {
-        Work::Task(_) => match pending.decisions.get(&scope) {
-            Some(Decision::Invoke { task, .. }) => task.task_token.clone(),
-            _ => None,
-        },
-        _ => None,
+        Work::Task(_) => pending.task_token(&scope),
+        Work::Activity(token) | Work::Callback(token) => Some(token.clone()),
     };
-    pending.flights.insert(scope, Flight { work, token, abort });
+    pending.launch(scope, Flight { work, token, abort });
     running.push(Abortable::new(future, registration));
 }
 
