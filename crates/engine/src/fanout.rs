@@ -151,6 +151,14 @@ impl Fanout {
         }
     }
 
+    /// The running child `index`, read only.
+    pub fn child(&self, index: u32) -> Option<&Frame> {
+        match self {
+            Fanout::Parallel { branches } => branches.get(index as usize),
+            Fanout::Map { running, .. } => running.get(&index).map(Box::as_ref),
+        }
+    }
+
     /// The running children, for the variables they hold.
     pub fn children(&self) -> Box<dyn Iterator<Item = &Frame> + '_> {
         match self {

@@ -213,15 +213,46 @@ impl Frame {
             }
             _ => Step::Exited { output: Arc::clone(&cursor.input), next: Some(cursor.state.clone()) },
         };
+        // Children running again hold their variables again.
+        self.variable_bytes = self.own_variable_bytes.saturating_add(self.children_variable_bytes());
     }
 
     /// Folds one event into this frame (`path` empty) or into the child the
     /// path leads to. Err says why the event does not fit.
     pub fn apply(&mut self, path: &[u32], event: &HistoryEvent) -> Result<(), String> {
+        // Children may assign variables, start or end. Only the child the
+        // event is about can change: its difference is taken, so that an
+        // event costs the same with 1,000 iterations running as with one.
+        let child = match (path.first(), &event.kind) {
+            (Some(&index), _) => Some(index),
+            (
+                None,
+                EventKind::MapIterationStarted { index, .. }
+                | EventKind::MapIterationSucceeded { index, .. }
+                | EventKind::MapIterationFailed { index, .. }
+                | EventKind::MapIterationAborted { index, .. },
+            ) => Some(*index),
+            _ => None,
+        };
+        let before = child.map_or(0, |index| self.child_variable_bytes(index));
         let applied = self.apply_event(path, event);
-        // Children may have assigned variables, started or ended.
-        self.variable_bytes = self.own_variable_bytes.saturating_add(self.children_variable_bytes());
+        let children = match child {
+            Some(index) => {
+                let after = self.child_variable_bytes(index);
+                self.variable_bytes.saturating_sub(self.own_variable_bytes).saturating_sub(before).saturating_add(after)
+            }
+            None => self.children_variable_bytes(),
+        };
+        self.variable_bytes = self.own_variable_bytes.saturating_add(children);
         applied
+    }
+
+    /// The variable bytes of running child `index` (0 when there is none).
+    fn child_variable_bytes(&self, index: u32) -> usize {
+        match &self.cursor {
+            Some(Cursor { step: Step::Running(fanout), .. }) => fanout.child(index).map_or(0, |child| child.variable_bytes),
+            _ => 0,
+        }
     }
 
     /// Counts a task just scheduled by the frame at `path` (this one when

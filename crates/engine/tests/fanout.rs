@@ -70,6 +70,10 @@ fn run(def: &Value, input: Value, seed: u64, max_children: usize) -> Run {
             pending.insert(decision.scope().clone(), decision);
         }
         history.push(event);
+        // The variables held, counted as events come, are those a replay counts.
+        let mut replayed = Execution::new(Arc::clone(&machine), info());
+        history.iter().for_each(|e| replayed.apply(e).unwrap());
+        assert_eq!(replayed.variable_bytes(), execution.variable_bytes(), "after event {}", history.len());
         // The incremental decisions are the whole ones.
         let all: BTreeMap<Scope, Decision> = execution.decide_all().into_iter().map(|d| (d.scope().clone(), d)).collect();
         assert_eq!(*pending, all, "after event {}", history.len());
@@ -81,6 +85,7 @@ fn run(def: &Value, input: Value, seed: u64, max_children: usize) -> Run {
             let mut replayed = Execution::new(Arc::clone(&machine), info());
             history.iter().for_each(|e| replayed.apply(e).unwrap());
             assert_eq!(replayed.decide_all(), execution.decide_all());
+            assert_eq!(replayed.variable_bytes(), execution.variable_bytes());
             return Run { outcome: outcome.clone(), history, most_in_flight, first_in_flight: first_in_flight.unwrap_or_default() };
         }
         let first_record = pending.iter().find(|(_, d)| matches!(d, Decision::Record { .. })).map(|(s, _)| s.clone());
@@ -260,7 +265,7 @@ fn nested_fan_outs_decide_incrementally_as_a_whole_decision_would() {
         {"StartAt": "R", "States": {"R": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"fail.$": "$.f"}, "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 1, "IntervalSeconds": 1}],
             "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
-            "Caught": {"Type": "Pass", "End": true}}}
+            "Caught": {"Type": "Pass", "Assign": {"caught.$": "$"}, "End": true}}}
     ]}}});
     let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 3, "ItemsPath": "$.items", "End": true,
         "ItemProcessor": inner}}});
