@@ -202,6 +202,8 @@ fn http_tasks_call_allowed_urls_with_awss_request_and_response_shape() {
     get["Next"] = json!("Post");
     let mut post = task("POST", "/orders", json!({"RequestBody": {"sku.$": "$.sku", "qty": 3}}));
     post["ResultPath"] = json!("$.post");
+    let mut post_alone = post.clone();
+    post_alone["End"] = json!(true);
     post["Next"] = json!("Missing");
     let mut missing = task("GET", "/missing", json!({}));
     missing["Catch"] = json!([{"ErrorEquals": ["States.Http.StatusCode.404"], "ResultPath": "$.missing", "Next": "Outside"}]);
@@ -235,6 +237,21 @@ fn http_tasks_call_allowed_urls_with_awss_request_and_response_shape() {
     assert!(refusal.contains(&http.url("/secret")) && refusal.contains("[http_tasks.\"http-calls\"]"), "{refusal}");
     assert!(refusal.contains(&format!("[http_tasks.\"{connection}\"]")), "{refusal}");
     assert!(!http.seen().iter().any(|p| p.starts_with("/secret")), "{:?}", http.seen());
+
+    // TestState and a synchronous (EXPRESS) execution call under the same grants.
+    let tested = call(&server, "TestState", json!({"definition": post_alone.to_string(), "roleArn": ROLE, "input": r#"{"sku": "B-2"}"#}));
+    assert_eq!(tested["status"], "SUCCEEDED", "{tested}");
+    let tested: Value = serde_json::from_str(tested["output"].as_str().unwrap()).unwrap();
+    assert_eq!(tested["post"]["ResponseBody"], json!({"received": {"sku": "B-2", "qty": 3}}), "{tested}");
+    let express = call(
+        &server,
+        "CreateStateMachine",
+        json!({"name": "http-express", "type": "EXPRESS", "roleArn": ROLE,
+            "definition": json!({"StartAt": "Post", "States": {"Post": post_alone}}).to_string()}),
+    );
+    let synced = call(&server, "StartSyncExecution", json!({"stateMachineArn": express["stateMachineArn"], "input": r#"{"sku": "C-3"}"#}));
+    let synced = output(&synced);
+    assert_eq!(synced["post"]["ResponseBody"], json!({"received": {"sku": "C-3", "qty": 3}}), "{synced}");
 }
 
 /// A definition that starts two executions of itself and ends would double

@@ -515,7 +515,7 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
     let (_, loaded) = load_chosen(api, &target)?;
     let (state_machine, runtime) = &*loaded;
     let start_ms = SystemClock.now_ms();
-    let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref());
+    let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref()).with_http_tasks(api.machines.http_tasks());
     let run = run_execution(Arc::clone(state_machine), info.clone(), input, &tasks, &SystemClock);
     let outcome = match tokio::time::timeout(SYNC_EXECUTION_LIMIT, run).await {
         Ok(record) => record.map_err(ApiError::internal)?.outcome,
