@@ -450,6 +450,12 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
         let (error, field) = if map.io.jsonata { (errors::QUERY_EVALUATION_ERROR, "Items") } else { (errors::RUNTIME, "ItemsPath") };
         return Err(Failure::new(error, format!("{field} must give a JSON array, got {}", stepwasm_asl::path::describe_kind(&items))));
     };
+    if items.len() > MAX_MAP_ITEMS {
+        return Err(Failure::new(
+            errors::RUNTIME,
+            format!("the Map state has {} items, more than the {MAX_MAP_ITEMS} one Map state runs", items.len()),
+        ));
+    }
     let selected = match &map.item_selector {
         None => items,
         Some(selector) => {
@@ -480,6 +486,10 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
         }
     }
 }
+
+/// The most items one Map state runs (its item list is kept in the history
+/// and in memory while it runs); more fail the state with `States.Runtime`.
+pub const MAX_MAP_ITEMS: usize = 100_000;
 
 /// The most JSON the `ItemSelector` of one Map state may build for all its
 /// items together (each item is also held to the 256 KiB payload limit).
@@ -547,6 +557,21 @@ mod tests {
         assert_eq!(b, vec![json!({"Items": [0, 1, 2], "BatchInput": {"k": 1}}), json!({"Items": [3, 4], "BatchInput": {"k": 1}})]);
         assert!(batch(vec![json!("a long string that cannot fit")], None, Some(10), None).is_err());
         assert_eq!(batch(Vec::new(), Some(3), None, None).unwrap(), Vec::<Value>::new());
+    }
+
+    #[test]
+    fn a_map_over_more_items_than_the_cap_fails_before_it_starts() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+        let machine = stepwasm_asl::parse_definition(&def.to_string()).unwrap();
+        let StateKind::Map(map) = &machine.root.state("M").unwrap().kind else { panic!("a Map") };
+        let context = Value::Null;
+        let b = Bindings::new(&context, &[]);
+        let over = Value::Array(vec![json!(0); MAX_MAP_ITEMS + 1]);
+        let failure = map_items(map, &over, &b).unwrap_err();
+        assert_eq!(failure.error, "States.Runtime");
+        assert!(failure.cause.contains("100001 items, more than the 100000"), "{}", failure.cause);
+        assert_eq!(map_items(map, &Value::Array(vec![json!(0); MAX_MAP_ITEMS]), &b).unwrap().len(), MAX_MAP_ITEMS);
     }
 
     #[test]
