@@ -4,10 +4,10 @@
 //! scripted task runners; the end-to-end ones drive `stepwasm serve` and answer
 //! its waiting task with `stepwasm task …`, across a kill -9.
 
-use crate::support::{block_on, stepwasm, wait_for, Site};
+use crate::support::{block_on, exit_within, stepwasm, wait_for, Site};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use stepwasm::asl::parse_definition;
 use stepwasm::driver::{
     execution_info, resume_execution, run_execution, run_recorded, Clock, ExecutionRecord, TaskOutcome, TaskRunner, VirtualClock, Wait,
@@ -382,14 +382,7 @@ fn serve_waits_for_a_token_across_a_kill_stop_ends_a_long_wait_and_a_redrive_fin
         stepwasm(&["executions", "stop", "ask", "--store", store_arg, "--error", "Operator", "--cause", "done for today"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.starts_with("ABORTED ask"), "{out}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = second.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "serve kept the stopped execution");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut second, Duration::from_secs(30)).expect("serve lets the stopped execution go and exits");
     assert!(status.success());
     let mut printed = String::new();
     std::io::Read::read_to_string(&mut second.stdout.take().unwrap(), &mut printed).unwrap();

@@ -143,17 +143,8 @@ fn chromium(profile: &Path, url: &str, extra: &[&str]) -> String {
         let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
         s
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium took over 2 minutes on {url}: {}", err.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = support::exit_within(&mut child, Duration::from_secs(120)) else {
+        panic!("chromium took over 2 minutes on {url}: {}", err.join().unwrap());
     };
     let (out, err) = (out.join().unwrap().unwrap(), err.join().unwrap());
     assert!(status.success(), "chromium on {url}: {status}\n{err}");

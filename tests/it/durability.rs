@@ -3,7 +3,7 @@
 //! without running a recorded task again; the store's CLI reads it back, and a
 //! damaged store file is refused with a clear error.
 
-use crate::support::{self, block_on, scratch, stepwasm, Site};
+use crate::support::{self, block_on, exit_within, scratch, stepwasm, Site};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use stepwasm::store::{ExecutionStatus, Journal, SqliteStore, Store};
@@ -173,17 +173,7 @@ fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() 
     }
     assert!(mid_run_kills >= 2, "only {mid_run_kills} kill(s) landed while the executions were under way");
     let mut last = serve(&["--exit-when-idle"]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = last.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = last.kill();
-            panic!("serve did not finish the executions within two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(&mut last, Duration::from_secs(120)).expect("serve finishes the executions within two minutes");
     assert!(status.success(), "{status:?}");
 
     for (i, info) in infos.iter().enumerate() {

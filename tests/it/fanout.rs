@@ -25,7 +25,7 @@
 //! on time are how long a test waits for something that a sequential engine
 //! never does (30 s), so such an engine fails instead of hanging.
 
-use crate::support::{guest_dir, scratch, stepwasm, ApiServer, TestServer};
+use crate::support::{exit_within, guest_dir, scratch, stepwasm, ApiServer, TestServer};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -538,17 +538,7 @@ fn kill_9_during_a_1000_item_map_applies_every_item_once() {
     }
     assert!(mid_run_kills >= 3, "only {mid_run_kills} kill(s) landed while the Map was under way");
     let mut last = serve(&["--exit-when-idle"]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = last.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = last.kill();
-            panic!("serve did not finish the Map within two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(&mut last, Duration::from_secs(120)).expect("serve finishes the Map within two minutes");
     assert!(status.success(), "{status:?}");
 
     assert_eq!(store.execution(&arn).unwrap().unwrap().status, ExecutionStatus::Succeeded);
