@@ -75,7 +75,10 @@ impl Pending {
                     }
                 }
                 touched.extend(
-                    self.decisions.range(changed.clone()..).take_while(|(scope, _)| scope.0.starts_with(&changed.0)).map(|(s, _)| s.clone()),
+                    self.decisions
+                        .range(changed.clone()..)
+                        .take_while(|(scope, _)| scope.0.starts_with(&changed.0))
+                        .map(|(s, _)| s.clone()),
                 );
             }
         }

@@ -16,10 +16,10 @@
 use crate::activity::{await_worker, queue_for_workers};
 use crate::callback::await_callback;
 use crate::decide::decide;
+use crate::pending::{Flight, Pending, Work};
 use crate::recorder::Recorder;
 use crate::run::{ExecutionRecord, Progress};
 use crate::{Clock, DriverError};
-use crate::pending::{Flight, Pending, Work};
 use futures_util::future::{AbortHandle, Abortable, BoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
