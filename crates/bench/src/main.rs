@@ -4,7 +4,7 @@
 //! ratio. Waits complete instantly (virtual clock). The rows marked "SQLite
 //! store" journal every event in a store file, the cost of durability. `--parked N`
 //! measures something else: the memory of executions parked in a Wait
-//! ([`parked`]).
+//! ([`parked`]). `--fanout` measures a Map state fanning out ([`fanout`]).
 //!
 //! The native handlers run twice: with kv in the SDK's native per-thread map
 //! (the handlers' own cost), and with kv on the host's store, read, staged and
@@ -19,6 +19,7 @@
 //! This is the only crate that links the example handlers natively; the
 //! `stepwasm` binary runs them as components only.
 
+mod fanout;
 mod invocations;
 mod measure;
 mod native;
@@ -69,6 +70,15 @@ struct BenchArgs {
     /// holds them, and report the memory each costs.
     #[arg(long)]
     parked: Option<usize>,
+    /// Instead: the fan-out tables (a Map over N items: tasks waiting on
+    /// I/O by MaxConcurrency, per-item cost over an echo component, memory
+    /// per child in flight).
+    #[arg(long)]
+    fanout: bool,
+    /// With --fanout: also the cells predicted to take over 45 s (the
+    /// sequential Map over 10,000 items).
+    #[arg(long, requires = "fanout")]
+    fanout_full: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,6 +103,10 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     // Also refuses NaN.
     if args.seconds.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         bail!("--seconds must be positive");
+    }
+    if args.fanout {
+        fanout::fanout_tables(&args.trivial, args.fanout_full)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let machine = load_definition(&args.definition)?;
     let map = load_resource_map(&args.config, &args.definition)?;
