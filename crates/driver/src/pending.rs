@@ -12,8 +12,9 @@ use stepwasm_engine::{Decision, EventKind, Outcome, Scope};
 /// neither starts it twice nor loses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Work {
-    /// A task's module runs (its attempt key).
-    Task(String),
+    /// A task's module runs: the attempt (its state's entry event and
+    /// attempt number name it within the execution).
+    Task { entered: u64, attempt: u32 },
     /// An activity's task waits for a worker (its token).
     Activity(String),
     /// A submitted task waits for its token's result.
@@ -26,7 +27,7 @@ impl Work {
             Decision::Invoke { task, .. } if stepwasm_asl::is_activity(&task.resource) => {
                 Some(Work::Activity(task.task_token.clone().unwrap_or_default()))
             }
-            Decision::Invoke { task, .. } => Some(Work::Task(task.attempt_key())),
+            Decision::Invoke { task, .. } => Some(Work::Task { entered: task.entered_event_id, attempt: task.attempt }),
             Decision::AwaitCallback { callback, .. } => Some(Work::Callback(callback.token.clone())),
             _ => None,
         }
@@ -121,7 +122,7 @@ impl Pending {
                 self.timers.insert((at, scope.clone()));
                 self.timer_of.insert(scope.clone(), at);
             }
-            Some(decision) if Work::of(decision).is_some() && !self.flights.contains_key(scope) => {
+            Some(Decision::Invoke { .. } | Decision::AwaitCallback { .. }) if !self.flights.contains_key(scope) => {
                 self.unstarted.insert(scope.clone());
             }
             _ => {}

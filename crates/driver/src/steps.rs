@@ -351,7 +351,7 @@ fn launch<'f>(
     }
     let (abort, registration) = AbortHandle::new_pair();
     let token = match &work {
-        Work::Task(_) => pending.task_token(&scope),
+        Work::Task { .. } => pending.task_token(&scope),
         Work::Activity(token) | Work::Callback(token) => Some(token.clone()),
     };
     pending.launch(scope, Flight { work, token, abort });
