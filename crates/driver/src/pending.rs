@@ -5,7 +5,7 @@
 
 use futures_util::future::AbortHandle;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use stepwasm_engine::{Decision, EventKind, Outcome, Scope};
+use stepwasm_engine::{Decision, EventKind, Scope};
 
 /// What the loop is doing for a decision now: work in flight is matched to
 /// the decision of its scope by this, so deciding again after each event
@@ -114,7 +114,7 @@ impl Pending {
             self.timers.remove(&(at, scope.clone()));
         }
         match self.decisions.get(scope) {
-            Some(Decision::Record { .. } | Decision::Finished(_)) => {
+            Some(Decision::Record { .. }) => {
                 self.records.insert(scope.clone());
             }
             Some(decision @ Decision::RecordAt { .. }) => {
@@ -135,12 +135,12 @@ impl Pending {
     }
 
     /// The first event to record now, taken out (parents' before their
-    /// children's: a scope sorts before those below it).
+    /// children's: a scope sorts before those below it). (`Finished` is
+    /// never kept: the loop ends as soon as the execution has an outcome.)
     pub fn take_record(&mut self) -> Option<(Scope, EventKind)> {
         let scope = self.records.pop_first()?;
         match self.decisions.remove(&scope) {
             Some(Decision::Record { scope, event }) => Some((scope, event)),
-            Some(Decision::Finished(outcome)) => Some((Scope::root(), finished_event(outcome))),
             _ => None,
         }
     }
@@ -197,16 +197,5 @@ impl Pending {
             Some(Decision::RecordAt { scope, event, .. }) => Some((scope, event)),
             _ => None,
         }
-    }
-}
-
-/// An outcome the engine reports as its decision once the execution has
-/// ended: only reached when the history ended already (nothing to record).
-fn finished_event(outcome: Outcome) -> EventKind {
-    match outcome {
-        Outcome::Succeeded { output } => EventKind::ExecutionSucceeded { output },
-        Outcome::Failed { error, cause } => EventKind::ExecutionFailed { error, cause },
-        Outcome::TimedOut { error, cause } => EventKind::ExecutionTimedOut { error, cause },
-        Outcome::Aborted { error, cause } => EventKind::ExecutionAborted { error, cause },
     }
 }

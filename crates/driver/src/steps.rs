@@ -85,32 +85,25 @@ where
         // Start what can start, within the host's cap on work in flight.
         let room = rec.max_children.saturating_sub(pending.in_flight());
         let starting = pending.to_start(room);
-        let mut started = Vec::new();
         for decision in starting {
-            if let Some(work) = start(rec, &mut pending, Tools { runner, clock, store }, decision).await? {
-                started.push(work);
+            if let Some((scope, work, future)) = start(rec, &mut pending, Tools { runner, clock, store }, decision).await? {
+                // Not polled before the flush below.
+                launch(&mut pending, &mut running, scope, work, future);
             }
         }
         if rec.execution.outcome().is_some() || pending.has_record() {
             // Starting recorded events (a task's start, a mocked answer):
             // record what they led to first.
-            for (scope, work, future) in started {
-                launch(&mut pending, &mut running, scope, work, future);
-            }
             continue;
         }
         // Everything recorded so far is journaled before any task runs or
         // any wait begins: a crash never repeats a task whose end is recorded.
         rec.flush_grouped().await?;
-        for (scope, work, future) in started {
-            launch(&mut pending, &mut running, scope, work, future);
-        }
         let timer = next_timer(rec, &pending);
         if pending.in_flight() == 0 {
             let Some((due_ms, _)) = &timer else {
                 // Nothing to do, nothing in flight: a bug, not a hang.
-                let Decision::Record { scope, event } = rec.execution.nothing_left() else { unreachable!("nothing_left records") };
-                record(rec, &mut pending, scope, event).await?;
+                record(rec, &mut pending, Scope::root(), stepwasm_engine::Execution::nothing_left()).await?;
                 continue;
             };
             let due_ms = *due_ms;

@@ -277,7 +277,7 @@ impl Execution {
             .into_iter()
             .filter(|d| !records_now || matches!(d, Decision::Record { .. } | Decision::Finished(_)))
             .min_by(|a, b| a.scope().cmp(b.scope()))
-            .unwrap_or_else(|| self.nothing_left());
+            .unwrap_or_else(|| Decision::Record { scope: Scope::root(), event: Self::nothing_left() });
         match (first, self.deadline_ms()) {
             (Decision::RecordAt { not_before_ms, .. }, Some(deadline)) if not_before_ms > deadline => {
                 Decision::RecordAt { scope: Scope::root(), event: self.timed_out(), not_before_ms: deadline, since_ms: self.last_event_ms }
@@ -320,15 +320,13 @@ impl Execution {
         }
     }
 
-    /// What a caller with nothing to do and nothing in flight records: a
-    /// history that leaves no branch anything to do is a bug, not a hang.
-    pub fn nothing_left(&self) -> Decision {
-        Decision::Record {
-            scope: Scope::root(),
-            event: EventKind::ExecutionFailed {
-                error: errors::RUNTIME.into(),
-                cause: "the execution has nothing left to do and has not ended (this is a bug of stepwasm)".into(),
-            },
+    /// What a caller with nothing to do and nothing in flight records at
+    /// the top level: a history that leaves no branch anything to do is a
+    /// bug, not a hang.
+    pub fn nothing_left() -> EventKind {
+        EventKind::ExecutionFailed {
+            error: errors::RUNTIME.into(),
+            cause: "the execution has nothing left to do and has not ended (this is a bug of stepwasm)".into(),
         }
     }
 
