@@ -332,6 +332,49 @@ pub struct ItemBatcher {
     pub batch_input: Option<Template>,
 }
 
+/// `ItemReader` of a Distributed Map: where its items come from instead of
+/// its input: an S3 object (`s3:getObject`, read as JSON, JSON Lines or CSV)
+/// or a listing (`s3:listObjectsV2`); the host maps buckets to directories.
+#[derive(Debug, Clone)]
+pub struct ItemReader {
+    pub resource: String,
+    /// `Parameters` (JSONPath: `.$` fields read the state's effective input)
+    /// or `Arguments` (JSONata): `Bucket` and `Key` or `Prefix`.
+    pub parameters: Option<Template>,
+    /// `ReaderConfig` without its `MaxItems…` (`InputType`, `CSVHeaderLocation`,
+    /// `CSVHeaders`, `CSVDelimiter`), as written.
+    pub reader_config: Value,
+    /// `ReaderConfig.MaxItems` or `MaxItemsPath`: read at most that many (0: all).
+    pub max_items: Option<NumberSetting>,
+}
+
+/// `ResultWriter` of a Distributed Map: its child executions' results
+/// written as AWS lays them out (`s3:putObject`, `Bucket` and `Prefix`).
+#[derive(Debug, Clone)]
+pub struct ResultWriter {
+    pub resource: String,
+    pub parameters: Option<Template>,
+}
+
+/// What a `DISTRIBUTED` Map runs as child executions: the item processor's
+/// definition as written, its `ExecutionType`, the `Label`, the reader and writer.
+#[derive(Debug, Clone)]
+pub struct Distributed {
+    /// `ItemProcessor` without its `ProcessorConfig`, a state machine
+    /// definition of its own (with the top level's `QueryLanguage`).
+    pub processor_definition: Arc<Value>,
+    /// `STANDARD` or `EXPRESS`.
+    pub execution_type: String,
+    pub label: Option<String>,
+    /// The Map state's own `ItemSelector`, `ItemBatcher` and query language,
+    /// for the items the host reads (see `stepwasm_engine::map_run`).
+    pub item_selector: Option<Template>,
+    pub item_batcher: Option<ItemBatcher>,
+    pub jsonata: bool,
+    pub item_reader: Option<ItemReader>,
+    pub result_writer: Option<ResultWriter>,
+}
+
 /// Runs its item processor once per item of the array `ItemsPath` selects.
 #[derive(Debug, Clone)]
 pub struct MapState {
@@ -346,9 +389,12 @@ pub struct MapState {
     pub item_selector: Option<Template>,
     /// `ItemProcessor` (or the legacy `Iterator`).
     pub processor: Arc<Graph>,
-    /// `ProcessorConfig.Mode` is `DISTRIBUTED`: run here like an inline Map,
-    /// but ItemBatcher and the tolerated-failure fields are allowed.
+    /// `ProcessorConfig.Mode` is `DISTRIBUTED`: ItemBatcher, the
+    /// tolerated-failure fields, ItemReader and ResultWriter are allowed; a
+    /// host that runs child executions runs it as a map run (else inline).
     pub distributed: bool,
+    /// What a `DISTRIBUTED` Map needs to run as child executions.
+    pub distributed_run: Option<Arc<Distributed>>,
     pub max_concurrency: Option<NumberSetting>,
     pub tolerated_failure_count: Option<NumberSetting>,
     pub tolerated_failure_percentage: Option<NumberSetting>,

@@ -145,6 +145,11 @@ const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"
 /// The state types whose `Assign` sets variables (Succeed and Fail have none).
 const ASSIGN_FIELD: &[&str] = &["Assign"];
 
+/// The S3 action of an `arn:<partition>:states:::s3:<action>` resource.
+fn s3_action(resource: &str) -> Option<&str> {
+    resource.strip_prefix("arn:")?.split_once(":states:::s3:").map(|(_, action)| action)
+}
+
 /// Parses and validates a definition.
 pub fn parse_definition(text: &str) -> Result<StateMachine, InvalidDefinition> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
@@ -532,14 +537,6 @@ impl Parser {
 
     fn map_state(&mut self, f: &Fields, name: &str) -> Option<MapState> {
         f.allow(self, &[COMMON_FIELDS, MAP_FIELDS, ASSIGN_FIELD], "a Map state");
-        for key in ["ItemReader", "ResultWriter"] {
-            if f.get(key).is_some() {
-                self.err::<()>(
-                    &f.at(key),
-                    format!("{key} is not supported by stepwasm (it reads or writes Amazon S3); pass the items in the input"),
-                );
-            }
-        }
         let mut io = self.io(f, true);
         // A Map's Parameters is the legacy name of ItemSelector.
         let item_selector = match (io.parameters.take(), f.get("ItemSelector")) {
@@ -558,7 +555,7 @@ impl Parser {
             Some(_) => self.err(&f.at("Items"), "Items must be an array or a {% %} expression"),
             None => None,
         };
-        let (processor, distributed) = match (f.get("ItemProcessor"), f.get("Iterator")) {
+        let (processor, execution_type, processor_value) = match (f.get("ItemProcessor"), f.get("Iterator")) {
             (Some(_), Some(_)) => {
                 return self.err(&f.loc, "ItemProcessor and Iterator cannot both be set (Iterator is the legacy name of ItemProcessor)")
             }
@@ -566,19 +563,22 @@ impl Parser {
             (Some(v), None) => {
                 let p = self.object(v, &f.at("ItemProcessor"), "ItemProcessor")?;
                 p.allow(self, &[PROCESSOR_FIELDS], "an ItemProcessor");
-                let distributed = self.processor_config(&p);
-                (self.graph(&p, GraphKind::ItemProcessor)?, distributed)
+                let execution_type = self.processor_config(&p);
+                (self.graph(&p, GraphKind::ItemProcessor)?, execution_type, p.map)
             }
             (None, Some(v)) => {
                 // The legacy name takes a ProcessorConfig too (AWS accepts it).
                 let p = self.object(v, &f.at("Iterator"), "Iterator")?;
                 p.allow(self, &[PROCESSOR_FIELDS], "an Iterator");
-                let distributed = self.processor_config(&p);
-                (self.graph(&p, GraphKind::ItemProcessor)?, distributed)
+                let execution_type = self.processor_config(&p);
+                (self.graph(&p, GraphKind::ItemProcessor)?, execution_type, p.map)
             }
         };
+        let distributed = execution_type.is_some();
         if !distributed {
             for key in [
+                "ItemReader",
+                "ResultWriter",
                 "ItemBatcher",
                 "ToleratedFailureCount",
                 "ToleratedFailureCountPath",
@@ -591,7 +591,8 @@ impl Parser {
                 }
             }
         }
-        if let Some(label) = f.string(self, "Label", false) {
+        let label = f.string(self, "Label", false);
+        if let Some(label) = &label {
             let ok_chars = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS || !ok_chars {
                 self.err::<()>(&f.at("Label"), format!("Label must be 1 to {MAX_LABEL_CHARS} letters, digits, - or _, got {label:?}"));
@@ -620,6 +621,23 @@ impl Parser {
                 Some(ItemBatcher { max_items, max_bytes, batch_input })
             }
         };
+        let distributed_run = match execution_type {
+            None => None,
+            Some(execution_type) => {
+                let item_reader = f.get("ItemReader").and_then(|v| self.item_reader(v, &f.at("ItemReader")));
+                let result_writer = f.get("ResultWriter").and_then(|v| self.result_writer(v, &f.at("ResultWriter")));
+                Some(Arc::new(Distributed {
+                    processor_definition: Arc::new(self.processor_definition(processor_value)),
+                    execution_type,
+                    label,
+                    item_selector: item_selector.clone(),
+                    item_batcher: item_batcher.clone(),
+                    jsonata: self.jsonata,
+                    item_reader,
+                    result_writer,
+                }))
+            }
+        };
         Some(MapState {
             io,
             items_path,
@@ -627,6 +645,7 @@ impl Parser {
             item_selector,
             processor,
             distributed,
+            distributed_run,
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
@@ -637,10 +656,11 @@ impl Parser {
         })
     }
 
-    /// `ItemProcessor.ProcessorConfig`; true for `Mode: DISTRIBUTED`.
-    fn processor_config(&mut self, p: &Fields) -> bool {
-        let Some(value) = p.get("ProcessorConfig") else { return false };
-        let Some(c) = self.object(value, &p.at("ProcessorConfig"), "ProcessorConfig") else { return false };
+    /// `ItemProcessor.ProcessorConfig`: for `Mode: DISTRIBUTED`, its
+    /// `ExecutionType`; `None` for an inline Map.
+    fn processor_config(&mut self, p: &Fields) -> Option<String> {
+        let value = p.get("ProcessorConfig")?;
+        let c = self.object(value, &p.at("ProcessorConfig"), "ProcessorConfig")?;
         c.allow(self, &[&["Mode", "ExecutionType"]], "a ProcessorConfig");
         let distributed = match c.string(self, "Mode", false).as_deref() {
             None | Some("INLINE") => false,
@@ -650,7 +670,8 @@ impl Parser {
                 false
             }
         };
-        match c.string(self, "ExecutionType", false).as_deref() {
+        let execution_type = c.string(self, "ExecutionType", false);
+        match execution_type.as_deref() {
             None if distributed => {
                 self.err::<()>(&c.loc, "a DISTRIBUTED item processor needs ExecutionType (STANDARD or EXPRESS)");
             }
@@ -662,7 +683,136 @@ impl Parser {
                 self.err::<()>(&c.at("ExecutionType"), format!("ExecutionType must be STANDARD or EXPRESS, got {other:?}"));
             }
         }
-        distributed
+        distributed.then(|| execution_type.unwrap_or_else(|| "STANDARD".into()))
+    }
+
+    /// A Distributed Map's item processor as the definition of its child
+    /// executions: without `ProcessorConfig`, with the top level's `QueryLanguage`.
+    fn processor_definition(&self, processor: &Map<String, Value>) -> Value {
+        let mut definition = processor.clone();
+        definition.remove("ProcessorConfig");
+        if self.jsonata_default && !definition.contains_key("QueryLanguage") {
+            definition.insert("QueryLanguage".into(), Value::String("JSONata".into()));
+        }
+        Value::Object(definition)
+    }
+
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata) of an ItemReader or ResultWriter.
+    fn s3_arguments(&mut self, f: &Fields) -> Option<Template> {
+        let (key, other) = if self.jsonata { ("Arguments", "Parameters") } else { ("Parameters", "Arguments") };
+        if f.get(other).is_some() {
+            let language = if self.jsonata { "JSONata" } else { "JSONPath" };
+            self.err::<()>(&f.at(other), format!("{other} is not allowed in a {language} state (use {key})"));
+        }
+        match f.get(key)? {
+            v if self.jsonata => Some(Template::parse_jsonata(v, &f.at(key), &mut self.errors)),
+            v if v.is_object() => Some(Template::parse(v, &f.at(key), &mut self.errors)),
+            _ => self.err(&f.at(key), format!("{key} must be a JSON object")),
+        }
+    }
+
+    /// A Distributed Map's `ItemReader`.
+    fn item_reader(&mut self, value: &Value, loc: &str) -> Option<ItemReader> {
+        let f = self.object(value, loc, "ItemReader")?;
+        f.allow(self, &[&["Resource", "Parameters", "Arguments", "ReaderConfig"]], "an ItemReader");
+        let resource = f.string(self, "Resource", true)?;
+        let listing = match s3_action(&resource) {
+            Some("getObject") => false,
+            Some("listObjectsV2") => true,
+            _ => {
+                return self.err(
+                    &f.at("Resource"),
+                    format!("an ItemReader reads arn:aws:states:::s3:getObject or arn:aws:states:::s3:listObjectsV2, not {resource:?}"),
+                )
+            }
+        };
+        let parameters = self.s3_arguments(&f);
+        let mut reader_config = Map::new();
+        let mut max_items = None;
+        match f.get("ReaderConfig") {
+            None if !listing => {
+                self.err::<()>(&f.loc, "an ItemReader of s3:getObject needs ReaderConfig.InputType (JSON, JSONL or CSV)");
+            }
+            None => {}
+            Some(v) => {
+                let c = self.object(v, &f.at("ReaderConfig"), "ReaderConfig")?;
+                c.allow(
+                    self,
+                    &[&["InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems", "MaxItemsPath"]],
+                    "a ReaderConfig",
+                );
+                max_items = self.number_setting(&c, "MaxItems", 0.0, 100_000_000.0, true);
+                let input_type = c.string(self, "InputType", !listing);
+                match (input_type.as_deref(), listing) {
+                    (None, _) | (Some("JSON" | "JSONL" | "CSV"), false) => {}
+                    (Some("MANIFEST" | "PARQUET"), false) => {
+                        self.err::<()>(
+                            &c.at("InputType"),
+                            "InputType MANIFEST and PARQUET are not supported by stepwasm (JSON, JSONL or CSV)",
+                        );
+                    }
+                    (Some(other), false) => {
+                        self.err::<()>(&c.at("InputType"), format!("InputType must be JSON, JSONL or CSV, got {other:?}"));
+                    }
+                    (Some(_), true) => {
+                        self.err::<()>(&c.at("InputType"), "an ItemReader of s3:listObjectsV2 takes no InputType");
+                    }
+                }
+                let csv = input_type.as_deref() == Some("CSV");
+                for key in ["CSVHeaderLocation", "CSVHeaders", "CSVDelimiter"] {
+                    if !csv && c.get(key).is_some() {
+                        self.err::<()>(&c.at(key), format!("{key} is only allowed with InputType CSV"));
+                    }
+                }
+                let location = c.string(self, "CSVHeaderLocation", false);
+                match location.as_deref() {
+                    None | Some("FIRST_ROW") => {}
+                    Some("GIVEN") => match c.get("CSVHeaders") {
+                        Some(Value::Array(h)) if !h.is_empty() && h.iter().all(Value::is_string) => {}
+                        _ => {
+                            self.err::<()>(&c.at("CSVHeaders"), "CSVHeaderLocation GIVEN needs CSVHeaders, a non-empty array of strings");
+                        }
+                    },
+                    Some(other) => {
+                        self.err::<()>(&c.at("CSVHeaderLocation"), format!("CSVHeaderLocation must be FIRST_ROW or GIVEN, got {other:?}"));
+                    }
+                }
+                if location.as_deref() != Some("GIVEN") && c.get("CSVHeaders").is_some() {
+                    self.err::<()>(&c.at("CSVHeaders"), "CSVHeaders is only allowed with CSVHeaderLocation GIVEN");
+                }
+                match c.string(self, "CSVDelimiter", false).as_deref() {
+                    None | Some("COMMA" | "PIPE" | "SEMICOLON" | "SPACE" | "TAB") => {}
+                    Some(other) => {
+                        self.err::<()>(
+                            &c.at("CSVDelimiter"),
+                            format!("CSVDelimiter must be COMMA, PIPE, SEMICOLON, SPACE or TAB, got {other:?}"),
+                        );
+                    }
+                }
+                for (key, value) in c.map {
+                    if !key.starts_with("MaxItems") {
+                        reader_config.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        Some(ItemReader { resource, parameters, reader_config: Value::Object(reader_config), max_items })
+    }
+
+    /// A Distributed Map's `ResultWriter`.
+    fn result_writer(&mut self, value: &Value, loc: &str) -> Option<ResultWriter> {
+        let f = self.object(value, loc, "ResultWriter")?;
+        f.allow(self, &[&["Resource", "Parameters", "Arguments"]], "a ResultWriter");
+        let resource = f.string(self, "Resource", true)?;
+        if s3_action(&resource) != Some("putObject") {
+            return self.err(&f.at("Resource"), format!("a ResultWriter writes arn:aws:states:::s3:putObject, not {resource:?}"));
+        }
+        let parameters = self.s3_arguments(&f);
+        if parameters.is_none() {
+            let key = if self.jsonata { "Arguments" } else { "Parameters" };
+            self.err::<()>(&f.loc, format!("a ResultWriter needs {key} with Bucket (and Prefix)"));
+        }
+        Some(ResultWriter { resource, parameters })
     }
 
     /// `key` (a number in `min..=max`) or `keyPath` (a reference path), not both.
