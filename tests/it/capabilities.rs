@@ -88,6 +88,7 @@ fn a_journaled_attempt_run_again_after_a_crash_keeps_its_output_and_applies_its_
         task_token: None,
         entered_event_id,
         journaled,
+        map_run: None,
     };
     let counted = |n: u64| TaskOutcome::Succeeded(json!({"results": [n]}));
     // A resumed driver runs the attempt again when a crash lost its recorded

@@ -247,6 +247,7 @@ fn worker_artefacts_run_and_cost_one_process_start() {
             task_token: None,
             entered_event_id: 2,
             journaled: false,
+            map_run: None,
         };
         let outcome = crate::support::block_on(runtime.invoke(&task));
         assert!(matches!(outcome, stepwasm::driver::TaskOutcome::Succeeded(_)), "untrusted={untrusted}: {outcome:?}");

@@ -81,6 +81,7 @@ pub(crate) fn invocation_tables(
             task_token: None,
             entered_event_id: 2,
             journaled: false,
+            map_run: None,
         };
         tasks.insert(0, (format!("trivial ({}: returns its input)", trivial_wat.display()), task));
     }

@@ -50,6 +50,7 @@ where
     R: TaskRunner + Sync + ?Sized,
     C: Clock + Sync + ?Sized,
 {
+    rec.execution.set_map_runs(runner.runs_map_runs());
     match drive_steps(rec, runner).await {
         Err(DriverError::Store(StoreError::Closed { status, .. })) if status == ExecutionStatus::Aborted.as_str() => {
             rec.stopped().map(Progress::Finished)
@@ -281,7 +282,10 @@ where
                 });
                 return Ok(Some((at, work, future)));
             }
-            record(rec, pending, scope.clone(), EventKind::TaskStarted { resource: resource.clone() }).await?;
+            // A map run's MapRunStarted was its scheduling: it has no TaskStarted.
+            if task.map_run.is_none() {
+                record(rec, pending, scope.clone(), EventKind::TaskStarted { resource: resource.clone() }).await?;
+            }
             if let Some(token) = &task.task_token {
                 let Some(store) = store else {
                     let cause = format!("{resource} waits for its task token, which only an execution kept in a store can receive (run --store, or start and serve)");
@@ -298,6 +302,7 @@ where
                         TaskOutcome::Succeeded(output) if task.task_token.is_some() => {
                             EventKind::TaskSubmitted { resource: resource.clone(), output: Arc::new(output) }
                         }
+                        outcome if task.map_run.is_some() => map_run_event(&arn, resource.clone(), outcome)?,
                         outcome => outcome_event(&arn, resource.clone(), outcome)?,
                     };
                     if let (Some(token), Some(store)) = (&task.task_token, store) {
@@ -359,6 +364,17 @@ fn outcome_event(arn: &str, resource: String, outcome: TaskOutcome) -> Result<Ev
         TaskOutcome::Succeeded(output) | TaskOutcome::Answered(output) => EventKind::TaskSucceeded { resource, output: Arc::new(output) },
         TaskOutcome::Failed { error, cause } => EventKind::TaskFailed { resource, error, cause },
         TaskOutcome::TimedOut { cause } => EventKind::TaskTimedOut { resource, error: errors::TIMEOUT.into(), cause },
+        TaskOutcome::StoreUnavailable { cause } => return Err(DriverError::TaskStore { arn: arn.to_string(), resource, cause }),
+    })
+}
+
+/// The event of a map run that ended with `outcome` (the engine's
+/// `MapRunSucceeded` carries the Map state's result).
+fn map_run_event(arn: &str, resource: String, outcome: TaskOutcome) -> Result<EventKind, DriverError> {
+    Ok(match outcome {
+        TaskOutcome::Succeeded(output) | TaskOutcome::Answered(output) => EventKind::MapRunSucceeded { output: Arc::new(output) },
+        TaskOutcome::Failed { error, cause } => EventKind::MapRunFailed { error, cause },
+        TaskOutcome::TimedOut { cause } => EventKind::MapRunFailed { error: errors::TIMEOUT.into(), cause },
         TaskOutcome::StoreUnavailable { cause } => return Err(DriverError::TaskStore { arn: arn.to_string(), resource, cause }),
     })
 }

@@ -152,6 +152,8 @@ pub struct Execution {
     scheduled: HashMap<String, u32>,
     /// The host's cap on the iterations one Map state runs at once.
     max_children: usize,
+    /// `DISTRIBUTED` Maps run as map runs ([`Execution::set_map_runs`]).
+    map_runs: bool,
 }
 
 impl Execution {
@@ -168,6 +170,7 @@ impl Execution {
             outcome: None,
             scheduled: HashMap::new(),
             max_children: DEFAULT_MAX_CHILDREN,
+            map_runs: false,
         }
     }
 
@@ -176,6 +179,13 @@ impl Execution {
     /// not of the history: a resumed execution may run under another cap.
     pub fn set_max_children(&mut self, max_children: usize) {
         self.max_children = max_children.max(1);
+    }
+
+    /// Whether this host runs a `DISTRIBUTED` Map as a map run of child
+    /// executions (`MapRunStarted`, see [`crate::map_run`]); else (the
+    /// default) its iterations run inside this execution like an inline Map's.
+    pub fn set_map_runs(&mut self, map_runs: bool) {
+        self.map_runs = map_runs;
     }
 
     pub fn info(&self) -> &ExecutionInfo {
@@ -352,6 +362,7 @@ impl Execution {
             variables: Vec::new(),
             variable_bytes: root.variable_bytes(),
             max_children: self.max_children,
+            map_runs: self.map_runs,
         };
         let mut actions = Vec::new();
         let ended = root.decide(&env, &Scope::root(), focus, &mut actions);

@@ -27,6 +27,7 @@ use super::Failure;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use stepwasm_asl::definition::ItemBatcher;
 use stepwasm_asl::errors;
 use stepwasm_asl::path::{Bindings, Path, Root};
 use stepwasm_asl::size::SizeBudget;
@@ -426,37 +427,71 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
     number(&map.max_concurrency, state_input, b, "MaxConcurrency", 0.0, f64::from(u32::MAX))?;
     Tolerance::of(map, state_input, b)?;
     let render = |t: &Template, data: &Value, b: &Bindings| t.render_with(data, b).map_err(|e| Failure::new(e.error, e.cause));
-    let (effective, items) = if map.io.jsonata {
-        let items = match &map.items {
+    let effective = map_effective_input(map, state_input, b)?;
+    let items = if map.io.jsonata {
+        match &map.items {
             Some(t) => render(t, state_input, b)?,
             None => state_input.clone(),
-        };
-        (state_input.clone(), items)
+        }
     } else {
-        let effective = match &map.io.input_path {
-            PathSetting::Default => state_input.clone(),
-            PathSetting::Null => Value::Object(Map::new()),
-            PathSetting::Path(path) => select_input(path, state_input, b)?,
-        };
-        let items = match &map.items_path {
+        match &map.items_path {
             None => effective.clone(),
             Some(path) => path.resolve(&effective, b).ok_or_else(|| {
                 Failure::new(errors::RUNTIME, format!("Invalid path '{path}' : No results for path: ItemsPath of the state's data"))
             })?,
-        };
-        (effective, items)
+        }
     };
     let Value::Array(items) = items else {
         let (error, field) = if map.io.jsonata { (errors::QUERY_EVALUATION_ERROR, "Items") } else { (errors::RUNTIME, "ItemsPath") };
         return Err(Failure::new(error, format!("{field} must give a JSON array, got {}", stepwasm_asl::path::describe_kind(&items))));
     };
-    if items.len() > MAX_MAP_ITEMS {
+    select_and_batch(
+        map.item_selector.as_ref(),
+        map.item_batcher.as_ref(),
+        map.io.jsonata,
+        state_input,
+        &effective,
+        items,
+        b,
+        MAX_MAP_ITEMS,
+    )
+}
+
+/// A Map state's effective input: the state's input after `InputPath`
+/// (JSONata: the state's input).
+pub(super) fn map_effective_input(map: &MapState, state_input: &Value, b: &Bindings) -> Result<Value, Failure> {
+    if map.io.jsonata {
+        return Ok(state_input.clone());
+    }
+    match &map.io.input_path {
+        PathSetting::Default => Ok(state_input.clone()),
+        PathSetting::Null => Ok(Value::Object(Map::new())),
+        PathSetting::Path(path) => select_input(path, state_input, b),
+    }
+}
+
+/// `items` (at most `max_items`) through `ItemSelector` (reading `effective`
+/// as `$` and `$$.Map.Item.Index/Value`; JSONata: `$states.input` and
+/// `$states.context.Map.Item…`), then `ItemBatcher`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn select_and_batch(
+    item_selector: Option<&Template>,
+    item_batcher: Option<&ItemBatcher>,
+    jsonata: bool,
+    state_input: &Value,
+    effective: &Value,
+    items: Vec<Value>,
+    b: &Bindings,
+    max_items: usize,
+) -> Result<Vec<Value>, Failure> {
+    let render = |t: &Template, data: &Value, b: &Bindings| t.render_with(data, b).map_err(|e| Failure::new(e.error, e.cause));
+    if items.len() > max_items {
         return Err(Failure::new(
             errors::RUNTIME,
-            format!("the Map state has {} items, more than the {MAX_MAP_ITEMS} one Map state runs", items.len()),
+            format!("the Map state has {} items, more than the {max_items} one Map state runs", items.len()),
         ));
     }
-    let selected = match &map.item_selector {
+    let selected = match item_selector {
         None => items,
         Some(selector) => {
             // One budget for all the items: each copying the whole input
@@ -470,21 +505,33 @@ pub(super) fn map_items(map: &MapState, state_input: &Value, b: &Bindings) -> Re
                 }
                 let states = json!({"input": state_input, "context": context});
                 let item_bindings = Bindings { context: &context, ..*b };
-                let item_bindings = if map.io.jsonata { item_bindings.with_states(&states) } else { item_bindings };
-                out.push(selector.render_within(&effective, &item_bindings, &mut budget).map_err(|e| Failure::new(e.error, e.cause))?);
+                let item_bindings = if jsonata { item_bindings.with_states(&states) } else { item_bindings };
+                out.push(selector.render_within(effective, &item_bindings, &mut budget).map_err(|e| Failure::new(e.error, e.cause))?);
             }
             out
         }
     };
-    match &map.item_batcher {
+    match item_batcher {
         None => Ok(selected),
         Some(batcher) => {
             let max_items = number(&batcher.max_items, state_input, b, "MaxItemsPerBatch", 1.0, f64::MAX)?;
             let max_bytes = number(&batcher.max_bytes, state_input, b, "MaxInputBytesPerBatch", 1.0, 262_144.0)?;
-            let batch_input = batcher.batch_input.as_ref().map(|t| render(t, &effective, b)).transpose()?;
+            let batch_input = batcher.batch_input.as_ref().map(|t| render(t, effective, b)).transpose()?;
             batch(selected, max_items.map(|n| n as usize), max_bytes.map(|n| n as usize), batch_input)
         }
     }
+}
+
+/// A `NumberSetting` resolved against the state's input (see [`number`]).
+pub(super) fn number_setting(
+    setting: &Option<NumberSetting>,
+    input: &Value,
+    b: &Bindings,
+    field: &str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, Failure> {
+    number(setting, input, b, field, min, max)
 }
 
 /// The most items one Map state runs (its item list is kept in the history

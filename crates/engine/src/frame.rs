@@ -20,7 +20,7 @@ use super::fanout::{self, Fanout, Focus};
 use super::history::{ErrorCause, EventKind, HistoryEvent, Payload, Scope, StateType};
 use super::retry::{handles, retrier_for, retry_delay_ms};
 use super::wait::{after_seconds, seconds_setting, wait_until};
-use super::{task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
+use super::{map_run, task_token, Callback, ExecutionInfo, Failure, TaskInvocation};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +46,9 @@ pub(super) struct Env<'a> {
     /// The most Map iterations one Map state runs at once when its
     /// `MaxConcurrency` is 0 or absent (or larger): the host's cap.
     pub max_children: usize,
+    /// The host runs a `DISTRIBUTED` Map as a map run of child executions
+    /// (else its iterations run here, like an inline Map's).
+    pub map_runs: bool,
 }
 
 impl<'a> Env<'a> {
@@ -63,6 +66,7 @@ impl<'a> Env<'a> {
             variables,
             variable_bytes: self.variable_bytes,
             max_children: self.max_children,
+            map_runs: self.map_runs,
         }
     }
 }
@@ -397,6 +401,22 @@ impl Frame {
                 cursor.retry_children(state, retry_after)?;
                 cursor.schedule(Step::Running(Box::new(Fanout::new_map(Arc::clone(&m.processor), items.clone()))))?;
             }
+            (EventKind::MapRunStarted { request, .. }, StateKind::Map(m)) if m.distributed_run.is_some() => {
+                cursor.schedule(Step::Started { input: request.clone() })?;
+                cursor.started_ms = event.timestamp_ms;
+            }
+            (EventKind::MapRunSucceeded { output }, StateKind::Map(_)) => {
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err("no map run has started".into());
+                }
+                cursor.step = Step::Succeeded { result: output.clone() };
+            }
+            (EventKind::MapRunFailed { error, cause }, StateKind::Map(_)) => {
+                if !matches!(cursor.step, Step::Started { .. }) {
+                    return Err("no map run has started".into());
+                }
+                cursor.fail(state, Failure::new(error, cause.clone()), event.timestamp_ms);
+            }
             (EventKind::TaskStarted { .. }, StateKind::Task(_)) => {
                 cursor.step = match &cursor.step {
                     Step::Scheduled { input } | Step::Started { input } => Step::Started { input: input.clone() },
@@ -551,7 +571,7 @@ impl Frame {
             (_, Step::Exited { output, next: Some(next) }) => record(self.enter(next, output.clone())),
             (_, Step::Exited { output, next: None }) => self.transition(scope, state, output.clone()),
             (StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_), Step::Entered) => {
-                match self.schedule(state, cursor, &b, true) {
+                match self.schedule(env, state, cursor, &b, true) {
                     Ok(event) => record(event),
                     Err(failure) => self.catch(scope, state, cursor, &b, failure),
                 }
@@ -569,6 +589,23 @@ impl Frame {
                     task_token: task.waits_for_task_token().then(|| task_token(&env.info.execution_arn, cursor.entered_id, cursor.attempt)),
                     entered_event_id: cursor.entered_id,
                     journaled: false,
+                    map_run: None,
+                },
+            },
+            (StateKind::Map(map), Step::Started { input }) => Next::Invoke {
+                scope: scope.clone(),
+                task: TaskInvocation {
+                    resource: map_run::MAP_RUN_RESOURCE.into(),
+                    input: input.clone(),
+                    execution_id: env.info.execution_arn.clone(),
+                    state_name: cursor.state.clone(),
+                    attempt: cursor.attempt,
+                    invocation: cursor.invocation,
+                    timeout_seconds: None,
+                    task_token: None,
+                    entered_event_id: cursor.entered_id,
+                    journaled: false,
+                    map_run: map.distributed_run.clone().map(map_run::MapRunSpec),
                 },
             },
             (StateKind::Task(task), Step::Submitted) => Next::AwaitCallback {
@@ -596,7 +633,7 @@ impl Frame {
                         let states = json!({"input": cursor.input, "context": context});
                         let b = Bindings::new(&context, &scopes);
                         let b = if state.jsonata { b.with_states(&states) } else { b };
-                        return match self.schedule(state, cursor, &b, false) {
+                        return match self.schedule(env, state, cursor, &b, false) {
                             Ok(event) => {
                                 Next::RecordAt { scope: scope.clone(), event, not_before_ms: failed_ms + delay, since_ms: *failed_ms }
                             }
@@ -752,7 +789,7 @@ impl Frame {
                 let b = Bindings::new(&context, scopes);
                 let b = if state.jsonata { b.with_states(&states) } else { b };
                 let failed = ErrorCause { error: failure.error.clone(), cause: failure.cause.clone() };
-                return match self.schedule(state, cursor, &b, false) {
+                return match self.schedule(env, state, cursor, &b, false) {
                     Ok(mut event) => {
                         if let EventKind::ParallelStateStarted { retry_after, .. } | EventKind::MapStateStarted { retry_after, .. } =
                             &mut event
@@ -775,7 +812,7 @@ impl Frame {
 
     /// The event that starts a Task, Parallel or Map state's work: on entering
     /// it (`first`) or for a retry.
-    fn schedule(&self, state: &State, cursor: &Cursor, b: &Bindings, first: bool) -> Result<EventKind, Failure> {
+    fn schedule(&self, env: &Env, state: &State, cursor: &Cursor, b: &Bindings, first: bool) -> Result<EventKind, Failure> {
         let io = io_settings(state);
         match &state.kind {
             StateKind::Task(task) => {
@@ -815,7 +852,16 @@ impl Frame {
             StateKind::Parallel(_) => {
                 Ok(EventKind::ParallelStateStarted { input: dataflow::effective_input(io, &cursor.input, b)?, retry_after: None })
             }
-            StateKind::Map(map) => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, b)?, retry_after: None }),
+            StateKind::Map(map) => match &map.distributed_run {
+                Some(distributed) if env.map_runs => {
+                    let label = map_run::label_of(distributed, &state.name);
+                    let (arn, machine) = map_run::map_run_arn(&env.info.execution_arn, &label, cursor.entered_id, cursor.attempt);
+                    let request = map_run::request(map, distributed, &cursor.input, b, arn.clone(), machine)?;
+                    let request = serde_json::to_value(request).map_err(|e| Failure::new(errors::RUNTIME, e.to_string()))?;
+                    Ok(EventKind::MapRunStarted { map_run_arn: arn, request: Arc::new(request) })
+                }
+                _ => Ok(EventKind::MapStateStarted { items: fanout::map_items(map, &cursor.input, b)?, retry_after: None }),
+            },
             _ => Err(Failure::new(errors::RUNTIME, format!("state {:?} has no work to schedule", state.name))),
         }
     }

@@ -235,6 +235,23 @@ pub enum EventKind {
         error: String,
         cause: String,
     },
+    /// A Distributed Map state's map run started (its child executions run
+    /// outside this history). `request` is what the host needs to run it
+    /// ([`crate::map_run::MapRunRequest`]); AWS shows only the ARN.
+    MapRunStarted {
+        map_run_arn: String,
+        request: Payload,
+    },
+    /// The map run ended well; `output` is the Map state's result (the
+    /// children's outputs, or where the ResultWriter wrote them), which AWS
+    /// does not show in this event.
+    MapRunSucceeded {
+        output: Payload,
+    },
+    MapRunFailed {
+        error: String,
+        cause: String,
+    },
 }
 
 impl EventKind {
@@ -267,6 +284,9 @@ impl EventKind {
             EventKind::MapIterationAborted { .. } => "MapIterationAborted",
             EventKind::MapStateSucceeded { .. } => "MapStateSucceeded",
             EventKind::MapStateFailed { .. } => "MapStateFailed",
+            EventKind::MapRunStarted { .. } => "MapRunStarted",
+            EventKind::MapRunSucceeded { .. } => "MapRunSucceeded",
+            EventKind::MapRunFailed { .. } => "MapRunFailed",
         }
     }
 
@@ -282,7 +302,8 @@ impl EventKind {
             | EventKind::TaskFailed { error, cause, .. }
             | EventKind::TaskTimedOut { error, cause, .. }
             | EventKind::ParallelStateFailed { error, cause }
-            | EventKind::MapStateFailed { error, cause } => {
+            | EventKind::MapStateFailed { error, cause }
+            | EventKind::MapRunFailed { error, cause } => {
                 format!("{error}: {cause}")
             }
             EventKind::MapIterationFailed { index, error, cause, .. } => format!("item {index}: {error}: {cause}"),
@@ -306,6 +327,8 @@ impl EventKind {
             EventKind::ActivityStarted { resource, worker_name: None } => format!("{resource} taken"),
             EventKind::TaskSucceeded { output, .. } => format!("output {output}"),
             EventKind::TaskSubmitted { output, .. } => format!("submitted, module output {output}"),
+            EventKind::MapRunStarted { map_run_arn, .. } => map_run_arn.clone(),
+            EventKind::MapRunSucceeded { output } => format!("output {output}"),
         }
     }
 }
@@ -453,7 +476,10 @@ impl HistoryEvent {
             | EventKind::MapStateSucceeded { .. }
             | EventKind::ParallelStateFailed { .. }
             | EventKind::MapStateFailed { .. }
-            | EventKind::StateAborted { .. } => ("", Value::Null),
+            | EventKind::StateAborted { .. }
+            | EventKind::MapRunSucceeded { .. } => ("", Value::Null),
+            EventKind::MapRunStarted { map_run_arn, .. } => ("mapRunStartedEventDetails", json!({"mapRunArn": map_run_arn})),
+            EventKind::MapRunFailed { error, cause } => ("mapRunFailedEventDetails", error_details(error, cause)),
             EventKind::MapStateStarted { items, .. } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
             EventKind::MapIterationStarted { name, index }
             | EventKind::MapIterationSucceeded { name, index, .. }

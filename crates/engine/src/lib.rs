@@ -15,6 +15,7 @@ mod fanout;
 mod frame;
 pub mod history;
 pub mod limits;
+pub mod map_run;
 mod retry;
 pub mod task;
 mod wait;
@@ -68,6 +69,9 @@ pub struct TaskInvocation {
     /// crash this attempt may be run again, so the runtime records its kv
     /// commit to apply it only once.
     pub journaled: bool,
+    /// A Distributed Map's map run ([`map_run::MAP_RUN_RESOURCE`]): the
+    /// state's settings; `input` is its [`map_run::MapRunRequest`].
+    pub map_run: Option<map_run::MapRunSpec>,
 }
 
 impl TaskInvocation {

@@ -45,4 +45,11 @@ pub trait TaskRunner {
     fn mocked(&self, _task: &TaskInvocation) -> Option<TaskOutcome> {
         None
     }
+
+    /// Whether this runner runs a `DISTRIBUTED` Map's map run (a task on
+    /// [`crate::map_run::MAP_RUN_RESOURCE`]) as child executions; `false`,
+    /// the default, has such a Map run its iterations inline.
+    fn runs_map_runs(&self) -> bool {
+        false
+    }
 }

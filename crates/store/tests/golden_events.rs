@@ -31,6 +31,7 @@ fn samples() -> Vec<HistoryEvent> {
     let mut assigned = serde_json::Map::new();
     assigned.insert("total".into(), json!(42));
     assigned.insert("customer".into(), json!({"name": "Zoë"}));
+    let map_run = "arn:aws:states:local:000000000000:mapRun:sm/Each:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
     let kinds: Vec<(Scope, EventKind)> = vec![
         (Scope::root(), EventKind::ExecutionStarted { input: input.clone() }),
         (Scope::root(), EventKind::StateEntered { state_type: StateType::Task, name: "Charge".into(), input: payload(input.clone()) }),
@@ -114,6 +115,16 @@ fn samples() -> Vec<HistoryEvent> {
         (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: None }),
         (Scope(vec![1]), EventKind::StateAborted { state_type: StateType::Wait, name: "Hold".into() }),
         (Scope::root(), EventKind::MapIterationAborted { name: "Each".into(), index: 3 }),
+        (
+            Scope::root(),
+            EventKind::MapRunStarted {
+                map_run_arn: map_run.into(),
+                request: payload(json!({"MapRunArn": map_run, "StateMachineArn": "arn:aws:states:local:000000000000:stateMachine:sm/Each",
+                    "Input": {"k": 1}, "EffectiveInput": {"k": 1}, "Context": null, "Items": [1, 2], "MaxConcurrency": 0})),
+            },
+        ),
+        (Scope::root(), EventKind::MapRunSucceeded { output: payload(json!([1, 2])) }),
+        (Scope::root(), EventKind::MapRunFailed { error: "States.ItemReaderFailed".into(), cause: "line 3: not JSON".into() }),
     ];
     kinds
         .into_iter()
