@@ -11,10 +11,12 @@
 pub mod event_format;
 mod journal;
 pub mod lock;
+mod map_runs;
 mod sqlite;
 
 pub use event_format::{EventFormatError, FORMAT_VERSION};
 pub use journal::{Appending, Journal};
+pub use map_runs::{map_run_id, MapRunCounts, MapRunRecord, MapRunStatus};
 pub use sqlite::{retention_cutoff_ms, SqliteStore};
 
 use serde_json::Value;
@@ -562,4 +564,39 @@ pub trait Store: Journal {
 
     /// A waiting task is alive: its heartbeat timeout starts over.
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Keeps a new map run, unless one with its ARN is kept already, and
+    /// returns the kept one: a map run started again (after a crash) keeps
+    /// what [`update_map_run`](Self::update_map_run) changed and its counts.
+    fn create_map_run(&self, record: &MapRunRecord) -> Result<MapRunRecord, StoreError>;
+
+    fn map_run(&self, map_run_arn: &str) -> Result<Option<MapRunRecord>, StoreError>;
+
+    /// The map runs of an execution, oldest first.
+    fn map_runs_of(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError>;
+
+    /// Changes the settings given (UpdateMapRun); false if there is no such run.
+    fn update_map_run(
+        &self,
+        map_run_arn: &str,
+        max_concurrency: Option<u32>,
+        tolerated_failure_count: Option<u64>,
+        tolerated_failure_percentage: Option<f64>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces a map run's counts of items and child executions.
+    fn set_map_run_progress(
+        &self,
+        map_run_arn: &str,
+        item_counts: &MapRunCounts,
+        execution_counts: &MapRunCounts,
+    ) -> Result<(), StoreError>;
+
+    /// Ends a RUNNING map run with `status` at `stop_ms`; one that ended
+    /// already keeps its end.
+    fn finish_map_run(&self, map_run_arn: &str, status: MapRunStatus, stop_ms: i64) -> Result<(), StoreError>;
+
+    /// The child executions of a map run (of its child state machine, named
+    /// `<map run id>-…`), oldest first; none for an unknown run.
+    fn map_run_children(&self, map_run_arn: &str) -> Result<Vec<ExecutionSummary>, StoreError>;
 }

@@ -9,7 +9,7 @@ use super::pagination::{number_key, page, Order};
 use super::protocol::{check_arn, check_name, date, ApiError, ArnKind, Params};
 use super::state_machine_config::{logging_json, tracing_json};
 use super::versions::{self, Target};
-use super::{aliases, state_machine_config, Api};
+use super::{aliases, map_runs, state_machine_config, Api};
 use crate::asl::parse_definition;
 use crate::asl::size::json_size;
 use crate::driver::{run_execution, Clock, SystemClock};
@@ -63,6 +63,9 @@ pub const ACTIONS: &[&str] = &[
     "UpdateStateMachineAlias",
     "ListStateMachineAliases",
     "DeleteStateMachineAlias",
+    "ListMapRuns",
+    "DescribeMapRun",
+    "UpdateMapRun",
 ];
 
 /// Runs `action`, making ARNs in the API's own region and account.
@@ -118,6 +121,9 @@ fn dispatch_blocking(api: &Api, scope: &ArnScope, action: &str, params: &Params)
         "UpdateStateMachineAlias" => aliases::update(api, params),
         "ListStateMachineAliases" => aliases::list(api, params),
         "DeleteStateMachineAlias" => aliases::delete(api, params),
+        "ListMapRuns" => map_runs::list(api, params),
+        "DescribeMapRun" => map_runs::describe(api, params),
+        "UpdateMapRun" => map_runs::update(api, params),
         other => {
             Err(ApiError::new("UnknownOperationException", format!("unknown action {other:?}; this API answers {}", ACTIONS.join(", "))))
         }
@@ -298,7 +304,10 @@ fn describe_state_machine(api: &Api, params: &Params) -> Result<Value, ApiError>
 
 fn list_state_machines(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let size = params.page_size(100, 1000)?;
-    let machines = api.store.state_machines()?;
+    let mut machines = api.store.state_machines()?;
+    // A Distributed Map's child state machines (`<machine>/<label>`) are
+    // not listed, as AWS lists none of them.
+    machines.retain(|m| !m.name.contains('/'));
     // Listed by name (the store's order).
     let (shown, next) = page(&machines, params.optional_str("nextToken")?, size, "ListStateMachines", Order::Ascending, |m| {
         format!("{}\n{}", m.name, m.arn)
@@ -515,7 +524,10 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
     let (_, loaded) = load_chosen(api, &target)?;
     let (state_machine, runtime) = &*loaded;
     let start_ms = SystemClock.now_ms();
-    let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref()).with_http_tasks(api.machines.http_tasks());
+    let tasks = HostTasks::wasm_only(runtime)
+        .with_mock(test_case.as_deref())
+        .with_http_tasks(api.machines.http_tasks())
+        .with_s3_buckets(api.machines.s3_buckets());
     let run = run_execution(Arc::clone(state_machine), info.clone(), input, &tasks, &SystemClock);
     let outcome = match tokio::time::timeout(SYNC_EXECUTION_LIMIT, run).await {
         Ok(record) => record.map_err(ApiError::internal)?.outcome,
@@ -623,6 +635,9 @@ fn describe_execution(api: &Api, params: &Params) -> Result<Value, ApiError> {
     };
     let mut response = execution_listing(&execution);
     versions::add_started_through(&mut response, api.store.started_through(&execution.info.execution_arn)?.as_ref());
+    if let Some(map_run_arn) = map_runs::run_of_child(&api.store, &execution)? {
+        response["mapRunArn"] = json!(map_run_arn);
+    }
     response["input"] = json!(input);
     response["inputDetails"] = json!({"included": true});
     if let Some(outcome) = history.last().and_then(|e| Outcome::ended_by(&e.kind)) {
@@ -661,19 +676,8 @@ fn execution_listing(execution: &ExecutionSummary) -> Value {
     listed
 }
 
-fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
-    let size = params.page_size(100, 1000)?;
-    let sm_arn = params.required_str("stateMachineArn")?;
-    // A version or alias ARN lists the executions started through it.
-    let target = versions::resolve(api, "stateMachineArn", sm_arn)?;
-    let machine = target.machine();
-    if machine.details.kind == "EXPRESS" {
-        // AWS keeps no list of Express executions either.
-        return Err(ApiError::new(
-            "StateMachineTypeNotSupported",
-            format!("State Machine Type Not Supported: ListExecutions does not list the executions of EXPRESS state machine '{sm_arn}'"),
-        ));
-    }
+/// ListExecutions' `statusFilter` and `redriveFilter` (redriven or not).
+fn execution_filters(params: &Params) -> Result<(Option<ExecutionStatus>, Option<bool>), ApiError> {
     let status = match params.optional_str("statusFilter")? {
         Some(name) => Some(ExecutionStatus::parse(name).ok_or_else(|| {
             ApiError::validation(format!("statusFilter {name:?}: must be RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED"))
@@ -686,6 +690,58 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
         Some(other) => return Err(ApiError::validation(format!("redriveFilter {other:?}: must be REDRIVEN or NOT_REDRIVEN"))),
         None => None,
     };
+    Ok((status, redriven))
+}
+
+/// The sort key of ListExecutions: the start date, ties broken by ARN.
+fn listing_key(e: &ExecutionSummary) -> String {
+    format!("{}\n{}", number_key(e.start_ms), e.info.execution_arn)
+}
+
+/// ListExecutions of a map run (`mapRunArn`): its child executions,
+/// filtered, ordered and paged as a state machine's are.
+fn list_map_run_executions(
+    api: &Api,
+    params: &Params,
+    map_run_arn: &str,
+    size: usize,
+    (status, redriven): (Option<ExecutionStatus>, Option<bool>),
+) -> Result<Value, ApiError> {
+    let mut executions = map_runs::children(api, "mapRunArn", map_run_arn)?;
+    executions.retain(|e| status.is_none_or(|s| e.status == s) && redriven.is_none_or(|r| (e.redrive_count > 0) == r));
+    executions.sort_by_cached_key(|e| std::cmp::Reverse(listing_key(e)));
+    // Bound to the run: a token of a state machine's list is refused here.
+    let operation = format!("ListExecutions {map_run_arn}");
+    let (shown, next) = page(&executions, params.optional_str("nextToken")?, size, &operation, Order::Descending, listing_key)?;
+    let listed: Vec<Value> = shown
+        .iter()
+        .map(|e| {
+            let mut item = execution_listing(e);
+            item["mapRunArn"] = json!(map_run_arn);
+            item
+        })
+        .collect();
+    Ok(with_next(json!({"executions": listed}), next))
+}
+
+fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
+    let size = params.page_size(100, 1000)?;
+    let (status, redriven) = execution_filters(params)?;
+    let sm_arn = match (params.optional_str("stateMachineArn")?, params.optional_str("mapRunArn")?) {
+        (Some(sm_arn), None) => sm_arn,
+        (None, Some(map_run_arn)) => return list_map_run_executions(api, params, map_run_arn, size, (status, redriven)),
+        _ => return Err(ApiError::validation("ListExecutions takes exactly one of stateMachineArn and mapRunArn")),
+    };
+    // A version or alias ARN lists the executions started through it.
+    let target = versions::resolve(api, "stateMachineArn", sm_arn)?;
+    let machine = target.machine();
+    if machine.details.kind == "EXPRESS" {
+        // AWS keeps no list of Express executions either.
+        return Err(ApiError::new(
+            "StateMachineTypeNotSupported",
+            format!("State Machine Type Not Supported: ListExecutions does not list the executions of EXPRESS state machine '{sm_arn}'"),
+        ));
+    }
     // Newest first by start date, as AWS documents ("sorted by time, with the
     // most recent execution first"); a start date never changes, so page
     // tokens stay valid while executions close. The key breaks ties by ARN.
@@ -704,9 +760,8 @@ fn list_executions(api: &Api, params: &Params) -> Result<Value, ApiError> {
             executions.retain(|e| through.get(&e.info.execution_arn).is_some_and(|t| t.alias_arn.as_ref() == Some(&alias.arn)));
         }
     }
-    let key = |e: &ExecutionSummary| format!("{}\n{}", number_key(e.start_ms), e.info.execution_arn);
-    executions.sort_by_cached_key(|e| std::cmp::Reverse(key(e)));
-    let (shown, next) = page(&executions, params.optional_str("nextToken")?, size, "ListExecutions", Order::Descending, key)?;
+    executions.sort_by_cached_key(|e| std::cmp::Reverse(listing_key(e)));
+    let (shown, next) = page(&executions, params.optional_str("nextToken")?, size, "ListExecutions", Order::Descending, listing_key)?;
     let listed: Vec<Value> = shown
         .iter()
         .map(|e| {

@@ -19,6 +19,7 @@ mod activities;
 mod aliases;
 pub mod connections;
 pub mod console;
+mod map_runs;
 pub mod open_executions;
 mod pagination;
 mod protocol;

@@ -110,6 +110,15 @@ impl Params {
         }
     }
 
+    /// A number field (its range is the caller's to check).
+    pub fn optional_number(&self, name: &str) -> Result<Option<&serde_json::Number>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(Some(n)),
+            Some(other) => Err(wrong_type(name, "a number", other)),
+        }
+    }
+
     /// `maxResults`: 0 or absent means `default`; above `limit` is refused.
     pub fn page_size(&self, default: usize, limit: usize) -> Result<usize, ApiError> {
         match self.get("maxResults") {

@@ -10,14 +10,14 @@ use stepwasm_engine::{EventKind, ExecutionInfo, HistoryEvent};
 /// The columns [`summary`] reads, in its order; the last is the role the
 /// execution runs as: the one it started with, or for an execution of an
 /// older store (which kept none) its state machine's `roleArn`.
-const SUMMARY_COLUMNS: &str =
+pub(super) const SUMMARY_COLUMNS: &str =
     "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, wake_ms, redrive_count, redrive_ms, test_case,
      coalesce(role_arn, (SELECT json_extract(m.details, '$.role_arn') FROM state_machines AS m WHERE m.arn = executions.state_machine_arn))";
 
 /// The index of the first column a query selects after [`SUMMARY_COLUMNS`].
 const AFTER_SUMMARY: usize = 12;
 
-fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
+pub(super) fn summary(row: &rusqlite::Row) -> rusqlite::Result<ExecutionSummary> {
     let status: String = row.get(4)?;
     let state_machine_arn: String = row.get(2)?;
     // A machine deleted since, or made without a role: the default role.

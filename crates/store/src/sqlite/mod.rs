@@ -10,9 +10,9 @@
 //!
 //! The SQL of each group of tables is a module of its own ([`events`],
 //! [`executions`], [`drives`], [`task_tokens`], [`activities`],
-//! [`state_machines`], [`task_resources`]); [`journal`] and [`store`]
-//! implement the traits over them: each step on the store's connection, its
-//! errors naming the file, its waiters woken.
+//! [`state_machines`], [`task_resources`], [`map_runs`]); [`journal`] and
+//! [`store`] implement the traits over them: each step on the store's
+//! connection, its errors naming the file, its waiters woken.
 
 mod activities;
 mod aliases;
@@ -21,6 +21,7 @@ mod events;
 mod executions;
 mod group_commit;
 mod journal;
+mod map_runs;
 mod published_versions;
 mod retention;
 mod schema;

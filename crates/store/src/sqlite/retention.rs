@@ -24,9 +24,10 @@ pub fn retention_cutoff_ms(retain_days: u32, now_ms: i64) -> i64 {
 impl SqliteStore {
     /// Deletes every execution that ended (succeeded, failed, timed out,
     /// stopped) before `cutoff_ms` (milliseconds since the Unix epoch):
-    /// its history events, task tokens, queued activity tasks, redrives and
-    /// its row. Returns how many executions were deleted. The file does not
-    /// shrink; SQLite reuses the freed pages.
+    /// its history events, task tokens, queued activity tasks, redrives, map
+    /// runs and its row (a map run's children are executions of their own,
+    /// deleted when they are old enough). Returns how many executions were
+    /// deleted. The file does not shrink; SQLite reuses the freed pages.
     pub fn delete_closed_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
         let mut deleted = 0;
         loop {
@@ -54,6 +55,7 @@ impl SqliteStore {
                 "DELETE FROM task_tokens WHERE execution_arn = ?1",
                 "DELETE FROM activity_tasks WHERE execution_arn = ?1",
                 "DELETE FROM redrives WHERE execution_arn = ?1",
+                "DELETE FROM map_runs WHERE execution_arn = ?1",
                 "DELETE FROM executions WHERE arn = ?1",
             ] {
                 tx.prepare_cached(delete).and_then(|mut stmt| stmt.execute(params![arn])).map_err(located)?;

@@ -106,7 +106,7 @@ const COLUMNS_1: [(&str, &str, &str); 9] = [
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Every migration, in order; `MIGRATIONS[n]` brings version `n` to `n + 1`.
-const MIGRATIONS: [Migration; 2] = [numbered_layout, versions_aliases_and_test_cases];
+const MIGRATIONS: [Migration; 3] = [numbered_layout, versions_aliases_and_test_cases, map_runs];
 
 /// The version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -157,6 +157,32 @@ ALTER TABLE executions ADD COLUMN role_arn TEXT;";
 /// started through (see [`LAYOUT_2`]).
 fn versions_aliases_and_test_cases(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(LAYOUT_2)
+}
+
+/// The layout of migration 3: Distributed Map's map runs (their counts are
+/// the JSON of [`MapRunCounts`](crate::MapRunCounts)), listed per execution
+/// oldest first; and executions by state machine and name, so a map run's
+/// children (named `<map run id>-<index>`) are found by a range of names.
+const LAYOUT_3: &str = "
+CREATE TABLE map_runs (
+    arn TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    max_concurrency INTEGER NOT NULL,
+    tolerated_failure_count INTEGER NOT NULL,
+    tolerated_failure_percentage REAL NOT NULL,
+    item_counts TEXT NOT NULL,
+    execution_counts TEXT NOT NULL
+);
+CREATE INDEX map_runs_by_execution ON map_runs (execution_arn, start_ms);
+CREATE INDEX executions_by_state_machine_and_name ON executions (state_machine_arn, name);";
+
+/// Migration 3: map runs (see [`LAYOUT_3`]).
+fn map_runs(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(LAYOUT_3)
 }
 
 /// Why the layout could not be brought up to date.
@@ -214,7 +240,7 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// Every table with the columns the store reads: preparing (not running) a
 /// query of each proves it without reading a row.
 fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
-    const TABLES: [(&str, &str); 12] = [
+    const TABLES: [(&str, &str); 13] = [
         ("state_machines", "arn, name, definition, created_ms, details"),
         ("state_machine_versions", "arn, version, definition"),
         ("task_resources", "resource, config, module_sha256, registered_ms"),
@@ -231,6 +257,11 @@ fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
         ("task_tokens", "token, execution_arn, status, heartbeat_ms, result"),
         ("published_versions", "state_machine_arn, version, definition_version, description, created_ms, details"),
         ("aliases", "arn, state_machine_arn, name, description, routing, created_ms, updated_ms"),
+        (
+            "map_runs",
+            "arn, execution_arn, state_machine_arn, status, start_ms, stop_ms, max_concurrency, tolerated_failure_count, \
+             tolerated_failure_percentage, item_counts, execution_counts",
+        ),
     ];
     for (table, columns) in TABLES {
         conn.prepare(&format!("SELECT {columns} FROM {table} LIMIT 0"))?;
@@ -251,6 +282,35 @@ mod tests {
         conn.pragma_update(None, "user_version", LATEST + 1).unwrap();
         let err = migrate(&mut conn).unwrap_err().to_string();
         assert!(err.contains("newer than this stepwasm knows"), "{err}");
+    }
+
+    #[test]
+    fn a_store_of_version_2_gains_map_runs_and_keeps_its_executions() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..2] {
+            migration(&conn).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms)
+             VALUES ('arn:e', 'e', 'arn:sm', 'sm', 'RUNNING', 0)",
+        )
+        .unwrap();
+        assert!(conn.prepare("SELECT arn FROM map_runs").is_err(), "version 2 has no map runs");
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 3);
+        let kept: i64 = conn.query_row("SELECT count(*) FROM executions", [], |row| row.get(0)).unwrap();
+        assert_eq!(kept, 1);
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name IN ('map_runs_by_execution', 'executions_by_state_machine_and_name')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, 2);
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(SchemaError::Newer { found: 4 })), "a newer layout is still refused");
     }
 
     #[test]

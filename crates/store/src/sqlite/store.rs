@@ -2,10 +2,13 @@
 //! each step on the store's connection, its errors naming the file; the
 //! waiters of tokens and activities woken.
 
-use super::{activities, aliases, drives, executions, published_versions, state_machines, task_resources, task_tokens, SqliteStore};
+use super::{
+    activities, aliases, drives, executions, map_runs, published_versions, state_machines, task_resources, task_tokens, SqliteStore,
+};
 use crate::{
-    ActivityRecord, ActivityTask, AliasRecord, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, PublishedVersion, Redrive,
-    StartedThrough, StateMachineDetails, StateMachineRecord, Store, StoreError, TaskResourceRecord, TaskResult, VersionDeletion,
+    ActivityRecord, ActivityTask, AliasRecord, CrashGuard, DriveStart, ExecutionStatus, ExecutionSummary, MapRunCounts, MapRunRecord,
+    MapRunStatus, PublishedVersion, Redrive, StartedThrough, StateMachineDetails, StateMachineRecord, Store, StoreError,
+    TaskResourceRecord, TaskResult, VersionDeletion,
 };
 use std::collections::HashMap;
 
@@ -204,5 +207,44 @@ impl Store for SqliteStore {
 
     fn send_task_heartbeat(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
         self.located(|| task_tokens::heartbeat(&self.conn(), token, now_ms))
+    }
+
+    fn create_map_run(&self, record: &MapRunRecord) -> Result<MapRunRecord, StoreError> {
+        self.located(|| map_runs::create(&mut self.conn(), &self.location, record))
+    }
+
+    fn map_run(&self, map_run_arn: &str) -> Result<Option<MapRunRecord>, StoreError> {
+        self.located(|| map_runs::get(&self.conn(), &self.location, map_run_arn))
+    }
+
+    fn map_runs_of(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        self.located(|| map_runs::of_execution(&self.conn(), &self.location, execution_arn))
+    }
+
+    fn update_map_run(
+        &self,
+        map_run_arn: &str,
+        max_concurrency: Option<u32>,
+        tolerated_failure_count: Option<u64>,
+        tolerated_failure_percentage: Option<f64>,
+    ) -> Result<bool, StoreError> {
+        self.located(|| map_runs::update(&self.conn(), map_run_arn, max_concurrency, tolerated_failure_count, tolerated_failure_percentage))
+    }
+
+    fn set_map_run_progress(
+        &self,
+        map_run_arn: &str,
+        item_counts: &MapRunCounts,
+        execution_counts: &MapRunCounts,
+    ) -> Result<(), StoreError> {
+        self.located(|| map_runs::set_progress(&self.conn(), &self.location, map_run_arn, item_counts, execution_counts))
+    }
+
+    fn finish_map_run(&self, map_run_arn: &str, status: MapRunStatus, stop_ms: i64) -> Result<(), StoreError> {
+        self.located(|| map_runs::finish(&self.conn(), map_run_arn, status, stop_ms))
+    }
+
+    fn map_run_children(&self, map_run_arn: &str) -> Result<Vec<ExecutionSummary>, StoreError> {
+        self.located(|| map_runs::children(&self.conn(), map_run_arn))
     }
 }
