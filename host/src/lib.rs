@@ -21,5 +21,6 @@ pub mod api;
 pub mod cli;
 pub mod console_out;
 pub mod machines;
+pub mod map_run;
 pub mod serve;
 pub mod tasks;

@@ -280,6 +280,11 @@ impl StoredMachines {
         self.configured.http_tasks()
     }
 
+    /// The config's `[s3.buckets]` (a Distributed Map's ItemReader and ResultWriter).
+    pub fn s3_buckets(&self) -> &crate::runtime::config::S3Buckets {
+        self.configured.s3_buckets()
+    }
+
     fn read_map(&self) -> std::sync::RwLockReadGuard<'_, ResourceMap> {
         self.map.read().unwrap_or_else(|e| e.into_inner())
     }

@@ -550,8 +550,11 @@ impl Host {
                 }
             }
             let (machine, runtime) = &*loaded;
-            let tasks =
-                HostTasks::wasm_only(runtime).with_nested(&nested).with_http_tasks(machines.http_tasks()).with_mock(test_case.as_deref());
+            let tasks = HostTasks::wasm_only(runtime)
+                .with_nested(&nested)
+                .with_http_tasks(machines.http_tasks())
+                .with_s3_buckets(machines.s3_buckets())
+                .with_mock(test_case.as_deref());
             let result = drive_stored_execution(Arc::clone(machine), info.clone(), &tasks, &clock, &*store, PARK_WAITS_OVER_MS).await;
             (info, result)
         });
@@ -573,6 +576,8 @@ impl Host {
                 self.parked.remove(arn) || self.backlog.len() < queued
             }
         };
+        // Its Distributed Maps' children stop with it.
+        crate::map_run::children::abort_runs_of(&*self.store, arn);
         // Waiting to be driven again, or stuck: nothing more to do for it.
         let held = self.retries.remove(arn) | self.stuck.remove(arn).is_some() | held;
         if held {

@@ -51,6 +51,9 @@
 //! allow = ["https://api.example.com/v1/"]   # timeout_seconds, max_response_kib as for http
 //! [http_tasks."arn:aws:events:us-east-1:123456789012:connection/stripe/1a2b"]
 //! allow = ["https://api.stripe.com/"]       # HTTP Tasks naming this ConnectionArn
+//!
+//! [s3.buckets]            # Distributed Map ItemReader/ResultWriter: bucket -> local directory
+//! my-bucket = "data/"     #   relative to this file; names as S3 allows (3-63 of a-z 0-9 . -)
 //! ```
 //!
 //! Capabilities are granted per resource and denied by default: `log` is
@@ -195,6 +198,70 @@ struct ConfigFile {
     uploads: UploadSettingsFile,
     #[serde(default)]
     http_tasks: IndexMap<String, HttpGrantSettings>,
+    #[serde(default)]
+    s3: S3SettingsFile,
+}
+
+/// The `[s3]` table: `[s3.buckets]` maps an S3 bucket name to a directory.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct S3SettingsFile {
+    #[serde(default)]
+    buckets: IndexMap<String, PathBuf>,
+}
+
+/// The `[s3.buckets]` table resolved: the local directory standing in for
+/// each S3 bucket a Distributed Map's ItemReader or ResultWriter may name.
+#[derive(Debug, Clone, Default)]
+pub struct S3Buckets {
+    origin: PathBuf,
+    dirs: IndexMap<String, PathBuf>,
+}
+
+impl S3Buckets {
+    /// Buckets from `(name, directory)` pairs; relative directories are
+    /// relative to `origin`'s directory. Names are checked as S3 checks them.
+    pub fn new(origin: &Path, buckets: impl IntoIterator<Item = (String, PathBuf)>) -> Result<S3Buckets, String> {
+        let base_dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut dirs = IndexMap::new();
+        for (name, dir) in buckets {
+            if !valid_bucket_name(&name) {
+                return Err(format!(
+                    "s3.buckets.{name:?}: not an S3 bucket name (3 to 63 characters of lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)"
+                ));
+            }
+            if dir.as_os_str().is_empty() {
+                return Err(format!("s3.buckets.{name:?}: the directory is empty"));
+            }
+            dirs.insert(name, base_dir.join(dir));
+        }
+        Ok(S3Buckets { origin: origin.to_path_buf(), dirs })
+    }
+
+    /// The directory standing in for `bucket`, if it is mapped.
+    pub fn dir(&self, bucket: &str) -> Option<&Path> {
+        self.dirs.get(bucket).map(PathBuf::as_path)
+    }
+
+    /// The mapped bucket names, in the config's order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.dirs.keys().map(String::as_str)
+    }
+
+    /// The config file they come from (for messages).
+    pub fn origin(&self) -> &Path {
+        &self.origin
+    }
+}
+
+/// S3's general purpose bucket naming rules (the parts that apply to a name alone).
+fn valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
 }
 
 /// A problem with the config file.
@@ -439,6 +506,7 @@ pub struct ResourceMap {
     kv: KvSettings,
     uploads: UploadPolicy,
     http_tasks: HttpTaskGrants,
+    s3_buckets: S3Buckets,
 }
 
 /// The `[http_tasks."…"]` grants: where the HTTP Task (`arn:aws:states:::http:invoke`)
@@ -590,6 +658,7 @@ impl ResourceMap {
             kv: KvSettings::default(),
             uploads: UploadPolicy::default_for(&Limits::default()),
             http_tasks: HttpTaskGrants::default(),
+            s3_buckets: S3Buckets::default(),
         }
     }
 
@@ -619,7 +688,17 @@ impl ResourceMap {
         for (key, settings) in &file.http_tasks {
             http_tasks.grants.insert(key.clone(), settings.grant(path, &format!("http_tasks.{key:?}"))?);
         }
-        let mut map = ResourceMap { origin: path.to_path_buf(), module_dir, defaults, resources: IndexMap::new(), kv, uploads, http_tasks };
+        let s3_buckets = S3Buckets::new(path, file.s3.buckets).map_err(invalid)?;
+        let mut map = ResourceMap {
+            origin: path.to_path_buf(),
+            module_dir,
+            defaults,
+            resources: IndexMap::new(),
+            kv,
+            uploads,
+            http_tasks,
+            s3_buckets,
+        };
         for (resource, entry) in file.resources {
             let at = format!("resources.{resource:?}");
             let limits = entry.apply(&map.defaults, path, &at)?;
@@ -670,6 +749,11 @@ impl ResourceMap {
     /// The HTTP Tasks' grants (`[http_tasks."…"]`).
     pub fn http_tasks(&self) -> &HttpTaskGrants {
         &self.http_tasks
+    }
+
+    /// The local directories standing in for S3 buckets (`[s3.buckets]`).
+    pub fn s3_buckets(&self) -> &S3Buckets {
+        &self.s3_buckets
     }
 
     /// Why `resource` belongs to the operator, if it does: the config
@@ -1098,5 +1182,27 @@ mod tests {
         assert!(err.contains("http_tasks.\"m\".allow must list"), "{err}");
         assert!(runs_on_host("arn:aws:states:::http:invoke") && runs_on_host("arn:aws:states:::states:startExecution.sync:2"));
         assert!(!runs_on_host("arn:aws:states:::states:startExecution.sync:3") && !runs_on_host("arn:aws:states:::lambda:invoke"));
+    }
+    #[test]
+    fn s3_buckets_map_names_to_config_relative_dirs_and_refuse_bad_names() {
+        let map = ResourceMap::parse(
+            "[s3.buckets]\nmy-bucket = \"data/\"\n\"logs.example-1\" = \"/abs/logs\"\n",
+            Path::new("/cfg/stepwasm.toml"),
+        )
+        .unwrap();
+        let b = map.s3_buckets();
+        assert_eq!(b.dir("my-bucket"), Some(Path::new("/cfg/data/")));
+        assert_eq!(b.dir("logs.example-1"), Some(Path::new("/abs/logs")));
+        assert_eq!(b.dir("other"), None);
+        assert_eq!(b.names().collect::<Vec<_>>(), ["my-bucket", "logs.example-1"]);
+        assert_eq!(b.origin(), Path::new("/cfg/stepwasm.toml"));
+        assert!(ResourceMap::parse("", Path::new("/c.toml")).unwrap().s3_buckets().names().next().is_none());
+        for bad in ["ab", "My-Bucket", "a_b", "-abc", "abc-", "a..b", &"a".repeat(64)] {
+            let text = format!("[s3.buckets]\n\"{bad}\" = \"d\"\n");
+            let err = ResourceMap::parse(&text, Path::new("/c.toml")).unwrap_err().to_string();
+            assert!(err.contains(&format!("s3.buckets.{bad:?}")) && err.contains("/c.toml"), "{err}");
+        }
+        let err = ResourceMap::parse("[s3]\nbucket = 1\n", Path::new("/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("bucket"), "{err}");
     }
 }

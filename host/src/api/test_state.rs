@@ -59,7 +59,10 @@ pub async fn test_state(api: &Api, params: &Params) -> Result<Value, ApiError> {
     let info = execution_info("TestState", &uuid::Uuid::new_v4().to_string());
     let clock = VirtualClock::starting_now();
     let mocked = mock.map(|answer| TestCase::one_state(&wrapped.name, answer));
-    let tasks = HostTasks::wasm_only(&runtime).with_mock(mocked.as_ref()).with_http_tasks(api.machines.http_tasks());
+    let tasks = HostTasks::wasm_only(&runtime)
+        .with_mock(mocked.as_ref())
+        .with_http_tasks(api.machines.http_tasks())
+        .with_s3_buckets(api.machines.s3_buckets());
     let run_input = match &variables {
         Some(variables) => json!({"variables": variables, "input": input}),
         None => input.clone(),

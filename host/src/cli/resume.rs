@@ -89,7 +89,10 @@ pub fn resume(args: ResumeArgs) -> Result<ExitCode> {
             }
         }
         let (machine, runtime) = &*loaded;
-        let tasks = HostTasks::wasm_only(runtime).with_mock(test_case.as_deref()).with_http_tasks(machines.http_tasks());
+        let tasks = HostTasks::wasm_only(runtime)
+            .with_mock(test_case.as_deref())
+            .with_http_tasks(machines.http_tasks())
+            .with_s3_buckets(machines.s3_buckets());
         let outcome = tokio.block_on(resume_execution(machine.clone(), execution.info.clone(), &tasks, clock.as_ref(), &store));
         match outcome {
             Ok(record) => {

@@ -113,7 +113,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         info.role_arn = role_arn.clone();
     }
     let clock: Box<dyn Clock> = if args.no_wait { Box::new(VirtualClock::starting_now()) } else { Box::new(SystemClock) };
-    let tasks = HostTasks::wasm_only(&runtime).with_mock(test_case.as_deref()).with_http_tasks(map.http_tasks());
+    let tasks =
+        HostTasks::wasm_only(&runtime).with_mock(test_case.as_deref()).with_http_tasks(map.http_tasks()).with_s3_buckets(map.s3_buckets());
     let tokio = command_runtime()?;
     let record = match &args.store {
         Some(path) => {

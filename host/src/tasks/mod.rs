@@ -3,7 +3,8 @@
 //!
 //! In order: a mocked response when the execution runs a mock test case and
 //! the state is mocked (SFN Local's mock config); a nested execution
-//! (`arn:aws:states:::states:startExecution…`); the HTTP Task
+//! (`arn:aws:states:::states:startExecution…`); a Distributed Map's map run
+//! ([`crate::map_run`]); the HTTP Task
 //! (`arn:aws:states:::http:invoke`); otherwise the WASM runtime (modules,
 //! `lambda:invoke`, and the clear failure of a resource nothing maps).
 
@@ -11,8 +12,9 @@ pub mod http_task;
 pub mod mocks;
 pub mod nested;
 
+use crate::engine::map_run::MAP_RUN_RESOURCE;
 use crate::engine::{TaskInvocation, TaskOutcome, TaskRunner};
-use crate::runtime::config::HttpTaskGrants;
+use crate::runtime::config::{HttpTaskGrants, S3Buckets};
 use crate::runtime::WasmRuntime;
 use std::future::Future;
 
@@ -27,12 +29,15 @@ pub struct HostTasks<'a> {
     /// The mock test case the execution runs: the states it mocks answer
     /// from it before anything else runs.
     pub mock: Option<&'a mocks::TestCase>,
+    /// The config's `[s3.buckets]`: where a Distributed Map's ItemReader
+    /// reads and its ResultWriter writes; none: they fail, saying why.
+    pub s3_buckets: Option<&'a S3Buckets>,
 }
 
 impl<'a> HostTasks<'a> {
     /// Tasks run by `wasm` alone (no mocks, no nested executions, no HTTP Task).
     pub fn wasm_only(wasm: &'a WasmRuntime) -> HostTasks<'a> {
-        HostTasks { wasm, nested: None, http_tasks: None, mock: None }
+        HostTasks { wasm, nested: None, http_tasks: None, mock: None, s3_buckets: None }
     }
 
     /// Nested executions started through `nested` (`serve`'s API).
@@ -45,6 +50,11 @@ impl<'a> HostTasks<'a> {
         HostTasks { http_tasks: Some(grants), ..self }
     }
 
+    /// Distributed Maps read and write the buckets of `buckets` (the config's `[s3.buckets]`).
+    pub fn with_s3_buckets(self, buckets: &'a S3Buckets) -> HostTasks<'a> {
+        HostTasks { s3_buckets: Some(buckets), ..self }
+    }
+
     /// The states `test_case` mocks answer from it (none: as without).
     pub fn with_mock(self, test_case: Option<&'a mocks::TestCase>) -> HostTasks<'a> {
         HostTasks { mock: test_case, ..self }
@@ -53,6 +63,9 @@ impl<'a> HostTasks<'a> {
     async fn run(&self, task: &TaskInvocation) -> TaskOutcome {
         if let Some(outcome) = self.mocked(task) {
             return outcome;
+        }
+        if task.map_run.is_some() && task.resource == MAP_RUN_RESOURCE {
+            return crate::map_run::run(task, self, self.nested, self.s3_buckets).await;
         }
         if let Some(pattern) = nested::pattern_of(&task.resource) {
             return match self.nested {
@@ -74,5 +87,9 @@ impl TaskRunner for HostTasks<'_> {
 
     fn mocked(&self, task: &TaskInvocation) -> Option<TaskOutcome> {
         self.mock.and_then(|m| m.answer(&task.state_name, task.invocation))
+    }
+
+    fn runs_map_runs(&self) -> bool {
+        true
     }
 }

@@ -153,6 +153,11 @@ impl NestedExecutions {
         NestedExecutions { api }
     }
 
+    /// The API children are started through (a map run's too).
+    pub fn api(&self) -> &Arc<Api> {
+        &self.api
+    }
+
     async fn call(&self, action: &str, params: Value) -> Result<Value, ApiError> {
         let params = Params::parse(params.to_string().as_bytes())?;
         // Boxed: an action (TestState) may run tasks, which may call actions.
