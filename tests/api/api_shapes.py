@@ -46,13 +46,14 @@ EXPECTED_TYPES = {
     "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "LambdaFunctionFailed",
     "LambdaFunctionTimedOut",
     "ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "ActivityFailed", "ActivityTimedOut",
+    "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
 }
 
 # The details member each event type may carry (AWS's naming: the type with a
 # lower-case first letter; a state's entry and exit share one).
 NO_DETAILS = {"ParallelStateStarted", "ParallelStateSucceeded", "ParallelStateFailed", "MapStateSucceeded",
               "MapStateFailed", "LambdaFunctionStarted", "ParallelStateAborted", "MapStateAborted",
-              "TaskStateAborted", "WaitStateAborted"}
+              "TaskStateAborted", "WaitStateAborted", "MapRunSucceeded"}
 
 
 def details_key(event_type):
@@ -310,6 +311,20 @@ def map_aborting_definition():
     }
 
 
+def distributed_definition(fail):
+    """A Distributed Map over the input's items, each a child execution of
+    `distributed…/Each`: a Pass, or (`fail`) a Fail with no failures
+    tolerated, so the map run fails (MapRunFailed) and so the execution."""
+    item = ({"Type": "Fail", "Error": "Item.Failed", "Cause": "on purpose"} if fail
+            else {"Type": "Pass", "Result": {"done": True}, "End": True})
+    return {
+        "StartAt": "Each",
+        "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Item", "States": {"Item": item}}}},
+    }
+
+
 def jsonata_definition():
     return {
         "QueryLanguage": "JSONata",
@@ -319,6 +334,58 @@ def jsonata_definition():
             "Call": {"Type": "Task", "Resource": HOSTILE, "Arguments": {"mode": "ok"}, "Output": "{% $states.result %}", "End": True},
         },
     }
+
+
+def map_runs(api, executions, distributed):
+    """The Distributed Maps' runs: listed, described, updated; their child
+    executions listed (in pages) and described; the parents' histories."""
+    runs = api.call("ListMapRuns", executionArn=executions["distributed"])["mapRuns"]
+    check(len(runs) == 1, f"distributed has {len(runs)} map runs, expected 1: {runs}")
+    run_arn = runs[0]["mapRunArn"]
+    check(runs[0]["stateMachineArn"] == distributed + "/Each",
+          f"the map run's children run {runs[0]['stateMachineArn']}, expected {distributed}/Each")
+    described = api.call("DescribeMapRun", mapRunArn=run_arn)
+    check(described["status"] == "SUCCEEDED" and described["executionArn"] == executions["distributed"],
+          f"DescribeMapRun of a finished run: {described}")
+    check(described["itemCounts"]["succeeded"] == 3 and described["executionCounts"]["succeeded"] == 3,
+          f"the map run's counts, expected 3 items and 3 executions succeeded: {described}")
+    api.call("UpdateMapRun", mapRunArn=run_arn, maxConcurrency=5)
+    api.call("UpdateMapRun", mapRunArn=run_arn, toleratedFailureCount=2, toleratedFailurePercentage=12.5)
+    updated = api.call("DescribeMapRun", mapRunArn=run_arn)
+    check((updated["maxConcurrency"], updated["toleratedFailureCount"], updated["toleratedFailurePercentage"]) == (5, 2, 12.5),
+          f"DescribeMapRun after UpdateMapRun: {updated}")
+    api.error("ResourceNotFound", "DescribeMapRun", mapRunArn=run_arn[:-4] + "ffff")
+    step("a map run listed, described, updated")
+
+    children = api.call("ListExecutions", mapRunArn=run_arn)["executions"]
+    check(len(children) == 3 and all(c["status"] == "SUCCEEDED" and c.get("mapRunArn") == run_arn for c in children),
+          f"ListExecutions of the map run, expected 3 succeeded children: {children}")
+    paged, token = [], None
+    while True:
+        page = api.call("ListExecutions", mapRunArn=run_arn, maxResults=1, **({"nextToken": token} if token else {}))
+        paged += page["executions"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    check(sorted(c["executionArn"] for c in paged) == sorted(c["executionArn"] for c in children),
+          f"ListExecutions of the map run in pages of 1 listed other children: {paged}")
+    child = api.call("DescribeExecution", executionArn=children[0]["executionArn"])
+    check(child.get("mapRunArn") == run_arn and child["status"] == "SUCCEEDED", f"DescribeExecution of a child: {child}")
+    api.history(children[0]["executionArn"])
+
+    failed_runs = api.call("ListMapRuns", executionArn=executions["distributed-failing"], maxResults=1)["mapRuns"]
+    check(len(failed_runs) == 1, f"distributed-failing has {len(failed_runs)} map runs: {failed_runs}")
+    failed = api.call("DescribeMapRun", mapRunArn=failed_runs[0]["mapRunArn"])
+    check(failed["status"] == "FAILED", f"DescribeMapRun of a failed run: {failed}")
+    failed_children = api.call("ListExecutions", mapRunArn=failed_runs[0]["mapRunArn"], statusFilter="FAILED")["executions"]
+    check(len(failed_children) == 1, f"ListExecutions of the failed map run, FAILED ones: {failed_children}")
+    api.history(failed_children[0]["executionArn"])
+
+    for name, ending in (("distributed", "MapRunSucceeded"), ("distributed-failing", "MapRunFailed")):
+        types = [e["type"] for e in api.call("GetExecutionHistory", executionArn=executions[name], maxResults=1000)["events"]]
+        check(types[:4] == ["ExecutionStarted", "MapStateEntered", "MapRunStarted", ending],
+              f"{name}'s history begins {types[:5]}, expected ExecutionStarted, MapStateEntered, MapRunStarted, {ending}")
+    step("a map run's child executions listed (in pages) and described; the parents' histories")
 
 
 def run(endpoint, root):
@@ -345,6 +412,8 @@ def run(endpoint, root):
     jsonata = machine(api, "jsonata", jsonata_definition())
     aborting = machine(api, "aborting", aborting_definition())
     map_aborting = machine(api, "map-aborting", map_aborting_definition())
+    distributed = machine(api, "distributed", distributed_definition(fail=False))
+    distributed_failing = machine(api, "distributed-failing", distributed_definition(fail=True))
     waiting = machine(api, "waiting", {"StartAt": "Ask", "States": {"Ask": waiting_task(HeartbeatSeconds=60, End=True)}})
     heartbeat = machine(api, "heartbeat", {"StartAt": "Ask", "States": {"Ask": waiting_task(HeartbeatSeconds=1, TimeoutSeconds=60, End=True)}})
     slow = machine(api, "slow", {"StartAt": "Ask", "States": {"Ask": waiting_task(TimeoutSeconds=1, End=True)}})
@@ -378,6 +447,8 @@ def run(endpoint, root):
     executions["slow"] = start(api, slow, "slow", {})
     executions["heartbeat"] = start(api, heartbeat, "heartbeat", {})
     executions["unattended"] = start(api, unattended, "unattended", {})
+    executions["distributed"] = start(api, distributed, "distributed", {"items": [1, 2, 3]})
+    executions["distributed-failing"] = start(api, distributed_failing, "distributed-failing", {"items": [1]})
 
     # Task tokens: success with a heartbeat first, failure, a stop with and without an error.
     for name in ("approved", "refused", "stopped", "stopped-plain"):
@@ -429,12 +500,17 @@ def run(endpoint, root):
                 "failing": "FAILED", "jsonata": "SUCCEEDED", "late": "TIMED_OUT", "slow": "FAILED", "heartbeat": "FAILED",
                 "unattended": "FAILED", "approved": "SUCCEEDED", "refused": "FAILED", "stopped": "ABORTED",
                 "stopped-plain": "ABORTED", "worked": "SUCCEEDED", "work-refused": "FAILED",
-                "aborting": "FAILED", "map-aborting": "FAILED"}
+                "aborting": "FAILED", "map-aborting": "FAILED", "distributed": "SUCCEEDED",
+                "distributed-failing": "FAILED"}
     for name, status in expected.items():
         check(described[name]["status"] == status, f"{name} ended {described[name]['status']}, expected {status}: {described[name]}")
     for name in ("aborting", "map-aborting"):
         check(described[name].get("error") == "Broke", f"{name} failed with another error: {described[name]}")
+    check(described["distributed-failing"].get("error") == "States.ExceedToleratedFailureThreshold",
+          f"distributed-failing failed with another error: {described['distributed-failing']}")
     step("every execution ended as expected")
+
+    map_runs(api, executions, distributed)
 
     # A redrive of a failed execution.
     api.call("RedriveExecution", executionArn=executions["failing"])

@@ -25,7 +25,7 @@
 //! on time are how long a test waits for something that a sequential engine
 //! never does (30 s), so such an engine fails instead of hanging.
 
-use crate::support::{exit_within, guest_dir, scratch, stepwasm, ApiServer, TestServer};
+use crate::support::{exit_within, guest_dir, kill_at_goals, scratch, stepwasm, ApiServer, TestServer};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -516,26 +516,8 @@ fn kill_9_during_a_1000_item_map_applies_every_item_once() {
     // point that differs run to run): every kill lands mid-Map, whatever the
     // engine's speed.
     let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 50) as usize;
-    let mut mid_run_kills = 0;
-    for round in 1..=5 {
-        let goal = round * 150 + jitter;
-        let mut child = serve(&[]);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let running = store.execution(&arn).unwrap().unwrap().status == ExecutionStatus::Running;
-            if !running || succeeded() >= goal {
-                break;
-            }
-            assert!(child.try_wait().unwrap().is_none(), "serve ended by itself");
-            assert!(Instant::now() < deadline, "the Map never reached {goal} items: {} done", succeeded());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        if store.execution(&arn).unwrap().unwrap().status == ExecutionStatus::Running {
-            mid_run_kills += 1;
-        }
-    }
+    let running = || store.execution(&arn).unwrap().unwrap().status == ExecutionStatus::Running;
+    let mid_run_kills = kill_at_goals(|| serve(&[]), (1..=5).map(|round| round * 150 + jitter), succeeded, running);
     assert!(mid_run_kills >= 3, "only {mid_run_kills} kill(s) landed while the Map was under way");
     let mut last = serve(&["--exit-when-idle"]);
     let status = exit_within(&mut last, Duration::from_secs(120)).expect("serve finishes the Map within two minutes");

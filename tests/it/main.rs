@@ -24,6 +24,7 @@ mod concurrency;
 mod conformance;
 mod console;
 mod crash_loop;
+mod distributed_map;
 mod durability;
 mod fanout;
 mod hostile_compile;

@@ -63,6 +63,34 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Kill -9s `serve` once per goal: each round starts it with `start()`,
+/// waits (at most a minute) until `progress()` reaches the goal or `running()`
+/// turns false, and kills it. Returns how many kills landed while `running()`
+/// still held: a test asserts enough of them fell mid-work.
+pub fn kill_at_goals(
+    mut start: impl FnMut() -> std::process::Child,
+    goals: impl IntoIterator<Item = usize>,
+    progress: impl Fn() -> usize,
+    running: impl Fn() -> bool,
+) -> usize {
+    let mut mid_run_kills = 0;
+    for goal in goals {
+        let mut child = start();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while running() && progress() < goal {
+            assert!(child.try_wait().unwrap().is_none(), "serve ended by itself");
+            assert!(std::time::Instant::now() < deadline, "never reached {goal}: {} done", progress());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if running() {
+            mid_run_kills += 1;
+        }
+    }
+    mid_run_kills
+}
+
 /// Waits up to `limit` (looking every 20 ms) for `child` to exit: its
 /// status, or None once it has been killed for taking longer.
 pub fn exit_within(child: &mut std::process::Child, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
