@@ -206,6 +206,7 @@ const RESULT = {
   ActivitySucceeded: 'ok',
   ParallelStateSucceeded: 'ok',
   MapStateSucceeded: 'ok',
+  MapRunSucceeded: 'ok',
   TaskFailed: 'fail',
   TaskTimedOut: 'fail',
   LambdaFunctionFailed: 'fail',
@@ -214,6 +215,9 @@ const RESULT = {
   ActivityTimedOut: 'fail',
   ParallelStateFailed: 'fail',
   MapStateFailed: 'fail',
+  // A Distributed Map's map run (its children are executions of their own).
+  MapRunFailed: 'fail',
+  MapRunAborted: 'fail',
 };
 
 // A Map iteration's last event -> what became of it.
