@@ -183,6 +183,11 @@ impl Pending {
         self.flights.len()
     }
 
+    /// No decision waits and no work is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty() && self.flights.is_empty()
+    }
+
     /// The earliest timer: when, and its scope.
     pub fn next_timer(&self) -> Option<(i64, Scope)> {
         self.timers.first().cloned()

@@ -196,18 +196,36 @@ async fn record<C: Clock + ?Sized>(
     scope: Scope,
     event: EventKind,
 ) -> Result<(), DriverError> {
-    let (scope, event) = if rec.len() >= MAX_HISTORY_EVENTS - 1 && Outcome::ended_by(&event).is_none() {
-        let cause = format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events");
-        (Scope::root(), EventKind::ExecutionFailed { error: errors::RUNTIME.into(), cause })
-    } else {
-        (scope, event)
-    };
-    rec.record(scope, event)?;
-    let changed = rec.history.last().map(stepwasm_engine::Execution::changed_scope);
-    let decisions = decide(rec, changed.clone()).await?;
-    let clock = rec.clock;
-    let dropped = pending.merge(changed.as_ref(), decisions, |d| due(clock, d));
-    close_tokens(rec, dropped)
+    let (mut scope, mut event) = (scope, event);
+    loop {
+        if rec.len() >= MAX_HISTORY_EVENTS - 1 && Outcome::ended_by(&event).is_none() {
+            let cause = format!("the execution reached the limit of {MAX_HISTORY_EVENTS} history events");
+            (scope, event) = (Scope::root(), EventKind::ExecutionFailed { error: errors::RUNTIME.into(), cause });
+        }
+        // A task's start changes no decision: its scope still wants the same
+        // work (now in flight), and nothing above it counts starts.
+        let started = matches!(event, EventKind::TaskStarted { .. });
+        rec.record(scope, event)?;
+        if started {
+            return Ok(());
+        }
+        let changed = rec.history.last().map(stepwasm_engine::Execution::changed_scope);
+        let mut decisions = decide(rec, changed.clone()).await?;
+        // Nothing else pending, and the one thing to do is to record an
+        // event of the top level (a state entered, exited, ...): recorded at
+        // once, as the loop would, without the bookkeeping of many scopes.
+        if pending.is_empty() && decisions.len() == 1 {
+            if let Some(Decision::Record { scope: next, event: next_event }) =
+                decisions.pop_if(|d| matches!(d, Decision::Record { scope, .. } if scope.is_root()))
+            {
+                (scope, event) = (next, next_event);
+                continue;
+            }
+        }
+        let clock = rec.clock;
+        let dropped = pending.merge(changed.as_ref(), decisions, |d| due(clock, d));
+        return close_tokens(rec, dropped);
+    }
 }
 
 /// Work dropped because its decision changed: a token it held is closed,
