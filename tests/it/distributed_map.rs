@@ -21,9 +21,10 @@
 //!   that each wait for a local server's answer: more than one in flight only
 //!   after the update); StopExecution of the parent aborts the run and its
 //!   running children.
-//! - Three kill -9s of `serve` during a 300-item map run whose children count
-//!   in the kv store: every item counted once, one child per item, one
-//!   `MapRunStarted`.
+//! - Three kill -9s of `serve` (`--crash-limit 2`) during a 300-item map run
+//!   whose children count in the kv store, then wait a second: every item
+//!   counted once, one child per item, one `MapRunStarted`, the parent not
+//!   failed as a crash loop.
 
 use crate::support::{exit_within, guest_dir, kill_at_goals, scratch, stepwasm, wait_for, ApiServer, TestServer};
 use serde_json::{json, Value};
@@ -391,7 +392,8 @@ fn kill_9_during_a_map_run_counts_every_item_once() {
                 "Parameters": {"Bucket": "my-bucket", "Key": "items.jsonl"}},
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Incr", "States": {
                 "Incr": {"Type": "Task", "Resource": "probe", "Parameters": {"steps": [{"incr.$": "States.Format('item-{}', $.i)"}]},
-                    "ResultSelector": {"count.$": "$.results[0]"}, "End": true}}},
+                    "ResultSelector": {"count.$": "$.results[0]"}, "Next": "Pause"},
+                "Pause": {"Type": "Wait", "Seconds": 1, "End": true}}},
             "End": true}}})
         .to_string(),
     )
@@ -406,6 +408,9 @@ fn kill_9_during_a_map_run_counts_every_item_once() {
     let serve = |extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
             .args(["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--listen", "127.0.0.1:0"])
+            // Two host stops in a row without progress fail an execution;
+            // the parent's history does not grow while its children progress.
+            .args(["--crash-limit", "2"])
             .args(extra)
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -419,6 +424,8 @@ fn kill_9_during_a_map_run_counts_every_item_once() {
         })
     };
     let running = || store.execution(&arn).unwrap().unwrap().status == ExecutionStatus::Running;
+    // 20 children at a time, each about a second: kills seconds apart, long
+    // after the parent's last event.
     let mid_run_kills = kill_at_goals(|| serve(&[]), [60, 120, 180], done, running);
     assert!(mid_run_kills >= 2, "only {mid_run_kills} kill(s) landed while the map run was under way");
     let mut last = serve(&["--exit-when-idle"]);

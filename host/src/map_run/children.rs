@@ -204,6 +204,10 @@ impl Children for StoredChildren {
         // Progress is for DescribeMapRun: a store that cannot take it now
         // takes the next one.
         let _ = store.set_map_run_progress(&request.map_run_arn, items, executions);
+        // Children ended (this is called as they do): the parent progresses
+        // though its own history does not grow, so host stops during a long
+        // map run do not count against it as a crash loop.
+        let _ = store.end_drive(&self.parent_arn);
         store.map_run(&request.map_run_arn).ok().flatten().map(|record| StoredChildren::settings(&record))
     }
 
