@@ -51,22 +51,13 @@ fn serve(dir: &Path, config: &Path) -> ApiServer {
     ApiServer::start(&dir.join("store.sqlite"), &["--config", config.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()])
 }
 
-fn call(server: &ApiServer, action: &str, params: Value) -> Value {
-    server.ok(&format!("AWSStepFunctions.{action}"), params)
-}
-
-fn create(server: &ApiServer, name: &str, definition: &Value) -> String {
-    let created = call(server, "CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}));
-    created["stateMachineArn"].as_str().unwrap().to_string()
-}
-
 fn history_types(server: &ApiServer, arn: &str) -> Vec<String> {
-    let events = call(server, "GetExecutionHistory", json!({"executionArn": arn, "maxResults": 1000}));
+    let events = server.action("GetExecutionHistory", json!({"executionArn": arn, "maxResults": 1000}));
     events["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
 }
 
 fn only_map_run(server: &ApiServer, execution_arn: &str) -> String {
-    let runs = call(server, "ListMapRuns", json!({"executionArn": execution_arn}));
+    let runs = server.action("ListMapRuns", json!({"executionArn": execution_arn}));
     let runs = runs["mapRuns"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs[0]["mapRunArn"].as_str().unwrap().to_string()
@@ -77,7 +68,7 @@ fn children(server: &ApiServer, map_run_arn: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut params = json!({"mapRunArn": map_run_arn, "maxResults": 1000});
     loop {
-        let page = call(server, "ListExecutions", params.clone());
+        let page = server.action("ListExecutions", params.clone());
         all.extend(page["executions"].as_array().unwrap().iter().cloned());
         match page.get("nextToken").and_then(Value::as_str) {
             Some(token) => params["nextToken"] = json!(token),
@@ -129,7 +120,7 @@ fn a_10000_line_csv_runs_as_child_executions_and_its_results_are_written() {
             "StartAt": "Shape", "States": {"Shape": {"Type": "Pass", "Parameters": {"id.$": "$.row.id", "name.$": "$.row.name", "at.$": "$.index"}, "End": true}}},
         "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "my-bucket", "Prefix": "out"}},
         "End": true}}});
-    let machine = create(&server, "rows", &definition);
+    let machine = server.create_machine("rows", &definition, ROLE);
     let arn = server.start_execution(&machine, "all", &json!({"key": "rows.csv"}).to_string());
     let described = server.wait_for_end(&arn);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
@@ -143,7 +134,7 @@ fn a_10000_line_csv_runs_as_child_executions_and_its_results_are_written() {
     let map_run = only_map_run(&server, &arn);
     assert_eq!(output["MapRunArn"], json!(map_run));
     assert!(map_run.contains(":mapRun:rows/EachRow:"), "{map_run}");
-    let run = call(&server, "DescribeMapRun", json!({"mapRunArn": map_run}));
+    let run = server.action("DescribeMapRun", json!({"mapRunArn": map_run}));
     assert_eq!(run["status"], "SUCCEEDED", "{run}");
     assert_eq!(run["executionArn"], json!(arn));
     for counts in ["itemCounts", "executionCounts"] {
@@ -162,10 +153,10 @@ fn a_10000_line_csv_runs_as_child_executions_and_its_results_are_written() {
         .iter()
         .all(|e| e["status"] == "SUCCEEDED" && e["stateMachineArn"].as_str().unwrap().ends_with(":stateMachine:rows/EachRow")));
     let child = listed[0]["executionArn"].as_str().unwrap();
-    let child_described = call(&server, "DescribeExecution", json!({"executionArn": child}));
+    let child_described = server.action("DescribeExecution", json!({"executionArn": child}));
     assert_eq!(child_described["mapRunArn"], json!(map_run), "{child_described}");
     assert_eq!(history_types(&server, child), ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
-    let machines = call(&server, "ListStateMachines", json!({}));
+    let machines = server.action("ListStateMachines", json!({}));
     let machine_names: Vec<&str> = machines["stateMachines"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(machine_names, ["rows"], "the child machine is not listed");
 
@@ -222,17 +213,17 @@ fn json_lines_batches_and_tolerated_failures() {
     let server = serve(&dir, &config);
 
     // Batches of 50, no writer: the children's outputs in item order.
-    let batched = create(&server, "batched", &tolerant_definition(0, Some(50), false));
+    let batched = server.create_machine("batched", &tolerant_definition(0, Some(50), false), ROLE);
     let described = server.run_to_end(&batched, "b", "{}");
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
     let expected: Vec<Value> = (0..20).map(|b| json!({"count": 50, "first": b * 50, "run": "r1"})).collect();
     assert_eq!(output, json!(expected));
-    let run = call(&server, "DescribeMapRun", json!({"mapRunArn": only_map_run(&server, described["executionArn"].as_str().unwrap())}));
+    let run = server.action("DescribeMapRun", json!({"mapRunArn": only_map_run(&server, described["executionArn"].as_str().unwrap())}));
     assert_eq!((&run["itemCounts"]["total"], &run["executionCounts"]["total"]), (&json!(1000), &json!(20)), "{run}");
 
     // Three bad items of 1,000, three tolerated: SUCCEEDED, the failures in FAILED_0.json.
-    let tolerant = create(&server, "tolerant", &tolerant_definition(3, None, true));
+    let tolerant = server.create_machine("tolerant", &tolerant_definition(3, None, true), ROLE);
     let described = server.run_to_end(&tolerant, "t", "{}");
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
@@ -243,11 +234,11 @@ fn json_lines_batches_and_tolerated_failures() {
         let input: Value = serde_json::from_str(f["Input"].as_str().unwrap()).unwrap();
         assert_eq!(input["bad"], true, "{f}");
     }
-    let run = call(&server, "DescribeMapRun", json!({"mapRunArn": output["MapRunArn"]}));
+    let run = server.action("DescribeMapRun", json!({"mapRunArn": output["MapRunArn"]}));
     assert_eq!((&run["itemCounts"]["failed"], &run["itemCounts"]["succeeded"]), (&json!(3), &json!(997)), "{run}");
 
     // Two tolerated: the third failure fails the state, which its Catch takes.
-    let strict = create(&server, "strict", &tolerant_definition(2, None, false));
+    let strict = server.create_machine("strict", &tolerant_definition(2, None, false), ROLE);
     let arn = server.start_execution(&strict, "s", "{}");
     let described = server.wait_for_end(&arn);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
@@ -255,7 +246,7 @@ fn json_lines_batches_and_tolerated_failures() {
     assert_eq!(output["caught"]["Error"], "States.ExceedToleratedFailureThreshold", "{output}");
     let types = history_types(&server, &arn);
     assert!(types.contains(&"MapRunFailed".to_string()) && types.contains(&"MapStateExited".to_string()), "{types:?}");
-    let run = call(&server, "DescribeMapRun", json!({"mapRunArn": only_map_run(&server, &arn)}));
+    let run = server.action("DescribeMapRun", json!({"mapRunArn": only_map_run(&server, &arn)}));
     assert_eq!(run["status"], "FAILED", "{run}");
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -334,14 +325,14 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
                 "Call": {"Type": "Task", "Resource": "probe", "Parameters": {"steps": [{"fetch": {"url": server_http.url("/hold")}}]}, "End": true}}},
             "End": true}}})
     };
-    let machine = create(&server, "held", &definition(1));
+    let machine = server.create_machine("held", &definition(1), ROLE);
     let arn = server.start_execution(&machine, "u", &json!({"items": items}).to_string());
     wait_for("the first child to call", || in_flight.load(Ordering::SeqCst) == 1);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(in_flight.load(Ordering::SeqCst), 1, "MaxConcurrency 1 holds the others back");
     let map_run = only_map_run(&server, &arn);
-    call(&server, "UpdateMapRun", json!({"mapRunArn": map_run, "maxConcurrency": 4}));
-    assert_eq!(call(&server, "DescribeMapRun", json!({"mapRunArn": map_run}))["maxConcurrency"], 4);
+    server.action("UpdateMapRun", json!({"mapRunArn": map_run, "maxConcurrency": 4}));
+    assert_eq!(server.action("DescribeMapRun", json!({"mapRunArn": map_run}))["maxConcurrency"], 4);
     // The run reads its settings as children end: release the first one.
     released.store(1, Ordering::SeqCst);
     let described = server.wait_for_end(&arn);
@@ -358,12 +349,12 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
 
     // Stopped while two children hold: the run and its running children are aborted.
     released.store(0, Ordering::SeqCst);
-    let machine = create(&server, "stopped", &definition(2));
+    let machine = server.create_machine("stopped", &definition(2), ROLE);
     let arn = server.start_execution(&machine, "s", &json!({"items": items}).to_string());
     wait_for("two children to call", || in_flight.load(Ordering::SeqCst) == 2);
-    call(&server, "StopExecution", json!({"executionArn": arn, "error": "Halt", "cause": "enough"}));
+    server.action("StopExecution", json!({"executionArn": arn, "error": "Halt", "cause": "enough"}));
     let map_run = only_map_run(&server, &arn);
-    wait_for("the run to be aborted", || call(&server, "DescribeMapRun", json!({"mapRunArn": map_run}))["status"] == "ABORTED");
+    wait_for("the run to be aborted", || server.action("DescribeMapRun", json!({"mapRunArn": map_run}))["status"] == "ABORTED");
     let listed = children(&server, &map_run);
     assert_eq!(listed.len(), 2, "only the running children were started: {listed:?}");
     assert!(listed.iter().all(|e| e["status"] == "ABORTED"), "{listed:?}");

@@ -64,21 +64,12 @@ fn serve(dir: &Path, allow: &str) -> ApiServer {
     ApiServer::start(&dir.join("store.sqlite"), &["--config", config.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()])
 }
 
-fn call(server: &ApiServer, action: &str, params: Value) -> Value {
-    server.ok(&format!("AWSStepFunctions.{action}"), params)
-}
-
-fn create(server: &ApiServer, name: &str, definition: &Value) -> String {
-    let created = call(server, "CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}));
-    created["stateMachineArn"].as_str().unwrap().to_string()
-}
-
 /// GetExecutionHistory's events (AWS's shape, every page).
 fn api_history(server: &ApiServer, arn: &str) -> Vec<Value> {
     let mut events = Vec::new();
     let mut params = json!({"executionArn": arn, "maxResults": 1000});
     loop {
-        let page = call(server, "GetExecutionHistory", params.clone());
+        let page = server.action("GetExecutionHistory", params.clone());
         events.extend(page["events"].as_array().unwrap().iter().cloned());
         match page["nextToken"].as_str() {
             Some(token) => params["nextToken"] = json!(token),
@@ -202,10 +193,10 @@ fn parallel_wait_for_task_token_branches_issue_both_tokens_before_either_is_answ
         json!({"StartAt": name, "States": {name: {"Type": "Task", "Resource": "probe.waitForTaskToken",
             "Parameters": {"steps": [], "branch": branch, "token.$": "$$.Task.Token"}, "End": true}}})
     };
-    let machine = create(
-        &server,
+    let machine = server.create_machine(
         "two-tokens",
         &json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": [ask("a"), ask("b")], "End": true}}}),
+        ROLE,
     );
     let arn = server.start_execution(&machine, "t1", "{}");
 
@@ -235,10 +226,10 @@ fn parallel_wait_for_task_token_branches_issue_both_tokens_before_either_is_answ
     assert!(!events.iter().any(|e| e["type"] == "TaskSucceeded"), "nothing was answered yet");
 
     // Answered in reverse order: the second branch's answer ends it alone.
-    call(&server, "SendTaskSuccess", json!({"taskToken": tokens["b"], "output": r#"{"answer": "b"}"#}));
-    let described = call(&server, "DescribeExecution", json!({"executionArn": arn}));
+    server.action("SendTaskSuccess", json!({"taskToken": tokens["b"], "output": r#"{"answer": "b"}"#}));
+    let described = server.action("DescribeExecution", json!({"executionArn": arn}));
     assert_eq!(described["status"], "RUNNING", "the first branch still waits: {described}");
-    call(&server, "SendTaskSuccess", json!({"taskToken": tokens["a"], "output": r#"{"answer": "a"}"#}));
+    server.action("SendTaskSuccess", json!({"taskToken": tokens["a"], "output": r#"{"answer": "a"}"#}));
     let described = server.wait_for_end(&arn);
     assert_eq!(described["status"], "SUCCEEDED", "{described}");
     let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
@@ -349,8 +340,7 @@ fn a_failing_branch_stops_its_siblings() {
     let gate = Gate::start();
     let server = serve(&dir, &gate.server.url("/gate/"));
     let store = dir.join("store.sqlite");
-    let machine = create(
-        &server,
+    let machine = server.create_machine(
         "one-fails",
         &json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Parallel", "End": true, "Branches": [
             {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 60, "End": true}}},
@@ -358,6 +348,7 @@ fn a_failing_branch_stops_its_siblings() {
                 "Parameters": {"steps": [{"fetch": {"url": gate.server.url("/gate/break")}}, {"fail": "Broke"}]}, "End": true}}},
             {"StartAt": "Ask", "States": {"Ask": {"Type": "Task", "Resource": "probe.waitForTaskToken",
                 "Parameters": {"steps": [], "token.$": "$$.Task.Token"}, "End": true}}}]}}}),
+        ROLE,
     );
     let arn = server.start_execution(&machine, "f1", "{}");
 
@@ -417,8 +408,7 @@ fn a_failing_map_iteration_aborts_the_running_ones() {
     let gate = Gate::start();
     let server = serve(&dir, &gate.server.url("/gate/"));
     let store = dir.join("store.sqlite");
-    let machine = create(
-        &server,
+    let machine = server.create_machine(
         "iteration-fails",
         &json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "End": true,
             "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Which", "States": {
@@ -426,6 +416,7 @@ fn a_failing_map_iteration_aborts_the_running_ones() {
                 "Hold": {"Type": "Wait", "Seconds": 60, "End": true},
                 "Break": {"Type": "Task", "Resource": "probe",
                     "Parameters": {"steps": [{"fetch": {"url": gate.server.url("/gate/break")}}, {"fail": "Broke"}]}, "End": true}}}}}}),
+        ROLE,
     );
     let items = json!({"items": [{"fail": false}, {"fail": false}, {"fail": true}, {"fail": false}]});
     let arn = server.start_execution(&machine, "m1", &items.to_string());

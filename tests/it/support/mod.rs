@@ -311,6 +311,18 @@ impl ApiServer {
         body
     }
 
+    /// A Step Functions action that must succeed (`action` without the
+    /// `AWSStepFunctions.` prefix); its body.
+    pub fn action(&self, action: &str, params: serde_json::Value) -> serde_json::Value {
+        self.ok(&format!("AWSStepFunctions.{action}"), params)
+    }
+
+    /// Creates state machine `name` with `definition`, running as `role_arn`; its ARN.
+    pub fn create_machine(&self, name: &str, definition: &serde_json::Value, role_arn: &str) -> String {
+        let params = serde_json::json!({"name": name, "definition": definition.to_string(), "roleArn": role_arn});
+        self.action("CreateStateMachine", params)["stateMachineArn"].as_str().unwrap().to_string()
+    }
+
     /// Starts an execution of `machine_arn` named `name` with `input` (JSON
     /// text); its ARN.
     pub fn start_execution(&self, machine_arn: &str, name: &str, input: &str) -> String {
