@@ -16,7 +16,8 @@
 //! - Bad sources through `stepwasm run` (children in-process): a malformed
 //!   CSV and JSON Lines file fail with `States.ItemReaderFailed` naming the
 //!   line; keys outside the bucket (`../`, absolute, a symlink out) and an
-//!   unmapped bucket are refused.
+//!   unmapped bucket are refused; `run --store` (children kept nowhere) stops
+//!   at a map run, leaving the execution RUNNING for `serve`.
 //! - UpdateMapRun raises MaxConcurrency while the run goes on (children
 //!   that each wait for a local server's answer: more than one in flight only
 //!   after the update); StopExecution of the parent aborts the run and its
@@ -290,6 +291,22 @@ fn bad_item_sources_fail_the_state_saying_where() {
     let (error, cause) = run_reader(&dir, &config, "other-bucket", "x.json", json!({"InputType": "JSON"}));
     assert_eq!(error, "States.ItemReaderFailed", "{cause}");
     assert!(cause.contains("other-bucket"), "{cause}");
+    // Journaled without serve, children would be kept nowhere: refused.
+    let store = dir.join("store.sqlite");
+    let (code, out, err) = stepwasm(&[
+        "run",
+        dir.join("reader.asl.json").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("stepwasm serve") && err.contains("left RUNNING"), "{out}{err}");
+    let (code, out, err) = stepwasm(&["executions", "list", "--store", store.to_str().unwrap()]);
+    assert!(code == 0 && out.contains("RUNNING"), "the execution waits for serve: {out}{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -20,7 +20,8 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
 /// Runs the map run `task` stands for: children kept in `serve`'s store
-/// when `nested` reaches its API, else run in this process by `runner`.
+/// when `nested` reaches its API, else run in this process by `runner`
+/// (refused for an execution journaled in a store without `serve`).
 pub fn run<'a, R: TaskRunner + Sync + ?Sized>(
     task: &'a TaskInvocation,
     runner: &'a R,
@@ -43,6 +44,18 @@ pub fn run<'a, R: TaskRunner + Sync + ?Sized>(
                 };
                 let children = children::StoredChildren::new(api, task.execution_id.clone(), role_arn, definition);
                 run::run_map_run(task, &children, buckets, host_cap).await
+            }
+            // Journaled without `serve` (`run --store`, `resume`): children run
+            // here would be kept nowhere, so a resumed parent would run them all
+            // again, those `serve` ran included. The drive stops with nothing
+            // recorded: the execution stays RUNNING for `serve` to drive.
+            None if task.journaled => {
+                let cause = format!(
+                    "state {:?} is a Distributed Map, whose children only `stepwasm serve` keeps in the store: \
+                     drive this execution with serve (it is left RUNNING), or run it without a store",
+                    task.state_name
+                );
+                TaskOutcome::StoreUnavailable { cause }
             }
             None => {
                 let machine = match crate::asl::parse_definition(&definition) {

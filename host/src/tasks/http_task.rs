@@ -196,7 +196,9 @@ fn read_call(parameters: &Value) -> Result<HttpCall, String> {
 
 /// The state machine an execution ARN names (`…:execution:<machine>:<name>`).
 fn state_machine_name(execution_arn: &str) -> &str {
-    execution_arn.split(':').nth(6).unwrap_or_default()
+    let name = execution_arn.split(':').nth(6).unwrap_or_default();
+    // A Distributed Map's child (`<machine>/<label>`) has its machine's grants.
+    name.split_once('/').map_or(name, |(machine, _)| machine)
 }
 
 /// The grant that allows `call` for `task`, or why none does (naming the
@@ -289,6 +291,12 @@ pub async fn invoke(grants: Option<&HttpTaskGrants>, task: &TaskInvocation) -> T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_distributed_maps_child_has_its_machines_grants() {
+        assert_eq!(state_machine_name("arn:aws:states:eu-west-1:123456789012:execution:orders:run-1"), "orders");
+        assert_eq!(state_machine_name("arn:aws:states:eu-west-1:123456789012:execution:orders/Rows:0f1e-000003"), "orders");
+    }
 
     #[test]
     fn parameters_become_the_request_aws_sends() {
