@@ -437,6 +437,9 @@ impl Host {
             }
             match result {
                 Ok(Progress::Finished(outcome)) => {
+                    // Ended while a map run went on (its TimeoutSeconds, a
+                    // store stop): that run's children stop with it.
+                    crate::map_run::children::abort_runs_of(&*self.store, &info.execution_arn);
                     crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name))
                 }
                 Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),

@@ -20,8 +20,8 @@
 //!   at a map run, leaving the execution RUNNING for `serve`.
 //! - UpdateMapRun raises MaxConcurrency while the run goes on (children
 //!   that each wait for a local server's answer: more than one in flight only
-//!   after the update); StopExecution of the parent aborts the run and its
-//!   running children.
+//!   after the update); StopExecution of the parent, or its TimeoutSeconds,
+//!   aborts the run and its running children.
 //! - Three kill -9s of `serve` (`--crash-limit 2`) during a 300-item map run
 //!   whose children count in the kv store, then wait a second: every item
 //!   counted once, one child per item, one `MapRunStarted`, the parent not
@@ -375,6 +375,17 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
     let listed = children(&server, &map_run);
     assert_eq!(listed.len(), 2, "only the running children were started: {listed:?}");
     assert!(listed.iter().all(|e| e["status"] == "ABORTED"), "{listed:?}");
+
+    // Timed out (the parent's TimeoutSeconds) while two children hold: the same.
+    let mut timed = definition(2);
+    timed["TimeoutSeconds"] = json!(1);
+    let machine = server.create_machine("timed", &timed, ROLE);
+    let arn = server.start_execution(&machine, "t", &json!({"items": items}).to_string());
+    assert_eq!(server.wait_for_end(&arn)["status"], "TIMED_OUT");
+    let map_run = only_map_run(&server, &arn);
+    wait_for("the timed-out run to be aborted", || server.action("DescribeMapRun", json!({"mapRunArn": map_run}))["status"] == "ABORTED");
+    let listed = children(&server, &map_run);
+    assert!(!listed.is_empty() && listed.iter().all(|e| e["status"] == "ABORTED"), "{listed:?}");
     released.store(1, Ordering::SeqCst);
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
