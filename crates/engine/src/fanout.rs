@@ -387,10 +387,21 @@ impl Tolerance {
         if !self.declared {
             return failed > 0;
         }
-        let over_count = self.count.is_some_and(|c| u64::from(failed) > c);
-        let over_percentage = self.percentage.is_some_and(|p| total > 0 && f64::from(failed) * 100.0 / total as f64 > p);
-        over_count || over_percentage
+        tolerance_exceeded(self.count, self.percentage, u64::from(failed), total as u64)
     }
+}
+
+/// Whether `failed` of `total` children are more than a tolerated `count`
+/// or `percentage` allow (neither given: none is tolerated, as in a
+/// distributed Map by default).
+pub fn tolerance_exceeded(count: Option<u64>, percentage: Option<f64>, failed: u64, total: u64) -> bool {
+    let count = match (count, percentage) {
+        (None, None) => Some(0),
+        (count, _) => count,
+    };
+    let over_count = count.is_some_and(|c| failed > c);
+    let over_percentage = percentage.is_some_and(|p| total > 0 && failed as f64 * 100.0 / total as f64 > p);
+    over_count || over_percentage
 }
 
 /// A `NumberSetting` resolved against the state's input: a `…Path` must

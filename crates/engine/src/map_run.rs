@@ -13,6 +13,7 @@
 //! context object the request recorded.
 
 use super::fanout;
+pub use super::fanout::tolerance_exceeded;
 use super::Failure;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -70,20 +71,6 @@ pub struct MapRunRequest {
     pub tolerated_failure_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_percentage: Option<f64>,
-}
-
-impl MapRunRequest {
-    /// Whether `failed` of `total` children are more than the run tolerates
-    /// (none by default, as on AWS).
-    pub fn tolerance_exceeded(&self, failed: u64, total: u64) -> bool {
-        let count = match (self.tolerated_failure_count, self.tolerated_failure_percentage) {
-            (None, None) => Some(0),
-            (count, _) => count,
-        };
-        let over_count = count.is_some_and(|c| failed > c);
-        let over_percentage = self.tolerated_failure_percentage.is_some_and(|p| total > 0 && failed as f64 * 100.0 / total as f64 > p);
-        over_count || over_percentage
-    }
 }
 
 /// The map run ARN of a Distributed Map state of `execution_arn`:
@@ -212,24 +199,8 @@ mod tests {
 
     #[test]
     fn tolerance_is_none_by_default_and_counts_or_percentages_when_declared() {
-        let mut r = MapRunRequest {
-            map_run_arn: String::new(),
-            state_machine_arn: String::new(),
-            input: Value::Null,
-            effective_input: Value::Null,
-            context: Value::Null,
-            items: None,
-            item_reader: None,
-            result_writer: None,
-            max_concurrency: 0,
-            tolerated_failure_count: None,
-            tolerated_failure_percentage: None,
-        };
-        assert!(!r.tolerance_exceeded(0, 10) && r.tolerance_exceeded(1, 10));
-        r.tolerated_failure_count = Some(2);
-        assert!(!r.tolerance_exceeded(2, 10) && r.tolerance_exceeded(3, 10));
-        r.tolerated_failure_count = None;
-        r.tolerated_failure_percentage = Some(25.0);
-        assert!(!r.tolerance_exceeded(1, 4) && r.tolerance_exceeded(2, 4));
+        assert!(!tolerance_exceeded(None, None, 0, 10) && tolerance_exceeded(None, None, 1, 10));
+        assert!(!tolerance_exceeded(Some(2), None, 2, 10) && tolerance_exceeded(Some(2), None, 3, 10));
+        assert!(!tolerance_exceeded(None, Some(25.0), 1, 4) && tolerance_exceeded(None, Some(25.0), 2, 4));
     }
 }

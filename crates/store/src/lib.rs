@@ -16,7 +16,7 @@ mod sqlite;
 
 pub use event_format::{EventFormatError, FORMAT_VERSION};
 pub use journal::{Appending, Journal};
-pub use map_runs::{map_run_id, MapRunCounts, MapRunRecord, MapRunStatus};
+pub use map_runs::{map_run_child_name, map_run_id, MapRunCounts, MapRunRecord, MapRunStatus};
 pub use sqlite::{retention_cutoff_ms, SqliteStore};
 
 use serde_json::Value;

@@ -70,6 +70,12 @@ pub fn map_run_id(map_run_arn: &str) -> &str {
     map_run_arn.rsplit(':').next().unwrap_or(map_run_arn)
 }
 
+/// The name of child `index` of a map run: its id and the index, so that
+/// [`crate::Store::map_run_children`] finds the run's children by name.
+pub fn map_run_child_name(map_run_arn: &str, index: usize) -> String {
+    format!("{}-{index:06}", map_run_id(map_run_arn))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +87,6 @@ mod tests {
         }
         assert_eq!(MapRunStatus::parse("TIMED_OUT"), None);
         assert_eq!(map_run_id("arn:aws:states:us-east-1:123456789012:mapRun:orders/ProcessItems:abc-1"), "abc-1");
+        assert_eq!(map_run_child_name("arn:aws:states:us-east-1:123456789012:mapRun:orders/ProcessItems:abc-1", 7), "abc-1-000007");
     }
 }

@@ -145,16 +145,10 @@ impl StoredChildren {
             Some(EventKind::ExecutionStarted { input }) => input.clone(),
             _ => input,
         };
-        let outcome = match history.last().map(|e| &e.kind) {
-            Some(EventKind::ExecutionSucceeded { output }) => Outcome::Succeeded { output: output.clone() },
-            Some(EventKind::ExecutionFailed { error, cause }) => Outcome::Failed { error: error.clone(), cause: cause.clone() },
-            Some(EventKind::ExecutionTimedOut { error, cause }) => Outcome::TimedOut { error: error.clone(), cause: cause.clone() },
-            Some(EventKind::ExecutionAborted { error, cause }) => Outcome::Aborted { error: error.clone(), cause: cause.clone() },
-            _ => Outcome::Failed {
-                error: errors::RUNTIME.into(),
-                cause: format!("child execution {} ended without its outcome", info.execution_arn),
-            },
-        };
+        let outcome = history.last().and_then(|e| Outcome::ended_by(&e.kind)).unwrap_or_else(|| Outcome::Failed {
+            error: errors::RUNTIME.into(),
+            cause: format!("child execution {} ended without its outcome", info.execution_arn),
+        });
         Ok(ended(&info, &input, summary.start_ms, summary.stop_ms.unwrap_or(summary.start_ms), &outcome))
     }
 }

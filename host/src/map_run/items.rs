@@ -193,6 +193,13 @@ fn check_item(item: &Value) -> Result<(), String> {
     }
 }
 
+/// serde_json's message without the " at line L column C" it appends (the
+/// cause names the line first).
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t).to_string()
+}
+
 /// JSON: the object is one array; its elements are the items.
 fn read_json(source: &Source, reader: impl Read) -> Result<Vec<Value>, ItemReaderError> {
     struct Items<'s, 'a>(&'s Source<'a>);
@@ -226,12 +233,7 @@ fn read_json(source: &Source, reader: impl Read) -> Result<Vec<Value>, ItemReade
     let parsed = Items(source).deserialize(&mut de).and_then(|items| de.end().map(|()| items));
     parsed.map_err(|e| match e.line() {
         0 => source.fail(e),
-        line => {
-            // serde_json appends " at line L column C"; the cause says it first.
-            let text = e.to_string();
-            let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t).to_string();
-            source.at_line(line, Some(e.column()), text)
-        }
+        line => source.at_line(line, Some(e.column()), without_position(&e)),
     })
 }
 
@@ -273,11 +275,7 @@ fn read_jsonl(source: &Source, mut reader: impl BufRead) -> Result<Vec<Value>, I
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let item: Value = serde_json::from_slice(&buf).map_err(|e| {
-            let text = e.to_string();
-            let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t).to_string();
-            source.at_line(line, Some(e.column()), text)
-        })?;
+        let item: Value = serde_json::from_slice(&buf).map_err(|e| source.at_line(line, Some(e.column()), without_position(&e)))?;
         check_item(&item).map_err(|m| source.at_line(line, None, m))?;
         items.push(item);
         if source.over(items.len()) {

@@ -159,7 +159,7 @@ fn write_results_split(
         Some(Value::String(p)) => p.trim_end_matches('/'),
         Some(_) => return Err(ResultWriterError::new(format!("ResultWriter s3://{bucket}: Parameters.Prefix must be a string"))),
     };
-    let run_id = map_run_arn.rsplit(':').next().unwrap_or_default();
+    let run_id = crate::store::map_run_id(map_run_arn);
     if run_id.is_empty() || run_id.contains('/') {
         return Err(ResultWriterError::new(format!("ResultWriter s3://{bucket}: no map run id at the end of {map_run_arn:?}")));
     }

@@ -14,12 +14,13 @@
 use super::items::read_items;
 use super::results::{write_results, ChildResult};
 use crate::asl::errors;
-use crate::engine::map_run::{prepare_read_items, MapRunRequest, MapRunSpec, MAX_READ_ITEMS};
+use crate::engine::map_run::{self, prepare_read_items, MapRunRequest, MapRunSpec, MAX_READ_ITEMS};
 use crate::engine::{TaskInvocation, TaskOutcome, MAX_PAYLOAD_BYTES};
 use crate::runtime::config::S3Buckets;
-use crate::store::{MapRunCounts, MapRunStatus};
+use crate::store::{map_run_child_name, MapRunCounts, MapRunStatus};
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde::Deserialize as _;
 use serde_json::Value;
 
 /// The settings a running map run may be given (UpdateMapRun).
@@ -45,21 +46,15 @@ pub trait Children: Sync {
     fn finish(&self, request: &MapRunRequest, status: MapRunStatus, stop: &[String]);
 }
 
-/// The name of child `index` of a map run: its id and the index.
-pub fn child_name(request: &MapRunRequest, index: usize) -> String {
-    let id = request.map_run_arn.rsplit(':').next().unwrap_or_default();
-    format!("{id}-{index:06}")
-}
-
 fn failed(error: &str, cause: String) -> TaskOutcome {
     TaskOutcome::Failed { error: error.into(), cause }
 }
 
 /// The children's inputs: the recorded items, or the reader's through the
 /// state's ItemSelector and ItemBatcher.
-async fn child_inputs(spec: &MapRunSpec, request: &MapRunRequest, buckets: Option<&S3Buckets>) -> Result<Vec<Value>, TaskOutcome> {
-    if let Some(items) = &request.items {
-        return Ok(items.clone());
+async fn child_inputs(spec: &MapRunSpec, request: &mut MapRunRequest, buckets: Option<&S3Buckets>) -> Result<Vec<Value>, TaskOutcome> {
+    if let Some(items) = request.items.take() {
+        return Ok(items);
     }
     let Some(reader) = request.item_reader.clone() else {
         return Err(failed(errors::RUNTIME, "the map run has neither items nor an ItemReader".into()));
@@ -90,14 +85,17 @@ fn items_in(spec: &MapRunSpec, input: &Value) -> u64 {
 /// Whether the run has failed past what it tolerates: the request's
 /// tolerance, with what UpdateMapRun changed since `initial`.
 fn tolerance_exceeded(request: &MapRunRequest, initial: &Settings, now: &Settings, failed: u64, total: u64) -> bool {
-    let mut effective = request.clone();
-    if now.tolerated_failure_count != initial.tolerated_failure_count {
-        effective.tolerated_failure_count = Some(now.tolerated_failure_count);
-    }
-    if now.tolerated_failure_percentage != initial.tolerated_failure_percentage {
-        effective.tolerated_failure_percentage = Some(now.tolerated_failure_percentage);
-    }
-    effective.tolerance_exceeded(failed, total)
+    let count = if now.tolerated_failure_count != initial.tolerated_failure_count {
+        Some(now.tolerated_failure_count)
+    } else {
+        request.tolerated_failure_count
+    };
+    let percentage = if now.tolerated_failure_percentage != initial.tolerated_failure_percentage {
+        Some(now.tolerated_failure_percentage)
+    } else {
+        request.tolerated_failure_percentage
+    };
+    map_run::tolerance_exceeded(count, percentage, failed, total)
 }
 
 /// Runs the map run `task` stands for, its children in `children`.
@@ -105,11 +103,12 @@ pub async fn run_map_run(task: &TaskInvocation, children: &dyn Children, buckets
     let Some(spec) = &task.map_run else {
         return failed(errors::RUNTIME, format!("state {:?}: a map run without its Map state's settings", task.state_name));
     };
-    let request: MapRunRequest = match serde_json::from_value((*task.input).clone()) {
+    // Read from the recorded input, not a copy of it.
+    let mut request = match MapRunRequest::deserialize(&*task.input) {
         Ok(request) => request,
         Err(e) => return failed(errors::RUNTIME, format!("state {:?}: the map run's recorded request: {e}", task.state_name)),
     };
-    let inputs = match child_inputs(spec, &request, buckets).await {
+    let inputs = match child_inputs(spec, &mut request, buckets).await {
         Ok(inputs) => inputs,
         Err(outcome) => return outcome,
     };
@@ -133,7 +132,7 @@ pub async fn run_map_run(task: &TaskInvocation, children: &dyn Children, buckets
     loop {
         while failure.is_none() && running.len() < cap(&settings) {
             let Some((index, input)) = queue.next() else { break };
-            let name = child_name(&request, index);
+            let name = map_run_child_name(&request.map_run_arn, index);
             running_names.insert(index, name.clone());
             let child = children.run(&request, name, input);
             running.push(async move { (index, child.await) });
