@@ -27,7 +27,7 @@
 //!   counted once, one child per item, one `MapRunStarted`, the parent not
 //!   failed as a crash loop.
 
-use crate::support::{exit_within, guest_dir, kill_at_goals, scratch, stepwasm, wait_for, ApiServer, TestServer};
+use crate::support::{exit_within, guest_dir, kill_at_goals, scratch, spawn_serve, stepwasm, wait_for, ApiServer, TestServer};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -424,17 +424,10 @@ fn kill_9_during_a_map_run_counts_every_item_once() {
         stepwasm(&["start", definition.to_str().unwrap(), "--store", store_arg, "--config", config_arg, "--name", "big"]);
     assert_eq!(code, 0, "{out}{err}");
     let arn = out.trim().to_string();
-    let serve = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
-            .args(["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--listen", "127.0.0.1:0"])
-            // Two host stops in a row without progress fail an execution;
-            // the parent's history does not grow while its children progress.
-            .args(["--crash-limit", "2"])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    // Two host stops in a row without progress fail an execution; the
+    // parent's history does not grow while its children progress.
+    let base = ["--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--crash-limit", "2"];
+    let serve = |extra: &[&str]| spawn_serve(&[&base[..], extra].concat());
     let store = SqliteStore::open(&store_path).unwrap();
     let done = || {
         let runs = store.map_runs_of(&arn).unwrap();

@@ -25,7 +25,7 @@
 //! on time are how long a test waits for something that a sequential engine
 //! never does (30 s), so such an engine fails instead of hanging.
 
-use crate::support::{exit_within, guest_dir, kill_at_goals, scratch, stepwasm, ApiServer, TestServer};
+use crate::support::{exit_within, guest_dir, kill_at_goals, scratch, spawn_serve, stepwasm, ApiServer, TestServer};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -493,14 +493,8 @@ fn kill_9_during_a_1000_item_map_applies_every_item_once() {
     assert_eq!(code, 0, "{out}{err}");
     let arn = out.trim().to_string();
 
-    let serve = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
-            .args(["serve", "--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg, "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let base = ["--store", store_arg, "--config", config_arg, "--cache-dir", cache_arg];
+    let serve = |extra: &[&str]| spawn_serve(&[&base[..], extra].concat());
     let store = SqliteStore::open(&store_path).unwrap();
     let succeeded = || store.history(&arn).unwrap().iter().filter(|e| e.kind.type_name() == "MapIterationSucceeded").count();
     // Kill -9 five times, each once the Map has gone a little further (at a

@@ -63,6 +63,17 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// `stepwasm serve --listen 127.0.0.1:0` with `args`, its output discarded
+/// (for tests that kill and restart it and read the store themselves).
+pub fn spawn_serve(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_stepwasm"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Kill -9s `serve` once per goal: each round starts it with `start()`,
 /// waits (at most a minute) until `progress()` reaches the goal or `running()`
 /// turns false, and kills it. Returns how many kills landed while `running()`
