@@ -250,8 +250,14 @@ impl TaskState {
 /// Is `resource` an activity's ARN (`arn:<partition>:states:<region>:<account>:activity:<name>`)?
 /// Its tasks are run by workers that poll for them, not by a module.
 pub fn is_activity(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.split(':').collect();
-    parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "activity" && !parts[6].is_empty()
+    // Asked for every task the driver handles: split without allocating.
+    let mut split = resource.split(':');
+    let parts: [Option<&str>; 7] = std::array::from_fn(|_| split.next());
+    split.next().is_none()
+        && parts[0] == Some("arn")
+        && parts[2] == Some("states")
+        && parts[5] == Some("activity")
+        && parts[6].is_some_and(|name| !name.is_empty())
 }
 
 #[derive(Debug, Clone)]
@@ -432,4 +438,20 @@ pub struct Catcher {
     pub assign: Option<Template>,
     /// `Output` (JSONata): the state's output when this catcher is taken.
     pub output: Option<Template>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_activity;
+
+    #[test]
+    fn an_activity_is_a_seven_field_states_activity_arn_with_a_name() {
+        assert!(is_activity("arn:aws:states:us-east-1:123456789012:activity:approve"));
+        assert!(!is_activity("arn:aws:states:us-east-1:123456789012:activity:"));
+        assert!(!is_activity("arn:aws:states:us-east-1:123456789012:activity:a:b"));
+        assert!(!is_activity("arn:aws:states:us-east-1:123456789012:stateMachine:m"));
+        assert!(!is_activity("arn:aws:lambda:us-east-1:123456789012:activity:approve"));
+        assert!(!is_activity("arn:aws:states:us-east-1:123456789012:activity"));
+        assert!(!is_activity(""));
+    }
 }
