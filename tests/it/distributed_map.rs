@@ -449,7 +449,7 @@ fn kill_9_during_a_map_run_counts_every_item_once() {
     let started = history.iter().filter(|e| matches!(e.kind, EventKind::MapRunStarted { .. })).count();
     assert_eq!(started, 1, "one map run, resumed, not started again");
     let Some(EventKind::ExecutionSucceeded { output }) = history.last().map(|e| &e.kind) else { panic!("no end") };
-    assert_eq!(output, &json!(vec![json!({"count": 1}); ITEMS]), "every item counted once, in item order");
+    assert_eq!(**output, json!(vec![json!({"count": 1}); ITEMS]), "every item counted once, in item order");
     let runs = store.map_runs_of(&arn).unwrap();
     assert_eq!(runs.len(), 1);
     let children = store.map_run_children(&runs[0].map_run_arn).unwrap();

@@ -183,7 +183,7 @@ fn serve_killed_again_and_again_finishes_every_execution_exactly_as_it_should() 
         assert!(history.iter().enumerate().all(|(k, e)| e.id == k as u64 + 1), "{arn}: gaps or duplicates");
         let Some(EventKind::ExecutionSucceeded { output }) = history.last().map(|e| &e.kind) else { panic!("{arn}: no end") };
         let expected = serde_json::json!({"id": i, "flaky": {"results": [2, 1]}, "again": {"results": [1, 1]}});
-        assert_eq!(output, &expected, "{arn}");
+        assert_eq!(**output, expected, "{arn}");
         // A task whose success is recorded is never started again.
         let mut succeeded = HashSet::new();
         let mut state = String::new();

@@ -512,7 +512,7 @@ fn kill_9_during_a_1000_item_map_applies_every_item_once() {
     let history = store.history(&arn).unwrap();
     let Some(EventKind::ExecutionSucceeded { output }) = history.last().map(|e| &e.kind) else { panic!("no end") };
     let expected: Vec<Value> = (0..ITEMS).map(|i| json!({"i": i, "result": {"count": 1}})).collect();
-    assert_eq!(output, &json!(expected), "every item counted once, in item order");
+    assert_eq!(**output, json!(expected), "every item counted once, in item order");
     for (k, e) in history.iter().enumerate() {
         assert_eq!(e.id, k as u64 + 1, "gaps or duplicates at event {k}");
         if e.id == 1 {

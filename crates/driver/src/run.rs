@@ -103,7 +103,7 @@ fn begin<C: Clock + ?Sized>(
     clock: &C,
 ) -> Result<Recorder<'_, C>, DriverError> {
     let mut rec = Recorder::new(machine, info, clock, None);
-    rec.record(Scope::root(), EventKind::ExecutionStarted { input })?;
+    rec.record(Scope::root(), EventKind::ExecutionStarted { input: Arc::new(input) })?;
     Ok(rec)
 }
 

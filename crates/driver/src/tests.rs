@@ -211,9 +211,9 @@ async fn redriving_needs_an_execution_that_ended_unsuccessfully() {
     let redriven = || EventKind::ExecutionRedriven { redrive_count: 1 };
     let refused = execution.apply(&event(1, redriven())).unwrap_err();
     assert!(refused.reason.contains("ended"), "{refused}");
-    execution.apply(&event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+    execution.apply(&event(1, EventKind::ExecutionStarted { input: json!({}).into() })).unwrap();
     assert!(execution.apply(&event(2, redriven())).unwrap_err().reason.contains("ended"));
-    execution.apply(&event(2, EventKind::ExecutionSucceeded { output: json!({}) })).unwrap();
+    execution.apply(&event(2, EventKind::ExecutionSucceeded { output: json!({}).into() })).unwrap();
     assert!(execution.apply(&event(3, redriven())).unwrap_err().reason.contains("succeeded"));
 }
 

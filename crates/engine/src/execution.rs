@@ -19,7 +19,7 @@
 
 use super::fanout::Focus;
 use super::frame::{Env, Frame, Next};
-use super::history::{EventKind, HistoryEvent, Scope};
+use super::history::{EventKind, HistoryEvent, Payload, Scope};
 use super::{Callback, TaskInvocation};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ impl Outcome {
     /// The outcome an event that ends an execution records (None for the others).
     pub fn ended_by(event: &EventKind) -> Option<Outcome> {
         let (error, cause) = match event {
-            EventKind::ExecutionSucceeded { output } => return Some(Outcome::Succeeded { output: output.clone() }),
+            EventKind::ExecutionSucceeded { output } => return Some(Outcome::Succeeded { output: Value::clone(output) }),
             EventKind::ExecutionFailed { error, cause } => return Some(Outcome::Failed { error: error.clone(), cause: cause.clone() }),
             EventKind::ExecutionTimedOut { error, cause } | EventKind::ExecutionAborted { error, cause } => (error.clone(), cause.clone()),
             _ => return None,
@@ -136,7 +136,7 @@ pub struct ReplayError {
 pub struct Execution {
     machine: Arc<StateMachine>,
     info: ExecutionInfo,
-    input: Option<Value>,
+    input: Option<Payload>,
     start_ms: i64,
     /// Timestamp of the last applied event: the engine's notion of "now".
     last_event_ms: i64,
@@ -241,7 +241,7 @@ impl Execution {
                 }
                 self.input = Some(input.clone());
                 self.start_ms = event.timestamp_ms;
-                self.root = Some(Frame::new(Arc::clone(&self.machine.root), input.clone()));
+                self.root = Some(Frame::new(Arc::clone(&self.machine.root), Arc::clone(input)));
             }
             _ if self.input.is_none() => return Err(bad("the execution has not started")),
             _ if ending.is_some() => self.outcome = ending,
@@ -369,7 +369,7 @@ impl Execution {
         let mut decisions: Vec<Decision> = actions.into_iter().filter_map(|next| self.decision(next, deadline)).collect();
         let finish = |event| Decision::Record { scope: Scope::root(), event };
         match ended {
-            Some(Ok(output)) => decisions.push(finish(EventKind::ExecutionSucceeded { output: Arc::unwrap_or_clone(output) })),
+            Some(Ok(output)) => decisions.push(finish(EventKind::ExecutionSucceeded { output })),
             Some(Err(f)) => decisions.push(finish(EventKind::ExecutionFailed { error: f.error, cause: f.cause })),
             None => {}
         }
@@ -431,7 +431,7 @@ mod tests {
             execution.apply(&event).unwrap();
             history.push(event);
         };
-        record(&mut execution, Scope::root(), EventKind::ExecutionStarted { input });
+        record(&mut execution, Scope::root(), EventKind::ExecutionStarted { input: input.into() });
         loop {
             match execution.decide() {
                 Decision::Record { scope, event } | Decision::RecordAt { scope, event, .. } => record(&mut execution, scope, event),
@@ -605,7 +605,7 @@ mod tests {
         let machine = Arc::new(parse_definition(&def.to_string()).unwrap());
         let mut execution = Execution::new(machine, test_info());
         let mut history = Vec::new();
-        record(&mut execution, &mut history, Scope::root(), EventKind::ExecutionStarted { input });
+        record(&mut execution, &mut history, Scope::root(), EventKind::ExecutionStarted { input: input.into() });
         (execution, history)
     }
 

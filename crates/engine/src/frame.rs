@@ -178,10 +178,10 @@ pub(super) struct Frame {
 }
 
 impl Frame {
-    pub fn new(graph: Arc<Graph>, input: Value) -> Frame {
+    pub fn new(graph: Arc<Graph>, input: Payload) -> Frame {
         Frame {
             graph,
-            input: Arc::new(input),
+            input,
             cursor: None,
             variables: Map::new(),
             variable_sizes: HashMap::new(),
@@ -394,7 +394,9 @@ impl Frame {
             }
             (EventKind::ParallelStateStarted { input, retry_after }, StateKind::Parallel(p)) => {
                 cursor.retry_children(state, retry_after)?;
-                let branches = p.branches.iter().map(|b| Frame::new(Arc::clone(b), input.clone())).collect();
+                // The branches share one copy of the state's input.
+                let input = Arc::new(input.clone());
+                let branches = p.branches.iter().map(|b| Frame::new(Arc::clone(b), Arc::clone(&input))).collect();
                 cursor.schedule(Step::Running(Box::new(Fanout::Parallel { branches })))?;
             }
             (EventKind::MapStateStarted { items, retry_after }, StateKind::Map(m)) => {

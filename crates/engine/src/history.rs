@@ -97,10 +97,10 @@ pub struct ErrorCause {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
     ExecutionStarted {
-        input: Value,
+        input: Payload,
     },
     ExecutionSucceeded {
-        output: Value,
+        output: Payload,
     },
     ExecutionFailed {
         error: String,

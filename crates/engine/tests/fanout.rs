@@ -78,7 +78,7 @@ fn run(def: &Value, input: Value, seed: u64, max_children: usize) -> Run {
         let all: BTreeMap<Scope, Decision> = execution.decide_all().into_iter().map(|d| (d.scope().clone(), d)).collect();
         assert_eq!(*pending, all, "after event {}", history.len());
     };
-    record(&mut execution, &mut pending, Scope::root(), EventKind::ExecutionStarted { input }, now);
+    record(&mut execution, &mut pending, Scope::root(), EventKind::ExecutionStarted { input: input.into() }, now);
     for _ in 0..100_000 {
         if let Some(outcome) = execution.outcome() {
             // Folded again, the history decides the same.

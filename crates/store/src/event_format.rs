@@ -78,7 +78,7 @@ mod tests {
             previous_event_id: 0,
             timestamp_ms: 5,
             scope: Scope::root(),
-            kind: EventKind::ExecutionStarted { input: json!({}) },
+            kind: EventKind::ExecutionStarted { input: json!({}).into() },
         }
     }
 

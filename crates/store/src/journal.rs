@@ -113,7 +113,7 @@ mod tests {
             previous_event_id: 0,
             timestamp_ms: 5,
             scope: Scope::root(),
-            kind: EventKind::ExecutionStarted { input: json!({}) },
+            kind: EventKind::ExecutionStarted { input: json!({}).into() },
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(journal.start_execution_async(&info, 5, std::slice::from_ref(&started))).unwrap();

@@ -33,7 +33,7 @@ fn samples() -> Vec<HistoryEvent> {
     assigned.insert("customer".into(), json!({"name": "Zoë"}));
     let map_run = "arn:aws:states:local:000000000000:mapRun:sm/Each:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
     let kinds: Vec<(Scope, EventKind)> = vec![
-        (Scope::root(), EventKind::ExecutionStarted { input: input.clone() }),
+        (Scope::root(), EventKind::ExecutionStarted { input: input.clone().into() }),
         (Scope::root(), EventKind::StateEntered { state_type: StateType::Task, name: "Charge".into(), input: payload(input.clone()) }),
         (
             Scope::root(),
@@ -109,7 +109,7 @@ fn samples() -> Vec<HistoryEvent> {
         (Scope::root(), EventKind::ExecutionTimedOut { error: "States.Timeout".into(), cause: "ran past TimeoutSeconds".into() }),
         (Scope::root(), EventKind::ExecutionAborted { error: "".into(), cause: "stopped by hand".into() }),
         (Scope::root(), EventKind::ExecutionRedriven { redrive_count: 1 }),
-        (Scope::root(), EventKind::ExecutionSucceeded { output: json!({"done": true, "big": 9007199254740993u64}) }),
+        (Scope::root(), EventKind::ExecutionSucceeded { output: json!({"done": true, "big": 9007199254740993u64}).into() }),
         // Kinds added after the first release: appended, so the lines above keep their ids.
         (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: Some("worker-1".into()) }),
         (Scope::root(), EventKind::ActivityStarted { resource: activity.into(), worker_name: None }),

@@ -573,7 +573,7 @@ fn existing_execution(api: &Api, params: &Params) -> Result<ExecutionSummary, Ap
 fn execution_input_of(api: &Api, execution: &ExecutionSummary) -> Result<Value, ApiError> {
     let history = api.store.history(&execution.info.execution_arn)?;
     Ok(match history.first().map(|e| &e.kind) {
-        Some(crate::engine::EventKind::ExecutionStarted { input }) => input.clone(),
+        Some(crate::engine::EventKind::ExecutionStarted { input }) => Value::clone(input),
         _ => Value::Null,
     })
 }

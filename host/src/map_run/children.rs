@@ -142,7 +142,7 @@ impl StoredChildren {
         };
         let history = store.history(&info.execution_arn).map_err(store_failure)?;
         let input = match history.first().map(|e| &e.kind) {
-            Some(EventKind::ExecutionStarted { input }) => input.clone(),
+            Some(EventKind::ExecutionStarted { input }) => Value::clone(input),
             _ => input,
         };
         let outcome = history.last().and_then(|e| Outcome::ended_by(&e.kind)).unwrap_or_else(|| Outcome::Failed {

@@ -106,7 +106,7 @@ mod tests {
         let a = info("a");
         let arn = &a.execution_arn;
         store.create_execution(&a, 0).unwrap();
-        store.append(arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        store.append(arn, &event(1, EventKind::ExecutionStarted { input: json!({}).into() })).unwrap();
         let begin = |now_ms| store.begin_drive(arn, GUARD, now_ms).unwrap();
         // Begun soon after its latest event, a drive may have stopped in a short wait: not counted.
         assert_eq!([begin(SOON), begin(SOON), begin(LATER), begin(LATER), begin(LATER)], [0, 0, 0, 1, 2].map(go));
@@ -140,7 +140,7 @@ mod tests {
         let arn = &a.execution_arn;
         store.create_execution(&a, 0).unwrap();
         let started = |id| event(id, EventKind::TaskStarted { resource: "r".into() });
-        store.append_all(arn, &[event(1, EventKind::ExecutionStarted { input: json!({}) }), started(2)]).unwrap();
+        store.append_all(arn, &[event(1, EventKind::ExecutionStarted { input: json!({}).into() }), started(2)]).unwrap();
         let begin = || store.begin_drive(arn, GUARD, SOON).unwrap();
         assert_eq!(begin(), go(1), "the host stopped while its task ran");
         store
@@ -161,7 +161,7 @@ mod tests {
         let a = info("a");
         let arn = &a.execution_arn;
         store.create_execution(&a, 0).unwrap();
-        store.append(arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        store.append(arn, &event(1, EventKind::ExecutionStarted { input: json!({}).into() })).unwrap();
         let begin = |limit| store.begin_drive(arn, CrashGuard { limit, ..GUARD }, LATER).unwrap();
         assert_eq!([begin(3), begin(3), begin(3)], [0, 1, 2].map(go));
         store.park_execution(arn, 1, 86_400_000).unwrap();

@@ -143,9 +143,9 @@ mod tests {
         let a = info("a");
         store.create_execution(&a, 1_000).unwrap();
         let events = vec![
-            event(1, EventKind::ExecutionStarted { input: json!({"x": 1}) }),
+            event(1, EventKind::ExecutionStarted { input: json!({"x": 1}).into() }),
             event(2, EventKind::TaskSucceeded { resource: "r".into(), output: Arc::new(json!([1, "two"])) }),
-            event(3, EventKind::ExecutionSucceeded { output: json!({"done": true}) }),
+            event(3, EventKind::ExecutionSucceeded { output: json!({"done": true}).into() }),
         ];
         for e in &events[..2] {
             store.append(&a.execution_arn, e).unwrap();
@@ -166,7 +166,7 @@ mod tests {
         let a = info("a");
         store.create_execution(&a, 0).unwrap();
         assert!(matches!(store.create_execution(&a, 0), Err(StoreError::ExecutionExists(_))));
-        let started = event(1, EventKind::ExecutionStarted { input: json!({}) });
+        let started = event(1, EventKind::ExecutionStarted { input: json!({}).into() });
         store.append(&a.execution_arn, &started).unwrap();
         let dup = store.append(&a.execution_arn, &started).unwrap_err();
         assert!(matches!(dup, StoreError::OutOfOrder { last: 1, got: 1, .. }), "{dup}");
@@ -181,13 +181,16 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         let a = info("a");
         store.create_execution(&a, 0).unwrap();
-        let batch = [event(1, EventKind::ExecutionStarted { input: json!({}) }), event(2, EventKind::TaskStarted { resource: "r".into() })];
+        let batch =
+            [event(1, EventKind::ExecutionStarted { input: json!({}).into() }), event(2, EventKind::TaskStarted { resource: "r".into() })];
         store.append_all(&a.execution_arn, &batch).unwrap();
         let broken = [event(3, EventKind::TaskStarted { resource: "r".into() }), event(5, EventKind::TaskStarted { resource: "r".into() })];
         assert!(matches!(store.append_all(&a.execution_arn, &broken), Err(StoreError::OutOfOrder { last: 3, got: 5, .. })));
         assert_eq!(store.history(&a.execution_arn).unwrap(), batch, "event 3 went with the refused batch");
-        let past_the_end =
-            [event(3, EventKind::ExecutionSucceeded { output: json!(1) }), event(4, EventKind::TaskStarted { resource: "r".into() })];
+        let past_the_end = [
+            event(3, EventKind::ExecutionSucceeded { output: json!(1).into() }),
+            event(4, EventKind::TaskStarted { resource: "r".into() }),
+        ];
         assert!(matches!(store.append_all(&a.execution_arn, &past_the_end), Err(StoreError::Closed { .. })));
         assert_eq!(store.execution(&a.execution_arn).unwrap().unwrap().status, ExecutionStatus::Running);
     }
@@ -197,7 +200,7 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         let a = info("a");
         store.create_execution(&a, 0).unwrap();
-        store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}).into() })).unwrap();
         let stored: String = store.conn().query_row("SELECT event FROM events WHERE id = 1", [], |row| row.get(0)).unwrap();
         assert_eq!(stored, r#"{"id":1,"previous_event_id":0,"timestamp_ms":1001,"kind":{"ExecutionStarted":{"input":{}}}}"#);
         store.conn().execute("UPDATE events SET event = '2:' || event", []).unwrap();

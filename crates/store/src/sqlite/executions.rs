@@ -232,7 +232,7 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         let a = info("a");
         store.create_execution(&a, 0).unwrap();
-        store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+        store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}).into() })).unwrap();
         let wake = || store.execution(&a.execution_arn).unwrap().unwrap().wake_ms;
         store.park_execution(&a.execution_arn, 1, 86_400_000).unwrap();
         assert_eq!(wake(), Some(86_400_000));

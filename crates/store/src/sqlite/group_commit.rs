@@ -195,7 +195,7 @@ mod tests {
         let block_on = |appending| runtime.block_on(appending);
         let store = SqliteStore::in_memory().unwrap();
         let infos: Vec<ExecutionInfo> = (0..12).map(|i| info(&format!("g{i}"))).collect();
-        let started = [event(1, EventKind::ExecutionStarted { input: json!({}) })];
+        let started = [event(1, EventKind::ExecutionStarted { input: json!({}).into() })];
         let next = [event(2, EventKind::TaskStarted { resource: "r".into() })];
         let gap = [event(5, EventKind::TaskStarted { resource: "r".into() })];
         // Everything is handed over before the first answer is awaited, so

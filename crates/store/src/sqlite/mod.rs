@@ -253,7 +253,7 @@ mod tests {
             let store = SqliteStore::open(&path).unwrap();
             assert_eq!(store.put_state_machine("arn:sm", "sm", "{\"StartAt\":\"S\"}").unwrap(), 1);
             store.create_execution(&a, 5).unwrap();
-            store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({"k": "v"}) })).unwrap();
+            store.append(&a.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({"k": "v"}).into() })).unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.state_machine("arn:sm").unwrap().as_deref(), Some("{\"StartAt\":\"S\"}"));

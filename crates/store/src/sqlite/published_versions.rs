@@ -251,7 +251,7 @@ mod tests {
             previous_event_id: 0,
             timestamp_ms: 5,
             scope: Scope::root(),
-            kind: EventKind::ExecutionStarted { input: json!({}) },
+            kind: EventKind::ExecutionStarted { input: json!({}).into() },
         };
         let through = StartedThrough { version_arn: format!("{arn}:1"), alias_arn: Some(format!("{arn}:live")) };
         store.start_execution_through(&a, 5, std::slice::from_ref(&started), 1, &through).unwrap();

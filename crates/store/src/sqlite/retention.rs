@@ -83,7 +83,7 @@ mod tests {
         for n in 0..120 {
             let info = stepwasm_engine::execution_info("sm", &format!("e{n}"));
             store.create_execution(&info, 0).unwrap();
-            store.append(&info.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}) })).unwrap();
+            store.append(&info.execution_arn, &event(1, EventKind::ExecutionStarted { input: json!({}).into() })).unwrap();
             store.open_task_token(&format!("swt{n}"), &info.execution_arn, 0).unwrap();
             // 0..100 stopped at 1_000 + n, the rest running.
             if n < 100 {
