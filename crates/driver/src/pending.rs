@@ -188,6 +188,39 @@ impl Pending {
         self.decisions.is_empty() && self.flights.is_empty()
     }
 
+    /// Forgets every decision (no work may be in flight): what an event of
+    /// the top level does, whose decisions replace all others.
+    pub fn clear(&mut self) {
+        debug_assert!(self.flights.is_empty(), "work in flight is dropped by merge, not forgotten");
+        self.decisions.clear();
+        self.records.clear();
+        self.unstarted.clear();
+        self.timers.clear();
+        self.timer_of.clear();
+    }
+
+    /// Drops everything: the execution ended. Work in flight is aborted and
+    /// returned, for its tokens to be closed.
+    pub fn abandon(&mut self) -> Vec<Flight> {
+        let dropped: Vec<Flight> = self.flights.drain().map(|(_, flight)| flight).collect();
+        for flight in &dropped {
+            flight.abort.abort();
+        }
+        self.clear();
+        dropped
+    }
+
+    /// The one decision there is, taken out, when it is the only thing to
+    /// do (nothing else decided, nothing in flight) and `alone` accepts it.
+    pub fn take_lone(&mut self, alone: impl Fn(&Decision) -> bool) -> Option<Decision> {
+        if self.decisions.len() != 1 || !self.flights.is_empty() || !self.decisions.values().all(alone) {
+            return None;
+        }
+        let (_, decision) = self.decisions.pop_first()?;
+        self.clear();
+        Some(decision)
+    }
+
     /// The earliest timer: when, and its scope.
     pub fn next_timer(&self) -> Option<(i64, Scope)> {
         self.timers.first().cloned()

@@ -24,7 +24,7 @@ use futures_util::future::{AbortHandle, Abortable, BoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use stepwasm_asl::errors;
-use stepwasm_engine::{Decision, EventKind, Outcome, Scope, StateType, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
+use stepwasm_engine::{Decision, EventKind, Outcome, Scope, StateType, TaskInvocation, TaskOutcome, TaskRunner, MAX_HISTORY_EVENTS};
 use stepwasm_store::{ExecutionStatus, Journal, StoreError};
 
 /// The loop: decide, record, invoke or wait, until the engine says finished
@@ -83,10 +83,17 @@ where
             record(rec, &mut pending, scope, event).await?;
             continue;
         }
+        if let Some(Decision::Invoke { scope, task }) = pending.take_lone(|d| runs_alone(rec, d)) {
+            run_alone(rec, &mut pending, runner, scope, task).await?;
+            continue;
+        }
         // Start what can start, within the host's cap on work in flight.
         let room = rec.max_children.saturating_sub(pending.in_flight());
         let starting = pending.to_start(room);
         for decision in starting {
+            if rec.execution.outcome().is_some() {
+                break;
+            }
             if let Some((scope, work, future)) = start(rec, &mut pending, Tools { runner, clock, store }, decision).await? {
                 // Not polled before the flush below.
                 launch(&mut pending, &mut running, scope, work, future);
@@ -209,7 +216,17 @@ async fn record<C: Clock + ?Sized>(
         if started {
             return Ok(());
         }
+        if rec.execution.outcome().is_some() {
+            // Nothing is decided after the end: the loop returns the outcome.
+            let dropped = pending.abandon();
+            return close_tokens(rec, dropped);
+        }
         let changed = rec.history.last().map(stepwasm_engine::Execution::changed_scope);
+        if changed.as_ref().is_some_and(Scope::is_root) && pending.in_flight() == 0 {
+            // An event of the top level replaces every decision, and there
+            // is no work in flight to drop: what `merge` would do, at no cost.
+            pending.clear();
+        }
         let mut decisions = decide(rec, changed.clone()).await?;
         // Nothing else pending, and the one thing to do is to record an
         // event of the top level (a state entered, exited, ...): recorded at
@@ -226,6 +243,48 @@ async fn record<C: Clock + ?Sized>(
         let dropped = pending.merge(changed.as_ref(), decisions, |d| due(clock, d));
         return close_tokens(rec, dropped);
     }
+}
+
+/// A decision the loop carries out on its own, as one awaited call: a
+/// task of the top level that is all there is to do (the whole of a
+/// workflow without Parallel or Map) and that needs nothing but its module
+/// (no activity worker, no token, no map run), in an execution without a
+/// deadline that could end it first.
+fn runs_alone<C: Clock + ?Sized>(rec: &Recorder<'_, C>, decision: &Decision) -> bool {
+    matches!(decision, Decision::Invoke { scope, task }
+        if scope.is_root()
+            && task.task_token.is_none()
+            && task.map_run.is_none()
+            && !stepwasm_asl::is_activity(&task.resource)
+            && rec.execution.deadline_ms().is_none())
+}
+
+/// Runs a task [`runs_alone`] accepted and records how it ended: what
+/// [`start`] and the loop do for work in flight, without the bookkeeping
+/// that lets several run at once.
+async fn run_alone<R, C>(
+    rec: &mut Recorder<'_, C>,
+    pending: &mut Pending,
+    runner: &R,
+    scope: Scope,
+    mut task: TaskInvocation,
+) -> Result<(), DriverError>
+where
+    R: TaskRunner + Sync + ?Sized,
+    C: Clock + Sync + ?Sized,
+{
+    task.journaled = rec.store.is_some();
+    let resource = task.resource.clone();
+    record(rec, pending, scope.clone(), EventKind::TaskStarted { resource: resource.clone() }).await?;
+    if rec.execution.outcome().is_some() {
+        // The history's limit ended it.
+        return Ok(());
+    }
+    // Journaled before the task runs, as for work in flight.
+    rec.flush_grouped().await?;
+    let outcome = runner.run_task(&task).await;
+    let event = outcome_event(&rec.execution.info().execution_arn, resource, outcome)?;
+    record(rec, pending, scope, event).await
 }
 
 /// Work dropped because its decision changed: a token it held is closed,
