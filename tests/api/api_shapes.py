@@ -46,7 +46,7 @@ EXPECTED_TYPES = {
     "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "LambdaFunctionFailed",
     "LambdaFunctionTimedOut",
     "ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "ActivityFailed", "ActivityTimedOut",
-    "MapRunStarted", "MapRunSucceeded", "MapRunFailed",
+    "MapRunStarted", "MapRunSucceeded", "MapRunFailed", "MapRunRedriven",
 }
 
 # The details member each event type may carry (AWS's naming: the type with a
@@ -516,6 +516,18 @@ def run(endpoint, root):
     api.call("RedriveExecution", executionArn=executions["failing"])
     api.wait_until_done(executions["failing"])
     step("a failed execution redriven")
+
+    # A parent whose map run failed, redriven: the same map run runs again
+    # (its failing child is redriven, and fails again).
+    api.call("RedriveExecution", executionArn=executions["distributed-failing"])
+    again = api.wait_until_done(executions["distributed-failing"])
+    check(again["status"] == "FAILED" and again.get("redriveCount") == 1, f"distributed-failing after its redrive: {again}")
+    runs = api.call("ListMapRuns", executionArn=executions["distributed-failing"])["mapRuns"]
+    check(len(runs) == 1, f"a redrive started another map run: {runs}")
+    redriven_run = api.call("DescribeMapRun", mapRunArn=runs[0]["mapRunArn"])
+    check(redriven_run["redriveCount"] == 1 and "redriveDate" in redriven_run and redriven_run["status"] == "FAILED",
+          f"DescribeMapRun of the redriven run: {redriven_run}")
+    step("a parent whose map run failed redriven: the same map run again")
 
     api.call("DescribeStateMachineForExecution", executionArn=executions["kitchen"])
     page = api.call("ListExecutions", stateMachineArn=waiting, maxResults=2)

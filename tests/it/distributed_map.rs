@@ -22,6 +22,10 @@
 //!   that each wait for a local server's answer: more than one in flight only
 //!   after the update); StopExecution of the parent, or its TimeoutSeconds,
 //!   aborts the run and its running children.
+//! - RedriveExecution of a parent whose map run failed: the same map run
+//!   runs again (`MapRunRedriven`, DescribeMapRun's redriveCount), its
+//!   failed and stopped children are redriven, those not started start,
+//!   and those that succeeded are neither rerun nor redriven.
 //! - Three kill -9s of `serve` (`--crash-limit 2`) during a 300-item map run
 //!   whose children count in the kv store, then wait a second: every item
 //!   counted once, one child per item, one `MapRunStarted`, the parent not
@@ -388,6 +392,113 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
     assert!(!listed.is_empty() && listed.iter().all(|e| e["status"] == "ABORTED"), "{listed:?}");
     released.store(1, Ordering::SeqCst);
     drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn redriving_the_parent_redrives_its_map_run_rerunning_only_the_unsuccessful_children() {
+    let dir = scratch("dmap-redrive");
+    let probe = format!(
+        "module_dir = {:?}\n[resources.\"probe\"]\nmodule = \"probe\"\nkv = {{ namespace = \"probe\" }}\n\
+         http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\n",
+        guest_dir().to_str().unwrap()
+    );
+    let config = bucket_config(&dir, &probe);
+    let server = serve(&dir, &config);
+    // Each child counts its item, then passes its gate: items 4 and 9 fail
+    // there until kv holds "fixed" (set by another execution between the runs).
+    let items: Vec<Value> = (0..12)
+        .map(|i| {
+            let gate = if i == 4 || i == 9 { json!([{"fail_unless_set": "fixed"}]) } else { json!([]) };
+            json!({"i": i, "gate": gate})
+        })
+        .collect();
+    let definition = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Count", "States": {
+            "Count": {"Type": "Task", "Resource": "probe", "ResultPath": null,
+                "Parameters": {"steps": [{"incr.$": "States.Format('ran-{}', $.i)"}]}, "Next": "Gate"},
+            "Gate": {"Type": "Task", "Resource": "probe", "Parameters": {"steps.$": "$.gate"}, "ResultSelector": {"done": true},
+                "ResultPath": "$.gate", "OutputPath": "$.i", "End": true}}},
+        "End": true}}});
+    let machine = server.create_machine("redriven", &definition, ROLE);
+    let arn = server.start_execution(&machine, "r", &json!({"items": items}).to_string());
+    let described = server.wait_for_end(&arn);
+    assert_eq!(
+        (&described["status"], &described["error"]),
+        (&json!("FAILED"), &json!("States.ExceedToleratedFailureThreshold")),
+        "{described}"
+    );
+    let map_run = only_map_run(&server, &arn);
+    let first: Vec<Value> = children(&server, &map_run);
+    let succeeded_first: Vec<(String, usize)> = first
+        .iter()
+        .filter(|e| e["status"] == "SUCCEEDED")
+        .map(|e| {
+            let child = e["executionArn"].as_str().unwrap().to_string();
+            let events = history_types(&server, &child).len();
+            (child, events)
+        })
+        .collect();
+    assert!(first.iter().any(|e| e["status"] == "FAILED"), "{first:?}");
+    assert!(first.len() < 12 || first.iter().any(|e| e["status"] == "ABORTED"), "the failure stopped the run early: {first:?}");
+
+    let fix = server.create_machine(
+        "fix",
+        &json!({"StartAt": "Set", "States": {"Set": {"Type": "Task", "Resource": "probe",
+            "Parameters": {"steps": [{"set": ["fixed", "yes"]}]}, "End": true}}}),
+        ROLE,
+    );
+    assert_eq!(server.run_to_end(&fix, "f", "{}")["status"], "SUCCEEDED");
+    server.action("RedriveExecution", json!({"executionArn": arn}));
+    let described = server.wait_for_end(&arn);
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    let output: Value = serde_json::from_str(described["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!((0..12).collect::<Vec<_>>()), "every item's output, in item order");
+
+    // The same run, redriven once; the parent's history says so.
+    assert_eq!(only_map_run(&server, &arn), map_run, "no second map run");
+    let run = server.action("DescribeMapRun", json!({"mapRunArn": map_run}));
+    assert_eq!((&run["status"], &run["redriveCount"]), (&json!("SUCCEEDED"), &json!(1)), "{run}");
+    assert!(run["redriveDate"].is_number(), "{run}");
+    assert_eq!((&run["executionCounts"]["succeeded"], &run["executionCounts"]["total"]), (&json!(12), &json!(12)), "{run}");
+    let types = history_types(&server, &arn);
+    let position = |t: &str| types.iter().position(|x| x == t);
+    assert_eq!(types.iter().filter(|t| *t == "MapRunStarted").count(), 1, "{types:?}");
+    assert!(
+        position("ExecutionRedriven") < position("MapRunRedriven") && position("MapRunRedriven") < position("MapRunSucceeded"),
+        "{types:?}"
+    );
+
+    // Children that succeeded the first time were left alone; the others were redriven or started.
+    let second = children(&server, &map_run);
+    assert_eq!(second.len(), 12, "one child per item: {second:?}");
+    for (child, events) in &succeeded_first {
+        let now = server.action("DescribeExecution", json!({"executionArn": child}));
+        assert_eq!(now["redriveCount"], 0, "{now}");
+        assert_eq!(history_types(&server, child).len(), *events, "{child} gained no events");
+    }
+    for e in first.iter().filter(|e| e["status"] != "SUCCEEDED") {
+        let now = server.action("DescribeExecution", json!({"executionArn": e["executionArn"]}));
+        assert_eq!((&now["status"], &now["redriveCount"]), (&json!("SUCCEEDED"), &json!(1)), "{now}");
+    }
+    drop(server);
+    // Every item counted once (a failed child resumed at its gate, after its
+    // count), except one stopped while counting, which may count again.
+    let stopped: BTreeSet<String> = first
+        .iter()
+        .filter(|e| e["status"] == "ABORTED")
+        .map(|e| e["name"].as_str().unwrap().rsplit('-').next().unwrap().trim_start_matches('0').to_string())
+        .collect();
+    let kv = stepwasm::runtime::KvStore::open(&dir.join("store.sqlite")).unwrap().entries("probe").unwrap();
+    for i in 0..12 {
+        let count = kv.iter().find(|(k, _)| *k == format!("ran-{i}")).map(|(_, v)| v.as_str());
+        let index = if i == 0 { String::new() } else { i.to_string() };
+        if stopped.contains(&index) {
+            assert!(matches!(count, Some("1" | "2")), "item {i}: {kv:?}");
+        } else {
+            assert_eq!(count, Some("1"), "item {i}: {kv:?}");
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -111,6 +111,9 @@ enum Step {
     },
     /// A `.waitForTaskToken` task's module has run; its token is awaited.
     Submitted,
+    /// A redrive found this Distributed Map state's map run unfinished:
+    /// `MapRunRedriven` is recorded next, and the same map run runs again.
+    RedrivingMapRun,
     /// A Parallel or Map state's children are running.
     Running(Box<Fanout>),
     /// A sibling branch's failure stopped this branch in this state
@@ -158,6 +161,10 @@ struct Cursor {
     /// The time of the latest event in this state or its children: when
     /// children fail, a retry's backoff counts from here.
     latest_ms: i64,
+    /// The request of the map run this state's latest attempt started
+    /// (`MapRunStarted`), and how many times it was redriven: a redrive of
+    /// the execution runs that map run again rather than a new one.
+    map_run: Option<(Payload, u32)>,
     step: Step,
 }
 
@@ -214,6 +221,12 @@ impl Frame {
                 children.redrive();
                 cursor.retries.iter_mut().for_each(|r| *r = 0);
                 Step::Running(children)
+            }
+            // A map run that failed or was stopped runs again: its children
+            // that succeeded are kept (AWS's Map Run redrive).
+            _ if cursor.map_run.is_some() => {
+                cursor.retries.iter_mut().for_each(|r| *r = 0);
+                Step::RedrivingMapRun
             }
             _ => Step::Exited { output: Arc::clone(&cursor.input), next: Some(cursor.state.clone()) },
         };
@@ -349,6 +362,7 @@ impl Frame {
                 heartbeat_seconds: None,
                 started_ms: event.timestamp_ms,
                 latest_ms: event.timestamp_ms,
+                map_run: None,
                 step: Step::Entered,
             });
             return Ok(());
@@ -405,6 +419,18 @@ impl Frame {
             }
             (EventKind::MapRunStarted { request, .. }, StateKind::Map(m)) if m.distributed_run.is_some() => {
                 cursor.schedule(Step::Started { input: request.clone() })?;
+                cursor.started_ms = event.timestamp_ms;
+                cursor.map_run = Some((request.clone(), 0));
+            }
+            (EventKind::MapRunRedriven { redrive_count, .. }, StateKind::Map(_)) => {
+                let (Step::RedrivingMapRun, Some((request, redrives))) = (&cursor.step, &mut cursor.map_run) else {
+                    return Err("no map run is to be redriven".into());
+                };
+                *redrives = *redrive_count;
+                // The host tells a redrive from a resumed run by this count.
+                let mut redriven = Value::clone(request);
+                redriven["RedriveCount"] = json!(redrive_count);
+                cursor.step = Step::Started { input: Arc::new(redriven) };
                 cursor.started_ms = event.timestamp_ms;
             }
             (EventKind::MapRunSucceeded { output }, StateKind::Map(_)) => {
@@ -593,6 +619,13 @@ impl Frame {
                     journaled: false,
                     map_run: None,
                 },
+            },
+            (StateKind::Map(_), Step::RedrivingMapRun) => match &cursor.map_run {
+                Some((request, redrives)) => record(EventKind::MapRunRedriven {
+                    map_run_arn: request["MapRunArn"].as_str().unwrap_or_default().to_string(),
+                    redrive_count: redrives.saturating_add(1),
+                }),
+                None => Next::Busy,
             },
             (StateKind::Map(map), Step::Started { input }) => Next::Invoke {
                 scope: scope.clone(),
@@ -999,6 +1032,8 @@ impl Cursor {
             _ => return Err("work is scheduled only on entering a state or to retry it".into()),
         }
         self.attempt += 1;
+        // A new attempt's map run is a new one (MapRunStarted notes it).
+        self.map_run = None;
         self.step = step;
         Ok(())
     }

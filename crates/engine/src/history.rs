@@ -252,6 +252,14 @@ pub enum EventKind {
         error: String,
         cause: String,
     },
+    /// A redrive of the execution runs the map run of a Map state it left
+    /// unfinished again (same ARN): only its children that did not succeed
+    /// run again. `redrive_count` counts this map run's redrives, this one
+    /// included.
+    MapRunRedriven {
+        map_run_arn: String,
+        redrive_count: u32,
+    },
 }
 
 impl EventKind {
@@ -287,6 +295,7 @@ impl EventKind {
             EventKind::MapRunStarted { .. } => "MapRunStarted",
             EventKind::MapRunSucceeded { .. } => "MapRunSucceeded",
             EventKind::MapRunFailed { .. } => "MapRunFailed",
+            EventKind::MapRunRedriven { .. } => "MapRunRedriven",
         }
     }
 
@@ -328,6 +337,7 @@ impl EventKind {
             EventKind::TaskSucceeded { output, .. } => format!("output {output}"),
             EventKind::TaskSubmitted { output, .. } => format!("submitted, module output {output}"),
             EventKind::MapRunStarted { map_run_arn, .. } => map_run_arn.clone(),
+            EventKind::MapRunRedriven { map_run_arn, redrive_count } => format!("{map_run_arn}, redrive {redrive_count}"),
             EventKind::MapRunSucceeded { output } => format!("output {output}"),
         }
     }
@@ -480,6 +490,9 @@ impl HistoryEvent {
             | EventKind::MapRunSucceeded { .. } => ("", Value::Null),
             EventKind::MapRunStarted { map_run_arn, .. } => ("mapRunStartedEventDetails", json!({"mapRunArn": map_run_arn})),
             EventKind::MapRunFailed { error, cause } => ("mapRunFailedEventDetails", error_details(error, cause)),
+            EventKind::MapRunRedriven { map_run_arn, redrive_count } => {
+                ("mapRunRedrivenEventDetails", json!({"mapRunArn": map_run_arn, "redriveCount": redrive_count}))
+            }
             EventKind::MapStateStarted { items, .. } => ("mapStateStartedEventDetails", json!({"length": items.len()})),
             EventKind::MapIterationStarted { name, index }
             | EventKind::MapIterationSucceeded { name, index, .. }

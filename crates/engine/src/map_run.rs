@@ -71,6 +71,15 @@ pub struct MapRunRequest {
     pub tolerated_failure_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_percentage: Option<f64>,
+    /// Set on the task of a redriven map run (`MapRunRedriven`): its
+    /// children that did not succeed run again, once per redrive. Never
+    /// recorded in `MapRunStarted`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redrive_count: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The map run ARN of a Distributed Map state of `execution_arn`:
@@ -160,6 +169,7 @@ pub(super) fn request(
         max_concurrency: max_concurrency.map_or(0, |n| n as u32),
         tolerated_failure_count: count.map(|c| c as u64),
         tolerated_failure_percentage: percentage,
+        redrive_count: 0,
     })
 }
 

@@ -592,6 +592,11 @@ pub trait Store: Journal {
         execution_counts: &MapRunCounts,
     ) -> Result<(), StoreError>;
 
+    /// A redriven map run runs again: RUNNING, as its redrive
+    /// `redrive_count`, unless it is at that count already (a redrive
+    /// resumed after a crash). False if there is no such run.
+    fn redrive_map_run(&self, map_run_arn: &str, redrive_count: u32, now_ms: i64) -> Result<bool, StoreError>;
+
     /// Ends a RUNNING map run with `status` at `stop_ms`; one that ended
     /// already keeps its end.
     fn finish_map_run(&self, map_run_arn: &str, status: MapRunStatus, stop_ms: i64) -> Result<(), StoreError>;

@@ -62,6 +62,9 @@ pub struct MapRunRecord {
     pub tolerated_failure_percentage: f64,
     pub item_counts: MapRunCounts,
     pub execution_counts: MapRunCounts,
+    /// How many times the run was redriven, and when last.
+    pub redrive_count: u32,
+    pub redrive_ms: Option<i64>,
 }
 
 /// The id of a map run: the last `:` part of its ARN (what its child

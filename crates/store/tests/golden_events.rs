@@ -125,6 +125,7 @@ fn samples() -> Vec<HistoryEvent> {
         ),
         (Scope::root(), EventKind::MapRunSucceeded { output: payload(json!([1, 2])) }),
         (Scope::root(), EventKind::MapRunFailed { error: "States.ItemReaderFailed".into(), cause: "line 3: not JSON".into() }),
+        (Scope::root(), EventKind::MapRunRedriven { map_run_arn: map_run.into(), redrive_count: 1 }),
     ];
     kinds
         .into_iter()

@@ -88,7 +88,7 @@ fn counts(counts: &MapRunCounts) -> Value {
         "aborted": counts.aborted,
         "total": counts.total,
         "resultsWritten": counts.results_written,
-        // Redrives of map runs are not kept: nothing is pending one.
+        // A redrive reruns its children as it starts: none waits for one.
         "failuresNotRedrivable": 0,
         "pendingRedrive": 0,
     })
@@ -153,10 +153,13 @@ fn describe_in(store: &SqliteStore, params: &Params) -> Result<Value, ApiError> 
         "toleratedFailureCount": run.tolerated_failure_count,
         "itemCounts": counts(&run.item_counts),
         "executionCounts": counts(&run.execution_counts),
-        "redriveCount": 0,
+        "redriveCount": run.redrive_count,
     });
     if let Some(stop) = run.stop_ms {
         response["stopDate"] = date(stop);
+    }
+    if let Some(redriven) = run.redrive_ms {
+        response["redriveDate"] = date(redriven);
     }
     Ok(response)
 }
@@ -233,6 +236,8 @@ mod tests {
             tolerated_failure_percentage: 0.0,
             item_counts: MapRunCounts { pending: 2, running: 1, total: 3, ..MapRunCounts::default() },
             execution_counts: MapRunCounts { running: 1, total: 1, ..MapRunCounts::default() },
+            redrive_count: 0,
+            redrive_ms: None,
         };
         store.create_map_run(&run).unwrap();
         store

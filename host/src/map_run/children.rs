@@ -20,7 +20,7 @@ use crate::asl::StateMachine;
 use crate::driver::{Clock, SystemClock};
 use crate::engine::map_run::MapRunRequest;
 use crate::engine::{EventKind, ExecutionInfo, Outcome, TaskOutcome, TaskRunner};
-use crate::store::{ExecutionStatus, Journal as _, MapRunCounts, MapRunRecord, MapRunStatus, Store, StoreError};
+use crate::store::{ExecutionStatus, ExecutionSummary, Journal as _, MapRunCounts, MapRunRecord, MapRunStatus, Store, StoreError};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -108,7 +108,11 @@ impl StoredChildren {
         let info = child_info(request, &name, &self.role_arn);
         let store = &self.api.store;
         // Started before a crash: found by its name, not started twice.
-        if store.execution(&info.execution_arn).map_err(store_failure)?.is_none() {
+        let found = store.execution(&info.execution_arn).map_err(store_failure)?;
+        if let Some(child) = &found {
+            self.redrive_child(request, child)?;
+        }
+        if found.is_none() {
             let machine = self.machine.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let Some(machine) = machine else {
                 return Err(TaskOutcome::Failed {
@@ -153,6 +157,30 @@ impl StoredChildren {
     }
 }
 
+impl StoredChildren {
+    /// In a redriven map run, a child that did not succeed runs again from
+    /// where it failed (RedriveExecution), once per redrive of the run: the
+    /// redrive's client token makes a second request after a crash that
+    /// same redrive, and a child redriven this time already is left as it is.
+    fn redrive_child(&self, request: &MapRunRequest, child: &ExecutionSummary) -> Result<(), TaskOutcome> {
+        let unsuccessful = matches!(child.status, ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted);
+        if request.redrive_count == 0 || !unsuccessful || child.redrive_count >= request.redrive_count {
+            return Ok(());
+        }
+        let token = format!("map-run-redrive-{}", request.redrive_count);
+        match self.api.store.redrive_execution(&child.info.execution_arn, Some(&token), SystemClock.now_ms()) {
+            Ok(_) => {
+                self.api.wake_host.notify_one();
+                Ok(())
+            }
+            // It stays as it ended (history full, redriven too often): its
+            // failure counts again.
+            Err(StoreError::NotRedrivable { .. }) => Ok(()),
+            Err(e) => Err(store_failure(e)),
+        }
+    }
+}
+
 impl Children for StoredChildren {
     fn begin<'a>(&'a self, request: &'a MapRunRequest, children: u64, items: u64) -> BoxFuture<'a, Result<Settings, TaskOutcome>> {
         Box::pin(async move {
@@ -177,8 +205,15 @@ impl Children for StoredChildren {
                 tolerated_failure_percentage: request.tolerated_failure_percentage.unwrap_or(0.0),
                 item_counts: MapRunCounts { pending: items, total: items, ..MapRunCounts::default() },
                 execution_counts: MapRunCounts { pending: children, total: children, ..MapRunCounts::default() },
+                redrive_count: 0,
+                redrive_ms: None,
             };
-            let stored = store.create_map_run(&record).map_err(store_failure)?;
+            let mut stored = store.create_map_run(&record).map_err(store_failure)?;
+            if request.redrive_count > stored.redrive_count {
+                // A redrive of the run: RUNNING again, its children that did not succeed rerun.
+                store.redrive_map_run(&request.map_run_arn, request.redrive_count, SystemClock.now_ms()).map_err(store_failure)?;
+                stored = store.map_run(&request.map_run_arn).map_err(store_failure)?.unwrap_or(stored);
+            }
             Ok(StoredChildren::settings(&stored))
         })
     }

@@ -7,7 +7,8 @@
 //! `{"incr": key}` (reads a number, writes it plus one),
 //! `{"fetch": {"url", "method"?, "body"?}}`, `{"log": count}`,
 //! `{"fail": error}`, `{"fail_before_attempt": n}` (fails with `NotYet` while
-//! the attempt number is below n), `{"spin": true}` (loops until stopped),
+//! the attempt number is below n), `{"fail_unless_set": key}` (fails with
+//! `NotSet` while kv has no such key: a failure something else can mend), `{"spin": true}` (loops until stopped),
 //! `{"clock": true}` (the wall clock's sub-second nanoseconds).
 //! The output lists each step's result; a capability error is a result too
 //! (`{"error": message}`), so the test sees exactly what the host answered.
@@ -68,6 +69,14 @@ fn step(s: &Value, ctx: &Context) -> Result<Value, TaskError> {
     }
     if let Some(e) = s.get("fail") {
         return Err(TaskError::new(text(e), "the script said to fail"));
+    }
+    if let Some(key) = s.get("fail_unless_set") {
+        let key = text(key);
+        return match kv::get(&key) {
+            Ok(Some(value)) => Ok(json!(value)),
+            Ok(None) => Err(TaskError::new("NotSet", format!("kv has no key {key:?}"))),
+            Err(e) => Ok(err(e.to_string())),
+        };
     }
     if let Some(n) = s.get("fail_before_attempt").and_then(Value::as_u64) {
         if u64::from(ctx.attempt) < n {

@@ -9,9 +9,9 @@ use crate::{map_run_id, ExecutionSummary, MapRunCounts, MapRunRecord, MapRunStat
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 const COLUMNS: &str = "arn, execution_arn, state_machine_arn, status, start_ms, stop_ms, max_concurrency, tolerated_failure_count, \
-                       tolerated_failure_percentage, item_counts, execution_counts";
+                       tolerated_failure_percentage, item_counts, execution_counts, redrive_count, redrive_ms";
 
-type Row = (String, String, String, String, i64, Option<i64>, u32, i64, f64, String, String);
+type Row = (String, String, String, String, i64, Option<i64>, u32, i64, f64, String, String, u32, Option<i64>);
 
 fn row(row: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok((
@@ -26,6 +26,8 @@ fn row(row: &rusqlite::Row) -> rusqlite::Result<Row> {
         row.get(8)?,
         row.get(9)?,
         row.get(10)?,
+        row.get(11)?,
+        row.get(12)?,
     ))
 }
 
@@ -42,6 +44,8 @@ fn record(location: &str, row: Row) -> Result<MapRunRecord, StoreError> {
         percentage,
         items,
         executions,
+        redrive_count,
+        redrive_ms,
     ) = row;
     let corrupt = |what: &str, why: String| StoreError::Unreadable {
         path: location.to_string(),
@@ -59,6 +63,8 @@ fn record(location: &str, row: Row) -> Result<MapRunRecord, StoreError> {
         max_concurrency,
         tolerated_failure_count: u64::try_from(tolerated).unwrap_or(0),
         tolerated_failure_percentage: percentage,
+        redrive_count,
+        redrive_ms,
         map_run_arn,
         execution_arn,
         state_machine_arn,
@@ -78,7 +84,7 @@ fn json(location: &str, counts: &MapRunCounts) -> Result<String, StoreError> {
 pub(super) fn create(conn: &mut Connection, location: &str, run: &MapRunRecord) -> Result<MapRunRecord, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.prepare_cached(&format!(
-        "INSERT INTO map_runs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (arn) DO NOTHING"
+        "INSERT INTO map_runs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (arn) DO NOTHING"
     ))?
     .execute(params![
         run.map_run_arn,
@@ -92,6 +98,8 @@ pub(super) fn create(conn: &mut Connection, location: &str, run: &MapRunRecord) 
         run.tolerated_failure_percentage,
         json(location, &run.item_counts)?,
         json(location, &run.execution_counts)?,
+        run.redrive_count,
+        run.redrive_ms,
     ])?;
     let kept = get(&tx, location, &run.map_run_arn)?;
     tx.commit()?;
@@ -143,6 +151,19 @@ pub(super) fn set_progress(
         json(location, execution_counts)?
     ])?;
     Ok(())
+}
+
+/// Runs an ended run again as its redrive `redrive_count` (RUNNING, no
+/// end); a run already at that count (or past it) is left as it is. False
+/// if there is no such run.
+pub(super) fn redrive(conn: &Connection, map_run_arn: &str, redrive_count: u32, now_ms: i64) -> Result<bool, StoreError> {
+    let exists = conn.prepare_cached("SELECT 1 FROM map_runs WHERE arn = ?1")?.exists(params![map_run_arn])?;
+    conn.prepare_cached(
+        "UPDATE map_runs SET status = 'RUNNING', stop_ms = NULL, redrive_count = ?2, redrive_ms = ?3
+         WHERE arn = ?1 AND redrive_count < ?2",
+    )?
+    .execute(params![map_run_arn, redrive_count, now_ms])?;
+    Ok(exists)
 }
 
 /// Ends a RUNNING run; one that ended keeps its end.
@@ -197,6 +218,8 @@ mod tests {
             tolerated_failure_percentage: 0.0,
             item_counts: MapRunCounts { pending: 3, total: 3, ..MapRunCounts::default() },
             execution_counts: MapRunCounts::default(),
+            redrive_count: 0,
+            redrive_ms: None,
         }
     }
 
@@ -247,6 +270,23 @@ mod tests {
         let kept = store.map_run(&r.map_run_arn).unwrap().unwrap();
         assert_eq!((kept.status, kept.stop_ms), (MapRunStatus::Failed, Some(500)), "the first end stays");
         assert_eq!((kept.item_counts, kept.execution_counts), (items, executions));
+    }
+
+    #[test]
+    fn a_redrive_runs_an_ended_run_again_once_per_count() {
+        let store = SqliteStore::in_memory().unwrap();
+        let r = run("r1", 100);
+        store.create_map_run(&r).unwrap();
+        store.finish_map_run(&r.map_run_arn, MapRunStatus::Failed, 500).unwrap();
+        assert!(store.redrive_map_run(&r.map_run_arn, 1, 800).unwrap());
+        let kept = store.map_run(&r.map_run_arn).unwrap().unwrap();
+        assert_eq!((kept.status, kept.stop_ms, kept.redrive_count, kept.redrive_ms), (MapRunStatus::Running, None, 1, Some(800)));
+        // The same redrive again (resumed after a crash) changes nothing.
+        store.finish_map_run(&r.map_run_arn, MapRunStatus::Succeeded, 900).unwrap();
+        assert!(store.redrive_map_run(&r.map_run_arn, 1, 950).unwrap());
+        let kept = store.map_run(&r.map_run_arn).unwrap().unwrap();
+        assert_eq!((kept.status, kept.redrive_count, kept.redrive_ms), (MapRunStatus::Succeeded, 1, Some(800)));
+        assert!(!store.redrive_map_run("arn:aws:states:us-east-1:123456789012:mapRun:orders/ProcessItems:none", 1, 1).unwrap());
     }
 
     #[test]

@@ -106,7 +106,7 @@ const COLUMNS_1: [(&str, &str, &str); 9] = [
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Every migration, in order; `MIGRATIONS[n]` brings version `n` to `n + 1`.
-const MIGRATIONS: [Migration; 3] = [numbered_layout, versions_aliases_and_test_cases, map_runs];
+const MIGRATIONS: [Migration; 4] = [numbered_layout, versions_aliases_and_test_cases, map_runs, map_run_redrives];
 
 /// The version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -185,6 +185,15 @@ fn map_runs(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(LAYOUT_3)
 }
 
+/// Migration 4: how many times each map run was redriven, and when last
+/// (DescribeMapRun's `redriveCount` and `redriveDate`).
+fn map_run_redrives(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE map_runs ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE map_runs ADD COLUMN redrive_ms INTEGER;",
+    )
+}
+
 /// Why the layout could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -260,7 +269,7 @@ fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
         (
             "map_runs",
             "arn, execution_arn, state_machine_arn, status, start_ms, stop_ms, max_concurrency, tolerated_failure_count, \
-             tolerated_failure_percentage, item_counts, execution_counts",
+             tolerated_failure_percentage, item_counts, execution_counts, redrive_count, redrive_ms",
         ),
     ];
     for (table, columns) in TABLES {
@@ -298,7 +307,7 @@ mod tests {
         .unwrap();
         assert!(conn.prepare("SELECT arn FROM map_runs").is_err(), "version 2 has no map runs");
         migrate(&mut conn).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 3);
+        assert_eq!(user_version(&conn).unwrap(), LATEST);
         let kept: i64 = conn.query_row("SELECT count(*) FROM executions", [], |row| row.get(0)).unwrap();
         assert_eq!(kept, 1);
         let indexed: i64 = conn
@@ -309,8 +318,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexed, 2);
-        conn.pragma_update(None, "user_version", 4).unwrap();
-        assert!(matches!(migrate(&mut conn), Err(SchemaError::Newer { found: 4 })), "a newer layout is still refused");
+        let redrives: i64 = conn.query_row("SELECT count(redrive_count) FROM map_runs", [], |row| row.get(0)).unwrap();
+        assert_eq!(redrives, 0, "map runs have their redrive count");
+        conn.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(SchemaError::Newer { .. })), "a newer layout is still refused");
     }
 
     #[test]

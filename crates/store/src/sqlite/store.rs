@@ -240,6 +240,10 @@ impl Store for SqliteStore {
         self.located(|| map_runs::set_progress(&self.conn(), &self.location, map_run_arn, item_counts, execution_counts))
     }
 
+    fn redrive_map_run(&self, map_run_arn: &str, redrive_count: u32, now_ms: i64) -> Result<bool, StoreError> {
+        self.located(|| map_runs::redrive(&self.conn(), map_run_arn, redrive_count, now_ms))
+    }
+
     fn finish_map_run(&self, map_run_arn: &str, status: MapRunStatus, stop_ms: i64) -> Result<(), StoreError> {
         self.located(|| map_runs::finish(&self.conn(), map_run_arn, status, stop_ms))
     }
