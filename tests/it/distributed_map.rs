@@ -51,6 +51,17 @@ fn bucket_config(dir: &Path, extra: &str) -> PathBuf {
     config
 }
 
+/// A bucket config granting resource `probe` (the probe module) kv in
+/// namespace `probe`, where children count their items.
+fn counting_config(dir: &Path) -> PathBuf {
+    let probe = format!(
+        "module_dir = {:?}\n[resources.\"probe\"]\nmodule = \"probe\"\nkv = {{ namespace = \"probe\" }}\n\
+         http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\n",
+        guest_dir().to_str().unwrap()
+    );
+    bucket_config(dir, &probe)
+}
+
 fn serve(dir: &Path, config: &Path) -> ApiServer {
     let cache = dir.join("cache");
     ApiServer::start(&dir.join("store.sqlite"), &["--config", config.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap()])
@@ -398,12 +409,7 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
 #[test]
 fn redriving_the_parent_redrives_its_map_run_rerunning_only_the_unsuccessful_children() {
     let dir = scratch("dmap-redrive");
-    let probe = format!(
-        "module_dir = {:?}\n[resources.\"probe\"]\nmodule = \"probe\"\nkv = {{ namespace = \"probe\" }}\n\
-         http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\n",
-        guest_dir().to_str().unwrap()
-    );
-    let config = bucket_config(&dir, &probe);
+    let config = counting_config(&dir);
     let server = serve(&dir, &config);
     // Each child counts its item, then passes its gate: items 4 and 9 fail
     // there until kv holds "fixed" (set by another execution between the runs).
@@ -506,12 +512,7 @@ fn redriving_the_parent_redrives_its_map_run_rerunning_only_the_unsuccessful_chi
 fn kill_9_during_a_map_run_counts_every_item_once() {
     const ITEMS: usize = 300;
     let dir = scratch("dmap-kill");
-    let probe = format!(
-        "module_dir = {:?}\n[resources.\"probe\"]\nmodule = \"probe\"\nkv = {{ namespace = \"probe\" }}\n\
-         http = {{ allow = [\"http://127.0.0.1:9/unused/\"] }}\n",
-        guest_dir().to_str().unwrap()
-    );
-    let config = bucket_config(&dir, &probe);
+    let config = counting_config(&dir);
     let lines: Vec<String> = (0..ITEMS).map(|i| json!({"i": i}).to_string()).collect();
     std::fs::write(dir.join("data/items.jsonl"), lines.join("\n")).unwrap();
     let definition = dir.join("count.asl.json");
