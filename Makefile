@@ -1,6 +1,6 @@
 # The two set-up commands of the README: `make example` and `make test`.
 # Both install the guest toolchain when missing (see scripts/build-guests.sh).
-.PHONY: guests example test bench
+.PHONY: guests example test bench bench-peer
 
 guests:
 	scripts/build-guests.sh
@@ -24,7 +24,17 @@ test: guests
 	cargo fmt --all --check
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings
 	cargo test --release --locked --workspace
-	cargo test --release --locked -p payment -p inventory -p notify
+	cargo test --release --locked -p payment -p inventory -p notify -p echo
 
 bench: guests
 	cargo run --release --locked -p stepwasm-bench --
+
+# The peer workflow (examples/peer/), with its Task and Pass-only, each beside
+# aws-local-stepfunctions in the same run (installed into target/als from npm).
+bench-peer: guests
+	scripts/install-als.sh
+	cargo build --release --locked -p stepwasm-bench
+	for definition in peer peer-pass; do \
+	  target/release/stepwasm-bench --definition examples/peer/$$definition.asl.json \
+	    --config examples/peer/stepwasm.toml --inputs examples/peer/inputs --compare-als --seconds 3 || exit 1; \
+	done

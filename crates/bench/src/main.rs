@@ -5,6 +5,8 @@
 //! store" journal every event in a store file, the cost of durability. `--parked N`
 //! measures something else: the memory of executions parked in a Wait
 //! ([`parked`]). `--fanout` measures a Map state fanning out ([`fanout`]).
+//! `--compare-als` also runs the definition on aws-local-stepfunctions
+//! ([`als`]) and prints stepwasm's rate as a multiple of its.
 //!
 //! The native handlers run twice: with kv in the SDK's native per-thread map
 //! (the handlers' own cost), and with kv on the host's store, read, staged and
@@ -19,6 +21,7 @@
 //! This is the only crate that links the example handlers natively; the
 //! `stepwasm` binary runs them as components only.
 
+mod als;
 mod fanout;
 mod invocations;
 mod measure;
@@ -79,6 +82,14 @@ struct BenchArgs {
     /// sequential Map over 10,000 items).
     #[arg(long, requires = "fanout")]
     fanout_full: bool,
+    /// Also run the definition (first input) on aws-local-stepfunctions, in
+    /// Node, each Task an echo, and print the ratio (install it first:
+    /// scripts/install-als.sh).
+    #[arg(long)]
+    compare_als: bool,
+    /// Where scripts/install-als.sh installed aws-local-stepfunctions.
+    #[arg(long, default_value = "target/als")]
+    als_dir: PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -232,6 +243,31 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     let rate = |mode| rates.iter().find(|r| r.0 == mode && r.1 == cores).map(|r| r.2);
     if let (Some(wasm), Some(native)) = (rate("wasm-async"), rate("native")) {
         println!("WASM on tokio vs native on {cores} thread(s): native is {:.1}x the WASM throughput", native / wasm);
+    }
+    if args.compare_als {
+        let theirs = match &runtime {
+            Some(runtime) => als::measure_als(&args.als_dir, &args.definition, &paths[0], args.seconds, &machine, &inputs[0], &**runtime)?,
+            None => {
+                let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map, None)?;
+                als::measure_als(&args.als_dir, &args.definition, &paths[0], args.seconds, &machine, &inputs[0], &native)?
+            }
+        };
+        println!();
+        println!("| engine | driven by | executions/s | p50 latency | p99 latency |");
+        println!("|---|---|---:|---:|---:|");
+        println!(
+            "| aws-local-stepfunctions {} (Node {}) | 1 process | {:.0} | {:.1} µs | {:.1} µs |",
+            theirs.version, theirs.node, theirs.per_second, theirs.p50_us, theirs.p99_us
+        );
+        println!();
+        for mode in ["wasm", "native"] {
+            if let Some(ours) = rates.iter().find(|r| r.0 == mode && r.1 == 1).map(|r| r.2) {
+                println!(
+                    "stepwasm ({mode}, 1 thread) vs aws-local-stepfunctions (1 process), same definition and input, outputs equal: {:.1}x",
+                    ours / theirs.per_second
+                );
+            }
+        }
     }
     if let Some(runtime) = &runtime {
         invocations::invocation_tables(&args.trivial, runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;

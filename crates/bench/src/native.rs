@@ -21,6 +21,7 @@ pub(crate) fn native_handler(module: &str) -> Option<NativeHandler> {
         "payment" => |i, c| stepwasm_guest::call(payment::verify, i, c),
         "inventory" => |i, c| stepwasm_guest::call(inventory::reserve, i, c),
         "notify" => |i, c| stepwasm_guest::call(notify::compose, i, c),
+        "echo" => |i, c| stepwasm_guest::call(echo::echo, i, c),
         _ => return None,
     })
 }
