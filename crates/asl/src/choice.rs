@@ -38,6 +38,21 @@ pub enum Condition {
     Jsonata(super::template::Template),
 }
 
+impl Condition {
+    /// True when evaluating the condition may read the context object (`$$`).
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Condition::And(all) | Condition::Or(all) => all.iter().any(Condition::uses_context),
+            Condition::Not(inner) => inner.uses_context(),
+            Condition::Test { variable, test } => {
+                variable.root() == Root::Context
+                    || matches!(test, Test::Compare { operand: Operand::Path(path), .. } if path.root() == Root::Context)
+            }
+            Condition::Jsonata(template) => template.uses_context(),
+        }
+    }
+}
+
 /// The comparison a data-test rule applies to its `Variable`.
 #[derive(Debug, Clone)]
 pub enum Test {

@@ -25,8 +25,11 @@ pub struct StateMachine {
 #[derive(Debug, Clone)]
 pub struct Graph {
     pub start_at: String,
-    pub states: IndexMap<String, State>,
+    pub states: StateMap,
 }
+
+/// A graph's states by name, in definition order (looked up on every event).
+pub type StateMap = IndexMap<String, State, foldhash::fast::RandomState>;
 
 impl Graph {
     /// The state named `name`; parsing guarantees every transition target exists.

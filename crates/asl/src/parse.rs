@@ -11,7 +11,6 @@ use super::errors::ALL;
 use super::path::Path;
 use super::template::Template;
 use super::{InvalidDefinition, ValidationError};
-use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -338,7 +337,7 @@ impl Parser {
         // The enclosing state's language, restored once the nested graph is read.
         let enclosing_jsonata = self.jsonata;
         let prefix = if f.loc.is_empty() { String::new() } else { format!("{}.", f.loc) };
-        let mut parsed = IndexMap::new();
+        let mut parsed = crate::definition::StateMap::default();
         for (name, value) in states.into_iter().flatten() {
             let loc = format!("{prefix}States.{name}");
             if let Some(first) = self.names.insert(name.clone(), loc.clone()) {

@@ -46,8 +46,9 @@ pub(crate) struct Flight {
 /// The decisions not carried out yet and the work in flight.
 #[derive(Default)]
 pub(crate) struct Pending {
-    decisions: BTreeMap<Scope, Decision>,
-    flights: HashMap<Scope, Flight>,
+    /// Boxed: the map moves its entries as it grows, and a decision is large.
+    decisions: BTreeMap<Scope, Box<Decision>>,
+    flights: HashMap<Scope, Flight, foldhash::fast::RandomState>,
     /// The scopes whose decision is an event to record now.
     records: BTreeSet<Scope>,
     /// The scopes whose decision is work not in flight.
@@ -55,7 +56,7 @@ pub(crate) struct Pending {
     /// The scopes whose decision is an event to record at an instant, by
     /// that instant (and the instant of each, to take it out).
     timers: BTreeSet<(i64, Scope)>,
-    timer_of: HashMap<Scope, i64>,
+    timer_of: HashMap<Scope, i64, foldhash::fast::RandomState>,
 }
 
 impl Pending {
@@ -70,9 +71,8 @@ impl Pending {
             None => touched.extend(self.decisions.keys().cloned()),
             Some(changed) => {
                 for depth in 0..changed.0.len() {
-                    let above = Scope(changed.0[..depth].to_vec());
-                    if self.decisions.contains_key(&above) {
-                        touched.push(above);
+                    if let Some((above, _)) = self.decisions.get_key_value(&changed.0[..depth]) {
+                        touched.push(above.clone());
                     }
                 }
                 touched.extend(
@@ -88,13 +88,13 @@ impl Pending {
         }
         for decision in decisions {
             let scope = decision.scope().clone();
-            self.decisions.insert(scope.clone(), decision);
+            self.decisions.insert(scope.clone(), Box::new(decision));
             touched.push(scope);
         }
         let mut dropped = Vec::new();
         for scope in touched {
             if let Some(flight) = self.flights.get(&scope) {
-                if self.decisions.get(&scope).and_then(Work::of).as_ref() != Some(&flight.work) {
+                if self.decisions.get(&scope).and_then(|d| Work::of(d)).as_ref() != Some(&flight.work) {
                     if let Some(flight) = self.flights.remove(&scope) {
                         flight.abort.abort();
                         dropped.push(flight);
@@ -113,7 +113,7 @@ impl Pending {
         if let Some(at) = self.timer_of.remove(scope) {
             self.timers.remove(&(at, scope.clone()));
         }
-        match self.decisions.get(scope) {
+        match self.decisions.get(scope).map(|d| &**d) {
             Some(Decision::Record { .. }) => {
                 self.records.insert(scope.clone());
             }
@@ -139,7 +139,7 @@ impl Pending {
     /// never kept: the loop ends as soon as the execution has an outcome.)
     pub fn take_record(&mut self) -> Option<(Scope, EventKind)> {
         let scope = self.records.pop_first()?;
-        match self.decisions.remove(&scope) {
+        match self.decisions.remove(&scope).map(|d| *d) {
             Some(Decision::Record { scope, event }) => Some((scope, event)),
             _ => None,
         }
@@ -147,17 +147,17 @@ impl Pending {
 
     /// The decisions to start work for now: not in flight yet, at most `room` of them.
     pub fn to_start(&self, room: usize) -> Vec<Decision> {
-        self.unstarted.iter().take(room).filter_map(|scope| self.decisions.get(scope).cloned()).collect()
+        self.unstarted.iter().take(room).filter_map(|scope| self.decisions.get(scope).map(|d| Decision::clone(d))).collect()
     }
 
     /// The decision of `scope` is still `work`.
     pub fn wants(&self, scope: &Scope, work: &Work) -> bool {
-        self.decisions.get(scope).and_then(Work::of).as_ref() == Some(work)
+        self.decisions.get(scope).and_then(|d| Work::of(d)).as_ref() == Some(work)
     }
 
     /// The `.waitForTaskToken` token of the task `scope` decided to run.
     pub fn task_token(&self, scope: &Scope) -> Option<String> {
-        match self.decisions.get(scope) {
+        match self.decisions.get(scope).map(|d| &**d) {
             Some(Decision::Invoke { task, .. }) => task.task_token.clone(),
             _ => None,
         }
@@ -213,12 +213,12 @@ impl Pending {
     /// The one decision there is, taken out, when it is the only thing to
     /// do (nothing else decided, nothing in flight) and `alone` accepts it.
     pub fn take_lone(&mut self, alone: impl Fn(&Decision) -> bool) -> Option<Decision> {
-        if self.decisions.len() != 1 || !self.flights.is_empty() || !self.decisions.values().all(alone) {
+        if self.decisions.len() != 1 || !self.flights.is_empty() || !self.decisions.values().all(|d| alone(d)) {
             return None;
         }
         let (_, decision) = self.decisions.pop_first()?;
         self.clear();
-        Some(decision)
+        Some(*decision)
     }
 
     /// The earliest timer: when, and its scope.
@@ -231,7 +231,7 @@ impl Pending {
         if let Some(at) = self.timer_of.remove(scope) {
             self.timers.remove(&(at, scope.clone()));
         }
-        match self.decisions.remove(scope) {
+        match self.decisions.remove(scope).map(|d| *d) {
             Some(Decision::RecordAt { scope, event, .. }) => Some((scope, event)),
             _ => None,
         }

@@ -19,7 +19,7 @@ pub(crate) struct Recorder<'a, C: ?Sized> {
     pub(crate) decide_on_pool: bool,
     pub(crate) history: Vec<HistoryEvent>,
     /// The latest event id of each scope, for `previous_event_id`.
-    pub(crate) latest: HashMap<Scope, u64>,
+    pub(crate) latest: HashMap<Scope, u64, foldhash::fast::RandomState>,
     pub(crate) clock: &'a C,
     /// Where the events are journaled, if anywhere.
     pub(crate) store: Option<&'a dyn Journal>,
@@ -52,7 +52,7 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
             machine,
             decide_on_pool: false,
             history: Vec::new(),
-            latest: HashMap::new(),
+            latest: HashMap::default(),
             clock,
             store,
             journaled: 0,
@@ -137,16 +137,14 @@ impl<'a, C: Clock + ?Sized> Recorder<'a, C> {
         // An event follows the latest one of its own branch or iteration; the
         // first of a branch follows its parent's latest (…StateStarted).
         let mut previous_event_id = 0;
-        let mut ancestor = scope.clone();
+        let mut ancestor: &[u32] = &scope.0;
         loop {
-            if let Some(&latest) = self.latest.get(&ancestor) {
+            if let Some(&latest) = self.latest.get(ancestor) {
                 previous_event_id = latest;
                 break;
             }
-            if ancestor.is_root() {
-                break;
-            }
-            ancestor = ancestor.parent();
+            let Some((_, parent)) = ancestor.split_last() else { break };
+            ancestor = parent;
         }
         let event = HistoryEvent { id, previous_event_id, timestamp_ms: self.clock.now_ms(), scope, kind };
         // Applied first, so a bad event never reaches the store.

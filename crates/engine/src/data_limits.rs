@@ -15,16 +15,19 @@ use stepwasm_asl::errors;
 use stepwasm_asl::size::{self, TooBig, MAX_VALUE_DEPTH};
 
 /// Why state `state` may not record `event`, if it may not.
-/// `variable_sizes` are the JSON sizes of the variables of the frame that
+/// `output_checked`: the event's output was checked already (it is the
+/// state's input, unchanged). `variable_sizes` are the JSON sizes of the variables of the frame that
 /// records it; `execution_variable_bytes` those of every variable the
 /// execution holds now.
 pub(crate) fn over_limits(
     event: &EventKind,
+    output_checked: bool,
     state: &str,
     variable_sizes: &HashMap<String, usize>,
     execution_variable_bytes: usize,
 ) -> Option<Failure> {
-    if let Some((what, too_big)) = oversized_payload(event) {
+    let unchecked = !(output_checked && matches!(event, EventKind::StateExited { .. }));
+    if let Some((what, too_big)) = unchecked.then(|| oversized_payload(event)).flatten() {
         return Some(Failure::new(
             errors::DATA_LIMIT_EXCEEDED,
             match too_big {
@@ -119,12 +122,15 @@ mod tests {
     #[test]
     fn a_payload_over_the_limit_is_named() {
         let none = HashMap::new();
-        assert_eq!(over_limits(&exit(json!({"small": 1}), None), "S", &none, 0), None);
-        let failure = over_limits(&exit(big(MAX_PAYLOAD_BYTES), None), "S", &none, 0).unwrap();
+        assert_eq!(over_limits(&exit(json!({"small": 1}), None), false, "S", &none, 0), None);
+        let failure = over_limits(&exit(big(MAX_PAYLOAD_BYTES), None), false, "S", &none, 0).unwrap();
         assert_eq!(failure.error, errors::DATA_LIMIT_EXCEEDED);
         assert!(failure.cause.starts_with("the output of state \"S\""), "{}", failure.cause);
         let items = EventKind::MapStateStarted { items: vec![json!(1), big(MAX_PAYLOAD_BYTES)], retry_after: None };
-        assert!(over_limits(&items, "M", &none, 0).unwrap().cause.starts_with("the Map item input"));
+        assert!(over_limits(&items, false, "M", &none, 0).unwrap().cause.starts_with("the Map item input"));
+        // An output checked already (the state's input, unchanged) is not measured again.
+        assert_eq!(over_limits(&exit(big(MAX_PAYLOAD_BYTES), None), true, "S", &none, 0), None);
+        assert!(over_limits(&items, true, "M", &none, 0).is_some(), "only a state's output is spared");
     }
 
     #[test]
@@ -132,14 +138,14 @@ mod tests {
         let none = HashMap::new();
         let half = MAX_VARIABLE_BYTES / 2;
         let one = exit(json!({}), Some(json!({"a": big(MAX_VARIABLE_BYTES)})));
-        assert!(over_limits(&one, "S", &none, 0).unwrap().cause.contains("for one variable"));
+        assert!(over_limits(&one, false, "S", &none, 0).unwrap().cause.contains("for one variable"));
         let assign = exit(json!({}), Some(json!({"a": big(half), "b": big(half)})));
-        assert!(over_limits(&assign, "S", &none, 0).unwrap().cause.contains("for one Assign"));
+        assert!(over_limits(&assign, false, "S", &none, 0).unwrap().cause.contains("for one Assign"));
         let small = exit(json!({}), Some(json!({"a": big(10)})));
         let held = MAX_EXECUTION_VARIABLE_BYTES - 5;
-        assert!(over_limits(&small, "S", &none, held).unwrap().cause.contains("for all of an execution's variables"));
+        assert!(over_limits(&small, false, "S", &none, held).unwrap().cause.contains("for all of an execution's variables"));
         // Replacing a variable the frame holds frees its bytes first.
         let replaced: HashMap<String, usize> = [("a".to_string(), 100)].into();
-        assert_eq!(over_limits(&small, "S", &replaced, held), None);
+        assert_eq!(over_limits(&small, false, "S", &replaced, held), None);
     }
 }

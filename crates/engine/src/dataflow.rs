@@ -29,6 +29,19 @@ pub(crate) fn io_settings(state: &State) -> &IoSettings {
     }
 }
 
+/// True when the state's I/O fields leave its input as it is: its output is
+/// its input unless a result is placed in it (a Pass's `Result`, a Choice's
+/// rule with `Assign` or `Output` are the caller's to check).
+pub fn passes_input_through(io: &IoSettings) -> bool {
+    !io.jsonata
+        && matches!(io.input_path, PathSetting::Default)
+        && matches!(io.output_path, PathSetting::Default)
+        && matches!(io.result_path, ResultPathSetting::Default | ResultPathSetting::Discard)
+        && io.parameters.is_none()
+        && io.assign.is_none()
+        && io.output.is_none()
+}
+
 /// True when any of the state's I/O fields reads the context object.
 pub fn uses_context(io: &IoSettings) -> bool {
     let path_reads_context = |p: &PathSetting| matches!(p, PathSetting::Path(p) if p.root() == Root::Context);

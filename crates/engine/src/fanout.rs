@@ -179,7 +179,8 @@ impl Fanout {
                     return Err(format!("iteration {index} cannot start now (next is {next_pending})"));
                 }
                 let input = items.get(*index as usize).ok_or_else(|| format!("there is no item {index}"))?;
-                let frame = redriven.remove(index).unwrap_or_else(|| Box::new(Frame::new(Arc::clone(processor), Arc::new(input.clone()))));
+                let frame =
+                    redriven.remove(index).unwrap_or_else(|| Box::new(Frame::child(Arc::clone(processor), Arc::new(input.clone()))));
                 running.insert(*index, frame);
                 *next_pending = (*next_pending + 1..results.len()).find(|&i| results[i].is_none()).unwrap_or(results.len());
             }

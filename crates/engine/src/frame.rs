@@ -28,7 +28,7 @@ use stepwasm_asl::errors;
 use stepwasm_asl::path::Bindings;
 use stepwasm_asl::size;
 use stepwasm_asl::template::Template;
-use stepwasm_asl::{is_activity, Graph, State, StateKind, Transition};
+use stepwasm_asl::{is_activity, Graph, ResultPathSetting, State, StateKind, Transition};
 
 /// Workflow variables of one scope.
 pub(super) type Variables = Map<String, Value>;
@@ -182,9 +182,13 @@ pub(super) struct Frame {
     /// kept up to date by `apply`: a fold over the events, so a replay
     /// gives the same count.
     variable_bytes: usize,
+    /// The frame's input was checked against the data limits where it was
+    /// recorded (a branch's input, a Map item); the top level's was not.
+    input_checked: bool,
 }
 
 impl Frame {
+    /// The top level's frame.
     pub fn new(graph: Arc<Graph>, input: Payload) -> Frame {
         Frame {
             graph,
@@ -194,7 +198,14 @@ impl Frame {
             variable_sizes: HashMap::new(),
             own_variable_bytes: 0,
             variable_bytes: 0,
+            input_checked: false,
         }
+    }
+
+    /// A Parallel branch's or Map iteration's frame, whose input was
+    /// checked against the data limits where it was recorded.
+    pub fn child(graph: Arc<Graph>, input: Payload) -> Frame {
+        Frame { input_checked: true, ..Frame::new(graph, input) }
     }
 
     fn state(&self, name: &str) -> &State {
@@ -410,7 +421,7 @@ impl Frame {
                 cursor.retry_children(state, retry_after)?;
                 // The branches share one copy of the state's input.
                 let input = Arc::new(input.clone());
-                let branches = p.branches.iter().map(|b| Frame::new(Arc::clone(b), Arc::clone(&input))).collect();
+                let branches = p.branches.iter().map(|b| Frame::child(Arc::clone(b), Arc::clone(&input))).collect();
                 cursor.schedule(Step::Running(Box::new(Fanout::Parallel { branches })))?;
             }
             (EventKind::MapStateStarted { items, retry_after }, StateKind::Map(m)) => {
@@ -572,7 +583,17 @@ impl Frame {
             return None;
         }
         let state = self.cursor.as_ref().map_or("", |c| c.state.as_str());
-        data_limits::over_limits(event, state, &self.variable_sizes, env.variable_bytes)
+        // An output that is the state's input unchanged (a Choice, a Pass
+        // without fields) was checked when it was recorded: every state's
+        // input is a recorded output, a branch's input or a Map item, but the
+        // top level's first.
+        let checked = match (event, &self.cursor) {
+            (EventKind::StateExited { output, .. }, Some(cursor)) => {
+                Arc::ptr_eq(output, &cursor.input) && (self.input_checked || !Arc::ptr_eq(&cursor.input, &self.input))
+            }
+            _ => false,
+        };
+        data_limits::over_limits(event, checked, state, &self.variable_sizes, env.variable_bytes)
     }
 
     fn decide_unchecked(&self, env: &Env, scope: &Scope, focus: Focus, out: &mut Vec<Next>) -> Next {
@@ -682,6 +703,13 @@ impl Frame {
                 Ok((output, assigned)) => record(self.exit(state, output, assigned, None)),
                 Err(failure) => Next::Done(Err(failure)),
             },
+            (StateKind::Pass(pass), Step::Entered)
+                if dataflow::passes_input_through(&pass.io)
+                    && (pass.result.is_none() || pass.io.result_path == ResultPathSetting::Discard) =>
+            {
+                // Its output is its input: shared, not copied.
+                record(self.exit_shared(state, Arc::clone(&cursor.input), None, None))
+            }
             (StateKind::Pass(pass), Step::Entered) => {
                 let result = dataflow::effective_input(&pass.io, &cursor.input, &b).and_then(|effective| {
                     let result = pass.result.clone().unwrap_or(effective);
@@ -695,6 +723,14 @@ impl Frame {
                 }
             }
             (StateKind::Choice(choice), Step::Entered) => {
+                if dataflow::passes_input_through(&choice.io) {
+                    // Its output is its input (shared), unless the rule taken assigns or outputs.
+                    match self.choose(state, &cursor.input, &b) {
+                        Ok((next, None, None)) => return record(self.exit_shared(state, Arc::clone(&cursor.input), None, Some(next))),
+                        Ok(_) => {}
+                        Err(failure) => return Next::Done(Err(failure)),
+                    }
+                }
                 let decided = dataflow::effective_input(&choice.io, &cursor.input, &b).and_then(|effective| {
                     let (next, assign, output) = self.choose(state, &effective, &b)?;
                     let assigned = dataflow::assign(assign, &effective, &b)?;
@@ -906,13 +942,12 @@ impl Frame {
     }
 
     fn exit(&self, state: &State, output: Value, assigned_variables: Option<Variables>, next: Option<String>) -> EventKind {
-        EventKind::StateExited {
-            state_type: StateType::of(state),
-            name: state.name.clone(),
-            output: Arc::new(output),
-            assigned_variables,
-            catch_next: next,
-        }
+        self.exit_shared(state, Arc::new(output), assigned_variables, next)
+    }
+
+    /// [`Self::exit`] with an output that is shared (the state's input, unchanged).
+    fn exit_shared(&self, state: &State, output: Payload, assigned_variables: Option<Variables>, next: Option<String>) -> EventKind {
+        EventKind::StateExited { state_type: StateType::of(state), name: state.name.clone(), output, assigned_variables, catch_next: next }
     }
 
     /// After a state exits by its own transition: enter the next state, or end the graph.

@@ -351,6 +351,15 @@ impl EventKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Scope(pub Vec<u32>);
 
+/// Maps keyed by scope are looked up by a path slice (an ancestor's, say)
+/// without building a scope for it; the derived order and hash are the
+/// vector's, which are the slice's.
+impl std::borrow::Borrow<[u32]> for Scope {
+    fn borrow(&self) -> &[u32] {
+        &self.0
+    }
+}
+
 impl Scope {
     pub fn root() -> Scope {
         Scope(Vec::new())
