@@ -142,6 +142,8 @@ enum Step {
 #[derive(Debug, Clone)]
 struct Cursor {
     state: String,
+    /// The state's position in its graph: found without hashing its name.
+    state_index: usize,
     input: Payload,
     /// The id of the `…StateEntered` event (a task token names it).
     entered_id: u64,
@@ -206,6 +208,14 @@ impl Frame {
     /// checked against the data limits where it was recorded.
     pub fn child(graph: Arc<Graph>, input: Payload) -> Frame {
         Frame { input_checked: true, ..Frame::new(graph, input) }
+    }
+
+    /// The state `cursor` is in.
+    fn current(&self, cursor: &Cursor) -> &State {
+        match self.graph.states.get_index(cursor.state_index) {
+            Some((_, state)) => state,
+            None => self.state(&cursor.state),
+        }
     }
 
     fn state(&self, name: &str) -> &State {
@@ -316,7 +326,7 @@ impl Frame {
         if matches!(cursor.step, Step::Exited { .. } | Step::Aborted) {
             return None;
         }
-        let state = self.state(&cursor.state);
+        let state = self.current(cursor);
         matches!(state.kind, StateKind::Task(_) | StateKind::Wait(_) | StateKind::Parallel(_) | StateKind::Map(_))
             .then(|| EventKind::StateAborted { state_type: StateType::of(state), name: cursor.state.clone() })
     }
@@ -360,9 +370,10 @@ impl Frame {
             return Ok(());
         }
         if let EventKind::StateEntered { name, input, .. } = &event.kind {
-            let state = graph.state(name).ok_or_else(|| format!("no state named {name:?} here"))?;
+            let (state_index, _, state) = graph.states.get_full(name.as_str()).ok_or_else(|| format!("no state named {name:?} here"))?;
             self.cursor = Some(Cursor {
                 state: name.clone(),
+                state_index,
                 input: input.clone(),
                 entered_id: event.id,
                 entered_ms: event.timestamp_ms,
@@ -379,7 +390,7 @@ impl Frame {
             return Ok(());
         }
         let cursor = self.cursor.as_mut().ok_or("no state has been entered")?;
-        let state = graph.state(&cursor.state).ok_or("the current state is unknown")?;
+        let state = graph.states.get_index(cursor.state_index).map(|(_, state)| state).ok_or("the current state is unknown")?;
         match (&event.kind, &state.kind) {
             (EventKind::StateExited { output, assigned_variables, catch_next, .. }, _) => {
                 let next = match (catch_next, &state.kind) {
@@ -564,7 +575,7 @@ impl Frame {
         let next = self.decide_unchecked(env, scope, focus, out);
         let Some(failure) = self.over_limits(env, scope, &next) else { return next };
         let Some(cursor) = &self.cursor else { return Next::Done(Err(failure)) };
-        let state = self.state(&cursor.state);
+        let state = self.current(cursor);
         let mut scopes = env.variables.clone();
         scopes.push(&self.variables);
         let context = Value::Null;
@@ -601,7 +612,7 @@ impl Frame {
         let Some(cursor) = &self.cursor else {
             return record(self.enter(&self.graph.start_at, self.input.clone()));
         };
-        let state = self.state(&cursor.state);
+        let state = self.current(cursor);
         if let Step::Running(fanout) = &cursor.step {
             return self.decide_children(env, scope, state, cursor, fanout, focus, out);
         }
@@ -1041,7 +1052,7 @@ impl Frame {
             attempt: cursor.attempt,
             preparing_next_attempt: matches!(cursor.step, Step::Entered | Step::Failed { .. }),
         };
-        context_object::context_object(env, self.state(&cursor.state), &position)
+        context_object::context_object(env, self.current(cursor), &position)
     }
 }
 
