@@ -196,8 +196,8 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         drop(store);
         std::fs::remove_dir_all(&dir)?;
     }
+    let resources = || machine.task_resources().into_iter().map(|(_, r)| r);
     if args.mode != Mode::Wasm {
-        let resources = || machine.task_resources().into_iter().map(|(_, r)| r);
         let native = NativeRunner::for_resources(resources(), &map, None)?;
         // Natively there is one map per thread, without namespaces.
         let reset = || -> Result<()> {
@@ -248,7 +248,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         let theirs = match &runtime {
             Some(runtime) => als::measure_als(&args.als_dir, &args.definition, &paths[0], args.seconds, &machine, &inputs[0], &**runtime)?,
             None => {
-                let native = NativeRunner::for_resources(machine.task_resources().into_iter().map(|(_, r)| r), &map, None)?;
+                let native = NativeRunner::for_resources(resources(), &map, None)?;
                 als::measure_als(&args.als_dir, &args.definition, &paths[0], args.seconds, &machine, &inputs[0], &native)?
             }
         };

@@ -210,12 +210,9 @@ impl Frame {
         Frame { input_checked: true, ..Frame::new(graph, input) }
     }
 
-    /// The state `cursor` is in.
+    /// The state `cursor` is in (its index was found in this graph).
     fn current(&self, cursor: &Cursor) -> &State {
-        match self.graph.states.get_index(cursor.state_index) {
-            Some((_, state)) => state,
-            None => self.state(&cursor.state),
-        }
+        &self.graph.states[cursor.state_index]
     }
 
     fn state(&self, name: &str) -> &State {

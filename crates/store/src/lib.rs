@@ -49,6 +49,12 @@ impl ExecutionStatus {
         [Self::Running, Self::Succeeded, Self::Failed, Self::TimedOut, Self::Aborted].into_iter().find(|s| s.as_str() == name)
     }
 
+    /// FAILED, TIMED_OUT or ABORTED: ended without succeeding (what a redrive
+    /// runs again).
+    pub fn is_unsuccessful(self) -> bool {
+        matches!(self, ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted)
+    }
+
     /// The status of an execution that ended with `outcome`.
     pub fn of(outcome: &Outcome) -> ExecutionStatus {
         match outcome {
@@ -78,7 +84,7 @@ pub const REDRIVABLE_FOR_MS: i64 = 14 * 24 * 3600 * 1000;
 /// caller's question.)
 pub fn redrive_refusal(status: ExecutionStatus, stop_ms: Option<i64>, events: u64, redrive_count: u32, now_ms: i64) -> Option<String> {
     let max_events = stepwasm_engine::MAX_HISTORY_EVENTS as u64;
-    if !matches!(status, ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted) {
+    if !status.is_unsuccessful() {
         Some(format!("Execution is {} and cannot be redriven", status.as_str()))
     } else if stop_ms.is_some_and(|stopped| now_ms - stopped > REDRIVABLE_FOR_MS) {
         Some("Execution redrivable period exceeded (14 days after it stopped)".into())

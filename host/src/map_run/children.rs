@@ -108,11 +108,9 @@ impl StoredChildren {
         let info = child_info(request, &name, &self.role_arn);
         let store = &self.api.store;
         // Started before a crash: found by its name, not started twice.
-        let found = store.execution(&info.execution_arn).map_err(store_failure)?;
-        if let Some(child) = &found {
-            self.redrive_child(request, child)?;
-        }
-        if found.is_none() {
+        if let Some(child) = store.execution(&info.execution_arn).map_err(store_failure)? {
+            self.redrive_child(request, &child)?;
+        } else {
             let machine = self.machine.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let Some(machine) = machine else {
                 return Err(TaskOutcome::Failed {
@@ -155,16 +153,13 @@ impl StoredChildren {
         });
         Ok(ended(&info, &input, summary.start_ms, summary.stop_ms.unwrap_or(summary.start_ms), &outcome))
     }
-}
 
-impl StoredChildren {
     /// In a redriven map run, a child that did not succeed runs again from
     /// where it failed (RedriveExecution), once per redrive of the run: the
     /// redrive's client token makes a second request after a crash that
     /// same redrive, and a child redriven this time already is left as it is.
     fn redrive_child(&self, request: &MapRunRequest, child: &ExecutionSummary) -> Result<(), TaskOutcome> {
-        let unsuccessful = matches!(child.status, ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted);
-        if request.redrive_count == 0 || !unsuccessful || child.redrive_count >= request.redrive_count {
+        if request.redrive_count == 0 || !child.status.is_unsuccessful() || child.redrive_count >= request.redrive_count {
             return Ok(());
         }
         let token = format!("map-run-redrive-{}", request.redrive_count);
