@@ -1,6 +1,6 @@
 # The two set-up commands of the README: `make example` and `make test`.
 # Both install the guest toolchain when missing (see scripts/build-guests.sh).
-.PHONY: guests example test bench bench-peer
+.PHONY: guests example test bench bench-peer bench-api
 
 guests:
 	scripts/build-guests.sh
@@ -38,3 +38,10 @@ bench-peer: guests
 	  target/release/stepwasm-bench --definition examples/peer/$$definition.asl.json \
 	    --config examples/peer/stepwasm.toml --inputs examples/peer/inputs --compare-als --seconds 3 || exit 1; \
 	done
+
+# The peer workflow through `stepwasm serve`'s HTTP API (StartSyncExecution,
+# StartExecution), beside the same workflow in process, in the same run.
+bench-api: guests
+	cargo build --release --locked -p stepwasm-bench -p stepwasm
+	target/release/stepwasm-bench --api --definition examples/peer/peer.asl.json \
+	  --config examples/peer/stepwasm.toml --inputs examples/peer/inputs --seconds 3

@@ -6,7 +6,9 @@
 //! measures something else: the memory of executions parked in a Wait
 //! ([`parked`]). `--fanout` measures a Map state fanning out ([`fanout`]).
 //! `--compare-als` also runs the definition on aws-local-stepfunctions
-//! ([`als`]) and prints stepwasm's rate as a multiple of its.
+//! ([`als`]) and prints stepwasm's rate as a multiple of its. `--api` measures
+//! the workflow through `stepwasm serve`'s HTTP API against the same run in
+//! process ([`api`]).
 //!
 //! The native handlers run twice: with kv in the SDK's native per-thread map
 //! (the handlers' own cost), and with kv on the host's store, read, staged and
@@ -22,6 +24,7 @@
 //! `stepwasm` binary runs them as components only.
 
 mod als;
+mod api;
 mod fanout;
 mod invocations;
 mod measure;
@@ -36,8 +39,11 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use stepwasm::asl::StateMachine;
 use stepwasm::cli::{load_definition, load_resource_map, ConfigArg};
+use stepwasm::driver::VirtualClock;
 use stepwasm::runtime::kv::KvStore;
+use stepwasm::runtime::ResourceMap;
 use stepwasm::runtime::WasmRuntime;
 use stepwasm::store::SqliteStore;
 
@@ -90,6 +96,17 @@ struct BenchArgs {
     /// Where scripts/install-als.sh installed aws-local-stepfunctions.
     #[arg(long, default_value = "target/als")]
     als_dir: PathBuf,
+    /// Instead: the API table — the workflow through `stepwasm serve`'s HTTP
+    /// API (StartSyncExecution, StartExecution) against the same in process.
+    #[arg(long)]
+    api: bool,
+    /// With --api: this many clients, each on one keep-alive connection.
+    #[arg(long, default_value_t = 8, requires = "api")]
+    api_clients: usize,
+    /// With --api: the `stepwasm` binary to serve with (default: the one
+    /// beside this benchmark's binary).
+    #[arg(long, requires = "api")]
+    stepwasm: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,6 +156,11 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     if let Some(n) = args.parked {
         parked::parked_memory(n.max(1), &inputs[0])?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    if args.api {
+        api_table(&args, &machine, &map, &paths, &inputs)?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -273,4 +295,53 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         invocations::invocation_tables(&args.trivial, runtime, &machine, &map, &inputs, args.seconds.min(3.0))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The API table: the in-process rates of the workflow's WASM run (one
+/// thread; tokio with `serve`'s workers and as many in flight as there are
+/// clients), then the same through `serve` ([`api`]).
+fn api_table(args: &BenchArgs, machine: &Arc<StateMachine>, map: &ResourceMap, paths: &[PathBuf], inputs: &[Value]) -> Result<()> {
+    let runtime = Arc::new(WasmRuntime::for_machine(machine, map)?);
+    let reset = || reset_kv(&runtime, &map.kv().seed);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    // Each input's outcome, to check every answer of the API against.
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut expected = Vec::new();
+    for (path, input) in paths.iter().zip(inputs) {
+        reset()?;
+        let info = stepwasm::driver::execution_info("bench", "expected");
+        let record = tokio
+            .block_on(stepwasm::driver::run_execution(Arc::clone(machine), info, input.clone(), &*runtime, &VirtualClock::starting_now()))
+            .map_err(|e| anyhow!("engine error: {e}"))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        expected.push((text, record.outcome));
+    }
+    println!(
+        "{}: {} input(s), {:.1} s per row, {} core(s) available, {} API clients",
+        args.definition.display(),
+        inputs.len(),
+        args.seconds,
+        cores,
+        args.api_clients
+    );
+    println!();
+    let one = measure(machine, inputs, &*runtime, &reset, 1, args.seconds, None)?;
+    let tokio_rows = measure_async(machine, inputs, &runtime, &map.kv().seed, cores, args.api_clients, args.seconds, None)?;
+    let stepwasm = match &args.stepwasm {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("stepwasm"),
+    };
+    let bench = api::ApiBench {
+        stepwasm: &stepwasm,
+        definition: &args.definition,
+        config: stepwasm::cli::find_config(&args.config, &args.definition),
+        inputs: expected,
+        clients: args.api_clients,
+        seconds: args.seconds,
+    };
+    let rows = bench.run()?;
+    let in_process =
+        vec![("WASM, 1 thread".to_string(), one), (format!("WASM, tokio, {cores} workers, {} in flight", args.api_clients), tokio_rows)];
+    api::print_table(&rows, args.api_clients, &in_process);
+    Ok(())
 }

@@ -28,7 +28,7 @@ impl Stats {
         self.executions as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
+    pub(crate) fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
         latencies.sort();
         let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
         Stats { executions: latencies.len(), elapsed, p50: pct(0.50), p99: pct(0.99) }
