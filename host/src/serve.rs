@@ -185,6 +185,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             access,
             arns,
             open_executions: Arc::clone(&open_executions),
+            resolved: Default::default(),
         });
         // Nested executions start through the API's own StartExecution.
         let nested = Arc::new(NestedExecutions::new(Arc::clone(&api)));

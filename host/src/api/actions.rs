@@ -7,6 +7,7 @@
 
 use super::pagination::{number_key, page, Order};
 use super::protocol::{check_arn, check_name, date, ApiError, ArnKind, Params};
+use super::resolved::Resolved;
 use super::state_machine_config::{logging_json, tracing_json};
 use super::versions::{self, Target};
 use super::{aliases, map_runs, state_machine_config, Api};
@@ -15,7 +16,6 @@ use crate::asl::size::json_size;
 use crate::driver::{run_execution, Clock, SystemClock};
 use crate::engine::arn::ArnScope;
 use crate::engine::{ExecutionInfo, HistoryEvent, Outcome, MAX_PAYLOAD_BYTES};
-use crate::machines::Loaded;
 use crate::runtime::instance_slots::InstanceSlots;
 use crate::store::{
     redrive_refusal, ActivityRecord, ExecutionStatus, ExecutionSummary, Journal, StateMachineDetails, StateMachineRecord, Store,
@@ -83,8 +83,49 @@ pub async fn dispatch_in(api: &Api, scope: &ArnScope, action: &str, params: Para
         // The rest read and write SQLite, and Create/UpdateStateMachine may
         // compile modules: blocking work, done so that the worker's other
         // tasks (executions, other requests) move to another thread meanwhile.
-        _ => tokio::task::block_in_place(|| dispatch_blocking(api, scope, action, &params)),
+        _ => tokio::task::block_in_place(|| {
+            let answer = dispatch_blocking(api, scope, action, &params);
+            // After the change is in the store: a start resolving meanwhile
+            // is not kept (see `resolved`).
+            if !leaves_definitions_alone(action) {
+                api.resolved.forget();
+            }
+            answer
+        }),
     }
+}
+
+/// Whether `action` cannot change what a start resolves to (a state
+/// machine, its versions, aliases, tags or modules): the reads, and what
+/// acts on executions and activities. Any other action, one added later
+/// included, empties the cache of resolved starts.
+fn leaves_definitions_alone(action: &str) -> bool {
+    matches!(
+        action,
+        "DescribeStateMachine"
+            | "ListStateMachines"
+            | "DescribeStateMachineForExecution"
+            | "ValidateStateMachineDefinition"
+            | "StopExecution"
+            | "RedriveExecution"
+            | "DescribeExecution"
+            | "ListExecutions"
+            | "GetExecutionHistory"
+            | "SendTaskSuccess"
+            | "SendTaskFailure"
+            | "SendTaskHeartbeat"
+            | "ListTagsForResource"
+            | "CreateActivity"
+            | "DescribeActivity"
+            | "ListActivities"
+            | "DeleteActivity"
+            | "ListStateMachineVersions"
+            | "DescribeStateMachineAlias"
+            | "ListStateMachineAliases"
+            | "ListMapRuns"
+            | "DescribeMapRun"
+            | "UpdateMapRun"
+    )
 }
 
 /// The actions that run to completion without waiting on anything but the
@@ -442,56 +483,54 @@ async fn start_execution(api: &Api, params: &Params) -> Result<Value, ApiError> 
         return Err(ApiError::new("ExecutionLimitExceeded", why));
     }
     let (sm_arn, mut info) = new_execution(params)?;
-    let (input, _) = execution_input(params)?;
-    let target = versions::resolve(api, "stateMachineArn", &sm_arn)?;
-    let machine = target.machine();
-    runs_as(&mut info, machine);
+    let (input, input_text) = execution_input(params)?;
+    let resolved = api.resolved.resolve(api, "stateMachineArn", &sm_arn)?;
+    runs_as(&mut info, &resolved);
     check_test_case(api, &info)?;
-    if let Some(existing) = api.store.execution(&info.execution_arn)? {
-        // AWS: starting a RUNNING execution again with the same input is
-        // idempotent; anything else is a conflict.
-        if existing.status == ExecutionStatus::Running && execution_input_of(api, &existing)? == input {
-            return Ok(json!({"executionArn": existing.info.execution_arn, "startDate": date(existing.start_ms)}));
-        }
-        return Err(already_exists(&info.execution_arn));
-    }
-    let (chosen, loaded) = load_chosen(api, &target)?;
     let clock = SystemClock;
     let started_ms = clock.now_ms();
-    let started = match chosen.through {
-        None => crate::driver::start_execution(Arc::clone(&loaded.0), info.clone(), input, &clock, &*api.store).await,
+    let machine = Arc::clone(&resolved.loaded.0);
+    // The store refuses a second execution of one ARN (`ExecutionExists`),
+    // so the usual start, a new name, reads nothing before it is journaled.
+    let started = match &resolved.through {
+        None => crate::driver::start_execution(machine, info.clone(), input, &clock, &*api.store).await,
         Some(through) => {
-            let journal = versions::StartThrough { store: &api.store, definition_version: chosen.definition_version, through };
-            crate::driver::start_execution(Arc::clone(&loaded.0), info.clone(), input, &clock, &journal).await
+            let journal =
+                versions::StartThrough { store: &api.store, definition_version: resolved.definition_version, through: through.clone() };
+            crate::driver::start_execution(machine, info.clone(), input, &clock, &journal).await
         }
     };
     match started {
         Ok(()) => {}
-        Err(crate::driver::DriverError::Store(StoreError::ExecutionExists(_))) => return Err(already_exists(&info.execution_arn)),
+        Err(crate::driver::DriverError::Store(StoreError::ExecutionExists(_))) => {
+            return tokio::task::block_in_place(|| started_again(api, &info.execution_arn, &input_text))
+        }
         Err(e) => return Err(ApiError::internal(e)),
     }
     api.wake_host.notify_one();
     Ok(json!({"executionArn": info.execution_arn, "startDate": date(started_ms)}))
 }
 
-/// A new execution of `machine`: under its stored ARN (its name decides it)
-/// and as its role, when it has one.
-fn runs_as(info: &mut ExecutionInfo, machine: &StateMachineRecord) {
-    info.state_machine_arn = machine.arn.clone();
-    if !machine.details.role_arn.is_empty() {
-        info.role_arn = machine.details.role_arn.clone();
+/// StartExecution of an execution ARN that exists: as AWS, starting a
+/// RUNNING execution again with the same input is idempotent (answered with
+/// the first start); anything else is a conflict.
+fn started_again(api: &Api, execution_arn: &str, input_text: &str) -> Result<Value, ApiError> {
+    let input: Value = serde_json::from_str(input_text).map_err(ApiError::internal)?;
+    match api.store.execution(execution_arn)? {
+        Some(existing) if existing.status == ExecutionStatus::Running && execution_input_of(api, &existing)? == input => {
+            Ok(json!({"executionArn": existing.info.execution_arn, "startDate": date(existing.start_ms)}))
+        }
+        _ => Err(already_exists(execution_arn)),
     }
 }
 
-/// The definition a start of `target` runs, loaded: the latest, or the
-/// version's (an alias picks one by weight).
-fn load_chosen(api: &Api, target: &Target) -> Result<(versions::Chosen, Loaded), ApiError> {
-    let chosen = versions::chosen(api, target, aliases::roll())?;
-    let loaded = api
-        .machines
-        .load(&target.machine().arn, Some(chosen.definition_version), &chosen.definition)
-        .map_err(|e| ApiError::new("InvalidDefinition", format!("{e:#}")))?;
-    Ok((chosen, loaded))
+/// A new execution of `resolved`'s state machine: under its stored ARN (its
+/// name decides it) and as its role, when it has one.
+fn runs_as(info: &mut ExecutionInfo, resolved: &Resolved) {
+    info.state_machine_arn = resolved.machine_arn.clone();
+    if !resolved.role_arn.is_empty() {
+        info.role_arn = resolved.role_arn.clone();
+    }
 }
 
 fn not_express(arn: &str, action: &str) -> ApiError {
@@ -514,15 +553,13 @@ async fn start_sync_execution(api: &Api, params: &Params) -> Result<Value, ApiEr
     refuse_when_saturated("StartSyncExecution")?;
     let (sm_arn, mut info) = new_execution(params)?;
     let (input, input_text) = execution_input(params)?;
-    let target = versions::resolve(api, "stateMachineArn", &sm_arn)?;
-    let machine = target.machine();
-    if machine.details.kind != "EXPRESS" {
-        return Err(not_express(&machine.arn, "StartSyncExecution"));
+    let resolved = api.resolved.resolve(api, "stateMachineArn", &sm_arn)?;
+    if resolved.kind != "EXPRESS" {
+        return Err(not_express(&resolved.machine_arn, "StartSyncExecution"));
     }
-    runs_as(&mut info, machine);
+    runs_as(&mut info, &resolved);
     let test_case = check_test_case(api, &info)?;
-    let (_, loaded) = load_chosen(api, &target)?;
-    let (state_machine, runtime) = &*loaded;
+    let (state_machine, runtime) = &*resolved.loaded;
     let start_ms = SystemClock.now_ms();
     let tasks = HostTasks::wasm_only(runtime)
         .with_mock(test_case.as_deref())

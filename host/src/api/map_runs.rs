@@ -312,6 +312,7 @@ mod tests {
             access: super::super::Access::Open,
             arns: Default::default(),
             open_executions: std::sync::Arc::new(super::super::open_executions::OpenExecutions::new(10)),
+            resolved: Default::default(),
         }
     }
 

@@ -23,6 +23,7 @@ mod map_runs;
 pub mod open_executions;
 mod pagination;
 mod protocol;
+pub mod resolved;
 pub mod resources;
 mod sigv4;
 mod state_machine_config;
@@ -72,6 +73,8 @@ pub struct Api {
     pub arns: crate::engine::arn::ArnScope,
     /// The host's open executions and their cap (`--max-open-executions`).
     pub open_executions: Arc<open_executions::OpenExecutions>,
+    /// What starts name, resolved and kept (see [`resolved`]).
+    pub resolved: resolved::ResolvedStarts,
 }
 
 /// Answers connections on `listener` until the process ends, each
@@ -189,7 +192,12 @@ async fn call(api: &Api, ticket: &Ticket, request: Request<Incoming>) -> Result<
     } else if let Some(action) = target.strip_prefix("Stepwasm.") {
         let params = Params::parse(&body)?;
         // Loads (and may compile) a module: blocking, as in actions::dispatch.
-        tokio::task::block_in_place(|| resources::dispatch(api, action, params))
+        tokio::task::block_in_place(|| {
+            let answer = resources::dispatch(api, action, params);
+            // A module put or deleted changes what a start loads.
+            api.resolved.forget();
+            answer
+        })
     } else {
         Err(ApiError::new(
             "UnknownOperationException",
