@@ -331,6 +331,14 @@ fn api_table(args: &BenchArgs, machine: &Arc<StateMachine>, map: &ResourceMap, p
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("stepwasm"),
     };
+    // The same executions journaled in a store file, as StartExecution's are.
+    let dir = std::env::temp_dir().join(format!("stepwasm-bench-durable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Arc::new(SqliteStore::open(&dir.join("store.sqlite")).map_err(|e| anyhow!(e))?);
+    let durable = measure_async(machine, inputs, &runtime, &map.kv().seed, cores, args.api_clients, args.seconds, Some(&store));
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    let durable = (format!("WASM, SQLite store (durable), tokio, {cores} workers, {} in flight", args.api_clients), durable?);
     let bench = api::ApiBench {
         stepwasm: &stepwasm,
         definition: &args.definition,
@@ -342,6 +350,6 @@ fn api_table(args: &BenchArgs, machine: &Arc<StateMachine>, map: &ResourceMap, p
     let rows = bench.run()?;
     let in_process =
         vec![("WASM, 1 thread".to_string(), one), (format!("WASM, tokio, {cores} workers, {} in flight", args.api_clients), tokio_rows)];
-    api::print_table(&rows, args.api_clients, &in_process);
+    api::print_table(&rows, args.api_clients, &in_process, &durable);
     Ok(())
 }
