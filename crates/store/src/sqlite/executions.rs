@@ -101,13 +101,23 @@ pub(super) fn started_after(conn: &Connection, position: i64) -> Result<Vec<(i64
 /// The still RUNNING executions redriven after `position`, with the
 /// positions of their latest redrives.
 pub(super) fn redriven_after(conn: &Connection, position: i64) -> Result<Vec<(i64, ExecutionSummary)>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS}, position FROM executions JOIN
-           (SELECT execution_arn, max(position) AS position FROM redrives WHERE position > ?1 GROUP BY execution_arn)
-         ON arn = execution_arn WHERE status = 'RUNNING' ORDER BY position"
-    ))?;
+    let mut stmt = conn.prepare_cached(&redriven_after_query())?;
     let rows = stmt.query_map(params![position], |row| Ok((row.get(AFTER_SUMMARY)?, summary(row)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// [`redriven_after`]'s query. `CROSS JOIN` keeps the redrives after the
+/// position as the outer loop: left to itself, SQLite's planner walks every
+/// RUNNING execution by `executions_by_status` and probes the redrives for
+/// each, which costs each poll of `serve` a scan of all executions in flight
+/// (thousands while a backlog is worked off).
+fn redriven_after_query() -> String {
+    format!(
+        "SELECT {SUMMARY_COLUMNS}, position FROM
+           (SELECT execution_arn, max(position) AS position FROM redrives WHERE position > ?1 GROUP BY execution_arn) AS latest
+           CROSS JOIN executions ON executions.arn = latest.execution_arn
+         WHERE executions.status = 'RUNNING' ORDER BY position"
+    )
 }
 
 /// The executions stopped (ABORTED) at or after `since_ms`.
@@ -194,6 +204,17 @@ mod tests {
     use crate::{ExecutionStatus, Journal, Store};
     use serde_json::json;
     use stepwasm_engine::EventKind;
+
+    #[test]
+    fn polling_for_redrives_reads_the_redrives_not_the_running_executions() {
+        let store = SqliteStore::in_memory().unwrap();
+        let conn = store.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", super::redriven_after_query())).unwrap();
+        let plan: Vec<String> = stmt.query_map([1], |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+        assert!(plan.iter().any(|step| step.contains("SEARCH redrives USING INTEGER PRIMARY KEY")), "{plan:?}");
+        assert!(plan.iter().any(|step| step.contains("SEARCH executions USING INDEX sqlite_autoindex_executions_1 (arn=?)")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("SCAN executions") || step.contains("executions_by_status")), "{plan:?}");
+    }
 
     #[test]
     fn an_execution_keeps_its_mock_test_case_from_its_start() {
