@@ -106,7 +106,7 @@ const COLUMNS_1: [(&str, &str, &str); 9] = [
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Every migration, in order; `MIGRATIONS[n]` brings version `n` to `n + 1`.
-const MIGRATIONS: [Migration; 4] = [numbered_layout, versions_aliases_and_test_cases, map_runs, map_run_redrives];
+const MIGRATIONS: [Migration; 5] = [numbered_layout, versions_aliases_and_test_cases, map_runs, map_run_redrives, stops_by_time];
 
 /// The version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -192,6 +192,14 @@ fn map_run_redrives(conn: &Connection) -> rusqlite::Result<()> {
         "ALTER TABLE map_runs ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;
          ALTER TABLE map_runs ADD COLUMN redrive_ms INTEGER;",
     )
+}
+
+/// Migration 5: the stopped (ABORTED) executions by stop time, which
+/// `serve` asks for at every poll; without it each poll read every ABORTED
+/// execution the store ever kept. Partial: only ABORTED rows are in it, so
+/// no other execution's writes pay for it.
+fn stops_by_time(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("CREATE INDEX executions_aborted_by_stop ON executions (stop_ms) WHERE status = 'ABORTED';")
 }
 
 /// Why the layout could not be brought up to date.
