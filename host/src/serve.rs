@@ -290,7 +290,7 @@ impl ParkedTimers {
 struct Host {
     store: Arc<SqliteStore>,
     machines: Arc<StoredMachines>,
-    tasks: tokio::task::JoinSet<(ExecutionInfo, Result<Progress, DriverError>)>,
+    tasks: tokio::task::JoinSet<(ExecutionInfo, DriveResult)>,
     driving: HashMap<String, tokio::task::AbortHandle>,
     /// Executions waiting for one of the `max_active` places.
     backlog: VecDeque<ExecutionInfo>,
@@ -350,23 +350,24 @@ async fn drive_store(
     let mut seen = Seen::default();
     // The latest poll's failure, said once (the store may be unreadable for a while).
     let mut poll_failure: Option<String> = None;
+    // Whether this pass asks the store (not after a drive's end alone).
+    let mut poll_store = true;
     loop {
         host.reap()?;
         let now = SystemClock.now_ms();
-        match host.poll(&mut seen, now) {
-            Ok(()) => {
-                if poll_failure.take().is_some() {
-                    crate::console_out::say(format_args!("the store answers again"));
-                }
-            }
-            Err(e) if e.is_transient() => {
+        let polled = if poll_store { Some(host.poll(&mut seen, now)) } else { None };
+        match polled {
+            None => {}
+            Some(Ok(())) if poll_failure.take().is_some() => crate::console_out::say(format_args!("the store answers again")),
+            Some(Ok(())) => {}
+            Some(Err(e)) if e.is_transient() => {
                 let why = e.to_string();
                 if poll_failure.as_ref() != Some(&why) {
                     crate::console_out::warn(format_args!("error: cannot read the store (tried again at every poll): {why}"));
                 }
                 poll_failure = Some(why);
             }
-            Err(e) => return Err(e.into()),
+            Some(Err(e)) => return Err(e.into()),
         }
         for info in host.parked.due(now) {
             host.spawn(info);
@@ -386,12 +387,23 @@ async fn drive_store(
         let now = SystemClock.now_ms();
         let next_due = [host.parked.next_due_in(now), host.retries.next_due_in(now)].into_iter().flatten().min();
         // The API wakes us when it starts, stops or redrives an execution.
-        tokio::select! {
-            () = tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))) => {}
-            () = wake.notified() => {}
-        }
+        // A drive that ends is taken in at once: it makes room for the
+        // backlog (`--max-active`), and `--exit-when-idle` sees the end; such
+        // a pass does not ask the store.
+        let driving = !host.tasks.is_empty();
+        poll_store = tokio::select! {
+            () = tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))) => true,
+            () = wake.notified() => true,
+            Some(joined) = host.tasks.join_next(), if driving => {
+                host.landed(joined)?;
+                false
+            }
+        };
     }
 }
+
+/// How one drive of an execution ended.
+type DriveResult = Result<Progress, DriverError>;
 
 impl Host {
     /// Takes in what the store says changed: executions started, redriven
@@ -424,32 +436,38 @@ impl Host {
     /// Takes in the executions whose task ended: finished, parked or failed.
     fn reap(&mut self) -> Result<()> {
         while let Some(joined) = self.tasks.try_join_next() {
-            let (info, result) = match joined {
-                Ok(finished) => finished,
-                // Let go of in `let_go`: it was stopped.
-                Err(e) if e.is_cancelled() => continue,
-                Err(e) => return Err(anyhow!("an execution's task failed: {e}")),
-            };
-            self.driving.remove(&info.execution_arn);
-            if result.is_ok() {
-                if let Some(failures) = self.retries.succeeded(&info.execution_arn) {
-                    crate::console_out::say(format_args!("execution {} goes on after {failures} failed drive(s)", info.name));
-                }
+            self.landed(joined)?;
+        }
+        Ok(())
+    }
+
+    /// Takes in one execution whose task ended.
+    fn landed(&mut self, joined: Result<(ExecutionInfo, DriveResult), tokio::task::JoinError>) -> Result<()> {
+        let (info, result) = match joined {
+            Ok(finished) => finished,
+            // Let go of in `let_go`: it was stopped.
+            Err(e) if e.is_cancelled() => return Ok(()),
+            Err(e) => return Err(anyhow!("an execution's task failed: {e}")),
+        };
+        self.driving.remove(&info.execution_arn);
+        if result.is_ok() {
+            if let Some(failures) = self.retries.succeeded(&info.execution_arn) {
+                crate::console_out::say(format_args!("execution {} goes on after {failures} failed drive(s)", info.name));
             }
-            match result {
-                Ok(Progress::Finished(outcome)) => {
-                    // Ended while a map run went on (its TimeoutSeconds, a
-                    // store stop): that run's children stop with it.
-                    crate::map_run::children::abort_runs_of(&*self.store, &info.execution_arn);
-                    crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name))
-                }
-                Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
-                Err(e) => {
-                    // The host did not die driving it: no crash is counted.
-                    // (Should this fail too, the next drive ends the count.)
-                    let _ = self.store.end_drive(&info.execution_arn);
-                    self.failed(info, Failure::of_drive(&e));
-                }
+        }
+        match result {
+            Ok(Progress::Finished(outcome)) => {
+                // Ended while a map run went on (its TimeoutSeconds, a
+                // store stop): that run's children stop with it.
+                crate::map_run::children::abort_runs_of(&*self.store, &info.execution_arn);
+                crate::console_out::say(format_args!("{} {}", ExecutionStatus::of(&outcome).as_str(), info.name))
+            }
+            Ok(Progress::Parked { until_ms }) => self.parked.park(info, until_ms),
+            Err(e) => {
+                // The host did not die driving it: no crash is counted.
+                // (Should this fail too, the next drive ends the count.)
+                let _ = self.store.end_drive(&info.execution_arn);
+                self.failed(info, Failure::of_drive(&e));
             }
         }
         Ok(())

@@ -232,3 +232,45 @@ fn a_saturated_host_answers_throttling_exception() {
     let synced = serve.ok("AWSStepFunctions.StartSyncExecution", json!({"stateMachineArn": express, "input": fetch_input(&server, 1001)}));
     assert_eq!(synced["status"], "SUCCEEDED", "{synced}");
 }
+
+/// `serve --max-active 1` with a backlog: each drive that ends makes room for
+/// the next at once. The poll is set to ten minutes, so a backlog that moved
+/// only at polls (as it once did) would keep serve from exiting for hours;
+/// the limit here is a hang's, not a speed's.
+#[test]
+fn a_backlog_moves_as_drives_end_not_at_the_next_poll() {
+    use crate::support::{block_on, exit_within};
+    const N: usize = 30;
+    let dir = scratch("capacity-backlog");
+    let store_path = dir.join("store.sqlite");
+    let definition = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#;
+    {
+        let store = stepwasm::store::SqliteStore::open(&store_path).unwrap();
+        let machine = Arc::new(stepwasm::asl::parse_definition(definition).unwrap());
+        let infos: Vec<_> = (0..N).map(|i| stepwasm::driver::execution_info("backlog", &format!("e{i}"))).collect();
+        stepwasm::store::Store::put_state_machine(&store, &infos[0].state_machine_arn, "backlog", definition).unwrap();
+        for (i, info) in infos.iter().enumerate() {
+            let started = stepwasm::driver::start_execution(
+                Arc::clone(&machine),
+                info.clone(),
+                json!({"i": i}),
+                &stepwasm::driver::SystemClock,
+                &store,
+            );
+            block_on(started).unwrap();
+        }
+    }
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_stepwasm"))
+        .args(["serve", "--store", store_path.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--max-active", "1", "--poll-ms", "600000", "--exit-when-idle"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status =
+        exit_within(&mut serve, Duration::from_secs(60)).expect("serve drives its backlog of 30 to the end without waiting for polls");
+    assert!(status.success(), "{status:?}");
+    let store = stepwasm::store::SqliteStore::open(&store_path).unwrap();
+    let succeeded = stepwasm::store::Store::executions(&store, Some(stepwasm::store::ExecutionStatus::Succeeded)).unwrap();
+    assert_eq!(succeeded.len(), N);
+    let _ = std::fs::remove_dir_all(&dir);
+}
