@@ -386,10 +386,14 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
     wait_for("two children to call", || in_flight.load(Ordering::SeqCst) == 2);
     server.action("StopExecution", json!({"executionArn": arn, "error": "Halt", "cause": "enough"}));
     let map_run = only_map_run(&server, &arn);
-    wait_for("the run to be aborted", || server.action("DescribeMapRun", json!({"mapRunArn": map_run}))["status"] == "ABORTED");
+    // The run is ABORTED first, then its running children are stopped.
+    let aborted = |map_run: &str| {
+        server.action("DescribeMapRun", json!({"mapRunArn": map_run}))["status"] == "ABORTED"
+            && children(&server, map_run).iter().all(|e| e["status"] == "ABORTED")
+    };
+    wait_for("the run and its running children to be aborted", || aborted(&map_run));
     let listed = children(&server, &map_run);
     assert_eq!(listed.len(), 2, "only the running children were started: {listed:?}");
-    assert!(listed.iter().all(|e| e["status"] == "ABORTED"), "{listed:?}");
 
     // Timed out (the parent's TimeoutSeconds) while two children hold: the same.
     let mut timed = definition(2);
@@ -398,9 +402,8 @@ fn update_map_run_raises_concurrency_and_stopping_the_parent_aborts_the_run() {
     let arn = server.start_execution(&machine, "t", &json!({"items": items}).to_string());
     assert_eq!(server.wait_for_end(&arn)["status"], "TIMED_OUT");
     let map_run = only_map_run(&server, &arn);
-    wait_for("the timed-out run to be aborted", || server.action("DescribeMapRun", json!({"mapRunArn": map_run}))["status"] == "ABORTED");
-    let listed = children(&server, &map_run);
-    assert!(!listed.is_empty() && listed.iter().all(|e| e["status"] == "ABORTED"), "{listed:?}");
+    wait_for("the timed-out run and its running children to be aborted", || aborted(&map_run));
+    assert!(!children(&server, &map_run).is_empty());
     released.store(1, Ordering::SeqCst);
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();

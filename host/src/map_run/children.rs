@@ -294,12 +294,16 @@ pub fn abort_runs_of(store: &dyn Store, execution_arn: &str) {
     let Ok(runs) = store.map_runs_of(execution_arn) else { return };
     let now = SystemClock.now_ms();
     for run in runs.iter().filter(|run| run.status == MapRunStatus::Running) {
+        // The run's end first: the parent's task may still be running for a
+        // moment (its abort takes effect at its next await), and if it saw a
+        // child stopped here before the run was ABORTED, it would end the run
+        // as FAILED (a run ends once: `finish_map_run` changes only a RUNNING one).
+        let _ = store.finish_map_run(&run.map_run_arn, MapRunStatus::Aborted, now);
         let cause = format!("execution {execution_arn}, which runs map run {}, was stopped", run.map_run_arn);
         for child in store.map_run_children(&run.map_run_arn).unwrap_or_default() {
             if child.status == ExecutionStatus::Running {
                 let _ = store.stop_execution(&child.info.execution_arn, "States.Aborted", &cause, now);
             }
         }
-        let _ = store.finish_map_run(&run.map_run_arn, MapRunStatus::Aborted, now);
     }
 }
