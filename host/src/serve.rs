@@ -350,12 +350,20 @@ async fn drive_store(
     let mut seen = Seen::default();
     // The latest poll's failure, said once (the store may be unreadable for a while).
     let mut poll_failure: Option<String> = None;
-    // Whether this pass asks the store (not after a drive's end alone).
+    // Whether this pass asks the store (not after a drive's end alone), and
+    // when the store is asked at the latest: passes for drives' ends do not
+    // put the poll off, however often they come.
     let mut poll_store = true;
+    let mut next_poll = tokio::time::Instant::now();
     loop {
         host.reap()?;
         let now = SystemClock.now_ms();
-        let polled = if poll_store { Some(host.poll(&mut seen, now)) } else { None };
+        let polled = if poll_store || tokio::time::Instant::now() >= next_poll {
+            next_poll = tokio::time::Instant::now() + poll;
+            Some(host.poll(&mut seen, now))
+        } else {
+            None
+        };
         match polled {
             None => {}
             Some(Ok(())) if poll_failure.take().is_some() => crate::console_out::say(format_args!("the store answers again")),
@@ -392,7 +400,7 @@ async fn drive_store(
         // a pass does not ask the store.
         let driving = !host.tasks.is_empty();
         poll_store = tokio::select! {
-            () = tokio::time::sleep(next_due.map_or(poll, |d| d.min(poll))) => true,
+            () = tokio::time::sleep_until(next_due.map_or(next_poll, |d| next_poll.min(tokio::time::Instant::now() + d))) => true,
             () = wake.notified() => true,
             Some(joined) = host.tasks.join_next(), if driving => {
                 host.landed(joined)?;
