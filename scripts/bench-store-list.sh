@@ -31,8 +31,8 @@ SELECT 'arn:aws:states:local:000000000000:execution:order:order-' || i, 'order-'
        1764000000000 + i * 1000, 1764000000000 + i * 1000 + 500, 25
 FROM n;
 WITH RECURSIVE e(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM e WHERE id < 25)
-INSERT INTO events (execution_arn, id, event)
-SELECT x.arn, e.id,
+INSERT INTO events (execution, id, event)
+SELECT x.key, e.id,
        json_object('id', e.id, 'previous_event_id', e.id - 1, 'timestamp_ms', x.start_ms + e.id,
                    'kind', json_object('TaskSucceeded', json_object('resource', 'arn:aws:lambda:us-east-1:123456789012:function:f',
                                                                     'output', json_object('pad', hex(randomblob(54))))))

@@ -180,7 +180,11 @@ fn store_check_passes_a_sound_store_and_names_a_damaged_one_and_its_rows() {
     // Rows that no longer read back: an event and a name that are not UTF-8.
     let conn = rusqlite::Connection::open(&copy).unwrap();
     let arn = "arn:aws:states:local:000000000000:execution:pass:e3";
-    conn.execute("UPDATE events SET event = CAST(X'7B22FF' AS TEXT) WHERE execution_arn = ?1 AND id = 1", [arn]).unwrap();
+    conn.execute(
+        "UPDATE events SET event = CAST(X'7B22FF' AS TEXT) WHERE execution = (SELECT key FROM executions WHERE arn = ?1) AND id = 1",
+        [arn],
+    )
+    .unwrap();
     let (code, _, err) = stepwasm(&["executions", "history", "e3", "--store", store_arg]);
     assert_eq!(code, 2);
     assert!(err.contains("e3") && err.contains("event 1") && err.contains("not UTF-8"), "{err}");
@@ -192,7 +196,7 @@ fn store_check_passes_a_sound_store_and_names_a_damaged_one_and_its_rows() {
     assert!(err.contains("copy.sqlite") && err.contains("utf-8"), "{err}");
 
     // A damaged page of the database file (its WAL checkpointed into it first).
-    conn.execute("DELETE FROM events WHERE execution_arn = ?1", [arn]).unwrap();
+    conn.execute("DELETE FROM events WHERE execution = (SELECT key FROM executions WHERE arn = ?1)", [arn]).unwrap();
     conn.execute("DELETE FROM executions WHERE arn = ?1", [arn]).unwrap();
     let (root_page, page_size): (u64, u64) = conn
         .query_row("SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name = 'executions'", [], |r| {

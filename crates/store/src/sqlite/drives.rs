@@ -14,16 +14,16 @@ use stepwasm_engine::EventKind;
 /// drive may be, or fails the execution once the guard's limit is reached.
 pub(super) fn begin(conn: &mut Connection, execution_arn: &str, guard: CrashGuard, now_ms: i64) -> Result<DriveStart, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let row: Option<(u32, u64, u64, bool)> = tx
+    let row: Option<(i64, u32, u64, u64, bool)> = tx
         .prepare_cached(
-            "SELECT drives, drive_mark, last_event_id,
+            "SELECT key, drives, drive_mark, last_event_id,
                     EXISTS (SELECT 1 FROM task_tokens WHERE execution_arn = ?1 AND status = 'WAITING')
              FROM executions WHERE arn = ?1 AND status = 'RUNNING'",
         )?
-        .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
         .optional()?;
     // Not running (stopped, ended) or not there: the driver finds out.
-    let Some((drives, mark, last, token_waits)) = row else { return Ok(DriveStart::Go { stops: 0 }) };
+    let Some((key, drives, mark, last, token_waits)) = row else { return Ok(DriveStart::Go { stops: 0 }) };
     // The latest settled event (any but `TaskStarted`, which a driver
     // records again for each rerun of an interrupted task) and the reruns
     // after it: each rerun is a host stop with that task in flight.
@@ -32,9 +32,9 @@ pub(super) fn begin(conn: &mut Connection, execution_arn: &str, guard: CrashGuar
         // Read in place from the JSON of event format version 1.
         let mut stmt = tx.prepare_cached(
             "SELECT id, json_type(event, '$.kind.TaskStarted') IS NOT NULL, coalesce(json_extract(event, '$.timestamp_ms'), 0)
-             FROM events WHERE execution_arn = ?1 ORDER BY id DESC",
+             FROM events WHERE execution = ?1 ORDER BY id DESC",
         )?;
-        let mut rows = stmt.query(params![execution_arn])?;
+        let mut rows = stmt.query(params![key])?;
         while let Some(row) = rows.next()? {
             if row.get::<_, bool>(1)? {
                 reruns += 1;

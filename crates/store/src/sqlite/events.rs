@@ -9,6 +9,10 @@ use crate::{ExecutionStatus, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use stepwasm_engine::{EventKind, HistoryEvent, Scope};
 
+/// The key of the execution whose ARN is `?1`, in SQL: what the `events`
+/// table keeps an execution's events under.
+pub(super) const KEY_OF_ARN: &str = "(SELECT key FROM executions WHERE arn = ?1)";
+
 /// An event ready for the `events` table.
 pub(super) struct PreparedEvent {
     id: u64,
@@ -49,15 +53,15 @@ pub(super) fn append_in_own_transaction(conn: &mut Connection, execution_arn: &s
 /// after its last one (refusing gaps, duplicates and appends to an ended
 /// execution) and updates its status.
 pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[PreparedEvent]) -> Result<(), StoreError> {
-    let (status, mut last): (String, u64) = conn
-        .prepare_cached("SELECT status, last_event_id FROM executions WHERE arn = ?1")?
-        .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?)))
+    let (key, status, mut last): (i64, String, u64) = conn
+        .prepare_cached("SELECT key, status, last_event_id FROM executions WHERE arn = ?1")?
+        .query_row(params![execution_arn], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?
         .ok_or_else(|| StoreError::NoSuchExecution(execution_arn.into()))?;
     let mut status = ExecutionStatus::parse(&status);
     let mut stop_ms = None;
     {
-        let mut insert = conn.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?;
+        let mut insert = conn.prepare_cached("INSERT INTO events (execution, id, event) VALUES (?1, ?2, ?3)")?;
         for event in events {
             if status != Some(ExecutionStatus::Running) {
                 let status = status.map_or("in an unknown state", ExecutionStatus::as_str);
@@ -66,7 +70,7 @@ pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[
             if event.id != last + 1 {
                 return Err(StoreError::OutOfOrder { arn: execution_arn.into(), last, got: event.id });
             }
-            insert.execute(params![execution_arn, event.id, event.text])?;
+            insert.execute(params![key, event.id, event.text])?;
             last = event.id;
             if let Some((ended, at_ms)) = event.ends {
                 status = Some(ended);
@@ -80,9 +84,9 @@ pub(super) fn append_prepared(conn: &Connection, execution_arn: &str, events: &[
     let status = status.map_or("RUNNING", ExecutionStatus::as_str);
     // New events end a park: the wake-up time was about the history before them.
     conn.prepare_cached(
-        "UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms), wake_ms = NULL WHERE arn = ?1",
+        "UPDATE executions SET last_event_id = ?2, status = ?3, stop_ms = coalesce(?4, stop_ms), wake_ms = NULL WHERE key = ?1",
     )?
-    .execute(params![execution_arn, last, status, stop_ms])?;
+    .execute(params![key, last, status, stop_ms])?;
     Ok(())
 }
 
@@ -98,7 +102,7 @@ pub(super) fn insert_after(
 ) -> Result<HistoryEvent, StoreError> {
     let event = HistoryEvent { id: last + 1, previous_event_id: last, timestamp_ms: now_ms, scope: Scope::root(), kind };
     for prepared in prepare(execution_arn, std::slice::from_ref(&event))? {
-        conn.prepare_cached("INSERT INTO events (execution_arn, id, event) VALUES (?1, ?2, ?3)")?.execute(params![
+        conn.prepare_cached(&format!("INSERT INTO events (execution, id, event) VALUES ({KEY_OF_ARN}, ?2, ?3)"))?.execute(params![
             execution_arn,
             prepared.id,
             prepared.text
@@ -110,7 +114,7 @@ pub(super) fn insert_after(
 /// An execution's history, in order; a stored event that cannot be read,
 /// or out of its place, is an error naming it.
 pub(super) fn history(conn: &Connection, execution_arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, event FROM events WHERE execution_arn = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT id, event FROM events WHERE execution = {KEY_OF_ARN} ORDER BY id"))?;
     let mut rows = stmt.query(params![execution_arn])?;
     let mut history = Vec::new();
     while let Some(row) = rows.next()? {

@@ -142,7 +142,10 @@ impl SqliteStore {
             return Err(damaged(format!("the database is damaged: {}", found.join("; "))));
         }
         if full {
-            let mut stmt = conn.prepare("SELECT execution_arn, id, event FROM events")?;
+            // An event of no execution is named by its key.
+            let mut stmt = conn.prepare(
+                "SELECT coalesce(x.arn, 'execution key ' || e.execution), e.id, e.event FROM events AS e LEFT JOIN executions AS x ON x.key = e.execution",
+            )?;
             let mut rows = stmt.query([]).map_err(|e| damaged(e.to_string()))?;
             while let Some(row) = rows.next().map_err(|e| damaged(e.to_string()))? {
                 let (arn, id) = (row.get::<_, String>(0).unwrap_or_default(), row.get::<_, u64>(1).unwrap_or_default());

@@ -51,7 +51,7 @@ impl SqliteStore {
         let arns: Vec<String> = arns;
         for arn in &arns {
             for delete in [
-                "DELETE FROM events WHERE execution_arn = ?1",
+                "DELETE FROM events WHERE execution = (SELECT key FROM executions WHERE arn = ?1)",
                 "DELETE FROM task_tokens WHERE execution_arn = ?1",
                 "DELETE FROM activity_tasks WHERE execution_arn = ?1",
                 "DELETE FROM redrives WHERE execution_arn = ?1",

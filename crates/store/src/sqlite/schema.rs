@@ -106,7 +106,8 @@ const COLUMNS_1: [(&str, &str, &str); 9] = [
 type Migration = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Every migration, in order; `MIGRATIONS[n]` brings version `n` to `n + 1`.
-const MIGRATIONS: [Migration; 5] = [numbered_layout, versions_aliases_and_test_cases, map_runs, map_run_redrives, stops_by_time];
+const MIGRATIONS: [Migration; 6] =
+    [numbered_layout, versions_aliases_and_test_cases, map_runs, map_run_redrives, stops_by_time, events_by_execution_key];
 
 /// The version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -202,6 +203,64 @@ fn stops_by_time(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE INDEX executions_aborted_by_stop ON executions (stop_ms) WHERE status = 'ABORTED';")
 }
 
+/// The layout of migration 6: each execution has a key of its own (`key`,
+/// the rowid it always had, now named so that no VACUUM renumbers it), and
+/// its events are kept under that key instead of its ARN. An event row was
+/// ~75 bytes of ARN longer, and executions' events lay where their names
+/// sorted (random for generated names), so each group commit dirtied a
+/// page per execution in flight; keys grow with time, so the events of the
+/// executions in flight sit together at the end of the table.
+const LAYOUT_6: &str = "
+CREATE TABLE executions_keyed (
+    key INTEGER PRIMARY KEY,
+    arn TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
+    state_machine_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    last_event_id INTEGER NOT NULL DEFAULT 0,
+    definition_version INTEGER,
+    wake_ms INTEGER,
+    redrive_count INTEGER NOT NULL DEFAULT 0,
+    redrive_ms INTEGER,
+    redrive_token TEXT,
+    drives INTEGER NOT NULL DEFAULT 0,
+    drive_mark INTEGER NOT NULL DEFAULT 0,
+    started_through TEXT,
+    test_case TEXT,
+    role_arn TEXT
+);
+INSERT INTO executions_keyed
+    (key, arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, last_event_id, definition_version, wake_ms,
+     redrive_count, redrive_ms, redrive_token, drives, drive_mark, started_through, test_case, role_arn)
+SELECT rowid, arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, last_event_id, definition_version, wake_ms,
+       redrive_count, redrive_ms, redrive_token, drives, drive_mark, started_through, test_case, role_arn
+FROM executions;
+CREATE TABLE events_keyed (
+    execution INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (execution, id)
+) WITHOUT ROWID;
+INSERT INTO events_keyed (execution, id, event)
+SELECT x.key, e.id, e.event FROM events AS e JOIN executions_keyed AS x ON x.arn = e.execution_arn;
+DROP TABLE events;
+DROP TABLE executions;
+ALTER TABLE executions_keyed RENAME TO executions;
+ALTER TABLE events_keyed RENAME TO events;
+CREATE INDEX executions_by_status ON executions (status);
+CREATE INDEX executions_by_state_machine ON executions (state_machine_arn, start_ms);
+CREATE INDEX executions_by_state_machine_and_name ON executions (state_machine_arn, name);
+CREATE INDEX executions_aborted_by_stop ON executions (stop_ms) WHERE status = 'ABORTED';";
+
+/// Migration 6: executions keyed by an integer, their events under it (see
+/// [`LAYOUT_6`]). Events of no execution (none are written so) are dropped.
+fn events_by_execution_key(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(LAYOUT_6)
+}
+
 /// Why the layout could not be brought up to date.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -266,11 +325,11 @@ fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
         ("activity_tasks", "token, activity_arn, execution_arn, input, created_ms, worker"),
         (
             "executions",
-            "arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, last_event_id, \
+            "key, arn, name, state_machine_arn, state_machine_name, status, start_ms, stop_ms, last_event_id, \
              definition_version, wake_ms, redrive_count, redrive_ms, redrive_token, drives, drive_mark, started_through, test_case, role_arn",
         ),
         ("redrives", "position, execution_arn"),
-        ("events", "execution_arn, id, event"),
+        ("events", "execution, id, event"),
         ("task_tokens", "token, execution_arn, status, heartbeat_ms, result"),
         ("published_versions", "state_machine_arn, version, definition_version, description, created_ms, details"),
         ("aliases", "arn, state_machine_arn, name, description, routing, created_ms, updated_ms"),
@@ -290,6 +349,16 @@ fn prove_layout(conn: &Connection) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
+    /// A database in memory with the layout of `version`, stamped so.
+    fn store_of_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for migration in &MIGRATIONS[..version] {
+            migration(&conn).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64).unwrap();
+        conn
+    }
+
     #[test]
     fn a_new_database_is_migrated_once_and_stamped() {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -303,11 +372,7 @@ mod tests {
 
     #[test]
     fn a_store_of_version_2_gains_map_runs_and_keeps_its_executions() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for migration in &MIGRATIONS[..2] {
-            migration(&conn).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 2).unwrap();
+        let mut conn = store_of_version(2);
         conn.execute_batch(
             "INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms)
              VALUES ('arn:e', 'e', 'arn:sm', 'sm', 'RUNNING', 0)",
@@ -330,6 +395,44 @@ mod tests {
         assert_eq!(redrives, 0, "map runs have their redrive count");
         conn.pragma_update(None, "user_version", LATEST + 1).unwrap();
         assert!(matches!(migrate(&mut conn), Err(SchemaError::Newer { .. })), "a newer layout is still refused");
+    }
+
+    #[test]
+    fn a_store_of_version_5_keeps_its_executions_keys_and_histories_under_the_keys() {
+        let mut conn = store_of_version(5);
+        // Rowids with a gap (a deleted execution), and an event of no execution.
+        conn.execute_batch(
+            "INSERT INTO executions (rowid, arn, name, state_machine_arn, state_machine_name, status, start_ms, last_event_id, role_arn)
+             VALUES (3, 'arn:a', 'a', 'arn:sm', 'sm', 'SUCCEEDED', 0, 2, 'arn:role'), (7, 'arn:b', 'b', 'arn:sm', 'sm', 'RUNNING', 1, 1, NULL);
+             INSERT INTO events (execution_arn, id, event) VALUES ('arn:a', 1, 'a1'), ('arn:a', 2, 'a2'), ('arn:b', 1, 'b1'), ('arn:gone', 1, 'x');
+             INSERT INTO redrives (execution_arn) VALUES ('arn:b');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), LATEST);
+        let rows = |sql: &str| -> Vec<String> {
+            conn.prepare(sql).unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(
+            rows("SELECT key || ' ' || arn || ' ' || status || ' ' || coalesce(role_arn, '-') FROM executions ORDER BY key"),
+            ["3 arn:a SUCCEEDED arn:role", "7 arn:b RUNNING -"]
+        );
+        assert_eq!(
+            rows("SELECT execution || ' ' || id || ' ' || event FROM events ORDER BY execution, id"),
+            ["3 1 a1", "3 2 a2", "7 1 b1"]
+        );
+        // A new execution gets a key after every earlier one (serve's position).
+        conn.execute_batch("INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms) VALUES ('arn:c', 'c', 'arn:sm', 'sm', 'RUNNING', 2)").unwrap();
+        assert_eq!(rows("SELECT CAST(key AS TEXT) FROM executions WHERE arn = 'arn:c'"), ["8"]);
+        let err = conn.execute_batch("INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms) VALUES ('arn:c', 'c', 'arn:sm', 'sm', 'RUNNING', 2)");
+        assert!(err.is_err(), "an ARN is still unique");
+        let indexes = rows(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'executions' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        );
+        assert_eq!(
+            indexes,
+            ["executions_aborted_by_stop", "executions_by_state_machine", "executions_by_state_machine_and_name", "executions_by_status"]
+        );
     }
 
     #[test]
