@@ -201,8 +201,11 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
                 micros(s.p99)
             );
         }
+        // The durable store also with more executions in flight: group
+        // commit shares each transaction and fsync among them (`serve` drives
+        // up to --max-active at once).
         let in_flight = 8 * cores;
-        for store in [None, Some(&store)] {
+        for (store, in_flight) in [(None, in_flight), (Some(&store), in_flight), (Some(&store), 4 * in_flight)] {
             let s = measure_async(&machine, &inputs, runtime, &map.kv().seed, cores, in_flight, args.seconds, store)?;
             let journal = if store.is_some() { ", SQLite store" } else { "" };
             println!(

@@ -49,7 +49,8 @@ pub(crate) fn measure<R: TaskRunner + Sync>(
     store: Option<&SqliteStore>,
 ) -> Result<Stats> {
     let clock = VirtualClock::starting_now();
-    // Names must be new in a store, warm-up included.
+    // Names must be new in a store, warm-up included (each row with its own
+    // number of lanes in them).
     let next_name = std::sync::atomic::AtomicUsize::new(0);
     let run_one = |tokio: &tokio::runtime::Runtime, i: usize| -> Result<Duration> {
         reset()?;
@@ -110,7 +111,8 @@ pub(crate) fn measure_async(
     seconds: f64,
     store: Option<&Arc<SqliteStore>>,
 ) -> Result<Stats> {
-    // Names must be new in a store, warm-up included.
+    // Names must be new in a store, warm-up included (each row with its own
+    // number of lanes in them).
     let run = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
     let clock = Arc::new(VirtualClock::starting_now());
@@ -130,7 +132,11 @@ pub(crate) fn measure_async(
                         reset_kv(&runtime, &seed)?;
                         let t = Instant::now();
                         let n = run.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let info = execution_info("bench", &format!("async-{n}"));
+                        // Names in no particular order, as StartExecution's
+                        // generated UUIDs are (a store's indexes by name see
+                        // them land anywhere, not one after the other).
+                        let info =
+                            execution_info("bench", &format!("{:016x}-{in_flight}-{n}", (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
                         let input = inputs[i % inputs.len()].clone();
                         match &store {
                             Some(store) => run_recorded(machine.clone(), info, input, &*runtime, &*clock, &**store).await.map(drop),

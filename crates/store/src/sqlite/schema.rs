@@ -205,11 +205,13 @@ fn stops_by_time(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The layout of migration 6: each execution has a key of its own (`key`,
 /// the rowid it always had, now named so that no VACUUM renumbers it), and
-/// its events are kept under that key instead of its ARN. An event row was
-/// ~75 bytes of ARN longer, and executions' events lay where their names
-/// sorted (random for generated names), so each group commit dirtied a
-/// page per execution in flight; keys grow with time, so the events of the
-/// executions in flight sit together at the end of the table.
+/// `events` is a log in the order events were appended, found per execution
+/// by its key and event id (`events_by_execution`). Events used to be a
+/// table ordered by (execution ARN, id): each row ~75 bytes of ARN longer,
+/// and each execution's events where its name sorted (anywhere, for
+/// generated names), so a group commit wrote a page per execution in flight
+/// for a few hundred bytes each. Now a group's events fill the log's last
+/// pages, and its index entries (a few bytes each) those of the newest keys.
 const LAYOUT_6: &str = "
 CREATE TABLE executions_keyed (
     key INTEGER PRIMARY KEY,
@@ -241,9 +243,9 @@ FROM executions;
 CREATE TABLE events_keyed (
     execution INTEGER NOT NULL,
     id INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    PRIMARY KEY (execution, id)
-) WITHOUT ROWID;
+    event TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_by_execution ON events_keyed (execution, id);
 INSERT INTO events_keyed (execution, id, event)
 SELECT x.key, e.id, e.event FROM events AS e JOIN executions_keyed AS x ON x.arn = e.execution_arn;
 DROP TABLE events;
@@ -255,8 +257,9 @@ CREATE INDEX executions_by_state_machine ON executions (state_machine_arn, start
 CREATE INDEX executions_by_state_machine_and_name ON executions (state_machine_arn, name);
 CREATE INDEX executions_aborted_by_stop ON executions (stop_ms) WHERE status = 'ABORTED';";
 
-/// Migration 6: executions keyed by an integer, their events under it (see
-/// [`LAYOUT_6`]). Events of no execution (none are written so) are dropped.
+/// Migration 6: executions keyed by an integer, their events a log indexed
+/// by it (see [`LAYOUT_6`]). Events of no execution (none are written so)
+/// are dropped.
 fn events_by_execution_key(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(LAYOUT_6)
 }
@@ -426,13 +429,25 @@ mod tests {
         assert_eq!(rows("SELECT CAST(key AS TEXT) FROM executions WHERE arn = 'arn:c'"), ["8"]);
         let err = conn.execute_batch("INSERT INTO executions (arn, name, state_machine_arn, state_machine_name, status, start_ms) VALUES ('arn:c', 'c', 'arn:sm', 'sm', 'RUNNING', 2)");
         assert!(err.is_err(), "an ARN is still unique");
+        assert!(conn.execute_batch("INSERT INTO events (execution, id, event) VALUES (3, 2, 'again')").is_err(), "so is an event id");
         let indexes = rows(
-            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'executions' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('executions', 'events') AND name NOT LIKE 'sqlite_%'
+             ORDER BY name",
         );
         assert_eq!(
             indexes,
-            ["executions_aborted_by_stop", "executions_by_state_machine", "executions_by_state_machine_and_name", "executions_by_status"]
+            [
+                "events_by_execution",
+                "executions_aborted_by_stop",
+                "executions_by_state_machine",
+                "executions_by_state_machine_and_name",
+                "executions_by_status"
+            ]
         );
+        let mut explain = conn.prepare("EXPLAIN QUERY PLAN SELECT id, event FROM events WHERE execution = 3 ORDER BY id").unwrap();
+        let plan: Vec<String> = explain.query_map([], |row| row.get(3)).unwrap().map(Result::unwrap).collect();
+        let plan = plan.join("; ");
+        assert!(plan.contains("events_by_execution"), "a history is read by the index, in order: {plan}");
     }
 
     #[test]
