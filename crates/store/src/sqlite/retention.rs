@@ -44,14 +44,16 @@ impl SqliteStore {
         let located = |source| StoreError::Open { path: self.location().to_string(), source };
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(located)?;
-        let arns = tx
-            .prepare_cached("SELECT arn FROM executions WHERE status <> 'RUNNING' AND stop_ms < ?1 LIMIT ?2")
-            .and_then(|mut stmt| stmt.query_map(params![cutoff_ms, BATCH as i64], |row| row.get::<_, String>(0))?.collect())
+        let closed: Vec<(i64, String)> = tx
+            .prepare_cached("SELECT key, arn FROM executions WHERE status <> 'RUNNING' AND stop_ms < ?1 LIMIT ?2")
+            .and_then(|mut stmt| stmt.query_map(params![cutoff_ms, BATCH as i64], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
             .map_err(located)?;
-        let arns: Vec<String> = arns;
-        for arn in &arns {
+        for (key, arn) in &closed {
+            // The events are kept under the execution's key, the rest under its ARN.
+            tx.prepare_cached("DELETE FROM events WHERE execution = ?1")
+                .and_then(|mut stmt| stmt.execute(params![key]))
+                .map_err(located)?;
             for delete in [
-                "DELETE FROM events WHERE execution = (SELECT key FROM executions WHERE arn = ?1)",
                 "DELETE FROM task_tokens WHERE execution_arn = ?1",
                 "DELETE FROM activity_tasks WHERE execution_arn = ?1",
                 "DELETE FROM redrives WHERE execution_arn = ?1",
@@ -62,7 +64,7 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(located)?;
-        Ok(arns.len())
+        Ok(closed.len())
     }
 }
 
