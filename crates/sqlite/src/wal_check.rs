@@ -23,7 +23,11 @@
 //! Why the mark can only lag, never lead (so it gives no false alarm): it is
 //! written after the commit it describes, whose frames the store's
 //! `synchronous=FULL` has already synced, and it is never lowered within one
-//! WAL (salts are new for each WAL). It is not synced itself: after a power
+//! WAL (salts are new for each WAL). A commit made without that sync (the
+//! crash-loop guard's counts, with `synchronous=NORMAL`) is not marked at all
+//! ([`unmarked_commits`]): a power loss may take its frames, and a mark
+//! counting them would make the intact rest look damaged; the next synced
+//! commit's mark counts them, once they are on disk. It is not synced itself: after a power
 //! loss it may be older, which only means less is checked. A kill -9 between
 //! a commit and its mark likewise leaves the mark behind.
 //!
@@ -300,6 +304,32 @@ fn scan(file: &File, header: &Header, up_to: u32) -> std::io::Result<Scan> {
     Ok(Scan { committed, first_bad: None })
 }
 
+thread_local! {
+    /// Whether this thread's commits are left unmarked ([`unmarked_commits`]).
+    static UNMARKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, the commits this thread makes (on connections with the hook
+/// of [`note_commits`]) are not noted in the mark: for commits made with
+/// `synchronous=NORMAL`, whose frames may not be on disk (see the module doc).
+#[must_use = "commits are left unmarked only while the guard lives"]
+pub struct UnmarkedCommits {
+    was: bool,
+    /// The flag is this thread's: the guard stays on it.
+    _on_this_thread: std::marker::PhantomData<*const ()>,
+}
+
+/// Leaves this thread's commits unmarked until the guard is dropped.
+pub fn unmarked_commits() -> UnmarkedCommits {
+    UnmarkedCommits { was: UNMARKED.with(|u| u.replace(true)), _on_this_thread: std::marker::PhantomData }
+}
+
+impl Drop for UnmarkedCommits {
+    fn drop(&mut self) {
+        UNMARKED.with(|u| u.set(self.was));
+    }
+}
+
 /// Has `conn` note, after each of its commits, how many frames of its WAL
 /// are committed (see the module doc), and run SQLite's automatic
 /// checkpoint, which this hook replaces (PASSIVE once 1000 frames are in the
@@ -325,7 +355,9 @@ unsafe extern "C" fn after_commit(_: *mut c_void, db: *mut ffi::sqlite3, name: *
         if let Ok(file) = file.to_str() {
             let store = Path::new(file);
             // A mark not written leaves it behind: less is checked, nothing is wrong.
-            let _ = std::panic::catch_unwind(|| write_mark(store, frames as u32));
+            if !UNMARKED.with(std::cell::Cell::get) {
+                let _ = std::panic::catch_unwind(|| write_mark(store, frames as u32));
+            }
             over_limit = std::fs::metadata(wal_path(store)).is_ok_and(|m| m.len() > WAL_SIZE_LIMIT);
         }
     }
@@ -470,6 +502,26 @@ mod tests {
         std::fs::write(&wal, &broken).unwrap();
         let text = verify(&store).unwrap().unwrap_err().to_string();
         assert!(text.contains("header (bytes 0 to 31) is damaged"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unsynced_commit_is_not_marked_and_the_next_synced_one_is() {
+        let dir = dir("unmarked");
+        let store = store_with_wal(&dir, 3);
+        let conn = Connection::open(&store).unwrap();
+        note_commits(&conn);
+        let marked = Mark::read(&mark_path(&store)).unwrap();
+        {
+            let _unmarked = unmarked_commits();
+            conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+            conn.execute("INSERT INTO t VALUES (100, 'unsynced')", []).unwrap();
+            conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        }
+        assert_eq!(Mark::read(&mark_path(&store)), Some(marked), "not marked while its frames may not be on disk");
+        conn.execute("INSERT INTO t VALUES (101, 'synced')", []).unwrap();
+        let after = Mark::read(&mark_path(&store)).unwrap();
+        assert!(after.salts == marked.salts && after.frames >= marked.frames + 2, "{after:?} after {marked:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -187,6 +187,7 @@ mod tests {
     use super::super::SqliteStore;
     use crate::{Journal, StoreError};
     use serde_json::json;
+    use std::path::Path;
     use stepwasm_engine::{EventKind, ExecutionInfo};
 
     #[test]
@@ -220,5 +221,40 @@ mod tests {
                 assert_eq!(history.len(), 2);
             }
         }
+    }
+
+    /// The mark's salts and committed frames (see `stepwasm_sqlite::wal_check`).
+    fn mark(store: &Path) -> ([u8; 8], u32) {
+        let bytes = std::fs::read(stepwasm_sqlite::wal_check::mark_path(store)).unwrap();
+        (bytes[4..12].try_into().unwrap(), u32::from_be_bytes(bytes[12..16].try_into().unwrap()))
+    }
+
+    #[test]
+    fn grouped_appends_to_a_file_are_in_its_wal_mark_once_answered() {
+        let dir = std::env::temp_dir().join(format!("stepwasm-group-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = std::fs::canonicalize(&dir).unwrap().join("s.sqlite");
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let (_, before) = mark(&path);
+        let infos: Vec<ExecutionInfo> = (0..40).map(|i| info(&format!("f{i}"))).collect();
+        let started = [event(1, EventKind::ExecutionStarted { input: json!({"pad": "x".repeat(2000)}).into() })];
+        let appends: Vec<_> = infos.iter().map(|i| store.start_execution_async(i, 0, &started)).collect();
+        for append in appends {
+            runtime.block_on(append).unwrap();
+        }
+        // Every acknowledged group is in the mark (so a WAL cut below it is
+        // refused at open), and the mark is the WAL's.
+        let (salts, frames) = mark(&path);
+        let wal = std::fs::read(stepwasm_sqlite::wal_check::wal_path(&path)).unwrap();
+        let page_size = u32::from_be_bytes(wal[8..12].try_into().unwrap()) as usize;
+        assert!(frames > before, "{frames} > {before}");
+        assert_eq!(salts, wal[16..24], "the mark counts this WAL");
+        assert!(wal.len() >= 32 + frames as usize * (24 + page_size), "the WAL holds what the mark counts");
+        drop(store);
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert!(infos.iter().all(|i| reopened.history(&i.execution_arn).unwrap().len() == 1));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

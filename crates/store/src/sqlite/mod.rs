@@ -42,6 +42,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use stepwasm_engine::{ExecutionInfo, HistoryEvent};
 use stepwasm_sqlite::connection::{open_durable, OpenError};
+use stepwasm_sqlite::wal_check::{unmarked_commits, UnmarkedCommits};
 use waiters::Waiters;
 
 /// The SQLite store.
@@ -59,26 +60,30 @@ pub struct SqliteStore {
 }
 
 /// The store's connection with unsynced commits ([`SqliteStore::unsynced`]);
-/// synced again when dropped.
-struct Unsynced<'a>(MutexGuard<'a, Connection>);
+/// synced again when dropped. They are not noted in the WAL mark: a mark
+/// must not count frames that a power loss can take.
+struct Unsynced<'a> {
+    conn: MutexGuard<'a, Connection>,
+    _unmarked: UnmarkedCommits,
+}
 
 impl Drop for Unsynced<'_> {
     fn drop(&mut self) {
         // Setting the flag does no I/O; it fails only on a misused handle.
-        let _ = self.0.pragma_update(None, "synchronous", "FULL");
+        let _ = self.conn.pragma_update(None, "synchronous", "FULL");
     }
 }
 
 impl std::ops::Deref for Unsynced<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        &self.0
+        &self.conn
     }
 }
 
 impl std::ops::DerefMut for Unsynced<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.0
+        &mut self.conn
     }
 }
 
@@ -179,7 +184,7 @@ impl SqliteStore {
     fn unsynced(&self) -> Result<Unsynced<'_>, StoreError> {
         let conn = self.conn();
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(Unsynced(conn))
+        Ok(Unsynced { conn, _unmarked: unmarked_commits() })
     }
 
     /// Runs one step of the store, its SQLite errors naming the file: a
