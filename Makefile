@@ -10,7 +10,9 @@ example: guests
 	scripts/run-example.sh
 
 # The end-to-end API and console tests' tools (Chromium; boto3 and the AWS CLI
-# in target/pyenv), installed when missing by scripts/test-tools.sh; then the
+# in target/pyenv), installed when missing by scripts/test-tools.sh; the Python
+# handlers (componentize-py into target/pyguest when missing; rebuilt only when
+# their sources change) by scripts/build-python-examples.sh; then the
 # host workspace: its crates' dependency edges (scripts/check-layers.sh),
 # formatting and clippy (warnings are errors), then its
 # unit, end-to-end and doc tests, then the example modules'
@@ -20,6 +22,7 @@ example: guests
 # no unit tests of their own).
 test: guests
 	scripts/test-tools.sh
+	scripts/build-python-examples.sh
 	scripts/check-layers.sh
 	cargo fmt --all --check
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings

@@ -38,6 +38,7 @@ mod mocks;
 mod nested_and_http;
 mod no_panic;
 mod order_example;
+mod python_handlers;
 mod run_cli;
 mod store_faults;
 mod store_integrity;

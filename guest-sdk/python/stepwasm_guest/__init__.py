@@ -20,7 +20,14 @@ has a non-empty string one (``TaskError`` does), else its class name
 (``class PaymentDeclined(Exception)`` fails with ``PaymentDeclined``; an
 unexpected ``KeyError`` with ``KeyError``, as on AWS Lambda); its cause is
 ``str(exc)``. An exception that is not a ``TaskError`` also logs its
-traceback at level error.
+traceback at level error. A ``MemoryError`` is not caught: the memory cap was
+reached, and the host fails the task with ``States.TaskFailed`` saying so, as
+for a handler in any language.
+
+Imports: the component holds only the modules imported while it was built
+(componentize-py runs app.py's imports and snapshots the interpreter), so
+import at the top of app.py every module the handler uses; one imported only
+inside a function is missing at run time (``ModuleNotFoundError``).
 
 Capabilities (each only when the resource's grant in stepwasm.toml allows it;
 a component that imports an ungranted one is refused when it is loaded, and a

@@ -2,6 +2,7 @@
 ``invoke``, which runs a handler on JSON text as the host does."""
 
 import json
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple
 
@@ -9,6 +10,8 @@ from typing import Any, Callable, Optional, Tuple
 INVALID_INPUT = "InvalidTaskInput"
 #: The ASL error for a result that cannot be written as JSON.
 INVALID_OUTPUT = "InvalidTaskOutput"
+#: How many of an unexpected exception's innermost frames are logged.
+TRACEBACK_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,16 @@ def invoke(handler: Callable[[Any, Context], Any], input: str, context: Optional
         return None, (INVALID_INPUT, f"the input is not JSON: {e}")
     try:
         result = handler(event, context or Context())
-    except Exception as exc:
+    except MemoryError:
+        # The memory cap reached: left to trap, so the host reports the limit
+        # (States.TaskFailed, "memory limit exceeded ...") as for any module.
+        raise
+    except BaseException as exc:  # SystemExit too: sys.exit() fails the task
         if not isinstance(exc, TaskError):
-            import traceback
-
-            log.error("".join(traceback.format_exception(exc)).rstrip())
+            try:
+                log.error("".join(traceback.format_exception(exc, limit=-TRACEBACK_FRAMES)).rstrip())
+            except Exception:  # the failure is reported all the same
+                pass
         return None, error_of(exc)
     try:
         return _encode(result), None

@@ -46,7 +46,17 @@ fn engine_config(max_memory_bytes: usize, pooling: bool) -> Config {
 }
 
 /// The engine tasks run on, whose memory caps may go up to `max_memory_bytes`.
+///
+/// The pool's memories are never made smaller than the default cap (64 MiB):
+/// the pool refuses to compile a component whose memory starts larger than
+/// its slots, with a message about the allocator's configuration, while the
+/// resource's own cap (the limiter, and the check at load, which says how
+/// much the module needs) is what should refuse it. A CPython component's
+/// memory starts at 12.7 MiB, its interpreter's snapshot. A slot reserves
+/// its address space whatever this size (`memory_reservation`, 4 GiB on
+/// 64-bit hosts), so a larger one costs nothing.
 pub(super) fn runtime_engine(max_memory_bytes: usize) -> wasmtime::Result<Engine> {
+    let max_memory_bytes = max_memory_bytes.max(Limits::default().memory_bytes);
     // The pooling allocator reserves address space up front; where the
     // system refuses that, fall back to on-demand allocation.
     Engine::new(&engine_config(max_memory_bytes, true)).or_else(|_| Engine::new(&engine_config(max_memory_bytes, false)))

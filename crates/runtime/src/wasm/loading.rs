@@ -105,6 +105,7 @@ impl WasmRuntime {
             return Ok(());
         }
         let component = self.component_for(&spec)?;
+        check_initial_memory(&component, &spec)?;
         let shown = spec.module_path.display();
         self.check_grants(&component, resource, &spec)?;
         let linker = self.linker(&spec.grants).map_err(|e| format!("cannot set up the capabilities: {e:#}"))?;
@@ -127,4 +128,29 @@ impl WasmRuntime {
         );
         Ok(())
     }
+}
+
+/// Bytes in a WebAssembly page.
+const WASM_PAGE_BYTES: u64 = 64 << 10;
+
+/// Refuses a component whose linear memory starts larger than its resource's
+/// memory cap (every invocation would fail at instantiation), saying how much
+/// it needs: an interpreter's component (componentize-py's CPython) starts
+/// with its build-time snapshot in memory.
+fn check_initial_memory(component: &wasmtime::component::Component, spec: &ResourceSpec) -> Result<(), String> {
+    let Some(pages) = component.resources_required().and_then(|r| r.max_initial_memory_size) else {
+        return Ok(());
+    };
+    let needed = pages.saturating_mul(WASM_PAGE_BYTES);
+    let cap = spec.limits.memory_bytes as u64;
+    if needed <= cap {
+        return Ok(());
+    }
+    Err(format!(
+        "module {} starts with a linear memory of {:.1} MiB, over its resource's memory cap of {:.1} MiB: set memory_mib = {} or more for it",
+        spec.module_path.display(),
+        needed as f64 / (1 << 20) as f64,
+        cap as f64 / (1 << 20) as f64,
+        needed.div_ceil(1 << 20)
+    ))
 }
