@@ -286,11 +286,10 @@ fn hostile_python_handlers_are_stopped_like_rust_ones() {
 #[test]
 fn a_memory_cap_below_the_interpreters_snapshot_is_refused_at_load() {
     let dir = python_dir();
+    // memory_mib 0: none set, the built-in default.
     let load = |memory_mib: u64| {
-        let config = format!(
-            "module_dir = {:?}\n[resources.\"hostile\"]\nmodule = \"hostile_py\"\nmemory_mib = {memory_mib}\n",
-            dir.to_str().unwrap()
-        );
+        let limit = if memory_mib == 0 { String::new() } else { format!("memory_mib = {memory_mib}\n") };
+        let config = format!("module_dir = {:?}\n[resources.\"hostile\"]\nmodule = \"hostile_py\"\n{limit}", dir.to_str().unwrap());
         let map = ResourceMap::parse(&config, &dir.join("test.toml")).unwrap();
         WasmRuntime::for_machine_cached(&machine("hostile"), &map, Some(cache_dir())).map_err(|e| e.to_string())
     };
@@ -302,6 +301,10 @@ fn a_memory_cap_below_the_interpreters_snapshot_is_refused_at_load() {
     let below = load(needed - 1).err().expect("one MiB less is refused too");
     assert!(below.contains(&format!("set memory_mib = {needed} or more")), "{below}");
     let runtime = load(needed).unwrap_or_else(|e| panic!("memory_mib = {needed}, as the refusal said: {e}"));
+    let rec = run(&machine("hostile"), &runtime, json!({"mode": "ok"}));
+    assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"fine": true}) });
+    // With no limits set (the built-in defaults), it runs without tuning.
+    let runtime = load(0).unwrap_or_else(|e| panic!("with the default limits: {e}"));
     let rec = run(&machine("hostile"), &runtime, json!({"mode": "ok"}));
     assert_eq!(rec.outcome, Outcome::Succeeded { output: json!({"fine": true}) });
 }
