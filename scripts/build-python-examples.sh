@@ -6,6 +6,7 @@
 # rebuilds a component only when its inputs changed (its project's files, the
 # SDK, wit/, the componentize-py version: their digest is kept beside it as
 # <name>.inputs), so a second run takes about a second. One line per component.
+# Measured on 2 busy cores: 5-11 s per component, about 40 s for the four.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,9 @@ for entry in "${projects[@]}"; do
     fi
     started=$SECONDS
     rm -f "$out/$name.inputs"
+    # The tests' compile cache (tests/it/python_handlers.rs) would keep the
+    # old component's 43 MB artefact for ever: start it afresh.
+    rm -rf "$out/compile-cache"
     scripts/build-python-guest.sh "$dir" "$out/$name.wasm" "$imports"
     echo "$digest" >"$out/$name.inputs"
     echo "build-python-examples: built $out/$name.wasm ($(($(stat -c %s "$out/$name.wasm") / 1024)) KiB) in $((SECONDS - started)) s"
