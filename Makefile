@@ -12,7 +12,9 @@ example: guests
 # The end-to-end API and console tests' tools (Chromium; boto3 and the AWS CLI
 # in target/pyenv), installed when missing by scripts/test-tools.sh; the Python
 # handlers (componentize-py into target/pyguest when missing; rebuilt only when
-# their sources change) by scripts/build-python-examples.sh; then the
+# their sources change) by scripts/build-python-examples.sh; the JavaScript
+# handlers likewise (componentize-js and esbuild from npm into target/jsguest)
+# by scripts/build-js-examples.sh; then the
 # host workspace: its crates' dependency edges (scripts/check-layers.sh),
 # formatting and clippy (warnings are errors), then its
 # unit, end-to-end and doc tests, then the example modules'
@@ -23,6 +25,7 @@ example: guests
 test: guests
 	scripts/test-tools.sh
 	scripts/build-python-examples.sh
+	scripts/build-js-examples.sh
 	scripts/check-layers.sh
 	cargo fmt --all --check
 	cargo clippy --release --locked --workspace --all-targets -- -D warnings

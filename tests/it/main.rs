@@ -34,6 +34,7 @@ mod hostile_definitions;
 mod hostile_evaluation;
 mod hostile_modules;
 mod hostile_serve;
+mod js_handlers;
 mod mocks;
 mod nested_and_http;
 mod no_panic;

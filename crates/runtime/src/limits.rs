@@ -20,16 +20,29 @@ pub struct Limiter {
     table_cap: usize,
     instance_cap: usize,
     hit: Option<String>,
+    /// Why a memory growth was refused, if one was.
+    memory_refused: Option<String>,
 }
 
 impl Limiter {
     pub fn new(limits: &Limits) -> Limiter {
-        Limiter { memory_cap: limits.memory_bytes, table_cap: limits.max_table_elements, instance_cap: limits.max_instances, hit: None }
+        Limiter {
+            memory_cap: limits.memory_bytes,
+            table_cap: limits.max_table_elements,
+            instance_cap: limits.max_instances,
+            hit: None,
+            memory_refused: None,
+        }
     }
 
     /// The first limit this invocation ran into, if any.
     pub fn hit(&self) -> Option<&str> {
         self.hit.as_deref()
+    }
+
+    /// Why the memory cap refused a growth during this invocation, if it did.
+    pub fn memory_refused(&self) -> Option<&str> {
+        self.memory_refused.as_deref()
     }
 
     /// Records a limit a host function enforced (the first one wins).
@@ -41,14 +54,14 @@ impl Limiter {
 impl ResourceLimiter for Limiter {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_cap {
-            self.hit.get_or_insert_with(|| {
-                format!(
-                    "memory limit exceeded: linear memory of {} tried to grow to {}, over the cap of {}",
-                    mib(current),
-                    mib(desired),
-                    mib(self.memory_cap)
-                )
-            });
+            let why = format!(
+                "memory limit exceeded: linear memory of {} tried to grow to {}, over the cap of {}",
+                mib(current),
+                mib(desired),
+                mib(self.memory_cap)
+            );
+            self.memory_refused.get_or_insert_with(|| why.clone());
+            self.hit.get_or_insert(why);
             return Ok(false);
         }
         Ok(true)
@@ -143,6 +156,16 @@ const RESERVED_ERROR_PREFIX: &str = "States.";
 /// A handled error the module returned, as the task's outcome. A name the
 /// service reserves (`States.…`) is refused: the task fails with
 /// `States.TaskFailed`, the cause saying which name the module tried.
+/// A handled error after the memory cap refused a growth (`refused`): an
+/// interpreter (SpiderMonkey, CPython) turns the refusal into an exception
+/// of its own ("out of memory") that a handler, or the SDK, catches and
+/// returns. The cap is what failed it, reported as when a Rust module traps
+/// on it, with what the handler said after.
+pub fn error_after_memory_refused(module: &Path, refused: &str, error: &str, cause: &str) -> TaskOutcome {
+    let module = module.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    failed(truncate_chars(format!("module {module}: {refused}; the handler then failed with {error}: {cause}"), MAX_CAUSE_CHARS))
+}
+
 pub fn module_error(error: String, cause: String) -> TaskOutcome {
     let error = truncate_chars(error, MAX_ERROR_CHARS);
     let cause = truncate_chars(cause, MAX_CAUSE_CHARS);

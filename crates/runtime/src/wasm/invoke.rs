@@ -152,7 +152,10 @@ impl WasmRuntime {
         let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
         let outcome = match result {
             Ok(Ok(output)) => limits::check_output(output, limits),
-            Ok(Err(e)) => limits::module_error(e.error, e.cause),
+            Ok(Err(e)) => match data.limiter.memory_refused() {
+                Some(refused) => limits::error_after_memory_refused(&loaded.module_path, refused, &e.error, &e.cause),
+                None => limits::module_error(e.error, e.cause),
+            },
             Err(err) => {
                 // What the module said before it trapped: a std guest's panic
                 // is on stderr; the SDK's no_std panic handler logs it as an

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what builds JavaScript handlers into task components
+# (scripts/build-js-guest.sh) from npm into target/jsguest, only when it is
+# missing or another version: componentize-js (StarlingMonkey, a SpiderMonkey
+# built for WASI, snapshotted with the handler by Wizer) and esbuild (which
+# bundles the handler, its npm dependencies and the SDK into one module). A
+# second run takes well under a second. Prints one line saying what it did.
+# Needs Node 18 or newer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COMPONENTIZE_JS_VERSION=0.23.0
+ESBUILD_VERSION=0.28.2
+DIR=target/jsguest
+WANTED="componentize-js $COMPONENTIZE_JS_VERSION, esbuild $ESBUILD_VERSION"
+
+installed() {
+    [ -f "$DIR/installed" ] && [ "$(cat "$DIR/installed")" = "$WANTED" ] &&
+        [ -f "$DIR/node_modules/@bytecodealliance/componentize-js/package.json" ] &&
+        [ -f "$DIR/node_modules/esbuild/package.json" ]
+}
+
+if installed; then
+    echo "install-js-guest: $WANTED already in $DIR"
+    exit 0
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "install-js-guest: node and npm are needed (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+fi
+started=$SECONDS
+rm -rf "$DIR"
+mkdir -p "$DIR"
+cat >"$DIR/package.json" <<JSON
+{
+  "name": "stepwasm-js-guest-tools",
+  "private": true,
+  "dependencies": {
+    "@bytecodealliance/componentize-js": "$COMPONENTIZE_JS_VERSION",
+    "esbuild": "$ESBUILD_VERSION"
+  }
+}
+JSON
+log=$(mktemp)
+if ! (cd "$DIR" && npm install --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "install-js-guest: npm install of $WANTED into $DIR failed (see above)" >&2
+    exit 1
+fi
+rm -f "$log"
+echo "$WANTED" >"$DIR/installed"
+echo "install-js-guest: installed $WANTED into $DIR in $((SECONDS - started)) s"
