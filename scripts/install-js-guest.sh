@@ -5,7 +5,7 @@
 # built for WASI, snapshotted with the handler by Wizer) and esbuild (which
 # bundles the handler, its npm dependencies and the SDK into one module). A
 # second run takes well under a second. Prints one line saying what it did.
-# Needs Node 18 or newer.
+# Needs Node 18 or newer (installed with apt-get when there is none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +25,18 @@ if installed; then
     exit 0
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "install-js-guest: node and npm are needed (Debian: apt-get install nodejs npm)" >&2
-    exit 1
+    # A fresh Debian machine: Node from its packages (as scripts/test-tools.sh
+    # installs Chromium; run as root).
+    apt_log=$(mktemp)
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=300 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 nodejs npm; } >"$apt_log" 2>&1; then
+        cat "$apt_log" >&2
+        rm -f "$apt_log"
+        echo "install-js-guest: node and npm are needed and apt-get install nodejs npm failed (see above)" >&2
+        exit 1
+    fi
+    rm -f "$apt_log"
+    echo "install-js-guest: installed $(node --version) and npm $(npm --version) with apt-get"
 fi
 started=$SECONDS
 rm -rf "$DIR"
