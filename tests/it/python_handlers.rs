@@ -16,8 +16,12 @@ use stepwasm::engine::Outcome;
 use stepwasm::runtime::{ResourceMap, WasmRuntime};
 
 /// Where scripts/build-python-examples.sh puts the Python components; fails
-/// clearly if they are not built.
+/// clearly if they are not built. The first call compiles them all into
+/// [`cache_dir`], once, while the other tests wait: an 18 MiB CPython
+/// component takes seconds of both cores to compile, and each test (and each
+/// `stepwasm run` it starts) would otherwise compile the same ones at once.
 fn python_dir() -> PathBuf {
+    static COMPILED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
     let dir = root().join("target/guest-python");
     for m in ["payment", "inventory", "notify", "hostile_py"] {
         assert!(
@@ -25,6 +29,26 @@ fn python_dir() -> PathBuf {
             "{m}.wasm is missing from {}: run scripts/build-python-examples.sh (make test does)",
             dir.display()
         );
+    }
+    let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if !*compiled {
+        let config = format!(
+            "module_dir = {:?}\n\
+             [resources.p]\nmodule = \"payment\"\nhttp = {{ allow = [\"http://127.0.0.1:9/\"] }}\n\
+             [resources.i]\nmodule = \"inventory\"\nkv = {{ namespace = \"i\" }}\n\
+             [resources.n]\nmodule = \"notify\"\n\
+             [resources.h]\nmodule = \"hostile_py\"\n",
+            dir.to_str().unwrap()
+        );
+        let map = ResourceMap::parse(&config, &dir.join("test.toml")).unwrap();
+        let all = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Task", "Resource": "p", "Next": "I"}, "I": {"Type": "Task", "Resource": "i", "Next": "N"},
+            "N": {"Type": "Task", "Resource": "n", "Next": "H"}, "H": {"Type": "Task", "Resource": "h", "End": true}}});
+        let all = stepwasm::asl::parse_definition(&all.to_string()).unwrap();
+        if let Err(e) = WasmRuntime::for_machine_cached(&all, &map, Some(cache_dir())) {
+            panic!("the Python components do not load: {e}");
+        }
+        *compiled = true;
     }
     dir
 }
