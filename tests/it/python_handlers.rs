@@ -289,6 +289,10 @@ fn hostile_python_handlers_are_stopped_like_rust_ones() {
         "States.TaskFailed",
         &["reserved error name \"States.Runtime\"", "pretending"],
     );
+    // Capabilities the component was built without (it imports log alone, so
+    // its resource needs no grant): the SDK's errors say what to do.
+    assert_failure(&host, json!({"mode": "kv"}), "TaskFailed", "KvFailed", &["built without the kv capability", "log,kv"]);
+    assert_failure(&host, json!({"mode": "http"}), "TaskFailed", "HttpFailed", &["built without the http capability", "log,http"]);
     // The sandbox: no files, no environment; printing goes nowhere, harmlessly.
     let rec = run(&host.fast, &host.runtime, json!({"mode": "sandbox"}));
     let Outcome::Succeeded { output } = rec.outcome else { panic!("{:?}", rec.outcome) };

@@ -37,6 +37,9 @@ failures raise ``KvError``, the ASL error ``KvFailed``) and ``http``
 (``http.fetch(url, method=..., headers=..., body=..., json=...)`` returning a
 ``Response``; failures raise ``HttpError``, the ASL error ``HttpFailed``).
 
+Output: ``print()`` goes nowhere (stdout is discarded; the last 4 KiB of
+stderr are quoted in the cause only when the component traps): use ``log``.
+
 Outside a component (plain CPython, for unit tests) the same module works:
 ``log`` lines are kept in ``log.lines``, ``kv`` is a dict (``kv.clear()``),
 and ``http.fetch`` raises ``HttpError``; ``invoke(handler, input_json)``

@@ -7,14 +7,16 @@ by the interpreter's recursion limit: a RecursionError), ``recurse-deep`` (the
 limit lifted: what stops it is the host), ``huge`` (returns ``bytes`` bytes of
 JSON), ``ok`` (behaves), ``fail`` (raises a TaskError named ``error`` with
 ``cause``), ``raise`` (an unexpected exception: ZeroDivisionError), ``print``
-(writes to stdout and stderr, which go nowhere useful but must not fail), and
-``sandbox`` (reports what it can see of files and the environment).
+(writes to stdout and stderr, which go nowhere useful but must not fail),
+``sandbox`` (reports what it can see of files and the environment), and ``kv``
+and ``http`` (use capabilities this component was built without: the SDK
+raises KvError or HttpError saying so).
 """
 
 import os
 import sys
 
-from stepwasm_guest import TaskError
+from stepwasm_guest import TaskError, http, kv
 
 
 def recurse(depth):
@@ -67,4 +69,8 @@ def handler(event, context):
         return {"printed": True}
     if mode == "sandbox":
         return sandbox()
+    if mode == "kv":
+        return kv.get("stock")
+    if mode == "http":
+        return http.fetch("http://127.0.0.1:9/").status
     raise TaskError("UnknownMode", f"mode {mode!r}")
