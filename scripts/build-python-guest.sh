@@ -63,7 +63,7 @@ $world_imports    export handler;
 }
 WIT
 # Not the venv's own site-packages: only the SDK and the project are bundled.
-if ! (cd "$project" && env -u VIRTUAL_ENV "$tool" -q -d "$work" -w "$world" componentize stepwasm_guest.entry \
+if ! (cd "$project" && env -u VIRTUAL_ENV RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 "$tool" -q -d "$work" -w "$world" componentize stepwasm_guest.entry \
         -p "$root/guest-sdk/python" -p . -o "$work/out.wasm"); then
     echo "build-python-guest: componentize-py failed for $project (see above)" >&2
     exit 1
