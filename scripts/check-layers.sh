@@ -3,7 +3,8 @@
 # `cargo tree` (normal, build and dev dependencies): each crate of the
 # workspace reaches exactly the crates of ours listed for it, and none of the
 # heavy dependencies it must not have (wasmtime only through the runtime; no
-# tokio below the store; no clap or hyper below the host). Cargo enforces
+# tokio below the store; no clap below the host, no hyper below the runtime:
+# its wasi:http client is the only hyper below the host). Cargo enforces
 # the rest: a crate cannot `use` one it does not list.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ layers=(
   "stepwasm-engine|stepwasm-asl stepwasm-engine stepwasm-jsonata|tokio wasmtime rusqlite clap hyper"
   "stepwasm-sqlite|stepwasm-sqlite|tokio wasmtime clap hyper"
   "stepwasm-store|stepwasm-asl stepwasm-engine stepwasm-jsonata stepwasm-sqlite stepwasm-store|wasmtime clap hyper"
-  "stepwasm-runtime|stepwasm-asl stepwasm-engine stepwasm-jsonata stepwasm-runtime stepwasm-sqlite|clap hyper"
+  "stepwasm-runtime|stepwasm-asl stepwasm-engine stepwasm-jsonata stepwasm-runtime stepwasm-sqlite|clap"
   "stepwasm-driver|stepwasm-asl stepwasm-driver stepwasm-engine stepwasm-jsonata stepwasm-sqlite stepwasm-store|wasmtime clap hyper"
 )
 

@@ -101,6 +101,35 @@ impl HttpGrant {
     }
 }
 
+/// Checks the target of a standard `wasi:http` request, which goes out as the
+/// guest wrote it (no URL parser normalises it on the way): `text` is the whole
+/// URL, `raw_authority` and `raw_path` its parts as they will be sent. Stricter
+/// than [`fetch`]'s check: besides the allow-list, the path must be in normal
+/// form (no `.`/`..` segments, no percent-encoded dot, slash or backslash a
+/// server could decode into one) and the authority exactly the host (and port)
+/// the allow-list compares, so the URL checked is the URL reached.
+pub fn check_wasi_target(grant: &HttpGrant, text: &str, raw_authority: &str, raw_path: &str) -> Result<(), String> {
+    let url = parse_target(text)?;
+    let lower = raw_path.to_ascii_lowercase();
+    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
+        return Err(format!("{text}: percent-encoded dots, slashes or backslashes in the path are not allowed"));
+    }
+    let raw_path = if raw_path.is_empty() { "/" } else { raw_path };
+    if url.path() != raw_path {
+        return Err(format!("{text}: the path is not in normal form (it would be {}); dot segments are not allowed", url.path()));
+    }
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(0);
+    let authority = raw_authority.to_ascii_lowercase();
+    if authority != host.to_ascii_lowercase() && authority != format!("{host}:{port}").to_ascii_lowercase() {
+        return Err(format!("{text}: the authority {raw_authority:?} is not plainly the host {host} (and port)"));
+    }
+    if !grant.allows(&url) {
+        return Err(format!("{text} is not in this resource's http grant (allowed: {})", grant.allowed_list()));
+    }
+    Ok(())
+}
+
 /// A request as the module sent it.
 #[derive(Debug, Clone)]
 pub struct OutgoingRequest {
@@ -203,6 +232,25 @@ mod tests {
         assert!(parse_target("http://127.0.0.1:8099@evil.net/pay/").unwrap_err().contains("user name"));
         assert!(parse_target("file:///etc/passwd").unwrap_err().contains("only http"));
         assert!(HttpGrant::default().allow_prefix("http://x/?q=1").unwrap_err().contains("query"));
+    }
+
+    #[test]
+    fn wasi_targets_are_checked_as_sent() {
+        let g = grant(&["http://127.0.0.1:8099/ok/"]);
+        let check = |url: &str, authority: &str, path: &str| check_wasi_target(&g, url, authority, path);
+        assert_eq!(check("http://127.0.0.1:8099/ok/x?q=1", "127.0.0.1:8099", "/ok/x"), Ok(()));
+        let err = check("http://127.0.0.1:8099/ok/../secret", "127.0.0.1:8099", "/ok/../secret").unwrap_err();
+        assert!(err.contains("not in normal form"), "{err}");
+        let err = check("http://127.0.0.1:8099/ok/%2e%2e/secret", "127.0.0.1:8099", "/ok/%2e%2e/secret").unwrap_err();
+        assert!(err.contains("percent-encoded"), "{err}");
+        let err = check("http://127.0.0.1:8099/ok/..%2Fsecret", "127.0.0.1:8099", "/ok/..%2Fsecret").unwrap_err();
+        assert!(err.contains("percent-encoded"), "{err}");
+        let err = check("http://127.1:8099/ok/", "127.1:8099", "/ok/").unwrap_err();
+        assert!(err.contains("not plainly the host"), "{err}");
+        let err = check("http://u@127.0.0.1:8099/ok/", "u@127.0.0.1:8099", "/ok/").unwrap_err();
+        assert!(err.contains("user name"), "{err}");
+        let err = check("http://127.0.0.1:8098/ok/", "127.0.0.1:8098", "/ok/").unwrap_err();
+        assert!(err.contains("not in this resource's http grant"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store as WasmStore, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// How much of a guest's stderr is kept (the tail of a panic message).
 const STDERR_CAPTURE_BYTES: usize = 4096;
@@ -34,12 +35,32 @@ pub(super) struct Invocation {
     pub(super) max_log_bytes: usize,
     /// The kv store and this invocation's staged writes, when kv is granted.
     pub(super) kv: Option<(Arc<KvStore>, KvTransaction)>,
-    /// The grant, when http is granted.
-    pub(super) http: Option<Arc<HttpGrant>>,
-    pub(super) http_calls: u32,
-    pub(super) max_http_calls: u32,
+    /// The http grant and this invocation's calls, shared by
+    /// `stepwasm:task/http` and standard `wasi:http` (its hooks).
+    pub(super) http: HttpGate,
+    /// `wasi:http`'s own state (the guest's request and response resources
+    /// live in `table`).
+    pub(super) wasi_http: WasiHttpCtx,
     /// When the invocation's wall-clock limit ends (bounds http waits).
     pub(super) deadline: Instant,
+}
+
+/// What both http interfaces check a request against: the grant, the
+/// per-invocation call count and the deadline.
+pub(super) struct HttpGate {
+    /// The grant, when http is granted.
+    pub(super) grant: Option<Arc<HttpGrant>>,
+    pub(super) calls: u32,
+    pub(super) max_calls: u32,
+    /// When the invocation's wall-clock limit ends (bounds http waits).
+    pub(super) deadline: Instant,
+    /// The call limit, once a `wasi:http` request ran into it: that
+    /// interface can only refuse the request, so the host fails the
+    /// invocation with it afterwards, as `stepwasm:task/http`'s trap does.
+    pub(super) limit_hit: Option<String>,
+    /// Why `wasi:http` requests were refused (its error codes carry no
+    /// message): added to the invocation's log lines.
+    pub(super) refusals: Vec<String>,
 }
 
 impl WasmRuntime {
@@ -56,6 +77,7 @@ impl WasmRuntime {
             (Some(namespace), Some(kv_store)) => Some((Arc::clone(kv_store), KvTransaction::new(namespace.as_str()))),
             _ => None,
         };
+        let deadline = Instant::now() + timeout;
         let data = Invocation {
             wasi: None,
             stderr: MemoryOutputPipe::new(STDERR_CAPTURE_BYTES),
@@ -67,10 +89,16 @@ impl WasmRuntime {
             max_log_lines: limits.max_log_lines,
             max_log_bytes: limits.max_log_bytes,
             kv,
-            http: loaded.http.clone(),
-            http_calls: 0,
-            max_http_calls: limits.max_http_calls,
-            deadline: Instant::now() + timeout,
+            http: HttpGate {
+                grant: loaded.http.clone(),
+                calls: 0,
+                max_calls: limits.max_http_calls,
+                deadline,
+                limit_hit: None,
+                refusals: Vec::new(),
+            },
+            wasi_http: WasiHttpCtx::new(),
+            deadline,
         };
         let mut wasm_store = WasmStore::new(&self.engine, data);
         wasm_store.limiter(|s| &mut s.limiter);

@@ -7,7 +7,7 @@
 use super::bindings::stepwasm::task::types::{Context as WitContext, TaskError as WitTaskError};
 use super::invocation::Invocation;
 use super::loading::LoadedResource;
-use super::WasmRuntime;
+use super::{LogLine, WasmRuntime};
 use crate::instance_slots::InstanceSlots;
 use crate::kv::{Commit, Committed, ExclusiveCommits, KvError, KvStore, KvTransaction};
 use crate::limits::{self, LimitHit};
@@ -147,8 +147,20 @@ impl WasmRuntime {
             }
         };
         let fuel_left = wasm_store.get_fuel().unwrap_or(0);
-        let data = wasm_store.into_data();
+        let mut data = wasm_store.into_data();
         drop(slot);
+        // A wasi:http request over the call limit was refused; the
+        // invocation fails with the limit whatever the guest made of it.
+        let result = match data.http.limit_hit.take() {
+            Some(limit) => {
+                data.limiter.record(limit.clone());
+                Err(wasmtime::Error::msg(limit))
+            }
+            None => result,
+        };
+        for refusal in data.http.refusals.drain(..) {
+            data.logs.push(LogLine { state: data.state.clone(), level: "warn", message: format!("wasi:http request refused: {refusal}") });
+        }
         let hit = LimitHit { limit: data.limiter.hit().map(str::to_string), fuel_exhausted: fuel_left == 0 };
         let outcome = match result {
             Ok(Ok(output)) => limits::check_output(output, limits),
@@ -169,7 +181,7 @@ impl WasmRuntime {
             }
         };
         self.logs.keep(data.logs);
-        (outcome, data.kv, data.http_calls)
+        (outcome, data.kv, data.http.calls)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The capabilities a component is linked with: a linker per combination of
-//! grants (WASI and `log` always, `kv` and `http` only when granted), and the
+//! grants (WASI and `log` always, `kv` and `http` only when granted; `http`
+//! is `stepwasm:task/http` and standard `wasi:http`), and the
 //! refusal of a component that imports a capability it was not granted.
 
 use super::bindings::stepwasm::task as wit;
@@ -11,6 +12,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 /// The component import names of the granted capabilities.
 const KV_IMPORT: &str = "stepwasm:task/kv@";
 const HTTP_IMPORT: &str = "stepwasm:task/http@";
+/// Standard WASI HTTP, served with the same http grant.
+const WASI_HTTP_IMPORT: &str = "wasi:http/";
 
 impl WasmRuntime {
     /// Refuses a component that imports a capability its resource was not
@@ -30,7 +33,7 @@ impl WasmRuntime {
                 missing
                     .push(format!("imports {name}, but resource {resource:?} is not granted kv ({})", how("kv = { namespace = \"...\" }")));
             }
-            if name.starts_with(HTTP_IMPORT) && spec.grants.http.is_none() {
+            if (name.starts_with(HTTP_IMPORT) || name.starts_with(WASI_HTTP_IMPORT)) && spec.grants.http.is_none() {
                 missing.push(format!(
                     "imports {name}, but resource {resource:?} is not granted http ({})",
                     how("http = { allow = [\"https://host/prefix/\"] }")
@@ -44,7 +47,8 @@ impl WasmRuntime {
     }
 
     /// The linker for a combination of grants: WASI (with an empty context)
-    /// and `log` always, `kv` and `http` only when granted.
+    /// and `log` always, `kv` only when granted, `http` (both
+    /// `stepwasm:task/http` and standard `wasi:http`) only when granted.
     pub(super) fn linker(&mut self, grants: &Grants) -> wasmtime::Result<&Linker<Invocation>> {
         let key = (grants.kv.is_some(), grants.http.is_some());
         if !self.linkers.contains_key(&key) {
@@ -57,6 +61,7 @@ impl WasmRuntime {
             }
             if key.1 {
                 wit::http::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+                wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
             }
             self.linkers.insert(key, linker);
         }

@@ -9,16 +9,13 @@ use std::time::Instant;
 
 impl Host for Invocation {
     async fn fetch(&mut self, req: WitRequest) -> wasmtime::Result<Result<WitResponse, String>> {
-        let Some(grant) = self.http.clone() else {
+        let Some(grant) = self.http.grant.clone() else {
             return Err(wasmtime::Error::msg("http called without an http grant"));
         };
-        if self.http_calls >= self.max_http_calls {
-            return Err(limit_trap(
-                &mut self.limiter,
-                format!("http call limit exceeded: more than {} requests in one invocation", self.max_http_calls),
-            ));
+        if self.http.calls >= self.http.max_calls {
+            return Err(limit_trap(&mut self.limiter, self.http.limit_message()));
         }
-        self.http_calls += 1;
+        self.http.calls += 1;
         // A request may not outlive the invocation's own deadline.
         let left = self.deadline.saturating_duration_since(Instant::now());
         let request = OutgoingRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };

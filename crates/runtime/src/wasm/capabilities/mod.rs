@@ -1,13 +1,14 @@
 //! The host sides of the interfaces a module imports, each implemented on the
 //! invocation's store data ([`Invocation`]): WASI with nothing granted
 //! ([`wasi`]), `log` ([`log`]), and, when granted, `kv` ([`kv`]) and `http`
-//! ([`http`]). Which of them a module is linked with is
+//! ([`http`], and standard `wasi:http` with the same grant: [`wasi_http`]). Which of them a module is linked with is
 //! [`linking`](super::linking)'s business.
 
 mod http;
 mod kv;
 mod log;
 mod wasi;
+mod wasi_http;
 
 use super::bindings::stepwasm::task::types;
 use super::invocation::Invocation;
