@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the JavaScript handlers into target/guest-js/<name>.wasm: the order
 # example's three (examples/order-js/{payment,inventory,notify}) and the
-# hostile one of the limit tests (tests/hostile/js/hostile). Installs
+# hostile one of the limit tests (tests/hostile/js/hostile), the fetch() one of
+# the wasi:http tests (tests/hostile/js/fetcher). Installs
 # componentize-js and esbuild when missing, runs the handlers' native unit
 # tests (node --test, the same SDK with kv as a Map), and rebuilds a
 # component only when its inputs changed (its project's files, the SDK, wit/,
@@ -25,23 +26,25 @@ fi
 echo "build-js-examples: unit tests: $(grep -E '^# (pass|fail)' "$out/unittest.log" | tr '\n' ' ')"
 
 # name:project dir:imports (the capabilities each is granted in its config)
+# [:wasi-http (keeps the global fetch(), standard wasi:http)]
 projects=(
     payment:examples/order-js/payment:log,http
     inventory:examples/order-js/inventory:log,kv
     notify:examples/order-js/notify:log
     hostile_js:tests/hostile/js/hostile:log
+    fetcher_js:tests/hostile/js/fetcher:log:wasi-http
 )
 tools=$(cat target/jsguest/installed)
 for entry in "${projects[@]}"; do
-    IFS=: read -r name dir imports <<<"$entry"
-    digest=$( { echo "$tools $imports"; find "$dir" guest-sdk/js wit scripts/build-js-guest.sh scripts/js-guest-build.mjs -type f \( -name '*.js' -o -name '*.mjs' -o -name '*.json' -o -name '*.wit' -o -name '*.sh' \) -not -path '*/node_modules/*' | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)
+    IFS=: read -r name dir imports wasi_http <<<"$entry"
+    digest=$( { echo "$tools $imports ${wasi_http:-}"; find "$dir" guest-sdk/js wit scripts/build-js-guest.sh scripts/js-guest-build.mjs -type f \( -name '*.js' -o -name '*.mjs' -o -name '*.json' -o -name '*.wit' -o -name '*.sh' \) -not -path '*/node_modules/*' | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1)
     if [ -f "$out/$name.wasm" ] && [ "$(cat "$out/$name.inputs" 2>/dev/null)" = "$digest" ]; then
         echo "build-js-examples: $name.wasm up to date"
         continue
     fi
     started=$SECONDS
     rm -f "$out/$name.inputs"
-    scripts/build-js-guest.sh "$dir" "$out/$name.wasm" "$imports"
+    STEPWASM_JS_WASI_HTTP=$([ "${wasi_http:-}" = wasi-http ] && echo 1 || echo 0) scripts/build-js-guest.sh "$dir" "$out/$name.wasm" "$imports"
     echo "$digest" >"$out/$name.inputs"
     echo "build-js-examples: built $out/$name.wasm ($(($(stat -c %s "$out/$name.wasm") / 1024)) KiB) in $((SECONDS - started)) s"
 done

@@ -33,6 +33,8 @@ const { component } = await componentize({
   worldName: world,
   // Neither wasi:http nor an incoming-handler export: the host serves the
   // task world's imports and WASI's CLI interfaces with nothing granted.
-  disableFeatures: ['http', 'fetch-event'],
+  // STEPWASM_JS_WASI_HTTP=1 keeps wasi:http (the global fetch()), which the
+  // host serves only to a resource granted http.
+  disableFeatures: process.env.STEPWASM_JS_WASI_HTTP === '1' ? ['fetch-event'] : ['http', 'fetch-event'],
 });
 await writeFile(out, component);

@@ -44,3 +44,4 @@ mod run_cli;
 mod store_faults;
 mod store_integrity;
 mod validate_cli;
+mod wasi_http;
