@@ -206,6 +206,11 @@ class Sdk(unittest.TestCase):
         self.assertEqual(invoke(lambda e, c: float("nan"), "{}")[1][0], "InvalidTaskOutput")
         self.assertEqual(invoke(lambda e, c: object(), "{}")[1][0], "InvalidTaskOutput")
         self.assertEqual(invoke(lambda e, c: e, "{not json")[1][0], "InvalidTaskInput")
+        deep = []
+        for _ in range(100_000):
+            deep = [deep]
+        self.assertEqual(invoke(lambda e, c: deep, "{}")[1][0], "InvalidTaskOutput")
+        self.assertEqual(invoke(lambda e, c: e, "[" * 100_000 + "]" * 100_000)[1][0], "InvalidTaskInput")
 
 
 if __name__ == "__main__":

@@ -273,6 +273,9 @@ fn hostile_python_handlers_are_stopped_like_rust_ones() {
         "States.TaskFailed",
         &["memory limit exceeded", "cap of 32.0 MiB"],
     );
+    // C recursion (the JSON encoder's, on a result nested 2,000 deep) does
+    // reach the wasm stack: a stack overflow, as for a Rust module.
+    assert_failure(&host, json!({"mode": "deep-json"}), "TaskFailed", "States.TaskFailed", &["stack overflow"]);
     // Errors: the exception's class (or a TaskError's name) is the error; a
     // reserved name is refused as for a Rust module.
     assert_failure(&host, json!({"mode": "raise"}), "TaskFailed", "ZeroDivisionError", &["division by zero"]);

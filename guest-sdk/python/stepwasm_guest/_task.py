@@ -78,8 +78,8 @@ def invoke(handler: Callable[[Any, Context], Any], input: str, context: Optional
 
     try:
         event = json.loads(input)
-    except ValueError as e:
-        return None, (INVALID_INPUT, f"the input is not JSON: {e}")
+    except (ValueError, RecursionError) as e:
+        return None, (INVALID_INPUT, f"the input is not JSON the handler can read: {e}")
     try:
         result = handler(event, context or Context())
     except MemoryError:
@@ -95,5 +95,5 @@ def invoke(handler: Callable[[Any, Context], Any], input: str, context: Optional
         return None, error_of(exc)
     try:
         return _encode(result), None
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:
         return None, (INVALID_OUTPUT, f"cannot serialise the handler's result as JSON: {e}")

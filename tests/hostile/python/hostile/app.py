@@ -8,7 +8,8 @@ limit lifted: what stops it is the host), ``huge`` (returns ``bytes`` bytes of
 JSON), ``ok`` (behaves), ``fail`` (raises a TaskError named ``error`` with
 ``cause``), ``raise`` (an unexpected exception: ZeroDivisionError), ``print``
 (writes to stdout and stderr, which go nowhere useful but must not fail),
-``sandbox`` (reports what it can see of files and the environment), and ``kv``
+``deep-json`` (returns lists nested ``depth`` deep: the JSON encoder's C
+recursion), ``sandbox`` (reports what it can see of files and the environment), and ``kv``
 and ``http`` (use capabilities this component was built without: the SDK
 raises KvError or HttpError saying so).
 """
@@ -55,6 +56,11 @@ def handler(event, context):
     if mode == "recurse-deep":
         sys.setrecursionlimit(10**9)
         return recurse(0)
+    if mode == "deep-json":
+        nested = []
+        for _ in range(int(event.get("depth", 2000))):
+            nested = [nested]
+        return nested
     if mode == "huge":
         return "x" * int(event.get("bytes", 1 << 20))
     if mode == "ok":
