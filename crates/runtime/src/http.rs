@@ -147,10 +147,18 @@ pub struct IncomingResponse {
     pub body: Vec<u8>,
 }
 
-/// Checks `request` against `grant` and sends it, waiting at most the grant's
-/// timeout or `time_left` (the invocation's own deadline), whichever is
-/// sooner. The error is the message the module receives.
-pub fn fetch(grant: &HttpGrant, request: &OutgoingRequest, time_left: Duration) -> Result<IncomingResponse, String> {
+/// A request that passed [`check_request`].
+pub struct Checked {
+    pub url: Url,
+    /// Upper case, one of [`METHODS`].
+    pub method: String,
+    /// The grant's timeout or the time left, whichever is sooner.
+    pub timeout: Duration,
+}
+
+/// Checks `request` against `grant` (URL, method, body size) and the time
+/// left; the error is the message the module receives.
+pub fn check_request(grant: &HttpGrant, request: &OutgoingRequest, time_left: Duration) -> Result<Checked, String> {
     let timeout = grant.timeout.min(time_left);
     if timeout.is_zero() {
         return Err("no time left in this invocation for a request".into());
@@ -166,6 +174,14 @@ pub fn fetch(grant: &HttpGrant, request: &OutgoingRequest, time_left: Duration) 
     if request.body.len() > MAX_REQUEST_BODY_BYTES {
         return Err(format!("request body is {} bytes, over the limit of {MAX_REQUEST_BODY_BYTES}", request.body.len()));
     }
+    Ok(Checked { url, method, timeout })
+}
+
+/// Checks `request` against `grant` and sends it, waiting at most the grant's
+/// timeout or `time_left` (the invocation's own deadline), whichever is
+/// sooner. The error is the message the module receives.
+pub fn fetch(grant: &HttpGrant, request: &OutgoingRequest, time_left: Duration) -> Result<IncomingResponse, String> {
+    let Checked { url, method, timeout } = check_request(grant, request, time_left)?;
     let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url.as_str());
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());

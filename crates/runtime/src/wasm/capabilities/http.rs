@@ -1,7 +1,9 @@
 //! The `http` capability: outgoing requests to the granted URL prefixes,
-//! limited in number per invocation and never outliving its deadline.
+//! limited in number per invocation and never outliving its deadline; sent
+//! by the hyper client that serves standard `wasi:http` too.
 
 use super::limit_trap;
+use super::wasi_http::send;
 use crate::http::{self, OutgoingRequest};
 use crate::wasm::bindings::stepwasm::task::http::{Host, Request as WitRequest, Response as WitResponse};
 use crate::wasm::invocation::Invocation;
@@ -19,11 +21,12 @@ impl Host for Invocation {
         // A request may not outlive the invocation's own deadline.
         let left = self.deadline.saturating_duration_since(Instant::now());
         let request = OutgoingRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
-        // The client blocks; it runs on tokio's blocking pool, not on the
-        // thread that drives other invocations.
-        let response = tokio::task::spawn_blocking(move || http::fetch(&grant, &request, left))
-            .await
-            .unwrap_or_else(|e| Err(format!("the request was lost: {e}")));
+        // Async, on the same hyper client as wasi:http: no blocking thread,
+        // and dropped (the connection closed) when the invocation is.
+        let response = match http::check_request(&grant, &request, left) {
+            Ok(checked) => send(checked, &request, grant.max_response_bytes).await,
+            Err(e) => Err(e),
+        };
         Ok(response.map(|r| WitResponse { status: r.status, headers: r.headers, body: r.body }))
     }
 }

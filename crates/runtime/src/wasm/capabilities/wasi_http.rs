@@ -10,7 +10,7 @@
 //! followed: the guest gets the 3xx response. A refused request is the
 //! `HttpRequestDenied` error code, the reason added to the invocation's log.
 
-use crate::http::{check_wasi_target, HttpGrant, MAX_REQUEST_BODY_BYTES};
+use crate::http::{check_wasi_target, Checked, HttpGrant, IncomingResponse, OutgoingRequest, MAX_REQUEST_BODY_BYTES};
 use crate::wasm::invocation::{HttpGate, Invocation};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame, SizeHint};
@@ -165,4 +165,63 @@ impl Body for Capped {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Sends a `stepwasm:task/http` request (checked) with the client `wasi:http`
+/// uses, reading the whole response within the timeout and the cap; the
+/// error is the message the module receives.
+pub(super) async fn send(checked: Checked, request: &OutgoingRequest, cap: usize) -> Result<IncomingResponse, String> {
+    let Checked { url, method, timeout } = checked;
+    let mut builder = hyper::Request::builder().method(method.as_str()).uri(url.as_str());
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    builder = builder.header(hyper::header::HOST, host);
+    for (name, value) in &request.headers {
+        if !name.eq_ignore_ascii_case("host") {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+    }
+    let body = http_body_util::Full::new(Bytes::from(request.body.clone())).map_err(|never| match never {}).boxed_unsync();
+    let http_request = builder.body(body).map_err(|e| format!("invalid request: {e}"))?;
+    let options =
+        RequestOptions { connect_timeout: Some(timeout), first_byte_timeout: Some(timeout), between_bytes_timeout: Some(timeout) };
+    let describe = |e: Error| match e {
+        Error::HttpResponseBodySize(_) => format!("response body from {} is over the limit of {cap} bytes", request.url),
+        Error::ConnectionTimeout | Error::ConnectionReadTimeout | Error::HttpResponseTimeout => {
+            format!("request timed out after {:.3} s", timeout.as_secs_f64())
+        }
+        other => format!("request failed: {other}"),
+    };
+    let exchange = async {
+        let (response, io) = default_send_request(http_request, Some(options)).await.map_err(&describe)?;
+        let status = response.status().as_u16();
+        let headers =
+            response.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+        let mut body = Capped::new(response.into_body().boxed_unsync(), cap, None);
+        body.request = false;
+        let collect = async move {
+            let mut bytes = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(&describe)?;
+                if let Ok(data) = frame.into_data() {
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Ok::<_, String>(bytes)
+        };
+        // The connection is driven beside the body; a closed connection
+        // after the body is complete is no error of the request's.
+        let io = async move {
+            let _ = Box::pin(io).await;
+            std::future::pending::<()>().await
+        };
+        let body = tokio::select! {
+            body = collect => body?,
+            _ = io => unreachable!("pending"),
+        };
+        Ok(IncomingResponse { status, headers, body })
+    };
+    tokio::time::timeout(timeout, exchange).await.unwrap_or_else(|_| Err(format!("request timed out after {:.3} s", timeout.as_secs_f64())))
 }
