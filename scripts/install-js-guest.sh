@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-COMPONENTIZE_JS_VERSION=0.23.0
-ESBUILD_VERSION=0.28.2
+# COMPONENTIZE_JS_VERSION, ESBUILD_VERSION
+. guest-sdk/tool-versions.env
 DIR=target/jsguest
 WANTED="componentize-js $COMPONENTIZE_JS_VERSION, esbuild $ESBUILD_VERSION"
 

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # 0.25.1 bundles CPython 3.14 and targets WASI 0.2.0, which wasmtime-wasi's
 # p2 linker (the host's) serves.
-COMPONENTIZE_PY_VERSION=0.25.1
+# COMPONENTIZE_PY_VERSION
+. guest-sdk/tool-versions.env
 VENV=target/pyguest
 TOOL=$VENV/bin/componentize-py
 

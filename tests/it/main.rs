@@ -27,6 +27,7 @@ mod crash_loop;
 mod distributed_map;
 mod durability;
 mod fanout;
+mod handler_projects;
 mod hostile_compile;
 mod hostile_connections;
 mod hostile_corpus;

@@ -727,6 +727,11 @@ impl ResourceMap {
         &self.module_dir
     }
 
+    /// The `[resources."…"]` entries, in the file's order.
+    pub fn resources(&self) -> impl Iterator<Item = (&str, &ResourceSpec)> {
+        self.resources.iter().map(|(name, spec)| (name.as_str(), spec))
+    }
+
     /// The kv store settings (`[kv]`).
     pub fn kv(&self) -> &KvSettings {
         &self.kv

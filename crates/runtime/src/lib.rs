@@ -11,6 +11,7 @@
 pub mod cache;
 pub mod clocks;
 pub mod compile_worker;
+pub mod component_imports;
 pub mod config;
 pub mod http;
 pub mod instance_slots;

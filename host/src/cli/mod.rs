@@ -1,5 +1,6 @@
 //! The `stepwasm` command line: one file per command (`run`, `validate`,
-//! `graph`, `executions`, `start`, `resume`, `task`, `store`; `serve` is a
+//! `graph`, `executions`, `start`, `resume`, `task`, `store`; `new` and
+//! `build` in [`handler_project`]; `serve` is a
 //! module of its own; the benchmark is the `stepwasm-bench` crate), and what
 //! they share: [`inputs`] (definitions, configs, JSON arguments) and
 //! [`store_flags`] (`--store`, the store's lock).
@@ -10,6 +11,7 @@
 
 mod executions;
 mod graph;
+mod handler_project;
 pub mod inputs;
 mod resume;
 mod run;
@@ -58,6 +60,10 @@ enum Command {
     Store(store::StoreCommand),
     /// Draw a definition: states, transitions, branches (SVG, DOT or Mermaid).
     Graph(graph::GraphArgs),
+    /// Create a handler project (Python or JavaScript) in a directory of its own.
+    New(handler_project::scaffold::NewArgs),
+    /// Build a handler project into a component and check that it loads.
+    Build(handler_project::build::BuildArgs),
     /// Internal: compile the component on stdin in a limited process (see
     /// runtime::compile_worker); what `serve` runs for uploaded modules.
     #[command(name = "__compile-worker", hide = true)]
@@ -78,6 +84,8 @@ pub fn main() -> ExitCode {
         Command::Task(command) => task::task(command),
         Command::Store(command) => store::store(command),
         Command::Graph(args) => graph::graph(args),
+        Command::New(args) => handler_project::scaffold::new(args),
+        Command::Build(args) => handler_project::build::build(args),
         Command::CompileWorker => return crate::runtime::compile_worker::worker_main(),
     };
     match result {
