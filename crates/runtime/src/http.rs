@@ -177,6 +177,21 @@ pub fn check_request(grant: &HttpGrant, request: &OutgoingRequest, time_left: Du
     Ok(Checked { url, method, timeout })
 }
 
+/// [`check_request`] for a module's request through `stepwasm:task/http`,
+/// also refusing a percent-encoded dot, slash or backslash in the path (as
+/// [`check_wasi_target`] does): the URL parser resolves `..` segments but
+/// leaves `..%2f` encoded, and a server that decodes it would serve a path
+/// outside the allowed prefix (`/ok/..%2fsecret` under `/ok/`). HTTP Tasks,
+/// whose URLs the operator's workflows write, keep [`check_request`].
+pub fn check_module_request(grant: &HttpGrant, request: &OutgoingRequest, time_left: Duration) -> Result<Checked, String> {
+    let checked = check_request(grant, request, time_left)?;
+    let path = checked.url.path().to_ascii_lowercase();
+    if path.contains("%2e") || path.contains("%2f") || path.contains("%5c") {
+        return Err(format!("{}: percent-encoded dots, slashes or backslashes in the path are not allowed", request.url));
+    }
+    Ok(checked)
+}
+
 /// Checks `request` against `grant` and sends it, waiting at most the grant's
 /// timeout or `time_left` (the invocation's own deadline), whichever is
 /// sooner. The error is the message the module receives.
@@ -248,6 +263,22 @@ mod tests {
         assert!(parse_target("http://127.0.0.1:8099@evil.net/pay/").unwrap_err().contains("user name"));
         assert!(parse_target("file:///etc/passwd").unwrap_err().contains("only http"));
         assert!(HttpGrant::default().allow_prefix("http://x/?q=1").unwrap_err().contains("query"));
+    }
+
+    #[test]
+    fn a_modules_request_with_an_encoded_dot_or_slash_is_refused() {
+        let g = grant(&["http://127.0.0.1:8099/ok/"]);
+        let request = |url: &str| OutgoingRequest { method: "GET".into(), url: url.into(), headers: vec![], body: vec![] };
+        let check = |url: &str| check_module_request(&g, &request(url), Duration::from_secs(1)).map(|c| c.url.to_string());
+        assert_eq!(check("http://127.0.0.1:8099/ok/x").unwrap(), "http://127.0.0.1:8099/ok/x");
+        for bypass in ["http://127.0.0.1:8099/ok/..%2fsecret", "http://127.0.0.1:8099/ok/..%5Csecret"] {
+            assert!(check(bypass).unwrap_err().contains("percent-encoded"), "{bypass}");
+            assert!(check_request(&g, &request(bypass), Duration::from_secs(1)).is_ok(), "HTTP Tasks keep the plain check: {bypass}");
+        }
+        // Dot segments, encoded or not, the parser resolves: outside the prefix.
+        for outside in ["http://127.0.0.1:8099/ok/../secret", "http://127.0.0.1:8099/ok/%2E%2E/secret"] {
+            assert!(check(outside).unwrap_err().contains("not in this resource's http grant"), "{outside}");
+        }
     }
 
     #[test]

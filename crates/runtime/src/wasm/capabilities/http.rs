@@ -23,7 +23,7 @@ impl Host for Invocation {
         let request = OutgoingRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
         // Async, on the same hyper client as wasi:http: no blocking thread,
         // and dropped (the connection closed) when the invocation is.
-        let response = match http::check_request(&grant, &request, left) {
+        let response = match http::check_module_request(&grant, &request, left) {
             Ok(checked) => send(checked, &request, grant.max_response_bytes).await,
             Err(e) => Err(e),
         };
