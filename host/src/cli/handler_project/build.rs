@@ -202,8 +202,17 @@ fn build_js(dir: &Path, work: &Path, imports: &[Capability], out: &Path, tools: 
     std::fs::write(work.join("entry.js"), entry)?;
     // The driver runs from the tools' directory, where its packages resolve.
     write_all(&js_tools, &[JS_BUILD_DRIVER])?;
+    // With http granted, the global fetch() too (standard wasi:http, served
+    // under the same grant).
+    let wasi_http = if imports.contains(&Capability::Http) { "1" } else { "0" };
     run_tool(
-        Command::new("node").arg(js_tools.join(JS_BUILD_DRIVER.0)).arg(work).arg(work.join("entry.js")).arg(world_name(imports)).arg(out),
+        Command::new("node")
+            .env("STEPWASM_JS_WASI_HTTP", wasi_http)
+            .arg(js_tools.join(JS_BUILD_DRIVER.0))
+            .arg(work)
+            .arg(work.join("entry.js"))
+            .arg(world_name(imports))
+            .arg(out),
         "node (esbuild and componentize-js)",
     )
 }
