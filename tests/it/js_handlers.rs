@@ -7,9 +7,10 @@
 //! (tests/hostile/js/hostile) is stopped by the same limits with the same ASL
 //! errors as the Rust one (tests/it/hostile_modules.rs).
 
-use crate::support::{block_on, guest_dir, one_task_machine as machine, root, scratch, stepwasm, task_failure, TestServer};
+use crate::support::order_handlers::{config_for_gateway, run_cli};
+use crate::support::{block_on, guest_dir, one_task_machine as machine, root, scratch, task_failure, TestServer};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use stepwasm::asl::StateMachine;
 use stepwasm::driver::{execution_info, run_execution, ExecutionRecord, VirtualClock};
@@ -35,27 +36,6 @@ fn js_dir() -> PathBuf {
 /// milliseconds to load.
 fn cache_dir() -> PathBuf {
     root().join("target/guest-js/compile-cache")
-}
-
-/// `stepwasm run <definition> --config <config> --input @<input> --logs`:
-/// (exit code, stdout without its first line, which names the execution,
-/// and stderr).
-fn run_cli(definition: &str, config: &Path, input: &Path) -> (i32, String) {
-    let cache = cache_dir();
-    let (code, out, err) = stepwasm(&[
-        "run",
-        definition,
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        &format!("@{}", input.display()),
-        "--logs",
-        "--cache-dir",
-        cache.to_str().unwrap(),
-    ]);
-    assert!(out.starts_with("execution: "), "{definition} {}: {out}{err}", input.display());
-    let rest = out.split_once('\n').map(|(_, rest)| rest.to_string()).unwrap_or_default();
-    (code, format!("{rest}{err}"))
 }
 
 /// JavaScript has one number type: a whole number the input wrote as `5.00`
@@ -105,27 +85,13 @@ fn the_js_order_handlers_give_the_rust_ones_outputs_errors_and_logs() {
     ];
     for (definition, (name, code, status, log)) in expected {
         let input = root().join("examples/order/inputs").join(name);
-        let (rust_code, rust_out) = run_cli(definition, &rust, &input);
-        let (js_code, js_out) = run_cli(definition, &js, &input);
+        let (rust_code, rust_out) = run_cli(definition, &rust, &input, &cache_dir());
+        let (js_code, js_out) = run_cli(definition, &js, &input, &cache_dir());
         assert_eq!(rust_code, code, "{definition} {name} with Rust: {rust_out}");
         assert!(rust_out.contains(status) && rust_out.contains(log), "{definition} {name} with Rust: {rust_out}");
         let (rust_out, js_out) = (whole_numbers_as_js_writes_them(&rust_out), whole_numbers_as_js_writes_them(&js_out));
         assert_eq!((js_code, js_out.as_str()), (rust_code, rust_out.as_str()), "{definition} {name}: JavaScript vs Rust");
     }
-}
-
-/// A copy of `config` whose module_dir is absolute and whose payment
-/// resource may reach `gateway` instead of the example's local port.
-fn config_for_gateway(config: &str, dir: &Path, gateway: &str, out: &str) -> PathBuf {
-    let text = std::fs::read_to_string(root().join(config)).unwrap();
-    let module_dir = text.lines().find_map(|l| l.strip_prefix("module_dir = ")).unwrap().trim_matches('"');
-    let absolute = root().join(Path::new(config).parent().unwrap()).join(module_dir);
-    let text = text
-        .replace(&format!("module_dir = \"{module_dir}\""), &format!("module_dir = {:?}", absolute.to_str().unwrap()))
-        .replace("http://127.0.0.1:8099/", gateway);
-    assert!(text.contains(gateway), "{config} grants the payment gateway");
-    std::fs::write(dir.join(out), text).unwrap();
-    dir.join(out)
 }
 
 #[test]
@@ -161,8 +127,8 @@ fn the_js_payment_handler_asks_the_gateway_as_the_rust_one_does() {
         let input = dir.join(format!("order{}.json", path.replace('/', "-")));
         std::fs::write(&input, order.to_string()).unwrap();
         bodies.lock().unwrap().clear();
-        let (rust_code, rust_out) = run_cli("examples/order/order.asl.json", &rust, &input);
-        let (js_code, js_out) = run_cli("examples/order/order.asl.json", &js, &input);
+        let (rust_code, rust_out) = run_cli("examples/order/order.asl.json", &rust, &input, &cache_dir());
+        let (js_code, js_out) = run_cli("examples/order/order.asl.json", &js, &input, &cache_dir());
         assert!(rust_out.contains(needle), "{path} with Rust: {rust_out}");
         let (rust_out, js_out) = (whole_numbers_as_js_writes_them(&rust_out), whole_numbers_as_js_writes_them(&js_out));
         assert_eq!((js_code, js_out.as_str()), (rust_code, rust_out.as_str()), "{path}: JavaScript vs Rust");

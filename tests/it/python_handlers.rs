@@ -6,7 +6,8 @@
 //! Python handler (tests/hostile/python/hostile) is stopped by the same limits
 //! with the same ASL errors as the Rust one (tests/it/hostile_modules.rs).
 
-use crate::support::{block_on, guest_dir, one_task_machine as machine, root, scratch, stepwasm, task_failure, TestServer};
+use crate::support::order_handlers::{config_for_gateway, run_cli};
+use crate::support::{block_on, guest_dir, one_task_machine as machine, root, scratch, task_failure, TestServer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -61,25 +62,6 @@ fn cache_dir() -> &'static Path {
     DIR.get_or_init(|| root().join("target/guest-python/compile-cache"))
 }
 
-/// `stepwasm run <definition> --config <config> --input @<input> --logs`:
-/// (exit code, stdout without its first line, which names the execution).
-fn run_cli(definition: &str, config: &Path, input: &Path, cache: &Path) -> (i32, String) {
-    let (code, out, err) = stepwasm(&[
-        "run",
-        definition,
-        "--config",
-        config.to_str().unwrap(),
-        "--input",
-        &format!("@{}", input.display()),
-        "--logs",
-        "--cache-dir",
-        cache.to_str().unwrap(),
-    ]);
-    assert!(out.starts_with("execution: "), "{definition} {}: {out}{err}", input.display());
-    let rest = out.split_once('\n').map(|(_, rest)| rest.to_string()).unwrap_or_default();
-    (code, format!("{rest}{err}"))
-}
-
 #[test]
 fn the_python_order_handlers_give_the_rust_ones_outputs_errors_and_logs() {
     guest_dir();
@@ -115,20 +97,6 @@ fn the_python_order_handlers_give_the_rust_ones_outputs_errors_and_logs() {
     assert!(!notify.contains("kv") && !notify.contains("http"), "{notify}");
 }
 
-/// A copy of `config` whose module_dir is absolute and whose payment
-/// resource may reach `gateway` instead of the example's local port.
-fn config_for_gateway(config: &str, dir: &Path, gateway: &str, out: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(root().join(config)).unwrap();
-    let module_dir = text.lines().find_map(|l| l.strip_prefix("module_dir = ")).unwrap().trim_matches('"');
-    let absolute = root().join(Path::new(config).parent().unwrap()).join(module_dir);
-    let text = text
-        .replace(&format!("module_dir = \"{module_dir}\""), &format!("module_dir = {:?}", absolute.to_str().unwrap()))
-        .replace("http://127.0.0.1:8099/", gateway);
-    assert!(text.contains(gateway), "{config} grants the payment gateway");
-    std::fs::write(dir.join(out), text).unwrap();
-    dir.join(out)
-}
-
 #[test]
 fn the_python_payment_handler_asks_the_gateway_as_the_rust_one_does() {
     guest_dir();
@@ -149,8 +117,8 @@ fn the_python_payment_handler_asks_the_gateway_as_the_rust_one_does() {
         }
     });
     let allow = gateway.url("/");
-    let rust = config_for_gateway("examples/order/stepwasm.toml", &dir, &allow, Path::new("rust.toml"));
-    let python = config_for_gateway("examples/order-python/stepwasm.toml", &dir, &allow, Path::new("python.toml"));
+    let rust = config_for_gateway("examples/order/stepwasm.toml", &dir, &allow, "rust.toml");
+    let python = config_for_gateway("examples/order-python/stepwasm.toml", &dir, &allow, "python.toml");
     let mut order: Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("examples/order/inputs/paid-order.json")).unwrap()).unwrap();
     let cases = [

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bombs;
+pub mod order_handlers;
 pub mod python;
 mod site;
 
