@@ -12,7 +12,7 @@ use super::embedded::{write_all, JS_BUILD_DRIVER, JS_SDK, PYTHON_SDK, TASK_WIT};
 use super::{tools, Language};
 use crate::cli::CacheArg;
 use crate::runtime::{ResourceMap, Unmapped};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -159,22 +159,13 @@ fn write_wit(work: &Path, imports: &[Capability]) -> Result<()> {
     Ok(())
 }
 
-/// Runs a build tool; its output is shown when it fails.
-fn run_tool(command: &mut Command, what: &str) -> Result<()> {
-    let output = command.output().with_context(|| format!("cannot run {what}"))?;
-    if !output.status.success() {
-        bail!("{what} failed ({}):\n{}{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(())
-}
-
 fn build_python(dir: &Path, work: &Path, imports: &[Capability], out: &Path, tools: &Path) -> Result<()> {
     let componentize = tools::componentize_py(tools)?;
     let sdk = work.join("sdk");
     write_all(&sdk, PYTHON_SDK)?;
     // The SDK inside this binary first on the path: a vendored copy in the
     // project (for its native tests) does not shadow it.
-    run_tool(
+    tools::run(
         Command::new(componentize)
             .env_remove("VIRTUAL_ENV")
             .current_dir(dir)
@@ -205,7 +196,7 @@ fn build_js(dir: &Path, work: &Path, imports: &[Capability], out: &Path, tools: 
     // With http granted, the global fetch() too (standard wasi:http, served
     // under the same grant).
     let wasi_http = if imports.contains(&Capability::Http) { "1" } else { "0" };
-    run_tool(
+    tools::run(
         Command::new("node")
             .env("STEPWASM_JS_WASI_HTTP", wasi_http)
             .arg(js_tools.join(JS_BUILD_DRIVER.0))

@@ -24,8 +24,9 @@ pub fn tools_dir(explicit: Option<&Path>) -> Result<PathBuf> {
     Ok(cache.context("no tools directory: set --tools-dir or STEPWASM_TOOLS_DIR (HOME is not set)")?.join("stepwasm/tools"))
 }
 
-/// Runs `command`, its output kept; an error quoting the output when it fails.
-fn run(command: &mut Command, what: &str) -> Result<()> {
+/// Runs `command` (a tool, or one that installs one), its output kept; an
+/// error quoting the output when it fails.
+pub fn run(command: &mut Command, what: &str) -> Result<()> {
     let output = command.output().with_context(|| format!("cannot run {what} ({:?})", command.get_program()))?;
     if !output.status.success() {
         bail!("{what} failed ({}):\n{}{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
